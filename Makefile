@@ -1,0 +1,89 @@
+# luastream - build, test and install.
+#
+#   make                 build/luastream (and build/lua/luastream/core.so for Lua tests)
+#   make test            every test: C unit tests (plain, then ASan+UBSan), Lua tests,
+#                        integration tests against a real Kafka broker
+#   make install PREFIX=/usr/local
+
+PREFIX   ?= /usr/local
+VERSION  := 0.1.0
+CC       ?= cc
+PKGS     := lua5.4 rdkafka yajl
+OPT      ?= -O2
+CFLAGS   ?=
+CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -fPIC -D_GNU_SOURCE \
+            -DLS_VERSION='"$(VERSION)"' -DLS_LUA_DIR='"$(PREFIX)/share/luastream/lua"' \
+            $(shell pkg-config --cflags $(PKGS))
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
+BUILD    ?= build
+
+LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(wildcard tests/unit/*.c)
+
+.PHONY: all clean install test test-unit test-asan test-lua test-integration deps kafka-start kafka-stop demo bench
+
+all: $(BUILD)/luastream $(BUILD)/lua/luastream/core.so
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj:
+	mkdir -p $@
+
+$(BUILD)/libluastream.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/luastream: $(BUILD)/obj/main.o $(BUILD)/libluastream.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# luastream.core as a Lua C module, so plain Lua (busted) can load lua/luastream.lua.
+$(BUILD)/lua/luastream/core.so: $(BUILD)/libluastream.a
+	mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -o $@ -Wl,--whole-archive $< -Wl,--no-whole-archive \
+	    $(shell pkg-config --libs rdkafka yajl) -lm
+
+$(BUILD)/unit_tests: $(TEST_SRC) $(BUILD)/libluastream.a
+	$(CC) $(CFLAGS) -Isrc -o $@ $(TEST_SRC) $(BUILD)/libluastream.a \
+	    $(LDLIBS) $(shell pkg-config --libs check)
+
+test-unit: $(BUILD)/unit_tests
+	CK_FORK=yes $(BUILD)/unit_tests
+
+# The same unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan:
+	$(MAKE) BUILD=build/asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=address,undefined" build/asan/unit_tests
+	ASAN_OPTIONS=detect_leaks=1 CK_FORK=no build/asan/unit_tests
+
+test-lua: all
+	tests/lua/run.sh
+
+test-integration: all
+	tests/integration/run.sh
+
+test:
+	tests/run-all.sh
+
+deps:
+	scripts/deps.sh
+
+kafka-start:
+	scripts/kafka.sh start
+
+kafka-stop:
+	scripts/kafka.sh stop
+
+demo:
+	scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/luastream/lua \
+	    $(DESTDIR)$(PREFIX)/share/luastream/scripts $(DESTDIR)$(PREFIX)/share/luastream/data
+	install -m 755 $(BUILD)/luastream $(DESTDIR)$(PREFIX)/bin/luastream
+	install -m 644 lua/luastream.lua $(DESTDIR)$(PREFIX)/share/luastream/lua/
+	install -m 644 scripts/pipeline.lua $(DESTDIR)$(PREFIX)/share/luastream/scripts/
+	install -m 644 data/radio_code.json $(DESTDIR)$(PREFIX)/share/luastream/data/
+
+clean:
+	rm -rf build

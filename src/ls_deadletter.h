@@ -1,0 +1,51 @@
+/* ls_deadletter.h - the dead-letter output.
+ *
+ * Any input the engine cannot process (invalid JSON, not an object, too
+ * large, invalid UTF-8, a transform that raised, a bad event time) is
+ * written here as one JSON object with where it came from and why:
+ *   {"topic","partition","offset","timestamp","query","error",
+ *    "value" | "value_base64"}
+ * "value" holds the payload when it is valid UTF-8, otherwise
+ * "value_base64" holds it encoded.  Nothing is dropped silently. */
+#ifndef LS_DEADLETTER_H
+#define LS_DEADLETTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ls_kafka.h"
+
+typedef struct ls_origin {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp; /* Kafka message timestamp, ms; -1 if none */
+} ls_origin;
+
+typedef struct ls_deadletter {
+    FILE *f;                 /* file or stderr */
+    int owns_f;
+    char *path;
+    ls_kafka_producer *kp;   /* or a Kafka topic (producer borrowed) */
+    char *topic;
+    int64_t count;
+    ls_buf line;
+} ls_deadletter;
+
+/* Kinds: stderr (prefix "dead-letter: "), a JSON-lines file, a Kafka topic. */
+ls_deadletter *ls_deadletter_stderr(void);
+ls_deadletter *ls_deadletter_file(const char *path, char *err);
+ls_deadletter *ls_deadletter_kafka(ls_kafka_producer *kp, const char *topic);
+void ls_deadletter_free(ls_deadletter *d);
+
+/* Formats the entry (exposed for tests) into out. */
+void ls_deadletter_format(const ls_origin *o, const char *query, const char *error,
+                          const char *payload, size_t n, ls_buf *out);
+/* Writes one entry. Returns -1 with err if the output failed. */
+int ls_deadletter_write(ls_deadletter *d, const ls_origin *o, const char *query,
+                        const char *error, const char *payload, size_t n, char *err);
+/* Flushes buffered entries (end of batch). */
+int ls_deadletter_flush(ls_deadletter *d, char *err);
+
+#endif

@@ -1,0 +1,294 @@
+/* ls_engine.c - loading a script and running its queries batch by batch. */
+#include "ls_engine.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ls_json_lua.h"
+#include "ls_lua_api.h"
+#include "ls_progress.h"
+#include "ls_time.h"
+
+#define DEFAULT_PARTITIONS 16
+/* With no trigger interval a batch takes what arrives until the source has
+ * been idle this long, or this much time has passed. */
+#define EAGER_IDLE_MS 50
+#define EAGER_MAX_MS 1000
+
+int ls_trigger_parse(const char *s, ls_trigger *t)
+{
+    if (!s) return -1;
+    if (strcmp(s, "once") == 0) {
+        t->kind = LS_TRIGGER_ONCE;
+        t->interval_ms = 0;
+        return 0;
+    }
+    if (strcmp(s, "available-now") == 0 || strcmp(s, "availableNow") == 0 ||
+        strcmp(s, "available_now") == 0) {
+        t->kind = LS_TRIGGER_AVAILABLE_NOW;
+        t->interval_ms = 0;
+        return 0;
+    }
+    int64_t ms;
+    if (ls_duration_parse(s, &ms)) return -1;
+    t->kind = LS_TRIGGER_INTERVAL;
+    t->interval_ms = ms;
+    return 0;
+}
+
+void ls_trigger_text(const ls_trigger *t, char *out, size_t n)
+{
+    if (t->kind == LS_TRIGGER_ONCE) snprintf(out, n, "once");
+    else if (t->kind == LS_TRIGGER_AVAILABLE_NOW) snprintf(out, n, "available-now");
+    else snprintf(out, n, "every %lld ms", (long long)t->interval_ms);
+}
+
+ls_kafka_producer *ls_engine_producer(ls_engine *e, const char *bootstrap,
+                                      const ls_props *props, char *err)
+{
+    for (size_t i = 0; i < e->nproducers; i++)
+        if (strcmp(e->producers[i]->bootstrap, bootstrap) == 0) return e->producers[i];
+    ls_kafka_producer *p = ls_kafka_producer_new(bootstrap, props, 10000, err);
+    if (!p) return NULL;
+    e->producers = ls_xrealloc(e->producers, (e->nproducers + 1) * sizeof *e->producers);
+    e->producers[e->nproducers++] = p;
+    return p;
+}
+
+static void warn_unused_params(ls_engine *e, const ls_engine_opts *o)
+{
+    lua_State *L = e->L;
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "loaded");
+    lua_getfield(L, -1, "luastream");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "_declared");
+        lua_getfield(L, -1, "params_used");
+        for (size_t i = 0; i < o->nset; i++) {
+            lua_getfield(L, -1, o->set_names[i]);
+            if (!lua_toboolean(L, -1))
+                ls_log("warning: --set %s is not used by %s", o->set_names[i], e->script);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 3);
+}
+
+ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
+{
+    ls_engine *e = ls_xcalloc(1, sizeof *e);
+    e->script = ls_xstrdup(o->script);
+    e->partitions = o->partitions > 0 ? o->partitions : DEFAULT_PARTITIONS;
+    e->quiet = o->quiet;
+    e->stop = o->stop;
+    e->trigger.kind = LS_TRIGGER_INTERVAL;
+    e->trigger.interval_ms = 0;
+    if (o->trigger) {
+        if (ls_trigger_parse(o->trigger, &e->trigger)) {
+            ls_seterr(err, "--trigger %s: expected an interval (\"2 seconds\", \"500ms\"), "
+                      "once or available-now", o->trigger);
+            ls_engine_free(e);
+            return NULL;
+        }
+        e->has_trigger_override = 1;
+    }
+    e->L = luaL_newstate();
+    ls_lua_setup(e->L, o);
+    if (ls_lua_run_script(e->L, o->script, err) || ls_lua_compile(e, err)) {
+        ls_engine_free(e);
+        return NULL;
+    }
+    warn_unused_params(e, o);
+    if (o->progress_path) {
+        e->progress = fopen(o->progress_path, "a");
+        if (!e->progress) {
+            ls_seterr(err, "cannot open progress file %s", o->progress_path);
+            ls_engine_free(e);
+            return NULL;
+        }
+    }
+    return e;
+}
+
+void ls_engine_free(ls_engine *e)
+{
+    if (!e) return;
+    for (size_t i = 0; i < e->nqueries; i++) ls_query_free(e->queries[i]);
+    free(e->queries);
+    for (size_t i = 0; i < e->nsources; i++) ls_source_free(e->sources[i]);
+    free(e->sources);
+    for (size_t i = 0; i < e->ntables; i++) ls_table_free(e->tables[i]);
+    free(e->tables);
+    ls_deadletter_free(e->dl);
+    for (size_t i = 0; i < e->nproducers; i++) ls_kafka_producer_free(e->producers[i], 10000);
+    free(e->producers);
+    if (e->L) lua_close(e->L);
+    if (e->progress) fclose(e->progress);
+    free(e->script);
+    free(e);
+}
+
+/* Decodes one message and offers it to the source's queries. */
+static int handle_message(ls_engine *e, ls_source *s, const rd_kafka_message_t *m,
+                          double *decode_ms, char *err)
+{
+    ls_origin o;
+    o.topic = rd_kafka_topic_name(m->rkt);
+    o.partition = m->partition;
+    o.offset = m->offset;
+    rd_kafka_timestamp_type_t tt;
+    o.timestamp = rd_kafka_message_timestamp(m, &tt);
+    const char *payload = m->payload ? (const char *)m->payload : "";
+    size_t n = m->payload ? m->len : 0;
+
+    char why[LS_ERRLEN];
+    int bad = 0;
+    double t0 = ls_mono_ms();
+    if (n > s->max_record_bytes) {
+        ls_seterr(why, "record too large: %zu bytes (max_record_bytes is %zu)", n,
+                  s->max_record_bytes);
+        bad = 1;
+    } else if (ls_json_decode(e->L, payload, n, NULL, why)) {
+        bad = 1;
+    }
+    *decode_ms += ls_mono_ms() - t0;
+    if (bad) {
+        for (size_t i = 0; i < e->nqueries; i++)
+            if (e->queries[i]->source == s) {
+                e->queries[i]->stats.input_rows++;
+                e->queries[i]->stats.invalid_rows++;
+            }
+        return ls_deadletter_write(e->dl, &o, NULL, why, payload, n, err);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < e->nqueries && rc == 0; i++)
+        if (e->queries[i]->source == s)
+            rc = ls_query_process(e->queries[i], -1, &o, payload, n, e->dl, err);
+    lua_pop(e->L, 1);
+    return rc;
+}
+
+static int all_exhausted(const ls_engine *e)
+{
+    for (size_t i = 0; i < e->nsources; i++)
+        if (!ls_source_exhausted(e->sources[i])) return 0;
+    return 1;
+}
+
+static int finish_batch(ls_engine *e, ls_batch_timing *t, char *err)
+{
+    for (size_t i = 0; i < e->nqueries; i++)
+        if (ls_query_end_batch(e->queries[i], err)) return -1;
+    if (ls_deadletter_flush(e->dl, err)) return -1;
+    t->trigger_ms = ls_mono_ms() - t->trigger_ms;
+    ls_buf line;
+    ls_buf_init(&line);
+    for (size_t i = 0; i < e->nqueries; i++) {
+        const ls_query *q = e->queries[i];
+        if (e->progress) {
+            ls_buf_reset(&line);
+            ls_progress_json(q, t, &line);
+            ls_buf_putc(&line, '\n');
+            fwrite(line.data, 1, line.len, e->progress);
+        }
+        if (!e->quiet) ls_progress_human(q, t, stderr);
+    }
+    ls_buf_free(&line);
+    if (e->progress) fflush(e->progress);
+    return 0;
+}
+
+int ls_engine_run(ls_engine *e, char *err)
+{
+    int bounded = e->trigger.kind != LS_TRIGGER_INTERVAL;
+    for (size_t i = 0; i < e->nsources; i++)
+        if (ls_source_open(e->sources[i], bounded, err)) return -1;
+    if (!e->quiet) {
+        char tt[64];
+        ls_trigger_text(&e->trigger, tt, sizeof tt);
+        ls_log("running %zu quer%s from %s (trigger: %s)", e->nqueries,
+               e->nqueries == 1 ? "y" : "ies", e->script, tt);
+    }
+    double prev_start = -1;
+    int64_t batch = 0;
+    while (!(e->stop && *e->stop)) {
+        if (bounded && all_exhausted(e)) break;
+        double start = ls_mono_ms();
+        ls_batch_timing t = { 0 };
+        t.trigger_wall_ms = ls_now_ms();
+        t.trigger_ms = start;
+        for (size_t i = 0; i < e->nqueries; i++) ls_query_begin_batch(e->queries[i], batch);
+        for (size_t i = 0; i < e->nsources; i++) ls_source_begin_batch(e->sources[i]);
+
+        int64_t count = 0, max = 0;
+        if (e->trigger.kind != LS_TRIGGER_ONCE)
+            for (size_t i = 0; i < e->nsources; i++)
+                if (e->sources[i]->max_per_trigger > 0 &&
+                    (max == 0 || e->sources[i]->max_per_trigger < max))
+                    max = e->sources[i]->max_per_trigger;
+        double deadline = start + (double)e->trigger.interval_ms;
+        double last_msg = start;
+        for (;;) {
+            if (e->stop && *e->stop) break;
+            if (max && count >= max) break;
+            double now = ls_mono_ms();
+            int wait;
+            if (bounded) {
+                if (all_exhausted(e)) break;
+                wait = 100;
+            } else if (e->trigger.interval_ms > 0) {
+                if (now >= deadline) break;
+                wait = (int)(deadline - now) + 1;
+                if (wait > 100) wait = 100;
+            } else {
+                if (count > 0 && (now - last_msg >= EAGER_IDLE_MS || now - start >= EAGER_MAX_MS))
+                    break;
+                wait = count > 0 ? EAGER_IDLE_MS : 100;
+            }
+            int got = 0;
+            for (size_t i = 0; i < e->nsources; i++) {
+                ls_source *s = e->sources[i];
+                ls_source_part *part;
+                int fatal = 0;
+                double p0 = ls_mono_ms();
+                rd_kafka_message_t *m =
+                    ls_source_poll(s, e->nsources == 1 ? wait : 0, &part, &fatal, err);
+                t.get_batch_ms += ls_mono_ms() - p0;
+                if (fatal) return -1;
+                if (!m) continue;
+                got = 1;
+                count++;
+                int rc = handle_message(e, s, m, &t.decode_ms, err);
+                rd_kafka_message_destroy(m);
+                if (rc) return -1;
+            }
+            if (got) last_msg = ls_mono_ms();
+            else if (e->nsources > 1) {
+                struct timespec ts = { 0, 5 * 1000000L };
+                nanosleep(&ts, NULL);
+            }
+        }
+        if (count == 0 && !bounded) {
+            continue; /* nothing arrived: no batch, as in Spark */
+        }
+        t.since_prev_ms = prev_start < 0 ? ls_mono_ms() - start : start - prev_start;
+        prev_start = start;
+        if (finish_batch(e, &t, err)) return -1;
+        e->total_input += count;
+        e->batches_run++;
+        batch++;
+        if (e->trigger.kind == LS_TRIGGER_ONCE) break;
+        if (!bounded && e->trigger.interval_ms > 0 && max && count >= max) {
+            double left = deadline - ls_mono_ms();
+            if (left > 0) {
+                struct timespec ts = { (time_t)(left / 1000), (long)((int64_t)left % 1000) * 1000000L };
+                nanosleep(&ts, NULL);
+            }
+        }
+    }
+    return 0;
+}

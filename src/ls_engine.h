@@ -1,0 +1,77 @@
+/* ls_engine.h - the run loop: triggers, batches, and everything a running
+ * script owns (Lua state, sources, tables, queries, producers, dead-letter).
+ *
+ * One batch: every source is polled until the trigger fires (or, bounded,
+ * until max_records_per_trigger or the end offsets); each record is decoded
+ * once and offered to every query reading that source, in declaration
+ * order; then each query emits its rows and a progress report. */
+#ifndef LS_ENGINE_H
+#define LS_ENGINE_H
+
+#include <lua.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "ls_deadletter.h"
+#include "ls_kafka.h"
+#include "ls_query.h"
+#include "ls_source.h"
+#include "ls_table.h"
+
+typedef enum { LS_TRIGGER_INTERVAL, LS_TRIGGER_ONCE, LS_TRIGGER_AVAILABLE_NOW } ls_trigger_kind;
+
+typedef struct ls_trigger {
+    ls_trigger_kind kind;
+    int64_t interval_ms; /* LS_TRIGGER_INTERVAL; 0 = next batch as soon as one ends */
+} ls_trigger;
+
+/* "2 seconds", "500ms", "once", "available-now" (also "availableNow"). */
+int ls_trigger_parse(const char *s, ls_trigger *t);
+void ls_trigger_text(const ls_trigger *t, char *out, size_t n);
+
+typedef struct ls_engine {
+    lua_State *L;
+    char *script;
+    size_t nsources;
+    ls_source **sources;
+    size_t ntables;
+    ls_table **tables;
+    size_t nqueries;
+    ls_query **queries;
+    size_t nproducers;
+    ls_kafka_producer **producers;
+    ls_deadletter *dl;
+    int has_trigger_override;
+    ls_trigger trigger;
+    int partitions;          /* default hash partitions of aggregation state */
+    FILE *progress;          /* JSON lines, or NULL */
+    int quiet;               /* no human progress lines */
+    volatile sig_atomic_t *stop;
+    int64_t batches_run;
+    int64_t total_input;
+} ls_engine;
+
+typedef struct ls_engine_opts {
+    const char *script;
+    char **set_names;        /* --set NAME=VALUE */
+    char **set_values;
+    size_t nset;
+    const char *trigger;     /* --trigger, or NULL */
+    const char *progress_path;
+    int partitions;          /* --partitions, 0 = default */
+    int quiet;
+    volatile sig_atomic_t *stop;
+} ls_engine_opts;
+
+/* Loads the script and builds everything it declares. On failure returns
+ * NULL and fills err (script errors carry file:line). */
+ls_engine *ls_engine_new(const ls_engine_opts *opts, char *err);
+/* Runs until the trigger is exhausted (once / available-now) or *stop. */
+int ls_engine_run(ls_engine *e, char *err);
+void ls_engine_free(ls_engine *e);
+
+/* Shared producers by bootstrap address (for Kafka sinks and dead letters). */
+ls_kafka_producer *ls_engine_producer(ls_engine *e, const char *bootstrap,
+                                      const ls_props *props, char *err);
+
+#endif

@@ -1,0 +1,52 @@
+/* ls_kafka.h - the thin layer over librdkafka shared by the source, the
+ * Kafka sink, the dead-letter output and the produce/consume commands:
+ * configuration with pass-through properties, a bounded-wait reachability
+ * check, and a producer that counts every delivery failure. */
+#ifndef LS_KAFKA_H
+#define LS_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ls_util.h"
+
+/* librdkafka properties: parallel arrays of names and values. */
+typedef struct ls_props {
+    size_t n;
+    char **names;
+    char **values;
+} ls_props;
+
+void ls_props_set(ls_props *p, const char *name, const char *value);
+const char *ls_props_get(const ls_props *p, const char *name);
+void ls_props_free(ls_props *p);
+
+/* A new configuration with bootstrap.servers, our log/error callbacks and
+ * the given properties applied (a bad property fills err, returns NULL). */
+rd_kafka_conf_t *ls_kafka_conf(const char *bootstrap, const ls_props *props, char *err);
+
+/* Asks the cluster for metadata within timeout_ms. Returns 0 when a broker
+ * answered, -1 with a message naming bootstrap otherwise. */
+int ls_kafka_check_reachable(rd_kafka_t *rk, const char *bootstrap, int timeout_ms, char *err);
+
+typedef struct ls_kafka_producer {
+    rd_kafka_t *rk;
+    char *bootstrap;
+    int64_t sent;        /* handed to librdkafka */
+    int64_t delivered;   /* acknowledged by the broker */
+    int64_t failed;      /* delivery reports with an error */
+    char last_error[LS_ERRLEN];
+} ls_kafka_producer;
+
+ls_kafka_producer *ls_kafka_producer_new(const char *bootstrap, const ls_props *props,
+                                         int timeout_ms, char *err);
+/* Queues one message, waiting while the local queue is full. */
+int ls_kafka_produce(ls_kafka_producer *p, const char *topic, int partition,
+                     const void *key, size_t klen, const void *val, size_t vlen, char *err);
+/* Waits for outstanding deliveries. Returns -1 when some are still
+ * outstanding after timeout_ms or any delivery failed since the last call. */
+int ls_kafka_flush(ls_kafka_producer *p, int timeout_ms, char *err);
+void ls_kafka_producer_free(ls_kafka_producer *p, int timeout_ms);
+
+#endif

@@ -1,0 +1,27 @@
+/* ls_lua_api.h - the C side of the script API.
+ *
+ * `luastream.core` is the small C module behind lua/luastream.lua:
+ * timestamp parsing, durations, the JSON decoder and the --set params.
+ * ls_lua_compile turns what a script declared into engine objects. */
+#ifndef LS_LUA_API_H
+#define LS_LUA_API_H
+
+#include <lua.h>
+
+#include "ls_engine.h"
+
+/* The loader of module luastream.core (also a shared object for tests). */
+int luaopen_luastream_core(lua_State *L);
+
+/* Opens the standard libraries, makes `require "luastream"` find lua/
+ * (LUASTREAM_LUA_PATH, else beside the executable), preloads the core and
+ * stores the --set params. */
+void ls_lua_setup(lua_State *L, const ls_engine_opts *opts);
+
+/* Runs the script file. -1 + err ("file:line: message") on failure. */
+int ls_lua_run_script(lua_State *L, const char *path, char *err);
+
+/* Builds sources, tables, queries and sinks from the declarations. */
+int ls_lua_compile(ls_engine *e, char *err);
+
+#endif

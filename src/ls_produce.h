@@ -1,0 +1,41 @@
+/* ls_produce.h - the `produce` and `consume` commands. */
+#ifndef LS_PRODUCE_H
+#define LS_PRODUCE_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "ls_kafka.h"
+
+typedef struct ls_produce_opts {
+    const char *file;        /* path, or "-" for stdin */
+    const char *topic;
+    const char *bootstrap;
+    const char *key_field;   /* top-level field used as message key, or NULL */
+    int partition;           /* -1 = partitioner decides */
+    double rate;             /* records/s, 0 = unlimited */
+    int64_t max;             /* stop after this many records, 0 = all */
+    int connect_timeout_ms;
+    int flush_timeout_ms;
+    int quiet;
+    const ls_props *props;
+} ls_produce_opts;
+
+/* Returns the process exit code: 0 ok, 1 delivery or input errors, 2 set-up. */
+int ls_produce(const ls_produce_opts *o);
+
+typedef struct ls_consume_opts {
+    const char *topic;
+    const char *bootstrap;
+    int from_beginning;
+    int to_end;              /* stop at the end offsets seen at start */
+    int64_t max;             /* 0 = no limit */
+    int show_meta;           /* prefix topic/partition@offset and key */
+    int connect_timeout_ms;
+    const ls_props *props;
+    volatile sig_atomic_t *stop;
+} ls_consume_opts;
+
+int ls_consume(const ls_consume_opts *o);
+
+#endif

@@ -1,0 +1,394 @@
+/* ls_query.c - per-record operators and per-batch emission of a query. */
+#include "ls_query.h"
+
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ls_time.h"
+
+static const char *const mode_names[] = { "complete", "update", "append" };
+
+const char *ls_mode_name(ls_mode m) { return mode_names[m]; }
+
+int ls_mode_parse(const char *s, ls_mode *m)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, mode_names[i]) == 0) {
+            *m = (ls_mode)i;
+            return 0;
+        }
+    return -1;
+}
+
+ls_query *ls_query_new(const char *name, lua_State *L)
+{
+    ls_query *q = ls_xcalloc(1, sizeof *q);
+    q->name = ls_xstrdup(name);
+    q->L = L;
+    q->map_ref = LUA_NOREF;
+    q->window_idx = -1;
+    q->mode = LS_MODE_COMPLETE;
+    ls_uuid4(q->id);
+    ls_uuid4(q->run_id);
+    ls_buf_init(&q->key);
+    ls_buf_init(&q->scratch);
+    return q;
+}
+
+int ls_query_ready(ls_query *q, int partitions, char *err)
+{
+    if (q->naggs == 0 && q->ngroups == 0) {
+        ls_seterr(err, "query %s: needs group_by and/or aggregate", q->name);
+        return -1;
+    }
+    for (size_t i = 0; i < q->ngroups; i++)
+        if (q->groups[i].is_window) {
+            if (q->window_idx >= 0) {
+                ls_seterr(err, "query %s: at most one window in group_by", q->name);
+                return -1;
+            }
+            q->window_idx = (int)i;
+        }
+    if (q->mode == LS_MODE_APPEND && (q->window_idx < 0 || !q->has_watermark)) {
+        ls_seterr(err, "query %s: output mode append needs a window in group_by and a "
+                  "watermark (rows are final only when the watermark passes their window)",
+                  q->name);
+        return -1;
+    }
+    if (q->has_watermark && q->window_idx >= 0 &&
+        strcmp(q->groups[q->window_idx].col.name, q->event_time.name) != 0) {
+        ls_seterr(err, "query %s: the window is on column %s but the watermark on %s",
+                  q->name, q->groups[q->window_idx].col.name, q->event_time.name);
+        return -1;
+    }
+    if (q->window_idx >= 0 && !q->has_event_time) {
+        q->has_event_time = 1;
+        q->event_time = q->groups[q->window_idx].col;
+        q->event_time.name = ls_xstrdup(q->event_time.name);
+    }
+    q->state = ls_state_new(partitions, (int)q->naggs);
+    q->gvals = ls_xcalloc(q->ngroups + 1, sizeof *q->gvals);
+    q->avals = ls_xcalloc(q->naggs + 1, sizeof *q->avals);
+    q->join_rows = ls_xcalloc(q->njoins + 1, sizeof *q->join_rows);
+    q->out_names = ls_xcalloc(q->ngroups + q->naggs, sizeof *q->out_names);
+    q->out_vals = ls_xcalloc(q->ngroups + q->naggs, sizeof *q->out_vals);
+    for (size_t i = 0; i < q->ngroups; i++) q->out_names[i] = q->groups[i].name;
+    for (size_t i = 0; i < q->naggs; i++) q->out_names[q->ngroups + i] = q->aggs[i].name;
+    if (!q->has_watermark) ls_watermark_init(&q->wm, 0);
+    return 0;
+}
+
+void ls_query_free(ls_query *q)
+{
+    if (!q) return;
+    if (q->map_ref != LUA_NOREF && q->L) luaL_unref(q->L, LUA_REGISTRYINDEX, q->map_ref);
+    for (size_t i = 0; i < q->njoins; i++) {
+        free(q->joins[i].left.name);
+        free(q->joins[i].tcols);
+    }
+    free(q->joins);
+    for (size_t i = 0; i < q->ngroups; i++) {
+        free(q->groups[i].name);
+        free(q->groups[i].col.name);
+    }
+    free(q->groups);
+    for (size_t i = 0; i < q->naggs; i++) {
+        free(q->aggs[i].column);
+        free(q->aggs[i].name);
+        free(q->agg_cols[i].name);
+    }
+    free(q->aggs);
+    free(q->agg_cols);
+    free(q->event_time.name);
+    ls_sink_destroy(q->sink);
+    ls_state_free(q->state);
+    ls_buf_free(&q->key);
+    ls_buf_free(&q->scratch);
+    free(q->gvals);
+    free(q->avals);
+    free(q->join_rows);
+    free(q->out_names);
+    free(q->out_vals);
+    free(q->name);
+    free(q);
+}
+
+void ls_query_begin_batch(ls_query *q, int64_t batch_id)
+{
+    q->batch_id = batch_id;
+    memset(&q->stats, 0, sizeof q->stats);
+    q->stats.et_min = LS_NO_TIME;
+    q->stats.et_max = LS_NO_TIME;
+}
+
+/* Reads a column of the current row into *v. Strings stay owned by the row
+ * table (kept on the Lua stack) or by the join table. */
+static int read_col(ls_query *q, int row, const ls_colref *c, ls_value *v, char *err)
+{
+    if (c->join >= 0) {
+        long r = q->join_rows[c->join];
+        *v = r < 0 ? ls_null() : *ls_table_cell(q->joins[c->join].table, (size_t)r, (size_t)c->tcol);
+        return 0;
+    }
+    lua_State *L = q->L;
+    int t = lua_getfield(L, row, c->name);
+    switch (t) {
+    case LUA_TNIL:
+        *v = ls_null();
+        break;
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, -1) != NULL) goto bad;
+        *v = ls_null(); /* JSON null */
+        break;
+    case LUA_TBOOLEAN:
+        v->type = LS_BOOL;
+        v->u.b = lua_toboolean(L, -1);
+        break;
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, -1)) *v = ls_int((int64_t)lua_tointeger(L, -1));
+        else *v = ls_double((double)lua_tonumber(L, -1));
+        break;
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, -1, &n);
+        *v = ls_str(s, n);
+        break;
+    }
+    default:
+        goto bad;
+    }
+    lua_pop(L, 1);
+    return 0;
+bad:
+    ls_seterr(err, "column %s: a %s cannot be grouped or aggregated", c->name,
+              luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return -1;
+}
+
+static int event_time_ms(const ls_value *v, const char *col, int64_t *ms, char *err)
+{
+    switch (v->type) {
+    case LS_STR:
+        if (ls_time_parse(v->u.s.p, v->u.s.n, ms) == 0) return 0;
+        ls_seterr(err, "event time %s: invalid timestamp \"%.*s\"", col,
+                  (int)(v->u.s.n > 64 ? 64 : v->u.s.n), v->u.s.p);
+        return -1;
+    case LS_INT: /* seconds since the epoch, as Spark casts numbers */
+        if (v->u.i > INT64_MAX / 1000 || v->u.i < INT64_MIN / 1000 + 1) break;
+        *ms = v->u.i * 1000;
+        return 0;
+    case LS_DOUBLE:
+        if (!(v->u.d > -9.0e12 && v->u.d < 9.0e12)) break;
+        *ms = (int64_t)(v->u.d * 1000.0);
+        return 0;
+    case LS_NULL:
+        ls_seterr(err, "event time %s is missing", col);
+        return -1;
+    default:
+        break;
+    }
+    ls_seterr(err, "event time %s: not a timestamp", col);
+    return -1;
+}
+
+static int dead(ls_query *q, ls_deadletter *dl, const ls_origin *o, const char *why,
+                const char *payload, size_t n, char *err)
+{
+    q->stats.invalid_rows++;
+    return ls_deadletter_write(dl, o, q->name, why, payload, n, err);
+}
+
+/* Folds the row into every group it belongs to (one per window). */
+static int fold(ls_query *q, int64_t et)
+{
+    int64_t starts[LS_MAX_WINDOWS];
+    int nw = 1;
+    const ls_groupcol *wg = q->window_idx >= 0 ? &q->groups[q->window_idx] : NULL;
+    if (wg) nw = ls_window_assign(&wg->win, et, starts);
+    for (int w = 0; w < nw; w++) {
+        int64_t wend = LS_NO_TIME;
+        ls_buf_reset(&q->key);
+        for (size_t i = 0; i < q->ngroups; i++) {
+            if ((int)i == q->window_idx) {
+                ls_value wv;
+                wv.type = LS_WINDOW;
+                wv.u.w.start = starts[w];
+                wv.u.w.end = wend = starts[w] + wg->win.size;
+                ls_key_put(&q->key, &wv);
+            } else {
+                ls_key_put(&q->key, &q->gvals[i]);
+            }
+        }
+        int created;
+        uint64_t h = ls_hash(q->key.data, q->key.len);
+        ls_group *g = ls_state_upsert(q->state, q->key.data ? q->key.data : "", q->key.len, h,
+                                      wend, &created);
+        for (size_t a = 0; a < q->naggs; a++)
+            ls_acc_update(&g->acc[a], q->aggs[a].fn, q->agg_cols[a].name ? &q->avals[a] : NULL,
+                          NULL); /* types were checked before folding */
+        if (g->updated_batch != q->batch_id) {
+            g->updated_batch = q->batch_id;
+            q->stats.rows_updated++;
+        }
+    }
+    return 0;
+}
+
+int ls_query_process(ls_query *q, int rec, const ls_origin *o, const char *payload,
+                     size_t n, ls_deadletter *dl, char *err)
+{
+    lua_State *L = q->L;
+    int top = lua_gettop(L);
+    char why[LS_ERRLEN];
+    int rc = 0;
+    double t0 = ls_mono_ms();
+    q->stats.input_rows++;
+    rec = lua_absindex(L, rec);
+
+    int row = rec;
+    if (q->map_ref != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, q->map_ref);
+        lua_pushvalue(L, rec);
+        if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+            const char *msg = lua_tostring(L, -1);
+            ls_seterr(why, "map raised: %s", msg ? msg : luaL_typename(L, -1));
+            rc = dead(q, dl, o, why, payload, n, err);
+            goto out;
+        }
+        if (lua_isnil(L, -1)) {
+            q->stats.filtered_rows++;
+            goto out;
+        }
+        if (!lua_istable(L, -1)) {
+            ls_seterr(why, "map returned a %s (expected a table or nil)", luaL_typename(L, -1));
+            rc = dead(q, dl, o, why, payload, n, err);
+            goto out;
+        }
+        row = lua_gettop(L);
+    }
+
+    for (size_t j = 0; j < q->njoins; j++) {
+        ls_value k;
+        if (read_col(q, row, &q->joins[j].left, &k, why)) {
+            rc = dead(q, dl, o, why, payload, n, err);
+            goto out;
+        }
+        q->join_rows[j] = k.type == LS_NULL ? -1 : ls_table_lookup(q->joins[j].table, &k, &q->scratch);
+        if (q->join_rows[j] < 0 && q->joins[j].inner) {
+            q->stats.filtered_rows++;
+            goto out;
+        }
+    }
+
+    int64_t et = 0;
+    if (q->has_event_time) {
+        ls_value v;
+        if (read_col(q, row, &q->event_time, &v, why) ||
+            event_time_ms(&v, q->event_time.name, &et, why)) {
+            rc = dead(q, dl, o, why, payload, n, err);
+            goto out;
+        }
+        if (q->stats.et_min == LS_NO_TIME || et < q->stats.et_min) q->stats.et_min = et;
+        if (q->stats.et_max == LS_NO_TIME || et > q->stats.et_max) q->stats.et_max = et;
+        q->stats.et_sum += (double)et;
+        q->stats.et_count++;
+        if (q->has_watermark) {
+            /* Complete mode keeps every group forever, so, as in Spark, late
+             * rows still count there; other modes drop them. */
+            if (q->mode != LS_MODE_COMPLETE && ls_watermark_is_late(&q->wm, et)) {
+                q->stats.late_rows++;
+                goto out;
+            }
+            ls_watermark_observe(&q->wm, et);
+        }
+    }
+
+    for (size_t i = 0; i < q->ngroups; i++) {
+        if ((int)i == q->window_idx) continue;
+        if (read_col(q, row, &q->groups[i].col, &q->gvals[i], why)) {
+            rc = dead(q, dl, o, why, payload, n, err);
+            goto out;
+        }
+    }
+    for (size_t a = 0; a < q->naggs; a++) {
+        if (!q->agg_cols[a].name) continue;
+        ls_value *v = &q->avals[a];
+        if (read_col(q, row, &q->agg_cols[a], v, why)) {
+            rc = dead(q, dl, o, why, payload, n, err);
+            goto out;
+        }
+        if (v->type == LS_STR && q->aggs[a].fn != LS_AGG_COUNT) {
+            /* Numbers inside JSON strings ("agency_id":"1") are common. */
+            char tmp[64];
+            if (v->u.s.n < sizeof tmp) {
+                memcpy(tmp, v->u.s.p, v->u.s.n);
+                tmp[v->u.s.n] = '\0';
+                char *end;
+                long long iv = strtoll(tmp, &end, 10);
+                if (*tmp && *end == '\0') *v = ls_int(iv);
+                else {
+                    double dv = strtod(tmp, &end);
+                    if (*tmp && *end == '\0') *v = ls_double(dv);
+                }
+            }
+        }
+        if (q->aggs[a].fn != LS_AGG_COUNT && v->type != LS_NULL && v->type != LS_INT &&
+            v->type != LS_DOUBLE) {
+            ls_seterr(why, "%s(%s): not a number", ls_agg_fn_name(q->aggs[a].fn),
+                      q->agg_cols[a].name);
+            rc = dead(q, dl, o, why, payload, n, err);
+            goto out;
+        }
+    }
+    fold(q, et);
+out:
+    lua_settop(L, top);
+    q->stats.process_ms += ls_mono_ms() - t0;
+    return rc;
+}
+
+static int emit_group(ls_query *q, const ls_group *g, char *err)
+{
+    const char *key = ls_group_key(g, (int)q->naggs);
+    size_t pos = 0;
+    for (size_t i = 0; i < q->ngroups; i++)
+        if (ls_key_get(key, g->key_len, &pos, &q->out_vals[i])) {
+            ls_seterr(err, "query %s: corrupt group key", q->name);
+            return -1;
+        }
+    for (size_t a = 0; a < q->naggs; a++)
+        q->out_vals[q->ngroups + a] = ls_acc_result(&g->acc[a], q->aggs[a].fn);
+    ls_row row = { q->ngroups + q->naggs, q->out_names, q->out_vals, q->ngroups };
+    if (q->sink->vt->write(q->sink, &row, err)) return -1;
+    q->stats.output_rows++;
+    return 0;
+}
+
+int ls_query_end_batch(ls_query *q, char *err)
+{
+    double t0 = ls_mono_ms();
+    if (q->has_watermark) ls_watermark_advance(&q->wm);
+    int64_t wm = q->wm.current;
+    if (q->sink->vt->open_batch(q->sink, q->batch_id, err)) return -1;
+    for (int p = 0; p < q->state->nparts; p++) {
+        ls_group *g;
+        LS_HMAP_FOREACH(&q->state->parts[p], g) {
+            int emit;
+            switch (q->mode) {
+            case LS_MODE_COMPLETE: emit = 1; break;
+            case LS_MODE_UPDATE: emit = g->updated_batch == q->batch_id; break;
+            default: /* append: final once the watermark passed the window */
+                emit = wm != LS_NO_TIME && g->window_end != LS_NO_TIME && g->window_end <= wm;
+                break;
+            }
+            if (emit && emit_group(q, g, err)) return -1;
+        }
+    }
+    if (q->sink->vt->close_batch(q->sink, err)) return -1;
+    if (q->mode != LS_MODE_COMPLETE && q->has_watermark)
+        q->stats.evicted_rows = (int64_t)ls_state_evict(q->state, wm);
+    q->stats.emit_ms = ls_mono_ms() - t0;
+    return 0;
+}

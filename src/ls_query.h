@@ -1,0 +1,116 @@
+/* ls_query.h - one streaming query: the operators a record goes through
+ * and the state they keep.
+ *
+ *   record table ─▶ map (Lua) ─▶ joins (static tables) ─▶ event time,
+ *   watermark check ─▶ group key(s) incl. windows ─▶ aggregates in the
+ *   partitioned state ─▶ at batch end: rows per output mode ─▶ sink
+ *
+ * A query is compiled from the script's declaration by ls_lua_api.c and
+ * driven by the engine, which owns sources, tables and sinks' lifetimes. */
+#ifndef LS_QUERY_H
+#define LS_QUERY_H
+
+#include <lua.h>
+#include <stdint.h>
+
+#include "ls_agg.h"
+#include "ls_deadletter.h"
+#include "ls_sink.h"
+#include "ls_source.h"
+#include "ls_state.h"
+#include "ls_table.h"
+#include "ls_window.h"
+
+/* Where a column's value comes from: the (mapped) record, or a join. */
+typedef struct ls_colref {
+    char *name;
+    int join;  /* -1 = the record; otherwise the join providing it */
+    int tcol;  /* column of that join's table */
+} ls_colref;
+
+typedef struct ls_join {
+    ls_table *table;  /* borrowed from the engine */
+    ls_colref left;   /* the stream-side key column */
+    int inner;        /* 1 inner, 0 left outer */
+    size_t ncols;     /* table columns added to the row */
+    int *tcols;
+} ls_join;
+
+typedef struct ls_groupcol {
+    char *name;           /* output name ("window" for a window) */
+    int is_window;
+    ls_window_spec win;
+    ls_colref col;        /* the grouped column, or the window's time column */
+} ls_groupcol;
+
+typedef enum { LS_MODE_COMPLETE, LS_MODE_UPDATE, LS_MODE_APPEND } ls_mode;
+
+const char *ls_mode_name(ls_mode m);
+int ls_mode_parse(const char *s, ls_mode *m);
+
+/* Counters of the batch in progress (reset by ls_query_begin_batch). */
+typedef struct ls_query_stats {
+    int64_t input_rows;     /* records offered to the query */
+    int64_t invalid_rows;   /* dead-lettered */
+    int64_t filtered_rows;  /* map returned nil, or an inner join missed */
+    int64_t late_rows;      /* dropped by the watermark */
+    int64_t rows_updated;   /* groups changed in this batch */
+    int64_t output_rows;    /* rows written to the sink */
+    int64_t evicted_rows;   /* groups evicted by the watermark */
+    int64_t et_min, et_max, et_count;
+    double et_sum;
+    double process_ms;      /* map + operators */
+    double emit_ms;         /* building rows + sink */
+} ls_query_stats;
+
+typedef struct ls_query {
+    char *name;
+    char id[37], run_id[37];
+    lua_State *L;            /* borrowed */
+    int map_ref;             /* LUA_NOREF when there is no map */
+    ls_source *source;       /* borrowed */
+    size_t njoins;
+    ls_join *joins;
+    int has_event_time;
+    ls_colref event_time;
+    int has_watermark;
+    ls_watermark wm;
+    size_t ngroups;
+    ls_groupcol *groups;
+    int window_idx;          /* index of the window group column, or -1 */
+    size_t naggs;
+    ls_agg_spec *aggs;
+    ls_colref *agg_cols;     /* per aggregate; name NULL for count(*) */
+    ls_mode mode;
+    int64_t trigger_ms;      /* this query's trigger interval (0 = as fast as possible) */
+    ls_sink *sink;           /* owned */
+    ls_state *state;         /* owned */
+    int64_t batch_id;
+    ls_query_stats stats;
+    /* scratch, reused per record */
+    ls_buf key, scratch;
+    ls_value *gvals, *avals;
+    long *join_rows;
+    const char **out_names;  /* group names then aggregate names */
+    ls_value *out_vals;
+} ls_query;
+
+/* Allocates an empty query; the compiler fills the declaration fields and
+ * then calls ls_query_ready. */
+ls_query *ls_query_new(const char *name, lua_State *L);
+/* Validates the declaration and allocates state. -1 + err when invalid. */
+int ls_query_ready(ls_query *q, int partitions, char *err);
+void ls_query_free(ls_query *q);
+
+void ls_query_begin_batch(ls_query *q, int64_t batch_id);
+
+/* Runs one decoded record (the table at stack index rec) through the query.
+ * Bad records go to dl; returns -1 only when dl itself failed. */
+int ls_query_process(ls_query *q, int rec, const ls_origin *o, const char *payload,
+                     size_t n, ls_deadletter *dl, char *err);
+
+/* Ends the batch: advances the watermark, emits rows per output mode,
+ * evicts finished windows. -1 + err when the sink failed. */
+int ls_query_end_batch(ls_query *q, char *err);
+
+#endif

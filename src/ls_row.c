@@ -1,0 +1,25 @@
+/* ls_row.c - JSON rendering of result rows (yajl_gen does the escaping). */
+#include <string.h>
+#include <yajl_gen.h>
+
+#include "ls_sink.h"
+
+void ls_row_json(const ls_row *row, int key_only, ls_buf *out)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_map_open(g);
+    size_t n = key_only ? row->nkey : row->ncols;
+    for (size_t i = 0; i < n; i++) {
+        yajl_gen_string(g, (const unsigned char *)row->names[i], strlen(row->names[i]));
+        if (ls_value_json(g, &row->vals[i]) != yajl_gen_status_ok) {
+            /* Invalid UTF-8 in a string value: keep the row, null the cell. */
+            yajl_gen_null(g);
+        }
+    }
+    yajl_gen_map_close(g);
+    const unsigned char *p;
+    size_t len;
+    yajl_gen_get_buf(g, &p, &len);
+    ls_buf_append(out, p, len);
+    yajl_gen_free(g);
+}

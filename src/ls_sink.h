@@ -1,0 +1,67 @@
+/* ls_sink.h - where result rows go.
+ *
+ * A sink receives the rows a query emits for one batch, between
+ * open_batch and close_batch.  Implementations: console (a table like
+ * Spark's console sink, or a Lua-formatted line per row), JSON-lines
+ * files and Kafka topics.  A row is a borrowed view: names and values are
+ * valid only during the write call. */
+#ifndef LS_SINK_H
+#define LS_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ls_util.h"
+#include "ls_value.h"
+
+typedef struct ls_row {
+    size_t ncols;
+    const char *const *names;
+    const ls_value *vals;
+    size_t nkey; /* the first nkey columns are the group key */
+} ls_row;
+
+/* Serializes row (or, with key_only, its key columns) as one JSON object. */
+void ls_row_json(const ls_row *row, int key_only, ls_buf *out);
+
+typedef struct ls_sink ls_sink;
+
+typedef struct ls_sink_vt {
+    int (*open_batch)(ls_sink *s, int64_t batch_id, char *err);
+    int (*write)(ls_sink *s, const ls_row *row, char *err);
+    int (*close_batch)(ls_sink *s, char *err);
+    void (*destroy)(ls_sink *s);
+} ls_sink_vt;
+
+struct ls_sink {
+    const ls_sink_vt *vt;
+    char *description;       /* for progress reports, e.g. "FileSink[out/q.jsonl]" */
+    int64_t rows_in_batch;   /* rows written since open_batch */
+};
+
+/* A row formatter for the console sink: appends one line for row to out.
+ * Returns -1 and fills err when formatting failed. */
+typedef int (*ls_format_fn)(void *ctx, const ls_row *row, ls_buf *out, char *err);
+
+typedef struct ls_console_opts {
+    const char *query;      /* shown in the batch header */
+    int num_rows;           /* rows shown per batch (Spark: 20) */
+    int truncate;           /* cut cells to 20 characters */
+    ls_format_fn format;    /* optional: one line per row instead of a table */
+    void *format_ctx;
+} ls_console_opts;
+
+ls_sink *ls_sink_console_new(const ls_console_opts *opts, void *out_file);
+/* Appends to DIR/<query>.jsonl, creating DIR. NULL + err on failure. */
+ls_sink *ls_sink_jsonl_new(const char *dir, const char *query, char *err);
+
+struct ls_kafka_producer;
+/* Writes rows to topic; message key = the row's key columns as JSON. */
+ls_sink *ls_sink_kafka_new(struct ls_kafka_producer *p, const char *topic, char *err);
+
+static inline void ls_sink_destroy(ls_sink *s) { if (s) s->vt->destroy(s); }
+
+/* Creates dir and its parents (mkdir -p). Returns 0 or -1 with err. */
+int ls_mkdirs(const char *dir, char *err);
+
+#endif

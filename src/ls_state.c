@@ -1,0 +1,106 @@
+/* ls_state.c - partitioned hash aggregation state (see ls_state.h). */
+#include "ls_state.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ls_util.h"
+#include "ls_window.h"
+
+/* The hash index reads a group's key without knowing the state: the number
+ * of accumulators before the key bytes is kept in the header (nagg). */
+static const char *group_key_of(const void *item, size_t *len)
+{
+    const ls_group *g = item;
+    *len = g->key_len;
+    return ls_group_key(g, (int)g->nagg);
+}
+
+ls_state *ls_state_new(int nparts, int nagg)
+{
+    ls_state *s = ls_xcalloc(1, sizeof *s);
+    s->nparts = nparts > 0 ? nparts : 1;
+    s->nagg = nagg;
+    s->parts = ls_xcalloc((size_t)s->nparts, sizeof *s->parts);
+    for (int i = 0; i < s->nparts; i++) ls_hmap_init(&s->parts[i], group_key_of);
+    return s;
+}
+
+static size_t group_size(const ls_state *s, size_t key_len)
+{
+    return sizeof(ls_group) + (size_t)s->nagg * sizeof(ls_acc) + key_len;
+}
+
+void ls_state_free(ls_state *s)
+{
+    if (!s) return;
+    for (int i = 0; i < s->nparts; i++) {
+        ls_group *g;
+        LS_HMAP_FOREACH(&s->parts[i], g) free(g);
+        ls_hmap_free(&s->parts[i]);
+    }
+    free(s->parts);
+    free(s);
+}
+
+ls_group *ls_state_upsert(ls_state *s, const char *key, size_t len, uint64_t hash,
+                          int64_t window_end, int *created)
+{
+    ls_hmap *part = &s->parts[hash % (uint64_t)s->nparts];
+    ls_group *g = ls_hmap_get(part, key, len, hash);
+    if (g) {
+        *created = 0;
+        return g;
+    }
+    size_t size = group_size(s, len);
+    g = ls_xmalloc(size);
+    g->window_end = window_end;
+    g->updated_batch = -1;
+    g->key_len = (uint32_t)len;
+    g->nagg = (uint32_t)s->nagg;
+    for (int i = 0; i < s->nagg; i++) ls_acc_init(&g->acc[i]);
+    memcpy(ls_group_key(g, s->nagg), key, len);
+    ls_hmap_put(part, g, hash);
+    s->groups++;
+    s->group_bytes += size;
+    *created = 1;
+    return g;
+}
+
+typedef struct evict_ctx {
+    ls_state *s;
+    int64_t watermark;
+    size_t dropped;
+} evict_ctx;
+
+static int keep_group(void *item, void *ctx)
+{
+    const ls_group *g = item;
+    const evict_ctx *e = ctx;
+    return g->window_end == LS_NO_TIME || g->window_end > e->watermark;
+}
+
+static void drop_group(void *item, void *ctx)
+{
+    evict_ctx *e = ctx;
+    ls_group *g = item;
+    e->s->group_bytes -= group_size(e->s, g->key_len);
+    e->s->groups--;
+    e->dropped++;
+    free(g);
+}
+
+size_t ls_state_evict(ls_state *s, int64_t watermark)
+{
+    evict_ctx e = { s, watermark, 0 };
+    if (watermark == LS_NO_TIME) return 0;
+    for (int i = 0; i < s->nparts; i++) ls_hmap_filter(&s->parts[i], keep_group, drop_group, &e);
+    return e.dropped;
+}
+
+size_t ls_state_memory(const ls_state *s)
+{
+    size_t bytes = s->group_bytes + sizeof *s + (size_t)s->nparts * sizeof(ls_hmap);
+    for (int i = 0; i < s->nparts; i++) bytes += ls_hmap_bytes(&s->parts[i]);
+    return bytes;
+}

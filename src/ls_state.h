@@ -1,0 +1,52 @@
+/* ls_state.h - the partitioned aggregation state of one query.
+ *
+ * State is split into `nparts` hash partitions (Spark's shuffle partitions):
+ * a group lives in partition hash(key) % nparts.  Partitions are the unit
+ * that later work checkpoints and moves between consumer-group members; a
+ * worker thread will own a slice of them.  Each group is one allocation:
+ * header, `nagg` inline accumulators, then the encoded key bytes. */
+#ifndef LS_STATE_H
+#define LS_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ls_agg.h"
+#include "ls_hmap.h"
+
+typedef struct ls_group {
+    int64_t window_end;    /* LS_NO_TIME when the key has no window */
+    int64_t updated_batch; /* last batch that folded a row into it */
+    uint32_t key_len;
+    uint32_t nagg;         /* accumulators before the key bytes */
+    ls_acc acc[];          /* nagg accumulators, then key_len key bytes */
+} ls_group;
+
+typedef struct ls_state {
+    int nparts;
+    int nagg;
+    ls_hmap *parts;
+    size_t groups;      /* total across partitions */
+    size_t group_bytes; /* bytes held by group allocations */
+} ls_state;
+
+static inline char *ls_group_key(const ls_group *g, int nagg)
+{
+    return (char *)(g->acc + nagg);
+}
+
+ls_state *ls_state_new(int nparts, int nagg);
+void ls_state_free(ls_state *s);
+
+/* Finds or creates the group for key; *created tells which. */
+ls_group *ls_state_upsert(ls_state *s, const char *key, size_t len, uint64_t hash,
+                          int64_t window_end, int *created);
+
+/* Drops every group whose window ended at or before watermark; returns the
+ * number dropped. Groups without a window are never evicted. */
+size_t ls_state_evict(ls_state *s, int64_t watermark);
+
+/* Memory held by the state: groups plus hash indexes. */
+size_t ls_state_memory(const ls_state *s);
+
+#endif

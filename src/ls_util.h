@@ -1,0 +1,57 @@
+/* ls_util.h - allocation helpers, a growable byte buffer and logging.
+ *
+ * Every module allocates through ls_xmalloc/ls_xrealloc, which abort on
+ * out-of-memory: a stream processor that cannot allocate cannot keep its
+ * promises about state, so failing loudly is the honest behaviour. */
+#ifndef LS_UTIL_H
+#define LS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+void *ls_xmalloc(size_t n);
+void *ls_xcalloc(size_t n, size_t size);
+void *ls_xrealloc(void *p, size_t n);
+char *ls_xstrdup(const char *s);
+char *ls_xstrndup(const char *s, size_t n);
+
+/* A growable byte buffer; always NUL-terminated after any append. */
+typedef struct ls_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} ls_buf;
+
+void ls_buf_init(ls_buf *b);
+void ls_buf_free(ls_buf *b);
+void ls_buf_reset(ls_buf *b);
+void ls_buf_reserve(ls_buf *b, size_t extra);
+void ls_buf_append(ls_buf *b, const void *p, size_t n);
+void ls_buf_putc(ls_buf *b, char c);
+void ls_buf_puts(ls_buf *b, const char *s);
+void ls_buf_printf(ls_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Error text: modules report failures by filling a caller-owned buffer. */
+#define LS_ERRLEN 512
+void ls_seterr(char *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Monotonic and wall clocks in milliseconds / microseconds. */
+int64_t ls_now_ms(void);      /* wall clock, epoch ms */
+double ls_mono_ms(void);      /* monotonic, fractional ms */
+
+/* Logging to stderr with a "luastream: " prefix. */
+void ls_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* True when s[0..n) is valid UTF-8. */
+int ls_utf8_valid(const char *s, size_t n);
+
+/* Standard base64 of p[0..n) appended to b. */
+void ls_base64(ls_buf *b, const unsigned char *p, size_t n);
+
+/* Random version-4 UUID in canonical text form (37 bytes with NUL). */
+void ls_uuid4(char out[37]);
+
+#endif

@@ -1,0 +1,166 @@
+/* ls_value.c - key encoding, hashing and rendering of ls_value. */
+#include "ls_value.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ls_time.h"
+
+void ls_key_put(ls_buf *key, const ls_value *v)
+{
+    char tag;
+    switch (v->type) {
+    case LS_NULL:
+        ls_buf_putc(key, 'N');
+        break;
+    case LS_BOOL:
+        ls_buf_putc(key, v->u.b ? 'T' : 'F');
+        break;
+    case LS_INT:
+        tag = 'I';
+        ls_buf_putc(key, tag);
+        ls_buf_append(key, &v->u.i, sizeof v->u.i);
+        break;
+    case LS_DOUBLE: {
+        /* Integral doubles are keyed as integers so 3 and 3.0 group together. */
+        double d = v->u.d;
+        if (d == floor(d) && fabs(d) < 9.0e15) {
+            int64_t i = (int64_t)d;
+            ls_buf_putc(key, 'I');
+            ls_buf_append(key, &i, sizeof i);
+        } else {
+            ls_buf_putc(key, 'D');
+            ls_buf_append(key, &d, sizeof d);
+        }
+        break;
+    }
+    case LS_STR: {
+        uint32_t n = (uint32_t)v->u.s.n;
+        ls_buf_putc(key, 'S');
+        ls_buf_append(key, &n, sizeof n);
+        ls_buf_append(key, v->u.s.p, n);
+        break;
+    }
+    case LS_WINDOW:
+        ls_buf_putc(key, 'W');
+        ls_buf_append(key, &v->u.w.start, sizeof v->u.w.start);
+        ls_buf_append(key, &v->u.w.end, sizeof v->u.w.end);
+        break;
+    }
+}
+
+int ls_key_get(const char *key, size_t len, size_t *pos, ls_value *v)
+{
+    size_t p = *pos;
+    if (p >= len) return -1;
+    char tag = key[p++];
+    switch (tag) {
+    case 'N': v->type = LS_NULL; break;
+    case 'T': v->type = LS_BOOL; v->u.b = 1; break;
+    case 'F': v->type = LS_BOOL; v->u.b = 0; break;
+    case 'I':
+        if (p + 8 > len) return -1;
+        v->type = LS_INT;
+        memcpy(&v->u.i, key + p, 8);
+        p += 8;
+        break;
+    case 'D':
+        if (p + 8 > len) return -1;
+        v->type = LS_DOUBLE;
+        memcpy(&v->u.d, key + p, 8);
+        p += 8;
+        break;
+    case 'S': {
+        uint32_t n;
+        if (p + 4 > len) return -1;
+        memcpy(&n, key + p, 4);
+        p += 4;
+        if (p + n > len) return -1;
+        v->type = LS_STR;
+        v->u.s.p = key + p;
+        v->u.s.n = n;
+        p += n;
+        break;
+    }
+    case 'W':
+        if (p + 16 > len) return -1;
+        v->type = LS_WINDOW;
+        memcpy(&v->u.w.start, key + p, 8);
+        memcpy(&v->u.w.end, key + p + 8, 8);
+        p += 16;
+        break;
+    default:
+        return -1;
+    }
+    *pos = p;
+    return 0;
+}
+
+uint64_t ls_hash(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static yajl_gen_status gen_time(yajl_gen g, int64_t ms)
+{
+    char t[32];
+    size_t n = ls_time_format(ms, t);
+    return yajl_gen_string(g, (const unsigned char *)t, n);
+}
+
+yajl_gen_status ls_value_json(yajl_gen g, const ls_value *v)
+{
+    switch (v->type) {
+    case LS_NULL: return yajl_gen_null(g);
+    case LS_BOOL: return yajl_gen_bool(g, v->u.b);
+    case LS_INT: return yajl_gen_integer(g, (long long)v->u.i);
+    case LS_DOUBLE:
+        if (!isfinite(v->u.d)) return yajl_gen_null(g);
+        if (v->u.d == floor(v->u.d) && fabs(v->u.d) < 9.0e15)
+            return yajl_gen_integer(g, (long long)v->u.d);
+        return yajl_gen_double(g, v->u.d);
+    case LS_STR: return yajl_gen_string(g, (const unsigned char *)v->u.s.p, v->u.s.n);
+    case LS_WINDOW: {
+        yajl_gen_status st = yajl_gen_map_open(g);
+        if (st == yajl_gen_status_ok) st = yajl_gen_string(g, (const unsigned char *)"start", 5);
+        if (st == yajl_gen_status_ok) st = gen_time(g, v->u.w.start);
+        if (st == yajl_gen_status_ok) st = yajl_gen_string(g, (const unsigned char *)"end", 3);
+        if (st == yajl_gen_status_ok) st = gen_time(g, v->u.w.end);
+        if (st == yajl_gen_status_ok) st = yajl_gen_map_close(g);
+        return st;
+    }
+    }
+    return yajl_gen_invalid_string;
+}
+
+void ls_value_text(ls_buf *out, const ls_value *v)
+{
+    char a[32], b[32];
+    switch (v->type) {
+    case LS_NULL: ls_buf_puts(out, "null"); break;
+    case LS_BOOL: ls_buf_puts(out, v->u.b ? "true" : "false"); break;
+    case LS_INT: ls_buf_printf(out, "%lld", (long long)v->u.i); break;
+    case LS_DOUBLE:
+        if (v->u.d == floor(v->u.d) && fabs(v->u.d) < 9.0e15)
+            ls_buf_printf(out, "%lld", (long long)v->u.d);
+        else
+            ls_buf_printf(out, "%.17g", v->u.d);
+        break;
+    case LS_STR: ls_buf_append(out, v->u.s.p, v->u.s.n); break;
+    case LS_WINDOW:
+        ls_time_format(v->u.w.start, a);
+        ls_time_format(v->u.w.end, b);
+        ls_buf_printf(out, "{%s, %s}", a, b);
+        break;
+    }
+}

@@ -1,0 +1,61 @@
+/* ls_value.h - the scalar values that flow between operators.
+ *
+ * A value is what a group column, an aggregate or a joined column holds:
+ * null, boolean, integer, double, string or an event-time window.  Strings
+ * are borrowed (pointer + length) unless stated otherwise.
+ *
+ * Group keys are tuples of values serialized into compact, type-tagged bytes
+ * (ls_key_*): two keys are equal exactly when their bytes are equal, which
+ * makes hashing and comparison in the aggregation state cheap. */
+#ifndef LS_VALUE_H
+#define LS_VALUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <yajl_gen.h>
+
+#include "ls_util.h"
+
+typedef enum {
+    LS_NULL = 0,
+    LS_BOOL,
+    LS_INT,
+    LS_DOUBLE,
+    LS_STR,
+    LS_WINDOW,
+} ls_vtype;
+
+typedef struct ls_value {
+    ls_vtype type;
+    union {
+        int b;
+        int64_t i;
+        double d;
+        struct { const char *p; size_t n; } s;
+        struct { int64_t start, end; } w; /* epoch ms, [start, end) */
+    } u;
+} ls_value;
+
+static inline ls_value ls_null(void) { ls_value v; v.type = LS_NULL; v.u.i = 0; return v; }
+static inline ls_value ls_int(int64_t i) { ls_value v; v.type = LS_INT; v.u.i = i; return v; }
+static inline ls_value ls_double(double d) { ls_value v; v.type = LS_DOUBLE; v.u.d = d; return v; }
+static inline ls_value ls_str(const char *p, size_t n)
+{ ls_value v; v.type = LS_STR; v.u.s.p = p; v.u.s.n = n; return v; }
+
+/* Appends the tagged encoding of v to a key buffer. */
+void ls_key_put(ls_buf *key, const ls_value *v);
+/* Decodes the value at key[*pos], advancing *pos; strings point into key.
+ * Returns -1 on a malformed key. */
+int ls_key_get(const char *key, size_t len, size_t *pos, ls_value *v);
+
+/* 64-bit hash of a byte string (FNV-1a folded with a final mix). */
+uint64_t ls_hash(const void *p, size_t n);
+
+/* Writes v as JSON into an open yajl generator (windows become
+ * {"start": ISO, "end": ISO}). Returns the yajl status. */
+yajl_gen_status ls_value_json(yajl_gen g, const ls_value *v);
+
+/* Human-readable text of v (for the console sink). */
+void ls_value_text(ls_buf *out, const ls_value *v);
+
+#endif
