@@ -199,6 +199,9 @@ group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=4
 log.retention.hours=24
+# Records of several MB are legal input (luastream dead-letters them by its own limit).
+message.max.bytes=16777216
+replica.fetch.max.bytes=16777216
 EOF
     cat >"$LOG4J" <<EOF
 # Written by scripts/kafka.sh: broker log at INFO into $BROKER_LOG (rolled at 20 MB).

@@ -8,7 +8,14 @@
 
 static void key(yajl_gen g, const char *k) { yajl_gen_string(g, (const unsigned char *)k, strlen(k)); }
 static void str(yajl_gen g, const char *s) { yajl_gen_string(g, (const unsigned char *)s, strlen(s)); }
-static void num(yajl_gen g, const char *k, double v) { key(g, k); yajl_gen_double(g, v); }
+/* Rates with one decimal: yajl_gen_double would print 17 significant digits. */
+static void num(yajl_gen g, const char *k, double v)
+{
+    char t[64];
+    int n = snprintf(t, sizeof t, "%.1f", v);
+    key(g, k);
+    yajl_gen_number(g, t, (size_t)n);
+}
 static void integer(yajl_gen g, const char *k, int64_t v) { key(g, k); yajl_gen_integer(g, v); }
 
 static void time_field(yajl_gen g, const char *k, int64_t ms)
