@@ -76,6 +76,7 @@ function M.kafka(opts)
   check_type(2, "ls.kafka options", opts, "table")
   local src = { _kind = "source", topics = {}, kafka = {} }
   if opts.topic then src.topics[1] = opts.topic end
+  if opts.topics ~= nil then check_type(2, "topics", opts.topics, "table") end
   for _, t in ipairs(opts.topics or {}) do src.topics[#src.topics + 1] = t end
   if #src.topics == 0 then fail(2, "ls.kafka: give topic = \"name\" or topics = {...}") end
   for i, t in ipairs(src.topics) do check_type(2, "topic " .. i, t, "string") end
@@ -91,6 +92,7 @@ function M.kafka(opts)
   check_type(2, "max_record_bytes", src.max_record_bytes, "number")
   src.connect_timeout_ms = duration(2, "connect_timeout", opts.connect_timeout or "10 seconds")
   -- librdkafka properties: kafka = { ["fetch.min.bytes"] = ... } or "kafka.<name>" keys.
+  if opts.kafka ~= nil then check_type(2, "kafka properties", opts.kafka, "table") end
   for k, v in pairs(opts.kafka or {}) do src.kafka[k] = tostring(v) end
   for k, v in pairs(opts) do
     if type(k) == "string" and k:sub(1, 6) == "kafka." then src.kafka[k:sub(7)] = tostring(v) end
@@ -125,6 +127,12 @@ function M.window(column, size, slide)
 end
 
 local function aggregate(fn, column, name)
+  if name ~= nil and type(name) ~= "string" then
+    fail(3, "the name of %s must be a string, got %s", fn, type(name))
+  end
+  if column ~= nil and type(column) ~= "string" then
+    fail(3, "the column of %s must be a string, got %s", fn, type(column))
+  end
   local a = { _kind = "aggregate", fn = fn, column = column }
   a.name = name or (column and (fn .. "(" .. column .. ")") or fn)
   return a
@@ -212,6 +220,9 @@ function M.query(name)
   end
   return function(spec)
     check_type(2, "query " .. name, spec, "table")
+    for _, q in ipairs(declared.queries) do
+      if q.name == name then fail(2, "query %q is declared twice", name) end
+    end
     for k in pairs(spec) do
       if not query_keys[k] then fail(2, "query %s: unknown option %q", name, tostring(k)) end
     end
@@ -222,6 +233,7 @@ function M.query(name)
     q.map = spec.map
     q.joins = {}
     if spec.join then
+      check_type(2, "query " .. name .. ": join", spec.join, "table")
       local list = spec.join[1] and spec.join or { spec.join }
       for _, j in ipairs(list) do q.joins[#q.joins + 1] = check_join(j) end
     end
@@ -238,6 +250,9 @@ function M.query(name)
       q.event_time = spec.event_time
     end
     q.group_by = {}
+    if spec.group_by ~= nil and (type(spec.group_by) ~= "table" or kind_of(spec.group_by)) then
+      fail(2, "query %s: group_by must be a list, e.g. { \"column\" } or { ls.window(...), \"column\" }", name)
+    end
     for i, g in ipairs(spec.group_by or {}) do
       if type(g) == "string" then
         q.group_by[i] = { column = g }
@@ -248,6 +263,9 @@ function M.query(name)
       end
     end
     q.aggregates = {}
+    if spec.aggregate ~= nil and (type(spec.aggregate) ~= "table" or kind_of(spec.aggregate)) then
+      fail(2, "query %s: aggregate must be a list, e.g. { ls.count() }", name)
+    end
     local seen = {}
     for i, a in ipairs(spec.aggregate or {}) do
       if kind_of(a) ~= "aggregate" then fail(2, "query %s: aggregate entry %d must be ls.count(), ls.sum(...), ...", name, i) end
@@ -263,6 +281,16 @@ function M.query(name)
     for _, k in ipairs(seen) do
       local a = spec.aggregate[k]
       q.aggregates[#q.aggregates + 1] = aggregate(a.fn, a.column, k)
+    end
+    local columns = {}
+    for _, g in ipairs(q.group_by) do
+      local c = g._kind == "window" and "window" or g.column
+      if columns[c] then fail(2, "query %s: column %q appears twice in group_by", name, c) end
+      columns[c] = true
+    end
+    for _, a in ipairs(q.aggregates) do
+      if columns[a.name] then fail(2, "query %s: output column %q is defined twice", name, a.name) end
+      columns[a.name] = true
     end
     if #q.group_by == 0 and #q.aggregates == 0 then
       fail(2, "query %s: needs group_by and/or aggregate", name)

@@ -205,14 +205,18 @@ static int decode(lua_State *L, const char *p, size_t n, const ls_fieldset *proj
 
     yajl_handle h = yajl_alloc(&callbacks, NULL, &d);
     yajl_status st = yajl_parse(h, (const unsigned char *)p, n);
-    if (st == yajl_status_ok) st = yajl_complete_parse(h);
+    int at_end = 0;
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(h);
+        at_end = 1; /* an error now is at the end of the input */
+    }
     if (st != yajl_status_ok) {
         if (!err || !err[0]) {
             if (n == 0) {
                 ls_seterr(err, "empty message");
             } else {
                 unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)p, n);
-                size_t at = yajl_get_bytes_consumed(h);
+                size_t at = at_end ? n : yajl_get_bytes_consumed(h);
                 char *nl = strchr((char *)msg, '\n');
                 if (nl) *nl = '\0';
                 ls_seterr(err, "invalid JSON at byte %zu: %s", at, (char *)msg);

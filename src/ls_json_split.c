@@ -94,7 +94,9 @@ static int read_value(ls_splitter *s, char *err)
             return fail(s, err, "unexpected ','");
         }
         if (s->rec.len >= LS_SPLIT_MAX_RECORD) return fail(s, err, "record larger than 64 MiB");
-        ls_buf_putc(&s->rec, (char)c);
+        /* Records leave compact: whitespace between tokens is dropped, so a
+         * pretty-printed file gives the same messages as a compact one. */
+        if (in_str || !is_ws(c)) ls_buf_putc(&s->rec, (char)c);
         advance(s);
         if (container && depth == 0) break;
     }

@@ -73,6 +73,47 @@ static void report(const ls_kafka_producer *p, int64_t records, double start, co
             secs > 0 ? (double)records / secs : 0.0);
 }
 
+static void pace(const ls_produce_opts *o, int64_t records, double start)
+{
+    if (o->rate <= 0) return;
+    double due = start + (double)records * 1000.0 / o->rate;
+    double now = ls_mono_ms();
+    if (due > now) sleep_ms(due - now);
+}
+
+/* --raw: every line is one message, byte for byte, empty lines included
+ * (no JSON check): for replaying captures and for testing bad input. */
+static int produce_lines(const ls_produce_opts *o, ls_kafka_producer *p, FILE *f)
+{
+    char err[LS_ERRLEN];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int64_t records = 0;
+    int rc = 0;
+    double start = ls_mono_ms();
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        if (n > 0 && line[n - 1] == '\n') n--;
+        if (ls_kafka_produce(p, o->topic, o->partition, NULL, 0, line, (size_t)n, err)) {
+            ls_log("produce: %s", err);
+            rc = 1;
+            break;
+        }
+        records++;
+        pace(o, records, start);
+        if (o->max > 0 && records >= o->max) break;
+    }
+    free(line);
+    if (ls_kafka_flush(p, o->flush_timeout_ms, err)) {
+        ls_log("produce: %s", err);
+        rc = 1;
+    }
+    report(p, records, start, "done: ");
+    if (p->failed) rc = 1;
+    ls_kafka_producer_free(p, 0);
+    return rc;
+}
+
 int ls_produce(const ls_produce_opts *o)
 {
     char err[LS_ERRLEN];
@@ -86,6 +127,11 @@ int ls_produce(const ls_produce_opts *o)
         ls_log("produce: %s", err);
         if (f != stdin) fclose(f);
         return 2;
+    }
+    if (o->raw) {
+        int r = produce_lines(o, p, f);
+        if (f != stdin) fclose(f);
+        return r;
     }
     ls_splitter sp;
     ls_splitter_init(&sp, f);
@@ -120,11 +166,7 @@ int ls_produce(const ls_produce_opts *o)
             break;
         }
         records++;
-        if (o->rate > 0) {
-            double due = start + (double)records * 1000.0 / o->rate;
-            double now = ls_mono_ms();
-            if (due > now) sleep_ms(due - now);
-        }
+        pace(o, records, start);
         if (o->max > 0 && records >= o->max) break;
         double now = ls_mono_ms();
         if (!o->quiet && now - last_report >= 1000.0) {

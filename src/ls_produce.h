@@ -18,6 +18,7 @@ typedef struct ls_produce_opts {
     int connect_timeout_ms;
     int flush_timeout_ms;
     int quiet;
+    int raw;                 /* each line is a message, sent unchecked */
     const ls_props *props;
 } ls_produce_opts;
 

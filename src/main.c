@@ -48,6 +48,7 @@ static const char usage[] =
     "  --max N              stop after N records\n"
     "  --kafka PROP=VALUE   librdkafka property; repeatable\n"
     "  --quiet              only the final summary line\n"
+    "  --raw                send each line as one message, unchecked (empty lines too)\n"
     "  FILE is a JSON array or newline-delimited JSON, or - for stdin.\n"
     "\n"
     "consume options:\n"
@@ -90,7 +91,7 @@ static void install_signals(void)
 
 enum { O_SET = 256, O_TRIGGER, O_PROGRESS, O_PARTITIONS, O_QUIET, O_TOPIC, O_BOOTSTRAP,
        O_RATE, O_KEY, O_PARTITION, O_MAX, O_KAFKA, O_FROM_BEGINNING, O_TO_END, O_META,
-       O_HELP, O_VERSION };
+       O_HELP, O_VERSION, O_RAW };
 
 static const struct option longopts[] = {
     { "set", required_argument, NULL, O_SET },
@@ -108,6 +109,7 @@ static const struct option longopts[] = {
     { "from-beginning", no_argument, NULL, O_FROM_BEGINNING },
     { "to-end", no_argument, NULL, O_TO_END },
     { "meta", no_argument, NULL, O_META },
+    { "raw", no_argument, NULL, O_RAW },
     { "help", no_argument, NULL, O_HELP },
     { "version", no_argument, NULL, O_VERSION },
     { NULL, 0, NULL, 0 },
@@ -119,7 +121,7 @@ typedef struct cli {
     const char *topic, *bootstrap, *key;
     double rate;
     long long max;
-    int partition, from_beginning, to_end, meta;
+    int partition, from_beginning, to_end, meta, raw;
 } cli;
 
 static int parse_number(const char *opt, const char *arg, double *out)
@@ -179,6 +181,7 @@ static int parse_args(int argc, char **argv, cli *c)
         case O_FROM_BEGINNING: c->from_beginning = 1; break;
         case O_TO_END: c->to_end = 1; break;
         case O_META: c->meta = 1; break;
+        case O_RAW: c->raw = 1; break;
         case O_HELP:
         case 'h':
             fputs(usage, stdout);
@@ -240,6 +243,7 @@ int main(int argc, char **argv)
         o.connect_timeout_ms = 10000;
         o.flush_timeout_ms = 120000;
         o.quiet = c.run.quiet;
+        o.raw = c.raw;
         o.props = &c.props;
         rc = ls_produce(&o);
     } else if (strcmp(args[0], "consume") == 0) {

@@ -1,0 +1,98 @@
+"""Clear, bounded failures: a bad script fails at load with file:line, an
+unreachable broker is reported after a bounded wait, a missing topic or
+table is named, bad command lines get usage help."""
+import os
+import time
+
+from conftest import ROOT, run
+
+PIPELINE = os.path.join(ROOT, "scripts", "pipeline.lua")
+
+
+def script(tmp_path, text, name="job.lua"):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def test_syntax_error_reports_file_and_line(tmp_path):
+    s = script(tmp_path, 'local ls = require "luastream"\n\nlocal x = = 1\n')
+    p = run([s], check=False)
+    assert p.returncode == 2
+    assert "job.lua:3:" in p.stderr
+
+
+def test_api_misuse_reports_the_scripts_line(tmp_path):
+    s = script(tmp_path, 'local ls = require "luastream"\n'
+                         'local src = ls.kafka { topic = "t" }\n'
+                         'ls.query "q" {\n'
+                         '  from = src, group_by = { "a" }, aggregate = { ls.count() },\n'
+                         '  output_mode = "sometimes",\n'
+                         '}\n')
+    p = run([s], check=False)
+    assert p.returncode == 2
+    assert "job.lua:3:" in p.stderr and "output_mode" in p.stderr
+
+
+def test_runtime_error_in_script_body(tmp_path):
+    s = script(tmp_path, 'local ls = require "luastream"\nlocal t = nil\nprint(t.x)\n')
+    p = run([s], check=False)
+    assert p.returncode == 2 and "job.lua:3:" in p.stderr
+
+
+def test_script_without_queries(tmp_path):
+    s = script(tmp_path, 'local ls = require "luastream"\n')
+    p = run([s], check=False)
+    assert p.returncode == 2 and "no query" in p.stderr
+
+
+def test_missing_script_file(tmp_path):
+    p = run([str(tmp_path / "nope.lua")], check=False)
+    assert p.returncode == 2 and "nope.lua" in p.stderr
+
+
+def test_missing_join_table_names_the_file(tmp_path):
+    p = run([PIPELINE, "--set", "radio=" + str(tmp_path / "missing.json")], check=False)
+    assert p.returncode == 2 and "missing.json" in p.stderr
+
+
+def test_unreachable_broker_fails_after_a_bounded_wait():
+    start = time.time()
+    p = run([PIPELINE, "--set", "bootstrap=127.0.0.1:1", "--trigger", "available-now"],
+            check=False, timeout=60)
+    elapsed = time.time() - start
+    assert p.returncode == 2
+    assert "cannot reach Kafka at 127.0.0.1:1" in p.stderr
+    assert elapsed < 30
+
+
+def test_produce_to_unreachable_broker_fails_clearly(tmp_path):
+    f = tmp_path / "one.json"
+    f.write_text('[{"a": 1}]')
+    p = run(["produce", str(f), "--topic", "t", "--bootstrap", "127.0.0.1:1"], check=False,
+            timeout=60)
+    assert p.returncode == 2 and "cannot reach Kafka" in p.stderr
+
+
+def test_missing_topic_is_named(broker):
+    p = run([PIPELINE, "--set", "bootstrap=" + broker.bootstrap, "--set", "topic=no.such.topic",
+             "--trigger", "available-now"], check=False)
+    assert p.returncode == 1 and "no.such.topic" in p.stderr and "does not exist" in p.stderr
+
+
+def test_bad_trigger_and_bad_set_and_unused_set(tmp_path):
+    p = run([PIPELINE, "--trigger", "sometimes"], check=False)
+    assert p.returncode == 2 and "--trigger sometimes" in p.stderr
+    p = run([PIPELINE, "--set", "novalue"], check=False)
+    assert p.returncode == 2 and "NAME=VALUE" in p.stderr
+    p = run([PIPELINE, "--set", "bootstrap=127.0.0.1:1", "--set", "typo=1",
+             "--trigger", "available-now"], check=False, timeout=60)
+    assert "--set typo is not used" in p.stderr
+
+
+def test_help_and_version():
+    p = run(["--help"])
+    assert "luastream SCRIPT" in p.stdout and "available-now" in p.stdout
+    assert run(["--version"]).stdout.startswith("luastream ")
+    p = run([], check=False)
+    assert p.returncode == 2 and "usage" in p.stderr

@@ -1,0 +1,907 @@
+-- api_spec.lua - lua/luastream.lua as a script sees it.
+--
+-- Every test gets a fresh module (ls_helpers.fresh) because declarations
+-- are recorded in a module-level table.
+
+local H = require "ls_helpers"
+
+local contains, error_of = H.contains, H.error_of
+
+-- assert that `msg` contains the plain text `sub`, with a readable failure.
+local function assert_has(msg, sub)
+  assert(contains(msg, sub), string.format("expected %q to contain %q", tostring(msg), sub))
+end
+
+describe("luastream API", function()
+  local ls
+
+  before_each(function()
+    ls = H.fresh()
+  end)
+
+  -- A minimal valid source / table for query tests.
+  local function src() return ls.kafka { topic = "t" } end
+  local function tbl() return ls.json_table("codes.json", { key = "code" }) end
+
+  describe("module", function()
+    it("exposes version and null from luastream.core", function()
+      assert.are.equal(H.core.version, ls.version)
+      assert.is_string(ls.version)
+      assert.matches("^%d+%.%d+%.%d+", ls.version)
+      assert.are.equal(H.core.null, ls.null)
+      assert.are.equal("userdata", type(ls.null))
+    end)
+
+    it("starts with empty declarations", function()
+      local d = ls._declared
+      assert.are.same({}, d.sources)
+      assert.are.same({}, d.tables)
+      assert.are.same({}, d.queries)
+      assert.is_nil(d.dead_letter)
+      assert.are.same({}, d.params_used)
+    end)
+
+    it("is a new module (with new declarations) after a fresh require", function()
+      ls.kafka { topic = "a" }
+      assert.are.equal(1, #ls._declared.sources)
+      local ls2 = H.fresh()
+      assert.are_not.equal(ls, ls2)
+      assert.are.equal(0, #ls2._declared.sources)
+    end)
+  end)
+
+  describe("ls.param", function()
+    it("returns the default when the parameter is not set", function()
+      assert.are.equal("police.calls", ls.param("topic", "police.calls"))
+      assert.are.equal(0, ls.param("n", 0))
+      assert.is_nil(ls.param("nothing"))
+      assert.is_false(ls.param("flag", false))
+    end)
+
+    it("records every parameter name used", function()
+      ls.param("topic", "x")
+      ls.param("n", 1)
+      assert.are.same({ topic = true, n = true }, ls._declared.params_used)
+    end)
+
+    it("returns the value set in luastream.core.params (as --set does)", function()
+      ls = H.fresh { topic = "other.topic", output = "jsonl:/tmp/out" }
+      assert.are.equal("other.topic", ls.param("topic", "police.calls"))
+      assert.are.equal("jsonl:/tmp/out", ls.param("output", "console"))
+      assert.are.equal("other.topic", ls.param("topic")) -- no default: the text
+    end)
+
+    it("converts to a number when the default is a number", function()
+      ls = H.fresh { n = "42", f = "2.5", neg = "-3" }
+      local n = ls.param("n", 0)
+      assert.are.equal(42, n)
+      assert.are.equal("integer", math.type(n))
+      assert.are.equal(2.5, ls.param("f", 1))
+      assert.are.equal(-3, ls.param("neg", 0))
+    end)
+
+    it("keeps text when the default is a string, even if it looks numeric", function()
+      ls = H.fresh { n = "42" }
+      assert.are.equal("42", ls.param("n", "7"))
+    end)
+
+    it("raises a clear error when a number is expected but not given", function()
+      ls = H.fresh { n = "lots" }
+      local err = error_of(ls.param, "n", 10)
+      assert_has(err, "--set n=lots: a number is expected")
+    end)
+
+    it("converts to a boolean when the default is a boolean", function()
+      ls = H.fresh { a = "true", b = "1", c = "yes", d = "false", e = "no" }
+      assert.is_true(ls.param("a", false))
+      assert.is_true(ls.param("b", false))
+      assert.is_true(ls.param("c", false))
+      assert.is_false(ls.param("d", true))
+      assert.is_false(ls.param("e", true))
+    end)
+
+    it("requires a string name", function()
+      assert_has(error_of(ls.param, 1, "x"), "param name must be a string, got number")
+    end)
+
+    it("does not see parameters of a previous fresh module", function()
+      ls = H.fresh { topic = "x" }
+      ls = H.fresh()
+      assert.are.equal("d", ls.param("topic", "d"))
+    end)
+  end)
+
+  describe("ls.timestamp", function()
+    it("reads ISO-8601 text without a zone as UTC epoch seconds", function()
+      local t = ls.timestamp("2018-12-31T23:57:00.000")
+      assert.are.equal(1546300620, t)
+      assert.are.equal("integer", math.type(t))
+    end)
+
+    it("reads a Z suffix", function()
+      assert.are.equal(1546300620, ls.timestamp("2018-12-31T23:57:00Z"))
+      assert.are.equal(1546300620, ls.timestamp("2018-12-31T23:57:00.000Z"))
+    end)
+
+    it("applies an offset", function()
+      assert.are.equal(1546300620 - 3600, ls.timestamp("2018-12-31T23:57:00+01:00"))
+      assert.are.equal(1546300620 + 5 * 3600 + 30 * 60, ls.timestamp("2018-12-31T23:57:00-05:30"))
+      assert.are.equal(1546300620 - 3600, ls.timestamp("2018-12-31T23:57:00.000+0100"))
+    end)
+
+    it("keeps milliseconds as a fraction", function()
+      assert.are.equal(1546300620.25, ls.timestamp("2018-12-31T23:57:00.250"))
+    end)
+
+    it("reads a date alone as midnight UTC", function()
+      assert.are.equal(1546214400, ls.timestamp("2018-12-31"))
+    end)
+
+    it("returns nil for invalid text", function()
+      assert.is_nil(ls.timestamp("not a time"))
+      assert.is_nil(ls.timestamp("2018-13-01T00:00:00"))
+      assert.is_nil(ls.timestamp("2018-02-30T00:00:00"))
+      assert.is_nil(ls.timestamp("2018-12-31T23:57:00 junk"))
+      assert.is_nil(ls.timestamp(""))
+    end)
+
+    it("returns nil for nil and for ls.null", function()
+      assert.is_nil(ls.timestamp(nil))
+      assert.is_nil(ls.timestamp(ls.null))
+    end)
+  end)
+
+  describe("ls.format_timestamp", function()
+    it("formats epoch seconds as ISO-8601 UTC", function()
+      assert.are.equal("2018-12-31T23:57:00Z", ls.format_timestamp(1546300620))
+      assert.are.equal("1970-01-01T00:00:00Z", ls.format_timestamp(0))
+    end)
+
+    it("keeps milliseconds", function()
+      assert.are.equal("2018-12-31T23:57:00.500Z", ls.format_timestamp(1546300620.5))
+    end)
+
+    it("round-trips with ls.timestamp", function()
+      local s = "2019-03-10T08:15:42Z"
+      assert.are.equal(s, ls.format_timestamp(ls.timestamp(s)))
+    end)
+  end)
+
+  describe("ls.duration", function()
+    it("reads durations in milliseconds", function()
+      assert.are.equal(600000, ls.duration("10 minutes"))
+      assert.are.equal(2000, ls.duration("2 seconds"))
+      assert.are.equal(500, ls.duration("500ms"))
+      assert.are.equal(3600000, ls.duration("1 hour"))
+      assert.are.equal(86400000, ls.duration("1 day"))
+      assert.are.equal(1500, ls.duration("1.5 seconds"))
+      assert.are.equal(60000, ls.duration("interval 1 minute"))
+    end)
+
+    it("returns nil for text it cannot read", function()
+      assert.is_nil(ls.duration("ten minutes"))
+      assert.is_nil(ls.duration("10 fortnights"))
+      assert.is_nil(ls.duration("10"))
+      assert.is_nil(ls.duration(""))
+      assert.is_nil(ls.duration("-5 seconds"))
+    end)
+  end)
+
+  describe("ls.decode", function()
+    it("decodes objects", function()
+      local t = ls.decode('{"a": 1, "b": "x", "c": true, "d": 2.5, "e": {"f": [1]}}')
+      assert.are.same({ a = 1, b = "x", c = true, d = 2.5, e = { f = { 1 } } }, t)
+      assert.are.equal("integer", math.type(t.a))
+    end)
+
+    it("decodes arrays", function()
+      assert.are.same({ 1, "two", { 3 } }, ls.decode('[1, "two", [3]]'))
+      assert.are.same({}, ls.decode("[]"))
+    end)
+
+    it("decodes scalars at the top level", function()
+      assert.are.equal(42, ls.decode("42"))
+      assert.are.equal("s", ls.decode('"s"'))
+      assert.is_false(ls.decode("false"))
+    end)
+
+    it("decodes null as ls.null (in objects, arrays and at the top level)", function()
+      local t = ls.decode('{"a": null, "b": [null, 1]}')
+      assert.are.equal(ls.null, t.a)
+      assert.are.equal(ls.null, t.b[1])
+      assert.are.equal(1, t.b[2])
+      assert.are.equal(ls.null, ls.decode("null"))
+    end)
+
+    it("returns nil and a message for invalid JSON", function()
+      local v, msg = ls.decode("{bad")
+      assert.is_nil(v)
+      assert.is_string(msg)
+      assert_has(msg, "invalid JSON")
+      v, msg = ls.decode('{"a": 1')
+      assert.is_nil(v)
+      assert.is_string(msg)
+      v, msg = ls.decode("[1] [2]")
+      assert.is_nil(v)
+      assert.is_string(msg)
+    end)
+
+    it("returns nil and a message for empty text", function()
+      local v, msg = ls.decode("")
+      assert.is_nil(v)
+      assert_has(msg, "empty")
+    end)
+  end)
+
+  describe("ls.kafka", function()
+    it("declares a source with defaults", function()
+      local s = ls.kafka { topic = "calls" }
+      assert.are.equal("source", s._kind)
+      assert.are.same({ "calls" }, s.topics)
+      assert.are.equal("localhost:9092", s.bootstrap)
+      assert.are.equal("earliest", s.starting_offsets)
+      assert.are.equal(0, s.max_records_per_trigger)
+      assert.are.equal(1048576, s.max_record_bytes)
+      assert.are.equal(10000, s.connect_timeout_ms)
+      assert.are.same({}, s.kafka)
+      assert.are.equal(s, ls._declared.sources[1])
+      assert.are.equal(1, #ls._declared.sources)
+    end)
+
+    it("takes the given options", function()
+      local s = ls.kafka {
+        topic = "calls", bootstrap = "broker:9093", starting_offsets = "latest",
+        max_records_per_trigger = 500, max_record_bytes = 4096, connect_timeout = "3 seconds",
+      }
+      assert.are.equal("broker:9093", s.bootstrap)
+      assert.are.equal("latest", s.starting_offsets)
+      assert.are.equal(500, s.max_records_per_trigger)
+      assert.are.equal(4096, s.max_record_bytes)
+      assert.are.equal(3000, s.connect_timeout_ms)
+    end)
+
+    it("accepts maxOffsetsPerTrigger as an alias", function()
+      assert.are.equal(7, ls.kafka({ topic = "t", maxOffsetsPerTrigger = 7 }).max_records_per_trigger)
+    end)
+
+    it("accepts a topics list, after topic", function()
+      assert.are.same({ "a", "b" }, ls.kafka({ topics = { "a", "b" } }).topics)
+      assert.are.same({ "x", "a", "b" }, ls.kafka({ topic = "x", topics = { "a", "b" } }).topics)
+    end)
+
+    it("errors when no topic is given", function()
+      assert_has(error_of(ls.kafka, {}), "ls.kafka: give topic = \"name\" or topics = {...}")
+      assert_has(error_of(ls.kafka, { topics = {} }), "ls.kafka: give topic")
+      assert.are.equal(0, #ls._declared.sources)
+    end)
+
+    it("errors when a topic is not a string", function()
+      assert_has(error_of(ls.kafka, { topics = { "a", 5 } }), "topic 2 must be a string, got number")
+    end)
+
+    it("errors on a bad starting_offsets", function()
+      assert_has(error_of(ls.kafka, { topic = "t", starting_offsets = "beginning" }),
+        'starting_offsets must be "earliest" or "latest", got "beginning"')
+    end)
+
+    it("errors on a bad connect_timeout", function()
+      assert_has(error_of(ls.kafka, { topic = "t", connect_timeout = "soon" }),
+        'connect_timeout: cannot read duration "soon"')
+    end)
+
+    it("errors when the options are not a table", function()
+      assert_has(error_of(ls.kafka, "t"), "ls.kafka options must be a table, got string")
+    end)
+
+    it("passes kafka.* keys and the kafka table through as text", function()
+      local s = ls.kafka {
+        topic = "t",
+        ["kafka.fetch.min.bytes"] = 1024,
+        ["kafka.security.protocol"] = "SSL",
+        kafka = { ["client.id"] = "me", ["enable.auto.commit"] = false },
+      }
+      assert.are.same({
+        ["fetch.min.bytes"] = "1024",
+        ["security.protocol"] = "SSL",
+        ["client.id"] = "me",
+        ["enable.auto.commit"] = "false",
+      }, s.kafka)
+    end)
+
+    it("keeps a fields list", function()
+      assert.are.same({ "a", "b" }, ls.kafka({ topic = "t", fields = { "a", "b" } }).fields)
+      assert_has(error_of(ls.kafka, { topic = "t", fields = "a" }), "fields must be a table")
+    end)
+  end)
+
+  describe("ls.json_table", function()
+    it("declares a table with its key", function()
+      local t = ls.json_table("data/x.json", { key = "code" })
+      assert.are.equal("table", t._kind)
+      assert.are.equal("data/x.json", t.path)
+      assert.are.equal("code", t.key)
+      assert.are.equal(t, ls._declared.tables[1])
+    end)
+
+    it("requires a key", function()
+      assert_has(error_of(ls.json_table, "data/x.json", {}), "json_table key must be a string, got nil")
+      assert_has(error_of(ls.json_table, "data/x.json"), "json_table options must be a table, got nil")
+      assert_has(error_of(ls.json_table, nil, { key = "k" }), "json_table path must be a string")
+      assert.are.equal(0, #ls._declared.tables)
+    end)
+  end)
+
+  describe("ls.window", function()
+    it("converts size and slide to milliseconds", function()
+      local w = ls.window("ts", "10 minutes", "5 minutes")
+      assert.are.equal("window", w._kind)
+      assert.are.equal("ts", w.column)
+      assert.are.equal(600000, w.size_ms)
+      assert.are.equal(300000, w.slide_ms)
+    end)
+
+    it("makes a tumbling window when no slide is given", function()
+      local w = ls.window("ts", "1 hour")
+      assert.are.equal(3600000, w.size_ms)
+      assert.are.equal(3600000, w.slide_ms)
+    end)
+
+    it("reads numbers as seconds", function()
+      local w = ls.window("ts", 600, 300)
+      assert.are.equal(600000, w.size_ms)
+      assert.are.equal(300000, w.slide_ms)
+      assert.are.equal(1500, ls.window("ts", 1.5).size_ms)
+    end)
+
+    it("errors when the slide exceeds the size", function()
+      assert_has(error_of(ls.window, "ts", "5 minutes", "10 minutes"),
+        "window slide (10 minutes) cannot exceed its size (5 minutes)")
+    end)
+
+    it("errors on durations it cannot read", function()
+      assert_has(error_of(ls.window, "ts", "ten minutes"), 'window size: cannot read duration "ten minutes"')
+      assert_has(error_of(ls.window, "ts", "10 minutes", "often"), 'window slide: cannot read duration "often"')
+      assert_has(error_of(ls.window, "ts", {}), "window size must be a string, got table")
+    end)
+
+    it("errors on zero sizes", function()
+      assert_has(error_of(ls.window, "ts", "0 seconds"), "window size and slide must be positive")
+      assert_has(error_of(ls.window, "ts", 0), "window size and slide must be positive")
+    end)
+
+    it("errors when size/slide is above 64", function()
+      assert.are.equal(64, ls.window("ts", "64 minutes", "1 minute").size_ms // 60000)
+      assert_has(error_of(ls.window, "ts", "65 minutes", "1 minute"), "window size/slide must be at most 64")
+    end)
+
+    it("requires a column name", function()
+      assert_has(error_of(ls.window, nil, "1 minute"), "window column must be a string, got nil")
+    end)
+  end)
+
+  describe("aggregates", function()
+    it("have default names", function()
+      assert.are.same({ _kind = "aggregate", fn = "count", name = "count" }, ls.count())
+      assert.are.equal("count(x)", ls.count("x").name)
+      assert.are.equal("sum(x)", ls.sum("x").name)
+      assert.are.equal("avg(x)", ls.avg("x").name)
+      assert.are.equal("min(x)", ls.min("x").name)
+      assert.are.equal("max(x)", ls.max("x").name)
+      local a = ls.sum("bytes")
+      assert.are.equal("sum", a.fn)
+      assert.are.equal("bytes", a.column)
+    end)
+
+    it("take a custom name", function()
+      assert.are.equal("n", ls.count(nil, "n").name)
+      assert.are.equal("calls", ls.count("x", "calls").name)
+      assert.are.equal("total", ls.sum("x", "total").name)
+      assert.are.equal("mean", ls.avg("x", "mean").name)
+    end)
+
+    it("need a column for sum/min/max/avg", function()
+      for _, fn in ipairs { "sum", "min", "max", "avg" } do
+        assert_has(error_of(ls[fn]), fn .. " column must be a string, got nil")
+      end
+    end)
+  end)
+
+  describe("sinks", function()
+    it("ls.output(\"console\")", function()
+      local s = ls.output("console")
+      assert.are.equal("sink", s._kind)
+      assert.are.equal("console", s.type)
+      assert.are.equal(20, s.num_rows)
+      assert.is_true(s.truncate)
+      local f = function() return "" end
+      s = ls.output("console", { num_rows = 5, truncate = false, format = f })
+      assert.are.equal(5, s.num_rows)
+      assert.is_false(s.truncate)
+      assert.are.equal(f, s.format)
+    end)
+
+    it("ls.output(\"jsonl:DIR\")", function()
+      assert.are.same({ _kind = "sink", type = "jsonl", dir = "/tmp/out dir" }, ls.output("jsonl:/tmp/out dir"))
+      assert.are.same({ _kind = "sink", type = "jsonl", dir = "out" }, ls.jsonl { dir = "out" })
+    end)
+
+    it("ls.output(\"kafka:PREFIX\")", function()
+      local s = ls.output("kafka:stats")
+      assert.are.equal("sink", s._kind)
+      assert.are.equal("kafka", s.type)
+      assert.are.equal("stats", s.prefix)
+      assert.is_nil(s.bootstrap)
+      assert.are.same({}, s.kafka)
+      s = ls.output("kafka:stats", { bootstrap = "b:1", kafka = { acks = "all" } })
+      assert.are.equal("b:1", s.bootstrap)
+      assert.are.same({ acks = "all" }, s.kafka)
+    end)
+
+    it("ls.output errors on anything else", function()
+      assert_has(error_of(ls.output, "file:/tmp"), 'output "file:/tmp": expected console, jsonl:DIR or kafka:PREFIX')
+      assert_has(error_of(ls.output, "jsonl:"), "expected console, jsonl:DIR or kafka:PREFIX")
+      assert_has(error_of(ls.output, "kafka:"), "expected console, jsonl:DIR or kafka:PREFIX")
+      assert_has(error_of(ls.output, nil), "output must be a string, got nil")
+      assert_has(error_of(ls.output, "console", { format = "%s" }), "console format must be a function")
+    end)
+
+    it("ls.dead_letter records a sink and rejects anything else", function()
+      local s = ls.output("jsonl:dl")
+      ls.dead_letter(s)
+      assert.are.equal(s, ls._declared.dead_letter)
+      assert_has(error_of(ls.dead_letter, "jsonl:dl"), "ls.dead_letter expects a sink")
+    end)
+  end)
+
+  describe("ls.query", function()
+    it("declares a query with every option", function()
+      local source, codes = src(), tbl()
+      local map = function(r) return r end
+      local sink = ls.output("jsonl:/tmp/q")
+      local q = ls.query "all_options" {
+        from = source,
+        map = map,
+        join = { with = codes, on = { "c", "code" }, how = "left", columns = { "label" } },
+        watermark = { "ts", "10 minutes" },
+        event_time = "ts",
+        group_by = { ls.window("ts", "10 minutes", "5 minutes"), "label" },
+        aggregate = { ls.count(), ls.sum("x") },
+        output_mode = "update",
+        trigger = "5 seconds",
+        sink = sink,
+        partitions = 4,
+      }
+      assert.are.equal(1, #ls._declared.queries)
+      assert.are.equal(q, ls._declared.queries[1])
+      assert.are.equal("query", q._kind)
+      assert.are.equal("all_options", q.name)
+      assert.are.equal(source, q.from)
+      assert.are.equal(map, q.map)
+      assert.are.same({ { table = codes, left = "c", how = "left", columns = { "label" } } }, q.joins)
+      assert.are.equal("ts", q.event_time)
+      assert.are.equal(600000, q.watermark_ms)
+      assert.are.equal(2, #q.group_by)
+      assert.are.equal("window", q.group_by[1]._kind)
+      assert.are.equal(600000, q.group_by[1].size_ms)
+      assert.are.equal(300000, q.group_by[1].slide_ms)
+      assert.are.same({ column = "label" }, q.group_by[2])
+      assert.are.same({ "count", "sum(x)" }, { q.aggregates[1].name, q.aggregates[2].name })
+      assert.are.equal("update", q.output_mode)
+      assert.are.equal("5 seconds", q.trigger)
+      assert.are.equal(sink, q.sink)
+      assert.are.equal(4, q.partitions)
+      assert.is_string(q.where)
+      assert.matches("api_spec%.lua:%d+$", q.where)
+    end)
+
+    it("has defaults: complete mode, console sink, no joins, no watermark", function()
+      local q = ls.query "d" { from = src(), group_by = { "k" } }
+      assert.are.equal("complete", q.output_mode)
+      assert.are.equal("console", q.sink.type)
+      assert.are.same({}, q.joins)
+      assert.are.same({}, q.aggregates)
+      assert.is_nil(q.watermark_ms)
+      assert.is_nil(q.event_time)
+      assert.is_nil(q.trigger)
+      assert.is_nil(q.map)
+    end)
+
+    it("accepts aggregate without group_by", function()
+      local q = ls.query "total" { from = src(), aggregate = { ls.count() } }
+      assert.are.equal(0, #q.group_by)
+      assert.are.equal(1, #q.aggregates)
+    end)
+
+    it("reads the watermark delay from seconds or from delay =", function()
+      assert.are.equal(90000, ls.query "a" { from = src(), group_by = { "k" }, watermark = { "ts", 90 } }.watermark_ms)
+      assert.are.equal(60000,
+        ls.query "b" { from = src(), group_by = { "k" }, watermark = { "ts", delay = "1 minute" } }.watermark_ms)
+    end)
+
+    it("accepts event_time without a watermark", function()
+      local q = ls.query "e" { from = src(), group_by = { "k" }, event_time = "ts" }
+      assert.are.equal("ts", q.event_time)
+      assert.is_nil(q.watermark_ms)
+    end)
+
+    it("errors on an unknown option", function()
+      assert_has(error_of(function() ls.query "q" { from = src(), group_by = { "k" }, groupby = { "k" } } end),
+        'query q: unknown option "groupby"')
+      assert.are.equal(0, #ls._declared.queries)
+    end)
+
+    it("errors on a duplicate name", function()
+      ls.query "q" { from = src(), group_by = { "k" } }
+      assert_has(error_of(ls.query, "q"), 'query "q" is declared twice')
+      assert.are.equal(1, #ls._declared.queries)
+    end)
+
+    it("errors on a bad name", function()
+      assert_has(error_of(ls.query, "my query"), 'query name "my query": use letters, digits, _ . -')
+      assert_has(error_of(ls.query, 3), "query name must be a string, got number")
+      assert.is_function(ls.query "ok_name.v-2")
+    end)
+
+    it("errors when from is missing or not a source", function()
+      assert_has(error_of(function() ls.query "q" { group_by = { "k" } } end),
+        "query q: from must be a source (ls.kafka{...})")
+      assert_has(error_of(function() ls.query "q" { from = tbl(), group_by = { "k" } } end),
+        "query q: from must be a source")
+    end)
+
+    it("errors on a bad output_mode", function()
+      assert_has(error_of(function() ls.query "q" { from = src(), group_by = { "k" }, output_mode = "all" } end),
+        'query q: output_mode must be complete, update or append, got "all"')
+      for _, mode in ipairs { "complete", "update", "append" } do
+        assert.are.equal(mode, ls.query("m_" .. mode) { from = src(), group_by = { "k" }, output_mode = mode }.output_mode)
+      end
+    end)
+
+    it("errors when there is neither group_by nor aggregate", function()
+      assert_has(error_of(function() ls.query "q" { from = src() } end), "query q: needs group_by and/or aggregate")
+    end)
+
+    it("errors on bad group_by and aggregate entries", function()
+      assert_has(error_of(function() ls.query "q" { from = src(), group_by = { "k", 5 } } end),
+        "query q: group_by entry 2 must be a column name or ls.window(...)")
+      assert_has(error_of(function() ls.query "q" { from = src(), aggregate = { "count" } } end),
+        "query q: aggregate entry 1 must be ls.count()")
+      assert_has(error_of(function() ls.query "q" { from = src(), aggregate = { n = "count" } } end),
+        "query q: aggregate n must be ls.count()")
+    end)
+
+    it("errors on bad map, sink, trigger and watermark values", function()
+      assert_has(error_of(function() ls.query "q" { from = src(), group_by = { "k" }, map = {} } end),
+        "query q: map must be a function, got table")
+      assert_has(error_of(function() ls.query "q" { from = src(), group_by = { "k" }, sink = "console" } end),
+        "query q: sink must come from ls.output")
+      assert_has(error_of(function() ls.query "q" { from = src(), group_by = { "k" }, trigger = 5 } end),
+        "trigger must be a string, got number")
+      assert_has(error_of(function() ls.query "q" { from = src(), group_by = { "k" }, watermark = "ts" } end),
+        'query q: watermark = { "column", "60 minutes" }')
+      assert_has(error_of(function() ls.query "q" { from = src(), group_by = { "k" }, watermark = { "ts", "soon" } } end),
+        'watermark delay: cannot read duration "soon"')
+      assert_has(error_of(function() ls.query "q" { from = src(), group_by = { "k" }, watermark = { "ts" } } end),
+        "watermark delay must be a string, got nil")
+    end)
+
+    it("sorts named aggregates (given as a map) by name, after the listed ones", function()
+      local q = ls.query "named" {
+        from = src(),
+        group_by = { "k" },
+        aggregate = {
+          ls.count(),
+          zeta = ls.sum("z"),
+          alpha = ls.avg("a"),
+          mid = ls.count(),
+          beta = ls.max("b", "ignored_name"),
+        },
+      }
+      local names, fns, cols = {}, {}, {}
+      for i, a in ipairs(q.aggregates) do
+        names[i], fns[i], cols[i] = a.name, a.fn, a.column or "-"
+        assert.are.equal("aggregate", a._kind)
+      end
+      assert.are.same({ "count", "alpha", "beta", "mid", "zeta" }, names)
+      assert.are.same({ "count", "avg", "max", "count", "sum" }, fns)
+      assert.are.same({ "-", "a", "b", "-", "z" }, cols)
+    end)
+
+    it("gives named aggregates the same order on every run", function()
+      local function order()
+        local l = H.fresh()
+        local agg = {}
+        for _, k in ipairs { "q", "c", "x", "a", "m", "b", "z", "k" } do agg[k] = l.count() end
+        local q = l.query "o" { from = l.kafka { topic = "t" }, aggregate = agg }
+        local r = {}
+        for i, a in ipairs(q.aggregates) do r[i] = a.name end
+        return r
+      end
+      assert.are.same({ "a", "b", "c", "k", "m", "q", "x", "z" }, order())
+      assert.are.same(order(), order())
+    end)
+
+    describe("join", function()
+      it("accepts on = \"key\" and defaults to an inner join with all columns", function()
+        local codes = tbl()
+        local q = ls.query "j" { from = src(), join = { with = codes, on = "code" }, group_by = { "code" } }
+        assert.are.same({ { table = codes, left = "code", how = "inner" } }, q.joins)
+      end)
+
+      it("accepts { stream_column, table_column }", function()
+        local q = ls.query "j" { from = src(), join = { with = tbl(), on = { "c", "code" } }, group_by = { "c" } }
+        assert.are.equal("c", q.joins[1].left)
+      end)
+
+      it("reads how/type aliases", function()
+        local function how(j)
+          j.with, j.on = tbl(), "code"
+          return ls.query("j" .. #ls._declared.queries) { from = src(), join = j, group_by = { "code" } }.joins[1].how
+        end
+        assert.are.equal("inner", how {})
+        assert.are.equal("inner", how { how = "inner" })
+        assert.are.equal("left", how { how = "left" })
+        assert.are.equal("left", how { how = "left_outer" })
+        assert.are.equal("left", how { how = "leftouter" })
+        assert.are.equal("left", how { type = "left" })
+      end)
+
+      it("takes a list of joins", function()
+        local a = ls.json_table("a.json", { key = "ka" })
+        local b = ls.json_table("b.json", { key = "kb" })
+        local q = ls.query "j" {
+          from = src(),
+          join = { { with = a, on = "ka" }, { with = b, on = { "x", "kb" }, how = "left" } },
+          group_by = { "ka" },
+        }
+        assert.are.equal(2, #q.joins)
+        assert.are.equal(a, q.joins[1].table)
+        assert.are.equal(b, q.joins[2].table)
+        assert.are.equal("x", q.joins[2].left)
+        assert.are.equal("left", q.joins[2].how)
+      end)
+
+      it("errors when on does not match the table's key", function()
+        assert_has(error_of(function()
+          ls.query "j" { from = src(), join = { with = tbl(), on = { "c", "label" } }, group_by = { "c" } }
+        end), 'join.on table column "label" must be the table\'s key "code"')
+        assert_has(error_of(function()
+          ls.query "j" { from = src(), join = { with = tbl(), on = "c" }, group_by = { "c" } }
+        end), 'join.on table column "c" must be the table\'s key "code"')
+      end)
+
+      it("errors on other bad join specs", function()
+        assert_has(error_of(function()
+          ls.query "j" { from = src(), join = { with = src(), on = "code" }, group_by = { "c" } }
+        end), "join.with must be a table from ls.json_table")
+        assert_has(error_of(function()
+          ls.query "j" { from = src(), join = { with = tbl(), on = 5 }, group_by = { "c" } }
+        end), 'join.on must be "column" or { stream_column, table_column }')
+        assert_has(error_of(function()
+          ls.query "j" { from = src(), join = { with = tbl(), on = "code", how = "right" }, group_by = { "c" } }
+        end), 'join type must be "inner" or "left", got "right"')
+        assert_has(error_of(function()
+          ls.query "j" { from = src(), join = { with = tbl(), on = "code", columns = "label" }, group_by = { "c" } }
+        end), "join.columns must be a table, got string")
+      end)
+    end)
+  end)
+
+  -- Mistakes in a script must be reported at the script's file:line (the
+  -- line where the offending call starts), not inside luastream.lua. Each
+  -- case is a script whose bad call is on the line marked "--!".
+  describe("errors point at the script's file:line", function()
+    local prelude = table.concat({
+      'local ls = require "luastream"',
+      'local src = ls.kafka { topic = "calls" }',
+      'local codes = ls.json_table("codes.json", { key = "code" })',
+      "",
+    }, "\n")
+
+    local cases = {
+      {
+        "ls.kafka without topic",
+        'local s = ls.kafka { bootstrap = "broker:9092" } --!\n',
+        "ls.kafka: give topic",
+      },
+      {
+        "ls.kafka without topic, multi-line call",
+        'local s = ls.kafka { --!\n  bootstrap = "broker:9092",\n  starting_offsets = "earliest",\n}\n',
+        "ls.kafka: give topic",
+      },
+      {
+        "ls.kafka bad starting_offsets",
+        'ls.kafka { topic = "t", starting_offsets = "first" } --!\n',
+        "starting_offsets must be",
+      },
+      {
+        "ls.kafka bad connect_timeout (checked in a helper)",
+        'ls.kafka { topic = "t", connect_timeout = "whenever" } --!\n',
+        "connect_timeout: cannot read duration",
+      },
+      {
+        "ls.kafka non-string topic (type check)",
+        "ls.kafka { topic = 5 } --!\n",
+        "topic 1 must be a string",
+      },
+      {
+        "ls.window slide > size",
+        'local w = ls.window("ts", "5 minutes", "10 minutes") --!\n',
+        "window slide (10 minutes) cannot exceed its size (5 minutes)",
+      },
+      {
+        "ls.window bad size",
+        'local w = ls.window("ts", "5 lightyears") --!\n',
+        "window size: cannot read duration",
+      },
+      {
+        "ls.window inside a query's group_by",
+        'ls.query "q" {\n  from = src,\n  group_by = { ls.window("ts", "1 minute", "2 minutes") }, --!\n}\n',
+        "cannot exceed its size",
+      },
+      {
+        "ls.query unknown option",
+        'ls.query "q" { from = src, group_by = { "k" }, sinks = ls.output("console") } --!\n',
+        'query q: unknown option "sinks"',
+      },
+      {
+        "ls.query unknown option, multi-line (reported at the ls.query line)",
+        'local x = 1\nls.query "q" { --!\n  from = src,\n  group_by = { "k" },\n  bogus = true,\n}\n',
+        'query q: unknown option "bogus"',
+      },
+      {
+        "ls.query join on the wrong column",
+        'ls.query "q" { --!\n  from = src,\n  join = { with = codes, on = { "c", "description" } },\n'
+          .. '  group_by = { "c" },\n}\n',
+        'join.on table column "description" must be the table\'s key "code"',
+      },
+      {
+        "ls.query join.columns not a table (type check two calls deep)",
+        'ls.query "q" { from = src, join = { with = codes, on = "code", columns = "x" }, group_by = { "c" } } --!\n',
+        "join.columns must be a table",
+      },
+      {
+        "ls.query bad join how",
+        'ls.query "q" { from = src, join = { with = codes, on = "code", how = "outer" }, group_by = { "c" } } --!\n',
+        "join type must be",
+      },
+      {
+        "ls.query duplicate name",
+        'ls.query "q" { from = src, group_by = { "k" } }\nls.query "q" { from = src, group_by = { "k" } } --!\n',
+        'query "q" is declared twice',
+      },
+      {
+        "ls.query missing from",
+        'ls.query "q" { group_by = { "k" } } --!\n',
+        "from must be a source",
+      },
+      {
+        "ls.query bad watermark delay",
+        'ls.query "q" { from = src, group_by = { "k" }, watermark = { "ts", "an hour" } } --!\n',
+        "watermark delay: cannot read duration",
+      },
+      {
+        "ls.query bad output_mode",
+        'ls.query "q" { from = src, group_by = { "k" }, output_mode = "full" } --!\n',
+        "output_mode must be",
+      },
+      {
+        "ls.query map not a function",
+        'ls.query "q" { from = src, group_by = { "k" }, map = "call" } --!\n',
+        "map must be a function",
+      },
+      {
+        "ls.json_table without key",
+        'local t = ls.json_table("codes.json", { column = "code" }) --!\n',
+        "json_table key must be a string",
+      },
+      {
+        "ls.sum without column",
+        "local a = ls.sum() --!\n",
+        "sum column must be a string",
+      },
+      {
+        "ls.output bad spec",
+        'local o = ls.output("stdout") --!\n',
+        'output "stdout": expected console',
+      },
+      {
+        "ls.output console with a bad format (through a tail call)",
+        'local o = ls.output("console", { format = "%s" }) --!\n',
+        "console format must be a function",
+      },
+      {
+        "ls.dead_letter not a sink",
+        'ls.dead_letter("jsonl:dl") --!\n',
+        "ls.dead_letter expects a sink",
+      },
+      {
+        "ls.param not a number",
+        'local n = ls.param("not_a_number", 5) --!\n',
+        "a number is expected",
+        { not_a_number = "five" },
+      },
+      {
+        "a mistake inside a function the script defines",
+        'local function make(name)\n  local q = ls.query(name) { from = src, group_by = {} } --!\n  return q\nend\nmake("q")\n',
+        "needs group_by and/or aggregate",
+      },
+    }
+
+    for _, c in ipairs(cases) do
+      local title, body, expected, params = c[1], c[2], c[3], c[4]
+      it(title, function()
+        H.fresh(params)
+        local text = prelude .. body
+        local line = H.line_of(text, "--!")
+        local ok, err, path = H.run_script(text)
+        assert.is_false(ok, "the script should have failed")
+        err = tostring(err)
+        local want = path .. ":" .. line .. ": "
+        assert(err:sub(1, #want) == want,
+          string.format("error should start with %q, got %q", want, err))
+        assert_has(err, expected)
+        assert(not contains(err, "luastream.lua"), "error mentions luastream.lua: " .. err)
+      end)
+    end
+
+    it("records where a query was declared (q.where)", function()
+      local text = prelude .. 'local x = 1\nls.query "q" { --!\n  from = src,\n  group_by = { "k" },\n}\n'
+      local line = H.line_of(text, "--!")
+      local ls2 = H.fresh()
+      local ok, err, path = H.run_script(text)
+      assert.is_true(ok, err)
+      assert.are.equal(path .. ":" .. line, ls2._declared.queries[1].where)
+    end)
+  end)
+
+  -- Tests below fail on purpose: each shows a bug in lua/luastream.lua
+  -- (see the report). They pass once the module validates these values.
+  describe("BUG: values of the wrong type", function()
+    it("BUG: group_by given a single column name (not a list) is silently ignored", function()
+      local err = error_of(function()
+        ls.query "q" { from = src(), group_by = "disposition", aggregate = { ls.count() } }
+      end)
+      assert_has(err, "group_by")
+    end)
+
+    it("BUG: group_by given a single ls.window(...) (not a list) is silently ignored", function()
+      local err = error_of(function()
+        ls.query "q" { from = src(), group_by = ls.window("ts", "10 minutes"), aggregate = { ls.count() } }
+      end)
+      assert_has(err, "group_by")
+    end)
+
+    it("BUG: an aggregate name that is not a string is accepted", function()
+      error_of(ls.count, nil, 5)
+      error_of(ls.sum, "x", {})
+    end)
+
+    it("BUG: the function returned by ls.query can declare the same name twice", function()
+      local declare = ls.query "twice"
+      declare { from = src(), group_by = { "k" } }
+      local err = error_of(declare, { from = src(), group_by = { "k" } })
+      assert_has(err, 'query "twice" is declared twice')
+      assert.are.equal(1, #ls._declared.queries)
+    end)
+
+    -- A non-table where a table is expected raises a Lua runtime error
+    -- inside luastream.lua instead of a message at the script's line.
+    local cases = {
+      { "BUG: ls.query join = <number>", 'ls.query "q" { from = src, join = 42, group_by = { "k" } } --!\n' },
+      { "BUG: ls.query aggregate = <string>", 'ls.query "q" { from = src, aggregate = "count" } --!\n' },
+      { "BUG: ls.kafka kafka = <string>", 'ls.kafka { topic = "t", kafka = "fetch.min.bytes=1" } --!\n' },
+    }
+    for _, c in ipairs(cases) do
+      it(c[1] .. " is reported inside luastream.lua, not at the script's line", function()
+        local text = 'local ls = require "luastream"\nlocal src = ls.kafka { topic = "calls" }\n' .. c[2]
+        local line = H.line_of(text, "--!")
+        local ok, err, path = H.run_script(text)
+        assert.is_false(ok)
+        err = tostring(err)
+        local want = path .. ":" .. line .. ": "
+        assert(err:sub(1, #want) == want, string.format("error should start with %q, got %q", want, err))
+      end)
+    end
+  end)
+end)
