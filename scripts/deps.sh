@@ -48,6 +48,11 @@ for pkg in "${PACKAGES[@]}"; do
     is_installed "$pkg" || missing+=("$pkg")
 done
 
+# pytest runs the integration tests: Debian's, unless the python3 on PATH has one.
+if ! python3 -m pytest --version >/dev/null 2>&1 && ! is_installed python3-pytest; then
+    missing+=(python3-pytest)
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
     log "all dependencies present"
     exit 0
