@@ -48,16 +48,23 @@ int ls_acc_update(ls_acc *a, ls_agg_fn fn, const ls_value *v, char *err)
     switch (fn) {
     case LS_AGG_SUM:
     case LS_AGG_AVG:
-        if (!a->is_double && is_int &&
-            !__builtin_add_overflow(a->v.i, v->u.i, &a->v.i))
-            return 0;
+        if (!a->is_double && is_int) {
+            int64_t sum;
+            if (!__builtin_add_overflow(a->v.i, v->u.i, &sum)) {
+                a->v.i = sum;
+                return 0;
+            }
+        }
         if (!a->is_double) { a->v.d = (double)a->v.i; a->is_double = 1; }
         a->v.d += d;
         return 0;
     case LS_AGG_MIN:
     case LS_AGG_MAX: {
-        double cur = as_double(a);
-        int better = fn == LS_AGG_MIN ? d < cur : d > cur;
+        int better;
+        if (is_int && !a->is_double) /* exact for integers beyond 2^53 */
+            better = fn == LS_AGG_MIN ? v->u.i < a->v.i : v->u.i > a->v.i;
+        else
+            better = fn == LS_AGG_MIN ? d < as_double(a) : d > as_double(a);
         if (better) {
             a->is_double = (uint8_t)!is_int;
             if (is_int) a->v.i = v->u.i; else a->v.d = d;

@@ -68,7 +68,7 @@ static int read_value(ls_splitter *s, char *err)
     s->rec_line = s->line;
     s->rec_col = s->col;
     int depth = 0, in_str = 0, esc = 0, c;
-    int container = 0;
+    int container = 0, pending_ws = 0;
     for (;;) {
         c = peek(s);
         if (c < 0) {
@@ -94,9 +94,18 @@ static int read_value(ls_splitter *s, char *err)
             return fail(s, err, "unexpected ','");
         }
         if (s->rec.len >= LS_SPLIT_MAX_RECORD) return fail(s, err, "record larger than 64 MiB");
-        /* Records leave compact: whitespace between tokens is dropped, so a
-         * pretty-printed file gives the same messages as a compact one. */
-        if (in_str || !is_ws(c)) ls_buf_putc(&s->rec, (char)c);
+        /* Records leave compact: whitespace around structural characters is
+         * dropped, so a pretty-printed file gives the same messages as a
+         * compact one; between two other tokens ("1 2") one space stays, so
+         * malformed input stays malformed. */
+        if (!in_str && is_ws(c)) {
+            pending_ws = 1;
+        } else {
+            if (pending_ws && !strchr("{[,:", s->rec.data[s->rec.len - 1]) && !strchr("}],:", c))
+                ls_buf_putc(&s->rec, ' ');
+            pending_ws = 0;
+            ls_buf_putc(&s->rec, (char)c);
+        }
         advance(s);
         if (container && depth == 0) break;
     }

@@ -197,9 +197,13 @@ static void read_props(lua_State *L, int idx, ls_props *p)
     if (lua_getfield(L, idx, "kafka") == LUA_TTABLE) {
         lua_pushnil(L);
         while (lua_next(L, -2)) {
-            if (lua_type(L, -2) == LUA_TSTRING)
-                ls_props_set(p, lua_tostring(L, -2), luaL_tolstring(L, -1, NULL));
-            lua_pop(L, lua_type(L, -2) == LUA_TSTRING ? 2 : 1);
+            if (lua_type(L, -2) == LUA_TSTRING) {
+                const char *name = lua_tostring(L, -2); /* read before the push below */
+                const char *value = luaL_tolstring(L, -1, NULL);
+                ls_props_set(p, name, value);
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
         }
     }
     lua_pop(L, 1);

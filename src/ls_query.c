@@ -56,6 +56,10 @@ int ls_query_ready(ls_query *q, int partitions, char *err)
                   q->name);
         return -1;
     }
+    if (q->has_watermark && !q->has_event_time) {
+        ls_seterr(err, "query %s: a watermark needs an event-time column", q->name);
+        return -1;
+    }
     if (q->has_watermark && q->window_idx >= 0 &&
         strcmp(q->groups[q->window_idx].col.name, q->event_time.name) != 0) {
         ls_seterr(err, "query %s: the window is on column %s but the watermark on %s",

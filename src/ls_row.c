@@ -7,6 +7,7 @@
 void ls_row_json(const ls_row *row, int key_only, ls_buf *out)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
     yajl_gen_map_open(g);
     size_t n = key_only ? row->nkey : row->ncols;
     for (size_t i = 0; i < n; i++) {

@@ -46,7 +46,7 @@ void ls_state_free(ls_state *s)
 ls_group *ls_state_upsert(ls_state *s, const char *key, size_t len, uint64_t hash,
                           int64_t window_end, int *created)
 {
-    ls_hmap *part = &s->parts[hash % (uint64_t)s->nparts];
+    ls_hmap *part = &s->parts[ls_state_partition_of(s, hash)];
     ls_group *g = ls_hmap_get(part, key, len, hash);
     if (g) {
         *created = 0;

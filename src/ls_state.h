@@ -35,6 +35,14 @@ static inline char *ls_group_key(const ls_group *g, int nagg)
     return (char *)(g->acc + nagg);
 }
 
+/* The partition of a key: from the hash's high bits, because the index
+ * inside a partition uses the low ones (which would otherwise be equal for
+ * every key of a partition and cluster its probes). */
+static inline int ls_state_partition_of(const ls_state *s, uint64_t hash)
+{
+    return (int)((hash >> 32) % (uint64_t)s->nparts);
+}
+
 ls_state *ls_state_new(int nparts, int nagg);
 void ls_state_free(ls_state *s);
 

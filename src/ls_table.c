@@ -112,7 +112,8 @@ ls_table *ls_table_load(const char *path, const char *key, char *err)
         for (size_t k = 0; k < YAJL_GET_OBJECT(obj)->len; k++) {
             int c = col_index(t, YAJL_GET_OBJECT(obj)->keys[k], 0);
             ls_value *cell = &t->cells[r * t->ncols + (size_t)c];
-            if (cell->type == LS_STR) free((char *)cell->u.s.p); /* duplicate key: last wins */
+            if (cell->type == LS_STR) free((char *)cell->u.s.p); /* repeated field: last wins */
+            *cell = ls_null();
             if (cell_from_node(cell, YAJL_GET_OBJECT(obj)->values[k])) {
                 ls_seterr(err, "%s: element %zu, field \"%s\": nested values are not supported",
                           path, r, YAJL_GET_OBJECT(obj)->keys[k]);

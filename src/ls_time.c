@@ -130,7 +130,9 @@ int ls_duration_parse(const char *s, int64_t *ms)
     if (*rest || ul == 0) return -1;
     for (size_t k = 0; k < sizeof units / sizeof units[0]; k++) {
         if (strlen(units[k].name) == ul && strncasecmp(end, units[k].name, ul) == 0) {
-            *ms = (int64_t)(v * (double)units[k].ms + 0.5);
+            double r = v * (double)units[k].ms + 0.5;
+            if (r > 9.0e15) return -1; /* ~285,000 years: surely a mistake */
+            *ms = (int64_t)r;
             return 0;
         }
     }

@@ -66,6 +66,7 @@ void ls_buf_reserve(ls_buf *b, size_t extra)
     while (cap < need) cap *= 2;
     b->data = ls_xrealloc(b->data, cap);
     b->cap = cap;
+    b->data[b->len] = '\0';
 }
 
 void ls_buf_append(ls_buf *b, const void *p, size_t n)

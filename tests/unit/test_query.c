@@ -1,0 +1,780 @@
+/* test_query.c - ls_query end to end without Kafka: queries built by hand
+ * (as src/ls_lua_api.c's compile_query does), records decoded with
+ * ls_json_decode, rows read back from a JSON-lines sink. */
+#include <check.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ls_json_lua.h"
+#include "ls_query.h"
+#include "suites.h"
+#include "test_helpers.h"
+
+#define MIN (60 * 1000LL)
+
+static lua_State *L;
+static char *dir;
+static char *dl_path;
+static ls_deadletter *dl;
+
+static void setup(void)
+{
+    L = luaL_newstate();
+    luaL_openlibs(L);
+    dir = th_tmpdir();
+    ck_assert_ptr_nonnull(dir);
+    size_t n = strlen(dir) + 32;
+    dl_path = malloc(n);
+    snprintf(dl_path, n, "%s/dead_letter.jsonl", dir);
+    char err[LS_ERRLEN];
+    dl = ls_deadletter_file(dl_path, err);
+    ck_assert_ptr_nonnull(dl);
+}
+
+static void teardown(void)
+{
+    ls_deadletter_free(dl);
+    dl = NULL;
+    lua_close(L);
+    L = NULL;
+    th_rmrf(dir);
+    free(dir);
+    free(dl_path);
+    dir = dl_path = NULL;
+}
+
+/* ---- building queries ---------------------------------------------- */
+
+typedef struct tq {
+    ls_query *q;
+    char *path;  /* the sink's file */
+    size_t pos;  /* bytes already checked */
+} tq;
+
+static ls_colref colref(const char *name)
+{
+    ls_colref c = { strdup(name), -1, -1 };
+    return c;
+}
+
+static tq *qnew(const char *name)
+{
+    tq *t = calloc(1, sizeof *t);
+    t->q = ls_query_new(name, L);
+    t->q->groups = calloc(8, sizeof *t->q->groups);
+    t->q->aggs = calloc(8, sizeof *t->q->aggs);
+    t->q->agg_cols = calloc(8, sizeof *t->q->agg_cols);
+    t->q->joins = calloc(4, sizeof *t->q->joins);
+    return t;
+}
+
+static void qfree(tq *t)
+{
+    ls_query_free(t->q);
+    free(t->path);
+    free(t);
+}
+
+static void add_group(tq *t, const char *col)
+{
+    ls_groupcol *g = &t->q->groups[t->q->ngroups++];
+    g->name = strdup(col);
+    g->col = colref(col);
+}
+
+/* A group column provided by a join (what resolve() does for table columns). */
+static void add_group_from_join(tq *t, const char *name, int join)
+{
+    ls_groupcol *g = &t->q->groups[t->q->ngroups++];
+    g->name = strdup(name);
+    g->col = colref(name);
+    g->col.join = join;
+    g->col.tcol = ls_table_col(t->q->joins[join].table, name);
+    ck_assert_int_ge(g->col.tcol, 0);
+}
+
+static void add_window(tq *t, const char *col, int64_t size, int64_t slide)
+{
+    ls_groupcol *g = &t->q->groups[t->q->ngroups++];
+    g->name = strdup("window");
+    g->is_window = 1;
+    g->win.size = size;
+    g->win.slide = slide;
+    g->col = colref(col);
+}
+
+static void add_agg(tq *t, ls_agg_fn fn, const char *col, const char *name)
+{
+    size_t i = t->q->naggs++;
+    t->q->aggs[i].fn = fn;
+    t->q->aggs[i].column = col ? strdup(col) : NULL;
+    t->q->aggs[i].name = strdup(name);
+    if (col) t->q->agg_cols[i] = colref(col);
+}
+
+static void set_watermark(tq *t, const char *col, int64_t delay)
+{
+    t->q->has_event_time = 1;
+    t->q->event_time = colref(col);
+    t->q->has_watermark = 1;
+    ls_watermark_init(&t->q->wm, delay);
+}
+
+static void add_join(tq *t, ls_table *tab, const char *left, int inner)
+{
+    ls_join *j = &t->q->joins[t->q->njoins++];
+    j->table = tab;
+    j->left = colref(left);
+    j->inner = inner;
+    j->tcols = calloc(tab->ncols + 1, sizeof *j->tcols);
+    for (size_t c = 1; c < tab->ncols; c++) j->tcols[j->ncols++] = (int)c; /* all but the key */
+}
+
+/* ls_query_ready plus a JSON-lines sink in the temp dir. */
+static void ready(tq *t, ls_mode mode, int parts)
+{
+    char err[LS_ERRLEN] = "";
+    t->q->mode = mode;
+    ck_assert_msg(ls_query_ready(t->q, parts, err) == 0, "ls_query_ready: %s", err);
+    t->q->sink = ls_sink_jsonl_new(dir, t->q->name, err);
+    ck_assert_msg(t->q->sink != NULL, "%s", err);
+    size_t n = strlen(dir) + strlen(t->q->name) + 16;
+    t->path = malloc(n);
+    snprintf(t->path, n, "%s/%s.jsonl", dir, t->q->name);
+}
+
+/* ---- running them -------------------------------------------------- */
+
+static int64_t next_offset;
+
+static void push(tq *t, const char *json)
+{
+    char err[LS_ERRLEN] = "";
+    ls_origin o = { "events", 3, next_offset++, -1 };
+    lua_pushliteral(L, "below"); /* the record need not be at the top */
+    int top = lua_gettop(L);
+    ck_assert_msg(ls_json_decode(L, json, strlen(json), NULL, err) == 0, "%s: %s", json, err);
+    lua_pushliteral(L, "above");
+    ck_assert_int_eq(ls_query_process(t->q, -2, &o, json, strlen(json), dl, err), 0);
+    ck_assert_int_eq(lua_gettop(L), top + 2); /* stack balanced */
+    lua_settop(L, top - 1);
+}
+
+static void begin(tq *t, int64_t id) { ls_query_begin_batch(t->q, id); }
+
+static void end(tq *t)
+{
+    char err[LS_ERRLEN] = "";
+    ck_assert_msg(ls_query_end_batch(t->q, err) == 0, "%s", err);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The rows written since the last check, in any order, must be exactly want. */
+static void expect_rows(tq *t, const char *const *want, size_t n)
+{
+    size_t len;
+    char *text = th_read_file(t->path, &len);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_uint_ge(len, t->pos);
+    char *lines[256];
+    int got = th_lines(text + t->pos, lines, 256);
+    t->pos = len;
+    const char *exp[256];
+    ck_assert_uint_le(n, 256);
+    for (size_t i = 0; i < n; i++) exp[i] = want[i];
+    qsort(lines, (size_t)got, sizeof *lines, cmp_str);
+    qsort(exp, n, sizeof *exp, cmp_str);
+    ls_buf g, w;
+    ls_buf_init(&g);
+    ls_buf_init(&w);
+    ls_buf_puts(&g, "");
+    ls_buf_puts(&w, "");
+    for (int i = 0; i < got; i++) ls_buf_printf(&g, "%s\n", lines[i]);
+    for (size_t i = 0; i < n; i++) ls_buf_printf(&w, "%s\n", exp[i]);
+    ck_assert_msg(strcmp(g.data, w.data) == 0, "rows of %s:\n--- got\n%s--- want\n%s",
+                  t->q->name, g.data, w.data);
+    ls_buf_free(&g);
+    ls_buf_free(&w);
+    free(text);
+}
+
+#define ROWS(...) (const char *const[]){ __VA_ARGS__ }, sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *)
+#define NO_ROWS NULL, 0
+
+#define REC(hm) "{\"time\":\"2018-12-31T" hm ":00Z\",\"station\":\"A\"}"
+#define WROW(s, e, rest) "{\"window\":{\"start\":\"2018-12-31T" s ":00Z\",\"end\":\"2018-12-31T" e ":00Z\"}," rest "}"
+
+static void expect_stats(tq *t, int64_t input, int64_t late, int64_t updated, int64_t output,
+                         int64_t evicted, size_t groups)
+{
+    const ls_query_stats *s = &t->q->stats;
+    ck_assert_int_eq(s->input_rows, input);
+    ck_assert_int_eq(s->late_rows, late);
+    ck_assert_int_eq(s->rows_updated, updated);
+    ck_assert_int_eq(s->output_rows, output);
+    ck_assert_int_eq(s->evicted_rows, evicted);
+    ck_assert_uint_eq(t->q->state->groups, groups);
+    ck_assert_int_eq(t->q->sink->rows_in_batch, output);
+}
+
+/* ---- tests ---------------------------------------------------------- */
+
+START_TEST(query_complete_group_by)
+{
+    tq *t = qnew("by_station");
+    add_group(t, "station");
+    add_agg(t, LS_AGG_COUNT, NULL, "n");
+    add_agg(t, LS_AGG_SUM, "power", "total");
+    add_agg(t, LS_AGG_MAX, "power", "peak");
+    add_agg(t, LS_AGG_AVG, "power", "mean");
+    add_agg(t, LS_AGG_COUNT, "power", "n_power");
+    ready(t, LS_MODE_COMPLETE, 4);
+
+    begin(t, 0);
+    push(t, "{\"station\":\"A\",\"power\":1}");
+    push(t, "{\"station\":\"B\",\"power\":2.5}");
+    push(t, "{\"station\":\"A\",\"power\":\"3\"}"); /* numbers in strings are summed */
+    push(t, "{\"station\":\"A\",\"power\":null}");
+    push(t, "{\"station\":\"C\"}");
+    end(t);
+    expect_rows(t, ROWS("{\"station\":\"A\",\"n\":3,\"total\":4,\"peak\":3,\"mean\":2,\"n_power\":2}",
+                        "{\"station\":\"B\",\"n\":1,\"total\":2.5,\"peak\":2.5,\"mean\":2.5,\"n_power\":1}",
+                        "{\"station\":\"C\",\"n\":1,\"total\":null,\"peak\":null,\"mean\":null,\"n_power\":0}"));
+    expect_stats(t, 5, 0, 3, 3, 0, 3);
+
+    begin(t, 1);
+    push(t, "{\"station\":\"B\",\"power\":5}");
+    end(t);
+    /* complete: every group again */
+    expect_rows(t, ROWS("{\"station\":\"A\",\"n\":3,\"total\":4,\"peak\":3,\"mean\":2,\"n_power\":2}",
+                        "{\"station\":\"B\",\"n\":2,\"total\":7.5,\"peak\":5,\"mean\":3.75,\"n_power\":2}",
+                        "{\"station\":\"C\",\"n\":1,\"total\":null,\"peak\":null,\"mean\":null,\"n_power\":0}"));
+    expect_stats(t, 1, 0, 1, 3, 0, 3);
+
+    /* an empty batch still emits everything in complete mode */
+    begin(t, 2);
+    end(t);
+    ck_assert_int_eq(t->q->stats.output_rows, 3);
+    ck_assert_int_eq(t->q->stats.input_rows, 0);
+    qfree(t);
+}
+END_TEST
+
+START_TEST(query_update_mode_no_watermark)
+{
+    tq *t = qnew("upd");
+    add_group(t, "station");
+    add_agg(t, LS_AGG_COUNT, NULL, "n");
+    ready(t, LS_MODE_UPDATE, 2);
+    begin(t, 0);
+    push(t, "{\"station\":\"A\"}");
+    push(t, "{\"station\":\"B\"}");
+    end(t);
+    expect_rows(t, ROWS("{\"station\":\"A\",\"n\":1}", "{\"station\":\"B\",\"n\":1}"));
+    begin(t, 1);
+    push(t, "{\"station\":\"B\"}");
+    push(t, "{\"station\":\"B\"}");
+    end(t);
+    expect_rows(t, ROWS("{\"station\":\"B\",\"n\":3}")); /* only changed groups */
+    expect_stats(t, 2, 0, 1, 1, 0, 2);
+    begin(t, 2);
+    end(t);
+    expect_rows(t, NO_ROWS);
+    qfree(t);
+}
+END_TEST
+
+START_TEST(query_global_aggregate)
+{
+    tq *t = qnew("global");
+    add_agg(t, LS_AGG_COUNT, NULL, "n");
+    add_agg(t, LS_AGG_MIN, "v", "lo");
+    ready(t, LS_MODE_COMPLETE, 8);
+    begin(t, 0);
+    push(t, "{\"v\":3}");
+    push(t, "{\"v\":-2}");
+    push(t, "{\"w\":1}");
+    end(t);
+    expect_rows(t, ROWS("{\"n\":3,\"lo\":-2}"));
+    ck_assert_uint_eq(t->q->state->groups, 1);
+    qfree(t);
+}
+END_TEST
+
+START_TEST(query_update_with_watermark)
+{
+    tq *t = qnew("upd_wm");
+    add_window(t, "time", 10 * MIN, 10 * MIN);
+    add_agg(t, LS_AGG_COUNT, NULL, "count");
+    set_watermark(t, "time", 10 * MIN);
+    ready(t, LS_MODE_UPDATE, 4);
+
+    begin(t, 0);
+    push(t, REC("12:01"));
+    push(t, REC("12:07"));
+    push(t, REC("12:15"));
+    end(t);
+    expect_rows(t, ROWS(WROW("12:00", "12:10", "\"count\":2"), WROW("12:10", "12:20", "\"count\":1")));
+    expect_stats(t, 3, 0, 2, 2, 0, 2);
+    ck_assert_int_eq(t->q->wm.current, 1546257900000LL); /* 12:15 - 10 min = 12:05 */
+
+    begin(t, 1);
+    push(t, REC("12:06"));
+    push(t, REC("12:04")); /* < watermark 12:05: late, dropped */
+    push(t, REC("12:31"));
+    end(t);
+    expect_rows(t, ROWS(WROW("12:00", "12:10", "\"count\":3"), WROW("12:30", "12:40", "\"count\":1")));
+    /* watermark 12:21: windows ending 12:10 and 12:20 are evicted */
+    expect_stats(t, 3, 1, 2, 2, 2, 1);
+    ck_assert_int_eq(t->q->stats.et_count, 3); /* late rows still have an event time */
+
+    begin(t, 2);
+    push(t, REC("12:15")); /* late */
+    end(t);
+    expect_rows(t, NO_ROWS);
+    expect_stats(t, 1, 1, 0, 0, 0, 1);
+
+    begin(t, 3);
+    push(t, REC("12:45"));
+    end(t);
+    expect_rows(t, ROWS(WROW("12:40", "12:50", "\"count\":1")));
+    expect_stats(t, 1, 0, 1, 1, 0, 2);
+    qfree(t);
+}
+END_TEST
+
+START_TEST(query_append_with_watermark)
+{
+    tq *t = qnew("app");
+    add_window(t, "time", 10 * MIN, 10 * MIN);
+    add_group(t, "station");
+    add_agg(t, LS_AGG_COUNT, NULL, "count");
+    set_watermark(t, "time", 10 * MIN);
+    ready(t, LS_MODE_APPEND, 4);
+
+    begin(t, 0);
+    push(t, REC("12:01"));
+    push(t, REC("12:07"));
+    push(t, REC("12:15"));
+    end(t);
+    expect_rows(t, NO_ROWS); /* watermark 12:05: no window is final */
+    expect_stats(t, 3, 0, 2, 0, 0, 2);
+
+    begin(t, 1);
+    push(t, REC("12:06"));
+    push(t, REC("12:04")); /* late */
+    push(t, REC("12:31"));
+    end(t);
+    /* watermark 12:21: [12:00,12:10) and [12:10,12:20) are final, emitted once, evicted */
+    expect_rows(t, ROWS(WROW("12:00", "12:10", "\"station\":\"A\",\"count\":3"),
+                        WROW("12:10", "12:20", "\"station\":\"A\",\"count\":1")));
+    expect_stats(t, 3, 1, 2, 2, 2, 1);
+
+    begin(t, 2);
+    push(t, REC("12:15")); /* late */
+    end(t);
+    expect_rows(t, NO_ROWS);
+    expect_stats(t, 1, 1, 0, 0, 0, 1);
+
+    begin(t, 3);
+    push(t, REC("12:45")); /* watermark 12:35: [12:30,12:40) not final yet */
+    end(t);
+    expect_rows(t, NO_ROWS);
+    expect_stats(t, 1, 0, 1, 0, 0, 2);
+
+    begin(t, 4);
+    push(t, REC("12:55")); /* watermark 12:45 */
+    end(t);
+    expect_rows(t, ROWS(WROW("12:30", "12:40", "\"station\":\"A\",\"count\":1")));
+    expect_stats(t, 1, 0, 1, 1, 1, 2);
+    qfree(t);
+}
+END_TEST
+
+START_TEST(query_complete_keeps_late_rows)
+{
+    tq *t = qnew("cmp_wm");
+    add_window(t, "time", 10 * MIN, 10 * MIN);
+    add_agg(t, LS_AGG_COUNT, NULL, "count");
+    set_watermark(t, "time", 10 * MIN);
+    ready(t, LS_MODE_COMPLETE, 4);
+
+    begin(t, 0);
+    push(t, REC("12:01"));
+    push(t, REC("12:15"));
+    end(t);
+    expect_rows(t, ROWS(WROW("12:00", "12:10", "\"count\":1"), WROW("12:10", "12:20", "\"count\":1")));
+
+    begin(t, 1);
+    push(t, REC("12:04")); /* behind the watermark (12:05) but complete mode keeps it */
+    end(t);
+    expect_rows(t, ROWS(WROW("12:00", "12:10", "\"count\":2"), WROW("12:10", "12:20", "\"count\":1")));
+    expect_stats(t, 1, 0, 1, 2, 0, 2);
+
+    begin(t, 2);
+    push(t, REC("13:30"));
+    end(t);
+    /* nothing is evicted in complete mode */
+    expect_rows(t, ROWS(WROW("12:00", "12:10", "\"count\":2"), WROW("12:10", "12:20", "\"count\":1"),
+                        WROW("13:30", "13:40", "\"count\":1")));
+    expect_stats(t, 1, 0, 1, 3, 0, 3);
+    qfree(t);
+}
+END_TEST
+
+START_TEST(query_sliding_windows)
+{
+    tq *t = qnew("sliding");
+    add_window(t, "time", 10 * MIN, 5 * MIN);
+    add_agg(t, LS_AGG_COUNT, NULL, "count");
+    ready(t, LS_MODE_COMPLETE, 4);
+    begin(t, 0);
+    push(t, REC("12:07"));
+    push(t, REC("12:02"));
+    push(t, REC("12:12"));
+    push(t, REC("12:10")); /* on a boundary: [12:05,12:15) and [12:10,12:20) */
+    end(t);
+    expect_rows(t, ROWS(WROW("11:55", "12:05", "\"count\":1"), WROW("12:00", "12:10", "\"count\":2"),
+                        WROW("12:05", "12:15", "\"count\":3"), WROW("12:10", "12:20", "\"count\":2")));
+    expect_stats(t, 4, 0, 4, 4, 0, 4);
+    ck_assert_int_eq(t->q->stats.et_min, 1546257720000LL); /* 12:02 */
+    ck_assert_int_eq(t->q->stats.et_max, 1546258320000LL); /* 12:12 */
+    qfree(t);
+}
+END_TEST
+
+START_TEST(query_sliding_update_watermark)
+{
+    tq *t = qnew("sliding_upd");
+    add_window(t, "time", 10 * MIN, 5 * MIN);
+    add_agg(t, LS_AGG_COUNT, NULL, "count");
+    set_watermark(t, "time", 0);
+    ready(t, LS_MODE_UPDATE, 2);
+    begin(t, 0);
+    push(t, REC("12:07"));
+    end(t);
+    expect_rows(t, ROWS(WROW("12:00", "12:10", "\"count\":1"), WROW("12:05", "12:15", "\"count\":1")));
+    begin(t, 1);
+    push(t, REC("12:06")); /* late: watermark is 12:07 */
+    push(t, REC("12:11"));
+    end(t);
+    /* watermark 12:11 evicts [12:00,12:10) after emitting the updated windows */
+    expect_rows(t, ROWS(WROW("12:05", "12:15", "\"count\":2"), WROW("12:10", "12:20", "\"count\":1")));
+    expect_stats(t, 2, 1, 2, 2, 1, 2);
+    qfree(t);
+}
+END_TEST
+
+/* Numeric event times are seconds since the epoch, as Spark casts them. */
+START_TEST(query_numeric_event_time)
+{
+    tq *t = qnew("numeric_time");
+    add_window(t, "ts", 60000, 60000);
+    add_agg(t, LS_AGG_COUNT, NULL, "count");
+    ready(t, LS_MODE_COMPLETE, 1);
+    begin(t, 0);
+    push(t, "{\"ts\":1546300620}");   /* 2018-12-31T23:57:00Z */
+    push(t, "{\"ts\":1546300679.5}"); /* 23:57:59.5 */
+    push(t, "{\"ts\":\"2018-12-31T23:57:30+00:00\"}");
+    end(t);
+    expect_rows(t, ROWS("{\"window\":{\"start\":\"2018-12-31T23:57:00Z\",\"end\":\"2018-12-31T23:58:00Z\"},"
+                        "\"count\":3}"));
+    qfree(t);
+}
+END_TEST
+
+static ls_table *load_radio(char *err)
+{
+    const char *json = "[{\"code\":\"A1\",\"name\":\"Alpha\",\"region\":\"north\"},"
+                       " {\"code\":\"B2\",\"name\":\"Bravo\",\"region\":\"south\"},"
+                       " {\"code\":3,\"name\":\"Three\",\"region\":\"north\"}]";
+    char *path = th_write_file(dir, "radio.json", json, strlen(json));
+    ls_table *tab = ls_table_load(path, "code", err);
+    free(path);
+    return tab;
+}
+
+static void push_join_records(tq *t)
+{
+    push(t, "{\"radio\":\"A1\",\"v\":1}");
+    push(t, "{\"radio\":\"B2\",\"v\":2}");
+    push(t, "{\"radio\":\"Z9\",\"v\":3}");  /* no match */
+    push(t, "{\"radio\":\"A1\",\"v\":4}");
+    push(t, "{\"v\":5}");                   /* no key */
+    push(t, "{\"radio\":3.0,\"v\":6}");     /* numeric key, 3.0 == 3 */
+}
+
+START_TEST(query_left_join)
+{
+    char err[LS_ERRLEN] = "";
+    ls_table *tab = load_radio(err);
+    ck_assert_msg(tab != NULL, "%s", err);
+    tq *t = qnew("left_join");
+    add_join(t, tab, "radio", 0);
+    add_group_from_join(t, "name", 0);
+    add_agg(t, LS_AGG_COUNT, NULL, "n");
+    add_agg(t, LS_AGG_SUM, "v", "s");
+    ready(t, LS_MODE_COMPLETE, 4);
+    begin(t, 0);
+    push_join_records(t);
+    end(t);
+    expect_rows(t, ROWS("{\"name\":\"Alpha\",\"n\":2,\"s\":5}", "{\"name\":\"Bravo\",\"n\":1,\"s\":2}",
+                        "{\"name\":\"Three\",\"n\":1,\"s\":6}", "{\"name\":null,\"n\":2,\"s\":8}"));
+    ck_assert_int_eq(t->q->stats.filtered_rows, 0);
+    ck_assert_int_eq(t->q->stats.input_rows, 6);
+    qfree(t);
+    ls_table_free(tab);
+}
+END_TEST
+
+START_TEST(query_inner_join)
+{
+    char err[LS_ERRLEN] = "";
+    ls_table *tab = load_radio(err);
+    ck_assert_msg(tab != NULL, "%s", err);
+    tq *t = qnew("inner_join");
+    add_join(t, tab, "radio", 1);
+    add_group_from_join(t, "region", 0);
+    add_agg(t, LS_AGG_COUNT, NULL, "n");
+    add_agg(t, LS_AGG_SUM, "v", "s");
+    ready(t, LS_MODE_COMPLETE, 4);
+    begin(t, 0);
+    push_join_records(t);
+    end(t);
+    expect_rows(t, ROWS("{\"region\":\"north\",\"n\":3,\"s\":11}", "{\"region\":\"south\",\"n\":1,\"s\":2}"));
+    ck_assert_int_eq(t->q->stats.filtered_rows, 2);
+    ck_assert_int_eq(t->q->stats.invalid_rows, 0);
+    ck_assert_int_eq(dl->count, 0);
+    qfree(t);
+    ls_table_free(tab);
+}
+END_TEST
+
+static int map_ref(const char *code)
+{
+    ck_assert_msg(luaL_dostring(L, code) == LUA_OK, "%s", lua_tostring(L, -1));
+    ck_assert_int_eq(lua_type(L, -1), LUA_TFUNCTION);
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+START_TEST(query_map_function)
+{
+    tq *t = qnew("mapped");
+    t->q->map_ref = map_ref(
+        "return function(r)\n"
+        "  if r.v == 0 then return nil end\n"
+        "  if r.v < 0 then error('negative v: ' .. r.v) end\n"
+        "  if r.v == 99 then return 42 end\n"
+        "  return { k = string.upper(r.k), v = r.v * 10 }\n"
+        "end\n");
+    add_group(t, "k");
+    add_agg(t, LS_AGG_SUM, "v", "total");
+    ready(t, LS_MODE_COMPLETE, 4);
+    next_offset = 100;
+    begin(t, 0);
+    push(t, "{\"k\":\"a\",\"v\":1}");
+    push(t, "{\"k\":\"a\",\"v\":0}");  /* filtered */
+    push(t, "{\"k\":\"b\",\"v\":-1}"); /* raises: dead-lettered */
+    push(t, "{\"k\":\"b\",\"v\":2}");
+    push(t, "{\"k\":\"c\",\"v\":99}"); /* returns a number: dead-lettered */
+    push(t, "{\"k\":\"a\",\"v\":3}");
+    end(t);
+    expect_rows(t, ROWS("{\"k\":\"A\",\"total\":40}", "{\"k\":\"B\",\"total\":20}"));
+    ck_assert_int_eq(t->q->stats.input_rows, 6);
+    ck_assert_int_eq(t->q->stats.filtered_rows, 1);
+    ck_assert_int_eq(t->q->stats.invalid_rows, 2);
+    ck_assert_int_eq(dl->count, 2);
+
+    char err[LS_ERRLEN];
+    ck_assert_int_eq(ls_deadletter_flush(dl, err), 0);
+    char *text = th_read_file(dl_path, NULL);
+    char *lines[8];
+    ck_assert_int_eq(th_lines(text, lines, 8), 2);
+    ck_assert_msg(strstr(lines[0], "\"topic\":\"events\",\"partition\":3,\"offset\":102,") != NULL,
+                  "%s", lines[0]);
+    ck_assert_msg(strstr(lines[0], "\"query\":\"mapped\",\"error\":\"map raised: ") != NULL, "%s",
+                  lines[0]);
+    ck_assert_msg(strstr(lines[0], "negative v: -1") != NULL, "%s", lines[0]);
+    ck_assert_msg(strstr(lines[0], "\"value\":\"{\\\"k\\\":\\\"b\\\",\\\"v\\\":-1}\"}") != NULL,
+                  "%s", lines[0]);
+    ck_assert_msg(strstr(lines[1], "\"offset\":104,") != NULL, "%s", lines[1]);
+    ck_assert_msg(strstr(lines[1], "\"error\":\"map returned a number (expected a table or nil)\"")
+                  != NULL, "%s", lines[1]);
+    free(text);
+    qfree(t);
+    ck_assert_int_eq(lua_gettop(L), 0);
+}
+END_TEST
+
+START_TEST(query_invalid_rows_dead_lettered)
+{
+    tq *t = qnew("strict");
+    add_window(t, "time", 10 * MIN, 10 * MIN);
+    add_group(t, "station");
+    add_agg(t, LS_AGG_SUM, "v", "total");
+    ready(t, LS_MODE_COMPLETE, 2);
+    next_offset = 0;
+    begin(t, 0);
+    push(t, "{\"time\":\"2018-12-31T12:01:00Z\",\"station\":\"A\",\"v\":1}");
+    push(t, "{\"time\":\"yesterday\",\"station\":\"A\",\"v\":1}");
+    push(t, "{\"station\":\"A\",\"v\":1}");
+    push(t, "{\"time\":true,\"station\":\"A\",\"v\":1}");
+    push(t, "{\"time\":\"2018-12-31T12:02:00Z\",\"station\":\"A\",\"v\":\"abc\"}");
+    push(t, "{\"time\":\"2018-12-31T12:03:00Z\",\"station\":{\"nested\":1},\"v\":1}");
+    push(t, "{\"time\":\"2018-12-31T12:04:00Z\",\"station\":\"A\",\"v\":[1]}");
+    push(t, "{\"time\":\"2018-12-31T12:05:00Z\",\"station\":null,\"v\":2.5}");
+    end(t);
+    expect_rows(t, ROWS(WROW("12:00", "12:10", "\"station\":\"A\",\"total\":1"),
+                        WROW("12:00", "12:10", "\"station\":null,\"total\":2.5")));
+    ck_assert_int_eq(t->q->stats.invalid_rows, 6);
+    char err[LS_ERRLEN];
+    ck_assert_int_eq(ls_deadletter_flush(dl, err), 0);
+    char *text = th_read_file(dl_path, NULL);
+    char *lines[8];
+    ck_assert_int_eq(th_lines(text, lines, 8), 6);
+    ck_assert_msg(strstr(lines[0], "\"error\":\"event time time: invalid timestamp \\\"yesterday\\\"\"")
+                  != NULL, "%s", lines[0]);
+    ck_assert_msg(strstr(lines[1], "\"error\":\"event time time is missing\"") != NULL, "%s", lines[1]);
+    ck_assert_msg(strstr(lines[2], "\"error\":\"event time time: not a timestamp\"") != NULL, "%s",
+                  lines[2]);
+    ck_assert_msg(strstr(lines[3], "\"error\":\"sum(v): not a number\"") != NULL, "%s", lines[3]);
+    ck_assert_msg(strstr(lines[4], "\"error\":\"column station: a table cannot be grouped or aggregated\"")
+                  != NULL, "%s", lines[4]);
+    ck_assert_msg(strstr(lines[5], "\"error\":\"column v: a table cannot be grouped or aggregated\"")
+                  != NULL, "%s", lines[5]);
+    for (int i = 0; i < 6; i++)
+        ck_assert_msg(strstr(lines[i], "\"query\":\"strict\"") != NULL, "%s", lines[i]);
+    free(text);
+    qfree(t);
+}
+END_TEST
+
+START_TEST(query_ready_validation)
+{
+    char err[LS_ERRLEN];
+    tq *t = qnew("empty");
+    ck_assert_int_eq(ls_query_ready(t->q, 1, err), -1);
+    ck_assert_str_eq(err, "query empty: needs group_by and/or aggregate");
+    qfree(t);
+
+    t = qnew("append_no_wm");
+    add_window(t, "time", MIN, MIN);
+    add_agg(t, LS_AGG_COUNT, NULL, "n");
+    t->q->mode = LS_MODE_APPEND;
+    ck_assert_int_eq(ls_query_ready(t->q, 1, err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "output mode append needs a window in group_by and a watermark"));
+    qfree(t);
+
+    t = qnew("append_no_window");
+    add_group(t, "station");
+    add_agg(t, LS_AGG_COUNT, NULL, "n");
+    set_watermark(t, "time", MIN);
+    t->q->mode = LS_MODE_APPEND;
+    ck_assert_int_eq(ls_query_ready(t->q, 1, err), -1);
+    qfree(t);
+
+    t = qnew("two_windows");
+    add_window(t, "time", MIN, MIN);
+    add_window(t, "time", 2 * MIN, MIN);
+    ck_assert_int_eq(ls_query_ready(t->q, 1, err), -1);
+    ck_assert_str_eq(err, "query two_windows: at most one window in group_by");
+    qfree(t);
+
+    t = qnew("mismatch");
+    add_window(t, "time", MIN, MIN);
+    set_watermark(t, "other", MIN);
+    ck_assert_int_eq(ls_query_ready(t->q, 1, err), -1);
+    ck_assert_str_eq(err, "query mismatch: the window is on column time but the watermark on other");
+    qfree(t);
+
+    /* a window alone makes its column the event time */
+    t = qnew("window_only");
+    add_window(t, "ts", MIN, MIN);
+    ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);
+    ck_assert_int_eq(t->q->has_event_time, 1);
+    ck_assert_str_eq(t->q->event_time.name, "ts");
+    ck_assert_int_eq(t->q->window_idx, 0);
+    qfree(t);
+}
+END_TEST
+
+START_TEST(query_mode_names)
+{
+    ls_mode m;
+    ck_assert_int_eq(ls_mode_parse("complete", &m), 0);
+    ck_assert_int_eq(m, LS_MODE_COMPLETE);
+    ck_assert_int_eq(ls_mode_parse("update", &m), 0);
+    ck_assert_int_eq(m, LS_MODE_UPDATE);
+    ck_assert_int_eq(ls_mode_parse("append", &m), 0);
+    ck_assert_int_eq(m, LS_MODE_APPEND);
+    ck_assert_int_eq(ls_mode_parse("Append", &m), -1);
+    ck_assert_str_eq(ls_mode_name(LS_MODE_UPDATE), "update");
+}
+END_TEST
+
+START_TEST(query_console_sink)
+{
+    tq *t = qnew("console_q");
+    add_group(t, "station");
+    add_agg(t, LS_AGG_COUNT, NULL, "count");
+    char err[LS_ERRLEN];
+    t->q->mode = LS_MODE_COMPLETE;
+    ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);
+    FILE *f = tmpfile();
+    ls_console_opts o = { 0 };
+    o.query = t->q->name;
+    o.num_rows = 20;
+    o.truncate = 1;
+    t->q->sink = ls_sink_console_new(&o, f);
+    begin(t, 0);
+    push(t, "{\"station\":\"A\"}");
+    push(t, "{\"station\":\"A\"}");
+    end(t);
+    char *text = th_read_stream(f, NULL);
+    ck_assert_str_eq(text,
+                     "-------------------------------------------\n"
+                     "Batch: 0 (console_q)\n"
+                     "-------------------------------------------\n"
+                     "+-------+-----+\n"
+                     "|station|count|\n"
+                     "+-------+-----+\n"
+                     "|      A|    2|\n"
+                     "+-------+-----+\n"
+                     "\n");
+    free(text);
+    qfree(t);
+    fclose(f);
+}
+END_TEST
+
+Suite *query_suite(void)
+{
+    Suite *s = suite_create("query");
+    TCase *tc = tcase_create("end_to_end");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, query_complete_group_by);
+    tcase_add_test(tc, query_update_mode_no_watermark);
+    tcase_add_test(tc, query_global_aggregate);
+    tcase_add_test(tc, query_update_with_watermark);
+    tcase_add_test(tc, query_append_with_watermark);
+    tcase_add_test(tc, query_complete_keeps_late_rows);
+    tcase_add_test(tc, query_sliding_windows);
+    tcase_add_test(tc, query_sliding_update_watermark);
+    tcase_add_test(tc, query_numeric_event_time);
+    tcase_add_test(tc, query_left_join);
+    tcase_add_test(tc, query_inner_join);
+    tcase_add_test(tc, query_map_function);
+    tcase_add_test(tc, query_invalid_rows_dead_lettered);
+    tcase_add_test(tc, query_ready_validation);
+    tcase_add_test(tc, query_mode_names);
+    tcase_add_test(tc, query_console_sink);
+    suite_add_tcase(s, tc);
+    return s;
+}
