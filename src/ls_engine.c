@@ -17,6 +17,8 @@
  * been idle this long, or this much time has passed. */
 #define EAGER_IDLE_MS 50
 #define EAGER_MAX_MS 1000
+/* Messages taken from librdkafka per call. */
+#define POLL_BATCH 1024
 
 int ls_trigger_parse(const char *s, ls_trigger *t)
 {
@@ -78,6 +80,28 @@ static void warn_unused_params(ls_engine *e, const ls_engine_opts *o)
     lua_pop(L, 3);
 }
 
+/* Queries without a map read only the columns they name: gather them per
+ * source so messages are scanned once, in C, for just those fields. */
+static void plan_decoding(ls_engine *e)
+{
+    e->plans = ls_xcalloc(e->nsources + 1, sizeof *e->plans);
+    for (size_t s = 0; s < e->nsources; s++) {
+        ls_source_plan *p = &e->plans[s];
+        p->fields = ls_fieldset_new();
+        for (size_t i = 0; i < e->nqueries; i++) {
+            ls_query *q = e->queries[i];
+            if (q->source != e->sources[s]) continue;
+            if (q->map_ref == LUA_NOREF) {
+                ls_query_project(q, p->fields);
+                p->needs_view = 1;
+            } else {
+                p->needs_lua = 1;
+            }
+        }
+        ls_recview_init(&p->view, p->fields->n);
+    }
+}
+
 ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
 {
     ls_engine *e = ls_xcalloc(1, sizeof *e);
@@ -103,6 +127,7 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
         return NULL;
     }
     warn_unused_params(e, o);
+    plan_decoding(e);
     if (o->progress_path) {
         e->progress = fopen(o->progress_path, "a");
         if (!e->progress) {
@@ -119,6 +144,11 @@ void ls_engine_free(ls_engine *e)
     if (!e) return;
     for (size_t i = 0; i < e->nqueries; i++) ls_query_free(e->queries[i]);
     free(e->queries);
+    for (size_t i = 0; e->plans && i < e->nsources; i++) {
+        ls_fieldset_free(e->plans[i].fields);
+        ls_recview_free(&e->plans[i].view);
+    }
+    free(e->plans);
     for (size_t i = 0; i < e->nsources; i++) ls_source_free(e->sources[i]);
     free(e->sources);
     for (size_t i = 0; i < e->ntables; i++) ls_table_free(e->tables[i]);
@@ -133,7 +163,7 @@ void ls_engine_free(ls_engine *e)
 }
 
 /* Decodes one message and offers it to the source's queries. */
-static int handle_message(ls_engine *e, ls_source *s, const rd_kafka_message_t *m,
+static int handle_message(ls_engine *e, size_t si, const rd_kafka_message_t *m,
                           double *decode_ms, char *err)
 {
     ls_origin o;
@@ -145,6 +175,8 @@ static int handle_message(ls_engine *e, ls_source *s, const rd_kafka_message_t *
     const char *payload = m->payload ? (const char *)m->payload : "";
     size_t n = m->payload ? m->len : 0;
 
+    ls_source *s = e->sources[si];
+    ls_source_plan *plan = &e->plans[si];
     char why[LS_ERRLEN];
     int bad = 0;
     double t0 = ls_mono_ms();
@@ -152,7 +184,9 @@ static int handle_message(ls_engine *e, ls_source *s, const rd_kafka_message_t *
         ls_seterr(why, "record too large: %zu bytes (max_record_bytes is %zu)", n,
                   s->max_record_bytes);
         bad = 1;
-    } else if (ls_json_decode(e->L, payload, n, NULL, why)) {
+    } else if (plan->needs_view && ls_json_scan(payload, n, plan->fields, &plan->view, why)) {
+        bad = 1;
+    } else if (plan->needs_lua && ls_json_decode(e->L, payload, n, NULL, why)) {
         bad = 1;
     }
     *decode_ms += ls_mono_ms() - t0;
@@ -167,8 +201,8 @@ static int handle_message(ls_engine *e, ls_source *s, const rd_kafka_message_t *
     int rc = 0;
     for (size_t i = 0; i < e->nqueries && rc == 0; i++)
         if (e->queries[i]->source == s)
-            rc = ls_query_process(e->queries[i], -1, &o, payload, n, e->dl, err);
-    lua_pop(e->L, 1);
+            rc = ls_query_process(e->queries[i], -1, &plan->view, &o, payload, n, e->dl, err);
+    if (plan->needs_lua) lua_pop(e->L, 1);
     return rc;
 }
 
@@ -252,19 +286,23 @@ int ls_engine_run(ls_engine *e, char *err)
             int got = 0;
             for (size_t i = 0; i < e->nsources; i++) {
                 ls_source *s = e->sources[i];
-                ls_source_part *part;
+                rd_kafka_message_t *msgs[POLL_BATCH];
+                size_t want = POLL_BATCH;
+                if (max && (int64_t)want > max - count) want = (size_t)(max - count);
                 int fatal = 0;
                 double p0 = ls_mono_ms();
-                rd_kafka_message_t *m =
-                    ls_source_poll(s, e->nsources == 1 ? wait : 0, &part, &fatal, err);
+                size_t n = ls_source_poll_batch(s, e->nsources == 1 ? wait : 0, msgs, want,
+                                                &fatal, err);
                 t.get_batch_ms += ls_mono_ms() - p0;
                 if (fatal) return -1;
-                if (!m) continue;
-                got = 1;
-                count++;
-                int rc = handle_message(e, s, m, &t.decode_ms, err);
-                rd_kafka_message_destroy(m);
+                int rc = 0;
+                for (size_t k = 0; k < n; k++) {
+                    if (rc == 0) rc = handle_message(e, i, msgs[k], &t.decode_ms, err);
+                    rd_kafka_message_destroy(msgs[k]);
+                }
                 if (rc) return -1;
+                if (n) got = 1;
+                count += (int64_t)n;
             }
             if (got) last_msg = ls_mono_ms();
             else if (e->nsources > 1) {

@@ -29,11 +29,21 @@ typedef struct ls_trigger {
 int ls_trigger_parse(const char *s, ls_trigger *t);
 void ls_trigger_text(const ls_trigger *t, char *out, size_t n);
 
+/* How a source's messages are decoded: a projection view for the queries
+ * without a map (C only), a Lua table for the others; either or both. */
+typedef struct ls_source_plan {
+    ls_fieldset *fields;     /* union of the record columns projected queries read */
+    ls_recview view;
+    int needs_view;
+    int needs_lua;
+} ls_source_plan;
+
 typedef struct ls_engine {
     lua_State *L;
     char *script;
     size_t nsources;
     ls_source **sources;
+    ls_source_plan *plans;   /* one per source */
     size_t ntables;
     ls_table **tables;
     size_t nqueries;

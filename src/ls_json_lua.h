@@ -22,7 +22,10 @@ typedef struct ls_fieldset {
 } ls_fieldset;
 
 ls_fieldset *ls_fieldset_new(void);
-void ls_fieldset_add(ls_fieldset *fs, const char *name);
+/* Adds name (once) and returns its index. */
+int ls_fieldset_add(ls_fieldset *fs, const char *name);
+/* Index of name, or -1. */
+int ls_fieldset_index(const ls_fieldset *fs, const char *name, size_t len);
 int ls_fieldset_has(const ls_fieldset *fs, const char *name, size_t len);
 void ls_fieldset_free(ls_fieldset *fs);
 

@@ -295,7 +295,7 @@ static int compile_tables(ls_engine *e, lua_State *L, int decl, char *err)
  * else to the record. */
 static ls_colref resolve(const ls_query *q, size_t upto, const char *name)
 {
-    ls_colref c = { ls_xstrdup(name), -1, -1 };
+    ls_colref c = { ls_xstrdup(name), -1, -1, -1 };
     for (size_t j = upto; j-- > 0;) {
         const ls_join *jn = &q->joins[j];
         for (size_t k = 0; k < jn->ncols; k++)

@@ -126,13 +126,38 @@ void ls_query_begin_batch(ls_query *q, int64_t batch_id)
     q->stats.et_max = LS_NO_TIME;
 }
 
+static void project_col(ls_query *q, ls_colref *c, ls_fieldset *fields)
+{
+    (void)q;
+    if (c->name && c->join < 0) c->slot = ls_fieldset_add(fields, c->name);
+}
+
+void ls_query_project(ls_query *q, ls_fieldset *fields)
+{
+    if (q->map_ref != LUA_NOREF) return;
+    for (size_t j = 0; j < q->njoins; j++) project_col(q, &q->joins[j].left, fields);
+    if (q->has_event_time) project_col(q, &q->event_time, fields);
+    for (size_t i = 0; i < q->ngroups; i++) project_col(q, &q->groups[i].col, fields);
+    for (size_t a = 0; a < q->naggs; a++) project_col(q, &q->agg_cols[a], fields);
+    q->use_view = 1;
+}
+
 /* Reads a column of the current row into *v. Strings stay owned by the row
- * table (kept on the Lua stack) or by the join table. */
-static int read_col(ls_query *q, int row, const ls_colref *c, ls_value *v, char *err)
+ * table (kept on the Lua stack), the message / view, or the join table. */
+static int read_col(ls_query *q, int row, const ls_recview *view, const ls_colref *c,
+                    ls_value *v, char *err)
 {
     if (c->join >= 0) {
         long r = q->join_rows[c->join];
         *v = r < 0 ? ls_null() : *ls_table_cell(q->joins[c->join].table, (size_t)r, (size_t)c->tcol);
+        return 0;
+    }
+    if (q->use_view) {
+        if (view->nested[c->slot]) {
+            ls_seterr(err, "column %s: a nested value cannot be grouped or aggregated", c->name);
+            return -1;
+        }
+        *v = view->vals[c->slot];
         return 0;
     }
     lua_State *L = q->L;
@@ -240,8 +265,8 @@ static int fold(ls_query *q, int64_t et)
     return 0;
 }
 
-int ls_query_process(ls_query *q, int rec, const ls_origin *o, const char *payload,
-                     size_t n, ls_deadletter *dl, char *err)
+int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_origin *o,
+                     const char *payload, size_t n, ls_deadletter *dl, char *err)
 {
     lua_State *L = q->L;
     int top = lua_gettop(L);
@@ -249,7 +274,7 @@ int ls_query_process(ls_query *q, int rec, const ls_origin *o, const char *paylo
     int rc = 0;
     double t0 = ls_mono_ms();
     q->stats.input_rows++;
-    rec = lua_absindex(L, rec);
+    if (!q->use_view) rec = lua_absindex(L, rec);
 
     int row = rec;
     if (q->map_ref != LUA_NOREF) {
@@ -275,7 +300,7 @@ int ls_query_process(ls_query *q, int rec, const ls_origin *o, const char *paylo
 
     for (size_t j = 0; j < q->njoins; j++) {
         ls_value k;
-        if (read_col(q, row, &q->joins[j].left, &k, why)) {
+        if (read_col(q, row, view, &q->joins[j].left, &k, why)) {
             rc = dead(q, dl, o, why, payload, n, err);
             goto out;
         }
@@ -289,7 +314,7 @@ int ls_query_process(ls_query *q, int rec, const ls_origin *o, const char *paylo
     int64_t et = 0;
     if (q->has_event_time) {
         ls_value v;
-        if (read_col(q, row, &q->event_time, &v, why) ||
+        if (read_col(q, row, view, &q->event_time, &v, why) ||
             event_time_ms(&v, q->event_time.name, &et, why)) {
             rc = dead(q, dl, o, why, payload, n, err);
             goto out;
@@ -311,7 +336,7 @@ int ls_query_process(ls_query *q, int rec, const ls_origin *o, const char *paylo
 
     for (size_t i = 0; i < q->ngroups; i++) {
         if ((int)i == q->window_idx) continue;
-        if (read_col(q, row, &q->groups[i].col, &q->gvals[i], why)) {
+        if (read_col(q, row, view, &q->groups[i].col, &q->gvals[i], why)) {
             rc = dead(q, dl, o, why, payload, n, err);
             goto out;
         }
@@ -319,7 +344,7 @@ int ls_query_process(ls_query *q, int rec, const ls_origin *o, const char *paylo
     for (size_t a = 0; a < q->naggs; a++) {
         if (!q->agg_cols[a].name) continue;
         ls_value *v = &q->avals[a];
-        if (read_col(q, row, &q->agg_cols[a], v, why)) {
+        if (read_col(q, row, view, &q->agg_cols[a], v, why)) {
             rc = dead(q, dl, o, why, payload, n, err);
             goto out;
         }

@@ -15,6 +15,7 @@
 
 #include "ls_agg.h"
 #include "ls_deadletter.h"
+#include "ls_json_scan.h"
 #include "ls_sink.h"
 #include "ls_source.h"
 #include "ls_state.h"
@@ -26,6 +27,7 @@ typedef struct ls_colref {
     char *name;
     int join;  /* -1 = the record; otherwise the join providing it */
     int tcol;  /* column of that join's table */
+    int slot;  /* record column of a projected query: index in the view */
 } ls_colref;
 
 typedef struct ls_join {
@@ -68,6 +70,8 @@ typedef struct ls_query {
     char id[37], run_id[37];
     lua_State *L;            /* borrowed */
     int map_ref;             /* LUA_NOREF when there is no map */
+    int use_view;            /* record columns come from the projection view
+                                (set by ls_query_project), not a Lua table */
     ls_source *source;       /* borrowed */
     size_t njoins;
     ls_join *joins;
@@ -104,10 +108,16 @@ void ls_query_free(ls_query *q);
 
 void ls_query_begin_batch(ls_query *q, int64_t batch_id);
 
-/* Runs one decoded record (the table at stack index rec) through the query.
+/* Plans the projection of a query without map: registers every record
+ * column it reads in fields (the source's projection) and switches it to
+ * read them from a ls_recview instead of a Lua table. */
+void ls_query_project(ls_query *q, ls_fieldset *fields);
+
+/* Runs one decoded record through the query: the Lua table at stack index
+ * rec (queries with a map, or not projected) or the projected view.
  * Bad records go to dl; returns -1 only when dl itself failed. */
-int ls_query_process(ls_query *q, int rec, const ls_origin *o, const char *payload,
-                     size_t n, ls_deadletter *dl, char *err);
+int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_origin *o,
+                     const char *payload, size_t n, ls_deadletter *dl, char *err);
 
 /* Ends the batch: advances the watermark, emits rows per output mode,
  * evicts finished windows. -1 + err when the sink failed. */

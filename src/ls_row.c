@@ -4,10 +4,22 @@
 
 #include "ls_sink.h"
 
-void ls_row_json(const ls_row *row, int key_only, ls_buf *out)
+yajl_gen ls_row_gen_new(void)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+    return g;
+}
+
+void ls_row_json(const ls_row *row, int key_only, ls_buf *out)
+{
+    yajl_gen g = ls_row_gen_new();
+    ls_row_json_with(g, row, key_only, out);
+    yajl_gen_free(g);
+}
+
+void ls_row_json_with(yajl_gen g, const ls_row *row, int key_only, ls_buf *out)
+{
     yajl_gen_map_open(g);
     size_t n = key_only ? row->nkey : row->ncols;
     for (size_t i = 0; i < n; i++) {
@@ -22,5 +34,6 @@ void ls_row_json(const ls_row *row, int key_only, ls_buf *out)
     size_t len;
     yajl_gen_get_buf(g, &p, &len);
     ls_buf_append(out, p, len);
-    yajl_gen_free(g);
+    yajl_gen_clear(g);
+    yajl_gen_reset(g, NULL);
 }

@@ -15,6 +15,7 @@ typedef struct jsonl_sink {
     char *path;
     FILE *f;
     ls_buf line;
+    yajl_gen gen;
 } jsonl_sink;
 
 int ls_mkdirs(const char *dir, char *err)
@@ -51,7 +52,7 @@ static int write_row(ls_sink *s, const ls_row *row, char *err)
 {
     jsonl_sink *j = (jsonl_sink *)s;
     ls_buf_reset(&j->line);
-    ls_row_json(row, 0, &j->line);
+    ls_row_json_with(j->gen, row, 0, &j->line);
     ls_buf_putc(&j->line, '\n');
     if (fwrite(j->line.data, 1, j->line.len, j->f) != j->line.len) {
         ls_seterr(err, "%s: write failed: %s", j->path, strerror(errno));
@@ -76,6 +77,7 @@ static void destroy(ls_sink *s)
     jsonl_sink *j = (jsonl_sink *)s;
     if (j->f) fclose(j->f);
     ls_buf_free(&j->line);
+    yajl_gen_free(j->gen);
     free(j->path);
     free(s->description);
     free(j);
@@ -104,5 +106,6 @@ ls_sink *ls_sink_jsonl_new(const char *dir, const char *query, char *err)
     ls_buf_printf(&d, "FileSink[%s]", j->path);
     j->base.description = d.data;
     ls_buf_init(&j->line);
+    j->gen = ls_row_gen_new();
     return &j->base;
 }

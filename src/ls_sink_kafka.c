@@ -13,6 +13,7 @@ typedef struct kafka_sink {
     ls_kafka_producer *p; /* borrowed: the engine owns producers */
     char *topic;
     ls_buf key, val;
+    yajl_gen gen;
 } kafka_sink;
 
 static int open_batch(ls_sink *s, int64_t batch_id, char *err)
@@ -28,8 +29,8 @@ static int write_row(ls_sink *s, const ls_row *row, char *err)
     kafka_sink *k = (kafka_sink *)s;
     ls_buf_reset(&k->key);
     ls_buf_reset(&k->val);
-    ls_row_json(row, 1, &k->key);
-    ls_row_json(row, 0, &k->val);
+    ls_row_json_with(k->gen, row, 1, &k->key);
+    ls_row_json_with(k->gen, row, 0, &k->val);
     if (ls_kafka_produce(k->p, k->topic, -1, k->key.data, k->key.len, k->val.data, k->val.len,
                          err))
         return -1;
@@ -48,6 +49,7 @@ static void destroy(ls_sink *s)
     kafka_sink *k = (kafka_sink *)s;
     ls_buf_free(&k->key);
     ls_buf_free(&k->val);
+    yajl_gen_free(k->gen);
     free(k->topic);
     free(s->description);
     free(k);
@@ -68,5 +70,6 @@ ls_sink *ls_sink_kafka_new(ls_kafka_producer *p, const char *topic, char *err)
     k->base.description = d.data;
     ls_buf_init(&k->key);
     ls_buf_init(&k->val);
+    k->gen = ls_row_gen_new();
     return &k->base;
 }

@@ -23,6 +23,7 @@ void ls_source_add_topic(ls_source *s, const char *topic)
 void ls_source_free(ls_source *s)
 {
     if (!s) return;
+    if (s->queue) rd_kafka_queue_destroy(s->queue);
     if (s->rk) {
         rd_kafka_consumer_close(s->rk);
         rd_kafka_destroy(s->rk);
@@ -93,6 +94,7 @@ int ls_source_open(ls_source *s, int bounded, char *err)
         return -1;
     }
     rd_kafka_poll_set_consumer(s->rk);
+    s->queue = rd_kafka_queue_get_consumer(s->rk);
     if (ls_kafka_check_reachable(s->rk, s->bootstrap, s->connect_timeout_ms, err)) return -1;
     if (discover(s, err)) return -1;
 
@@ -148,12 +150,10 @@ static void finish_part(ls_source *s, ls_source_part *p)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-rd_kafka_message_t *ls_source_poll(ls_source *s, int timeout_ms, ls_source_part **part,
-                                   int *fatal, char *err)
+/* Keeps m when it is a record of this run (returns 1); otherwise handles
+ * the event or error it carries, destroys it and returns 0. */
+static int keep_message(ls_source *s, rd_kafka_message_t *m, int *fatal, char *err)
 {
-    *fatal = 0;
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, timeout_ms);
-    if (!m) return NULL;
     ls_source_part *p = m->rkt ? find_part(s, m) : NULL;
     if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -168,16 +168,41 @@ rd_kafka_message_t *ls_source_poll(ls_source *s, int timeout_ms, ls_source_part 
             }
         }
         rd_kafka_message_destroy(m);
-        return NULL;
+        return 0;
     }
     if (!p || p->done || (s->bounded && m->offset >= p->end)) {
         rd_kafka_message_destroy(m); /* past the bound of this run */
-        return NULL;
+        return 0;
     }
     p->next = m->offset + 1;
     if (s->bounded && p->next >= p->end) finish_part(s, p);
-    *part = p;
+    return 1;
+}
+
+rd_kafka_message_t *ls_source_poll(ls_source *s, int timeout_ms, ls_source_part **part,
+                                   int *fatal, char *err)
+{
+    *fatal = 0;
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, timeout_ms);
+    if (!m || !keep_message(s, m, fatal, err)) return NULL;
+    *part = find_part(s, m);
     return m;
+}
+
+size_t ls_source_poll_batch(ls_source *s, int timeout_ms, rd_kafka_message_t **out, size_t max,
+                            int *fatal, char *err)
+{
+    *fatal = 0;
+    ssize_t n = rd_kafka_consume_batch_queue(s->queue, timeout_ms, out, max);
+    if (n < 0) {
+        ls_seterr(err, "kafka consumer: %s", rd_kafka_err2str(rd_kafka_last_error()));
+        *fatal = 1;
+        return 0;
+    }
+    size_t kept = 0;
+    for (ssize_t i = 0; i < n; i++)
+        if (keep_message(s, out[i], fatal, err)) out[kept++] = out[i];
+    return kept;
 }
 
 void ls_source_begin_batch(ls_source *s)

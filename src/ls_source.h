@@ -34,6 +34,7 @@ typedef struct ls_source {
     int connect_timeout_ms;
     ls_props props;          /* pass-through librdkafka properties */
     rd_kafka_t *rk;
+    rd_kafka_queue_t *queue; /* the consumer queue, for batched reads */
     size_t nparts;
     ls_source_part *parts;
     int bounded;
@@ -52,6 +53,11 @@ int ls_source_open(ls_source *s, int bounded, char *err);
  * partition state. Fatal consumer errors fill err and set *fatal. */
 rd_kafka_message_t *ls_source_poll(ls_source *s, int timeout_ms, ls_source_part **part,
                                    int *fatal, char *err);
+
+/* Up to max messages within timeout_ms into out (the caller destroys them);
+ * returns how many. Fatal consumer errors fill err and set *fatal. */
+size_t ls_source_poll_batch(ls_source *s, int timeout_ms, rd_kafka_message_t **out, size_t max,
+                            int *fatal, char *err);
 
 /* Bounded mode: every partition has reached its end offset. */
 static inline int ls_source_exhausted(const ls_source *s)

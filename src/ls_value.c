@@ -111,6 +111,20 @@ uint64_t ls_hash(const void *p, size_t n)
     return h;
 }
 
+/* Integers without printf (yajl_gen_integer uses sprintf): rows are
+ * written by the million. */
+static yajl_gen_status gen_int(yajl_gen g, int64_t v)
+{
+    char t[24], *p = t + sizeof t;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    return yajl_gen_number(g, p, (size_t)(t + sizeof t - p));
+}
+
 static yajl_gen_status gen_time(yajl_gen g, int64_t ms)
 {
     char t[32];
@@ -123,11 +137,11 @@ yajl_gen_status ls_value_json(yajl_gen g, const ls_value *v)
     switch (v->type) {
     case LS_NULL: return yajl_gen_null(g);
     case LS_BOOL: return yajl_gen_bool(g, v->u.b);
-    case LS_INT: return yajl_gen_integer(g, (long long)v->u.i);
+    case LS_INT: return gen_int(g, v->u.i);
     case LS_DOUBLE:
         if (!isfinite(v->u.d)) return yajl_gen_null(g);
         if (v->u.d == floor(v->u.d) && fabs(v->u.d) < 9.0e15)
-            return yajl_gen_integer(g, (long long)v->u.d);
+            return gen_int(g, (int64_t)v->u.d);
         return yajl_gen_double(g, v->u.d);
     case LS_STR: return yajl_gen_string(g, (const unsigned char *)v->u.s.p, v->u.s.n);
     case LS_WINDOW: {

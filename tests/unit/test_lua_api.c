@@ -266,7 +266,7 @@ START_TEST(engine_compiles_script)
     for (size_t i = 0; i < 5; i++) {
         ls_origin o = { "events", 0, (int64_t)i, -1 };
         ck_assert_int_eq(ls_json_decode(e->L, recs[i], strlen(recs[i]), NULL, err), 0);
-        ck_assert_int_eq(ls_query_process(q, -1, &o, recs[i], strlen(recs[i]), e->dl, err), 0);
+        ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, recs[i], strlen(recs[i]), e->dl, err), 0);
         lua_pop(e->L, 1);
     }
     ck_assert_int_eq(ls_query_end_batch(q, err), 0);

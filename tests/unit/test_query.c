@@ -56,7 +56,7 @@ typedef struct tq {
 
 static ls_colref colref(const char *name)
 {
-    ls_colref c = { strdup(name), -1, -1 };
+    ls_colref c = { strdup(name), -1, -1, -1 };
     return c;
 }
 
@@ -158,7 +158,7 @@ static void push(tq *t, const char *json)
     int top = lua_gettop(L);
     ck_assert_msg(ls_json_decode(L, json, strlen(json), NULL, err) == 0, "%s: %s", json, err);
     lua_pushliteral(L, "above");
-    ck_assert_int_eq(ls_query_process(t->q, -2, &o, json, strlen(json), dl, err), 0);
+    ck_assert_int_eq(ls_query_process(t->q, -2, NULL, &o, json, strlen(json), dl, err), 0);
     ck_assert_int_eq(lua_gettop(L), top + 2); /* stack balanced */
     lua_settop(L, top - 1);
 }
