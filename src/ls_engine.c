@@ -146,6 +146,7 @@ void ls_engine_free(ls_engine *e)
     free(e->queries);
     for (size_t i = 0; e->plans && i < e->nsources; i++) {
         ls_fieldset_free(e->plans[i].fields);
+        free(e->plans[i].ts);
         ls_recview_free(&e->plans[i].view);
     }
     free(e->plans);
@@ -172,6 +173,14 @@ static int handle_message(ls_engine *e, size_t si, const rd_kafka_message_t *m,
     o.offset = m->offset;
     rd_kafka_timestamp_type_t tt;
     o.timestamp = rd_kafka_message_timestamp(m, &tt);
+    if (o.timestamp >= 0) {
+        ls_source_plan *lp = &e->plans[si];
+        if (lp->nts == lp->capts) {
+            lp->capts = lp->capts ? lp->capts * 2 : 4096;
+            lp->ts = ls_xrealloc(lp->ts, lp->capts * sizeof *lp->ts);
+        }
+        lp->ts[lp->nts++] = o.timestamp;
+    }
     const char *payload = m->payload ? (const char *)m->payload : "";
     size_t n = m->payload ? m->len : 0;
 
@@ -213,10 +222,36 @@ static int all_exhausted(const ls_engine *e)
     return 1;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Latency of the batch's records for a query whose sink finished at now:
+ * with timestamps sorted ascending, the p-th latency percentile is now
+ * minus the timestamp at quantile (1 - p). */
+static void set_latency(ls_query *q, const ls_source_plan *p, int64_t now)
+{
+    q->stats.has_latency = p->nts > 0;
+    if (!p->nts) return;
+    size_t last = p->nts - 1;
+    q->stats.latency_max = now - p->ts[0];
+    q->stats.latency_p99 = now - p->ts[(size_t)(0.01 * (double)last)];
+    q->stats.latency_p50 = now - p->ts[(size_t)(0.50 * (double)last)];
+}
+
 static int finish_batch(ls_engine *e, ls_batch_timing *t, char *err)
 {
-    for (size_t i = 0; i < e->nqueries; i++)
+    for (size_t s = 0; s < e->nsources; s++)
+        if (e->plans[s].nts) qsort(e->plans[s].ts, e->plans[s].nts, sizeof(int64_t), cmp_i64);
+    for (size_t i = 0; i < e->nqueries; i++) {
         if (ls_query_end_batch(e->queries[i], err)) return -1;
+        for (size_t s = 0; s < e->nsources; s++)
+            if (e->sources[s] == e->queries[i]->source)
+                set_latency(e->queries[i], &e->plans[s], ls_now_ms());
+    }
+    for (size_t s = 0; s < e->nsources; s++) e->plans[s].nts = 0;
     if (ls_deadletter_flush(e->dl, err)) return -1;
     t->trigger_ms = ls_mono_ms() - t->trigger_ms;
     ls_buf line;

@@ -36,6 +36,8 @@ typedef struct ls_source_plan {
     ls_recview view;
     int needs_view;
     int needs_lua;
+    int64_t *ts;             /* Kafka timestamps of this batch's records (latency) */
+    size_t nts, capts;
 } ls_source_plan;
 
 typedef struct ls_engine {

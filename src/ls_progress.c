@@ -76,6 +76,15 @@ void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
     integer(g, "triggerExecution", (int64_t)(t->trigger_ms + 0.5));
     yajl_gen_map_close(g);
 
+    if (st->has_latency) {
+        key(g, "latencyMs");
+        yajl_gen_map_open(g);
+        integer(g, "p50", st->latency_p50);
+        integer(g, "p99", st->latency_p99);
+        integer(g, "max", st->latency_max);
+        yajl_gen_map_close(g);
+    }
+
     key(g, "eventTime");
     yajl_gen_map_open(g);
     if (st->et_count > 0) {
@@ -133,14 +142,17 @@ void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
 void ls_progress_human(const ls_query *q, const ls_batch_timing *t, FILE *f)
 {
     const ls_query_stats *st = &q->stats;
-    char wm[32] = "none";
+    char wm[32] = "none", lat[64] = "";
+    if (st->has_latency)
+        snprintf(lat, sizeof lat, ", latency p50 %lld ms, p99 %lld ms",
+                 (long long)st->latency_p50, (long long)st->latency_p99);
     if (q->has_watermark && q->wm.current != LS_NO_TIME) ls_time_format(q->wm.current, wm);
     fprintf(f,
             "[%s] batch %lld: %lld rows in %.0f ms (%.0f rows/s in, %.0f rows/s processed), "
             "%lld invalid, %lld late; state %zu rows (%lld updated), %lld output rows, "
-            "watermark %s\n",
+            "watermark %s%s\n",
             q->name, (long long)q->batch_id, (long long)st->input_rows, t->trigger_ms,
             rate(st->input_rows, t->since_prev_ms), rate(st->input_rows, t->trigger_ms),
             (long long)st->invalid_rows, (long long)st->late_rows, q->state->groups,
-            (long long)st->rows_updated, (long long)st->output_rows, wm);
+            (long long)st->rows_updated, (long long)st->output_rows, wm, lat);
 }

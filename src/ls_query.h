@@ -63,6 +63,10 @@ typedef struct ls_query_stats {
     double et_sum;
     double process_ms;      /* map + operators */
     double emit_ms;         /* building rows + sink */
+    int has_latency;        /* latency_*: from a record's Kafka timestamp to the end */
+    int64_t latency_p50;    /* of the sink write of its batch, ms */
+    int64_t latency_p99;
+    int64_t latency_max;
 } ls_query_stats;
 
 typedef struct ls_query {

@@ -170,6 +170,9 @@ def test_processing_time_trigger_runs_batches_until_sigterm(broker, tmp_path):
     reps = [r for r in read_jsonl(tmp_path / "p.jsonl") if r["name"] == "crime_type_counts"]
     assert len(reps) >= 2
     assert sum(r["numInputRows"] for r in reps) == len(recs)
+    for r in reps:  # from each record's Kafka timestamp to its batch's sink write
+        lat = r["latencyMs"]
+        assert 0 <= lat["p50"] <= lat["p99"] <= lat["max"] < 60000
     check_results(out, recs)
 
 
