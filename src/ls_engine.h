@@ -36,6 +36,7 @@ typedef struct ls_source_plan {
     ls_recview view;
     int needs_view;
     int needs_lua;
+    uint64_t seen;           /* messages decoded (for sampled timing) */
     int64_t *ts;             /* Kafka timestamps of this batch's records (latency) */
     size_t nts, capts;
 } ls_source_plan;

@@ -272,7 +272,8 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
     int top = lua_gettop(L);
     char why[LS_ERRLEN];
     int rc = 0;
-    double t0 = ls_mono_ms();
+    int timed = (q->stats.input_rows % LS_TIME_SAMPLE) == 0;
+    double t0 = timed ? ls_mono_ms() : 0;
     q->stats.input_rows++;
     if (!q->use_view) rec = lua_absindex(L, rec);
 
@@ -374,7 +375,7 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
     fold(q, et);
 out:
     lua_settop(L, top);
-    q->stats.process_ms += ls_mono_ms() - t0;
+    if (timed) q->stats.process_ms += (ls_mono_ms() - t0) * LS_TIME_SAMPLE;
     return rc;
 }
 

@@ -100,6 +100,7 @@ ls_sink *ls_sink_jsonl_new(const char *dir, const char *query, char *err)
         free(j);
         return NULL;
     }
+    setvbuf(j->f, NULL, _IOFBF, 1 << 20); /* rows come by the hundred thousand */
     j->base.vt = &jsonl_vt;
     ls_buf d;
     ls_buf_init(&d);
