@@ -11,10 +11,10 @@ CC       ?= cc
 PKGS     := lua5.4 rdkafka yajl
 OPT      ?= -O2
 CFLAGS   ?=
-CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -fPIC -D_GNU_SOURCE \
+CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -fPIC -pthread -D_GNU_SOURCE \
             -DLS_VERSION='"$(VERSION)"' -DLS_LUA_DIR='"$(PREFIX)/share/luastream/lua"' \
             $(shell pkg-config --cflags $(PKGS))
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 BUILD    ?= build
 
 LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))

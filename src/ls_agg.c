@@ -76,6 +76,29 @@ int ls_acc_update(ls_acc *a, ls_agg_fn fn, const ls_value *v, char *err)
     }
 }
 
+void ls_acc_merge(ls_acc *a, const ls_acc *b, ls_agg_fn fn)
+{
+    if (b->n == 0) return;
+    if (fn == LS_AGG_COUNT) {
+        a->n += b->n;
+        return;
+    }
+    if (a->n == 0) {
+        *a = *b;
+        return;
+    }
+    /* b's value as a single input, then fix the count */
+    ls_value v = b->is_double ? ls_double(b->v.d) : ls_int(b->v.i);
+    if (fn == LS_AGG_AVG) { /* avg keeps a double sum */
+        a->v.d += b->v.d;
+        a->n += b->n;
+        return;
+    }
+    int64_t n = a->n + b->n;
+    ls_acc_update(a, fn, &v, NULL);
+    a->n = n;
+}
+
 ls_value ls_acc_result(const ls_acc *a, ls_agg_fn fn)
 {
     if (fn == LS_AGG_COUNT) return ls_int(a->n);

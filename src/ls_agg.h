@@ -33,5 +33,7 @@ void ls_acc_init(ls_acc *a);
  * is not numeric for sum/min/max/avg. */
 int ls_acc_update(ls_acc *a, ls_agg_fn fn, const ls_value *v, char *err);
 ls_value ls_acc_result(const ls_acc *a, ls_agg_fn fn);
+/* Folds accumulator b into a (partial aggregates from parallel workers). */
+void ls_acc_merge(ls_acc *a, const ls_acc *b, ls_agg_fn fn);
 
 #endif

@@ -12,6 +12,7 @@ static ls_deadletter *alloc_dl(void)
 {
     ls_deadletter *d = ls_xcalloc(1, sizeof *d);
     ls_buf_init(&d->line);
+    pthread_mutex_init(&d->lock, NULL);
     return d;
 }
 
@@ -58,6 +59,7 @@ void ls_deadletter_free(ls_deadletter *d)
     free(d->path);
     free(d->topic);
     ls_buf_free(&d->line);
+    pthread_mutex_destroy(&d->lock);
     free(d);
 }
 
@@ -104,7 +106,7 @@ void ls_deadletter_format(const ls_origin *o, const char *query, const char *err
     yajl_gen_free(g);
 }
 
-int ls_deadletter_write(ls_deadletter *d, const ls_origin *o, const char *query,
+static int write_locked(ls_deadletter *d, const ls_origin *o, const char *query,
                         const char *error, const char *payload, size_t n, char *err)
 {
     ls_buf_reset(&d->line);
@@ -123,6 +125,15 @@ int ls_deadletter_write(ls_deadletter *d, const ls_origin *o, const char *query,
         return -1;
     }
     return 0;
+}
+
+int ls_deadletter_write(ls_deadletter *d, const ls_origin *o, const char *query,
+                        const char *error, const char *payload, size_t n, char *err)
+{
+    pthread_mutex_lock(&d->lock);
+    int rc = write_locked(d, o, query, error, payload, n, err);
+    pthread_mutex_unlock(&d->lock);
+    return rc;
 }
 
 int ls_deadletter_flush(ls_deadletter *d, char *err)

@@ -10,6 +10,7 @@
 #ifndef LS_DEADLETTER_H
 #define LS_DEADLETTER_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@ typedef struct ls_deadletter {
     char *topic;
     int64_t count;
     ls_buf line;
+    pthread_mutex_t lock;    /* worker threads write here too */
 } ls_deadletter;
 
 /* Kinds: stderr (prefix "dead-letter: "), a JSON-lines file, a Kafka topic. */

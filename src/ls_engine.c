@@ -85,6 +85,7 @@ static void warn_unused_params(ls_engine *e, const ls_engine_opts *o)
 static void plan_decoding(ls_engine *e)
 {
     e->plans = ls_xcalloc(e->nsources + 1, sizeof *e->plans);
+    e->stamps = ls_xcalloc(e->nsources + 1, sizeof *e->stamps);
     for (size_t s = 0; s < e->nsources; s++) {
         ls_source_plan *p = &e->plans[s];
         p->fields = ls_fieldset_new();
@@ -98,8 +99,9 @@ static void plan_decoding(ls_engine *e)
                 p->needs_lua = 1;
             }
         }
-        ls_recview_init(&p->view, p->fields->n);
     }
+    ls_lane_init(&e->lane, e->L, e->queries, e->nqueries, e->sources, e->plans, e->nsources,
+                 e->dl);
 }
 
 ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
@@ -128,6 +130,13 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
     }
     warn_unused_params(e, o);
     plan_decoding(e);
+    if (o->parallelism > 1) {
+        e->workers = ls_workers_new(e, o, o->parallelism, err);
+        if (!e->workers) {
+            ls_engine_free(e);
+            return NULL;
+        }
+    }
     if (o->progress_path) {
         e->progress = fopen(o->progress_path, "a");
         if (!e->progress) {
@@ -144,12 +153,14 @@ void ls_engine_free(ls_engine *e)
     if (!e) return;
     for (size_t i = 0; i < e->nqueries; i++) ls_query_free(e->queries[i]);
     free(e->queries);
+    ls_workers_free(e->workers);
+    ls_lane_free(&e->lane);
     for (size_t i = 0; e->plans && i < e->nsources; i++) {
         ls_fieldset_free(e->plans[i].fields);
-        free(e->plans[i].ts);
-        ls_recview_free(&e->plans[i].view);
+        free(e->stamps[i].ts);
     }
     free(e->plans);
+    free(e->stamps);
     for (size_t i = 0; i < e->nsources; i++) ls_source_free(e->sources[i]);
     free(e->sources);
     for (size_t i = 0; i < e->ntables; i++) ls_table_free(e->tables[i]);
@@ -163,56 +174,16 @@ void ls_engine_free(ls_engine *e)
     free(e);
 }
 
-/* Decodes one message and offers it to the source's queries. */
-static int handle_message(ls_engine *e, size_t si, const rd_kafka_message_t *m,
-                          double *decode_ms, char *err)
+static void stamp(ls_stamps *st, const rd_kafka_message_t *m)
 {
-    ls_origin o;
-    o.topic = rd_kafka_topic_name(m->rkt);
-    o.partition = m->partition;
-    o.offset = m->offset;
     rd_kafka_timestamp_type_t tt;
-    o.timestamp = rd_kafka_message_timestamp(m, &tt);
-    ls_source *s = e->sources[si];
-    ls_source_plan *plan = &e->plans[si];
-    if (o.timestamp >= 0) {
-        if (plan->nts == plan->capts) {
-            plan->capts = plan->capts ? plan->capts * 2 : 4096;
-            plan->ts = ls_xrealloc(plan->ts, plan->capts * sizeof *plan->ts);
-        }
-        plan->ts[plan->nts++] = o.timestamp;
+    int64_t ts = rd_kafka_message_timestamp(m, &tt);
+    if (ts < 0) return;
+    if (st->n == st->cap) {
+        st->cap = st->cap ? st->cap * 2 : 4096;
+        st->ts = ls_xrealloc(st->ts, st->cap * sizeof *st->ts);
     }
-    const char *payload = m->payload ? (const char *)m->payload : "";
-    size_t n = m->payload ? m->len : 0;
-
-    char why[LS_ERRLEN];
-    int bad = 0;
-    int timed = (plan->seen++ % LS_TIME_SAMPLE) == 0;
-    double t0 = timed ? ls_mono_ms() : 0;
-    if (n > s->max_record_bytes) {
-        ls_seterr(why, "record too large: %zu bytes (max_record_bytes is %zu)", n,
-                  s->max_record_bytes);
-        bad = 1;
-    } else if (plan->needs_view && ls_json_scan(payload, n, plan->fields, &plan->view, why)) {
-        bad = 1;
-    } else if (plan->needs_lua && ls_json_decode(e->L, payload, n, NULL, why)) {
-        bad = 1;
-    }
-    if (timed) *decode_ms += (ls_mono_ms() - t0) * LS_TIME_SAMPLE;
-    if (bad) {
-        for (size_t i = 0; i < e->nqueries; i++)
-            if (e->queries[i]->source == s) {
-                e->queries[i]->stats.input_rows++;
-                e->queries[i]->stats.invalid_rows++;
-            }
-        return ls_deadletter_write(e->dl, &o, NULL, why, payload, n, err);
-    }
-    int rc = 0;
-    for (size_t i = 0; i < e->nqueries && rc == 0; i++)
-        if (e->queries[i]->source == s)
-            rc = ls_query_process(e->queries[i], -1, &plan->view, &o, payload, n, e->dl, err);
-    if (plan->needs_lua) lua_pop(e->L, 1);
-    return rc;
+    st->ts[st->n++] = ts;
 }
 
 static int all_exhausted(const ls_engine *e)
@@ -231,11 +202,11 @@ static int cmp_i64(const void *a, const void *b)
 /* Latency of the batch's records for a query whose sink finished at now:
  * with timestamps sorted ascending, the p-th latency percentile is now
  * minus the timestamp at quantile (1 - p). */
-static void set_latency(ls_query *q, const ls_source_plan *p, int64_t now)
+static void set_latency(ls_query *q, const ls_stamps *p, int64_t now)
 {
-    q->stats.has_latency = p->nts > 0;
-    if (!p->nts) return;
-    size_t last = p->nts - 1;
+    q->stats.has_latency = p->n > 0;
+    if (!p->n) return;
+    size_t last = p->n - 1;
     q->stats.latency_max = now - p->ts[0];
     q->stats.latency_p99 = now - p->ts[(size_t)(0.01 * (double)last)];
     q->stats.latency_p50 = now - p->ts[(size_t)(0.50 * (double)last)];
@@ -243,15 +214,17 @@ static void set_latency(ls_query *q, const ls_source_plan *p, int64_t now)
 
 static int finish_batch(ls_engine *e, ls_batch_timing *t, char *err)
 {
+    if (e->workers && ls_workers_end_batch(e->workers, &t->decode_ms, err)) return -1;
+    if (!e->workers) t->decode_ms = e->lane.decode_ms;
     for (size_t s = 0; s < e->nsources; s++)
-        if (e->plans[s].nts) qsort(e->plans[s].ts, e->plans[s].nts, sizeof(int64_t), cmp_i64);
+        if (e->stamps[s].n) qsort(e->stamps[s].ts, e->stamps[s].n, sizeof(int64_t), cmp_i64);
     for (size_t i = 0; i < e->nqueries; i++) {
         if (ls_query_end_batch(e->queries[i], err)) return -1;
         for (size_t s = 0; s < e->nsources; s++)
             if (e->sources[s] == e->queries[i]->source)
-                set_latency(e->queries[i], &e->plans[s], ls_now_ms());
+                set_latency(e->queries[i], &e->stamps[s], ls_now_ms());
     }
-    for (size_t s = 0; s < e->nsources; s++) e->plans[s].nts = 0;
+    for (size_t s = 0; s < e->nsources; s++) e->stamps[s].n = 0;
     if (ls_deadletter_flush(e->dl, err)) return -1;
     t->trigger_ms = ls_mono_ms() - t->trigger_ms;
     ls_buf line;
@@ -291,6 +264,8 @@ int ls_engine_run(ls_engine *e, char *err)
         t.trigger_wall_ms = ls_now_ms();
         t.trigger_ms = start;
         for (size_t i = 0; i < e->nqueries; i++) ls_query_begin_batch(e->queries[i], batch);
+        if (e->workers) ls_workers_begin_batch(e->workers, batch);
+        e->lane.decode_ms = 0;
         for (size_t i = 0; i < e->nsources; i++) ls_source_begin_batch(e->sources[i]);
 
         int64_t count = 0, max = 0;
@@ -330,12 +305,17 @@ int ls_engine_run(ls_engine *e, char *err)
                                                 &fatal, err);
                 t.get_batch_ms += ls_mono_ms() - p0;
                 if (fatal) return -1;
-                int rc = 0;
-                for (size_t k = 0; k < n; k++) {
-                    if (rc == 0) rc = handle_message(e, i, msgs[k], &t.decode_ms, err);
-                    rd_kafka_message_destroy(msgs[k]);
+                for (size_t k = 0; k < n; k++) stamp(&e->stamps[i], msgs[k]);
+                if (e->workers) {
+                    ls_workers_submit(e->workers, i, msgs, n);
+                } else {
+                    int rc = 0;
+                    for (size_t k = 0; k < n; k++) {
+                        if (rc == 0) rc = ls_lane_handle(&e->lane, i, msgs[k], err);
+                        rd_kafka_message_destroy(msgs[k]);
+                    }
+                    if (rc) return -1;
                 }
-                if (rc) return -1;
                 if (n) got = 1;
                 count += (int64_t)n;
             }

@@ -14,6 +14,8 @@
 
 #include "ls_deadletter.h"
 #include "ls_kafka.h"
+#include "ls_lane.h"
+#include "ls_workers.h"
 #include "ls_query.h"
 #include "ls_source.h"
 #include "ls_table.h"
@@ -29,17 +31,11 @@ typedef struct ls_trigger {
 int ls_trigger_parse(const char *s, ls_trigger *t);
 void ls_trigger_text(const ls_trigger *t, char *out, size_t n);
 
-/* How a source's messages are decoded: a projection view for the queries
- * without a map (C only), a Lua table for the others; either or both. */
-typedef struct ls_source_plan {
-    ls_fieldset *fields;     /* union of the record columns projected queries read */
-    ls_recview view;
-    int needs_view;
-    int needs_lua;
-    uint64_t seen;           /* messages decoded (for sampled timing) */
-    int64_t *ts;             /* Kafka timestamps of this batch's records (latency) */
-    size_t nts, capts;
-} ls_source_plan;
+/* Kafka timestamps of one source's records in the current batch (latency). */
+typedef struct ls_stamps {
+    int64_t *ts;
+    size_t n, cap;
+} ls_stamps;
 
 typedef struct ls_engine {
     lua_State *L;
@@ -47,6 +43,9 @@ typedef struct ls_engine {
     size_t nsources;
     ls_source **sources;
     ls_source_plan *plans;   /* one per source */
+    ls_stamps *stamps;       /* one per source */
+    ls_lane lane;            /* the engine thread's lane (parallelism 1) */
+    ls_workers *workers;     /* parallelism > 1 */
     size_t ntables;
     ls_table **tables;
     size_t nqueries;
@@ -72,6 +71,7 @@ typedef struct ls_engine_opts {
     const char *trigger;     /* --trigger, or NULL */
     const char *progress_path;
     int partitions;          /* --partitions, 0 = default */
+    int parallelism;         /* --parallelism: worker threads, 0/1 = none */
     int quiet;
     volatile sig_atomic_t *stop;
 } ls_engine_opts;

@@ -118,6 +118,77 @@ void ls_query_free(ls_query *q)
     free(q);
 }
 
+static ls_colref copy_colref(const ls_colref *c)
+{
+    ls_colref r = *c;
+    r.name = c->name ? ls_xstrdup(c->name) : NULL;
+    return r;
+}
+
+ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, char *err)
+{
+    ls_query *q = ls_query_new(src->name, L);
+    memcpy(q->id, src->id, sizeof q->id);
+    memcpy(q->run_id, src->run_id, sizeof q->run_id);
+    q->map_ref = map_ref;
+    q->use_view = src->use_view;
+    q->source = src->source;
+    q->joins = ls_xcalloc(src->njoins + 1, sizeof *q->joins);
+    for (size_t j = 0; j < src->njoins; j++) {
+        ls_join *d = &q->joins[j];
+        *d = src->joins[j];
+        d->left = copy_colref(&src->joins[j].left);
+        d->tcols = ls_xcalloc(d->ncols + 1, sizeof *d->tcols);
+        memcpy(d->tcols, src->joins[j].tcols, d->ncols * sizeof *d->tcols);
+    }
+    q->njoins = src->njoins;
+    q->has_event_time = src->has_event_time;
+    if (src->has_event_time) q->event_time = copy_colref(&src->event_time);
+    q->has_watermark = src->has_watermark;
+    q->wm = src->wm;
+    q->groups = ls_xcalloc(src->ngroups + 1, sizeof *q->groups);
+    for (size_t i = 0; i < src->ngroups; i++) {
+        q->groups[i] = src->groups[i];
+        q->groups[i].name = ls_xstrdup(src->groups[i].name);
+        q->groups[i].col = copy_colref(&src->groups[i].col);
+    }
+    q->ngroups = src->ngroups;
+    q->aggs = ls_xcalloc(src->naggs + 1, sizeof *q->aggs);
+    q->agg_cols = ls_xcalloc(src->naggs + 1, sizeof *q->agg_cols);
+    for (size_t a = 0; a < src->naggs; a++) {
+        q->aggs[a].fn = src->aggs[a].fn;
+        q->aggs[a].column = src->aggs[a].column ? ls_xstrdup(src->aggs[a].column) : NULL;
+        q->aggs[a].name = ls_xstrdup(src->aggs[a].name);
+        q->agg_cols[a] = copy_colref(&src->agg_cols[a]);
+    }
+    q->naggs = src->naggs;
+    q->mode = src->mode;
+    q->trigger_ms = src->trigger_ms;
+    if (ls_query_ready(q, src->state->nparts, err)) {
+        ls_query_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+void ls_query_add_partial(ls_query *q, const ls_query *part)
+{
+    const ls_query_stats *p = &part->stats;
+    ls_query_stats *s = &q->stats;
+    s->input_rows += p->input_rows;
+    s->invalid_rows += p->invalid_rows;
+    s->filtered_rows += p->filtered_rows;
+    s->late_rows += p->late_rows;
+    if (p->et_count) {
+        if (s->et_min == LS_NO_TIME || p->et_min < s->et_min) s->et_min = p->et_min;
+        if (s->et_max == LS_NO_TIME || p->et_max > s->et_max) s->et_max = p->et_max;
+        s->et_count += p->et_count;
+        s->et_sum += p->et_sum;
+    }
+    if (p->process_ms > s->process_ms) s->process_ms = p->process_ms; /* workers run side by side */
+    if (part->wm.max_event != LS_NO_TIME) ls_watermark_observe(&q->wm, part->wm.max_event);
+}
+
 void ls_query_begin_batch(ls_query *q, int64_t batch_id)
 {
     q->batch_id = batch_id;
@@ -269,7 +340,7 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
                      const char *payload, size_t n, ls_deadletter *dl, char *err)
 {
     lua_State *L = q->L;
-    int top = lua_gettop(L);
+    int top = q->use_view ? 0 : lua_gettop(L); /* projected queries may have no Lua state */
     char why[LS_ERRLEN];
     int rc = 0;
     int timed = (q->stats.input_rows % LS_TIME_SAMPLE) == 0;
@@ -374,7 +445,7 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
     }
     fold(q, et);
 out:
-    lua_settop(L, top);
+    if (!q->use_view) lua_settop(L, top);
     if (timed) q->stats.process_ms += (ls_mono_ms() - t0) * LS_TIME_SAMPLE;
     return rc;
 }

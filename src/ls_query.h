@@ -110,6 +110,13 @@ ls_query *ls_query_new(const char *name, lua_State *L);
 int ls_query_ready(ls_query *q, int partitions, char *err);
 void ls_query_free(ls_query *q);
 
+/* A copy of src's declaration with its own (empty) state, scratch and
+ * counters, for a worker thread: map_ref is the map in the worker's Lua
+ * state L. Its sink is NULL: workers never emit. */
+ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, char *err);
+/* Adds a clone's batch counters and observed event times into q. */
+void ls_query_add_partial(ls_query *q, const ls_query *part);
+
 void ls_query_begin_batch(ls_query *q, int64_t batch_id);
 
 /* Plans the projection of a query without map: registers every record

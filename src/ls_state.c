@@ -43,15 +43,13 @@ void ls_state_free(ls_state *s)
     free(s);
 }
 
-ls_group *ls_state_upsert(ls_state *s, const char *key, size_t len, uint64_t hash,
-                          int64_t window_end, int *created)
+/* Finds or creates a group in one partition; *added = bytes allocated. */
+static ls_group *upsert_in(ls_state *s, ls_hmap *part, const char *key, size_t len,
+                           uint64_t hash, int64_t window_end, size_t *added)
 {
-    ls_hmap *part = &s->parts[ls_state_partition_of(s, hash)];
     ls_group *g = ls_hmap_get(part, key, len, hash);
-    if (g) {
-        *created = 0;
-        return g;
-    }
+    *added = 0;
+    if (g) return g;
     size_t size = group_size(s, len);
     g = ls_xmalloc(size);
     g->window_end = window_end;
@@ -61,10 +59,65 @@ ls_group *ls_state_upsert(ls_state *s, const char *key, size_t len, uint64_t has
     for (int i = 0; i < s->nagg; i++) ls_acc_init(&g->acc[i]);
     memcpy(ls_group_key(g, s->nagg), key, len);
     ls_hmap_put(part, g, hash);
-    s->groups++;
-    s->group_bytes += size;
-    *created = 1;
+    *added = size;
     return g;
+}
+
+ls_group *ls_state_upsert(ls_state *s, const char *key, size_t len, uint64_t hash,
+                          int64_t window_end, int *created)
+{
+    size_t added;
+    ls_group *g = upsert_in(s, &s->parts[ls_state_partition_of(s, hash)], key, len, hash,
+                            window_end, &added);
+    *created = added > 0;
+    if (added) {
+        s->groups++;
+        s->group_bytes += added;
+    }
+    return g;
+}
+
+void ls_state_merge_part(ls_state *dst, const ls_state *src, int part, const ls_agg_spec *aggs,
+                         int64_t batch_id, ls_merge_result *r)
+{
+    const ls_hmap *from = &src->parts[part];
+    ls_hmap *to = &dst->parts[part];
+    for (size_t i = 0; i < from->cap; i++) {
+        const ls_group *sg = from->slots[i].item;
+        if (!sg) continue;
+        size_t added;
+        ls_group *g = upsert_in(dst, to, ls_group_key(sg, src->nagg), sg->key_len,
+                                from->slots[i].hash, sg->window_end, &added);
+        if (added) {
+            r->groups_added++;
+            r->bytes_added += added;
+        }
+        for (int a = 0; a < dst->nagg; a++) ls_acc_merge(&g->acc[a], &sg->acc[a], aggs[a].fn);
+        if (g->updated_batch != batch_id) {
+            g->updated_batch = batch_id;
+            r->rows_updated++;
+        }
+    }
+}
+
+static int keep_none(void *item, void *ctx)
+{
+    (void)item;
+    (void)ctx;
+    return 0;
+}
+
+static void free_group(void *item, void *ctx)
+{
+    (void)ctx;
+    free(item);
+}
+
+void ls_state_clear(ls_state *s)
+{
+    for (int i = 0; i < s->nparts; i++) ls_hmap_filter(&s->parts[i], keep_none, free_group, NULL);
+    s->groups = 0;
+    s->group_bytes = 0;
 }
 
 typedef struct evict_ctx {

@@ -54,6 +54,21 @@ ls_group *ls_state_upsert(ls_state *s, const char *key, size_t len, uint64_t has
  * number dropped. Groups without a window are never evicted. */
 size_t ls_state_evict(ls_state *s, int64_t watermark);
 
+/* Folds partition `part` of src (a worker's partial state) into dst,
+ * marking the groups it touches as updated in batch_id. Touches only that
+ * partition of dst, so partitions can be merged in parallel; returns the
+ * groups and bytes dst gained and how many groups became updated, for the
+ * caller to add to dst's totals once all partitions are done. */
+typedef struct ls_merge_result {
+    size_t groups_added;
+    size_t bytes_added;
+    int64_t rows_updated;
+} ls_merge_result;
+void ls_state_merge_part(ls_state *dst, const ls_state *src, int part, const ls_agg_spec *aggs,
+                         int64_t batch_id, ls_merge_result *r);
+/* Frees every group (a worker's partial state after its merge). */
+void ls_state_clear(ls_state *s);
+
 /* Memory held by the state: groups plus hash indexes. */
 size_t ls_state_memory(const ls_state *s);
 

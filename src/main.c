@@ -37,6 +37,8 @@ static const char usage[] =
     "                       topic at start, then exit 0)\n"
     "  --progress PATH      append each batch's progress report (JSON lines) to PATH\n"
     "  --partitions N       hash partitions of aggregation state (default 16)\n"
+    "  --parallelism N      worker threads, each with its own Lua state (default 1:\n"
+    "                       everything on the engine thread)\n"
     "  --quiet              no progress lines on stderr\n"
     "\n"
     "produce options:\n"
@@ -91,13 +93,14 @@ static void install_signals(void)
 
 enum { O_SET = 256, O_TRIGGER, O_PROGRESS, O_PARTITIONS, O_QUIET, O_TOPIC, O_BOOTSTRAP,
        O_RATE, O_KEY, O_PARTITION, O_MAX, O_KAFKA, O_FROM_BEGINNING, O_TO_END, O_META,
-       O_HELP, O_VERSION, O_RAW };
+       O_HELP, O_VERSION, O_RAW, O_PARALLELISM };
 
 static const struct option longopts[] = {
     { "set", required_argument, NULL, O_SET },
     { "trigger", required_argument, NULL, O_TRIGGER },
     { "progress", required_argument, NULL, O_PROGRESS },
     { "partitions", required_argument, NULL, O_PARTITIONS },
+    { "parallelism", required_argument, NULL, O_PARALLELISM },
     { "quiet", no_argument, NULL, O_QUIET },
     { "topic", required_argument, NULL, O_TOPIC },
     { "bootstrap", required_argument, NULL, O_BOOTSTRAP },
@@ -162,6 +165,10 @@ static int parse_args(int argc, char **argv, cli *c)
         case O_PARTITIONS:
             if (parse_number("--partitions", optarg, &num) || num < 1 || num > 65536) return 2;
             c->run.partitions = (int)num;
+            break;
+        case O_PARALLELISM:
+            if (parse_number("--parallelism", optarg, &num) || num < 1 || num > 256) return 2;
+            c->run.parallelism = (int)num;
             break;
         case O_QUIET: c->run.quiet = 1; break;
         case O_TOPIC: c->topic = optarg; break;

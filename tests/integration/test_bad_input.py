@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from conftest import RADIO, ROOT, SAMPLE, read_jsonl, run
 import expected
 from test_pipeline import check_results
@@ -36,7 +38,8 @@ def produce_files(broker, topic, tmp_path, payloads):
                     "-X", "message.max.bytes=16000000", *files], check=True, timeout=120)
 
 
-def test_bad_messages_are_dead_lettered_and_good_counts_unchanged(broker, tmp_path):
+@pytest.mark.parametrize("parallelism", [1, 2])
+def test_bad_messages_are_dead_lettered_and_good_counts_unchanged(broker, tmp_path, parallelism):
     sample = expected.load(SAMPLE)
     poison = sample[100]["crime_id"]
     topic = broker.create_topic(partitions=1)
@@ -50,7 +53,8 @@ def test_bad_messages_are_dead_lettered_and_good_counts_unchanged(broker, tmp_pa
     out = tmp_path / "out"
     p = run([RAISING, "--set", "bootstrap=" + broker.bootstrap, "--set", "topic=" + topic,
              "--set", "output=jsonl:" + str(out), "--set", "poison=" + poison,
-             "--trigger", "available-now", "--progress", str(tmp_path / "p.jsonl")], timeout=180)
+             "--trigger", "available-now", "--progress", str(tmp_path / "p.jsonl"),
+             "--parallelism", str(parallelism)], timeout=180)
 
     dead = read_jsonl(out / "dead_letter.jsonl")
     by_error = {}

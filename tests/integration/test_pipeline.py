@@ -189,3 +189,17 @@ def test_pipeline_is_valgrind_clean(broker, sample_topic, sample, tmp_path):
                         "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-4000:]
     check_results(tmp_path, sample)
+
+
+@pytest.mark.parametrize("parallelism,partitions", [(2, 4), (3, 64)])
+def test_parallel_workers_give_identical_results(broker, sample_topic, sample, tmp_path,
+                                                 parallelism, partitions):
+    """Worker threads with partial states merged by partition: same counts,
+    batched or not."""
+    run_pipeline(broker, sample_topic, tmp_path, "--parallelism", str(parallelism),
+                 "--partitions", str(partitions), "--set", "max_records_per_trigger=2500")
+    check_results(tmp_path, sample)
+    reports = [r for r in read_jsonl(tmp_path / "progress.jsonl") if r["name"] == "crime_type_counts"]
+    assert sum(r["numInputRows"] for r in reports) == 6802
+    assert reports[-1]["stateOperators"][0]["numRowsTotal"] == 9672
+    assert reports[-1]["stateOperators"][0]["numShufflePartitions"] == partitions

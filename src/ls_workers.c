@@ -1,0 +1,280 @@
+/* ls_workers.c - worker threads with their own lanes (see ls_workers.h). */
+#include "ls_workers.h"
+
+#include <lauxlib.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ls_engine.h"
+#include "ls_lane.h"
+#include "ls_lua_api.h"
+
+#define QUEUE_CAP 8 /* chunks waiting per worker */
+
+enum { TASK_CHUNK, TASK_MERGE, TASK_CLEAR, TASK_STOP };
+
+typedef struct task {
+    int kind;
+    size_t si, n;
+    rd_kafka_message_t **msgs;
+} task;
+
+typedef struct worker {
+    struct ls_workers *pool;
+    int index;
+    pthread_t thread;
+    int started;
+    lua_State *L;            /* owned, when a query has a map */
+    ls_query **queries;      /* clones of the engine's queries */
+    ls_lane lane;
+    ls_merge_result *merged; /* per query, from the last merge */
+    task *queue[QUEUE_CAP];
+    size_t head, count;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int failed;
+    char err[LS_ERRLEN];
+} worker;
+
+struct ls_workers {
+    ls_engine *e;
+    int n;
+    worker *w;
+    size_t next;             /* round robin */
+    int64_t batch_id;
+    pthread_mutex_t mu;
+    pthread_cond_t done;
+    int64_t submitted, completed;
+};
+
+static void run_merge(worker *wk)
+{
+    ls_workers *pool = wk->pool;
+    ls_engine *e = pool->e;
+    for (size_t qi = 0; qi < e->nqueries; qi++) {
+        ls_query *q = e->queries[qi];
+        memset(&wk->merged[qi], 0, sizeof wk->merged[qi]);
+        for (int p = wk->index; p < q->state->nparts; p += pool->n)
+            for (int k = 0; k < pool->n; k++)
+                ls_state_merge_part(q->state, pool->w[k].queries[qi]->state, p, q->aggs,
+                                    pool->batch_id, &wk->merged[qi]);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker *wk = arg;
+    ls_workers *pool = wk->pool;
+    for (;;) {
+        pthread_mutex_lock(&wk->mu);
+        while (wk->count == 0) pthread_cond_wait(&wk->cv, &wk->mu);
+        task *t = wk->queue[wk->head];
+        wk->head = (wk->head + 1) % QUEUE_CAP;
+        wk->count--;
+        pthread_cond_broadcast(&wk->cv); /* a slot is free */
+        pthread_mutex_unlock(&wk->mu);
+
+        int stop = t->kind == TASK_STOP;
+        if (t->kind == TASK_CHUNK) {
+            for (size_t i = 0; i < t->n; i++) {
+                if (!wk->failed && ls_lane_handle(&wk->lane, t->si, t->msgs[i], wk->err))
+                    wk->failed = 1;
+                rd_kafka_message_destroy(t->msgs[i]);
+            }
+            free(t->msgs);
+        } else if (t->kind == TASK_MERGE) {
+            run_merge(wk);
+        } else if (t->kind == TASK_CLEAR) {
+            for (size_t qi = 0; qi < pool->e->nqueries; qi++) ls_state_clear(wk->queries[qi]->state);
+        }
+        free(t);
+        pthread_mutex_lock(&pool->mu);
+        pool->completed++;
+        pthread_cond_broadcast(&pool->done);
+        pthread_mutex_unlock(&pool->mu);
+        if (stop) return NULL;
+    }
+}
+
+static void push(ls_workers *pool, worker *wk, task *t)
+{
+    pthread_mutex_lock(&pool->mu);
+    pool->submitted++;
+    pthread_mutex_unlock(&pool->mu);
+    pthread_mutex_lock(&wk->mu);
+    while (wk->count == QUEUE_CAP) pthread_cond_wait(&wk->cv, &wk->mu);
+    wk->queue[(wk->head + wk->count) % QUEUE_CAP] = t;
+    wk->count++;
+    pthread_cond_broadcast(&wk->cv);
+    pthread_mutex_unlock(&wk->mu);
+}
+
+static void drain(ls_workers *pool)
+{
+    pthread_mutex_lock(&pool->mu);
+    while (pool->completed < pool->submitted) pthread_cond_wait(&pool->done, &pool->mu);
+    pthread_mutex_unlock(&pool->mu);
+}
+
+static void broadcast(ls_workers *pool, int kind)
+{
+    for (int i = 0; i < pool->n; i++) {
+        task *t = ls_xcalloc(1, sizeof *t);
+        t->kind = kind;
+        push(pool, &pool->w[i], t);
+    }
+    drain(pool);
+}
+
+/* The worker's own Lua state, with the script run in it, when some query
+ * has a map: each map is taken from that state by query position. */
+static int setup_lua(worker *wk, ls_engine *e, const ls_engine_opts *o, char *err)
+{
+    int any_map = 0;
+    for (size_t i = 0; i < e->nqueries; i++) any_map |= e->queries[i]->map_ref != LUA_NOREF;
+    if (!any_map) return 0;
+    wk->L = luaL_newstate();
+    ls_lua_setup(wk->L, o);
+    return ls_lua_run_script(wk->L, e->script, err);
+}
+
+static int map_ref_of(lua_State *L, size_t qi)
+{
+    int ref = LUA_NOREF;
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "loaded");
+    lua_getfield(L, -1, "luastream");
+    lua_getfield(L, -1, "_declared");
+    lua_getfield(L, -1, "queries");
+    lua_rawgeti(L, -1, (lua_Integer)qi + 1);
+    if (lua_getfield(L, -1, "map") == LUA_TFUNCTION) ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    else lua_pop(L, 1);
+    lua_pop(L, 6);
+    return ref;
+}
+
+ls_workers *ls_workers_new(ls_engine *e, const ls_engine_opts *o, int n, char *err)
+{
+    ls_workers *pool = ls_xcalloc(1, sizeof *pool);
+    pool->e = e;
+    pool->n = n;
+    pool->w = ls_xcalloc((size_t)n, sizeof *pool->w);
+    pthread_mutex_init(&pool->mu, NULL);
+    pthread_cond_init(&pool->done, NULL);
+    for (int i = 0; i < n; i++) {
+        worker *wk = &pool->w[i];
+        wk->pool = pool;
+        wk->index = i;
+        pthread_mutex_init(&wk->mu, NULL);
+        pthread_cond_init(&wk->cv, NULL);
+        wk->queries = ls_xcalloc(e->nqueries + 1, sizeof *wk->queries);
+        wk->merged = ls_xcalloc(e->nqueries + 1, sizeof *wk->merged);
+        if (setup_lua(wk, e, o, err)) {
+            ls_workers_free(pool);
+            return NULL;
+        }
+        for (size_t qi = 0; qi < e->nqueries; qi++) {
+            const ls_query *src = e->queries[qi];
+            int ref = src->map_ref != LUA_NOREF ? map_ref_of(wk->L, qi) : LUA_NOREF;
+            wk->queries[qi] = ls_query_clone(src, wk->L, ref, err);
+            if (!wk->queries[qi]) {
+                ls_workers_free(pool);
+                return NULL;
+            }
+        }
+        ls_lane_init(&wk->lane, wk->L, wk->queries, e->nqueries, e->sources, e->plans,
+                     e->nsources, e->dl);
+        if (pthread_create(&wk->thread, NULL, worker_main, wk) != 0) {
+            ls_seterr(err, "cannot start worker thread %d", i);
+            ls_workers_free(pool);
+            return NULL;
+        }
+        wk->started = 1;
+    }
+    return pool;
+}
+
+void ls_workers_free(ls_workers *pool)
+{
+    if (!pool) return;
+    for (int i = 0; i < pool->n; i++) {
+        worker *wk = &pool->w[i];
+        if (!wk->started) continue;
+        task *t = ls_xcalloc(1, sizeof *t);
+        t->kind = TASK_STOP;
+        push(pool, wk, t);
+        pthread_join(wk->thread, NULL);
+    }
+    for (int i = 0; i < pool->n; i++) {
+        worker *wk = &pool->w[i];
+        for (size_t qi = 0; wk->queries && qi < pool->e->nqueries; qi++)
+            ls_query_free(wk->queries[qi]);
+        free(wk->queries);
+        free(wk->merged);
+        ls_lane_free(&wk->lane);
+        if (wk->L) lua_close(wk->L);
+        pthread_mutex_destroy(&wk->mu);
+        pthread_cond_destroy(&wk->cv);
+    }
+    pthread_mutex_destroy(&pool->mu);
+    pthread_cond_destroy(&pool->done);
+    free(pool->w);
+    free(pool);
+}
+
+void ls_workers_begin_batch(ls_workers *pool, int64_t batch_id)
+{
+    pool->batch_id = batch_id;
+    for (int i = 0; i < pool->n; i++) {
+        worker *wk = &pool->w[i];
+        wk->lane.decode_ms = 0;
+        for (size_t qi = 0; qi < pool->e->nqueries; qi++) {
+            ls_query *c = wk->queries[qi];
+            ls_query_begin_batch(c, batch_id);
+            c->wm = pool->e->queries[qi]->wm; /* late checks use the current watermark */
+        }
+    }
+}
+
+void ls_workers_submit(ls_workers *pool, size_t si, rd_kafka_message_t **msgs, size_t n)
+{
+    if (!n) return;
+    task *t = ls_xcalloc(1, sizeof *t);
+    t->kind = TASK_CHUNK;
+    t->si = si;
+    t->n = n;
+    t->msgs = ls_xmalloc(n * sizeof *t->msgs);
+    memcpy(t->msgs, msgs, n * sizeof *msgs);
+    worker *wk = &pool->w[pool->next];
+    pool->next = (pool->next + 1) % (size_t)pool->n;
+    push(pool, wk, t);
+}
+
+int ls_workers_end_batch(ls_workers *pool, double *decode_ms, char *err)
+{
+    drain(pool);
+    ls_engine *e = pool->e;
+    for (int i = 0; i < pool->n; i++)
+        if (pool->w[i].failed) {
+            ls_seterr(err, "%s", pool->w[i].err);
+            return -1;
+        }
+    broadcast(pool, TASK_MERGE);
+    for (size_t qi = 0; qi < e->nqueries; qi++) {
+        ls_query *q = e->queries[qi];
+        for (int i = 0; i < pool->n; i++) {
+            const ls_merge_result *r = &pool->w[i].merged[qi];
+            q->state->groups += r->groups_added;
+            q->state->group_bytes += r->bytes_added;
+            q->stats.rows_updated += r->rows_updated;
+            ls_query_add_partial(q, pool->w[i].queries[qi]);
+        }
+    }
+    broadcast(pool, TASK_CLEAR);
+    double d = 0;
+    for (int i = 0; i < pool->n; i++)
+        if (pool->w[i].lane.decode_ms > d) d = pool->w[i].lane.decode_ms;
+    *decode_ms += d;
+    return 0;
+}

@@ -1,0 +1,33 @@
+/* ls_workers.h - parallel processing: `--parallelism N` worker threads.
+ *
+ * The engine thread polls Kafka and hands chunks of messages to the workers
+ * round-robin; each worker decodes and aggregates them in its own lane (own
+ * Lua state, own query clones with partial state), with no lock on the
+ * per-record path. At the end of a batch every worker merges a slice of
+ * the hash partitions (p % N == worker) of all partial states into the
+ * queries' real state, so the merge is parallel and lock-free too; then the
+ * engine thread emits. Order inside a batch does not matter: the watermark
+ * only moves between batches. */
+#ifndef LS_WORKERS_H
+#define LS_WORKERS_H
+
+#include <librdkafka/rdkafka.h>
+
+struct ls_engine;
+struct ls_engine_opts;
+typedef struct ls_workers ls_workers;
+
+/* Starts n workers for engine e (whose queries are compiled). */
+ls_workers *ls_workers_new(struct ls_engine *e, const struct ls_engine_opts *o, int n, char *err);
+void ls_workers_free(ls_workers *w);
+
+/* Resets the workers' counters and gives them the current watermarks. */
+void ls_workers_begin_batch(ls_workers *w, int64_t batch_id);
+/* Hands n messages of source si to a worker (which destroys them); blocks
+ * while every worker's queue is full (backpressure). */
+void ls_workers_submit(ls_workers *w, size_t si, rd_kafka_message_t **msgs, size_t n);
+/* Waits for every message, merges the partial states into the engine's
+ * queries and adds the workers' counters. -1 + err if a worker failed. */
+int ls_workers_end_batch(ls_workers *w, double *decode_ms, char *err);
+
+#endif
