@@ -508,6 +508,10 @@ static const bad_case bad_cases[] = {
     BAD("[1] x", INV "4: trailing characters"),
     BAD("{}\0", INV "2: trailing characters"),
     BAD("{}\n\0", INV "3: trailing characters"),
+    BAD("{} \"abc\"", INV "3: trailing characters"),
+    BAD("{} \"abc", INV "3: trailing characters"),
+    BAD("{\"a\":1}\"", INV "7: trailing characters"),
+    BAD("{\"a\":1} \"x\\\"", INV "8: trailing characters"),
     /* bad numbers */
     BAD("{\"a\":01}", INV "6: expected ',' or '}'"),
     BAD("{\"a\":-01}", INV "7:"),
@@ -849,7 +853,11 @@ static const char *const extra_valid[] = {
  * forms, UTF-8-encoded surrogates and code points above U+10FFFF; and it
  * decodes a \u escape of a lone surrogate (to '?' or to an encoded
  * surrogate) instead of rejecting it. Its lexer also skips form feed and
- * vertical tab as whitespace; JSON whitespace is space, \t, \n and \r. */
+ * vertical tab as whitespace; JSON whitespace is space, \t, \n and \r.
+ * And after a complete root value it accepts an unterminated string as
+ * trailing text ({} "abc): yajl_complete_parse feeds the lexer one more
+ * space, which extends the open string, so the trailing token never
+ * completes and is never reported as trailing garbage. */
 static int yajl_known_lax(const char *p, size_t n, const char *err)
 {
     const char *at = strstr(err, INV);
@@ -860,6 +868,13 @@ static int yajl_known_lax(const char *p, size_t n, const char *err)
         (strstr(err, ": unexpected character") || strstr(err, ": expected ") ||
          strstr(err, ": trailing characters")))
         return 1;
+    if (pos < n && u[pos] == '"' && strstr(err, ": trailing characters")) {
+        for (size_t i = pos + 1; i < n; i++) {
+            if (u[i] == '\\') i++;
+            else if (u[i] == '"') return 0; /* a complete string: yajl rejects that */
+        }
+        return 1;
+    }
     if (strstr(err, ": invalid UTF-8") && pos < n) {
         unsigned c = u[pos];
         size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
@@ -1029,9 +1044,9 @@ START_TEST(scan_differential_vs_yajl)
         diff_one(&d, &t, bad_cases[i].p, bad_cases[i].n);
     int lax_hand = d.yajl_lax;
 
-    rng_state = 20181231;
+    rng_state = 777;
     char buf[1024];
-    for (int round = 0; round < 40; round++)
+    for (int round = 0; round < 30000; round++)
         for (size_t i = 0; i < NBASE; i++) {
             size_t n = strlen(base_records[i]);
             ck_assert_uint_lt(n + 8, sizeof buf);
@@ -1045,7 +1060,7 @@ START_TEST(scan_differential_vs_yajl)
             diff_one(&d, &t, buf, m);
         }
 
-    ck_assert_msg(d.nfail == 0, "%d of %d inputs differ between ls_json_scan and ls_json_decode:\n%s",
+    fprintf(stderr,"acc %d rej %d lax %d hand %d\n",d.accepted,d.rejected,d.yajl_lax,lax_hand); ck_assert_msg(d.nfail == 0, "%d of %d inputs differ between ls_json_scan and ls_json_decode:\n%s",
                   d.nfail, d.inputs, d.fail.data);
     ck_assert_int_ge(d.inputs, 600);
     /* the corpus exercises both sides, and the yajl-lax cases were seen */
@@ -1073,6 +1088,8 @@ START_TEST(scan_stricter_than_yajl)
         BAD("\f{\"a\":1}", ""),
         BAD("{\"a\":\v1}", ""),
         BAD("{}\f", ""),
+        BAD("{} \"abc", ""),
+        BAD("{\"a\":1}\"", ""),
     };
     sv t;
     sv_open(&t, NAMES("a"));
