@@ -75,6 +75,20 @@ static int read_value(ls_splitter *s, char *err)
             if (in_str || depth > 0) return fail(s, err, "unexpected end of file inside a record");
             break;
         }
+        if (in_str && !esc) { /* copy a run of plain string bytes at once */
+            const unsigned char *b = s->buf + s->pos;
+            size_t run = 0, avail = s->len - s->pos;
+            while (run < avail && b[run] != '"' && b[run] != '\\' && b[run] != '\n') run++;
+            if (run) {
+                if (s->rec.len + run > LS_SPLIT_MAX_RECORD)
+                    return fail(s, err, "record larger than 64 MiB");
+                ls_buf_append(&s->rec, b, run);
+                s->pos += run;
+                s->offset += run;
+                s->col += run;
+                continue;
+            }
+        }
         if (!in_str && depth == 0 && s->rec.len > 0 &&
             (container || is_ws(c) || c == ',' || c == ']'))
             break;

@@ -124,6 +124,7 @@ ls_kafka_producer *ls_kafka_producer_new(const char *bootstrap, const ls_props *
      * (the broker's own limit still applies and failures are counted). */
     ls_props_set(&defaults, "message.max.bytes", "16777216");
     ls_props_set(&defaults, "linger.ms", "5");
+    ls_props_set(&defaults, "queue.buffering.max.messages", "500000");
     for (size_t i = 0; props && i < props->n; i++)
         ls_props_set(&defaults, props->names[i], props->values[i]);
     rd_kafka_conf_t *conf = ls_kafka_conf(bootstrap, &defaults, err);
@@ -164,7 +165,7 @@ int ls_kafka_produce(ls_kafka_producer *p, const char *topic, int partition,
             return 0;
         }
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            rd_kafka_poll(p->rk, 50); /* backpressure: wait for deliveries */
+            rd_kafka_poll(p->rk, 5); /* backpressure: wait for deliveries */
             continue;
         }
         p->failed++;

@@ -12,9 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <yajl_parse.h>
-#include <yajl_tree.h>
-
+#include "ls_json_scan.h"
 #include "ls_json_split.h"
 #include "ls_kafka.h"
 
@@ -25,41 +23,23 @@ static void sleep_ms(double ms)
     nanosleep(&ts, NULL);
 }
 
-/* Validates rec; with key_field, also extracts that field's text into key. */
-static int check_record(const ls_buf *rec, const char *key_field, ls_buf *key, char *err)
+/* Validates rec with the engine's own scanner (the same rules the
+ * consumer side applies); with key_field, takes that top-level field's
+ * text as the message key. Records that are valid JSON but not objects are
+ * sent too: the producer is not the place to judge them. */
+static int check_record(const ls_buf *rec, const ls_fieldset *key_field, ls_recview *view,
+                        ls_buf *key, char *err)
 {
-    if (!key_field) {
-        yajl_handle h = yajl_alloc(NULL, NULL, NULL);
-        yajl_status st = yajl_parse(h, (const unsigned char *)rec->data, rec->len);
-        if (st == yajl_status_ok) st = yajl_complete_parse(h);
-        if (st != yajl_status_ok) {
-            unsigned char *m = yajl_get_error(h, 0, NULL, 0);
-            char *nl = strchr((char *)m, '\n');
-            if (nl) *nl = '\0';
-            ls_seterr(err, "%s (record byte %zu)", (char *)m, yajl_get_bytes_consumed(h));
-            yajl_free_error(h, m);
-            yajl_free(h);
-            return -1;
-        }
-        yajl_free(h);
-        return 0;
-    }
-    char perr[256] = "";
-    yajl_val v = yajl_tree_parse(rec->data, perr, sizeof perr);
-    if (!v) {
-        char *nl = strchr(perr, '\n');
-        if (nl) *nl = '\0';
-        ls_seterr(err, "%s", perr);
-        return -1;
+    if (ls_json_scan(rec->data, rec->len, key_field, view, err)) {
+        if (strcmp(err, "not a JSON object") != 0) return -1;
+        err[0] = '\0';
     }
     ls_buf_reset(key);
-    const char *path[] = { key_field, NULL };
-    yajl_val k = YAJL_IS_OBJECT(v) ? yajl_tree_get(v, path, yajl_t_any) : NULL;
-    if (k && YAJL_IS_STRING(k)) ls_buf_puts(key, YAJL_GET_STRING(k));
-    else if (k && YAJL_IS_NUMBER(k)) ls_buf_puts(key, YAJL_GET_NUMBER(k));
-    else if (k && YAJL_IS_TRUE(k)) ls_buf_puts(key, "true");
-    else if (k && YAJL_IS_FALSE(k)) ls_buf_puts(key, "false");
-    yajl_tree_free(v);
+    if (key_field) {
+        const ls_value *v = &view->vals[0];
+        if (v->type == LS_STR || v->type == LS_INT || v->type == LS_DOUBLE || v->type == LS_BOOL)
+            ls_value_text(key, v);
+    }
     return 0;
 }
 
@@ -137,6 +117,13 @@ int ls_produce(const ls_produce_opts *o)
     ls_splitter_init(&sp, f);
     ls_buf key;
     ls_buf_init(&key);
+    ls_fieldset *kf = NULL;
+    if (o->key_field) {
+        kf = ls_fieldset_new();
+        ls_fieldset_add(kf, o->key_field);
+    }
+    ls_recview view;
+    ls_recview_init(&view, kf ? 1 : 0);
     int rc = 0;
     int64_t records = 0;
     double start = ls_mono_ms(), last_report = start;
@@ -150,7 +137,7 @@ int ls_produce(const ls_produce_opts *o)
             break;
         }
         char rerr[LS_ERRLEN];
-        if (check_record(&sp.rec, o->key_field, &key, rerr)) {
+        if (check_record(&sp.rec, kf, &view, &key, rerr)) {
             ls_log("produce: %s: malformed record %lld at byte %llu (line %llu, column %llu): %s; "
                    "%lld records before it were sent",
                    o->file, (long long)records + 1, (unsigned long long)sp.rec_offset,
@@ -181,6 +168,8 @@ int ls_produce(const ls_produce_opts *o)
     report(p, records, start, "done: ");
     if (p->failed && rc == 0) rc = 1;
     ls_buf_free(&key);
+    ls_recview_free(&view);
+    ls_fieldset_free(kf);
     ls_splitter_free(&sp);
     ls_kafka_producer_free(p, 0);
     if (f != stdin) fclose(f);

@@ -1,6 +1,11 @@
 /* test_query.c - ls_query end to end without Kafka: queries built by hand
  * (as src/ls_lua_api.c's compile_query does), records decoded with
- * ls_json_decode, rows read back from a JSON-lines sink. */
+ * ls_json_decode, rows read back from a JSON-lines sink.
+ *
+ * Queries without a map run twice (loop tests, _i = 0 / 1): once reading
+ * their columns from the Lua table, once projected (ls_query_project) and
+ * fed by ls_json_scan through a ls_recview, as the engine does; both must
+ * give the same rows. */
 #include <check.h>
 #include <lauxlib.h>
 #include <lua.h>
@@ -19,9 +24,12 @@ static lua_State *L;
 static char *dir;
 static char *dl_path;
 static ls_deadletter *dl;
+/* queries made ready from now on read a projected view (set per loop test) */
+static int projected;
 
 static void setup(void)
 {
+    projected = 0;
     L = luaL_newstate();
     luaL_openlibs(L);
     dir = th_tmpdir();
@@ -52,6 +60,8 @@ typedef struct tq {
     ls_query *q;
     char *path;  /* the sink's file */
     size_t pos;  /* bytes already checked */
+    ls_fieldset *fs;  /* projected queries: their fields and the view */
+    ls_recview view;
 } tq;
 
 static ls_colref colref(const char *name)
@@ -73,6 +83,10 @@ static tq *qnew(const char *name)
 
 static void qfree(tq *t)
 {
+    if (t->fs) {
+        ls_recview_free(&t->view);
+        ls_fieldset_free(t->fs);
+    }
     ls_query_free(t->q);
     free(t->path);
     free(t);
@@ -144,6 +158,13 @@ static void ready(tq *t, ls_mode mode, int parts)
     size_t n = strlen(dir) + strlen(t->q->name) + 16;
     t->path = malloc(n);
     snprintf(t->path, n, "%s/%s.jsonl", dir, t->q->name);
+    if (projected && t->q->map_ref == LUA_NOREF) {
+        /* as the engine's plan_decoding: a fresh fieldset, a view of its size */
+        t->fs = ls_fieldset_new();
+        ls_query_project(t->q, t->fs);
+        ck_assert(t->q->use_view);
+        ls_recview_init(&t->view, t->fs->n);
+    }
 }
 
 /* ---- running them -------------------------------------------------- */
@@ -154,6 +175,14 @@ static void push(tq *t, const char *json)
 {
     char err[LS_ERRLEN] = "";
     ls_origin o = { "events", 3, next_offset++, -1 };
+    if (t->fs) {
+        int top = lua_gettop(L);
+        ck_assert_msg(ls_json_scan(json, strlen(json), t->fs, &t->view, err) == 0, "%s: %s", json,
+                      err);
+        ck_assert_int_eq(ls_query_process(t->q, 0, &t->view, &o, json, strlen(json), dl, err), 0);
+        ck_assert_int_eq(lua_gettop(L), top); /* no Lua stack use */
+        return;
+    }
     lua_pushliteral(L, "below"); /* the record need not be at the top */
     int top = lua_gettop(L);
     ck_assert_msg(ls_json_decode(L, json, strlen(json), NULL, err) == 0, "%s: %s", json, err);
@@ -228,6 +257,7 @@ static void expect_stats(tq *t, int64_t input, int64_t late, int64_t updated, in
 
 START_TEST(query_complete_group_by)
 {
+    projected = _i;
     tq *t = qnew("by_station");
     add_group(t, "station");
     add_agg(t, LS_AGG_COUNT, NULL, "n");
@@ -269,6 +299,7 @@ END_TEST
 
 START_TEST(query_update_mode_no_watermark)
 {
+    projected = _i;
     tq *t = qnew("upd");
     add_group(t, "station");
     add_agg(t, LS_AGG_COUNT, NULL, "n");
@@ -293,6 +324,7 @@ END_TEST
 
 START_TEST(query_global_aggregate)
 {
+    projected = _i;
     tq *t = qnew("global");
     add_agg(t, LS_AGG_COUNT, NULL, "n");
     add_agg(t, LS_AGG_MIN, "v", "lo");
@@ -310,6 +342,7 @@ END_TEST
 
 START_TEST(query_update_with_watermark)
 {
+    projected = _i;
     tq *t = qnew("upd_wm");
     add_window(t, "time", 10 * MIN, 10 * MIN);
     add_agg(t, LS_AGG_COUNT, NULL, "count");
@@ -352,6 +385,7 @@ END_TEST
 
 START_TEST(query_append_with_watermark)
 {
+    projected = _i;
     tq *t = qnew("app");
     add_window(t, "time", 10 * MIN, 10 * MIN);
     add_group(t, "station");
@@ -400,6 +434,7 @@ END_TEST
 
 START_TEST(query_complete_keeps_late_rows)
 {
+    projected = _i;
     tq *t = qnew("cmp_wm");
     add_window(t, "time", 10 * MIN, 10 * MIN);
     add_agg(t, LS_AGG_COUNT, NULL, "count");
@@ -431,6 +466,7 @@ END_TEST
 
 START_TEST(query_sliding_windows)
 {
+    projected = _i;
     tq *t = qnew("sliding");
     add_window(t, "time", 10 * MIN, 5 * MIN);
     add_agg(t, LS_AGG_COUNT, NULL, "count");
@@ -452,6 +488,7 @@ END_TEST
 
 START_TEST(query_sliding_update_watermark)
 {
+    projected = _i;
     tq *t = qnew("sliding_upd");
     add_window(t, "time", 10 * MIN, 5 * MIN);
     add_agg(t, LS_AGG_COUNT, NULL, "count");
@@ -475,6 +512,7 @@ END_TEST
 /* Numeric event times are seconds since the epoch, as Spark casts them. */
 START_TEST(query_numeric_event_time)
 {
+    projected = _i;
     tq *t = qnew("numeric_time");
     add_window(t, "ts", 60000, 60000);
     add_agg(t, LS_AGG_COUNT, NULL, "count");
@@ -513,6 +551,7 @@ static void push_join_records(tq *t)
 
 START_TEST(query_left_join)
 {
+    projected = _i;
     char err[LS_ERRLEN] = "";
     ls_table *tab = load_radio(err);
     ck_assert_msg(tab != NULL, "%s", err);
@@ -536,6 +575,7 @@ END_TEST
 
 START_TEST(query_inner_join)
 {
+    projected = _i;
     char err[LS_ERRLEN] = "";
     ls_table *tab = load_radio(err);
     ck_assert_msg(tab != NULL, "%s", err);
@@ -754,27 +794,320 @@ START_TEST(query_console_sink)
 }
 END_TEST
 
+/* ---- projected queries (ls_query_project + ls_json_scan) ------------ */
+
+START_TEST(query_project_registers_fields)
+{
+    char err[LS_ERRLEN] = "";
+    ls_table *tab = load_radio(err);
+    ck_assert_msg(tab != NULL, "%s", err);
+    tq *t = qnew("fields");
+    add_join(t, tab, "radio", 0);
+    add_window(t, "time", MIN, MIN);
+    add_group(t, "station");
+    add_group_from_join(t, "region", 0);
+    add_agg(t, LS_AGG_COUNT, NULL, "n");
+    add_agg(t, LS_AGG_SUM, "v", "s");
+    add_agg(t, LS_AGG_MAX, "v", "m");
+    add_agg(t, LS_AGG_AVG, "station", "odd"); /* a column read twice */
+    set_watermark(t, "time", MIN);
+    ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);
+
+    ls_fieldset *fs = ls_fieldset_new();
+    ls_fieldset_add(fs, "already"); /* another query of the source came first */
+    ls_query_project(t->q, fs);
+    ck_assert(t->q->use_view);
+    /* the record columns, once each; not count(*) nor the join's column */
+    ck_assert_uint_eq(fs->n, 5);
+    ck_assert_int_eq(ls_fieldset_index(fs, "already", 7), 0);
+    int radio = ls_fieldset_index(fs, "radio", 5), time = ls_fieldset_index(fs, "time", 4);
+    int station = ls_fieldset_index(fs, "station", 7), v = ls_fieldset_index(fs, "v", 1);
+    ck_assert_int_gt(radio, 0);
+    ck_assert_int_gt(time, 0);
+    ck_assert_int_gt(station, 0);
+    ck_assert_int_gt(v, 0);
+    ck_assert_int_eq(ls_fieldset_index(fs, "region", 6), -1);
+    ck_assert_int_eq(t->q->joins[0].left.slot, radio);
+    ck_assert_int_eq(t->q->event_time.slot, time);
+    ck_assert_int_eq(t->q->groups[0].col.slot, time);
+    ck_assert_int_eq(t->q->groups[1].col.slot, station);
+    ck_assert_int_eq(t->q->agg_cols[1].slot, v);
+    ck_assert_int_eq(t->q->agg_cols[2].slot, v);
+    ck_assert_int_eq(t->q->agg_cols[3].slot, station);
+    ls_fieldset_free(fs);
+    qfree(t);
+
+    /* projected before ls_query_ready: the window's column still becomes
+     * the event time with its slot */
+    t = qnew("early");
+    add_group(t, "station");
+    add_window(t, "ts", MIN, MIN);
+    add_agg(t, LS_AGG_COUNT, NULL, "n");
+    fs = ls_fieldset_new();
+    ls_query_project(t->q, fs);
+    ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);
+    ck_assert_uint_eq(fs->n, 2);
+    ck_assert_int_eq(t->q->event_time.slot, ls_fieldset_index(fs, "ts", 2));
+    ls_fieldset_free(fs);
+    qfree(t);
+
+    /* a query with a map keeps reading its (mapped) Lua table */
+    t = qnew("mapped_not_projected");
+    t->q->map_ref = map_ref("return function(r) return r end");
+    add_group(t, "station");
+    add_agg(t, LS_AGG_SUM, "v", "s");
+    ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);
+    fs = ls_fieldset_new();
+    ls_query_project(t->q, fs);
+    ck_assert_int_eq(t->q->use_view, 0);
+    ck_assert_uint_eq(fs->n, 0);
+    ls_fieldset_free(fs);
+    qfree(t);
+    ls_table_free(tab);
+}
+END_TEST
+
+/* sum/avg/min/max over numbers and numbers in strings, escaped or not */
+START_TEST(query_numeric_strings)
+{
+    projected = _i;
+    tq *t = qnew("numeric_strings");
+    add_group(t, "g");
+    add_agg(t, LS_AGG_COUNT, NULL, "n");
+    add_agg(t, LS_AGG_COUNT, "v", "n_v");
+    add_agg(t, LS_AGG_SUM, "v", "total");
+    add_agg(t, LS_AGG_AVG, "v", "mean");
+    add_agg(t, LS_AGG_MIN, "v", "lo");
+    add_agg(t, LS_AGG_MAX, "v", "hi");
+    ready(t, LS_MODE_COMPLETE, 2);
+    begin(t, 0);
+    push(t, "{\"g\":\"x\",\"v\":\"1\"}");
+    push(t, "{\"g\":\"x\",\"v\":\"2.5\"}");
+    push(t, "{\"g\":\"x\",\"v\":3}");
+    push(t, "{\"g\":\"x\",\"v\":\"\\u0034\"}"); /* "4", unescaped in the arena */
+    push(t, "{\"g\":\"x\",\"v\":null}");
+    push(t, "{\"g\":\"i\",\"v\":\"-2\"}");
+    push(t, "{\"g\":\"i\",\"v\":7}");
+    push(t, "{\"g\":\"i\",\"v\":\"1e1\"}");
+    push(t, "{\"g\":\"i\"}");
+    end(t);
+    expect_rows(t, ROWS("{\"g\":\"x\",\"n\":5,\"n_v\":4,\"total\":10.5,\"mean\":2.625,\"lo\":1,\"hi\":4}",
+                        "{\"g\":\"i\",\"n\":4,\"n_v\":3,\"total\":15,\"mean\":5,\"lo\":-2,\"hi\":10}"));
+    ck_assert_int_eq(t->q->stats.invalid_rows, 0);
+    qfree(t);
+}
+END_TEST
+
+/* Group keys from escaped strings (in the view's arena, overwritten by the
+ * next record) are copied into the state. */
+START_TEST(query_escaped_group_keys)
+{
+    projected = _i;
+    tq *t = qnew("escaped_keys");
+    add_group(t, "station");
+    add_agg(t, LS_AGG_COUNT, NULL, "n");
+    ready(t, LS_MODE_UPDATE, 4);
+    begin(t, 0);
+    push(t, "{\"station\":\"A\\u00e9\"}");
+    push(t, "{\"station\":\"A\xc3\xa9\"}");      /* the same text, unescaped */
+    push(t, "{\"st\\u0061tion\":\"B\\/C\"}");    /* an escaped key */
+    push(t, "{\"station\":\"\\\"q\\\"\"}");
+    push(t, "{\"station\":\"A\\u00e9\",\"station\":\"B/C\"}"); /* the last wins */
+    end(t);
+    expect_rows(t, ROWS("{\"station\":\"A\xc3\xa9\",\"n\":2}", "{\"station\":\"B/C\",\"n\":2}",
+                        "{\"station\":\"\\\"q\\\"\",\"n\":1}"));
+    begin(t, 1);
+    push(t, "{\"station\":\"\\ud83d\\ude00\"}");
+    push(t, "{\"station\":\"A\\u00e9\"}");
+    end(t);
+    expect_rows(t, ROWS("{\"station\":\"A\xc3\xa9\",\"n\":3}",
+                        "{\"station\":\"\xf0\x9f\x98\x80\",\"n\":1}"));
+    qfree(t);
+}
+END_TEST
+
+/* Reads the dead-letter file; returns its lines (text to free in *text). */
+static int dead_lines(char **text, char **lines, int max)
+{
+    char err[LS_ERRLEN];
+    ck_assert_int_eq(ls_deadletter_flush(dl, err), 0);
+    *text = th_read_file(dl_path, NULL);
+    ck_assert_ptr_nonnull(*text);
+    return th_lines(*text, lines, max);
+}
+
+START_TEST(query_projected_dead_letters)
+{
+    projected = 1;
+    tq *t = qnew("strict_view");
+    add_window(t, "time", 10 * MIN, 10 * MIN);
+    add_group(t, "station");
+    add_agg(t, LS_AGG_SUM, "v", "total");
+    ready(t, LS_MODE_COMPLETE, 2);
+    ck_assert_ptr_nonnull(t->fs);
+    next_offset = 0;
+    begin(t, 0);
+    push(t, "{\"time\":\"2018-12-31T12:01:00Z\",\"station\":\"A\",\"v\":1}");
+    push(t, "{\"time\":\"2018-12-31T12:02:00Z\",\"station\":{\"nested\":1},\"v\":1}");
+    push(t, "{\"time\":\"2018-12-31T12:03:00Z\",\"station\":[\"A\"],\"v\":1}");
+    push(t, "{\"station\":\"A\",\"v\":1}");
+    push(t, "{\"time\":null,\"station\":\"A\",\"v\":1}");
+    push(t, "{\"time\":{\"t\":1},\"station\":\"A\",\"v\":1}");
+    push(t, "{\"time\":\"2018-12-31T12:04:00Z\",\"station\":\"A\",\"v\":{}}");
+    push(t, "{\"time\":\"2018-12-31T12:05:00Z\",\"station\":\"A\",\"v\":\"abc\"}");
+    push(t, "{\"time\":\"2018-12-31T12:06:00Z\",\"station\":\"A\",\"v\":true}");
+    push(t, "{\"time\":\"yesterday\",\"station\":\"A\",\"v\":1}");
+    /* a nested value in a field the query does not read is fine */
+    push(t, "{\"time\":\"2018-12-31T12:07:00Z\",\"station\":\"A\",\"v\":2,\"other\":{\"x\":[]}}");
+    /* and a later scalar replaces an earlier nested value */
+    push(t, "{\"time\":\"2018-12-31T12:08:00Z\",\"station\":[1],\"station\":\"A\",\"v\":3}");
+    end(t);
+    expect_rows(t, ROWS(WROW("12:00", "12:10", "\"station\":\"A\",\"total\":6")));
+    ck_assert_int_eq(t->q->stats.input_rows, 12);
+    ck_assert_int_eq(t->q->stats.invalid_rows, 9);
+    ck_assert_int_eq(dl->count, 9);
+
+    char *text, *lines[16];
+    ck_assert_int_eq(dead_lines(&text, lines, 16), 9);
+    static const char *const want[] = {
+        "\"error\":\"column station: a nested value cannot be grouped or aggregated\"",
+        "\"error\":\"column station: a nested value cannot be grouped or aggregated\"",
+        "\"error\":\"event time time is missing\"",
+        "\"error\":\"event time time is missing\"",
+        "\"error\":\"column time: a nested value cannot be grouped or aggregated\"",
+        "\"error\":\"column v: a nested value cannot be grouped or aggregated\"",
+        "\"error\":\"sum(v): not a number\"",
+        "\"error\":\"sum(v): not a number\"",
+        "\"error\":\"event time time: invalid timestamp \\\"yesterday\\\"\"",
+    };
+    static const int offsets[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+    for (int i = 0; i < 9; i++) {
+        ck_assert_msg(strstr(lines[i], want[i]) != NULL, "line %d: %s\nwant %s", i, lines[i], want[i]);
+        ck_assert_msg(strstr(lines[i], "\"query\":\"strict_view\"") != NULL, "%s", lines[i]);
+        char off[32];
+        snprintf(off, sizeof off, "\"offset\":%d,", offsets[i]);
+        ck_assert_msg(strstr(lines[i], off) != NULL, "line %d: %s", i, lines[i]);
+    }
+    /* the message itself is kept as it came */
+    ck_assert_msg(strstr(lines[1], "\"value\":\"{\\\"time\\\":\\\"2018-12-31T12:03:00Z\\\","
+                                   "\\\"station\\\":[\\\"A\\\"],\\\"v\\\":1}\"") != NULL,
+                  "%s", lines[1]);
+    free(text);
+    qfree(t);
+}
+END_TEST
+
+/* A nested join key is dead-lettered too; a null one misses the table. */
+START_TEST(query_projected_join_key_nested)
+{
+    projected = 1;
+    char err[LS_ERRLEN] = "";
+    ls_table *tab = load_radio(err);
+    ck_assert_msg(tab != NULL, "%s", err);
+    tq *t = qnew("join_view");
+    add_join(t, tab, "radio", 0);
+    add_group_from_join(t, "name", 0);
+    add_agg(t, LS_AGG_COUNT, NULL, "n");
+    ready(t, LS_MODE_COMPLETE, 1);
+    ck_assert_uint_eq(t->fs->n, 1); /* only the key: name comes from the table */
+    begin(t, 0);
+    push(t, "{\"radio\":\"A\\u0031\"}"); /* "A1", escaped */
+    push(t, "{\"radio\":{\"code\":\"A1\"}}");
+    push(t, "{\"radio\":null,\"name\":\"ignored\"}");
+    push(t, "{\"radio\":3}");
+    end(t);
+    expect_rows(t, ROWS("{\"name\":\"Alpha\",\"n\":1}", "{\"name\":null,\"n\":1}",
+                        "{\"name\":\"Three\",\"n\":1}"));
+    char *text, *lines[4];
+    ck_assert_int_eq(dead_lines(&text, lines, 4), 1);
+    ck_assert_msg(strstr(lines[0], "\"error\":\"column radio: a nested value cannot be grouped or "
+                                   "aggregated\"") != NULL, "%s", lines[0]);
+    free(text);
+    qfree(t);
+    ls_table_free(tab);
+}
+END_TEST
+
+/* Two queries of one source share a fieldset and one view (the engine's
+ * plan): each reads its own slots. */
+START_TEST(query_projected_shared_view)
+{
+    tq *a = qnew("per_station");
+    add_group(a, "station");
+    add_agg(a, LS_AGG_COUNT, NULL, "n");
+    ready(a, LS_MODE_COMPLETE, 2);
+    tq *b = qnew("per_window");
+    add_window(b, "time", 10 * MIN, 10 * MIN);
+    add_agg(b, LS_AGG_SUM, "v", "total");
+    add_agg(b, LS_AGG_MAX, "station", "last"); /* strings are not numbers: dead-lettered */
+    set_watermark(b, "time", 10 * MIN);
+    ready(b, LS_MODE_UPDATE, 2);
+
+    ls_fieldset *fs = ls_fieldset_new();
+    ls_query_project(a->q, fs);
+    ls_query_project(b->q, fs);
+    a->q->L = b->q->L = NULL; /* projected queries need no Lua state (worker lanes) */
+    ck_assert_uint_eq(fs->n, 3); /* station, time, v */
+    ls_recview view;
+    ls_recview_init(&view, fs->n);
+    static const char *const recs[] = {
+        "{\"time\":\"2018-12-31T12:01:00Z\",\"station\":\"1\",\"v\":2}",
+        "{\"time\":\"2018-12-31T12:02:00Z\",\"station\":\"2\",\"v\":\"3\"}",
+        "{\"station\":\"\\u0031\",\"v\":4}",
+        "{\"time\":\"2018-12-31T12:15:00Z\",\"station\":\"x\",\"v\":5}",
+    };
+    char err[LS_ERRLEN];
+    ls_query_begin_batch(a->q, 0);
+    ls_query_begin_batch(b->q, 0);
+    for (size_t i = 0; i < 4; i++) {
+        ls_origin o = { "events", 0, (int64_t)i, -1 };
+        size_t n = strlen(recs[i]);
+        ck_assert_msg(ls_json_scan(recs[i], n, fs, &view, err) == 0, "%s", err);
+        ck_assert_int_eq(ls_query_process(a->q, 0, &view, &o, recs[i], n, dl, err), 0);
+        ck_assert_int_eq(ls_query_process(b->q, 0, &view, &o, recs[i], n, dl, err), 0);
+    }
+    end(a);
+    end(b);
+    expect_rows(a, ROWS("{\"station\":\"1\",\"n\":2}", "{\"station\":\"2\",\"n\":1}",
+                        "{\"station\":\"x\",\"n\":1}"));
+    /* "1" and "2" count as numbers; "x" does not, nor a missing time */
+    expect_rows(b, ROWS(WROW("12:00", "12:10", "\"total\":5,\"last\":2")));
+    ck_assert_int_eq(b->q->stats.invalid_rows, 2);
+    ck_assert_int_eq(a->q->stats.invalid_rows, 0);
+    ls_recview_free(&view);
+    ls_fieldset_free(fs);
+    qfree(a);
+    qfree(b);
+}
+END_TEST
+
 Suite *query_suite(void)
 {
     Suite *s = suite_create("query");
     TCase *tc = tcase_create("end_to_end");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, query_complete_group_by);
-    tcase_add_test(tc, query_update_mode_no_watermark);
-    tcase_add_test(tc, query_global_aggregate);
-    tcase_add_test(tc, query_update_with_watermark);
-    tcase_add_test(tc, query_append_with_watermark);
-    tcase_add_test(tc, query_complete_keeps_late_rows);
-    tcase_add_test(tc, query_sliding_windows);
-    tcase_add_test(tc, query_sliding_update_watermark);
-    tcase_add_test(tc, query_numeric_event_time);
-    tcase_add_test(tc, query_left_join);
-    tcase_add_test(tc, query_inner_join);
+    tcase_add_loop_test(tc, query_complete_group_by, 0, 2);
+    tcase_add_loop_test(tc, query_update_mode_no_watermark, 0, 2);
+    tcase_add_loop_test(tc, query_global_aggregate, 0, 2);
+    tcase_add_loop_test(tc, query_update_with_watermark, 0, 2);
+    tcase_add_loop_test(tc, query_append_with_watermark, 0, 2);
+    tcase_add_loop_test(tc, query_complete_keeps_late_rows, 0, 2);
+    tcase_add_loop_test(tc, query_sliding_windows, 0, 2);
+    tcase_add_loop_test(tc, query_sliding_update_watermark, 0, 2);
+    tcase_add_loop_test(tc, query_numeric_event_time, 0, 2);
+    tcase_add_loop_test(tc, query_left_join, 0, 2);
+    tcase_add_loop_test(tc, query_inner_join, 0, 2);
     tcase_add_test(tc, query_map_function);
     tcase_add_test(tc, query_invalid_rows_dead_lettered);
     tcase_add_test(tc, query_ready_validation);
     tcase_add_test(tc, query_mode_names);
     tcase_add_test(tc, query_console_sink);
+    tcase_add_test(tc, query_project_registers_fields);
+    tcase_add_loop_test(tc, query_numeric_strings, 0, 2);
+    tcase_add_loop_test(tc, query_escaped_group_keys, 0, 2);
+    tcase_add_test(tc, query_projected_dead_letters);
+    tcase_add_test(tc, query_projected_join_key_nested);
+    tcase_add_test(tc, query_projected_shared_view);
     suite_add_tcase(s, tc);
     return s;
 }
