@@ -205,11 +205,8 @@ static int number(scan *s, ls_value *out)
     }
     if (!out) return 0;
     size_t len = (size_t)(s->p - b);
-    char tmp[64];
-    if (len >= sizeof tmp) { /* absurdly long: keep it as a double */
-        integral = 0;
-        len = sizeof tmp - 1;
-    }
+    char small[64];
+    char *tmp = len < sizeof small ? small : ls_xmalloc(len + 1); /* long numbers are rare */
     memcpy(tmp, b, len);
     tmp[len] = '\0';
     if (integral) {
@@ -225,10 +222,12 @@ static int number(scan *s, ls_value *out)
         }
         if (ok && (neg ? v <= (uint64_t)INT64_MAX + 1 : v <= (uint64_t)INT64_MAX)) {
             *out = ls_int(neg ? (int64_t)(0 - v) : (int64_t)v);
+            if (tmp != small) free(tmp);
             return 0;
         }
     }
     *out = ls_double(strtod(tmp, NULL));
+    if (tmp != small) free(tmp);
     return 0;
 }
 
@@ -304,17 +303,16 @@ static int array(scan *s, int depth)
 static int value(scan *s, int depth, ls_value *out, uint8_t *nested)
 {
     if (s->p >= s->end) return bad(s, "unexpected end");
-    if (depth > LS_JSON_MAX_DEPTH) {
-        ls_seterr(s->err, "JSON nested deeper than %d levels", LS_JSON_MAX_DEPTH);
-        return -1;
-    }
     switch (*s->p) {
     case '{':
-        if (out) { *out = ls_null(); *nested = 1; }
-        return object(s, depth, 0);
     case '[':
+        /* depth counts containers, as the Lua-table decoder does */
+        if (depth > LS_JSON_MAX_DEPTH) {
+            ls_seterr(s->err, "JSON nested deeper than %d levels", LS_JSON_MAX_DEPTH);
+            return -1;
+        }
         if (out) { *out = ls_null(); *nested = 1; }
-        return array(s, depth);
+        return *s->p == '{' ? object(s, depth, 0) : array(s, depth);
     case '"':
         return string(s, out);
     case 't':

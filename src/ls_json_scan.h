@@ -6,8 +6,10 @@
  * path (yajl callbacks building a 14-field table, then reading 3 fields back)
  * showed malloc, Lua and yajl taking ~70% of the time per record; a query
  * that reads three fields should pay for three.  Validation is complete
- * (grammar, escapes, UTF-8, depth), so invalid messages are rejected exactly
- * as by the full decoder and go to the dead-letter output. */
+ * (grammar, escapes, UTF-8, depth) and follows RFC 8259 strictly: it also
+ * rejects what yajl lets through (overlong or surrogate UTF-8, unpaired
+ * \u surrogates, form feed as whitespace), so such messages are
+ * dead-lettered on this path and accepted on the Lua-table path. */
 #ifndef LS_JSON_SCAN_H
 #define LS_JSON_SCAN_H
 

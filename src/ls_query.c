@@ -293,6 +293,14 @@ static int event_time_ms(const ls_value *v, const char *col, int64_t *ms, char *
     return -1;
 }
 
+static void count_event_time(ls_query *q, int64_t et)
+{
+    if (q->stats.et_min == LS_NO_TIME || et < q->stats.et_min) q->stats.et_min = et;
+    if (q->stats.et_max == LS_NO_TIME || et > q->stats.et_max) q->stats.et_max = et;
+    q->stats.et_sum += (double)et;
+    q->stats.et_count++;
+}
+
 static int dead(ls_query *q, ls_deadletter *dl, const ls_origin *o, const char *why,
                 const char *payload, size_t n, char *err)
 {
@@ -391,18 +399,13 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
             rc = dead(q, dl, o, why, payload, n, err);
             goto out;
         }
-        if (q->stats.et_min == LS_NO_TIME || et < q->stats.et_min) q->stats.et_min = et;
-        if (q->stats.et_max == LS_NO_TIME || et > q->stats.et_max) q->stats.et_max = et;
-        q->stats.et_sum += (double)et;
-        q->stats.et_count++;
-        if (q->has_watermark) {
-            /* Complete mode keeps every group forever, so, as in Spark, late
-             * rows still count there; other modes drop them. */
-            if (q->mode != LS_MODE_COMPLETE && ls_watermark_is_late(&q->wm, et)) {
-                q->stats.late_rows++;
-                goto out;
-            }
-            ls_watermark_observe(&q->wm, et);
+        /* Complete mode keeps every group forever, so, as in Spark, late
+         * rows still count there; other modes drop them. */
+        if (q->has_watermark && q->mode != LS_MODE_COMPLETE &&
+            ls_watermark_is_late(&q->wm, et)) {
+            q->stats.late_rows++;
+            count_event_time(q, et); /* Spark's eventTime stats include late rows */
+            goto out;
         }
     }
 
@@ -442,6 +445,12 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
             rc = dead(q, dl, o, why, payload, n, err);
             goto out;
         }
+    }
+    /* Only a record that passed every check moves event-time statistics
+     * and the watermark: a dead-lettered one must not make others late. */
+    if (q->has_event_time) {
+        count_event_time(q, et);
+        if (q->has_watermark) ls_watermark_observe(&q->wm, et);
     }
     fold(q, et);
 out:

@@ -731,7 +731,7 @@ END_TEST
 /* ls_json_decode (like yajl's own limit) accepts 128 levels of containers
  * whatever their innermost content; the scanner counts the innermost scalar
  * as a level of its own and rejects it. See the report. */
-START_TEST(scan_depth_limit_with_scalar_SRC_BUG)
+START_TEST(scan_depth_limit_with_scalar)
 {
     sv t;
     sv_open(&t, NAMES("a"));
@@ -761,7 +761,7 @@ END_TEST
 
 /* Numbers of 64 characters or more are cut to their first 63 characters
  * before conversion, which changes their value. See the report. */
-START_TEST(scan_long_numbers_SRC_BUG)
+START_TEST(scan_long_numbers)
 {
     static const char *const nums[] = {
         /* 70 digits: 1.2345...e69 */
@@ -1123,8 +1123,8 @@ Suite *json_scan_suite(void)
     tcase_add_test(tc, scan_rejects_invalid);
     tcase_add_test(tc, scan_accepts_utf8_boundaries);
     tcase_add_test(tc, scan_depth_limit);
-    tcase_add_test(tc, scan_depth_limit_with_scalar_SRC_BUG);
-    tcase_add_test(tc, scan_long_numbers_SRC_BUG);
+    tcase_add_test(tc, scan_depth_limit_with_scalar);
+    tcase_add_test(tc, scan_long_numbers);
     tcase_add_test(tc, scan_differential_vs_yajl);
     tcase_add_test(tc, scan_stricter_than_yajl);
     suite_add_tcase(s, tc);
