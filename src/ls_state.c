@@ -31,6 +31,17 @@ static size_t group_size(const ls_state *s, size_t key_len)
     return sizeof(ls_group) + (size_t)s->nagg * sizeof(ls_acc) + key_len;
 }
 
+static size_t charged(size_t n)
+{
+    size_t c = (n + sizeof(size_t) + 15) & ~(size_t)15;
+    return c < 32 ? 32 : c;
+}
+
+size_t ls_state_group_cost(const ls_state *s, size_t key_len)
+{
+    return charged(group_size(s, key_len));
+}
+
 void ls_state_free(ls_state *s)
 {
     if (!s) return;
@@ -59,7 +70,7 @@ static ls_group *upsert_in(ls_state *s, ls_hmap *part, const char *key, size_t l
     for (int i = 0; i < s->nagg; i++) ls_acc_init(&g->acc[i]);
     memcpy(ls_group_key(g, s->nagg), key, len);
     ls_hmap_put(part, g, hash);
-    *added = size;
+    *added = charged(size);
     return g;
 }
 
@@ -137,7 +148,7 @@ static void drop_group(void *item, void *ctx)
 {
     evict_ctx *e = ctx;
     ls_group *g = item;
-    e->s->group_bytes -= group_size(e->s, g->key_len);
+    e->s->group_bytes -= charged(group_size(e->s, g->key_len));
     e->s->groups--;
     e->dropped++;
     free(g);

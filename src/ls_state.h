@@ -66,6 +66,11 @@ typedef struct ls_merge_result {
 } ls_merge_result;
 void ls_state_merge_part(ls_state *dst, const ls_state *src, int part, const ls_agg_spec *aggs,
                          int64_t batch_id, ls_merge_result *r);
+/* Bytes a group with a key of key_len bytes costs, as counted in
+ * group_bytes: its size as glibc's malloc really takes it (a size word,
+ * 16-byte granules, 32 bytes at least), so memoryUsedBytes is honest. */
+size_t ls_state_group_cost(const ls_state *s, size_t key_len);
+
 /* Frees every group (a worker's partial state after its merge). */
 void ls_state_clear(ls_state *s);
 
