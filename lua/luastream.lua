@@ -91,6 +91,8 @@ function M.kafka(opts)
   src.max_record_bytes = opts.max_record_bytes or 1048576
   check_type(2, "max_record_bytes", src.max_record_bytes, "number")
   src.connect_timeout_ms = duration(2, "connect_timeout", opts.connect_timeout or "10 seconds")
+  if opts.group_id ~= nil then check_type(2, "group_id", opts.group_id, "string") end
+  src.group_id = opts.group_id  -- consumer group the positions are committed under (lag tools)
   -- librdkafka properties: kafka = { ["fetch.min.bytes"] = ... } or "kafka.<name>" keys.
   if opts.kafka ~= nil then check_type(2, "kafka properties", opts.kafka, "table") end
   for k, v in pairs(opts.kafka or {}) do src.kafka[k] = tostring(v) end
@@ -181,6 +183,13 @@ function M.output(spec, opts)
     return M.kafka_sink { prefix = prefix, bootstrap = opts.bootstrap, kafka = opts.kafka }
   end
   fail(2, "output %q: expected console, jsonl:DIR or kafka:PREFIX", spec)
+end
+
+--- ls.checkpoint(dir): keep offsets, state snapshots and commits in dir
+-- (--checkpoint DIR overrides it).
+function M.checkpoint(dir)
+  check_type(2, "checkpoint directory", dir, "string")
+  declared.checkpoint = dir
 end
 
 --- ls.dead_letter(sink): where bad records go (default: beside the first query's sink).

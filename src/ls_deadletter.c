@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yajl_gen.h>
 
 #include "ls_sink.h"
@@ -139,7 +140,7 @@ int ls_deadletter_write(ls_deadletter *d, const ls_origin *o, const char *query,
 int ls_deadletter_flush(ls_deadletter *d, char *err)
 {
     if (d->kp) return ls_kafka_flush(d->kp, 60000, err);
-    if (fflush(d->f) != 0) {
+    if (fflush(d->f) != 0 || (d->sync && d->owns_f && fsync(fileno(d->f)) != 0)) {
         ls_seterr(err, "dead-letter %s: write failed: %s", d->path ? d->path : "stderr",
                   strerror(errno));
         return -1;

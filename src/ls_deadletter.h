@@ -33,6 +33,7 @@ typedef struct ls_deadletter {
     int64_t count;
     ls_buf line;
     pthread_mutex_t lock;    /* worker threads write here too */
+    int sync;                /* fsync on flush (set when checkpointing) */
 } ls_deadletter;
 
 /* Kinds: stderr (prefix "dead-letter: "), a JSON-lines file, a Kafka topic. */

@@ -104,6 +104,23 @@ static void plan_decoding(ls_engine *e)
                  e->dl);
 }
 
+/* ls.checkpoint(dir) in the script, or NULL. */
+static char *script_checkpoint(ls_engine *e)
+{
+    char *dir = NULL;
+    lua_State *L = e->L;
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "loaded");
+    lua_getfield(L, -1, "luastream");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "_declared");
+        if (lua_getfield(L, -1, "checkpoint") == LUA_TSTRING) dir = ls_xstrdup(lua_tostring(L, -1));
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 3);
+    return dir;
+}
+
 ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
 {
     ls_engine *e = ls_xcalloc(1, sizeof *e);
@@ -130,6 +147,15 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
     }
     warn_unused_params(e, o);
     plan_decoding(e);
+    char *cpdir = o->checkpoint ? ls_xstrdup(o->checkpoint) : script_checkpoint(e);
+    if (cpdir) {
+        e->cp = ls_checkpoint_open(cpdir, e, err);
+        free(cpdir);
+        if (!e->cp) {
+            ls_engine_free(e);
+            return NULL;
+        }
+    }
     if (o->parallelism > 1) {
         e->workers = ls_workers_new(e, o, o->parallelism, err);
         if (!e->workers) {
@@ -154,6 +180,7 @@ void ls_engine_free(ls_engine *e)
     for (size_t i = 0; i < e->nqueries; i++) ls_query_free(e->queries[i]);
     free(e->queries);
     ls_workers_free(e->workers);
+    ls_checkpoint_free(e->cp);
     ls_lane_free(&e->lane);
     for (size_t i = 0; e->plans && i < e->nsources; i++) {
         ls_fieldset_free(e->plans[i].fields);
@@ -212,9 +239,10 @@ static void set_latency(ls_query *q, const ls_stamps *p, int64_t now)
     q->stats.latency_p50 = now - p->ts[(size_t)(0.50 * (double)last)];
 }
 
-static int finish_batch(ls_engine *e, ls_batch_timing *t, char *err)
+static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, char *err)
 {
     if (e->workers && ls_workers_end_batch(e->workers, &t->decode_ms, err)) return -1;
+    if (e->cp && ls_checkpoint_wal(e->cp, e, batch, err)) return -1;
     if (!e->workers) t->decode_ms = e->lane.decode_ms;
     for (size_t s = 0; s < e->nsources; s++)
         if (e->stamps[s].n) qsort(e->stamps[s].ts, e->stamps[s].n, sizeof(int64_t), cmp_i64);
@@ -241,6 +269,7 @@ static int finish_batch(ls_engine *e, ls_batch_timing *t, char *err)
     }
     ls_buf_free(&line);
     if (e->progress) fflush(e->progress);
+    if (e->cp && ls_checkpoint_commit(e->cp, e, batch, err)) return -1;
     return 0;
 }
 
@@ -255,8 +284,10 @@ int ls_engine_run(ls_engine *e, char *err)
         ls_log("running %zu quer%s from %s (trigger: %s)", e->nqueries,
                e->nqueries == 1 ? "y" : "ies", e->script, tt);
     }
+    if (e->cp) ls_checkpoint_apply_replay(e->cp, e);
+    int replaying = e->cp && e->cp->replay;
     double prev_start = -1;
-    int64_t batch = 0;
+    int64_t batch = e->cp ? e->cp->next_batch : 0;
     while (!(e->stop && *e->stop)) {
         if (bounded && all_exhausted(e)) break;
         double start = ls_mono_ms();
@@ -278,10 +309,17 @@ int ls_engine_run(ls_engine *e, char *err)
         double last_msg = start;
         for (;;) {
             if (e->stop && *e->stop) break;
-            if (max && count >= max) break;
             double now = ls_mono_ms();
             int wait;
-            if (bounded) {
+            if (replaying) { /* exactly the recorded batch, whatever the trigger */
+                int reached = 1;
+                for (size_t i = 0; i < e->nsources; i++)
+                    reached &= ls_source_limits_reached(e->sources[i]);
+                if (reached) break;
+                wait = 100;
+            } else if (max && count >= max) {
+                break;
+            } else if (bounded) {
                 if (all_exhausted(e)) break;
                 wait = 100;
             } else if (e->trigger.interval_ms > 0) {
@@ -325,12 +363,17 @@ int ls_engine_run(ls_engine *e, char *err)
                 nanosleep(&ts, NULL);
             }
         }
-        if (count == 0 && !bounded) {
+        if (count == 0 && !bounded && !replaying) {
             continue; /* nothing arrived: no batch, as in Spark */
         }
         t.since_prev_ms = prev_start < 0 ? ls_mono_ms() - start : start - prev_start;
         prev_start = start;
-        if (finish_batch(e, &t, err)) return -1;
+        if (finish_batch(e, &t, batch, err)) return -1;
+        if (replaying) {
+            replaying = 0;
+            for (size_t i = 0; i < e->nsources; i++)
+                if (ls_source_clear_limits(e->sources[i], err)) return -1;
+        }
         e->total_input += count;
         e->batches_run++;
         batch++;

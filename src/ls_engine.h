@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "ls_checkpoint.h"
 #include "ls_deadletter.h"
 #include "ls_kafka.h"
 #include "ls_lane.h"
@@ -46,6 +47,7 @@ typedef struct ls_engine {
     ls_stamps *stamps;       /* one per source */
     ls_lane lane;            /* the engine thread's lane (parallelism 1) */
     ls_workers *workers;     /* parallelism > 1 */
+    ls_checkpoint *cp;       /* --checkpoint / ls.checkpoint, or NULL */
     size_t ntables;
     ls_table **tables;
     size_t nqueries;
@@ -72,6 +74,7 @@ typedef struct ls_engine_opts {
     const char *progress_path;
     int partitions;          /* --partitions, 0 = default */
     int parallelism;         /* --parallelism: worker threads, 0/1 = none */
+    const char *checkpoint;  /* --checkpoint DIR (overrides the script's) */
     int quiet;
     volatile sig_atomic_t *stop;
 } ls_engine_opts;

@@ -240,6 +240,7 @@ static int compile_sources(ls_engine *e, lua_State *L, int decl, char *err)
         s->max_per_trigger = opt_int(L, d, "max_records_per_trigger", 0);
         s->max_record_bytes = (size_t)opt_int(L, d, "max_record_bytes", 1 << 20);
         s->connect_timeout_ms = (int)opt_int(L, d, "connect_timeout_ms", 10000);
+        s->group_id = opt_str(L, d, "group_id");
         read_props(L, d, &s->props);
         lua_pushinteger(L, (lua_Integer)(i - 1));
         lua_setfield(L, d, "_index");

@@ -43,6 +43,8 @@ struct ls_sink {
     const ls_sink_vt *vt;
     char *description;       /* for progress reports, e.g. "FileSink[out/q.jsonl]" */
     int64_t rows_in_batch;   /* rows written since open_batch */
+    const char *file;        /* file sinks: the path (checkpoints cut it back on restart) */
+    int sync;                /* fsync at the end of each batch (set when checkpointing) */
 };
 
 /* A row formatter for the console sink: appends one line for row to out.

@@ -65,7 +65,7 @@ static int write_row(ls_sink *s, const ls_row *row, char *err)
 static int close_batch(ls_sink *s, char *err)
 {
     jsonl_sink *j = (jsonl_sink *)s;
-    if (fflush(j->f) != 0) {
+    if (fflush(j->f) != 0 || (s->sync && fsync(fileno(j->f)) != 0)) {
         ls_seterr(err, "%s: write failed: %s", j->path, strerror(errno));
         return -1;
     }
@@ -102,6 +102,7 @@ ls_sink *ls_sink_jsonl_new(const char *dir, const char *query, char *err)
     }
     setvbuf(j->f, NULL, _IOFBF, 1 << 20); /* rows come by the hundred thousand */
     j->base.vt = &jsonl_vt;
+    j->base.file = j->path;
     ls_buf d;
     ls_buf_init(&d);
     ls_buf_printf(&d, "FileSink[%s]", j->path);

@@ -30,6 +30,9 @@ void ls_source_free(ls_source *s)
     }
     for (size_t i = 0; i < s->nparts; i++) free(s->parts[i].topic);
     free(s->parts);
+    for (size_t i = 0; i < s->nresume; i++) free(s->resume[i].topic);
+    free(s->resume);
+    free(s->group_id);
     for (size_t i = 0; i < s->ntopics; i++) free(s->topics[i]);
     free(s->topics);
     ls_props_free(&s->props);
@@ -68,6 +71,8 @@ static int discover(ls_source *s, char *err)
             sp->next = -1;
             sp->end = -1;
             sp->batch_start = -1;
+            sp->limit = -1;
+            sp->resume = -1;
         }
         rd_kafka_metadata_destroy(md);
     }
@@ -77,7 +82,7 @@ static int discover(ls_source *s, char *err)
 int ls_source_open(ls_source *s, int bounded, char *err)
 {
     ls_props props = { 0 };
-    ls_props_set(&props, "group.id", "luastream");
+    ls_props_set(&props, "group.id", s->group_id ? s->group_id : "luastream");
     ls_props_set(&props, "enable.auto.commit", "false");
     ls_props_set(&props, "enable.auto.offset.store", "false");
     ls_props_set(&props, "enable.partition.eof", "true");
@@ -112,6 +117,16 @@ int ls_source_open(ls_source *s, int bounded, char *err)
             return -1;
         }
         p->next = s->start_latest ? hi : lo;
+        for (size_t r = 0; r < s->nresume; r++)
+            if (s->resume[r].partition == p->partition && strcmp(s->resume[r].topic, p->topic) == 0) {
+                p->next = s->resume[r].next;
+                if (p->next < lo) {
+                    fprintf(stderr, "luastream: %s[%d]: checkpoint offset %lld was deleted by "
+                            "retention; resuming at %lld\n", p->topic, p->partition,
+                            (long long)p->next, (long long)lo);
+                    p->next = lo;
+                }
+            }
         p->batch_start = p->next;
         if (bounded) {
             p->end = hi;
@@ -170,8 +185,9 @@ static int keep_message(ls_source *s, rd_kafka_message_t *m, int *fatal, char *e
         rd_kafka_message_destroy(m);
         return 0;
     }
-    if (!p || p->done || (s->bounded && m->offset >= p->end)) {
-        rd_kafka_message_destroy(m); /* past the bound of this run */
+    if (!p || p->done || (s->bounded && m->offset >= p->end) ||
+        (p->limit >= 0 && m->offset >= p->limit)) {
+        rd_kafka_message_destroy(m); /* past the bound of this run or batch */
         return 0;
     }
     p->next = m->offset + 1;
@@ -208,4 +224,65 @@ size_t ls_source_poll_batch(ls_source *s, int timeout_ms, rd_kafka_message_t **o
 void ls_source_begin_batch(ls_source *s)
 {
     for (size_t i = 0; i < s->nparts; i++) s->parts[i].batch_start = s->parts[i].next;
+}
+
+ls_source_part *ls_source_find(ls_source *s, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < s->nparts; i++)
+        if (s->parts[i].partition == partition && strcmp(s->parts[i].topic, topic) == 0)
+            return &s->parts[i];
+    return NULL;
+}
+
+void ls_source_resume_at(ls_source *s, const char *topic, int32_t partition, int64_t offset)
+{
+    s->resume = ls_xrealloc(s->resume, (s->nresume + 1) * sizeof *s->resume);
+    ls_source_part *r = &s->resume[s->nresume++];
+    memset(r, 0, sizeof *r);
+    r->topic = ls_xstrdup(topic);
+    r->partition = partition;
+    r->next = offset;
+}
+
+void ls_source_limit(ls_source *s, const char *topic, int32_t partition, int64_t limit)
+{
+    ls_source_part *p = ls_source_find(s, topic, partition);
+    if (p) p->limit = limit;
+}
+
+int ls_source_limits_reached(const ls_source *s)
+{
+    for (size_t i = 0; i < s->nparts; i++)
+        if (s->parts[i].limit >= 0 && s->parts[i].next < s->parts[i].limit) return 0;
+    return 1;
+}
+
+/* Re-assigning at the current positions drops what was fetched beyond the
+ * limits; it is fetched again for the next batch. */
+int ls_source_clear_limits(ls_source *s, char *err)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)s->nparts);
+    for (size_t i = 0; i < s->nparts; i++) {
+        s->parts[i].limit = -1;
+        rd_kafka_topic_partition_list_add(list, s->parts[i].topic, s->parts[i].partition)->offset =
+            s->parts[i].next;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_assign(s->rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (e) {
+        ls_seterr(err, "kafka assign: %s", rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+void ls_source_commit_group(ls_source *s)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)s->nparts);
+    for (size_t i = 0; i < s->nparts; i++)
+        if (s->parts[i].next >= 0)
+            rd_kafka_topic_partition_list_add(list, s->parts[i].topic, s->parts[i].partition)
+                ->offset = s->parts[i].next;
+    if (list->cnt) rd_kafka_commit(s->rk, list, 1);
+    rd_kafka_topic_partition_list_destroy(list);
 }

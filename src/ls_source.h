@@ -20,6 +20,8 @@ typedef struct ls_source_part {
     int64_t next;      /* next offset to read (known after the first message) */
     int64_t end;       /* bounded mode: stop before this offset; -1 = unbounded */
     int64_t batch_start;
+    int64_t resume;    /* from a checkpoint: start here instead of starting_offsets; -1 */
+    int64_t limit;     /* replaying a batch: stop before this offset; -1 = no limit */
     int done;
 } ls_source_part;
 
@@ -39,6 +41,9 @@ typedef struct ls_source {
     ls_source_part *parts;
     int bounded;
     size_t remaining;        /* bounded mode: partitions not yet done */
+    char *group_id;          /* consumer group offsets are committed under (lag tools) */
+    size_t nresume;          /* resume offsets set before open */
+    ls_source_part *resume;
 } ls_source;
 
 ls_source *ls_source_new(const char *bootstrap);
@@ -67,5 +72,19 @@ static inline int ls_source_exhausted(const ls_source *s)
 
 /* Marks the current positions as the start of a new batch. */
 void ls_source_begin_batch(ls_source *s);
+
+/* Before open: start partition (topic, partition) at offset (a checkpoint's
+ * position) instead of starting_offsets. */
+void ls_source_resume_at(ls_source *s, const char *topic, int32_t partition, int64_t offset);
+/* Replay of a batch recorded in a checkpoint: read partition only up to
+ * limit (exclusive). ls_source_limits_reached tells when every limited
+ * partition got there; ls_source_clear_limits goes back to normal reading. */
+void ls_source_limit(ls_source *s, const char *topic, int32_t partition, int64_t limit);
+int ls_source_limits_reached(const ls_source *s);
+int ls_source_clear_limits(ls_source *s, char *err);
+/* Commits the current positions to the consumer group (asynchronously):
+ * for lag tools; the checkpoint, not the group, is the source of truth. */
+void ls_source_commit_group(ls_source *s);
+ls_source_part *ls_source_find(ls_source *s, const char *topic, int32_t partition);
 
 #endif

@@ -168,3 +168,131 @@ size_t ls_state_memory(const ls_state *s)
     for (int i = 0; i < s->nparts; i++) bytes += ls_hmap_bytes(&s->parts[i]);
     return bytes;
 }
+
+/* ---- snapshots ---------------------------------------------------------- */
+
+#define SNAP_MAGIC "LSST"
+#define SNAP_VERSION 1u
+
+typedef struct snapio {
+    FILE *f;
+    uint64_t sum; /* FNV-1a over every byte so far */
+    int bad;
+} snapio;
+
+static void sum_bytes(snapio *io, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        io->sum ^= b[i];
+        io->sum *= 1099511628211ULL;
+    }
+}
+
+static void put(snapio *io, const void *p, size_t n)
+{
+    sum_bytes(io, p, n);
+    if (fwrite(p, 1, n, io->f) != n) io->bad = 1;
+}
+
+static int get(snapio *io, void *p, size_t n)
+{
+    if (fread(p, 1, n, io->f) != n) return -1;
+    sum_bytes(io, p, n);
+    return 0;
+}
+
+int ls_state_save(const ls_state *s, FILE *f)
+{
+    snapio io = { f, 1469598103934665603ULL, 0 };
+    uint32_t version = SNAP_VERSION, nagg = (uint32_t)s->nagg;
+    put(&io, SNAP_MAGIC, 4);
+    put(&io, &version, 4);
+    put(&io, &nagg, 4);
+    uint64_t count = 0;
+    for (int p = 0; p < s->nparts; p++) {
+        const ls_group *g;
+        LS_HMAP_FOREACH(&s->parts[p], g) {
+            uint8_t more = 1;
+            put(&io, &more, 1);
+            put(&io, &g->window_end, 8);
+            put(&io, &g->updated_batch, 8);
+            put(&io, &g->key_len, 4);
+            for (int a = 0; a < s->nagg; a++) {
+                put(&io, &g->acc[a].n, 8);
+                put(&io, &g->acc[a].v, 8);
+                put(&io, &g->acc[a].is_double, 1);
+            }
+            put(&io, ls_group_key(g, s->nagg), g->key_len);
+            count++;
+        }
+    }
+    uint8_t end = 0;
+    put(&io, &end, 1);
+    put(&io, &count, 8);
+    uint64_t sum = io.sum;
+    if (fwrite(&sum, 1, 8, f) != 8) io.bad = 1;
+    return io.bad ? -1 : 0;
+}
+
+int ls_state_load(ls_state *s, FILE *f, const char *path, char *err)
+{
+    snapio io = { f, 1469598103934665603ULL, 0 };
+    char magic[4];
+    uint32_t version, nagg;
+    if (get(&io, magic, 4) || memcmp(magic, SNAP_MAGIC, 4) != 0) {
+        ls_seterr(err, "%s: not a luastream state snapshot", path);
+        return -1;
+    }
+    if (get(&io, &version, 4) || version != SNAP_VERSION || get(&io, &nagg, 4)) {
+        ls_seterr(err, "%s: unsupported snapshot version", path);
+        return -1;
+    }
+    if (nagg != (uint32_t)s->nagg) {
+        ls_seterr(err, "%s: snapshot has %u aggregates, the query %d", path, nagg, s->nagg);
+        return -1;
+    }
+    ls_buf key;
+    ls_buf_init(&key);
+    uint64_t count = 0;
+    ls_acc *acc = ls_xcalloc((size_t)s->nagg + 1, sizeof *acc);
+    int rc = -1;
+    for (;;) {
+        uint8_t more;
+        if (get(&io, &more, 1)) goto truncated;
+        if (!more) break;
+        int64_t wend, upd;
+        uint32_t klen;
+        if (get(&io, &wend, 8) || get(&io, &upd, 8) || get(&io, &klen, 4)) goto truncated;
+        for (int a = 0; a < s->nagg; a++)
+            if (get(&io, &acc[a].n, 8) || get(&io, &acc[a].v, 8) || get(&io, &acc[a].is_double, 1))
+                goto truncated;
+        if (klen > (1u << 30)) goto corrupt;
+        ls_buf_reset(&key);
+        ls_buf_reserve(&key, klen);
+        if (get(&io, key.data, klen)) goto truncated;
+        key.len = klen;
+        int created;
+        ls_group *g = ls_state_upsert(s, key.data, klen, ls_hash(key.data, klen), wend, &created);
+        if (!created) goto corrupt;
+        g->updated_batch = upd;
+        memcpy(g->acc, acc, (size_t)s->nagg * sizeof *acc);
+        count++;
+    }
+    uint64_t want_count, want_sum;
+    if (get(&io, &want_count, 8)) goto truncated;
+    uint64_t sum = io.sum;
+    if (fread(&want_sum, 1, 8, f) != 8) goto truncated;
+    if (want_count != count || want_sum != sum) goto corrupt;
+    rc = 0;
+    goto out;
+truncated:
+    ls_seterr(err, "%s: snapshot is truncated", path);
+    goto out;
+corrupt:
+    ls_seterr(err, "%s: snapshot is corrupt (checksum or content mismatch)", path);
+out:
+    free(acc);
+    ls_buf_free(&key);
+    return rc;
+}

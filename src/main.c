@@ -36,6 +36,8 @@ static const char usage[] =
     "                       \"1 minute\"), once, or available-now (process what is in the\n"
     "                       topic at start, then exit 0)\n"
     "  --progress PATH      append each batch's progress report (JSON lines) to PATH\n"
+    "  --checkpoint DIR     keep offsets, state and commits in DIR; a restart resumes there\n"
+    "                       with exactly the results of an uninterrupted run\n"
     "  --partitions N       hash partitions of aggregation state (default 16)\n"
     "  --parallelism N      worker threads, each with its own Lua state (default 1:\n"
     "                       everything on the engine thread)\n"
@@ -93,7 +95,7 @@ static void install_signals(void)
 
 enum { O_SET = 256, O_TRIGGER, O_PROGRESS, O_PARTITIONS, O_QUIET, O_TOPIC, O_BOOTSTRAP,
        O_RATE, O_KEY, O_PARTITION, O_MAX, O_KAFKA, O_FROM_BEGINNING, O_TO_END, O_META,
-       O_HELP, O_VERSION, O_RAW, O_PARALLELISM };
+       O_HELP, O_VERSION, O_RAW, O_PARALLELISM, O_CHECKPOINT };
 
 static const struct option longopts[] = {
     { "set", required_argument, NULL, O_SET },
@@ -101,6 +103,7 @@ static const struct option longopts[] = {
     { "progress", required_argument, NULL, O_PROGRESS },
     { "partitions", required_argument, NULL, O_PARTITIONS },
     { "parallelism", required_argument, NULL, O_PARALLELISM },
+    { "checkpoint", required_argument, NULL, O_CHECKPOINT },
     { "quiet", no_argument, NULL, O_QUIET },
     { "topic", required_argument, NULL, O_TOPIC },
     { "bootstrap", required_argument, NULL, O_BOOTSTRAP },
@@ -170,6 +173,7 @@ static int parse_args(int argc, char **argv, cli *c)
             if (parse_number("--parallelism", optarg, &num) || num < 1 || num > 256) return 2;
             c->run.parallelism = (int)num;
             break;
+        case O_CHECKPOINT: c->run.checkpoint = optarg; break;
         case O_QUIET: c->run.quiet = 1; break;
         case O_TOPIC: c->topic = optarg; break;
         case O_BOOTSTRAP: c->bootstrap = optarg; break;

@@ -1,0 +1,514 @@
+/* ls_checkpoint.c - checkpoint files and recovery (see ls_checkpoint.h). */
+#include "ls_checkpoint.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yajl_gen.h>
+#include <yajl_tree.h>
+
+#include "ls_engine.h"
+#include "ls_sink.h"
+
+#define KEEP_BATCHES 2
+
+/* ---- files ---------------------------------------------------------- */
+
+static void path_of(ls_buf *b, const ls_checkpoint *cp, const char *sub, int64_t n)
+{
+    ls_buf_reset(b);
+    if (n >= 0) ls_buf_printf(b, "%s/%s/%lld", cp->dir, sub, (long long)n);
+    else ls_buf_printf(b, "%s/%s", cp->dir, sub);
+}
+
+static int fsync_dir(const char *path)
+{
+    char *d = ls_xstrdup(path);
+    char *slash = strrchr(d, '/');
+    if (slash) *slash = '\0';
+    int fd = open(slash ? d : ".", O_RDONLY | O_DIRECTORY);
+    free(d);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Writes via a temporary file, fsync and rename: all or nothing. */
+static int write_atomic(const char *path, const char *data, size_t len, char *err)
+{
+    ls_buf tmp;
+    ls_buf_init(&tmp);
+    ls_buf_printf(&tmp, "%s.tmp", path);
+    int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int ok = fd >= 0;
+    for (size_t off = 0; ok && off < len;) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w <= 0) ok = 0;
+        else off += (size_t)w;
+    }
+    if (ok && fsync(fd) != 0) ok = 0;
+    if (fd >= 0 && close(fd) != 0) ok = 0;
+    if (ok && rename(tmp.data, path) != 0) ok = 0;
+    if (ok) fsync_dir(path);
+    if (!ok) {
+        ls_seterr(err, "checkpoint: cannot write %s: %s", path, strerror(errno));
+        unlink(tmp.data);
+    }
+    ls_buf_free(&tmp);
+    return ok ? 0 : -1;
+}
+
+static yajl_val read_json(const char *path, char *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ls_seterr(err, "checkpoint: cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    ls_buf b;
+    ls_buf_init(&b);
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) ls_buf_append(&b, chunk, n);
+    fclose(f);
+    ls_buf_reserve(&b, 0);
+    char perr[256];
+    yajl_val v = yajl_tree_parse(b.data, perr, sizeof perr);
+    ls_buf_free(&b);
+    if (!v || !YAJL_IS_OBJECT(v)) {
+        ls_seterr(err, "checkpoint: %s is corrupt or truncated (not a JSON object)", path);
+        if (v) yajl_tree_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+static yajl_val field(yajl_val obj, const char *name)
+{
+    const char *p[] = { name, NULL };
+    return yajl_tree_get(obj, p, yajl_t_any);
+}
+
+/* Largest N among the numeric names in dir/sub, or -1. */
+static int64_t latest(const ls_checkpoint *cp, const char *sub)
+{
+    ls_buf p;
+    ls_buf_init(&p);
+    path_of(&p, cp, sub, -1);
+    DIR *d = opendir(p.data);
+    ls_buf_free(&p);
+    if (!d) return -1;
+    int64_t best = -1;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *end;
+        long long v = strtoll(de->d_name, &end, 10);
+        if (end != de->d_name && *end == '\0' && v > best) best = v;
+    }
+    closedir(d);
+    return best;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* ---- what is recorded ------------------------------------------------ */
+
+static void gen_str(yajl_gen g, const char *s) { yajl_gen_string(g, (const unsigned char *)s, strlen(s)); }
+
+/* A signature of what the state depends on: grouping, aggregates, mode,
+ * topics. A checkpoint from another declaration cannot be resumed. */
+static void signature(const ls_query *q, char out[17])
+{
+    ls_buf b;
+    ls_buf_init(&b);
+    for (size_t t = 0; t < q->source->ntopics; t++) ls_buf_printf(&b, "topic %s;", q->source->topics[t]);
+    for (size_t i = 0; i < q->ngroups; i++) {
+        const ls_groupcol *g = &q->groups[i];
+        ls_buf_printf(&b, "group %s %s", g->name, g->col.name);
+        if (g->is_window) ls_buf_printf(&b, " %lld/%lld", (long long)g->win.size, (long long)g->win.slide);
+        ls_buf_putc(&b, ';');
+    }
+    for (size_t a = 0; a < q->naggs; a++)
+        ls_buf_printf(&b, "agg %s %s %s;", ls_agg_fn_name(q->aggs[a].fn),
+                      q->aggs[a].column ? q->aggs[a].column : "*", q->aggs[a].name);
+    ls_buf_printf(&b, "mode %s", ls_mode_name(q->mode));
+    snprintf(out, 17, "%016llx", (unsigned long long)ls_hash(b.data, b.len));
+    ls_buf_free(&b);
+}
+
+static void gen_offsets(yajl_gen g, const ls_engine *e)
+{
+    gen_str(g, "sources");
+    yajl_gen_array_open(g);
+    for (size_t s = 0; s < e->nsources; s++) {
+        const ls_source *src = e->sources[s];
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < src->nparts; i++) {
+            yajl_gen_array_open(g);
+            gen_str(g, src->parts[i].topic);
+            yajl_gen_integer(g, src->parts[i].partition);
+            yajl_gen_integer(g, src->parts[i].next);
+            yajl_gen_array_close(g);
+        }
+        yajl_gen_array_close(g);
+    }
+    yajl_gen_array_close(g);
+}
+
+static void gen_files(yajl_gen g, const ls_engine *e)
+{
+    gen_str(g, "files");
+    yajl_gen_map_open(g);
+    for (size_t i = 0; i < e->nqueries; i++) {
+        const char *f = e->queries[i]->sink->file;
+        struct stat st;
+        if (f && stat(f, &st) == 0) {
+            gen_str(g, f);
+            yajl_gen_integer(g, st.st_size);
+        }
+    }
+    struct stat st;
+    if (e->dl->path && stat(e->dl->path, &st) == 0) {
+        gen_str(g, e->dl->path);
+        yajl_gen_integer(g, st.st_size);
+    }
+    yajl_gen_map_close(g);
+}
+
+static int write_gen(yajl_gen g, const char *path, char *err)
+{
+    const unsigned char *p;
+    size_t len;
+    yajl_gen_get_buf(g, &p, &len);
+    int rc = write_atomic(path, (const char *)p, len, err);
+    yajl_gen_free(g);
+    return rc;
+}
+
+/* Cuts the output files back to the lengths an entry recorded. */
+static int restore_files(yajl_val entry, const char *path, char *err)
+{
+    yajl_val files = field(entry, "files");
+    if (!files || !YAJL_IS_OBJECT(files)) {
+        ls_seterr(err, "checkpoint: %s has no \"files\"", path);
+        return -1;
+    }
+    for (size_t i = 0; i < YAJL_GET_OBJECT(files)->len; i++) {
+        const char *f = YAJL_GET_OBJECT(files)->keys[i];
+        yajl_val len = YAJL_GET_OBJECT(files)->values[i];
+        if (!YAJL_IS_INTEGER(len)) continue;
+        struct stat st;
+        if (stat(f, &st) == 0 && st.st_size > YAJL_GET_INTEGER(len) &&
+            truncate(f, (off_t)YAJL_GET_INTEGER(len)) != 0) {
+            ls_seterr(err, "checkpoint: cannot cut %s back to %lld bytes: %s", f,
+                      (long long)YAJL_GET_INTEGER(len), strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Calls fn(source, topic, partition, offset) for each recorded position. */
+static int each_offset(ls_engine *e, yajl_val entry, const char *path,
+                       void (*fn)(ls_source *, const char *, int32_t, int64_t), char *err)
+{
+    yajl_val srcs = field(entry, "sources");
+    if (!srcs || !YAJL_IS_ARRAY(srcs) || YAJL_GET_ARRAY(srcs)->len != e->nsources) {
+        ls_seterr(err, "checkpoint: %s does not match the script's sources", path);
+        return -1;
+    }
+    for (size_t s = 0; s < e->nsources; s++) {
+        yajl_val parts = YAJL_GET_ARRAY(srcs)->values[s];
+        if (!YAJL_IS_ARRAY(parts)) goto bad;
+        for (size_t i = 0; i < YAJL_GET_ARRAY(parts)->len; i++) {
+            yajl_val p = YAJL_GET_ARRAY(parts)->values[i];
+            if (!YAJL_IS_ARRAY(p) || YAJL_GET_ARRAY(p)->len != 3) goto bad;
+            yajl_val *v = YAJL_GET_ARRAY(p)->values;
+            if (!YAJL_IS_STRING(v[0]) || !YAJL_IS_INTEGER(v[1]) || !YAJL_IS_INTEGER(v[2])) goto bad;
+            fn(e->sources[s], YAJL_GET_STRING(v[0]), (int32_t)YAJL_GET_INTEGER(v[1]),
+               YAJL_GET_INTEGER(v[2]));
+        }
+    }
+    return 0;
+bad:
+    ls_seterr(err, "checkpoint: %s is corrupt (bad offsets)", path);
+    return -1;
+}
+
+/* ---- open / recover ----------------------------------------------------- */
+
+static int check_metadata(ls_checkpoint *cp, ls_engine *e, char *err)
+{
+    ls_buf p;
+    ls_buf_init(&p);
+    path_of(&p, cp, "metadata", -1);
+    int rc = -1;
+    if (!exists(p.data)) {
+        yajl_gen g = yajl_gen_alloc(NULL);
+        yajl_gen_map_open(g);
+        gen_str(g, "version");
+        yajl_gen_integer(g, 1);
+        gen_str(g, "queries");
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < e->nqueries; i++) {
+            char sig[17];
+            signature(e->queries[i], sig);
+            yajl_gen_map_open(g);
+            gen_str(g, "name");
+            gen_str(g, e->queries[i]->name);
+            gen_str(g, "signature");
+            gen_str(g, sig);
+            yajl_gen_map_close(g);
+        }
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+        rc = write_gen(g, p.data, err);
+        ls_buf_free(&p);
+        return rc;
+    }
+    yajl_val md = read_json(p.data, err);
+    if (!md) goto out;
+    yajl_val qs = field(md, "queries");
+    if (!qs || !YAJL_IS_ARRAY(qs)) {
+        ls_seterr(err, "checkpoint: %s is corrupt (no queries)", p.data);
+        goto out;
+    }
+    if (YAJL_GET_ARRAY(qs)->len != e->nqueries) {
+        ls_seterr(err, "checkpoint %s was written by a script with %zu quer%s, this one has %zu: "
+                  "use a new checkpoint directory", p.data, YAJL_GET_ARRAY(qs)->len,
+                  YAJL_GET_ARRAY(qs)->len == 1 ? "y" : "ies", e->nqueries);
+        goto out;
+    }
+    for (size_t i = 0; i < e->nqueries; i++) {
+        yajl_val q = YAJL_GET_ARRAY(qs)->values[i];
+        yajl_val name = field(q, "name"), sig = field(q, "signature");
+        char want[17];
+        signature(e->queries[i], want);
+        if (!YAJL_IS_STRING(name) || !YAJL_IS_STRING(sig)) {
+            ls_seterr(err, "checkpoint: %s is corrupt", p.data);
+            goto out;
+        }
+        const char *have_name = YAJL_GET_STRING(name), *have_sig = YAJL_GET_STRING(sig);
+        if (!have_name || !have_sig || strcmp(have_name, e->queries[i]->name) != 0 ||
+            strcmp(have_sig, want) != 0) {
+            ls_seterr(err, "checkpoint %s was written by another script: query %s changed "
+                      "(name, source, grouping, aggregates or output mode); use a new "
+                      "checkpoint directory", p.data, e->queries[i]->name);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (md) yajl_tree_free(md);
+    ls_buf_free(&p);
+    return rc;
+}
+
+static void set_resume(ls_source *s, const char *topic, int32_t part, int64_t off)
+{
+    ls_source_resume_at(s, topic, part, off);
+}
+
+static int restore_commit(ls_checkpoint *cp, ls_engine *e, int64_t c, char *err)
+{
+    ls_buf p;
+    ls_buf_init(&p);
+    path_of(&p, cp, "commits", c);
+    int rc = -1;
+    yajl_val cm = read_json(p.data, err);
+    if (!cm) goto out;
+    if (each_offset(e, cm, p.data, set_resume, err) || restore_files(cm, p.data, err)) goto out;
+    yajl_val wms = field(cm, "watermarks");
+    for (size_t i = 0; i < e->nqueries; i++) {
+        ls_query *q = e->queries[i];
+        const char *wp[] = { q->name, NULL };
+        yajl_val w = wms ? yajl_tree_get(wms, wp, yajl_t_array) : NULL;
+        if (w && YAJL_GET_ARRAY(w)->len == 2 && YAJL_IS_INTEGER(YAJL_GET_ARRAY(w)->values[0])) {
+            q->wm.current = YAJL_GET_INTEGER(YAJL_GET_ARRAY(w)->values[0]);
+            q->wm.max_event = YAJL_GET_INTEGER(YAJL_GET_ARRAY(w)->values[1]);
+        }
+        ls_buf sp;
+        ls_buf_init(&sp);
+        ls_buf_printf(&sp, "%s/state/%s/%lld", cp->dir, q->name, (long long)c);
+        FILE *f = fopen(sp.data, "rb");
+        if (!f) {
+            ls_seterr(err, "checkpoint: missing state snapshot %s: %s", sp.data, strerror(errno));
+            ls_buf_free(&sp);
+            goto out;
+        }
+        int bad = ls_state_load(q->state, f, sp.data, err);
+        fclose(f);
+        ls_buf_free(&sp);
+        if (bad) goto out;
+    }
+    rc = 0;
+out:
+    if (cm) yajl_tree_free(cm);
+    ls_buf_free(&p);
+    return rc;
+}
+
+ls_checkpoint *ls_checkpoint_open(const char *dir, ls_engine *e, char *err)
+{
+    ls_checkpoint *cp = ls_xcalloc(1, sizeof *cp);
+    cp->dir = ls_xstrdup(dir);
+    cp->kept = KEEP_BATCHES;
+    ls_buf p;
+    ls_buf_init(&p);
+    const char *subs[] = { "offsets", "commits", "state" };
+    for (size_t i = 0; i < 3; i++) {
+        path_of(&p, cp, subs[i], -1);
+        if (ls_mkdirs(p.data, err)) goto fail;
+    }
+    for (size_t i = 0; i < e->nqueries; i++) {
+        ls_buf_reset(&p);
+        ls_buf_printf(&p, "%s/state/%s", dir, e->queries[i]->name);
+        if (ls_mkdirs(p.data, err)) goto fail;
+    }
+    if (check_metadata(cp, e, err)) goto fail;
+
+    int64_t c = latest(cp, "commits");
+    if (c >= 0 && restore_commit(cp, e, c, err)) goto fail;
+    cp->next_batch = c + 1;
+    path_of(&p, cp, "offsets", cp->next_batch);
+    if (exists(p.data)) {
+        yajl_val wal = read_json(p.data, err);
+        if (!wal) goto fail;
+        /* Without a commit, the entry also tells how long the files were. */
+        if (c < 0 && restore_files(wal, p.data, err)) {
+            yajl_tree_free(wal);
+            goto fail;
+        }
+        cp->replay = 1;
+        cp->replay_offsets = wal;
+    }
+    for (size_t i = 0; i < e->nqueries; i++) e->queries[i]->sink->sync = 1;
+    e->dl->sync = 1;
+    ls_buf_free(&p);
+    return cp;
+fail:
+    ls_buf_free(&p);
+    ls_checkpoint_free(cp);
+    return NULL;
+}
+
+static void set_limit(ls_source *s, const char *topic, int32_t part, int64_t off)
+{
+    ls_source_limit(s, topic, part, off);
+}
+
+void ls_checkpoint_apply_replay(ls_checkpoint *cp, ls_engine *e)
+{
+    if (!cp->replay) return;
+    char err[LS_ERRLEN];
+    if (each_offset(e, cp->replay_offsets, "offsets", set_limit, err) == 0)
+        ls_log("checkpoint: replaying batch %lld over the offsets it recorded",
+               (long long)cp->next_batch);
+}
+
+/* ---- per batch ---------------------------------------------------------- */
+
+int ls_checkpoint_wal(ls_checkpoint *cp, ls_engine *e, int64_t batch, char *err)
+{
+    if (cp->replay && batch == cp->next_batch) return 0; /* its entry is already there */
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_map_open(g);
+    gen_str(g, "batchId");
+    yajl_gen_integer(g, batch);
+    gen_offsets(g, e);
+    gen_files(g, e); /* before this batch's rows: what a restart cuts back to */
+    yajl_gen_map_close(g);
+    ls_buf p;
+    ls_buf_init(&p);
+    path_of(&p, cp, "offsets", batch);
+    int rc = write_gen(g, p.data, err);
+    ls_buf_free(&p);
+    return rc;
+}
+
+static void prune(ls_checkpoint *cp, ls_engine *e, int64_t batch)
+{
+    ls_buf p;
+    ls_buf_init(&p);
+    for (int64_t old = batch - cp->kept; old >= 0 && old > batch - cp->kept - 64; old--) {
+        path_of(&p, cp, "offsets", old);
+        unlink(p.data);
+        path_of(&p, cp, "commits", old);
+        unlink(p.data);
+        for (size_t i = 0; i < e->nqueries; i++) {
+            ls_buf_reset(&p);
+            ls_buf_printf(&p, "%s/state/%s/%lld", cp->dir, e->queries[i]->name, (long long)old);
+            unlink(p.data);
+        }
+    }
+    ls_buf_free(&p);
+}
+
+int ls_checkpoint_commit(ls_checkpoint *cp, ls_engine *e, int64_t batch, char *err)
+{
+    ls_buf p;
+    ls_buf_init(&p);
+    for (size_t i = 0; i < e->nqueries; i++) {
+        ls_query *q = e->queries[i];
+        ls_buf_reset(&p);
+        ls_buf_printf(&p, "%s/state/%s/%lld.tmp", cp->dir, q->name, (long long)batch);
+        FILE *f = fopen(p.data, "wb");
+        int bad = !f || ls_state_save(q->state, f) != 0 || fflush(f) != 0 || fsync(fileno(f)) != 0;
+        if (f && fclose(f) != 0) bad = 1;
+        ls_buf fin;
+        ls_buf_init(&fin);
+        ls_buf_append(&fin, p.data, p.len - 4);
+        if (!bad && rename(p.data, fin.data) != 0) bad = 1;
+        if (bad) {
+            ls_seterr(err, "checkpoint: cannot write %s: %s", fin.data, strerror(errno));
+            unlink(p.data);
+            ls_buf_free(&fin);
+            ls_buf_free(&p);
+            return -1;
+        }
+        fsync_dir(fin.data);
+        ls_buf_free(&fin);
+    }
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_map_open(g);
+    gen_str(g, "batchId");
+    yajl_gen_integer(g, batch);
+    gen_offsets(g, e);
+    gen_files(g, e);
+    gen_str(g, "watermarks");
+    yajl_gen_map_open(g);
+    for (size_t i = 0; i < e->nqueries; i++) {
+        gen_str(g, e->queries[i]->name);
+        yajl_gen_array_open(g);
+        yajl_gen_integer(g, e->queries[i]->wm.current);
+        yajl_gen_integer(g, e->queries[i]->wm.max_event);
+        yajl_gen_array_close(g);
+    }
+    yajl_gen_map_close(g);
+    yajl_gen_map_close(g);
+    path_of(&p, cp, "commits", batch);
+    int rc = write_gen(g, p.data, err);
+    ls_buf_free(&p);
+    if (rc) return -1;
+    prune(cp, e, batch);
+    for (size_t s = 0; s < e->nsources; s++) ls_source_commit_group(e->sources[s]);
+    return 0;
+}
+
+void ls_checkpoint_free(ls_checkpoint *cp)
+{
+    if (!cp) return;
+    if (cp->replay_offsets) yajl_tree_free(cp->replay_offsets);
+    free(cp->dir);
+    free(cp);
+}

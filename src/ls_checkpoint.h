@@ -1,0 +1,47 @@
+/* ls_checkpoint.h - recovery: a checkpoint directory like Spark's.
+ *
+ *   DIR/metadata        the queries (name + signature of their declaration)
+ *   DIR/offsets/N       written after batch N was read and processed, before
+ *                       any sink wrote it: the end offsets of the batch and
+ *                       the lengths of the output files before its rows
+ *   DIR/state/Q/N       snapshot of query Q's aggregation state after batch N
+ *   DIR/commits/N       written after the sinks wrote batch N and its state
+ *                       snapshots are durable: end offsets, watermarks and
+ *                       output-file lengths
+ *
+ * Every file is written to a temporary name, fsync'ed and renamed, so a
+ * kill -9 at any moment leaves either the old or the new file. Restart:
+ * load the snapshots of the last commit C, cut the output files back to the
+ * lengths recorded there (dropping a half-written batch), resume reading at
+ * C's offsets, and if offsets/C+1 exists, run batch C+1 again over exactly
+ * the same offsets before reading on. The checkpoint is the source of
+ * truth; consumer-group offsets are committed after each batch only so
+ * that Kafka tools show the lag. */
+#ifndef LS_CHECKPOINT_H
+#define LS_CHECKPOINT_H
+
+#include <stdint.h>
+
+struct ls_engine;
+
+typedef struct ls_checkpoint {
+    char *dir;
+    int64_t next_batch;   /* the first batch this run executes */
+    int replay;           /* offsets/next_batch exists: replay it within its limits */
+    void *replay_offsets; /* yajl tree of that entry's offsets */
+    int64_t kept;         /* batches of history kept (older files are removed) */
+} ls_checkpoint;
+
+/* Opens or creates dir for engine e (compiled, sources not yet open):
+ * checks compatibility, restores state and watermarks, sets the sources'
+ * resume offsets and truncates output files. -1 + err naming the file. */
+ls_checkpoint *ls_checkpoint_open(const char *dir, struct ls_engine *e, char *err);
+/* After the sources are open: limits the first batch when replaying. */
+void ls_checkpoint_apply_replay(ls_checkpoint *cp, struct ls_engine *e);
+/* The write-ahead entry of batch N (before the sinks write). */
+int ls_checkpoint_wal(ls_checkpoint *cp, struct ls_engine *e, int64_t batch, char *err);
+/* Snapshots and the commit record of batch N (after the sinks wrote). */
+int ls_checkpoint_commit(ls_checkpoint *cp, struct ls_engine *e, int64_t batch, char *err);
+void ls_checkpoint_free(ls_checkpoint *cp);
+
+#endif
