@@ -115,8 +115,8 @@ START_TEST(progress_json_fields)
     src->name = strdup("KafkaV2[Subscribe[radio]]");
     src->nparts = 2;
     src->parts = calloc(2, sizeof *src->parts);
-    src->parts[0] = (ls_source_part){ strdup("radio"), 0, 3, -1, 0, 0 };
-    src->parts[1] = (ls_source_part){ strdup("radio"), 1, 9, 12, 5, 0 };
+    src->parts[0] = (ls_source_part){ .topic = strdup("radio"), .partition = 0, .next = 3, .end = -1, .batch_start = 0, .resume = -1, .limit = -1 };
+    src->parts[1] = (ls_source_part){ .topic = strdup("radio"), .partition = 1, .next = 9, .end = 12, .batch_start = 5, .resume = -1, .limit = -1 };
 
     ls_query *q = ls_query_new("radio_counts", L);
     q->source = src;
