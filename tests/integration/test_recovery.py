@@ -1,0 +1,186 @@
+"""Recovery against a real broker: kill -9 at random moments, SIGTERM,
+broker outages, incompatible or corrupt checkpoints. Each run's final
+results (the last row per group key) must equal an uninterrupted run's."""
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, ROOT, SAMPLE, Broker, read_jsonl, run
+import expected
+from test_pipeline import PIPELINE, check_results, window_key
+
+
+def last_rows(out):
+    crimes, disp = {}, {}
+    for r in read_jsonl(os.path.join(out, "crime_type_counts.jsonl")):
+        crimes[window_key(r)] = r["count"]
+    for r in read_jsonl(os.path.join(out, "disposition_counts.jsonl")):
+        disp[r["disposition"]] = (r["description"], r["count"])
+    return crimes, disp
+
+
+def pipeline_args(broker, topic, out, ckpt, *extra):
+    return [BIN, PIPELINE, "--set", "bootstrap=" + broker.bootstrap, "--set", "topic=" + topic,
+            "--set", "output=jsonl:" + str(out), "--checkpoint", str(ckpt), *extra]
+
+
+@pytest.fixture(scope="module")
+def big_topic(broker, tmp_path_factory):
+    """The real sample plus 60,000 generated calls, in 3 partitions."""
+    tmp = tmp_path_factory.mktemp("big")
+    gen = tmp / "gen.json"
+    subprocess.run(["python3", os.path.join(ROOT, "scripts", "gen_calls.py"), "--count", "60000",
+                    "--seed", "7", "--out", str(gen)], check=True, capture_output=True)
+    topic = broker.create_topic(partitions=3)
+    run(["produce", SAMPLE, "--topic", topic, "--bootstrap", broker.bootstrap, "--quiet"])
+    run(["produce", str(gen), "--topic", topic, "--bootstrap", broker.bootstrap, "--quiet"])
+    records = expected.load(SAMPLE) + expected.load(str(gen))
+    return topic, records
+
+
+def test_kill_9_at_random_moments_gives_the_uninterrupted_results(broker, big_topic, tmp_path):
+    topic, records = big_topic
+    ref = tmp_path / "ref"
+    run(pipeline_args(broker, topic, ref, tmp_path / "ref-ckpt", "--trigger", "available-now",
+                      "--set", "max_records_per_trigger=4000", "--quiet")[1:])
+    want = last_rows(ref)
+    assert sum(want[0].values()) == 2 * len(records)
+
+    out, ckpt = tmp_path / "out", tmp_path / "ckpt"
+    rnd = random.Random(20181231)
+    kills = 0
+    for attempt in range(40):
+        p = subprocess.Popen(pipeline_args(broker, topic, out, ckpt, "--trigger", "available-now",
+                                           "--set", "max_records_per_trigger=1000", "--quiet"),
+                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(rnd.uniform(0.1, 0.5))
+        if p.poll() is None:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            kills += 1
+            if kills >= 12:
+                break
+        else:
+            assert p.returncode == 0, p.stderr.read()
+            break
+    assert kills >= 10, "the run finished before 10 kills; make it longer"
+    # the last restart runs to the end
+    final = run(pipeline_args(broker, topic, out, ckpt, "--trigger", "available-now",
+                              "--set", "max_records_per_trigger=1000", "--quiet")[1:])
+    assert final.returncode == 0
+    got = last_rows(out)
+    assert got == want
+    # no half-written line is left anywhere in the output
+    for name in ("crime_type_counts.jsonl", "disposition_counts.jsonl", "dead_letter.jsonl"):
+        with open(out / name, encoding="utf-8") as f:
+            for line in f:
+                json.loads(line)
+
+
+def test_sigterm_finishes_the_batch_and_a_restart_continues(broker, big_topic, tmp_path):
+    topic, records = big_topic
+    out, ckpt = tmp_path / "out", tmp_path / "ckpt"
+    p = subprocess.Popen(pipeline_args(broker, topic, out, ckpt, "--trigger", "available-now",
+                                       "--set", "max_records_per_trigger=3000",
+                                       "--progress", str(tmp_path / "p.jsonl")),
+                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.8)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    done = {r["batchId"] for r in read_jsonl(tmp_path / "p.jsonl")}
+    commits = sorted(int(n) for n in os.listdir(ckpt / "commits"))
+    assert commits and commits[-1] == max(done)  # the batch in progress was committed
+    run(pipeline_args(broker, topic, out, ckpt, "--trigger", "available-now", "--quiet")[1:])
+    crimes, disp = last_rows(out)
+    assert crimes == dict(expected.crime_type_counts(records))
+
+
+def test_checkpoint_from_another_script_is_refused(broker, tmp_path):
+    topic = broker.create_topic()
+    run(["produce", SAMPLE, "--topic", topic, "--bootstrap", broker.bootstrap, "--quiet", "--max", "100"])
+    ckpt = tmp_path / "ckpt"
+    run(pipeline_args(broker, topic, tmp_path / "o", ckpt, "--trigger", "available-now", "--quiet")[1:])
+    other = tmp_path / "other.lua"
+    with open(PIPELINE) as f:
+        other.write_text(f.read().replace('"10 minutes", "5 minutes"', '"15 minutes", "5 minutes"'))
+    p = run([str(other), "--set", "bootstrap=" + broker.bootstrap, "--set", "topic=" + topic,
+             "--checkpoint", str(ckpt), "--trigger", "available-now"], check=False)
+    assert p.returncode == 2
+    assert str(ckpt / "metadata") in p.stderr and "crime_type_counts" in p.stderr
+
+
+def test_corrupt_snapshot_is_named_never_a_silent_restart(broker, tmp_path):
+    topic = broker.create_topic()
+    run(["produce", SAMPLE, "--topic", topic, "--bootstrap", broker.bootstrap, "--quiet", "--max", "500"])
+    ckpt = tmp_path / "ckpt"
+    args = pipeline_args(broker, topic, tmp_path / "o", ckpt, "--trigger", "available-now", "--quiet")[1:]
+    run(args)
+    snaps = sorted((ckpt / "state" / "crime_type_counts").iterdir())
+    data = snaps[-1].read_bytes()
+    snaps[-1].write_bytes(data[: len(data) // 2])
+    p = run(args, check=False)
+    assert p.returncode == 2 and str(snaps[-1]) in p.stderr and "truncated" in p.stderr
+    commit = sorted((ckpt / "commits").iterdir())[-1]
+    commit.write_text('{"batchId": 0, "sources": [')
+    p = run(args, check=False)
+    assert p.returncode == 2 and str(commit) in p.stderr
+
+
+def test_unwritable_checkpoint_directory_is_a_clear_error(broker, tmp_path):
+    topic = broker.create_topic()
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    p = run(pipeline_args(broker, topic, tmp_path / "o", blocker / "ckpt", "--trigger",
+                          "available-now")[1:], check=False)
+    assert p.returncode == 2 and "cannot create directory" in p.stderr
+
+
+def test_broker_outage_of_30_seconds_loses_nothing(tmp_path):
+    """A broker of its own, stopped for 30 s in the middle of a streaming run."""
+    b = Broker(str(tmp_path))
+    b.sh("start")
+    try:
+        topic = b.create_topic(partitions=2)
+        recs = expected.load(SAMPLE)
+        first, second = tmp_path / "a.json", tmp_path / "b.json"
+        first.write_text(json.dumps(recs[:3400]))
+        second.write_text(json.dumps(recs[3400:]))
+        out = tmp_path / "out"
+        run(["produce", str(first), "--topic", topic, "--bootstrap", b.bootstrap, "--quiet"])
+        p = subprocess.Popen(pipeline_args(b, topic, out, tmp_path / "ckpt", "--trigger", "300ms",
+                                           "--progress", str(tmp_path / "p.jsonl")),
+                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+        def consumed():
+            if not os.path.exists(tmp_path / "p.jsonl"):
+                return 0
+            return sum(r["numInputRows"] for r in read_jsonl(tmp_path / "p.jsonl")
+                       if r["name"] == "crime_type_counts")
+
+        deadline = time.time() + 30
+        while consumed() < 3400 and time.time() < deadline:
+            time.sleep(0.2)
+        assert consumed() == 3400
+        b.sh("stop")
+        time.sleep(30)
+        assert p.poll() is None, "luastream must wait for the broker, not exit"
+        b.sh("start")
+        run(["produce", str(second), "--topic", topic, "--bootstrap", b.bootstrap, "--quiet"],
+            timeout=120)
+        deadline = time.time() + 90
+        while consumed() < len(recs) and time.time() < deadline:
+            time.sleep(0.3)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0
+        assert consumed() == len(recs)
+        assert "kafka" in err.lower()  # the outage was reported
+        check_results(out, recs)
+    finally:
+        b.sh("stop")
