@@ -75,6 +75,7 @@ typedef struct ls_engine_opts {
     int partitions;          /* --partitions, 0 = default */
     int parallelism;         /* --parallelism: worker threads, 0/1 = none */
     const char *checkpoint;  /* --checkpoint DIR (overrides the script's) */
+    int unsafe_lua;          /* --unsafe-lua: keep os.execute, io.popen, C modules */
     int quiet;
     volatile sig_atomic_t *stop;
 } ls_engine_opts;

@@ -5,6 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+int ls_kafka_is_secret(const char *name)
+{
+    return strstr(name, "password") || strstr(name, "secret") || strstr(name, "key.pem") ||
+           strstr(name, ".key") || strstr(name, "token") || strstr(name, "jaas");
+}
+
 void ls_props_set(ls_props *p, const char *name, const char *value)
 {
     for (size_t i = 0; i < p->n; i++)
@@ -77,7 +83,10 @@ rd_kafka_conf_t *ls_kafka_conf(const char *bootstrap, const ls_props *props, cha
     for (size_t i = 0; props && i < props->n; i++) {
         if (rd_kafka_conf_set(conf, props->names[i], props->values[i], errstr, sizeof errstr) !=
             RD_KAFKA_CONF_OK) {
-            ls_seterr(err, "kafka property %s: %s", props->names[i], errstr);
+            /* librdkafka's message may quote the value: never for secrets */
+            ls_seterr(err, "kafka property %s: %s", props->names[i],
+                      ls_kafka_is_secret(props->names[i]) ? "invalid value (not shown: secret)"
+                                                          : errstr);
             rd_kafka_conf_destroy(conf);
             return NULL;
         }

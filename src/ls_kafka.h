@@ -19,6 +19,8 @@ typedef struct ls_props {
 } ls_props;
 
 void ls_props_set(ls_props *p, const char *name, const char *value);
+/* Properties whose values must never be printed (passwords, keys, tokens). */
+int ls_kafka_is_secret(const char *name);
 const char *ls_props_get(const ls_props *p, const char *name);
 void ls_props_free(ls_props *p);
 

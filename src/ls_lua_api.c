@@ -129,9 +129,24 @@ static void lua_dir(ls_buf *out)
     ls_buf_puts(out, LS_LUA_DIR);
 }
 
+/* The sandbox: a script may not run programs or load native code unless
+ * the user opts in (--unsafe-lua). lua-cjson, which scripts are promised,
+ * is loaded first and stays available. */
+static void sandbox(lua_State *L)
+{
+    const char *preload =
+        "pcall(require, 'cjson'); pcall(require, 'cjson.safe')\n"
+        "os.execute = nil; io.popen = nil; os.exit = nil\n"
+        "package.loadlib = nil\n"
+        "package.cpath = ''\n"
+        "table.remove(package.searchers, 4); table.remove(package.searchers, 3)\n";
+    if (luaL_dostring(L, preload) != LUA_OK) lua_pop(L, 1);
+}
+
 void ls_lua_setup(lua_State *L, const ls_engine_opts *opts)
 {
     luaL_openlibs(L);
+    if (!opts || !opts->unsafe_lua) sandbox(L);
     lua_newtable(L);
     for (size_t i = 0; opts && i < opts->nset; i++) {
         lua_pushstring(L, opts->set_values[i]);

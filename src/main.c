@@ -41,6 +41,8 @@ static const char usage[] =
     "  --partitions N       hash partitions of aggregation state (default 16)\n"
     "  --parallelism N      worker threads, each with its own Lua state (default 1:\n"
     "                       everything on the engine thread)\n"
+    "  --unsafe-lua         let the script use os.execute, io.popen and native modules\n"
+    "                       (by default only lua-cjson is loadable)\n"
     "  --quiet              no progress lines on stderr\n"
     "\n"
     "produce options:\n"
@@ -95,7 +97,7 @@ static void install_signals(void)
 
 enum { O_SET = 256, O_TRIGGER, O_PROGRESS, O_PARTITIONS, O_QUIET, O_TOPIC, O_BOOTSTRAP,
        O_RATE, O_KEY, O_PARTITION, O_MAX, O_KAFKA, O_FROM_BEGINNING, O_TO_END, O_META,
-       O_HELP, O_VERSION, O_RAW, O_PARALLELISM, O_CHECKPOINT };
+       O_HELP, O_VERSION, O_RAW, O_PARALLELISM, O_CHECKPOINT, O_UNSAFE_LUA };
 
 static const struct option longopts[] = {
     { "set", required_argument, NULL, O_SET },
@@ -104,6 +106,7 @@ static const struct option longopts[] = {
     { "partitions", required_argument, NULL, O_PARTITIONS },
     { "parallelism", required_argument, NULL, O_PARALLELISM },
     { "checkpoint", required_argument, NULL, O_CHECKPOINT },
+    { "unsafe-lua", no_argument, NULL, O_UNSAFE_LUA },
     { "quiet", no_argument, NULL, O_QUIET },
     { "topic", required_argument, NULL, O_TOPIC },
     { "bootstrap", required_argument, NULL, O_BOOTSTRAP },
@@ -174,6 +177,7 @@ static int parse_args(int argc, char **argv, cli *c)
             c->run.parallelism = (int)num;
             break;
         case O_CHECKPOINT: c->run.checkpoint = optarg; break;
+        case O_UNSAFE_LUA: c->run.unsafe_lua = 1; break;
         case O_QUIET: c->run.quiet = 1; break;
         case O_TOPIC: c->topic = optarg; break;
         case O_BOOTSTRAP: c->bootstrap = optarg; break;

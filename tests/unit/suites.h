@@ -21,5 +21,7 @@ Suite *split_suite(void);
 Suite *query_suite(void);
 Suite *trigger_progress_suite(void);
 Suite *lua_api_suite(void);
+Suite *snapshot_suite(void);
+Suite *merge_suite(void);
 
 #endif
