@@ -201,6 +201,7 @@ end
 local query_keys = {
   from = true, map = true, join = true, watermark = true, event_time = true, group_by = true,
   aggregate = true, output_mode = true, trigger = true, sink = true, partitions = true,
+  max_state_rows = true,
 }
 
 local function check_join(j)
@@ -313,6 +314,8 @@ function M.query(name)
     q.sink = spec.sink or M.console()
     if kind_of(q.sink) ~= "sink" then fail(2, "query %s: sink must come from ls.output/ls.console/ls.jsonl/ls.kafka_sink", name) end
     q.partitions = spec.partitions
+    if spec.max_state_rows ~= nil then check_type(2, "max_state_rows", spec.max_state_rows, "number") end
+    q.max_state_rows = spec.max_state_rows
     q.source_line = debug.getinfo(2, "Sl")
     q.where = q.source_line and (q.source_line.short_src .. ":" .. q.source_line.currentline) or name
     declared.queries[#declared.queries + 1] = q

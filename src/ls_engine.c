@@ -126,6 +126,7 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
     ls_engine *e = ls_xcalloc(1, sizeof *e);
     e->script = ls_xstrdup(o->script);
     e->partitions = o->partitions > 0 ? o->partitions : DEFAULT_PARTITIONS;
+    e->max_state_rows = o->max_state_rows;
     e->quiet = o->quiet;
     e->stop = o->stop;
     e->trigger.kind = LS_TRIGGER_INTERVAL;

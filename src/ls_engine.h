@@ -58,6 +58,7 @@ typedef struct ls_engine {
     int has_trigger_override;
     ls_trigger trigger;
     int partitions;          /* default hash partitions of aggregation state */
+    int64_t max_state_rows;  /* default cap on groups per query, 0 = none */
     FILE *progress;          /* JSON lines, or NULL */
     int quiet;               /* no human progress lines */
     volatile sig_atomic_t *stop;
@@ -76,6 +77,7 @@ typedef struct ls_engine_opts {
     int parallelism;         /* --parallelism: worker threads, 0/1 = none */
     const char *checkpoint;  /* --checkpoint DIR (overrides the script's) */
     int unsafe_lua;          /* --unsafe-lua: keep os.execute, io.popen, C modules */
+    int64_t max_state_rows;  /* --max-state-rows, 0 = none */
     int quiet;
     volatile sig_atomic_t *stop;
 } ls_engine_opts;

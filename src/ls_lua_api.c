@@ -591,6 +591,7 @@ static int compile_query(ls_engine *e, lua_State *L, int d, ls_query *q, char *e
         free(trig);
     }
 
+    q->max_state_rows = opt_int(L, d, "max_state_rows", e->max_state_rows);
     int parts = (int)opt_int(L, d, "partitions", e->partitions);
     if (ls_query_ready(q, parts, err)) return -1;
 

@@ -164,6 +164,7 @@ ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, char *e
     q->naggs = src->naggs;
     q->mode = src->mode;
     q->trigger_ms = src->trigger_ms;
+    q->max_state_rows = src->max_state_rows;
     if (ls_query_ready(q, src->state->nparts, err)) {
         ls_query_free(q);
         return NULL;
@@ -479,6 +480,12 @@ static int emit_group(ls_query *q, const ls_group *g, char *err)
 int ls_query_end_batch(ls_query *q, char *err)
 {
     double t0 = ls_mono_ms();
+    if (q->max_state_rows > 0 && (int64_t)q->state->groups > q->max_state_rows) {
+        ls_seterr(err, "query %s: the state holds %zu groups, more than max_state_rows = %lld "
+                  "(evict old windows with a watermark and output mode update or append, "
+                  "or raise the cap)", q->name, q->state->groups, (long long)q->max_state_rows);
+        return -1;
+    }
     if (q->has_watermark) ls_watermark_advance(&q->wm);
     int64_t wm = q->wm.current;
     if (q->sink->vt->open_batch(q->sink, q->batch_id, err)) return -1;

@@ -91,6 +91,7 @@ typedef struct ls_query {
     ls_colref *agg_cols;     /* per aggregate; name NULL for count(*) */
     ls_mode mode;
     int64_t trigger_ms;      /* this query's trigger interval (0 = as fast as possible) */
+    int64_t max_state_rows;  /* cap on groups in state, 0 = none (a clear error past it) */
     ls_sink *sink;           /* owned */
     ls_state *state;         /* owned */
     int64_t batch_id;

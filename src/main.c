@@ -39,6 +39,8 @@ static const char usage[] =
     "  --checkpoint DIR     keep offsets, state and commits in DIR; a restart resumes there\n"
     "                       with exactly the results of an uninterrupted run\n"
     "  --partitions N       hash partitions of aggregation state (default 16)\n"
+    "  --max-state-rows N   stop with a clear error when a query's state holds more than\n"
+    "                       N groups (default: no cap; also max_state_rows per query)\n"
     "  --parallelism N      worker threads, each with its own Lua state (default 1:\n"
     "                       everything on the engine thread)\n"
     "  --unsafe-lua         let the script use os.execute, io.popen and native modules\n"
@@ -97,7 +99,7 @@ static void install_signals(void)
 
 enum { O_SET = 256, O_TRIGGER, O_PROGRESS, O_PARTITIONS, O_QUIET, O_TOPIC, O_BOOTSTRAP,
        O_RATE, O_KEY, O_PARTITION, O_MAX, O_KAFKA, O_FROM_BEGINNING, O_TO_END, O_META,
-       O_HELP, O_VERSION, O_RAW, O_PARALLELISM, O_CHECKPOINT, O_UNSAFE_LUA };
+       O_HELP, O_VERSION, O_RAW, O_PARALLELISM, O_CHECKPOINT, O_UNSAFE_LUA, O_MAX_STATE };
 
 static const struct option longopts[] = {
     { "set", required_argument, NULL, O_SET },
@@ -107,6 +109,7 @@ static const struct option longopts[] = {
     { "parallelism", required_argument, NULL, O_PARALLELISM },
     { "checkpoint", required_argument, NULL, O_CHECKPOINT },
     { "unsafe-lua", no_argument, NULL, O_UNSAFE_LUA },
+    { "max-state-rows", required_argument, NULL, O_MAX_STATE },
     { "quiet", no_argument, NULL, O_QUIET },
     { "topic", required_argument, NULL, O_TOPIC },
     { "bootstrap", required_argument, NULL, O_BOOTSTRAP },
@@ -178,6 +181,10 @@ static int parse_args(int argc, char **argv, cli *c)
             break;
         case O_CHECKPOINT: c->run.checkpoint = optarg; break;
         case O_UNSAFE_LUA: c->run.unsafe_lua = 1; break;
+        case O_MAX_STATE:
+            if (parse_number("--max-state-rows", optarg, &num)) return 2;
+            c->run.max_state_rows = (int64_t)num;
+            break;
         case O_QUIET: c->run.quiet = 1; break;
         case O_TOPIC: c->topic = optarg; break;
         case O_BOOTSTRAP: c->bootstrap = optarg; break;

@@ -96,3 +96,13 @@ def test_help_and_version():
     assert run(["--version"]).stdout.startswith("luastream ")
     p = run([], check=False)
     assert p.returncode == 2 and "usage" in p.stderr
+
+
+def test_state_cap_is_a_clear_error(broker):
+    from conftest import SAMPLE
+    topic = broker.create_topic()
+    run(["produce", SAMPLE, "--topic", topic, "--bootstrap", broker.bootstrap, "--quiet"])
+    p = run([PIPELINE, "--set", "bootstrap=" + broker.bootstrap, "--set", "topic=" + topic,
+             "--trigger", "available-now", "--max-state-rows", "1000"], check=False)
+    assert p.returncode == 1
+    assert "crime_type_counts" in p.stderr and "max_state_rows = 1000" in p.stderr

@@ -23,5 +23,6 @@ Suite *trigger_progress_suite(void);
 Suite *lua_api_suite(void);
 Suite *snapshot_suite(void);
 Suite *merge_suite(void);
+Suite *query_clone_suite(void);
 
 #endif
