@@ -87,6 +87,9 @@ int ls_source_open(ls_source *s, int bounded, char *err)
     ls_props_set(&props, "enable.auto.offset.store", "false");
     ls_props_set(&props, "enable.partition.eof", "true");
     ls_props_set(&props, "receive.message.max.bytes", "104857600");
+    /* Prefetch deeper than the default 100k messages: the engine drains
+     * the queue in bursts; memory stays bounded by queued.max.messages.kbytes. */
+    ls_props_set(&props, "queued.min.messages", "1000000");
     for (size_t i = 0; i < s->props.n; i++) ls_props_set(&props, s->props.names[i], s->props.values[i]);
     rd_kafka_conf_t *conf = ls_kafka_conf(s->bootstrap, &props, err);
     ls_props_free(&props);

@@ -2,6 +2,7 @@
 #include "test_helpers.h"
 
 #include <ftw.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -89,4 +90,31 @@ int th_lines(char *text, char **lines, int max)
     for (char *l = strtok_r(text, "\n", &save); l && n < max; l = strtok_r(NULL, "\n", &save))
         lines[n++] = l;
     return n;
+}
+
+int th_set_lua_path(void)
+{
+    char path[PATH_MAX];
+    if (realpath("lua/luastream.lua", path)) {
+        path[strlen(path) - strlen("/luastream.lua")] = '\0';
+        setenv("LUASTREAM_LUA_PATH", path, 1);
+        return 0;
+    }
+    /* run from elsewhere: the binary is build/unit_tests or build/asan/unit_tests */
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return -1;
+    exe[n] = '\0';
+    *strrchr(exe, '/') = '\0';
+    static const char *const up[] = { "/../lua", "/../../lua" };
+    for (int i = 0; i < 2; i++) {
+        char cand[2 * PATH_MAX];
+        snprintf(cand, sizeof cand, "%s%s/luastream.lua", exe, up[i]);
+        if (realpath(cand, path)) {
+            path[strlen(path) - strlen("/luastream.lua")] = '\0';
+            setenv("LUASTREAM_LUA_PATH", path, 1);
+            return 0;
+        }
+    }
+    return -1;
 }

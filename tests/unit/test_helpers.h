@@ -20,5 +20,8 @@ char *th_read_stream(FILE *f, size_t *n);
 int th_count(const char *hay, const char *needle);
 /* Splits text into lines in place; returns the count, fills lines[max]. */
 int th_lines(char *text, char **lines, int max);
+/* Points LUASTREAM_LUA_PATH at the source tree's lua/ folder (found from the
+ * working directory or the test binary's location); 0, or -1 if not found. */
+int th_set_lua_path(void);
 
 #endif
