@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# bench/run.sh — the luastream benchmark in one command: luastream vs kcat (the read limit)
+# vs Apache Spark Structured Streaming on the same Kafka topic. See bench/README.md.
+#
+# Usage: bench/run.sh [N] [--quick] [--no-spark] [--no-latency] [--no-sweep] [bench.py options]
+#   N             records to generate and produce (default 2000000; --quick: 100000)
+#   --quick       smoke run: N=100000 unless given, 1 repeat, fewer Spark settings, 10 s latency runs
+#   --no-spark    skip Spark (no PySpark install, no Maven jars)
+#   --no-latency  skip the steady-rate latency runs
+#   --no-sweep    skip the luastream trigger x parallelism x partitions sweep
+#   --setup-only  install and build, then stop
+#   anything else is passed to bench/bench.py (bench/.venv/bin/python bench/bench.py --help)
+# Environment: SPARK_VERSION (default 4.2.0), BENCH_KAFKA_PORT (default 29092).
+# Installs what is missing: scripts/deps.sh (build deps, kcat, Java, Maven), GNU time, a Python
+# virtualenv bench/.venv with PySpark and matplotlib, Spark's Kafka connector jars (Maven).
+# Writes bench/results/{results.md,results.json,*.png}; scratch data in bench/work/.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+cd "$REPO"
+
+# Newest PySpark 4.x whose spark-sql-kafka-0-10_2.13 connector of the same version is on
+# Maven Central as reachable from here (PyPI has 4.3.0, Central stops at 4.2.0 for now).
+SPARK_VERSION=${SPARK_VERSION:-4.2.0}
+export BENCH_KAFKA_PORT=${BENCH_KAFKA_PORT:-29092}
+VENV="$HERE/.venv"
+JARS="$HERE/work/spark-jars"
+
+log() { printf 'bench/run.sh: %s\n' "$*" >&2; }
+die() { printf 'bench/run.sh: error: %s\n' "$*" >&2; exit 1; }
+
+N=
+QUICK=0
+NO_SPARK=0
+SETUP_ONLY=0
+PASS=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) QUICK=1; PASS+=("$1") ;;
+        --no-spark) NO_SPARK=1; PASS+=("$1") ;;
+        --no-latency | --no-sweep | --keep-outputs) PASS+=("$1") ;;
+        --setup-only) SETUP_ONLY=1 ;;
+        -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --*=*) PASS+=("$1") ;;
+        --*)  # another bench.py option: its value follows
+            PASS+=("$1")
+            [ $# -ge 2 ] || die "$1 needs a value"
+            PASS+=("$2")
+            shift ;;
+        *)
+            case "$1" in '' | *[!0-9]*) die "N must be a number, got '$1' (see --help)" ;; esac
+            N=$1 ;;
+    esac
+    shift
+done
+if [ -z "$N" ]; then
+    if [ "$QUICK" = 1 ]; then N=100000; else N=2000000; fi
+fi
+[ "$N" -ge 1 ] || die "N must be at least 1"
+
+# ------------------------------------------------------------------ cleanup on any exit
+
+# bench.py stops what it started itself; this is the safety net if it was killed outright.
+cleanup() {
+    KAFKA_PORT=$BENCH_KAFKA_PORT KAFKA_DATA="$HERE/work/kafka" "$REPO/scripts/kafka.sh" stop \
+        >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ------------------------------------------------------------------ dependencies
+
+mkdir -p "$HERE/work"
+grep -qxF 'bench/work/' .gitignore 2>/dev/null || printf 'bench/work/\n' >>.gitignore
+grep -qxF 'bench/.venv/' .gitignore 2>/dev/null || printf 'bench/.venv/\n' >>.gitignore
+
+scripts/deps.sh
+if [ ! -x /usr/bin/time ]; then
+    log "installing GNU time (apt)"
+    SUDO=()
+    [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends time >/dev/null
+fi
+[ -x /usr/bin/time ] || die "GNU time (/usr/bin/time) is missing"
+
+log "building luastream (make)"
+make -s all >&2
+
+if [ ! -x "$VENV/bin/python" ]; then
+    log "creating the virtualenv $VENV"
+    python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+fi
+venv_has() { "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(0 if m.version('$1') == '$2' or '$2' == '*' else 1)" 2>/dev/null; }
+venv_has matplotlib '*' || { log "pip install matplotlib"; "$VENV/bin/pip" install -q matplotlib; }
+if [ "$NO_SPARK" = 0 ]; then
+    if ! venv_has pyspark "$SPARK_VERSION"; then
+        log "pip install pyspark==$SPARK_VERSION (about 450 MB)"
+        "$VENV/bin/pip" install -q "pyspark==$SPARK_VERSION"
+    fi
+    if ! compgen -G "$JARS/spark-sql-kafka-0-10_2.13-$SPARK_VERSION.jar" >/dev/null; then
+        log "fetching spark-sql-kafka-0-10_2.13:$SPARK_VERSION and what it adds to PySpark (Maven)"
+        tmp=$(mktemp -d "$HERE/work/.spark-jars.XXXXXX")
+        if ! mvn -q -B -Dstyle.color=never -f "$HERE/spark/pom.xml" -Dspark.version="$SPARK_VERSION" \
+            dependency:copy-dependencies -DoutputDirectory="$tmp" >"$tmp.log" 2>&1; then
+            tail -n 30 "$tmp.log" >&2 || true
+            rm -rf "$tmp" "$tmp.log"
+            die "Maven could not fetch the Spark Kafka connector $SPARK_VERSION"
+        fi
+        rm -rf "$JARS" "$tmp.log"
+        mv "$tmp" "$JARS"
+    fi
+    # A connector of another version must not end up on the class path.
+    for j in "$JARS"/spark-*.jar; do
+        case "$j" in *"-$SPARK_VERSION.jar") ;; *) die "stale jar $j (expected version $SPARK_VERSION); rm -rf $JARS" ;; esac
+    done
+fi
+
+[ "$SETUP_ONLY" = 1 ] && { log "setup done"; exit 0; }
+
+log "running the benchmark with N=$N"
+# In the background so that a TERM/INT sent to this script reaches bench.py at once (it then
+# stops its runs and the broker and still writes what it has).
+"$VENV/bin/python" "$HERE/bench.py" --n "$N" --spark-jars "$JARS" "${PASS[@]}" &
+BENCH_PID=$!
+trap 'kill -TERM "$BENCH_PID" 2>/dev/null || true' INT TERM
+rc=0
+wait "$BENCH_PID" || rc=$?
+while kill -0 "$BENCH_PID" 2>/dev/null; do
+    rc=0
+    wait "$BENCH_PID" || rc=$?
+done
+exit "$rc"
