@@ -21,7 +21,7 @@ LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/unit/*.c)
 
-.PHONY: all clean install test test-unit test-asan test-lua test-integration deps kafka-start kafka-stop demo bench
+.PHONY: all clean install test test-unit test-asan test-lua test-integration deps kafka-start kafka-stop demo bench soak fuzz
 
 all: $(BUILD)/luastream $(BUILD)/lua/luastream/core.so
 
@@ -76,6 +76,16 @@ kafka-stop:
 
 demo:
 	scripts/demo.sh
+
+bench:
+	bench/run.sh
+
+# Long runs, not part of `make test`: results are quoted in the README.
+soak: all
+	python3 tests/soak/soak.py
+
+fuzz:
+	tests/fuzz/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/luastream/lua \

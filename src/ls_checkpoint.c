@@ -165,24 +165,38 @@ static void gen_offsets(yajl_gen g, const ls_engine *e)
     yajl_gen_array_close(g);
 }
 
-static void gen_files(yajl_gen g, const ls_engine *e)
+/* Records the current lengths of the output files (sinks and dead
+ * letters): at open and after each commit, i.e. between batches, when
+ * everything is flushed; a batch's entry reports these, not lengths taken
+ * after its records were processed (buffered dead letters may already have
+ * reached the disk by then). */
+static void note_files(ls_checkpoint *cp, const ls_engine *e)
 {
-    gen_str(g, "files");
+    ls_buf_reset(&cp->files);
+    yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_map_open(g);
-    for (size_t i = 0; i < e->nqueries; i++) {
-        const char *f = e->queries[i]->sink->file;
+    for (size_t i = 0; i <= e->nqueries; i++) {
+        const char *f = i < e->nqueries ? e->queries[i]->sink->file : e->dl->path;
         struct stat st;
         if (f && stat(f, &st) == 0) {
             gen_str(g, f);
             yajl_gen_integer(g, st.st_size);
         }
     }
-    struct stat st;
-    if (e->dl->path && stat(e->dl->path, &st) == 0) {
-        gen_str(g, e->dl->path);
-        yajl_gen_integer(g, st.st_size);
-    }
     yajl_gen_map_close(g);
+    const unsigned char *p;
+    size_t len;
+    yajl_gen_get_buf(g, &p, &len);
+    ls_buf_append(&cp->files, p, len);
+    yajl_gen_free(g);
+}
+
+static void gen_files(yajl_gen g, const ls_checkpoint *cp)
+{
+    gen_str(g, "files");
+    yajl_gen_config(g, yajl_gen_beautify, 0);
+    /* splice the recorded object in as the value */
+    yajl_gen_number(g, cp->files.data ? cp->files.data : "{}", cp->files.data ? cp->files.len : 2);
 }
 
 static int write_gen(yajl_gen g, const char *path, char *err)
@@ -362,6 +376,7 @@ ls_checkpoint *ls_checkpoint_open(const char *dir, ls_engine *e, char *err)
 {
     ls_checkpoint *cp = ls_xcalloc(1, sizeof *cp);
     cp->dir = ls_xstrdup(dir);
+    ls_buf_init(&cp->files);
     cp->kept = KEEP_BATCHES;
     ls_buf p;
     ls_buf_init(&p);
@@ -394,6 +409,7 @@ ls_checkpoint *ls_checkpoint_open(const char *dir, ls_engine *e, char *err)
     }
     for (size_t i = 0; i < e->nqueries; i++) e->queries[i]->sink->sync = 1;
     e->dl->sync = 1;
+    note_files(cp, e); /* after the cut: what the first batch starts from */
     ls_buf_free(&p);
     return cp;
 fail:
@@ -426,7 +442,7 @@ int ls_checkpoint_wal(ls_checkpoint *cp, ls_engine *e, int64_t batch, char *err)
     gen_str(g, "batchId");
     yajl_gen_integer(g, batch);
     gen_offsets(g, e);
-    gen_files(g, e); /* before this batch's rows: what a restart cuts back to */
+    gen_files(g, cp); /* before this batch's rows: what a restart cuts back to */
     yajl_gen_map_close(g);
     ls_buf p;
     ls_buf_init(&p);
@@ -484,7 +500,8 @@ int ls_checkpoint_commit(ls_checkpoint *cp, ls_engine *e, int64_t batch, char *e
     gen_str(g, "batchId");
     yajl_gen_integer(g, batch);
     gen_offsets(g, e);
-    gen_files(g, e);
+    note_files(cp, e); /* the sinks wrote and flushed this batch */
+    gen_files(g, cp);
     gen_str(g, "watermarks");
     yajl_gen_map_open(g);
     for (size_t i = 0; i < e->nqueries; i++) {
@@ -509,6 +526,7 @@ void ls_checkpoint_free(ls_checkpoint *cp)
 {
     if (!cp) return;
     if (cp->replay_offsets) yajl_tree_free(cp->replay_offsets);
+    ls_buf_free(&cp->files);
     free(cp->dir);
     free(cp);
 }

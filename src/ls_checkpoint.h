@@ -22,6 +22,8 @@
 
 #include <stdint.h>
 
+#include "ls_util.h"
+
 struct ls_engine;
 
 typedef struct ls_checkpoint {
@@ -30,6 +32,7 @@ typedef struct ls_checkpoint {
     int replay;           /* offsets/next_batch exists: replay it within its limits */
     void *replay_offsets; /* yajl tree of that entry's offsets */
     int64_t kept;         /* batches of history kept (older files are removed) */
+    ls_buf files;         /* JSON {path: length} of the output files between batches */
 } ls_checkpoint;
 
 /* Opens or creates dir for engine e (compiled, sources not yet open):

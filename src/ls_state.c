@@ -195,20 +195,16 @@ static void put(snapio *io, const void *p, size_t n)
     if (fwrite(p, 1, n, io->f) != n) io->bad = 1;
 }
 
-static int get(snapio *io, void *p, size_t n)
-{
-    if (fread(p, 1, n, io->f) != n) return -1;
-    sum_bytes(io, p, n);
-    return 0;
-}
-
 int ls_state_save(const ls_state *s, FILE *f)
 {
     snapio io = { f, 1469598103934665603ULL, 0 };
     uint32_t version = SNAP_VERSION, nagg = (uint32_t)s->nagg;
+    uint64_t length = 0; /* patched at the end; not covered by the checksum */
+    long start = ftell(f);
     put(&io, SNAP_MAGIC, 4);
     put(&io, &version, 4);
     put(&io, &nagg, 4);
+    if (fwrite(&length, 1, 8, f) != 8) io.bad = 1;
     uint64_t count = 0;
     for (int p = 0; p < s->nparts; p++) {
         const ls_group *g;
@@ -232,67 +228,106 @@ int ls_state_save(const ls_state *s, FILE *f)
     put(&io, &count, 8);
     uint64_t sum = io.sum;
     if (fwrite(&sum, 1, 8, f) != 8) io.bad = 1;
+    /* the total length lets a load tell a cut file from a damaged one */
+    long stop = ftell(f);
+    length = (uint64_t)(stop - start);
+    if (start < 0 || stop < 0 || fseek(f, start + 12, SEEK_SET) != 0 ||
+        fwrite(&length, 1, 8, f) != 8 || fseek(f, stop, SEEK_SET) != 0)
+        io.bad = 1;
     return io.bad ? -1 : 0;
+}
+
+/* Loading reads the whole snapshot and checks its checksum before parsing
+ * anything, so a corrupt length field is reported as corruption and never
+ * trusted for an allocation. */
+typedef struct reader {
+    const unsigned char *p, *end;
+} reader;
+
+static int take(reader *r, void *out, size_t n)
+{
+    if ((size_t)(r->end - r->p) < n) return -1;
+    memcpy(out, r->p, n);
+    r->p += n;
+    return 0;
 }
 
 int ls_state_load(ls_state *s, FILE *f, const char *path, char *err)
 {
-    snapio io = { f, 1469598103934665603ULL, 0 };
-    char magic[4];
-    uint32_t version, nagg;
-    if (get(&io, magic, 4) || memcmp(magic, SNAP_MAGIC, 4) != 0) {
+    ls_buf b;
+    ls_buf_init(&b);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) ls_buf_append(&b, chunk, n);
+    int rc = -1;
+    ls_acc *acc = NULL;
+    const size_t header = 20, trailer = 1 + 8 + 8;
+    if (b.len >= 4 && memcmp(b.data, SNAP_MAGIC, 4) != 0) {
         ls_seterr(err, "%s: not a luastream state snapshot", path);
-        return -1;
+        goto out;
     }
-    if (get(&io, &version, 4) || version != SNAP_VERSION || get(&io, &nagg, 4)) {
-        ls_seterr(err, "%s: unsupported snapshot version", path);
-        return -1;
+    if (b.len < header + trailer) {
+        ls_seterr(err, "%s: snapshot is truncated", path);
+        goto out;
+    }
+    uint32_t version, nagg;
+    memcpy(&version, b.data + 4, 4);
+    memcpy(&nagg, b.data + 8, 4);
+    if (version != SNAP_VERSION) {
+        ls_seterr(err, "%s: unsupported snapshot version %u", path, version);
+        goto out;
     }
     if (nagg != (uint32_t)s->nagg) {
         ls_seterr(err, "%s: snapshot has %u aggregates, the query %d", path, nagg, s->nagg);
-        return -1;
+        goto out;
     }
-    ls_buf key;
-    ls_buf_init(&key);
+    uint64_t length;
+    memcpy(&length, b.data + 12, 8);
+    snapio io = { NULL, 1469598103934665603ULL, 0 };
+    sum_bytes(&io, b.data, 12);
+    sum_bytes(&io, b.data + header, b.len - header - 8);
+    uint64_t want_sum;
+    memcpy(&want_sum, b.data + b.len - 8, 8);
+    if (io.sum != want_sum || b.len != length) {
+        /* a cut file has no checksum at its end and is shorter than its header says */
+        if (io.sum != want_sum && b.len < length)
+            ls_seterr(err, "%s: snapshot is truncated (%zu of %llu bytes)", path, b.len,
+                      (unsigned long long)length);
+        else
+            ls_seterr(err, "%s: snapshot is corrupt (checksum mismatch)", path);
+        goto out;
+    }
+    reader r = { (const unsigned char *)b.data + header, (const unsigned char *)b.data + b.len - 8 };
+    acc = ls_xcalloc((size_t)s->nagg + 1, sizeof *acc);
     uint64_t count = 0;
-    ls_acc *acc = ls_xcalloc((size_t)s->nagg + 1, sizeof *acc);
-    int rc = -1;
     for (;;) {
         uint8_t more;
-        if (get(&io, &more, 1)) goto truncated;
+        if (take(&r, &more, 1)) goto corrupt;
         if (!more) break;
         int64_t wend, upd;
         uint32_t klen;
-        if (get(&io, &wend, 8) || get(&io, &upd, 8) || get(&io, &klen, 4)) goto truncated;
+        if (take(&r, &wend, 8) || take(&r, &upd, 8) || take(&r, &klen, 4)) goto corrupt;
         for (int a = 0; a < s->nagg; a++)
-            if (get(&io, &acc[a].n, 8) || get(&io, &acc[a].v, 8) || get(&io, &acc[a].is_double, 1))
-                goto truncated;
-        if (klen > (1u << 30)) goto corrupt;
-        ls_buf_reset(&key);
-        ls_buf_reserve(&key, klen);
-        if (get(&io, key.data, klen)) goto truncated;
-        key.len = klen;
+            if (take(&r, &acc[a].n, 8) || take(&r, &acc[a].v, 8) || take(&r, &acc[a].is_double, 1))
+                goto corrupt;
+        if ((size_t)(r.end - r.p) < klen) goto corrupt;
+        const char *key = (const char *)r.p;
+        r.p += klen;
         int created;
-        ls_group *g = ls_state_upsert(s, key.data, klen, ls_hash(key.data, klen), wend, &created);
+        ls_group *g = ls_state_upsert(s, key, klen, ls_hash(key, klen), wend, &created);
         if (!created) goto corrupt;
         g->updated_batch = upd;
         memcpy(g->acc, acc, (size_t)s->nagg * sizeof *acc);
         count++;
     }
-    uint64_t want_count, want_sum;
-    if (get(&io, &want_count, 8)) goto truncated;
-    uint64_t sum = io.sum;
-    if (fread(&want_sum, 1, 8, f) != 8) goto truncated;
-    if (want_count != count || want_sum != sum) goto corrupt;
+    uint64_t want_count;
+    if (take(&r, &want_count, 8) || want_count != count || r.p != r.end) goto corrupt;
     rc = 0;
     goto out;
-truncated:
-    ls_seterr(err, "%s: snapshot is truncated", path);
-    goto out;
 corrupt:
-    ls_seterr(err, "%s: snapshot is corrupt (checksum or content mismatch)", path);
+    ls_seterr(err, "%s: snapshot is corrupt (content does not parse)", path);
 out:
     free(acc);
-    ls_buf_free(&key);
+    ls_buf_free(&b);
     return rc;
 }

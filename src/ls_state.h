@@ -75,9 +75,10 @@ size_t ls_state_group_cost(const ls_state *s, size_t key_len);
 /* Frees every group (a worker's partial state after its merge). */
 void ls_state_clear(ls_state *s);
 
-/* Snapshots (checkpoints). The format: "LSST", version, nagg, then each
- * group (window end, last batch updated, key, accumulators), then a count
- * and a 64-bit checksum of everything before it. Loading re-hashes every
+/* Snapshots (checkpoints). The format: "LSST", version, nagg, total length,
+ * then each group (window end, last batch updated, key, accumulators), then
+ * a count and a 64-bit checksum of everything but the length. f must be
+ * seekable (the length is written last). Loading re-hashes every
  * key, so a snapshot can be loaded with another number of partitions. */
 int ls_state_save(const ls_state *s, FILE *f);
 /* Loads into an empty state with the same nagg. -1 + err (naming path)

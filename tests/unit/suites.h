@@ -24,5 +24,6 @@ Suite *lua_api_suite(void);
 Suite *snapshot_suite(void);
 Suite *merge_suite(void);
 Suite *query_clone_suite(void);
+Suite *checkpoint_suite(void);
 
 #endif

@@ -93,7 +93,7 @@ START_TEST(agg_sum_int_at_limit)
 }
 END_TEST
 
-/* SRC BUG (ls_agg.c, ls_acc_update): on int64 overflow the sum must switch
+/* Regression (was a bug in ls_agg.c, ls_acc_update): on int64 overflow the sum must switch
  * to double and keep the true value (~9.22e18 + ...).  __builtin_add_overflow
  * stores the wrapped result into a->v.i before the fallback converts it, so
  * the overflowing addend is lost and the sign flips. */
@@ -119,7 +119,7 @@ START_TEST(agg_sum_overflow_switches_to_double)
 }
 END_TEST
 
-/* SRC BUG (ls_agg.c, ls_acc_update, LS_AGG_MIN/LS_AGG_MAX): the current and
+/* Regression (was a bug in ls_agg.c, ls_acc_update, LS_AGG_MIN/LS_AGG_MAX): the current and
  * new values are compared as doubles (as_double / d), so integers above 2^53
  * that differ by less than a double's ulp compare equal and the later, truly
  * larger (or smaller) one is ignored.  Realistic case: max() of nanosecond

@@ -5,7 +5,6 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -103,32 +102,9 @@ END_TEST
 
 static char *dir;
 
-/* Points LUASTREAM_LUA_PATH at the source tree's lua/ folder. */
 static void find_lua_dir(void)
 {
-    char path[PATH_MAX];
-    if (realpath("lua/luastream.lua", path)) {
-        path[strlen(path) - strlen("/luastream.lua")] = '\0';
-        setenv("LUASTREAM_LUA_PATH", path, 1);
-        return;
-    }
-    /* run from elsewhere: the binary is build/unit_tests or build/asan/unit_tests */
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    ck_assert_int_gt(n, 0);
-    exe[n] = '\0';
-    *strrchr(exe, '/') = '\0';
-    static const char *const up[] = { "/../lua", "/../../lua" };
-    for (int i = 0; i < 2; i++) {
-        char cand[2 * PATH_MAX];
-        snprintf(cand, sizeof cand, "%s%s/luastream.lua", exe, up[i]);
-        if (realpath(cand, path)) {
-            path[strlen(path) - strlen("/luastream.lua")] = '\0';
-            setenv("LUASTREAM_LUA_PATH", path, 1);
-            return;
-        }
-    }
-    ck_abort_msg("cannot find lua/luastream.lua");
+    ck_assert_msg(th_set_lua_path() == 0, "cannot find lua/luastream.lua");
 }
 
 static void engine_setup(void)
@@ -312,7 +288,7 @@ START_TEST(engine_script_errors)
 }
 END_TEST
 
-/* SRC BUG (ls_lua_api.c, read_props): the call
+/* Regression (was a bug in ls_lua_api.c, read_props): the call
  *     ls_props_set(p, lua_tostring(L, -2), luaL_tolstring(L, -1, NULL));
  * depends on argument evaluation order.  GCC evaluates luaL_tolstring first;
  * it pushes the value's string, so lua_tostring(L, -2) then reads the
@@ -348,7 +324,7 @@ START_TEST(engine_source_kafka_properties)
 }
 END_TEST
 
-/* SRC BUG (ls_lua_api.c, read_props): for a string key it calls
+/* Regression (was a bug in ls_lua_api.c, read_props): for a string key it calls
  * luaL_tolstring(L, -1, NULL), which pushes a string, and then pops
  * lua_type(L, -2) == LUA_TSTRING ? 2 : 1 -- but -2 is now the value, not the
  * key.  A non-string value (number, boolean) therefore pops only one slot,

@@ -133,6 +133,7 @@ static void declare(ls_query *q, int kind)
     }
     q->mode = kind == 0 ? LS_MODE_UPDATE : kind == 1 ? LS_MODE_APPEND : LS_MODE_COMPLETE;
     q->trigger_ms = 250 * (kind + 1);
+    q->max_state_rows = 100000 + kind; /* far above what the tests hold */
     if (kind == 2) q->map_ref = new_map_ref();
 }
 
@@ -353,6 +354,8 @@ START_TEST(clone_copies_declaration)
     }
     ck_assert_int_eq(c->mode, q->mode);
     ck_assert_int_eq(c->trigger_ms, q->trigger_ms);
+    ck_assert_int_eq(c->max_state_rows, q->max_state_rows);
+    ck_assert_int_eq(c->max_state_rows, 100000 + kind);
     /* its own, empty state with the same shape; no sink; fresh counters */
     ck_assert_ptr_ne(c->state, q->state);
     ck_assert_int_eq(c->state->nparts, q->state->nparts);

@@ -72,7 +72,7 @@ START_TEST(row_json_types)
 }
 END_TEST
 
-/* SRC BUG (ls_row.c, ls_row_json): a string cell holding invalid UTF-8 (a Lua
+/* Regression (was a bug in ls_row.c, ls_row_json): a string cell holding invalid UTF-8 (a Lua
  * map can produce one, e.g. string.sub cutting a multi-byte character) should
  * become null ("keep the row, null the cell", as the code's comment says),
  * but the yajl generator is allocated without yajl_gen_validate_utf8, so

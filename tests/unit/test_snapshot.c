@@ -227,7 +227,7 @@ START_TEST(snapshot_empty_state)
     ls_state *s = ls_state_new(4, 3);
     size_t n;
     char *bytes = snapshot(s, &n);
-    ck_assert_uint_eq(n, 4 + 4 + 4 + 1 + 8 + 8); /* header, end mark, count, checksum */
+    ck_assert_uint_eq(n, 4 + 4 + 4 + 8 + 1 + 8 + 8); /* header (with length), end mark, count, checksum */
     char err[LS_ERRLEN];
     ls_state *t;
     ck_assert_msg(load_bytes(bytes, n, 2, 3, &t, err) == 0, "%s", err);
@@ -344,7 +344,7 @@ START_TEST(snapshot_truncated_at_every_length)
 }
 END_TEST
 
-/* SRC BUG (ls_state.c, ls_state_load): a snapshot cut inside its 12-byte
+/* Regression (was a bug in ls_state.c, ls_state_load): a snapshot cut inside its 12-byte
  * header is not reported as truncated: 0-3 bytes give "not a luastream
  * state snapshot" and 4-11 bytes (a correct "LSST" magic, then the file
  * ends) give "unsupported snapshot version", which sends the operator
@@ -353,7 +353,7 @@ END_TEST
  * every prefix shorter than the file fails with "truncated" (or
  * "corrupt"); a file shorter than the magic may reasonably say so too, so
  * only lengths 4..11 are checked strictly here, plus the empty file. */
-START_TEST(snapshot_truncated_header_SRC_BUG)
+START_TEST(snapshot_truncated_header)
 {
     size_t n;
     char *bytes = small_snapshot(&n);
@@ -416,7 +416,7 @@ START_TEST(snapshot_single_byte_corruption)
 }
 END_TEST
 
-/* SRC BUG (ls_state.c, ls_state_load): the checksum is checked only after
+/* Regression (was a bug in ls_state.c, ls_state_load): the checksum is checked only after
  * the whole file was parsed, trusting every length and end mark read on the
  * way.  A flipped bit in a group's key length or "more" mark makes the
  * reader run off the end of the file and report "snapshot is truncated"
@@ -427,7 +427,7 @@ END_TEST
  * worst case).  Expected: any corruption of an intact-length
  * file is reported as corrupt (checksum), e.g. by reading the file and
  * verifying the trailing checksum before parsing it. */
-START_TEST(snapshot_corruption_reported_as_corrupt_SRC_BUG)
+START_TEST(snapshot_corruption_reported_as_corrupt)
 {
     size_t n;
     char *bytes = small_snapshot(&n);
@@ -542,8 +542,8 @@ Suite *snapshot_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("regressions");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, snapshot_truncated_header_SRC_BUG);
-    tcase_add_test(tc, snapshot_corruption_reported_as_corrupt_SRC_BUG);
+    tcase_add_test(tc, snapshot_truncated_header);
+    tcase_add_test(tc, snapshot_corruption_reported_as_corrupt);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -257,7 +257,7 @@ START_TEST(split_record_position)
 }
 END_TEST
 
-/* SRC BUG (ls_json_split.c, read_value): records are compacted by dropping
+/* Regression (was a bug in ls_json_split.c, read_value): records are compacted by dropping
  * every whitespace byte outside strings, which also removes whitespace that
  * separates tokens.  A malformed record such as {"a":1 2} (two numbers)
  * leaves the splitter as the valid {"a":12}, and [tru e] as [true], so the

@@ -222,7 +222,7 @@ static double displacement_for(int nparts, int64_t nkeys)
     return d;
 }
 
-/* SRC BUG (performance; ls_state.c ls_state_upsert + ls_hmap.c): the
+/* Regression (was a bug in performance; ls_state.c ls_state_upsert + ls_hmap.c): the
  * partition is hash % nparts and the slot inside the partition's index is
  * hash & (cap - 1).  With a power-of-two partition count (e.g. 16) every key
  * of a partition has the same low bits, so only 1/16 of the slots can be a

@@ -213,7 +213,7 @@ START_TEST(table_repeated_field_last_wins)
 }
 END_TEST
 
-/* SRC BUG (ls_table.c, ls_table_load): when a field is repeated in one
+/* Regression (was a bug in ls_table.c, ls_table_load): when a field is repeated in one
  * element, first with a string and then with a nested value, the loader
  * frees the first string ("duplicate key: last wins"), then cell_from_node
  * fails without overwriting the cell, so the cell still says LS_STR with
@@ -227,7 +227,7 @@ START_TEST(table_repeated_field_then_nested)
 }
 END_TEST
 
-/* SRC BUG (ls_table.c, read_file): for an empty file nothing is appended,
+/* Regression (was a bug in ls_table.c, read_file): for an empty file nothing is appended,
  * so the buffer returned by ls_buf_reserve(&b, 0) is a fresh 64-byte
  * allocation that is never NUL-terminated; yajl_tree_parse() then runs
  * strlen() over uninitialized memory (ASan: heap-buffer-overflow READ of

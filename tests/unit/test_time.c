@@ -176,7 +176,7 @@ START_TEST(duration_parse_rejects)
 }
 END_TEST
 
-/* SRC BUG (ls_time.c, ls_duration_parse): the value is bounded (v <= 1e15)
+/* Regression (was a bug in ls_time.c, ls_duration_parse): the value is bounded (v <= 1e15)
  * before the unit is applied, so "1000000000000 days" (8.64e19 ms) does not
  * fit in int64 and the double -> int64_t conversion is undefined; on x86-64
  * it yields INT64_MIN, i.e. a negative duration is accepted (e.g. as a
