@@ -142,16 +142,19 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
     }
     e->L = luaL_newstate();
     ls_lua_setup(e->L, o);
-    if (ls_lua_run_script(e->L, o->script, err) || ls_lua_compile(e, err)) {
+    if (ls_lua_run_script(e->L, o->script, err)) {
+        ls_engine_free(e);
+        return NULL;
+    }
+    e->checkpoint_dir = o->checkpoint ? ls_xstrdup(o->checkpoint) : script_checkpoint(e);
+    if (ls_lua_compile(e, err)) {
         ls_engine_free(e);
         return NULL;
     }
     warn_unused_params(e, o);
     plan_decoding(e);
-    char *cpdir = o->checkpoint ? ls_xstrdup(o->checkpoint) : script_checkpoint(e);
-    if (cpdir) {
-        e->cp = ls_checkpoint_open(cpdir, e, err);
-        free(cpdir);
+    if (e->checkpoint_dir) {
+        e->cp = ls_checkpoint_open(e->checkpoint_dir, e, err);
         if (!e->cp) {
             ls_engine_free(e);
             return NULL;
@@ -182,6 +185,7 @@ void ls_engine_free(ls_engine *e)
     free(e->queries);
     ls_workers_free(e->workers);
     ls_checkpoint_free(e->cp);
+    free(e->checkpoint_dir);
     ls_lane_free(&e->lane);
     for (size_t i = 0; e->plans && i < e->nsources; i++) {
         ls_fieldset_free(e->plans[i].fields);

@@ -48,6 +48,7 @@ typedef struct ls_engine {
     ls_lane lane;            /* the engine thread's lane (parallelism 1) */
     ls_workers *workers;     /* parallelism > 1 */
     ls_checkpoint *cp;       /* --checkpoint / ls.checkpoint, or NULL */
+    char *checkpoint_dir;    /* known before compiling: Kafka sinks turn transactional */
     size_t ntables;
     ls_table **tables;
     size_t nqueries;

@@ -410,15 +410,24 @@ static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, ch
         char *bootstrap = opt_str(L, sk, "bootstrap");
         ls_props props = { 0 };
         read_props(L, sk, &props);
-        ls_kafka_producer *p =
-            ls_engine_producer(e, bootstrap ? bootstrap : q->source->bootstrap, &props, err);
-        if (p) {
-            ls_buf topic;
-            ls_buf_init(&topic);
-            ls_buf_printf(&topic, "%s.%s", prefix, q->name);
-            s = ls_sink_kafka_new(p, topic.data, err);
-            ls_buf_free(&topic);
+        const char *bs = bootstrap ? bootstrap : q->source->bootstrap;
+        ls_buf topic;
+        ls_buf_init(&topic);
+        ls_buf_printf(&topic, "%s.%s", prefix, q->name);
+        if (e->checkpoint_dir) {
+            /* exactly once: a transactional.id stable for this checkpoint and query */
+            ls_buf id;
+            ls_buf_init(&id);
+            ls_buf_printf(&id, "%s|%s", e->checkpoint_dir, q->name);
+            char txn[64];
+            snprintf(txn, sizeof txn, "luastream-%016llx", (unsigned long long)ls_hash(id.data, id.len));
+            ls_buf_free(&id);
+            s = ls_sink_kafka_new_txn(bs, &props, topic.data, txn, err);
+        } else {
+            ls_kafka_producer *p = ls_engine_producer(e, bs, &props, err);
+            if (p) s = ls_sink_kafka_new(p, topic.data, err);
         }
+        ls_buf_free(&topic);
         ls_props_free(&props);
         free(prefix);
         free(bootstrap);

@@ -66,6 +66,11 @@ ls_sink *ls_sink_jsonl_new(const char *dir, const char *query, char *err);
 struct ls_kafka_producer;
 /* Writes rows to topic; message key = the row's key columns as JSON. */
 ls_sink *ls_sink_kafka_new(struct ls_kafka_producer *p, const char *topic, char *err);
+struct ls_props;
+/* The same, exactly once: one transaction per batch on a producer of its
+ * own with transactional.id txn_id (see ls_sink_kafka.c). */
+ls_sink *ls_sink_kafka_new_txn(const char *bootstrap, const struct ls_props *props,
+                               const char *topic, const char *txn_id, char *err);
 
 static inline void ls_sink_destroy(ls_sink *s) { if (s) s->vt->destroy(s); }
 

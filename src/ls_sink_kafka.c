@@ -1,52 +1,108 @@
 /* ls_sink_kafka.c - Kafka topic sink: one message per result row, value =
  * the row as JSON, key = the group key columns as JSON (so a compacted
  * topic keeps the current value of every group). The batch is flushed and
- * every delivery confirmed before close_batch returns. */
+ * every delivery confirmed before close_batch returns.
+ *
+ * With a checkpoint the sink is transactional (exactly once for
+ * read_committed readers): each batch is one Kafka transaction on a
+ * producer of its own whose transactional.id is stable across restarts
+ * (so a restart fences the old producer and aborts its open transaction),
+ * and every message carries the header luastream.batch = batch id. A crash
+ * after a batch's transaction committed but before the checkpoint's commit
+ * record would replay that batch: at start the sink reads the tail of its
+ * topic (read_committed) for the highest batch id already there and skips
+ * batches up to it, so each result is committed exactly once. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ls_kafka.h"
 #include "ls_sink.h"
 
+#define BATCH_HEADER "luastream.batch"
+#define TXN_TIMEOUT_MS 60000
+
 typedef struct kafka_sink {
     ls_sink base;
-    ls_kafka_producer *p; /* borrowed: the engine owns producers */
+    ls_kafka_producer *p;      /* borrowed (plain) or owned (transactional) */
+    int txn;
+    int64_t done_until;        /* batches up to this id are already in the topic */
+    int skipping;              /* this batch is one of those */
+    int64_t batch;
     char *topic;
     ls_buf key, val;
     yajl_gen gen;
 } kafka_sink;
 
+static int txn_error(rd_kafka_error_t *e, const char *what, const char *topic, char *err)
+{
+    ls_seterr(err, "kafka sink %s: %s: %s", topic, what, rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return -1;
+}
+
 static int open_batch(ls_sink *s, int64_t batch_id, char *err)
 {
-    (void)batch_id;
-    (void)err;
+    kafka_sink *k = (kafka_sink *)s;
     s->rows_in_batch = 0;
+    k->batch = batch_id;
+    k->skipping = k->txn && batch_id <= k->done_until;
+    if (k->txn && !k->skipping) {
+        rd_kafka_error_t *e = rd_kafka_begin_transaction(k->p->rk);
+        if (e) return txn_error(e, "begin transaction", k->topic, err);
+    }
     return 0;
 }
 
 static int write_row(ls_sink *s, const ls_row *row, char *err)
 {
     kafka_sink *k = (kafka_sink *)s;
+    s->rows_in_batch++;
+    if (k->skipping) return 0; /* committed by the run before the restart */
     ls_buf_reset(&k->key);
     ls_buf_reset(&k->val);
     ls_row_json_with(k->gen, row, 1, &k->key);
     ls_row_json_with(k->gen, row, 0, &k->val);
-    if (ls_kafka_produce(k->p, k->topic, -1, k->key.data, k->key.len, k->val.data, k->val.len,
-                         err))
-        return -1;
-    s->rows_in_batch++;
+    if (!k->txn)
+        return ls_kafka_produce(k->p, k->topic, -1, k->key.data, k->key.len, k->val.data,
+                                k->val.len, err);
+    char b[24];
+    snprintf(b, sizeof b, "%lld", (long long)k->batch);
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            k->p->rk, RD_KAFKA_V_TOPIC(k->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(k->key.data, k->key.len), RD_KAFKA_V_VALUE(k->val.data, k->val.len),
+            RD_KAFKA_V_HEADER(BATCH_HEADER, b, (ssize_t)strlen(b)), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            ls_seterr(err, "kafka sink %s: %s", k->topic, rd_kafka_err2str(e));
+            return -1;
+        }
+        rd_kafka_poll(k->p->rk, 5);
+    }
+    k->p->sent++;
+    rd_kafka_poll(k->p->rk, 0);
     return 0;
 }
 
 static int close_batch(ls_sink *s, char *err)
 {
     kafka_sink *k = (kafka_sink *)s;
-    return ls_kafka_flush(k->p, 60000, err);
+    if (!k->txn) return ls_kafka_flush(k->p, 60000, err);
+    if (k->skipping) return 0;
+    rd_kafka_error_t *e = rd_kafka_commit_transaction(k->p->rk, TXN_TIMEOUT_MS);
+    if (e) {
+        rd_kafka_error_t *a = rd_kafka_abort_transaction(k->p->rk, TXN_TIMEOUT_MS);
+        if (a) rd_kafka_error_destroy(a);
+        return txn_error(e, "commit transaction", k->topic, err);
+    }
+    return 0;
 }
 
 static void destroy(ls_sink *s)
 {
     kafka_sink *k = (kafka_sink *)s;
+    if (k->txn) ls_kafka_producer_free(k->p, 0);
     ls_buf_free(&k->key);
     ls_buf_free(&k->val);
     yajl_gen_free(k->gen);
@@ -57,13 +113,12 @@ static void destroy(ls_sink *s)
 
 static const ls_sink_vt kafka_vt = { open_batch, write_row, close_batch, destroy };
 
-ls_sink *ls_sink_kafka_new(ls_kafka_producer *p, const char *topic, char *err)
+static kafka_sink *alloc_sink(const char *topic)
 {
-    (void)err;
     kafka_sink *k = ls_xcalloc(1, sizeof *k);
     k->base.vt = &kafka_vt;
-    k->p = p;
     k->topic = ls_xstrdup(topic);
+    k->done_until = -1;
     ls_buf d;
     ls_buf_init(&d);
     ls_buf_printf(&d, "KafkaSink[%s]", topic);
@@ -71,5 +126,116 @@ ls_sink *ls_sink_kafka_new(ls_kafka_producer *p, const char *topic, char *err)
     ls_buf_init(&k->key);
     ls_buf_init(&k->val);
     k->gen = ls_row_gen_new();
+    return k;
+}
+
+ls_sink *ls_sink_kafka_new(ls_kafka_producer *p, const char *topic, char *err)
+{
+    (void)err;
+    kafka_sink *k = alloc_sink(topic);
+    k->p = p;
+    return &k->base;
+}
+
+/* The highest luastream.batch header among the last committed messages of
+ * every partition of topic, or -1 (no topic, no messages). */
+static int64_t last_batch_in(const char *bootstrap, const ls_props *props, const char *topic,
+                             char *err)
+{
+    ls_props cp = { 0 };
+    for (size_t i = 0; props && i < props->n; i++) ls_props_set(&cp, props->names[i], props->values[i]);
+    ls_props_set(&cp, "group.id", "luastream-sink-recovery");
+    ls_props_set(&cp, "isolation.level", "read_committed");
+    ls_props_set(&cp, "enable.auto.commit", "false");
+    ls_props_set(&cp, "enable.partition.eof", "true");
+    rd_kafka_conf_t *conf = ls_kafka_conf(bootstrap, &cp, err);
+    ls_props_free(&cp);
+    if (!conf) return -2;
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        ls_seterr(err, "kafka sink %s: %s", topic, errstr);
+        return -2;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    int64_t best = -1;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt &&
+        !md->topics[0].err) {
+        const struct rd_kafka_metadata_topic *mt = &md->topics[0];
+        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(mt->partition_cnt);
+        int pending = 0;
+        for (int i = 0; i < mt->partition_cnt; i++) {
+            int64_t lo, hi;
+            int32_t part = mt->partitions[i].id;
+            if (rd_kafka_query_watermark_offsets(rk, topic, part, &lo, &hi, 10000) || hi <= lo)
+                continue;
+            /* Only the newest committed messages matter: a batch that
+             * committed here was the last thing the crashed run wrote, so
+             * its rows are the tail of the partition. */
+            int64_t from = hi - 1000 > lo ? hi - 1000 : lo;
+            rd_kafka_topic_partition_list_add(list, topic, part)->offset = from;
+            pending++;
+        }
+        if (pending) rd_kafka_assign(rk, list);
+        double until = ls_mono_ms() + 30000;
+        while (pending > 0 && ls_mono_ms() < until) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+            if (!m) continue;
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                pending--;
+            } else if (!m->err) {
+                rd_kafka_headers_t *h;
+                const void *v;
+                size_t n;
+                if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    rd_kafka_header_get_last(h, BATCH_HEADER, &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    n < 24) {
+                    char b[24];
+                    memcpy(b, v, n);
+                    b[n] = '\0';
+                    int64_t id = strtoll(b, NULL, 10);
+                    if (id > best) best = id;
+                }
+            }
+            rd_kafka_message_destroy(m);
+        }
+        rd_kafka_topic_partition_list_destroy(list);
+    }
+    if (md) rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return best;
+}
+
+ls_sink *ls_sink_kafka_new_txn(const char *bootstrap, const ls_props *props, const char *topic,
+                               const char *txn_id, char *err)
+{
+    ls_props tp = { 0 };
+    for (size_t i = 0; props && i < props->n; i++) ls_props_set(&tp, props->names[i], props->values[i]);
+    ls_props_set(&tp, "transactional.id", txn_id);
+    ls_props_set(&tp, "enable.idempotence", "true");
+    ls_kafka_producer *p = ls_kafka_producer_new(bootstrap, &tp, 10000, err);
+    ls_props_free(&tp);
+    if (!p) return NULL;
+    rd_kafka_error_t *e = rd_kafka_init_transactions(p->rk, TXN_TIMEOUT_MS);
+    if (e) {
+        ls_seterr(err, "kafka sink %s: init transactions: %s", topic, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        ls_kafka_producer_free(p, 0);
+        return NULL;
+    }
+    int64_t done = last_batch_in(bootstrap, props, topic, err);
+    if (done < -1) {
+        ls_kafka_producer_free(p, 0);
+        return NULL;
+    }
+    kafka_sink *k = alloc_sink(topic);
+    k->p = p;
+    k->txn = 1;
+    k->done_until = done;
     return &k->base;
 }
