@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ls_json_lua.h"
 #include "ls_lua_api.h"
@@ -131,6 +132,8 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
     e->stop = o->stop;
     e->trigger.kind = LS_TRIGGER_INTERVAL;
     e->trigger.interval_ms = 0;
+    const char *crash = getenv("LUASTREAM_TEST_CRASH_AFTER_SINK");
+    e->crash_after_sink = crash && *crash ? strtoll(crash, NULL, 10) : -1;
     if (o->trigger) {
         if (ls_trigger_parse(o->trigger, &e->trigger)) {
             ls_seterr(err, "--trigger %s: expected an interval (\"2 seconds\", \"500ms\"), "
@@ -274,6 +277,7 @@ static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, char *e
     }
     ls_buf_free(&line);
     if (e->progress) fflush(e->progress);
+    if (batch == e->crash_after_sink) _exit(137); /* see ls_engine.h */
     if (e->cp && ls_checkpoint_commit(e->cp, e, batch, err)) return -1;
     return 0;
 }

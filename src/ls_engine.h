@@ -49,6 +49,8 @@ typedef struct ls_engine {
     ls_workers *workers;     /* parallelism > 1 */
     ls_checkpoint *cp;       /* --checkpoint / ls.checkpoint, or NULL */
     char *checkpoint_dir;    /* known before compiling: Kafka sinks turn transactional */
+    int64_t crash_after_sink; /* fault injection for tests (LUASTREAM_TEST_CRASH_AFTER_SINK):
+                                 die after the sinks wrote this batch, before its commit */
     size_t ntables;
     ls_table **tables;
     size_t nqueries;
