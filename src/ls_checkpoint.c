@@ -66,18 +66,14 @@ static int write_atomic(const char *path, const char *data, size_t len, char *er
 
 static yajl_val read_json(const char *path, char *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        ls_seterr(err, "checkpoint: cannot read %s: %s", path, strerror(errno));
-        return NULL;
-    }
     ls_buf b;
     ls_buf_init(&b);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) ls_buf_append(&b, chunk, n);
-    fclose(f);
-    ls_buf_reserve(&b, 0);
+    char why[LS_ERRLEN];
+    if (ls_read_file(path, &b, why)) {
+        ls_seterr(err, "checkpoint: cannot read %s", why);
+        ls_buf_free(&b);
+        return NULL;
+    }
     char perr[256];
     yajl_val v = yajl_tree_parse(b.data, perr, sizeof perr);
     ls_buf_free(&b);

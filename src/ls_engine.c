@@ -64,21 +64,15 @@ ls_kafka_producer *ls_engine_producer(ls_engine *e, const char *bootstrap,
 static void warn_unused_params(ls_engine *e, const ls_engine_opts *o)
 {
     lua_State *L = e->L;
-    lua_getglobal(L, "package");
-    lua_getfield(L, -1, "loaded");
-    lua_getfield(L, -1, "luastream");
-    if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, "_declared");
-        lua_getfield(L, -1, "params_used");
-        for (size_t i = 0; i < o->nset; i++) {
-            lua_getfield(L, -1, o->set_names[i]);
-            if (!lua_toboolean(L, -1))
-                ls_log("warning: --set %s is not used by %s", o->set_names[i], e->script);
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 2);
+    if (!ls_lua_push_declared(L)) return;
+    lua_getfield(L, -1, "params_used");
+    for (size_t i = 0; i < o->nset; i++) {
+        lua_getfield(L, -1, o->set_names[i]);
+        if (!lua_toboolean(L, -1))
+            ls_log("warning: --set %s is not used by %s", o->set_names[i], e->script);
+        lua_pop(L, 1);
     }
-    lua_pop(L, 3);
+    lua_pop(L, 2);
 }
 
 /* Queries without a map read only the columns they name: gather them per
@@ -110,15 +104,9 @@ static char *script_checkpoint(ls_engine *e)
 {
     char *dir = NULL;
     lua_State *L = e->L;
-    lua_getglobal(L, "package");
-    lua_getfield(L, -1, "loaded");
-    lua_getfield(L, -1, "luastream");
-    if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, "_declared");
-        if (lua_getfield(L, -1, "checkpoint") == LUA_TSTRING) dir = ls_xstrdup(lua_tostring(L, -1));
-        lua_pop(L, 2);
-    }
-    lua_pop(L, 3);
+    if (!ls_lua_push_declared(L)) return NULL;
+    if (lua_getfield(L, -1, "checkpoint") == LUA_TSTRING) dir = ls_xstrdup(lua_tostring(L, -1));
+    lua_pop(L, 2);
     return dir;
 }
 
@@ -282,6 +270,91 @@ static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, char *e
     return 0;
 }
 
+/* The reading half of one batch: when does it end, and how long may the
+ * next poll wait. */
+typedef struct batch_reader {
+    double start, deadline, catch_up_until, last_msg;
+    int64_t count, max;
+    int replaying, last_poll_got;
+} batch_reader;
+
+static int64_t records_per_trigger(const ls_engine *e)
+{
+    int64_t max = 0;
+    if (e->trigger.kind == LS_TRIGGER_ONCE) return 0; /* once: everything, as Spark */
+    for (size_t i = 0; i < e->nsources; i++)
+        if (e->sources[i]->max_per_trigger > 0 && (max == 0 || e->sources[i]->max_per_trigger < max))
+            max = e->sources[i]->max_per_trigger;
+    return max;
+}
+
+/* Milliseconds the next poll may wait, or -1 when the batch is complete. */
+static int next_wait(const ls_engine *e, const batch_reader *r, double now)
+{
+    if (r->replaying) { /* exactly the recorded batch, whatever the trigger */
+        for (size_t i = 0; i < e->nsources; i++)
+            if (!ls_source_limits_reached(e->sources[i])) return 100;
+        return -1;
+    }
+    if (r->max && r->count >= r->max) return -1;
+    if (e->trigger.kind != LS_TRIGGER_INTERVAL) return all_exhausted(e) ? -1 : 100;
+    if (e->trigger.interval_ms > 0) {
+        if (now < r->deadline) {
+            int wait = (int)(r->deadline - now) + 1;
+            return wait > 100 ? 100 : wait;
+        }
+        /* Behind (records still arriving at once): take what is available,
+         * as Spark plans a batch up to the latest offsets, so a slow batch
+         * is followed by a bigger one instead of falling further behind;
+         * bounded in time. */
+        return r->last_poll_got && now < r->catch_up_until ? 0 : -1;
+    }
+    /* no interval: until the sources have been idle a moment */
+    if (r->count > 0 && (now - r->last_msg >= EAGER_IDLE_MS || now - r->start >= EAGER_MAX_MS))
+        return -1;
+    return r->count > 0 ? EAGER_IDLE_MS : 100;
+}
+
+/* One round over the sources: poll, stamp, and process (or hand to the
+ * workers). Returns whether anything came, or -1 on a fatal error. */
+static int poll_round(ls_engine *e, batch_reader *r, int wait, ls_batch_timing *t, char *err)
+{
+    int got = 0;
+    for (size_t i = 0; i < e->nsources; i++) {
+        rd_kafka_message_t *msgs[POLL_BATCH];
+        size_t want = POLL_BATCH;
+        if (r->max && (int64_t)want > r->max - r->count) want = (size_t)(r->max - r->count);
+        int fatal = 0;
+        double p0 = ls_mono_ms();
+        size_t n = ls_source_poll_batch(e->sources[i], e->nsources == 1 ? wait : 0, msgs, want,
+                                        &fatal, err);
+        t->get_batch_ms += ls_mono_ms() - p0;
+        if (fatal) return -1;
+        for (size_t k = 0; k < n; k++) stamp(&e->stamps[i], msgs[k]);
+        if (e->workers) {
+            ls_workers_submit(e->workers, i, msgs, n);
+        } else {
+            int rc = 0;
+            for (size_t k = 0; k < n; k++) {
+                if (rc == 0) rc = ls_lane_handle(&e->lane, i, msgs[k], err);
+                rd_kafka_message_destroy(msgs[k]);
+            }
+            if (rc) return -1;
+        }
+        got |= n > 0;
+        r->count += (int64_t)n;
+    }
+    return got;
+}
+
+static void sleep_until(double when)
+{
+    double left = when - ls_mono_ms();
+    if (left <= 0) return;
+    struct timespec ts = { (time_t)(left / 1000), (long)((int64_t)left % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
 int ls_engine_run(ls_engine *e, char *err)
 {
     int bounded = e->trigger.kind != LS_TRIGGER_INTERVAL;
@@ -297,114 +370,47 @@ int ls_engine_run(ls_engine *e, char *err)
     int replaying = e->cp && e->cp->replay;
     double prev_start = -1;
     int64_t batch = e->cp ? e->cp->next_batch : 0;
+    double interval = (double)e->trigger.interval_ms;
     while (!(e->stop && *e->stop)) {
         if (bounded && all_exhausted(e)) break;
-        double start = ls_mono_ms();
+        batch_reader r = { 0 };
+        r.start = r.last_msg = ls_mono_ms();
+        r.deadline = r.start + interval;
+        r.catch_up_until = r.deadline + (interval * 4 > 1000 ? interval * 4 : 1000.0);
+        r.max = records_per_trigger(e);
+        r.replaying = replaying;
         ls_batch_timing t = { 0 };
         t.trigger_wall_ms = ls_now_ms();
-        t.trigger_ms = start;
+        t.trigger_ms = r.start;
         for (size_t i = 0; i < e->nqueries; i++) ls_query_begin_batch(e->queries[i], batch);
         if (e->workers) ls_workers_begin_batch(e->workers, batch);
         e->lane.decode_ms = 0;
         for (size_t i = 0; i < e->nsources; i++) ls_source_begin_batch(e->sources[i]);
 
-        int64_t count = 0, max = 0;
-        if (e->trigger.kind != LS_TRIGGER_ONCE)
-            for (size_t i = 0; i < e->nsources; i++)
-                if (e->sources[i]->max_per_trigger > 0 &&
-                    (max == 0 || e->sources[i]->max_per_trigger < max))
-                    max = e->sources[i]->max_per_trigger;
-        double deadline = start + (double)e->trigger.interval_ms;
-        double catch_up_until = deadline + (e->trigger.interval_ms * 4 > 1000 ? (double)e->trigger.interval_ms * 4 : 1000.0);
-        double last_msg = start;
-        int last_poll_got = 0;
-        for (;;) {
-            if (e->stop && *e->stop) break;
-            double now = ls_mono_ms();
-            int wait;
-            if (replaying) { /* exactly the recorded batch, whatever the trigger */
-                int reached = 1;
-                for (size_t i = 0; i < e->nsources; i++)
-                    reached &= ls_source_limits_reached(e->sources[i]);
-                if (reached) break;
-                wait = 100;
-            } else if (max && count >= max) {
-                break;
-            } else if (bounded) {
-                if (all_exhausted(e)) break;
-                wait = 100;
-            } else if (e->trigger.interval_ms > 0) {
-                if (now >= deadline) {
-                    /* Behind (records still arriving at once): take what is
-                     * available, as Spark plans a batch up to the latest
-                     * offsets, so a slow batch is followed by a bigger one
-                     * instead of falling further behind; bounded in time. */
-                    if (!last_poll_got || now >= catch_up_until) break;
-                    wait = 0;
-                } else {
-                    wait = (int)(deadline - now) + 1;
-                    if (wait > 100) wait = 100;
-                }
-            } else {
-                if (count > 0 && (now - last_msg >= EAGER_IDLE_MS || now - start >= EAGER_MAX_MS))
-                    break;
-                wait = count > 0 ? EAGER_IDLE_MS : 100;
-            }
-            int got = 0;
-            for (size_t i = 0; i < e->nsources; i++) {
-                ls_source *s = e->sources[i];
-                rd_kafka_message_t *msgs[POLL_BATCH];
-                size_t want = POLL_BATCH;
-                if (max && (int64_t)want > max - count) want = (size_t)(max - count);
-                int fatal = 0;
-                double p0 = ls_mono_ms();
-                size_t n = ls_source_poll_batch(s, e->nsources == 1 ? wait : 0, msgs, want,
-                                                &fatal, err);
-                t.get_batch_ms += ls_mono_ms() - p0;
-                if (fatal) return -1;
-                for (size_t k = 0; k < n; k++) stamp(&e->stamps[i], msgs[k]);
-                if (e->workers) {
-                    ls_workers_submit(e->workers, i, msgs, n);
-                } else {
-                    int rc = 0;
-                    for (size_t k = 0; k < n; k++) {
-                        if (rc == 0) rc = ls_lane_handle(&e->lane, i, msgs[k], err);
-                        rd_kafka_message_destroy(msgs[k]);
-                    }
-                    if (rc) return -1;
-                }
-                if (n) got = 1;
-                count += (int64_t)n;
-            }
-            last_poll_got = got;
-            if (got) last_msg = ls_mono_ms();
-            else if (e->nsources > 1) {
-                struct timespec ts = { 0, 5 * 1000000L };
-                nanosleep(&ts, NULL);
-            }
+        while (!(e->stop && *e->stop)) {
+            int wait = next_wait(e, &r, ls_mono_ms());
+            if (wait < 0) break;
+            int got = poll_round(e, &r, wait, &t, err);
+            if (got < 0) return -1;
+            r.last_poll_got = got;
+            if (got) r.last_msg = ls_mono_ms();
+            else if (e->nsources > 1) sleep_until(ls_mono_ms() + 5);
         }
-        if (count == 0 && !bounded && !replaying) {
-            continue; /* nothing arrived: no batch, as in Spark */
-        }
-        t.since_prev_ms = prev_start < 0 ? ls_mono_ms() - start : start - prev_start;
-        prev_start = start;
+        if (r.count == 0 && !bounded && !replaying) continue; /* no input: no batch, as in Spark */
+        t.since_prev_ms = prev_start < 0 ? ls_mono_ms() - r.start : r.start - prev_start;
+        prev_start = r.start;
         if (finish_batch(e, &t, batch, err)) return -1;
         if (replaying) {
             replaying = 0;
             for (size_t i = 0; i < e->nsources; i++)
                 if (ls_source_clear_limits(e->sources[i], err)) return -1;
         }
-        e->total_input += count;
+        e->total_input += r.count;
         e->batches_run++;
         batch++;
         if (e->trigger.kind == LS_TRIGGER_ONCE) break;
-        if (!bounded && e->trigger.interval_ms > 0 && max && count >= max) {
-            double left = deadline - ls_mono_ms();
-            if (left > 0) {
-                struct timespec ts = { (time_t)(left / 1000), (long)((int64_t)left % 1000) * 1000000L };
-                nanosleep(&ts, NULL);
-            }
-        }
+        /* a batch cut short by max_records_per_trigger waits for its trigger */
+        if (!bounded && interval > 0 && r.max && r.count >= r.max) sleep_until(r.deadline);
     }
     return 0;
 }

@@ -610,20 +610,30 @@ static int compile_query(ls_engine *e, lua_State *L, int d, ls_query *q, char *e
     return q->sink ? 0 : -1;
 }
 
-int ls_lua_compile(ls_engine *e, char *err)
+int ls_lua_push_declared(lua_State *L)
 {
-    lua_State *L = e->L;
     int top = lua_gettop(L);
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "loaded");
     lua_getfield(L, -1, "luastream");
-    if (!lua_istable(L, -1)) {
+    if (!lua_istable(L, -1) || lua_getfield(L, -1, "_declared") != LUA_TTABLE) {
+        lua_settop(L, top);
+        return 0;
+    }
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return 1;
+}
+
+int ls_lua_compile(ls_engine *e, char *err)
+{
+    lua_State *L = e->L;
+    int top = lua_gettop(L);
+    if (!ls_lua_push_declared(L)) {
         ls_seterr(err, "%s: the script declared nothing (it must use require \"luastream\")",
                   e->script);
-        lua_settop(L, top);
         return -1;
     }
-    lua_getfield(L, -1, "_declared");
     int decl = lua_gettop(L);
     int rc = -1;
     if (compile_sources(e, L, decl, err) || compile_tables(e, L, decl, err)) goto out;

@@ -21,6 +21,10 @@ void ls_lua_setup(lua_State *L, const ls_engine_opts *opts);
 /* Runs the script file. -1 + err ("file:line: message") on failure. */
 int ls_lua_run_script(lua_State *L, const char *path, char *err);
 
+/* Pushes the script's declarations (require("luastream")._declared) and
+ * returns 1, or pushes nothing and returns 0 when the script declared none. */
+int ls_lua_push_declared(lua_State *L);
+
 /* Builds sources, tables, queries and sinks from the declarations. */
 int ls_lua_compile(ls_engine *e, char *err);
 

@@ -256,10 +256,12 @@ int ls_state_load(ls_state *s, FILE *f, const char *path, char *err)
 {
     ls_buf b;
     ls_buf_init(&b);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) ls_buf_append(&b, chunk, n);
     int rc = -1;
+    if (ls_read_stream(f, &b)) {
+        ls_seterr(err, "%s: read error", path);
+        ls_buf_free(&b);
+        return -1;
+    }
     ls_acc *acc = NULL;
     const size_t header = 20, trailer = 1 + 8 + 8;
     if (b.len >= 4 && memcmp(b.data, SNAP_MAGIC, 4) != 0) {

@@ -17,30 +17,6 @@ static const char *row_key_of(const void *item, size_t *len)
     return r->key.data;
 }
 
-static char *read_file(const char *path, size_t *len, char *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        ls_seterr(err, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    ls_buf b;
-    ls_buf_init(&b);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) ls_buf_append(&b, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        ls_seterr(err, "%s: read error", path);
-        ls_buf_free(&b);
-        return NULL;
-    }
-    ls_buf_reserve(&b, 0);
-    *len = b.len;
-    return b.data;
-}
-
 /* Copies a yajl node into a table cell (strings are duplicated). */
 static int cell_from_node(ls_value *out, yajl_val v)
 {
@@ -69,12 +45,15 @@ static int col_index(ls_table *t, const char *name, int add)
 
 ls_table *ls_table_load(const char *path, const char *key, char *err)
 {
-    size_t len;
-    char *text = read_file(path, &len, err);
-    if (!text) return NULL;
+    ls_buf text;
+    ls_buf_init(&text);
+    if (ls_read_file(path, &text, err)) {
+        ls_buf_free(&text);
+        return NULL;
+    }
     char perr[256] = "";
-    yajl_val root = yajl_tree_parse(text, perr, sizeof perr);
-    free(text);
+    yajl_val root = yajl_tree_parse(text.data, perr, sizeof perr);
+    ls_buf_free(&text);
     if (!root) {
         char *nl = strchr(perr, '\n');
         if (nl) *nl = '\0';

@@ -1,6 +1,7 @@
 /* ls_util.c - allocation, byte buffers, clocks, UTF-8 check, base64, UUIDs. */
 #include "ls_util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,28 @@ void ls_buf_printf(ls_buf *b, const char *fmt, ...)
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
+}
+
+int ls_read_stream(FILE *f, ls_buf *b)
+{
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) ls_buf_append(b, chunk, n);
+    ls_buf_reserve(b, 0); /* NUL-terminated even when empty */
+    return ferror(f) ? -1 : 0;
+}
+
+int ls_read_file(const char *path, ls_buf *b, char *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ls_seterr(err, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = ls_read_stream(f, b);
+    fclose(f);
+    if (rc) ls_seterr(err, "%s: read error", path);
+    return rc;
 }
 
 void ls_seterr(char *err, const char *fmt, ...)

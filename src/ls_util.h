@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
+#include <stdio.h>
 
 void *ls_xmalloc(size_t n);
 void *ls_xcalloc(size_t n, size_t size);
@@ -32,6 +33,12 @@ void ls_buf_putc(ls_buf *b, char c);
 void ls_buf_puts(ls_buf *b, const char *s);
 void ls_buf_printf(ls_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Appends all of f to b. Returns -1 on a read error. */
+int ls_read_stream(FILE *f, ls_buf *b);
+/* Reads the whole file at path into b (NUL-terminated). -1 + err
+ * ("path: reason") when it cannot be opened or read. */
+int ls_read_file(const char *path, ls_buf *b, char *err);
 
 /* Error text: modules report failures by filling a caller-owned buffer. */
 #define LS_ERRLEN 512

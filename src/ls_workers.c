@@ -142,15 +142,12 @@ static int setup_lua(worker *wk, ls_engine *e, const ls_engine_opts *o, char *er
 static int map_ref_of(lua_State *L, size_t qi)
 {
     int ref = LUA_NOREF;
-    lua_getglobal(L, "package");
-    lua_getfield(L, -1, "loaded");
-    lua_getfield(L, -1, "luastream");
-    lua_getfield(L, -1, "_declared");
+    if (!ls_lua_push_declared(L)) return ref;
     lua_getfield(L, -1, "queries");
     lua_rawgeti(L, -1, (lua_Integer)qi + 1);
     if (lua_getfield(L, -1, "map") == LUA_TFUNCTION) ref = luaL_ref(L, LUA_REGISTRYINDEX);
     else lua_pop(L, 1);
-    lua_pop(L, 6);
+    lua_pop(L, 3);
     return ref;
 }
 
