@@ -29,6 +29,10 @@ for t in scan decode split params; do
         status=1
     else
         grep -E "^#[0-9]+.*(DONE|pulse)" "$OUT/fuzz_$t.log" | tail -1
+        # keep only the inputs that add coverage
+        rm -rf "$OUT/min-$t" && mkdir -p "$OUT/min-$t"
+        "$OUT/fuzz_$t" -merge=1 "$OUT/min-$t" "tests/fuzz/corpus/$t" >/dev/null 2>&1
+        rm -rf "tests/fuzz/corpus/$t" && mv "$OUT/min-$t" "tests/fuzz/corpus/$t"
     fi
 done
 exit $status
