@@ -9,7 +9,7 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         build-essential pkg-config librdkafka-dev liblua5.4-dev lua-cjson lua-cjson-dev \
-        libyajl-dev python3 \
+        libyajl-dev libmicrohttpd-dev python3 \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/luastream
@@ -18,4 +18,4 @@ COPY . .
 RUN rm -rf build .run tests/.tmp bench/.venv \
     && make
 
-ENTRYPOINT ["/bin/sh", "-c", "set -e; mkdir -p data; python3 scripts/gen_calls.py --count 20000 --out data/calls.json; build/luastream produce data/calls.json --topic police.calls --bootstrap kafka:29092; exec build/luastream scripts/pipeline.lua --set bootstrap=kafka:29092"]
+ENTRYPOINT ["/bin/sh", "-c", "set -e; mkdir -p data; python3 scripts/gen_calls.py --count 20000 --out data/calls.json; build/luastream produce data/calls.json --topic police.calls --bootstrap kafka:29092; exec build/luastream scripts/pipeline.lua --set bootstrap=kafka:29092 --ui 0.0.0.0:4040"]

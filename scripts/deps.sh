@@ -12,7 +12,8 @@ set -euo pipefail
 
 PACKAGES=(
     build-essential pkg-config librdkafka-dev liblua5.4-dev lua5.4 lua-cjson lua-cjson-dev
-    libyajl-dev check lua-busted kcat maven openjdk-17-jdk-headless valgrind python3 curl
+    libyajl-dev libmicrohttpd-dev check lua-busted kcat maven openjdk-17-jdk-headless valgrind python3 curl
+    chromium
 )
 
 log() { printf 'deps.sh: %s\n' "$*" >&2; }
@@ -47,6 +48,12 @@ for pkg in "${PACKAGES[@]}"; do
     esac
     is_installed "$pkg" || missing+=("$pkg")
 done
+
+# Node.js runs the browser test of the web UI (playwright-core): Debian's, unless one is on PATH.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    is_installed nodejs || missing+=(nodejs)
+    is_installed npm || missing+=(npm)
+fi
 
 # pytest runs the integration tests: Debian's, unless the python3 on PATH has one.
 if ! python3 -m pytest --version >/dev/null 2>&1 && ! is_installed python3-pytest; then

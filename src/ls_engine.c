@@ -158,6 +158,18 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
             return NULL;
         }
     }
+    if (o->ui) {
+        const char **names = ls_xcalloc(e->nqueries + 1, sizeof *names);
+        for (size_t i = 0; i < e->nqueries; i++) names[i] = e->queries[i]->name;
+        e->monitor = ls_monitor_new(names, e->nqueries);
+        free(names);
+        e->http = ls_http_start(o->ui, e->monitor, err);
+        if (!e->http) {
+            ls_engine_free(e);
+            return NULL;
+        }
+        if (!o->quiet) ls_log("web UI on http://%s/", strchr(o->ui, ':') ? o->ui : "127.0.0.1:<port>");
+    }
     if (o->progress_path) {
         e->progress = fopen(o->progress_path, "a");
         if (!e->progress) {
@@ -174,6 +186,8 @@ void ls_engine_free(ls_engine *e)
     if (!e) return;
     for (size_t i = 0; i < e->nqueries; i++) ls_query_free(e->queries[i]);
     free(e->queries);
+    ls_http_stop(e->http); /* before anything it reads goes */
+    ls_monitor_free(e->monitor);
     ls_workers_free(e->workers);
     ls_checkpoint_free(e->cp);
     free(e->checkpoint_dir);
@@ -255,9 +269,19 @@ static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, char *e
     ls_buf_init(&line);
     for (size_t i = 0; i < e->nqueries; i++) {
         const ls_query *q = e->queries[i];
-        if (e->progress) {
+        if (e->progress || e->monitor) {
             ls_buf_reset(&line);
             ls_progress_json(q, t, &line);
+        }
+        if (e->monitor) {
+            ls_batch_figures f = { q->stats.input_rows, q->stats.invalid_rows,
+                                   q->stats.output_rows, q->stats.late_rows,
+                                   (int64_t)q->state->groups, (int64_t)ls_state_memory(q->state),
+                                   q->has_watermark ? q->wm.current : INT64_MIN,
+                                   t->trigger_ms / 1000.0 };
+            ls_monitor_record(e->monitor, i, line.data, &f);
+        }
+        if (e->progress) {
             ls_buf_putc(&line, '\n');
             fwrite(line.data, 1, line.len, e->progress);
         }
@@ -367,6 +391,7 @@ int ls_engine_run(ls_engine *e, char *err)
                e->nqueries == 1 ? "y" : "ies", e->script, tt);
     }
     if (e->cp) ls_checkpoint_apply_replay(e->cp, e);
+    if (e->monitor) ls_monitor_set_running(e->monitor, 1);
     int replaying = e->cp && e->cp->replay;
     double prev_start = -1;
     int64_t batch = e->cp ? e->cp->next_batch : 0;
@@ -412,5 +437,6 @@ int ls_engine_run(ls_engine *e, char *err)
         /* a batch cut short by max_records_per_trigger waits for its trigger */
         if (!bounded && interval > 0 && r.max && r.count >= r.max) sleep_until(r.deadline);
     }
+    if (e->monitor) ls_monitor_set_running(e->monitor, 0);
     return 0;
 }

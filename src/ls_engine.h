@@ -14,6 +14,8 @@
 
 #include "ls_checkpoint.h"
 #include "ls_deadletter.h"
+#include "ls_http.h"
+#include "ls_monitor.h"
 #include "ls_kafka.h"
 #include "ls_lane.h"
 #include "ls_workers.h"
@@ -49,6 +51,8 @@ typedef struct ls_engine {
     ls_workers *workers;     /* parallelism > 1 */
     ls_checkpoint *cp;       /* --checkpoint / ls.checkpoint, or NULL */
     char *checkpoint_dir;    /* known before compiling: Kafka sinks turn transactional */
+    ls_monitor *monitor;     /* --ui: what the web server shows */
+    ls_http *http;
     int64_t crash_after_sink; /* fault injection for tests (LUASTREAM_TEST_CRASH_AFTER_SINK):
                                  die after the sinks wrote this batch, before its commit */
     size_t ntables;
@@ -81,6 +85,7 @@ typedef struct ls_engine_opts {
     const char *checkpoint;  /* --checkpoint DIR (overrides the script's) */
     int unsafe_lua;          /* --unsafe-lua: keep os.execute, io.popen, C modules */
     int64_t max_state_rows;  /* --max-state-rows, 0 = none */
+    const char *ui;          /* --ui HOST:PORT, or NULL */
     int quiet;
     volatile sig_atomic_t *stop;
 } ls_engine_opts;

@@ -36,6 +36,8 @@ static const char usage[] =
     "                       \"1 minute\"), once, or available-now (process what is in the\n"
     "                       topic at start, then exit 0)\n"
     "  --progress PATH      append each batch's progress report (JSON lines) to PATH\n"
+    "  --ui [HOST:]PORT     serve a live web UI, /api/queries, /metrics (Prometheus) and\n"
+    "                       /healthz (HOST defaults to 127.0.0.1)\n"
     "  --checkpoint DIR     keep offsets, state and commits in DIR; a restart resumes there\n"
     "                       with exactly the results of an uninterrupted run\n"
     "  --partitions N       hash partitions of aggregation state (default 16)\n"
@@ -99,7 +101,7 @@ static void install_signals(void)
 
 enum { O_SET = 256, O_TRIGGER, O_PROGRESS, O_PARTITIONS, O_QUIET, O_TOPIC, O_BOOTSTRAP,
        O_RATE, O_KEY, O_PARTITION, O_MAX, O_KAFKA, O_FROM_BEGINNING, O_TO_END, O_META,
-       O_HELP, O_VERSION, O_RAW, O_PARALLELISM, O_CHECKPOINT, O_UNSAFE_LUA, O_MAX_STATE };
+       O_HELP, O_VERSION, O_RAW, O_PARALLELISM, O_CHECKPOINT, O_UNSAFE_LUA, O_MAX_STATE, O_UI };
 
 static const struct option longopts[] = {
     { "set", required_argument, NULL, O_SET },
@@ -110,6 +112,7 @@ static const struct option longopts[] = {
     { "checkpoint", required_argument, NULL, O_CHECKPOINT },
     { "unsafe-lua", no_argument, NULL, O_UNSAFE_LUA },
     { "max-state-rows", required_argument, NULL, O_MAX_STATE },
+    { "ui", required_argument, NULL, O_UI },
     { "quiet", no_argument, NULL, O_QUIET },
     { "topic", required_argument, NULL, O_TOPIC },
     { "bootstrap", required_argument, NULL, O_BOOTSTRAP },
@@ -181,6 +184,7 @@ static int parse_args(int argc, char **argv, cli *c)
             break;
         case O_CHECKPOINT: c->run.checkpoint = optarg; break;
         case O_UNSAFE_LUA: c->run.unsafe_lua = 1; break;
+        case O_UI: c->run.ui = optarg; break;
         case O_MAX_STATE:
             if (parse_number("--max-state-rows", optarg, &num)) return 2;
             c->run.max_state_rows = (int64_t)num;

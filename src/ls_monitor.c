@@ -1,0 +1,172 @@
+/* ls_monitor.c - progress history and Prometheus totals (see ls_monitor.h). */
+#include "ls_monitor.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+const double ls_monitor_bucket_bounds[LS_MONITOR_BUCKETS] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+};
+
+ls_monitor *ls_monitor_new(const char *const *names, size_t n)
+{
+    ls_monitor *m = ls_xcalloc(1, sizeof *m);
+    pthread_mutex_init(&m->mu, NULL);
+    m->nqueries = n;
+    m->queries = ls_xcalloc(n + 1, sizeof *m->queries);
+    for (size_t i = 0; i < n; i++) {
+        m->queries[i].name = ls_xstrdup(names[i]);
+        m->queries[i].watermark_ms = INT64_MIN;
+    }
+    m->started_ms = ls_now_ms();
+    return m;
+}
+
+void ls_monitor_free(ls_monitor *m)
+{
+    if (!m) return;
+    for (size_t i = 0; i < m->nqueries; i++) {
+        for (size_t k = 0; k < LS_MONITOR_HISTORY; k++) free(m->queries[i].history[k]);
+        free(m->queries[i].name);
+    }
+    free(m->queries);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+void ls_monitor_set_running(ls_monitor *m, int running)
+{
+    pthread_mutex_lock(&m->mu);
+    m->running = running;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void ls_monitor_record(ls_monitor *m, size_t i, const char *json, const ls_batch_figures *f)
+{
+    char *copy = ls_xstrdup(json);
+    pthread_mutex_lock(&m->mu);
+    ls_query_monitor *q = &m->queries[i];
+    size_t slot = (q->head + q->count) % LS_MONITOR_HISTORY;
+    if (q->count == LS_MONITOR_HISTORY) {
+        free(q->history[q->head]);
+        slot = q->head;
+        q->head = (q->head + 1) % LS_MONITOR_HISTORY;
+    } else {
+        q->count++;
+    }
+    q->history[slot] = copy;
+    q->batches++;
+    q->input_rows += f->input_rows;
+    q->invalid_rows += f->invalid_rows;
+    q->output_rows += f->output_rows;
+    q->late_rows += f->late_rows;
+    q->state_rows = f->state_rows;
+    q->state_bytes = f->state_bytes;
+    q->watermark_ms = f->watermark_ms;
+    q->duration_sum_s += f->duration_s;
+    int b = 0;
+    while (b < LS_MONITOR_BUCKETS && f->duration_s > ls_monitor_bucket_bounds[b]) b++;
+    q->duration_buckets[b]++;
+    pthread_mutex_unlock(&m->mu);
+}
+
+static const char *latest(const ls_query_monitor *q)
+{
+    return q->count ? q->history[(q->head + q->count - 1) % LS_MONITOR_HISTORY] : NULL;
+}
+
+/* Names are validated by the script API (letters, digits, _ . -): safe in JSON. */
+void ls_monitor_queries_json(ls_monitor *m, ls_buf *out)
+{
+    pthread_mutex_lock(&m->mu);
+    ls_buf_puts(out, "[");
+    for (size_t i = 0; i < m->nqueries; i++) {
+        const ls_query_monitor *q = &m->queries[i];
+        const char *last = latest(q);
+        ls_buf_printf(out, "%s{\"name\":\"%s\",\"state\":\"%s\",\"batches\":%lld,"
+                      "\"inputRows\":%lld,\"invalidRows\":%lld,\"outputRows\":%lld,"
+                      "\"lastProgress\":%s}",
+                      i ? "," : "", q->name, m->running ? "active" : "stopped",
+                      (long long)q->batches, (long long)q->input_rows,
+                      (long long)q->invalid_rows, (long long)q->output_rows, last ? last : "null");
+    }
+    ls_buf_puts(out, "]");
+    pthread_mutex_unlock(&m->mu);
+}
+
+int ls_monitor_progress_json(ls_monitor *m, const char *name, size_t last, ls_buf *out)
+{
+    int rc = -1;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->nqueries; i++) {
+        const ls_query_monitor *q = &m->queries[i];
+        if (strcmp(q->name, name) != 0) continue;
+        size_t n = last < q->count ? last : q->count;
+        ls_buf_puts(out, "[");
+        for (size_t k = q->count - n; k < q->count; k++)
+            ls_buf_printf(out, "%s%s", k > q->count - n ? "," : "",
+                          q->history[(q->head + k) % LS_MONITOR_HISTORY]);
+        ls_buf_puts(out, "]");
+        rc = 0;
+        break;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+static void counter(ls_buf *out, const char *name, const char *help, const ls_monitor *m,
+                    size_t off, int gauge)
+{
+    ls_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, gauge ? "gauge" : "counter");
+    for (size_t i = 0; i < m->nqueries; i++) {
+        const ls_query_monitor *q = &m->queries[i];
+        int64_t v = *(const int64_t *)((const char *)q + off);
+        ls_buf_printf(out, "%s{query=\"%s\"} %lld\n", name, q->name, (long long)v);
+    }
+}
+
+void ls_monitor_metrics(ls_monitor *m, ls_buf *out)
+{
+    pthread_mutex_lock(&m->mu);
+    counter(out, "luastream_batches_total", "Batches run.", m, offsetof(ls_query_monitor, batches), 0);
+    counter(out, "luastream_input_rows_total", "Records read.", m,
+            offsetof(ls_query_monitor, input_rows), 0);
+    counter(out, "luastream_invalid_rows_total", "Records sent to the dead-letter output.", m,
+            offsetof(ls_query_monitor, invalid_rows), 0);
+    counter(out, "luastream_output_rows_total", "Rows written to the sink.", m,
+            offsetof(ls_query_monitor, output_rows), 0);
+    counter(out, "luastream_late_rows_total", "Records dropped by the watermark.", m,
+            offsetof(ls_query_monitor, late_rows), 0);
+    counter(out, "luastream_state_rows", "Groups in the aggregation state.", m,
+            offsetof(ls_query_monitor, state_rows), 1);
+    counter(out, "luastream_state_memory_bytes", "Memory used by the aggregation state.", m,
+            offsetof(ls_query_monitor, state_bytes), 1);
+    ls_buf_puts(out, "# HELP luastream_watermark_seconds Event-time watermark (Unix time).\n"
+                     "# TYPE luastream_watermark_seconds gauge\n");
+    for (size_t i = 0; i < m->nqueries; i++)
+        if (m->queries[i].watermark_ms != INT64_MIN)
+            ls_buf_printf(out, "luastream_watermark_seconds{query=\"%s\"} %.3f\n",
+                          m->queries[i].name, (double)m->queries[i].watermark_ms / 1000.0);
+    ls_buf_puts(out, "# HELP luastream_batch_duration_seconds Time to run a batch.\n"
+                     "# TYPE luastream_batch_duration_seconds histogram\n");
+    for (size_t i = 0; i < m->nqueries; i++) {
+        const ls_query_monitor *q = &m->queries[i];
+        int64_t cum = 0;
+        for (int b = 0; b < LS_MONITOR_BUCKETS; b++) {
+            cum += q->duration_buckets[b];
+            ls_buf_printf(out, "luastream_batch_duration_seconds_bucket{query=\"%s\",le=\"%g\"} %lld\n",
+                          q->name, ls_monitor_bucket_bounds[b], (long long)cum);
+        }
+        cum += q->duration_buckets[LS_MONITOR_BUCKETS];
+        ls_buf_printf(out, "luastream_batch_duration_seconds_bucket{query=\"%s\",le=\"+Inf\"} %lld\n",
+                      q->name, (long long)cum);
+        ls_buf_printf(out, "luastream_batch_duration_seconds_sum{query=\"%s\"} %.6f\n", q->name,
+                      q->duration_sum_s);
+        ls_buf_printf(out, "luastream_batch_duration_seconds_count{query=\"%s\"} %lld\n", q->name,
+                      (long long)cum);
+    }
+    ls_buf_printf(out, "# HELP luastream_up Whether the engine is processing.\n"
+                       "# TYPE luastream_up gauge\nluastream_up %d\n", m->running);
+    pthread_mutex_unlock(&m->mu);
+}
