@@ -97,6 +97,7 @@ static void install_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a full file system or size limit is a write error, not a death */
 }
 
 enum { O_SET = 256, O_TRIGGER, O_PROGRESS, O_PARTITIONS, O_QUIET, O_TOPIC, O_BOOTSTRAP,

@@ -271,3 +271,60 @@ def test_slow_sink_slows_consumption_instead_of_growing_memory(broker, big_topic
     reps = read_jsonl(tmp_path / "p.jsonl")
     assert len(reps) >= 30 and max(r["numInputRows"] for r in reps) <= 2000
     assert peak < 200, "RSS grew to %.0f MiB behind a slow sink" % peak
+
+
+def test_full_output_is_a_clear_error_and_a_later_run_resumes(broker, tmp_path):
+    """Writes fail (a 300 kB file-size limit stands in for a full disk): the
+    run stops with a clear error, the checkpoint stays consistent, and a run
+    with room finishes with exactly the right results."""
+    import resource
+    topic = broker.create_topic(partitions=2)
+    run(["produce", SAMPLE, "--topic", topic, "--bootstrap", broker.bootstrap, "--quiet"])
+    out, ckpt = tmp_path / "out", tmp_path / "ckpt"
+    args = pipeline_args(broker, topic, out, ckpt, "--trigger", "available-now",
+                         "--set", "max_records_per_trigger=1500", "--quiet")
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (300000, 300000))
+
+    p = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       preexec_fn=small_files)
+    assert p.returncode == 1, p.stderr
+    assert "write failed" in p.stderr or "cannot write" in p.stderr
+    assert os.listdir(ckpt / "commits")  # some batches were committed before
+    run(args[1:])
+    check_results(out, expected.load(SAMPLE))
+    for name in ("crime_type_counts.jsonl", "disposition_counts.jsonl"):
+        for line in open(out / name, encoding="utf-8"):
+            json.loads(line)
+
+
+def test_unwritable_output_directory_is_a_clear_error(broker, tmp_path):
+    topic = broker.create_topic()
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    p = run([PIPELINE, "--set", "bootstrap=" + broker.bootstrap, "--set", "topic=" + topic,
+             "--set", "output=jsonl:" + str(blocker / "out"), "--trigger", "available-now"],
+            check=False)
+    assert p.returncode == 2 and "cannot create directory" in p.stderr
+
+
+def test_consumer_group_offsets_show_the_lag(broker, tmp_path):
+    """After a checkpointed run, Kafka's own tool sees the group at the end."""
+    topic = broker.create_topic(partitions=2)
+    run(["produce", SAMPLE, "--topic", topic, "--bootstrap", broker.bootstrap, "--quiet"])
+    s = tmp_path / "g.lua"
+    with open(PIPELINE) as f:
+        s.write_text(f.read().replace('starting_offsets = "earliest",',
+                                      'starting_offsets = "earliest", group_id = "lag-test",'))
+    run([str(s), "--set", "bootstrap=" + broker.bootstrap, "--set", "topic=" + topic,
+         "--set", "output=jsonl:" + str(tmp_path / "o"), "--checkpoint", str(tmp_path / "ck"),
+         "--trigger", "available-now", "--quiet"])
+    jars = os.path.join(os.environ.get("KAFKA_JARS", os.path.join(ROOT, ".run", "kafka-jars")), "*")
+    d = subprocess.run(["java", "-cp", jars, "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+                        "--bootstrap-server", broker.bootstrap, "--describe", "--group", "lag-test"],
+                       capture_output=True, text=True, timeout=120)
+    rows = [l.split() for l in d.stdout.splitlines() if l.startswith("lag-test")]
+    assert len(rows) == 2, d.stdout + d.stderr
+    assert sum(int(r[3]) for r in rows) == 6802   # CURRENT-OFFSET
+    assert all(r[5] == "0" for r in rows)          # LAG
