@@ -168,31 +168,30 @@ static void gen_offsets(yajl_gen g, const ls_engine *e)
  * reached the disk by then). */
 static void note_files(ls_checkpoint *cp, const ls_engine *e)
 {
-    ls_buf_reset(&cp->files);
-    yajl_gen g = yajl_gen_alloc(NULL);
-    yajl_gen_map_open(g);
+    if (!cp->file_paths) {
+        cp->file_paths = ls_xcalloc(e->nqueries + 1, sizeof *cp->file_paths);
+        cp->file_lens = ls_xcalloc(e->nqueries + 1, sizeof *cp->file_lens);
+    }
+    cp->nfiles = 0;
     for (size_t i = 0; i <= e->nqueries; i++) {
         const char *f = i < e->nqueries ? e->queries[i]->sink->file : e->dl->path;
         struct stat st;
         if (f && stat(f, &st) == 0) {
-            gen_str(g, f);
-            yajl_gen_integer(g, st.st_size);
+            cp->file_paths[cp->nfiles] = f;
+            cp->file_lens[cp->nfiles++] = (int64_t)st.st_size;
         }
     }
-    yajl_gen_map_close(g);
-    const unsigned char *p;
-    size_t len;
-    yajl_gen_get_buf(g, &p, &len);
-    ls_buf_append(&cp->files, p, len);
-    yajl_gen_free(g);
 }
 
 static void gen_files(yajl_gen g, const ls_checkpoint *cp)
 {
     gen_str(g, "files");
-    yajl_gen_config(g, yajl_gen_beautify, 0);
-    /* splice the recorded object in as the value */
-    yajl_gen_number(g, cp->files.data ? cp->files.data : "{}", cp->files.data ? cp->files.len : 2);
+    yajl_gen_map_open(g);
+    for (size_t i = 0; i < cp->nfiles; i++) {
+        gen_str(g, cp->file_paths[i]);
+        yajl_gen_integer(g, cp->file_lens[i]);
+    }
+    yajl_gen_map_close(g);
 }
 
 static int write_gen(yajl_gen g, const char *path, char *err)
@@ -372,7 +371,6 @@ ls_checkpoint *ls_checkpoint_open(const char *dir, ls_engine *e, char *err)
 {
     ls_checkpoint *cp = ls_xcalloc(1, sizeof *cp);
     cp->dir = ls_xstrdup(dir);
-    ls_buf_init(&cp->files);
     cp->kept = KEEP_BATCHES;
     ls_buf p;
     ls_buf_init(&p);
@@ -522,7 +520,8 @@ void ls_checkpoint_free(ls_checkpoint *cp)
 {
     if (!cp) return;
     if (cp->replay_offsets) yajl_tree_free(cp->replay_offsets);
-    ls_buf_free(&cp->files);
+    free(cp->file_paths);
+    free(cp->file_lens);
     free(cp->dir);
     free(cp);
 }

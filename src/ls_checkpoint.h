@@ -20,9 +20,8 @@
 #ifndef LS_CHECKPOINT_H
 #define LS_CHECKPOINT_H
 
+#include <stddef.h>
 #include <stdint.h>
-
-#include "ls_util.h"
 
 struct ls_engine;
 
@@ -32,7 +31,9 @@ typedef struct ls_checkpoint {
     int replay;           /* offsets/next_batch exists: replay it within its limits */
     void *replay_offsets; /* yajl tree of that entry's offsets */
     int64_t kept;         /* batches of history kept (older files are removed) */
-    ls_buf files;         /* JSON {path: length} of the output files between batches */
+    size_t nfiles;        /* the output files' lengths between batches */
+    const char **file_paths; /* borrowed from the sinks and the dead-letter output */
+    int64_t *file_lens;
 } ls_checkpoint;
 
 /* Opens or creates dir for engine e (compiled, sources not yet open):

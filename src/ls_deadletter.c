@@ -100,10 +100,7 @@ void ls_deadletter_format(const ls_origin *o, const char *query, const char *err
         ls_buf_free(&b64);
     }
     yajl_gen_map_close(g);
-    const unsigned char *p;
-    size_t len;
-    yajl_gen_get_buf(g, &p, &len);
-    ls_buf_append(out, p, len);
+    ls_json_take(g, out);
     yajl_gen_free(g);
 }
 

@@ -132,10 +132,7 @@ void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
     yajl_gen_map_close(g);
     yajl_gen_map_close(g);
 
-    const unsigned char *p;
-    size_t len;
-    yajl_gen_get_buf(g, &p, &len);
-    ls_buf_append(out, p, len);
+    ls_json_take(g, out);
     yajl_gen_free(g);
 }
 

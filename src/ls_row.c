@@ -30,10 +30,6 @@ void ls_row_json_with(yajl_gen g, const ls_row *row, int key_only, ls_buf *out)
         }
     }
     yajl_gen_map_close(g);
-    const unsigned char *p;
-    size_t len;
-    yajl_gen_get_buf(g, &p, &len);
-    ls_buf_append(out, p, len);
-    yajl_gen_clear(g);
+    ls_json_take(g, out);
     yajl_gen_reset(g, NULL);
 }

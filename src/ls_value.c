@@ -157,6 +157,15 @@ yajl_gen_status ls_value_json(yajl_gen g, const ls_value *v)
     return yajl_gen_invalid_string;
 }
 
+void ls_json_take(yajl_gen g, ls_buf *out)
+{
+    const unsigned char *p;
+    size_t len;
+    yajl_gen_get_buf(g, &p, &len);
+    ls_buf_append(out, p, len);
+    yajl_gen_clear(g);
+}
+
 void ls_value_text(ls_buf *out, const ls_value *v)
 {
     char a[32], b[32];

@@ -55,6 +55,10 @@ uint64_t ls_hash(const void *p, size_t n);
  * {"start": ISO, "end": ISO}). Returns the yajl status. */
 yajl_gen_status ls_value_json(yajl_gen g, const ls_value *v);
 
+/* Appends what g generated so far to out and empties g's buffer (the
+ * generator itself is left to the caller to reset or free). */
+void ls_json_take(yajl_gen g, ls_buf *out);
+
 /* Human-readable text of v (for the console sink). */
 void ls_value_text(ls_buf *out, const ls_value *v);
 
