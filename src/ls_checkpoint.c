@@ -142,7 +142,9 @@ static void signature(const ls_query *q, char out[17])
     ls_buf_free(&b);
 }
 
-static void gen_offsets(yajl_gen g, const ls_engine *e)
+/* Every partition's offset: the planned end of the batch (the log entry
+ * written before reading it) or the position reached (its commit). */
+static void gen_offsets(yajl_gen g, const ls_engine *e, int planned_end)
 {
     gen_str(g, "sources");
     yajl_gen_array_open(g);
@@ -153,7 +155,7 @@ static void gen_offsets(yajl_gen g, const ls_engine *e)
             yajl_gen_array_open(g);
             gen_str(g, src->parts[i].topic);
             yajl_gen_integer(g, src->parts[i].partition);
-            yajl_gen_integer(g, src->parts[i].next);
+            yajl_gen_integer(g, planned_end ? src->parts[i].batch_end : src->parts[i].next);
             yajl_gen_array_close(g);
         }
         yajl_gen_array_close(g);
@@ -337,14 +339,21 @@ static int restore_commit(ls_checkpoint *cp, ls_engine *e, int64_t c, char *err)
     yajl_val cm = read_json(p.data, err);
     if (!cm) goto out;
     if (each_offset(e, cm, p.data, set_resume, err) || restore_files(cm, p.data, err)) goto out;
-    yajl_val wms = field(cm, "watermarks");
+    yajl_val wms = field(cm, "eventTimeWatermarks");
+    yajl_val old = field(cm, "watermarks"); /* checkpoints of luastream 0.1 */
     for (size_t i = 0; i < e->nqueries; i++) {
         ls_query *q = e->queries[i];
         const char *wp[] = { q->name, NULL };
-        yajl_val w = wms ? yajl_tree_get(wms, wp, yajl_t_array) : NULL;
-        if (w && YAJL_GET_ARRAY(w)->len == 2 && YAJL_IS_INTEGER(YAJL_GET_ARRAY(w)->values[0])) {
-            q->wm.current = YAJL_GET_INTEGER(YAJL_GET_ARRAY(w)->values[0]);
-            q->wm.max_event = YAJL_GET_INTEGER(YAJL_GET_ARRAY(w)->values[1]);
+        const char *bp[] = { q->name, "batch", NULL }, *np[] = { q->name, "next", NULL };
+        yajl_val b = wms ? yajl_tree_get(wms, bp, yajl_t_number) : NULL;
+        yajl_val nx = wms ? yajl_tree_get(wms, np, yajl_t_number) : NULL;
+        yajl_val w = old ? yajl_tree_get(old, wp, yajl_t_array) : NULL;
+        if (b && nx && YAJL_IS_INTEGER(b) && YAJL_IS_INTEGER(nx)) {
+            q->wm.batch = YAJL_GET_INTEGER(b);
+            q->wm.global = YAJL_GET_INTEGER(nx);
+        } else if (w && YAJL_GET_ARRAY(w)->len == 2 && YAJL_IS_INTEGER(YAJL_GET_ARRAY(w)->values[0]) &&
+                   YAJL_GET_INTEGER(YAJL_GET_ARRAY(w)->values[0]) != LS_NO_TIME) {
+            q->wm.batch = q->wm.global = YAJL_GET_INTEGER(YAJL_GET_ARRAY(w)->values[0]);
         }
         ls_buf sp;
         ls_buf_init(&sp);
@@ -412,16 +421,16 @@ fail:
     return NULL;
 }
 
-static void set_limit(ls_source *s, const char *topic, int32_t part, int64_t off)
+static void set_replay(ls_source *s, const char *topic, int32_t part, int64_t off)
 {
-    ls_source_limit(s, topic, part, off);
+    ls_source_replay(s, topic, part, off);
 }
 
 void ls_checkpoint_apply_replay(ls_checkpoint *cp, ls_engine *e)
 {
     if (!cp->replay) return;
     char err[LS_ERRLEN];
-    if (each_offset(e, cp->replay_offsets, "offsets", set_limit, err) == 0)
+    if (each_offset(e, cp->replay_offsets, "offsets", set_replay, err) == 0)
         ls_log("checkpoint: replaying batch %lld over the offsets it recorded",
                (long long)cp->next_batch);
 }
@@ -435,7 +444,7 @@ int ls_checkpoint_wal(ls_checkpoint *cp, ls_engine *e, int64_t batch, char *err)
     yajl_gen_map_open(g);
     gen_str(g, "batchId");
     yajl_gen_integer(g, batch);
-    gen_offsets(g, e);
+    gen_offsets(g, e, 1);
     gen_files(g, cp); /* before this batch's rows: what a restart cuts back to */
     yajl_gen_map_close(g);
     ls_buf p;
@@ -493,17 +502,21 @@ int ls_checkpoint_commit(ls_checkpoint *cp, ls_engine *e, int64_t batch, char *e
     yajl_gen_map_open(g);
     gen_str(g, "batchId");
     yajl_gen_integer(g, batch);
-    gen_offsets(g, e);
+    gen_offsets(g, e, 0);
     note_files(cp, e); /* the sinks wrote and flushed this batch */
     gen_files(g, cp);
-    gen_str(g, "watermarks");
+    /* per query: the watermark this batch ran with (the next batch's late
+     * rows are judged by it) and the one the next batch runs with */
+    gen_str(g, "eventTimeWatermarks");
     yajl_gen_map_open(g);
     for (size_t i = 0; i < e->nqueries; i++) {
         gen_str(g, e->queries[i]->name);
-        yajl_gen_array_open(g);
-        yajl_gen_integer(g, e->queries[i]->wm.current);
-        yajl_gen_integer(g, e->queries[i]->wm.max_event);
-        yajl_gen_array_close(g);
+        yajl_gen_map_open(g);
+        gen_str(g, "batch");
+        yajl_gen_integer(g, e->queries[i]->wm.batch);
+        gen_str(g, "next");
+        yajl_gen_integer(g, e->queries[i]->wm.global);
+        yajl_gen_map_close(g);
     }
     yajl_gen_map_close(g);
     yajl_gen_map_close(g);

@@ -9,10 +9,19 @@
 
 #include "ls_sink.h"
 
+struct ls_dl_entry {
+    char *topic;     /* NULL: not from a message */
+    int32_t partition;
+    int64_t offset;
+    uint64_t seq;    /* arrival order, for entries of one message */
+    char *line;      /* the formatted entry */
+    size_t len;
+    char *key;       /* the Kafka message key */
+};
+
 static ls_deadletter *alloc_dl(void)
 {
     ls_deadletter *d = ls_xcalloc(1, sizeof *d);
-    ls_buf_init(&d->line);
     pthread_mutex_init(&d->lock, NULL);
     return d;
 }
@@ -53,13 +62,24 @@ ls_deadletter *ls_deadletter_kafka(ls_kafka_producer *kp, const char *topic)
     return d;
 }
 
+static void free_entry(ls_dl_entry *e)
+{
+    free(e->topic);
+    free(e->line);
+    free(e->key);
+}
+
 void ls_deadletter_free(ls_deadletter *d)
 {
     if (!d) return;
+    if (d->npending) { /* closing writes what is queued, as closing a file flushes it */
+        char err[LS_ERRLEN];
+        if (ls_deadletter_flush(d, err)) ls_log("%s", err);
+    }
+    free(d->pending);
     if (d->owns_f && d->f) fclose(d->f);
     free(d->path);
     free(d->topic);
-    ls_buf_free(&d->line);
     pthread_mutex_destroy(&d->lock);
     free(d);
 }
@@ -104,20 +124,12 @@ void ls_deadletter_format(const ls_origin *o, const char *query, const char *err
     yajl_gen_free(g);
 }
 
-static int write_locked(ls_deadletter *d, const ls_origin *o, const char *query,
-                        const char *error, const char *payload, size_t n, char *err)
+static int write_entry(ls_deadletter *d, const ls_dl_entry *e, char *err)
 {
-    ls_buf_reset(&d->line);
-    ls_deadletter_format(o, query, error, payload, n, &d->line);
-    d->count++;
-    if (d->kp) {
-        const char *key = o && o->topic ? o->topic : "";
-        return ls_kafka_produce(d->kp, d->topic, -1, key, strlen(key), d->line.data, d->line.len,
-                                err);
-    }
+    if (d->kp)
+        return ls_kafka_produce(d->kp, d->topic, -1, e->key, strlen(e->key), e->line, e->len, err);
     if (d->f == stderr) fputs("dead-letter: ", stderr);
-    ls_buf_putc(&d->line, '\n');
-    if (fwrite(d->line.data, 1, d->line.len, d->f) != d->line.len) {
+    if (fwrite(e->line, 1, e->len, d->f) != e->len || fputc('\n', d->f) == EOF) {
         ls_seterr(err, "dead-letter %s: write failed: %s", d->path ? d->path : "stderr",
                   strerror(errno));
         return -1;
@@ -128,14 +140,50 @@ static int write_locked(ls_deadletter *d, const ls_origin *o, const char *query,
 int ls_deadletter_write(ls_deadletter *d, const ls_origin *o, const char *query,
                         const char *error, const char *payload, size_t n, char *err)
 {
+    (void)err;
+    ls_buf line;
+    ls_buf_init(&line);
+    ls_deadletter_format(o, query, error, payload, n, &line);
     pthread_mutex_lock(&d->lock);
-    int rc = write_locked(d, o, query, error, payload, n, err);
+    if (d->npending == d->pending_cap) {
+        d->pending_cap = d->pending_cap ? d->pending_cap * 2 : 64;
+        d->pending = ls_xrealloc(d->pending, d->pending_cap * sizeof *d->pending);
+    }
+    ls_dl_entry *e = &d->pending[d->npending];
+    e->topic = o && o->topic ? ls_xstrdup(o->topic) : NULL;
+    e->partition = o ? o->partition : 0;
+    e->offset = o ? o->offset : 0;
+    e->seq = d->count++;
+    e->line = line.data ? line.data : ls_xstrdup("");
+    e->len = line.len;
+    e->key = ls_xstrdup(o && o->topic ? o->topic : "");
+    d->npending++;
     pthread_mutex_unlock(&d->lock);
-    return rc;
+    return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const ls_dl_entry *x = a, *y = b;
+    int c = strcmp(x->topic ? x->topic : "", y->topic ? y->topic : "");
+    if (c) return c;
+    if (x->partition != y->partition) return x->partition < y->partition ? -1 : 1;
+    if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 int ls_deadletter_flush(ls_deadletter *d, char *err)
 {
+    pthread_mutex_lock(&d->lock);
+    qsort(d->pending, d->npending, sizeof *d->pending, cmp_entry);
+    int rc = 0;
+    for (size_t i = 0; i < d->npending; i++) {
+        if (rc == 0) rc = write_entry(d, &d->pending[i], err);
+        free_entry(&d->pending[i]);
+    }
+    d->npending = 0;
+    pthread_mutex_unlock(&d->lock);
+    if (rc) return -1;
     if (d->kp) return ls_kafka_flush(d->kp, 60000, err);
     if (fflush(d->f) != 0 || (d->sync && d->owns_f && fsync(fileno(d->f)) != 0)) {
         ls_seterr(err, "dead-letter %s: write failed: %s", d->path ? d->path : "stderr",

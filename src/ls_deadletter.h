@@ -6,7 +6,11 @@
  *   {"topic","partition","offset","timestamp","query","error",
  *    "value" | "value_base64"}
  * "value" holds the payload when it is valid UTF-8, otherwise
- * "value_base64" holds it encoded.  Nothing is dropped silently. */
+ * "value_base64" holds it encoded.  Nothing is dropped silently.
+ *
+ * Entries of a batch are kept until ls_deadletter_flush and written in
+ * (topic, partition, offset) order, the order the batch read them, so the
+ * output is the same from run to run whatever worker thread found them. */
 #ifndef LS_DEADLETTER_H
 #define LS_DEADLETTER_H
 
@@ -24,6 +28,8 @@ typedef struct ls_origin {
     int64_t timestamp; /* Kafka message timestamp, ms; -1 if none */
 } ls_origin;
 
+typedef struct ls_dl_entry ls_dl_entry;
+
 typedef struct ls_deadletter {
     FILE *f;                 /* file or stderr */
     int owns_f;
@@ -31,9 +37,10 @@ typedef struct ls_deadletter {
     ls_kafka_producer *kp;   /* or a Kafka topic (producer borrowed) */
     char *topic;
     int64_t count;
-    ls_buf line;
     pthread_mutex_t lock;    /* worker threads write here too */
     int sync;                /* fsync on flush (set when checkpointing) */
+    size_t npending, pending_cap;
+    ls_dl_entry *pending;    /* this batch's entries, written at flush */
 } ls_deadletter;
 
 /* Kinds: stderr (prefix "dead-letter: "), a JSON-lines file, a Kafka topic. */
@@ -45,10 +52,11 @@ void ls_deadletter_free(ls_deadletter *d);
 /* Formats the entry (exposed for tests) into out. */
 void ls_deadletter_format(const ls_origin *o, const char *query, const char *error,
                           const char *payload, size_t n, ls_buf *out);
-/* Writes one entry. Returns -1 with err if the output failed. */
+/* Queues one entry for the batch's flush. Returns -1 with err if the
+ * output failed. */
 int ls_deadletter_write(ls_deadletter *d, const ls_origin *o, const char *query,
                         const char *error, const char *payload, size_t n, char *err);
-/* Flushes buffered entries (end of batch). */
+/* Writes the batch's entries in order and flushes them (end of batch). */
 int ls_deadletter_flush(ls_deadletter *d, char *err);
 
 #endif

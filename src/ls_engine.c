@@ -14,12 +14,6 @@
 #include "ls_time.h"
 
 #define DEFAULT_PARTITIONS 16
-/* With no trigger interval a batch takes what arrives until the source has
- * been idle this long, or this much time has passed. */
-#define EAGER_IDLE_MS 50
-#define EAGER_MAX_MS 1000
-/* Messages taken from librdkafka per call. */
-#define POLL_BATCH 1024
 
 int ls_trigger_parse(const char *s, ls_trigger *t)
 {
@@ -82,7 +76,7 @@ static void plan_decoding(ls_engine *e)
     e->plans = ls_xcalloc(e->nsources + 1, sizeof *e->plans);
     e->stamps = ls_xcalloc(e->nsources + 1, sizeof *e->stamps);
     for (size_t s = 0; s < e->nsources; s++) {
-        ls_source_plan *p = &e->plans[s];
+        ls_decode_plan *p = &e->plans[s];
         p->fields = ls_fieldset_new();
         for (size_t i = 0; i < e->nqueries; i++) {
             ls_query *q = e->queries[i];
@@ -223,13 +217,6 @@ static void stamp(ls_stamps *st, const rd_kafka_message_t *m)
     st->ts[st->n++] = ts;
 }
 
-static int all_exhausted(const ls_engine *e)
-{
-    for (size_t i = 0; i < e->nsources; i++)
-        if (!ls_source_exhausted(e->sources[i])) return 0;
-    return 1;
-}
-
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -249,26 +236,20 @@ static void set_latency(ls_query *q, const ls_stamps *p, int64_t now)
     q->stats.latency_p50 = now - p->ts[(size_t)(0.50 * (double)last)];
 }
 
-static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, char *err)
+static size_t source_index(const ls_engine *e, const ls_source *s)
 {
-    if (e->workers && ls_workers_end_batch(e->workers, &t->decode_ms, err)) return -1;
-    if (e->cp && ls_checkpoint_wal(e->cp, e, batch, err)) return -1;
-    if (!e->workers) t->decode_ms = e->lane.decode_ms;
-    for (size_t s = 0; s < e->nsources; s++)
-        if (e->stamps[s].n) qsort(e->stamps[s].ts, e->stamps[s].n, sizeof(int64_t), cmp_i64);
-    for (size_t i = 0; i < e->nqueries; i++) {
-        if (ls_query_end_batch(e->queries[i], err)) return -1;
-        for (size_t s = 0; s < e->nsources; s++)
-            if (e->sources[s] == e->queries[i]->source)
-                set_latency(e->queries[i], &e->stamps[s], ls_now_ms());
-    }
-    for (size_t s = 0; s < e->nsources; s++) e->stamps[s].n = 0;
-    if (ls_deadletter_flush(e->dl, err)) return -1;
-    t->trigger_ms = ls_mono_ms() - t->trigger_ms;
+    for (size_t i = 0; i < e->nsources; i++)
+        if (e->sources[i] == s) return i;
+    return 0;
+}
+
+static void report(ls_engine *e, const ls_batch_timing *t, const int *active)
+{
     ls_buf line;
     ls_buf_init(&line);
     for (size_t i = 0; i < e->nqueries; i++) {
         const ls_query *q = e->queries[i];
+        if (!active[i]) continue;
         if (e->progress || e->monitor) {
             ls_buf_reset(&line);
             ls_progress_json(q, t, &line);
@@ -277,7 +258,7 @@ static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, char *e
             ls_batch_figures f = { q->stats.input_rows, q->stats.invalid_rows,
                                    q->stats.output_rows, q->stats.late_rows,
                                    (int64_t)q->state->groups, (int64_t)ls_state_memory(q->state),
-                                   q->has_watermark ? q->wm.current : INT64_MIN,
+                                   q->has_watermark ? q->wm.batch : INT64_MIN,
                                    t->trigger_ms / 1000.0 };
             ls_monitor_record(e->monitor, i, line.data, &f);
         }
@@ -289,101 +270,189 @@ static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, char *e
     }
     ls_buf_free(&line);
     if (e->progress) fflush(e->progress);
+}
+
+static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, const int *active,
+                        char *err)
+{
+    if (e->workers && ls_workers_end_batch(e->workers, &t->decode_ms, err)) return -1;
+    if (!e->workers) t->decode_ms = e->lane.decode_ms;
+    for (size_t s = 0; s < e->nsources; s++)
+        if (e->stamps[s].n) qsort(e->stamps[s].ts, e->stamps[s].n, sizeof(int64_t), cmp_i64);
+    for (size_t i = 0; i < e->nqueries; i++) {
+        ls_query *q = e->queries[i];
+        if (!active[i]) continue;
+        if (ls_query_end_batch(q, err)) return -1;
+        set_latency(q, &e->stamps[source_index(e, q->source)], ls_now_ms());
+    }
+    for (size_t s = 0; s < e->nsources; s++) e->stamps[s].n = 0;
+    if (ls_deadletter_flush(e->dl, err)) return -1;
     if (batch == e->crash_after_sink) _exit(137); /* see ls_engine.h */
-    if (e->cp && ls_checkpoint_commit(e->cp, e, batch, err)) return -1;
+    if (e->cp) {
+        double c0 = ls_mono_ms();
+        if (ls_checkpoint_commit(e->cp, e, batch, err)) return -1;
+        t->commit_ms = ls_mono_ms() - c0;
+    }
+    t->trigger_ms = ls_mono_ms() - t->start_ms;
+    report(e, t, active);
     return 0;
 }
 
-/* The reading half of one batch: when does it end, and how long may the
- * next poll wait. */
-typedef struct batch_reader {
-    double start, deadline, catch_up_until, last_msg;
-    int64_t count, max;
-    int replaying, last_poll_got;
-} batch_reader;
+/* Messages handed to the workers at a time: fixed, so that which worker
+ * folds which records (and so every floating-point sum) is the same from
+ * run to run. */
+#define CHUNK 1024
 
-static int64_t records_per_trigger(const ls_engine *e)
+typedef struct reader {
+    rd_kafka_message_t *chunk[CHUNK];
+    size_t fill;
+    int64_t count;
+} reader;
+
+static int dispatch(ls_engine *e, reader *r, size_t si, char *err)
 {
-    int64_t max = 0;
-    if (e->trigger.kind == LS_TRIGGER_ONCE) return 0; /* once: everything, as Spark */
-    for (size_t i = 0; i < e->nsources; i++)
-        if (e->sources[i]->max_per_trigger > 0 && (max == 0 || e->sources[i]->max_per_trigger < max))
-            max = e->sources[i]->max_per_trigger;
-    return max;
+    if (!r->fill) return 0;
+    for (size_t k = 0; k < r->fill; k++) stamp(&e->stamps[si], r->chunk[k]);
+    r->count += (int64_t)r->fill;
+    if (e->workers) {
+        ls_workers_submit(e->workers, si, r->chunk, r->fill);
+        r->fill = 0;
+        return 0;
+    }
+    int rc = 0;
+    for (size_t k = 0; k < r->fill; k++) {
+        if (rc == 0) rc = ls_lane_handle(&e->lane, si, r->chunk[k], err);
+        rd_kafka_message_destroy(r->chunk[k]);
+    }
+    r->fill = 0;
+    return rc;
 }
 
-/* Milliseconds the next poll may wait, or -1 when the batch is complete. */
-static int next_wait(const ls_engine *e, const batch_reader *r, double now)
+/* Reads the planned batch: every partition of every source, in order, up
+ * to its planned end. Returns 1 when stopped before the end, -1 on a fatal
+ * error. */
+static int read_batch(ls_engine *e, const int64_t *planned, reader *r, ls_batch_timing *t,
+                      char *err)
 {
-    if (r->replaying) { /* exactly the recorded batch, whatever the trigger */
-        for (size_t i = 0; i < e->nsources; i++)
-            if (!ls_source_limits_reached(e->sources[i])) return 100;
-        return -1;
-    }
-    if (r->max && r->count >= r->max) return -1;
-    if (e->trigger.kind != LS_TRIGGER_INTERVAL) return all_exhausted(e) ? -1 : 100;
-    if (e->trigger.interval_ms > 0) {
-        if (now < r->deadline) {
-            int wait = (int)(r->deadline - now) + 1;
-            return wait > 100 ? 100 : wait;
-        }
-        /* Behind (records still arriving at once): take what is available,
-         * as Spark plans a batch up to the latest offsets, so a slow batch
-         * is followed by a bigger one instead of falling further behind;
-         * bounded in time. */
-        return r->last_poll_got && now < r->catch_up_until ? 0 : -1;
-    }
-    /* no interval: until the sources have been idle a moment */
-    if (r->count > 0 && (now - r->last_msg >= EAGER_IDLE_MS || now - r->start >= EAGER_MAX_MS))
-        return -1;
-    return r->count > 0 ? EAGER_IDLE_MS : 100;
-}
-
-/* One round over the sources: poll, stamp, and process (or hand to the
- * workers). Returns whether anything came, or -1 on a fatal error. */
-static int poll_round(ls_engine *e, batch_reader *r, int wait, ls_batch_timing *t, char *err)
-{
-    int got = 0;
-    for (size_t i = 0; i < e->nsources; i++) {
-        rd_kafka_message_t *msgs[POLL_BATCH];
-        size_t want = POLL_BATCH;
-        if (r->max && (int64_t)want > r->max - r->count) want = (size_t)(r->max - r->count);
-        int fatal = 0;
-        double p0 = ls_mono_ms();
-        size_t n = ls_source_poll_batch(e->sources[i], e->nsources == 1 ? wait : 0, msgs, want,
-                                        &fatal, err);
-        t->get_batch_ms += ls_mono_ms() - p0;
-        if (fatal) return -1;
-        for (size_t k = 0; k < n; k++) stamp(&e->stamps[i], msgs[k]);
-        if (e->workers) {
-            ls_workers_submit(e->workers, i, msgs, n);
-        } else {
-            int rc = 0;
-            for (size_t k = 0; k < n; k++) {
-                if (rc == 0) rc = ls_lane_handle(&e->lane, i, msgs[k], err);
-                rd_kafka_message_destroy(msgs[k]);
+    for (size_t si = 0; si < e->nsources; si++) {
+        ls_source *s = e->sources[si];
+        if (planned[si] <= 0) continue;
+        for (size_t pi = 0; pi < s->nparts; pi++) {
+            while (!s->parts[pi].reached) {
+                if (e->stop && *e->stop) {
+                    int rc = dispatch(e, r, si, err);
+                    return rc ? rc : 1;
+                }
+                int fatal = 0;
+                double p0 = ls_mono_ms();
+                size_t n = ls_source_read(s, pi, 100, r->chunk + r->fill, CHUNK - r->fill, &fatal,
+                                          err);
+                t->get_batch_ms += ls_mono_ms() - p0;
+                if (fatal) return -1;
+                r->fill += n;
+                if (r->fill == CHUNK && dispatch(e, r, si, err)) return -1;
             }
-            if (rc) return -1;
         }
-        got |= n > 0;
-        r->count += (int64_t)n;
+        if (dispatch(e, r, si, err)) return -1;
     }
-    return got;
+    return 0;
 }
 
-static void sleep_until(double when)
+static int64_t records_per_trigger(const ls_source *s, const ls_trigger *t)
 {
-    double left = when - ls_mono_ms();
-    if (left <= 0) return;
-    struct timespec ts = { (time_t)(left / 1000), (long)((int64_t)left % 1000) * 1000000L };
+    return t->kind == LS_TRIGGER_ONCE ? 0 : s->max_per_trigger; /* once: everything, as Spark */
+}
+
+static void sleep_ms(double ms)
+{
+    if (ms <= 0) return;
+    struct timespec ts = { (time_t)(ms / 1000), (long)((int64_t)ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
+}
+
+/* Waits until the monotonic clock reaches when, or a stop is asked for. */
+static void wait_until(const ls_engine *e, double when)
+{
+    for (double now = ls_mono_ms(); now < when && !(e->stop && *e->stop); now = ls_mono_ms())
+        sleep_ms(when - now > 100 ? 100 : when - now);
+}
+
+/* Plans the next batch of every source. Returns 1 when some query has
+ * work (records, or a no-data batch its watermark asks for), 0 when not,
+ * -1 on a fatal error. A broker that cannot be asked is reported (once per
+ * outage) and leaves that source without a batch this time. */
+static int plan_batch(ls_engine *e, int64_t *planned, int *active, ls_batch_timing *t)
+{
+    double t0 = ls_mono_ms();
+    for (size_t si = 0; si < e->nsources; si++) {
+        char why[LS_ERRLEN];
+        planned[si] = ls_source_plan(e->sources[si], records_per_trigger(e->sources[si], &e->trigger),
+                                     why);
+        if (planned[si] < 0) {
+            if (!e->plan_failing) ls_log("%s (retrying)", why);
+            e->plan_failing = 1;
+            planned[si] = 0;
+        } else {
+            e->plan_failing = 0;
+        }
+    }
+    t->latest_offset_ms = ls_mono_ms() - t0;
+    int any = 0;
+    for (size_t i = 0; i < e->nqueries; i++) {
+        ls_query *q = e->queries[i];
+        active[i] = planned[source_index(e, q->source)] > 0 ||
+                    (e->trigger.kind != LS_TRIGGER_ONCE && ls_query_wants_batch(q));
+        any |= active[i];
+    }
+    return any;
+}
+
+/* With no trigger interval and nothing to do: wait for records to arrive
+ * (librdkafka keeps fetching into the partition queues), briefly. */
+static void wait_for_input(ls_engine *e)
+{
+    double until = ls_mono_ms() + 1000;
+    while (!(e->stop && *e->stop) && ls_mono_ms() < until) {
+        for (size_t si = 0; si < e->nsources; si++)
+            if (ls_source_arrived(e->sources[si])) return;
+        sleep_ms(10);
+    }
+}
+
+static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const int *active,
+                     ls_batch_timing *t, reader *r, char *err)
+{
+    for (size_t i = 0; i < e->nqueries; i++) {
+        ls_query *q = e->queries[i];
+        if (!active[i]) continue;
+        ls_query_begin_batch(q, batch);
+        q->since_prev_ms = q->prev_start_ms < 0 ? -1 : t->start_ms - q->prev_start_ms;
+        q->prev_start_ms = t->start_ms;
+    }
+    if (e->workers) ls_workers_begin_batch(e->workers, batch);
+    e->lane.decode_ms = 0;
+    if (e->cp) {
+        double w0 = ls_mono_ms();
+        if (ls_checkpoint_wal(e->cp, e, batch, err)) return -1;
+        t->wal_ms = ls_mono_ms() - w0;
+    }
+    r->count = 0;
+    int rc = read_batch(e, planned, r, t, err);
+    if (rc < 0) return -1;
+    for (size_t si = 0; si < e->nsources; si++) ls_source_end_batch(e->sources[si]);
+    if (finish_batch(e, t, batch, active, err)) return -1;
+    e->total_input += r->count;
+    e->batches_run++;
+    return 0;
 }
 
 int ls_engine_run(ls_engine *e, char *err)
 {
     int bounded = e->trigger.kind != LS_TRIGGER_INTERVAL;
-    for (size_t i = 0; i < e->nsources; i++)
+    for (size_t i = 0; i < e->nsources; i++) {
+        e->sources[i]->planned = 1;
         if (ls_source_open(e->sources[i], bounded, err)) return -1;
+    }
     if (!e->quiet) {
         char tt[64];
         ls_trigger_text(&e->trigger, tt, sizeof tt);
@@ -392,51 +461,39 @@ int ls_engine_run(ls_engine *e, char *err)
     }
     if (e->cp) ls_checkpoint_apply_replay(e->cp, e);
     if (e->monitor) ls_monitor_set_running(e->monitor, 1);
-    int replaying = e->cp && e->cp->replay;
-    double prev_start = -1;
     int64_t batch = e->cp ? e->cp->next_batch : 0;
     double interval = (double)e->trigger.interval_ms;
+    int64_t *planned = ls_xcalloc(e->nsources + 1, sizeof *planned);
+    int *active = ls_xcalloc(e->nqueries + 1, sizeof *active);
+    reader *r = ls_xcalloc(1, sizeof *r);
+    int rc = 0;
+    double next_tick = ls_mono_ms();
     while (!(e->stop && *e->stop)) {
-        if (bounded && all_exhausted(e)) break;
-        batch_reader r = { 0 };
-        r.start = r.last_msg = ls_mono_ms();
-        r.deadline = r.start + interval;
-        r.catch_up_until = r.deadline + (interval * 4 > 1000 ? interval * 4 : 1000.0);
-        r.max = records_per_trigger(e);
-        r.replaying = replaying;
+        if (interval > 0) {
+            wait_until(e, next_tick);
+            if (e->stop && *e->stop) break;
+        }
         ls_batch_timing t = { 0 };
+        t.start_ms = ls_mono_ms();
         t.trigger_wall_ms = ls_now_ms();
-        t.trigger_ms = r.start;
-        for (size_t i = 0; i < e->nqueries; i++) ls_query_begin_batch(e->queries[i], batch);
-        if (e->workers) ls_workers_begin_batch(e->workers, batch);
-        e->lane.decode_ms = 0;
-        for (size_t i = 0; i < e->nsources; i++) ls_source_begin_batch(e->sources[i]);
-
-        while (!(e->stop && *e->stop)) {
-            int wait = next_wait(e, &r, ls_mono_ms());
-            if (wait < 0) break;
-            int got = poll_round(e, &r, wait, &t, err);
-            if (got < 0) return -1;
-            r.last_poll_got = got;
-            if (got) r.last_msg = ls_mono_ms();
-            else if (e->nsources > 1) sleep_until(ls_mono_ms() + 5);
+        t.checkpointed = e->cp != NULL;
+        /* Spark's ProcessingTimeExecutor: ticks on multiples of the interval */
+        if (interval > 0) next_tick = (double)((int64_t)(t.start_ms / interval) + 1) * interval;
+        if (!plan_batch(e, planned, active, &t)) {
+            if (bounded) break; /* available-now / once: nothing left to do */
+            if (interval <= 0) wait_for_input(e);
+            continue;
         }
-        if (r.count == 0 && !bounded && !replaying) continue; /* no input: no batch, as in Spark */
-        t.since_prev_ms = prev_start < 0 ? ls_mono_ms() - r.start : r.start - prev_start;
-        prev_start = r.start;
-        if (finish_batch(e, &t, batch, err)) return -1;
-        if (replaying) {
-            replaying = 0;
-            for (size_t i = 0; i < e->nsources; i++)
-                if (ls_source_clear_limits(e->sources[i], err)) return -1;
+        if (run_batch(e, batch, planned, active, &t, r, err)) {
+            rc = -1;
+            break;
         }
-        e->total_input += r.count;
-        e->batches_run++;
         batch++;
         if (e->trigger.kind == LS_TRIGGER_ONCE) break;
-        /* a batch cut short by max_records_per_trigger waits for its trigger */
-        if (!bounded && interval > 0 && r.max && r.count >= r.max) sleep_until(r.deadline);
     }
+    free(planned);
+    free(active);
+    free(r);
     if (e->monitor) ls_monitor_set_running(e->monitor, 0);
-    return 0;
+    return rc;
 }

@@ -1,10 +1,19 @@
 /* ls_engine.h - the run loop: triggers, batches, and everything a running
  * script owns (Lua state, sources, tables, queries, producers, dead-letter).
  *
- * One batch: every source is polled until the trigger fires (or, bounded,
- * until max_records_per_trigger or the end offsets); each record is decoded
- * once and offered to every query reading that source, in declaration
- * order; then each query emits its rows and a progress report. */
+ * One batch, as Spark's MicroBatchExecution runs one: at the trigger, every
+ * source plans its end offsets (ls_source_plan: the latest offsets, capped
+ * by max_records_per_trigger); the offsets go to the checkpoint's log; the
+ * planned records are read partition by partition, each decoded once and
+ * offered to every query reading that source, in declaration order; then
+ * each query that ran emits its rows, the state is committed and a progress
+ * report written. A query runs in a batch when its source has records for
+ * it, or, without records, when its watermark moved far enough to evict
+ * (Spark's no-data batch). Triggers: an interval (batches start on its
+ * multiples; none while there is nothing to do), 0 (a batch as soon as the
+ * last ended and there is something to do), once (one batch of everything
+ * there), available-now (everything there at the start, in capped batches,
+ * then the no-data batch the watermark asks for, then exit). */
 #ifndef LS_ENGINE_H
 #define LS_ENGINE_H
 
@@ -45,7 +54,7 @@ typedef struct ls_engine {
     char *script;
     size_t nsources;
     ls_source **sources;
-    ls_source_plan *plans;   /* one per source */
+    ls_decode_plan *plans;   /* one per source */
     ls_stamps *stamps;       /* one per source */
     ls_lane lane;            /* the engine thread's lane (parallelism 1) */
     ls_workers *workers;     /* parallelism > 1 */
@@ -71,6 +80,7 @@ typedef struct ls_engine {
     volatile sig_atomic_t *stop;
     int64_t batches_run;
     int64_t total_input;
+    int plan_failing;        /* the latest offsets could not be read (reported once) */
 } ls_engine;
 
 typedef struct ls_engine_opts {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 void ls_lane_init(ls_lane *ln, lua_State *L, ls_query **queries, size_t nqueries,
-                  ls_source **sources, const ls_source_plan *plans, size_t nsources,
+                  ls_source **sources, const ls_decode_plan *plans, size_t nsources,
                   ls_deadletter *dl)
 {
     ln->L = L;
@@ -36,7 +36,7 @@ int ls_lane_handle(ls_lane *ln, size_t si, const rd_kafka_message_t *m, char *er
     rd_kafka_timestamp_type_t tt;
     o.timestamp = rd_kafka_message_timestamp(m, &tt);
     const ls_source *s = ln->sources[si];
-    const ls_source_plan *plan = &ln->plans[si];
+    const ls_decode_plan *plan = &ln->plans[si];
     ls_recview *view = &ln->views[si];
     const char *payload = m->payload ? (const char *)m->payload : "";
     size_t n = m->payload ? m->len : 0;

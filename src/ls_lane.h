@@ -19,11 +19,11 @@
 
 /* How a source's messages are decoded: a projection view for the queries
  * without a map (C only), a Lua table for the others; either or both. */
-typedef struct ls_source_plan {
+typedef struct ls_decode_plan {
     ls_fieldset *fields;     /* union of the record columns projected queries read */
     int needs_view;
     int needs_lua;
-} ls_source_plan;
+} ls_decode_plan;
 
 typedef struct ls_lane {
     lua_State *L;
@@ -31,7 +31,7 @@ typedef struct ls_lane {
     ls_query **queries;
     size_t nsources;
     ls_source **sources;          /* the engine's: identity and limits only */
-    const ls_source_plan *plans;  /* the engine's, one per source */
+    const ls_decode_plan *plans;  /* the engine's, one per source */
     ls_recview *views;            /* this lane's, one per source */
     ls_deadletter *dl;            /* shared; writes are locked */
     uint64_t seen;                /* messages decoded (sampled timing) */
@@ -39,7 +39,7 @@ typedef struct ls_lane {
 } ls_lane;
 
 void ls_lane_init(ls_lane *ln, lua_State *L, ls_query **queries, size_t nqueries,
-                  ls_source **sources, const ls_source_plan *plans, size_t nsources,
+                  ls_source **sources, const ls_decode_plan *plans, size_t nsources,
                   ls_deadletter *dl);
 void ls_lane_free(ls_lane *ln); /* frees the views only */
 

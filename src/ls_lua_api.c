@@ -352,6 +352,7 @@ static int lua_format(void *ctx, const ls_row *row, ls_buf *out, char *err)
             lua_pushlstring(L, t, ls_time_format(v->u.w.end, t));
             lua_setfield(L, -2, "end");
             break;
+        case LS_TIME: lua_pushlstring(L, t, ls_time_format(v->u.i, t)); break;
         }
         lua_setfield(L, -2, row->names[i]);
     }

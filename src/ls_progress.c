@@ -20,11 +20,13 @@ static void integer(yajl_gen g, const char *k, int64_t v) { key(g, k); yajl_gen_
 
 static void time_field(yajl_gen g, const char *k, int64_t ms)
 {
-    char t[32];
+    char t[40];
     key(g, k);
-    ls_time_format(ms, t);
+    ls_time_format_ms(ms, t);
     str(g, t);
 }
+
+static int64_t ms_of(double d) { return (int64_t)(d + 0.5); }
 
 static double rate(int64_t rows, double ms) { return ms > 0 ? (double)rows * 1000.0 / ms : 0.0; }
 
@@ -42,11 +44,37 @@ static void offsets(yajl_gen g, const ls_source *s, int which)
             snprintf(pk, sizeof pk, "%d", p->partition);
             key(g, pk);
             int64_t v = which == 0 ? p->batch_start : which == 1 ? p->next
-                      : (p->end >= 0 ? p->end : p->next);
+                      : (p->latest > p->next ? p->latest : p->next);
             yajl_gen_integer(g, v);
         }
         yajl_gen_map_close(g);
     }
+    yajl_gen_map_close(g);
+}
+
+/* Spark's Kafka source metrics: how far each partition's end is behind the
+ * latest offset known at planning; the values are strings, as Spark's. */
+static void behind_latest(yajl_gen g, const ls_source *s)
+{
+    int64_t lo = INT64_MAX, hi = 0;
+    double sum = 0;
+    for (size_t i = 0; i < s->nparts; i++) {
+        int64_t d = s->parts[i].latest - s->parts[i].next;
+        if (d < 0) d = 0;
+        if (d < lo) lo = d;
+        if (d > hi) hi = d;
+        sum += (double)d;
+    }
+    if (!s->nparts) return;
+    char t[64];
+    key(g, "metrics");
+    yajl_gen_map_open(g);
+    snprintf(t, sizeof t, "%.1f", sum / (double)s->nparts);
+    key(g, "avgOffsetsBehindLatest"); str(g, t);
+    snprintf(t, sizeof t, "%lld", (long long)hi);
+    key(g, "maxOffsetsBehindLatest"); str(g, t);
+    snprintf(t, sizeof t, "%lld", (long long)lo);
+    key(g, "minOffsetsBehindLatest"); str(g, t);
     yajl_gen_map_close(g);
 }
 
@@ -60,20 +88,26 @@ void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
     key(g, "name"); str(g, q->name);
     time_field(g, "timestamp", t->trigger_wall_ms);
     integer(g, "batchId", q->batch_id);
+    integer(g, "batchDuration", ms_of(t->trigger_ms));
     integer(g, "numInputRows", st->input_rows);
-    num(g, "inputRowsPerSecond", rate(st->input_rows, t->since_prev_ms));
+    num(g, "inputRowsPerSecond", rate(st->input_rows, q->since_prev_ms));
     num(g, "processedRowsPerSecond", rate(st->input_rows, t->trigger_ms));
     integer(g, "numInvalidRows", st->invalid_rows);
     integer(g, "numFilteredRows", st->filtered_rows);
+    integer(g, "numLateInputRows", st->late_input_rows);
+    integer(g, "numUnusableValues", st->unusable_values);
 
     key(g, "durationMs");
     yajl_gen_map_open(g);
-    integer(g, "addBatch", (int64_t)(st->process_ms + st->emit_ms + 0.5));
-    integer(g, "getBatch", (int64_t)(t->get_batch_ms + 0.5));
-    integer(g, "decode", (int64_t)(t->decode_ms + 0.5));
-    integer(g, "process", (int64_t)(st->process_ms + 0.5));
-    integer(g, "sink", (int64_t)(st->emit_ms + 0.5));
-    integer(g, "triggerExecution", (int64_t)(t->trigger_ms + 0.5));
+    integer(g, "addBatch", ms_of(st->process_ms + st->emit_ms));
+    if (t->checkpointed) integer(g, "commitOffsets", ms_of(t->commit_ms));
+    integer(g, "getBatch", ms_of(t->get_batch_ms));
+    integer(g, "latestOffset", ms_of(t->latest_offset_ms));
+    integer(g, "triggerExecution", ms_of(t->trigger_ms));
+    if (t->checkpointed) integer(g, "walCommit", ms_of(t->wal_ms));
+    integer(g, "decode", ms_of(t->decode_ms));
+    integer(g, "process", ms_of(st->process_ms));
+    integer(g, "sink", ms_of(st->emit_ms));
     yajl_gen_map_close(g);
 
     if (st->has_latency) {
@@ -92,10 +126,7 @@ void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
         time_field(g, "max", st->et_max);
         time_field(g, "min", st->et_min);
     }
-    if (q->has_watermark) {
-        if (q->wm.current != LS_NO_TIME) time_field(g, "watermark", q->wm.current);
-        else time_field(g, "watermark", 0);
-    }
+    if (q->has_watermark) time_field(g, "watermark", q->wm.batch); /* in effect during the batch */
     yajl_gen_map_close(g);
 
     key(g, "stateOperators");
@@ -104,10 +135,14 @@ void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
     key(g, "operatorName"); str(g, "stateStoreSave");
     integer(g, "numRowsTotal", (int64_t)q->state->groups);
     integer(g, "numRowsUpdated", st->rows_updated);
+    integer(g, "allUpdatesTimeMs", ms_of(st->process_ms));
     integer(g, "numRowsRemoved", st->evicted_rows);
-    integer(g, "numRowsDroppedByWatermark", st->late_rows);
+    integer(g, "allRemovalsTimeMs", ms_of(st->evict_ms));
+    integer(g, "commitTimeMs", ms_of(t->commit_ms));
     integer(g, "memoryUsedBytes", (int64_t)ls_state_memory(q->state));
+    integer(g, "numRowsDroppedByWatermark", st->late_rows);
     integer(g, "numShufflePartitions", q->state->nparts);
+    integer(g, "numStateStoreInstances", q->state->nparts);
     key(g, "outputMode"); str(g, ls_mode_name(q->mode));
     yajl_gen_map_close(g);
     yajl_gen_array_close(g);
@@ -116,12 +151,15 @@ void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
     yajl_gen_array_open(g);
     yajl_gen_map_open(g);
     key(g, "description"); str(g, q->source->name);
-    key(g, "startOffset"); offsets(g, q->source, 0);
+    key(g, "startOffset");
+    if (q->batch_id == 0) yajl_gen_null(g); /* as Spark's first batch */
+    else offsets(g, q->source, 0);
     key(g, "endOffset"); offsets(g, q->source, 1);
     key(g, "latestOffset"); offsets(g, q->source, 2);
     integer(g, "numInputRows", st->input_rows);
-    num(g, "inputRowsPerSecond", rate(st->input_rows, t->since_prev_ms));
+    num(g, "inputRowsPerSecond", rate(st->input_rows, q->since_prev_ms));
     num(g, "processedRowsPerSecond", rate(st->input_rows, t->trigger_ms));
+    behind_latest(g, q->source);
     yajl_gen_map_close(g);
     yajl_gen_array_close(g);
 
@@ -143,13 +181,13 @@ void ls_progress_human(const ls_query *q, const ls_batch_timing *t, FILE *f)
     if (st->has_latency)
         snprintf(lat, sizeof lat, ", latency p50 %lld ms, p99 %lld ms",
                  (long long)st->latency_p50, (long long)st->latency_p99);
-    if (q->has_watermark && q->wm.current != LS_NO_TIME) ls_time_format(q->wm.current, wm);
+    if (q->has_watermark) ls_time_format(q->wm.batch, wm);
     fprintf(f,
             "[%s] batch %lld: %lld rows in %.0f ms (%.0f rows/s in, %.0f rows/s processed), "
             "%lld invalid, %lld late; state %zu rows (%lld updated), %lld output rows, "
             "watermark %s%s\n",
             q->name, (long long)q->batch_id, (long long)st->input_rows, t->trigger_ms,
-            rate(st->input_rows, t->since_prev_ms), rate(st->input_rows, t->trigger_ms),
+            rate(st->input_rows, q->since_prev_ms), rate(st->input_rows, t->trigger_ms),
             (long long)st->invalid_rows, (long long)st->late_rows, q->state->groups,
             (long long)st->rows_updated, (long long)st->output_rows, wm, lat);
 }

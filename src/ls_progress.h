@@ -8,12 +8,18 @@
 
 #include "ls_query.h"
 
+/* Timings of one batch, shared by the queries that ran in it. Idle time
+ * waiting for the trigger is in none of them. */
 typedef struct ls_batch_timing {
-    int64_t trigger_wall_ms;   /* wall clock at batch start */
-    double since_prev_ms;      /* since the previous batch of this query started */
-    double trigger_ms;         /* whole batch */
-    double get_batch_ms;       /* waiting for / reading Kafka */
+    int64_t trigger_wall_ms;   /* wall clock when the batch was triggered */
+    double start_ms;           /* monotonic clock then */
+    double trigger_ms;         /* the whole batch: planning to commit */
+    double latest_offset_ms;   /* planning: the broker's latest offsets (Spark's latestOffset) */
+    double wal_ms;             /* writing the batch's planned offsets (walCommit) */
+    double get_batch_ms;       /* reading the batch's records from Kafka */
     double decode_ms;          /* JSON decoding (shared by the source's queries) */
+    double commit_ms;          /* state snapshots and the commit record (commitOffsets) */
+    int checkpointed;          /* walCommit and commitOffsets apply */
 } ls_batch_timing;
 
 /* Appends the JSON report of q's finished batch to out. */

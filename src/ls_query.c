@@ -29,6 +29,7 @@ ls_query *ls_query_new(const char *name, lua_State *L)
     q->map_ref = LUA_NOREF;
     q->window_idx = -1;
     q->mode = LS_MODE_COMPLETE;
+    q->prev_start_ms = -1;
     ls_uuid4(q->id);
     ls_uuid4(q->run_id);
     ls_buf_init(&q->key);
@@ -50,10 +51,17 @@ int ls_query_ready(ls_query *q, int partitions, char *err)
             }
             q->window_idx = (int)i;
         }
-    if (q->mode == LS_MODE_APPEND && (q->window_idx < 0 || !q->has_watermark)) {
-        ls_seterr(err, "query %s: output mode append needs a window in group_by and a "
-                  "watermark (rows are final only when the watermark passes their window)",
-                  q->name);
+    q->et_group = -1;
+    if (q->has_watermark && q->has_event_time)
+        for (size_t i = 0; i < q->ngroups; i++)
+            if (!q->groups[i].is_window && q->groups[i].col.join == q->event_time.join &&
+                strcmp(q->groups[i].col.name, q->event_time.name) == 0)
+                q->et_group = (int)i;
+    if (q->mode == LS_MODE_APPEND &&
+        (!q->has_watermark || (q->window_idx < 0 && q->et_group < 0))) {
+        ls_seterr(err, "query %s: output mode append needs a watermark and its event-time "
+                  "column in group_by, as a window or itself (rows are final only when the "
+                  "watermark passes them)", q->name);
         return -1;
     }
     if (q->has_watermark && !q->has_event_time) {
@@ -71,7 +79,12 @@ int ls_query_ready(ls_query *q, int partitions, char *err)
         q->event_time = q->groups[q->window_idx].col;
         q->event_time.name = ls_xstrdup(q->event_time.name);
     }
+    q->late_filter = q->has_watermark && q->mode != LS_MODE_COMPLETE &&
+                     (q->window_idx >= 0 || q->et_group >= 0);
     q->state = ls_state_new(partitions, (int)q->naggs);
+    q->late = ls_state_new(partitions, 0);
+    for (size_t a = 0; a < q->naggs; a++)
+        if (q->aggs[a].fn == LS_AGG_MIN || q->aggs[a].fn == LS_AGG_MAX) q->state->owns_strings = 1;
     q->gvals = ls_xcalloc(q->ngroups + 1, sizeof *q->gvals);
     q->avals = ls_xcalloc(q->naggs + 1, sizeof *q->avals);
     q->join_rows = ls_xcalloc(q->njoins + 1, sizeof *q->join_rows);
@@ -107,6 +120,7 @@ void ls_query_free(ls_query *q)
     free(q->event_time.name);
     ls_sink_destroy(q->sink);
     ls_state_free(q->state);
+    ls_state_free(q->late);
     ls_buf_free(&q->key);
     ls_buf_free(&q->scratch);
     free(q->gvals);
@@ -179,7 +193,8 @@ void ls_query_add_partial(ls_query *q, const ls_query *part)
     s->input_rows += p->input_rows;
     s->invalid_rows += p->invalid_rows;
     s->filtered_rows += p->filtered_rows;
-    s->late_rows += p->late_rows;
+    s->late_input_rows += p->late_input_rows;
+    s->unusable_values += p->unusable_values;
     if (p->et_count) {
         if (s->et_min == LS_NO_TIME || p->et_min < s->et_min) s->et_min = p->et_min;
         if (s->et_max == LS_NO_TIME || p->et_max > s->et_max) s->et_max = p->et_max;
@@ -196,6 +211,14 @@ void ls_query_begin_batch(ls_query *q, int64_t batch_id)
     memset(&q->stats, 0, sizeof q->stats);
     q->stats.et_min = LS_NO_TIME;
     q->stats.et_max = LS_NO_TIME;
+    if (q->has_watermark) ls_watermark_begin_batch(&q->wm);
+}
+
+int ls_query_wants_batch(const ls_query *q)
+{
+    /* as Spark's StateStoreSaveExec.shouldRunAnotherBatch: on the watermark
+     * alone, even when the grouping has no time to evict by */
+    return q->has_watermark && q->mode != LS_MODE_COMPLETE && ls_watermark_pending(&q->wm);
 }
 
 static void project_col(ls_query *q, ls_colref *c, ls_fieldset *fields)
@@ -215,7 +238,9 @@ void ls_query_project(ls_query *q, ls_fieldset *fields)
 }
 
 /* Reads a column of the current row into *v. Strings stay owned by the row
- * table (kept on the Lua stack), the message / view, or the join table. */
+ * table (kept on the Lua stack), the message / view, or the join table.
+ * Returns 0, 1 for a nested value (an object or array: err says so), or -1
+ * for a value that is no JSON value at all (a function from a map). */
 static int read_col(ls_query *q, int row, const ls_recview *view, const ls_colref *c,
                     ls_value *v, char *err)
 {
@@ -227,7 +252,7 @@ static int read_col(ls_query *q, int row, const ls_recview *view, const ls_colre
     if (q->use_view) {
         if (view->nested[c->slot]) {
             ls_seterr(err, "column %s: a nested value cannot be grouped or aggregated", c->name);
-            return -1;
+            return 1;
         }
         *v = view->vals[c->slot];
         return 0;
@@ -256,6 +281,10 @@ static int read_col(ls_query *q, int row, const ls_recview *view, const ls_colre
         *v = ls_str(s, n);
         break;
     }
+    case LUA_TTABLE:
+        ls_seterr(err, "column %s: a nested value cannot be grouped or aggregated", c->name);
+        lua_pop(L, 1);
+        return 1;
     default:
         goto bad;
     }
@@ -276,6 +305,9 @@ static int event_time_ms(const ls_value *v, const char *col, int64_t *ms, char *
         ls_seterr(err, "event time %s: invalid timestamp \"%.*s\"", col,
                   (int)(v->u.s.n > 64 ? 64 : v->u.s.n), v->u.s.p);
         return -1;
+    case LS_TIME:
+        *ms = v->u.i;
+        return 0;
     case LS_INT: /* seconds since the epoch, as Spark casts numbers */
         if (v->u.i > INT64_MAX / 1000 || v->u.i < INT64_MIN / 1000 + 1) break;
         *ms = v->u.i * 1000;
@@ -309,22 +341,26 @@ static int dead(ls_query *q, ls_deadletter *dl, const ls_origin *o, const char *
     return ls_deadletter_write(dl, o, q->name, why, payload, n, err);
 }
 
-/* Folds the row into every group it belongs to (one per window). */
-static int fold(ls_query *q, int64_t et)
+/* Folds the row into every group it belongs to (one per window). A
+ * (window, key) pair the watermark has passed is late: it is not folded,
+ * and counted once per batch per distinct pair, as Spark drops rows at its
+ * stateful operator after partial aggregation. */
+static void fold(ls_query *q, int64_t et)
 {
     int64_t starts[LS_MAX_WINDOWS];
     int nw = 1;
     const ls_groupcol *wg = q->window_idx >= 0 ? &q->groups[q->window_idx] : NULL;
     if (wg) nw = ls_window_assign(&wg->win, et, starts);
+    int late = 0;
     for (int w = 0; w < nw; w++) {
-        int64_t wend = LS_NO_TIME;
+        int64_t evict_at = q->et_group >= 0 ? et : LS_NO_TIME;
         ls_buf_reset(&q->key);
         for (size_t i = 0; i < q->ngroups; i++) {
             if ((int)i == q->window_idx) {
                 ls_value wv;
                 wv.type = LS_WINDOW;
                 wv.u.w.start = starts[w];
-                wv.u.w.end = wend = starts[w] + wg->win.size;
+                wv.u.w.end = evict_at = starts[w] + wg->win.size;
                 ls_key_put(&q->key, &wv);
             } else {
                 ls_key_put(&q->key, &q->gvals[i]);
@@ -332,16 +368,38 @@ static int fold(ls_query *q, int64_t et)
         }
         int created;
         uint64_t h = ls_hash(q->key.data, q->key.len);
-        ls_group *g = ls_state_upsert(q->state, q->key.data ? q->key.data : "", q->key.len, h,
-                                      wend, &created);
+        const char *key = q->key.data ? q->key.data : "";
+        if (q->late_filter && ls_watermark_is_late(&q->wm, evict_at)) {
+            ls_state_upsert(q->late, key, q->key.len, h, evict_at, &created);
+            late++;
+            continue;
+        }
+        ls_group *g = ls_state_upsert(q->state, key, q->key.len, h, evict_at, &created);
         for (size_t a = 0; a < q->naggs; a++)
             ls_acc_update(&g->acc[a], q->aggs[a].fn, q->agg_cols[a].name ? &q->avals[a] : NULL,
-                          NULL); /* types were checked before folding */
+                          NULL); /* values were prepared before folding */
         if (g->updated_batch != q->batch_id) {
             g->updated_batch = q->batch_id;
             q->stats.rows_updated++;
         }
     }
+    if (late && late == nw) q->stats.late_input_rows++;
+}
+
+/* A record column an aggregate reads: a value it cannot use (a nested
+ * object or array, text in sum) is null for that aggregate, counted, and
+ * the record goes on. */
+static int read_agg_col(ls_query *q, int row, const ls_recview *view, size_t a, char *why)
+{
+    ls_value *v = &q->avals[a];
+    int rc = read_col(q, row, view, &q->agg_cols[a], v, why);
+    if (rc < 0) return -1;
+    if (rc > 0) {
+        *v = ls_null();
+        q->stats.unusable_values++;
+        return 0;
+    }
+    q->stats.unusable_values += ls_agg_prepare(q->aggs[a].fn, v);
     return 0;
 }
 
@@ -400,18 +458,14 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
             rc = dead(q, dl, o, why, payload, n, err);
             goto out;
         }
-        /* Complete mode keeps every group forever, so, as in Spark, late
-         * rows still count there; other modes drop them. */
-        if (q->has_watermark && q->mode != LS_MODE_COMPLETE &&
-            ls_watermark_is_late(&q->wm, et)) {
-            q->stats.late_rows++;
-            count_event_time(q, et); /* Spark's eventTime stats include late rows */
-            goto out;
-        }
     }
 
     for (size_t i = 0; i < q->ngroups; i++) {
         if ((int)i == q->window_idx) continue;
+        if ((int)i == q->et_group) { /* grouped by its instant, as Spark's timestamp column */
+            q->gvals[i] = ls_timestamp(et);
+            continue;
+        }
         if (read_col(q, row, view, &q->groups[i].col, &q->gvals[i], why)) {
             rc = dead(q, dl, o, why, payload, n, err);
             goto out;
@@ -419,36 +473,14 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
     }
     for (size_t a = 0; a < q->naggs; a++) {
         if (!q->agg_cols[a].name) continue;
-        ls_value *v = &q->avals[a];
-        if (read_col(q, row, view, &q->agg_cols[a], v, why)) {
-            rc = dead(q, dl, o, why, payload, n, err);
-            goto out;
-        }
-        if (v->type == LS_STR && q->aggs[a].fn != LS_AGG_COUNT) {
-            /* Numbers inside JSON strings ("agency_id":"1") are common. */
-            char tmp[64];
-            if (v->u.s.n < sizeof tmp) {
-                memcpy(tmp, v->u.s.p, v->u.s.n);
-                tmp[v->u.s.n] = '\0';
-                char *end;
-                long long iv = strtoll(tmp, &end, 10);
-                if (*tmp && *end == '\0') *v = ls_int(iv);
-                else {
-                    double dv = strtod(tmp, &end);
-                    if (*tmp && *end == '\0') *v = ls_double(dv);
-                }
-            }
-        }
-        if (q->aggs[a].fn != LS_AGG_COUNT && v->type != LS_NULL && v->type != LS_INT &&
-            v->type != LS_DOUBLE) {
-            ls_seterr(why, "%s(%s): not a number", ls_agg_fn_name(q->aggs[a].fn),
-                      q->agg_cols[a].name);
+        if (read_agg_col(q, row, view, a, why)) {
             rc = dead(q, dl, o, why, payload, n, err);
             goto out;
         }
     }
     /* Only a record that passed every check moves event-time statistics
-     * and the watermark: a dead-lettered one must not make others late. */
+     * and the watermark: a dead-lettered one must not make others late.
+     * Late ones do (Spark's EventTimeWatermark sees every row). */
     if (q->has_event_time) {
         count_event_time(q, et);
         if (q->has_watermark) ls_watermark_observe(&q->wm, et);
@@ -486,8 +518,9 @@ int ls_query_end_batch(ls_query *q, char *err)
                   "or raise the cap)", q->name, q->state->groups, (long long)q->max_state_rows);
         return -1;
     }
-    if (q->has_watermark) ls_watermark_advance(&q->wm);
-    int64_t wm = q->wm.current;
+    q->stats.late_rows = (int64_t)q->late->groups;
+    ls_state_clear(q->late);
+    int64_t wm = q->wm.batch;
     if (q->sink->vt->open_batch(q->sink, q->batch_id, err)) return -1;
     for (int p = 0; p < q->state->nparts; p++) {
         ls_group *g;
@@ -496,16 +529,18 @@ int ls_query_end_batch(ls_query *q, char *err)
             switch (q->mode) {
             case LS_MODE_COMPLETE: emit = 1; break;
             case LS_MODE_UPDATE: emit = g->updated_batch == q->batch_id; break;
-            default: /* append: final once the watermark passed the window */
-                emit = wm != LS_NO_TIME && g->window_end != LS_NO_TIME && g->window_end <= wm;
+            default: /* append: final once the batch's watermark passed it */
+                emit = g->window_end != LS_NO_TIME && g->window_end <= wm;
                 break;
             }
             if (emit && emit_group(q, g, err)) return -1;
         }
     }
     if (q->sink->vt->close_batch(q->sink, err)) return -1;
-    if (q->mode != LS_MODE_COMPLETE && q->has_watermark)
-        q->stats.evicted_rows = (int64_t)ls_state_evict(q->state, wm);
+    double e0 = ls_mono_ms();
+    if (q->late_filter) q->stats.evicted_rows = (int64_t)ls_state_evict(q->state, wm);
+    q->stats.evict_ms = ls_mono_ms() - e0;
+    if (q->has_watermark) ls_watermark_end_batch(&q->wm);
     q->stats.emit_ms = ls_mono_ms() - t0;
     return 0;
 }

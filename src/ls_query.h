@@ -55,7 +55,10 @@ typedef struct ls_query_stats {
     int64_t input_rows;     /* records offered to the query */
     int64_t invalid_rows;   /* dead-lettered */
     int64_t filtered_rows;  /* map returned nil, or an inner join missed */
-    int64_t late_rows;      /* dropped by the watermark */
+    int64_t late_rows;      /* (window, key) rows dropped by the watermark at the
+                               stateful operator: Spark's numRowsDroppedByWatermark */
+    int64_t late_input_rows; /* records every one of whose windows was late */
+    int64_t unusable_values; /* values an aggregate could not use, taken as null */
     int64_t rows_updated;   /* groups changed in this batch */
     int64_t output_rows;    /* rows written to the sink */
     int64_t evicted_rows;   /* groups evicted by the watermark */
@@ -63,6 +66,7 @@ typedef struct ls_query_stats {
     double et_sum;
     double process_ms;      /* map + operators */
     double emit_ms;         /* building rows + sink */
+    double evict_ms;        /* removing what the watermark passed */
     int has_latency;        /* latency_*: from a record's Kafka timestamp to the end */
     int64_t latency_p50;    /* of the sink write of its batch, ms */
     int64_t latency_p99;
@@ -83,6 +87,9 @@ typedef struct ls_query {
     ls_colref event_time;
     int has_watermark;
     ls_watermark wm;
+    int et_group;            /* group column that is the event-time column itself, or -1 */
+    int late_filter;         /* late (window, key) rows are dropped (update/append modes
+                                with the event time in the grouping) */
     size_t ngroups;
     ls_groupcol *groups;
     int window_idx;          /* index of the window group column, or -1 */
@@ -94,7 +101,10 @@ typedef struct ls_query {
     int64_t max_state_rows;  /* cap on groups in state, 0 = none (a clear error past it) */
     ls_sink *sink;           /* owned */
     ls_state *state;         /* owned */
+    ls_state *late;          /* owned: the (window, key) rows dropped as late this batch */
     int64_t batch_id;
+    double prev_start_ms;    /* monotonic start of this query's previous batch, or -1 */
+    double since_prev_ms;    /* from that start to this batch's (inputRowsPerSecond) */
     ls_query_stats stats;
     /* scratch, reused per record */
     ls_buf key, scratch;
@@ -131,8 +141,13 @@ void ls_query_project(ls_query *q, ls_fieldset *fields);
 int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_origin *o,
                      const char *payload, size_t n, ls_deadletter *dl, char *err);
 
-/* Ends the batch: advances the watermark, emits rows per output mode,
- * evicts finished windows. -1 + err when the sink failed. */
+/* Ends the batch: emits rows per output mode, evicts what the batch's
+ * watermark passed, then folds the batch's event times into the watermark
+ * for the next batch. -1 + err when the sink failed. */
 int ls_query_end_batch(ls_query *q, char *err);
+
+/* True when the query would evict (or, in append mode, emit) if it ran a
+ * batch now, without new data: Spark then runs a no-data batch. */
+int ls_query_wants_batch(const ls_query *q);
 
 #endif

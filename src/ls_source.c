@@ -1,9 +1,13 @@
 /* ls_source.c - the Kafka consumer behind a source (see ls_source.h). */
 #include "ls_source.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Kafka refuses longer topic names (Topic.MAX_NAME_LENGTH). */
+#define MAX_TOPIC_NAME 249
 
 ls_source *ls_source_new(const char *bootstrap)
 {
@@ -23,6 +27,12 @@ void ls_source_add_topic(ls_source *s, const char *topic)
 void ls_source_free(ls_source *s)
 {
     if (!s) return;
+    for (size_t i = 0; i < s->nparts; i++) {
+        ls_source_part *p = &s->parts[i];
+        for (size_t k = 0; k < p->nstash; k++) rd_kafka_message_destroy(p->stash[k]);
+        free(p->stash);
+        if (p->queue) rd_kafka_queue_destroy(p->queue);
+    }
     if (s->queue) rd_kafka_queue_destroy(s->queue);
     if (s->rk) {
         rd_kafka_consumer_close(s->rk);
@@ -44,11 +54,21 @@ void ls_source_free(ls_source *s)
 static int discover(ls_source *s, char *err)
 {
     for (size_t t = 0; t < s->ntopics; t++) {
+        size_t len = strlen(s->topics[t]);
+        if (len == 0 || len > MAX_TOPIC_NAME) {
+            ls_seterr(err, "topic name of %zu characters: Kafka topic names have 1 to %d", len,
+                      MAX_TOPIC_NAME);
+            return -1;
+        }
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, s->topics[t], NULL);
+        if (!rkt) {
+            ls_seterr(err, "topic %.64s: %s", s->topics[t], rd_kafka_err2str(rd_kafka_last_error()));
+            return -1;
+        }
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_resp_err_t e = rd_kafka_metadata(s->rk, 0, rkt, &md, s->connect_timeout_ms);
         rd_kafka_topic_destroy(rkt);
-        if (e) {
+        if (e || !md) {
             ls_seterr(err, "topic %s: cannot read metadata from %s: %s", s->topics[t],
                       s->bootstrap, rd_kafka_err2str(e));
             return -1;
@@ -63,18 +83,42 @@ static int discover(ls_source *s, char *err)
             return -1;
         }
         s->parts = ls_xrealloc(s->parts, (s->nparts + (size_t)mt->partition_cnt) * sizeof *s->parts);
+        size_t first = s->nparts;
         for (int p = 0; p < mt->partition_cnt; p++) {
             ls_source_part *sp = &s->parts[s->nparts++];
             memset(sp, 0, sizeof *sp);
             sp->topic = ls_xstrdup(s->topics[t]);
             sp->partition = mt->partitions[p].id;
             sp->next = -1;
-            sp->end = -1;
-            sp->batch_start = -1;
-            sp->limit = -1;
+            sp->bound = -1;
             sp->resume = -1;
+            sp->fixed_end = -1;
         }
+        /* Metadata lists partitions in no particular order: read them by id,
+         * so batches (and their outputs) are the same from run to run. */
+        for (size_t i = first + 1; i < s->nparts; i++)
+            for (size_t j = i; j > first && s->parts[j - 1].partition > s->parts[j].partition; j--) {
+                ls_source_part tmp = s->parts[j];
+                s->parts[j] = s->parts[j - 1];
+                s->parts[j - 1] = tmp;
+            }
         rd_kafka_metadata_destroy(md);
+    }
+    return 0;
+}
+
+/* Stops the partition queues from feeding the consumer queue, so that each
+ * partition is read on its own. */
+static int split_queues(ls_source *s, char *err)
+{
+    for (size_t i = 0; i < s->nparts; i++) {
+        ls_source_part *p = &s->parts[i];
+        p->queue = rd_kafka_queue_get_partition(s->rk, p->topic, p->partition);
+        if (!p->queue) {
+            ls_seterr(err, "%s[%d]: no queue for the partition", p->topic, p->partition);
+            return -1;
+        }
+        rd_kafka_queue_forward(p->queue, NULL);
     }
     return 0;
 }
@@ -88,7 +132,7 @@ int ls_source_open(ls_source *s, int bounded, char *err)
     ls_props_set(&props, "enable.partition.eof", "true");
     ls_props_set(&props, "receive.message.max.bytes", "104857600");
     /* Prefetch deeper than the default 100k messages: the engine drains
-     * the queue in bursts; memory stays bounded by queued.max.messages.kbytes. */
+     * the queues in bursts; memory stays bounded by queued.max.messages.kbytes. */
     ls_props_set(&props, "queued.min.messages", "1000000");
     for (size_t i = 0; i < s->props.n; i++) ls_props_set(&props, s->props.names[i], s->props.values[i]);
     rd_kafka_conf_t *conf = ls_kafka_conf(s->bootstrap, &props, err);
@@ -101,8 +145,16 @@ int ls_source_open(ls_source *s, int bounded, char *err)
         rd_kafka_conf_destroy(conf);
         return -1;
     }
-    rd_kafka_poll_set_consumer(s->rk);
+    rd_kafka_resp_err_t e = rd_kafka_poll_set_consumer(s->rk);
+    if (e) {
+        ls_seterr(err, "kafka consumer: %s", rd_kafka_err2str(e));
+        return -1;
+    }
     s->queue = rd_kafka_queue_get_consumer(s->rk);
+    if (!s->queue) {
+        ls_seterr(err, "kafka consumer: no consumer queue");
+        return -1;
+    }
     if (ls_kafka_check_reachable(s->rk, s->bootstrap, s->connect_timeout_ms, err)) return -1;
     if (discover(s, err)) return -1;
 
@@ -111,8 +163,8 @@ int ls_source_open(ls_source *s, int bounded, char *err)
     for (size_t i = 0; i < s->nparts; i++) {
         ls_source_part *p = &s->parts[i];
         int64_t lo = 0, hi = 0;
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-            s->rk, p->topic, p->partition, &lo, &hi, s->connect_timeout_ms);
+        e = rd_kafka_query_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi,
+                                             s->connect_timeout_ms);
         if (e) {
             ls_seterr(err, "%s[%d]: cannot read offsets: %s", p->topic, p->partition,
                       rd_kafka_err2str(e));
@@ -124,109 +176,279 @@ int ls_source_open(ls_source *s, int bounded, char *err)
             if (s->resume[r].partition == p->partition && strcmp(s->resume[r].topic, p->topic) == 0) {
                 p->next = s->resume[r].next;
                 if (p->next < lo) {
-                    fprintf(stderr, "luastream: %s[%d]: checkpoint offset %lld was deleted by "
-                            "retention; resuming at %lld\n", p->topic, p->partition,
-                            (long long)p->next, (long long)lo);
+                    ls_log("%s[%d]: checkpoint offset %lld was deleted by retention; "
+                           "resuming at %lld", p->topic, p->partition, (long long)p->next,
+                           (long long)lo);
                     p->next = lo;
                 }
             }
-        p->batch_start = p->next;
-        if (bounded) {
-            p->end = hi;
-            p->done = p->next >= hi;
-        }
-        if (!p->done) s->remaining++;
+        p->batch_start = p->batch_end = p->latest = p->next;
+        p->reached = 1;
+        if (bounded) p->bound = hi > p->next ? hi : p->next;
         rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = p->next;
     }
-    rd_kafka_resp_err_t e = rd_kafka_assign(s->rk, list);
+    e = rd_kafka_assign(s->rk, list);
     rd_kafka_topic_partition_list_destroy(list);
     if (e) {
         ls_seterr(err, "kafka assign: %s", rd_kafka_err2str(e));
         return -1;
     }
-    if (!bounded) s->remaining = s->nparts;
+    if (s->planned && split_queues(s, err)) return -1;
     return 0;
+}
+
+int ls_source_exhausted(const ls_source *s)
+{
+    if (!s->bounded) return 0;
+    for (size_t i = 0; i < s->nparts; i++)
+        if (s->parts[i].next < s->parts[i].bound) return 0;
+    return 1;
 }
 
 static ls_source_part *find_part(ls_source *s, const rd_kafka_message_t *m)
 {
-    const char *t = rd_kafka_topic_name(m->rkt);
-    for (size_t i = 0; i < s->nparts; i++)
-        if (s->parts[i].partition == m->partition && strcmp(s->parts[i].topic, t) == 0)
-            return &s->parts[i];
-    return NULL;
+    if (!m->rkt) return NULL;
+    return ls_source_find(s, rd_kafka_topic_name(m->rkt), m->partition);
 }
 
-static void finish_part(ls_source *s, ls_source_part *p)
+/* An error or event from the consumer: fatal ones fill err and set *fatal,
+ * others (a broker going away, which librdkafka retries) are logged. */
+static void consumer_error(ls_source *s, const rd_kafka_message_t *m, int *fatal, char *err)
 {
-    if (p->done) return;
-    p->done = 1;
-    s->remaining--;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-    rd_kafka_pause_partitions(s->rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
+    char fe[512];
+    if (rd_kafka_fatal_error(s->rk, fe, sizeof fe)) {
+        ls_seterr(err, "kafka consumer: %s", fe);
+        *fatal = 1;
+    } else {
+        ls_log("kafka consumer: %s", rd_kafka_message_errstr(m));
+    }
 }
 
-/* Keeps m when it is a record of this run (returns 1); otherwise handles
- * the event or error it carries, destroys it and returns 0. */
-static int keep_message(ls_source *s, rd_kafka_message_t *m, int *fatal, char *err)
-{
-    ls_source_part *p = m->rkt ? find_part(s, m) : NULL;
-    if (m->err) {
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (p && s->bounded && m->offset >= p->end) finish_part(s, p);
-        } else {
-            char fe[512];
-            if (rd_kafka_fatal_error(s->rk, fe, sizeof fe)) {
-                ls_seterr(err, "kafka consumer: %s", fe);
-                *fatal = 1;
-            } else {
-                fprintf(stderr, "luastream: kafka consumer: %s\n", rd_kafka_message_errstr(m));
-            }
-        }
-        rd_kafka_message_destroy(m);
-        return 0;
-    }
-    if (!p || p->done || (s->bounded && m->offset >= p->end) ||
-        (p->limit >= 0 && m->offset >= p->limit)) {
-        rd_kafka_message_destroy(m); /* past the bound of this run or batch */
-        return 0;
-    }
-    p->next = m->offset + 1;
-    if (s->bounded && p->next >= p->end) finish_part(s, p);
-    return 1;
-}
+/* ---- unplanned reading (`luastream consume`) ------------------------- */
 
 rd_kafka_message_t *ls_source_poll(ls_source *s, int timeout_ms, ls_source_part **part,
                                    int *fatal, char *err)
 {
     *fatal = 0;
     rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, timeout_ms);
-    if (!m || !keep_message(s, m, fatal, err)) return NULL;
-    *part = find_part(s, m);
+    if (!m) return NULL;
+    ls_source_part *p = find_part(s, m);
+    if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (p && m->offset > p->next) p->next = m->offset;
+        } else {
+            consumer_error(s, m, fatal, err);
+        }
+        rd_kafka_message_destroy(m);
+        return NULL;
+    }
+    if (!p || (s->bounded && m->offset >= p->bound)) {
+        rd_kafka_message_destroy(m); /* past the bound of this run */
+        if (p && s->bounded) p->next = p->bound;
+        return NULL;
+    }
+    p->next = m->offset + 1;
+    *part = p;
     return m;
 }
 
-size_t ls_source_poll_batch(ls_source *s, int timeout_ms, rd_kafka_message_t **out, size_t max,
-                            int *fatal, char *err)
+/* ---- planned batches ----------------------------------------------------- */
+
+void ls_source_rate_limit(int64_t limit, size_t n, const int64_t *start, const int64_t *latest,
+                          int64_t *end)
+{
+    double total = 0;
+    for (size_t i = 0; i < n; i++)
+        if (latest[i] > start[i]) total += (double)(latest[i] - start[i]);
+    for (size_t i = 0; i < n; i++) {
+        end[i] = latest[i] > start[i] ? latest[i] : start[i];
+        if (total < 1 || latest[i] <= start[i]) continue;
+        /* the same arithmetic as Spark, so the same shares */
+        double prorate = (double)limit * ((double)(latest[i] - start[i]) / total);
+        double r = prorate < 1 ? ceil(prorate) : floor(prorate);
+        int64_t share = r >= 9.2e18 ? INT64_MAX : (int64_t)r;
+        int64_t off = share > INT64_MAX - start[i] ? INT64_MAX : start[i] + share;
+        if (off < end[i]) end[i] = off;
+    }
+}
+
+/* The broker's latest offsets for every partition (one request per
+ * leader), as Spark's source asks at the start of each batch. */
+static int query_latest(ls_source *s, char *err)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)s->nparts);
+    for (size_t i = 0; i < s->nparts; i++)
+        rd_kafka_topic_partition_list_add(l, s->parts[i].topic, s->parts[i].partition)->offset =
+            RD_KAFKA_OFFSET_END; /* a ListOffsets timestamp of -1: the latest offset */
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(s->rk, l, s->connect_timeout_ms);
+    int rc = 0;
+    if (e) {
+        ls_seterr(err, "cannot read the latest offsets from %s: %s", s->bootstrap,
+                  rd_kafka_err2str(e));
+        rc = -1;
+    }
+    for (int i = 0; rc == 0 && i < l->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &l->elems[i];
+        ls_source_part *p = ls_source_find(s, tp->topic, tp->partition);
+        if (!p) continue;
+        if (tp->err || tp->offset < 0) {
+            ls_seterr(err, "%s[%d]: cannot read the latest offset: %s", p->topic, p->partition,
+                      rd_kafka_err2str(tp->err));
+            rc = -1;
+        } else {
+            p->latest = tp->offset;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+int64_t ls_source_plan(ls_source *s, int64_t cap, char *err)
+{
+    int replay = 0;
+    for (size_t i = 0; i < s->nparts; i++) replay |= s->parts[i].fixed_end >= 0;
+    if (!replay) {
+        if (s->bounded) {
+            for (size_t i = 0; i < s->nparts; i++) s->parts[i].latest = s->parts[i].bound;
+        } else if (query_latest(s, err)) {
+            return -1;
+        }
+    }
+    int64_t *start = ls_xcalloc(s->nparts + 1, sizeof *start);
+    int64_t *latest = ls_xcalloc(s->nparts + 1, sizeof *latest);
+    int64_t *end = ls_xcalloc(s->nparts + 1, sizeof *end);
+    for (size_t i = 0; i < s->nparts; i++) {
+        start[i] = s->parts[i].next;
+        latest[i] = replay ? (s->parts[i].fixed_end >= 0 ? s->parts[i].fixed_end : start[i])
+                           : s->parts[i].latest;
+    }
+    if (replay || cap <= 0) memcpy(end, latest, s->nparts * sizeof *end);
+    else ls_source_rate_limit(cap, s->nparts, start, latest, end);
+    int64_t planned = 0;
+    for (size_t i = 0; i < s->nparts; i++) {
+        ls_source_part *p = &s->parts[i];
+        p->batch_start = start[i];
+        p->batch_end = end[i] > start[i] ? end[i] : start[i];
+        if (replay && p->latest < p->batch_end) p->latest = p->batch_end;
+        p->fixed_end = -1;
+        p->reached = p->batch_end <= p->batch_start;
+        planned += p->batch_end - p->batch_start;
+    }
+    free(start);
+    free(latest);
+    free(end);
+    return planned;
+}
+
+static void stash(ls_source_part *p, rd_kafka_message_t *m)
+{
+    if (p->nstash == p->stash_cap) {
+        p->stash_cap = p->stash_cap ? p->stash_cap * 2 : 16;
+        p->stash = ls_xrealloc(p->stash, p->stash_cap * sizeof *p->stash);
+    }
+    p->stash[p->nstash++] = m;
+}
+
+/* Serves the partition's kept messages below its end, oldest first. */
+static size_t from_stash(ls_source_part *p, rd_kafka_message_t **out, size_t max)
+{
+    size_t k = 0;
+    while (k < p->nstash && k < max && p->stash[k]->offset < p->batch_end) {
+        out[k] = p->stash[k];
+        p->next = out[k]->offset + 1;
+        k++;
+    }
+    memmove(p->stash, p->stash + k, (p->nstash - k) * sizeof *p->stash);
+    p->nstash -= k;
+    if ((p->nstash > 0 && p->stash[0]->offset >= p->batch_end) || p->next >= p->batch_end)
+        p->reached = 1;
+    return k;
+}
+
+/* Errors and events that reach the consumer queue (not a partition's). */
+static int drain_consumer_queue(ls_source *s, int *fatal, char *err)
+{
+    rd_kafka_message_t *m;
+    while (!*fatal && (m = rd_kafka_consume_queue(s->queue, 0))) {
+        if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) consumer_error(s, m, fatal, err);
+        rd_kafka_message_destroy(m);
+    }
+    return *fatal ? -1 : 0;
+}
+
+size_t ls_source_read(ls_source *s, size_t pi, int timeout_ms, rd_kafka_message_t **out,
+                      size_t max, int *fatal, char *err)
 {
     *fatal = 0;
-    ssize_t n = rd_kafka_consume_batch_queue(s->queue, timeout_ms, out, max);
+    ls_source_part *p = &s->parts[pi];
+    if (p->reached || max == 0) return 0;
+    if (p->nstash) return from_stash(p, out, max);
+    int64_t left = p->batch_end - p->next;
+    size_t want = left < (int64_t)max ? (size_t)left : max;
+    ssize_t n = rd_kafka_consume_batch_queue(p->queue, 0, out, want);
+    if (n == 0 && timeout_ms > 0) {
+        /* nothing yet: wait for one message, not for a full batch */
+        rd_kafka_message_t *m = rd_kafka_consume_queue(p->queue, timeout_ms);
+        if (m) out[n++] = m;
+    }
     if (n < 0) {
         ls_seterr(err, "kafka consumer: %s", rd_kafka_err2str(rd_kafka_last_error()));
         *fatal = 1;
         return 0;
     }
+    if (n == 0 && drain_consumer_queue(s, fatal, err)) return 0;
     size_t kept = 0;
-    for (ssize_t i = 0; i < n; i++)
-        if (keep_message(s, out[i], fatal, err)) out[kept++] = out[i];
+    for (ssize_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = out[i];
+        if (m->err) {
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                if (m->offset >= p->batch_end) p->reached = 1; /* only markers were left */
+            } else {
+                consumer_error(s, m, fatal, err);
+            }
+            rd_kafka_message_destroy(m);
+        } else if (m->offset < p->next) {
+            rd_kafka_message_destroy(m); /* already read: never twice */
+        } else if (m->offset >= p->batch_end || p->nstash) {
+            stash(p, m); /* the next batch's */
+            p->reached = 1;
+        } else {
+            p->next = m->offset + 1;
+            out[kept++] = m;
+        }
+    }
+    if (p->next >= p->batch_end) p->reached = 1;
     return kept;
 }
 
-void ls_source_begin_batch(ls_source *s)
+void ls_source_end_batch(ls_source *s)
 {
-    for (size_t i = 0; i < s->nparts; i++) s->parts[i].batch_start = s->parts[i].next;
+    for (size_t i = 0; i < s->nparts; i++) {
+        ls_source_part *p = &s->parts[i];
+        if (p->reached && p->next < p->batch_end) p->next = p->batch_end;
+    }
+}
+
+size_t ls_source_arrived(ls_source *s)
+{
+    size_t got = 0;
+    for (size_t i = 0; i < s->nparts; i++) {
+        ls_source_part *p = &s->parts[i];
+        if (!p->queue) continue;
+        rd_kafka_message_t *m;
+        while ((m = rd_kafka_consume_queue(p->queue, 0))) {
+            if (m->err || m->offset < p->next) {
+                if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    ls_log("kafka consumer: %s", rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m); /* an end-of-partition event, or read already */
+                continue;
+            }
+            stash(p, m);
+            got++;
+        }
+        got += p->nstash > 0;
+    }
+    return got;
 }
 
 ls_source_part *ls_source_find(ls_source *s, const char *topic, int32_t partition)
@@ -247,36 +469,10 @@ void ls_source_resume_at(ls_source *s, const char *topic, int32_t partition, int
     r->next = offset;
 }
 
-void ls_source_limit(ls_source *s, const char *topic, int32_t partition, int64_t limit)
+void ls_source_replay(ls_source *s, const char *topic, int32_t partition, int64_t end)
 {
     ls_source_part *p = ls_source_find(s, topic, partition);
-    if (p) p->limit = limit;
-}
-
-int ls_source_limits_reached(const ls_source *s)
-{
-    for (size_t i = 0; i < s->nparts; i++)
-        if (s->parts[i].limit >= 0 && s->parts[i].next < s->parts[i].limit) return 0;
-    return 1;
-}
-
-/* Re-assigning at the current positions drops what was fetched beyond the
- * limits; it is fetched again for the next batch. */
-int ls_source_clear_limits(ls_source *s, char *err)
-{
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)s->nparts);
-    for (size_t i = 0; i < s->nparts; i++) {
-        s->parts[i].limit = -1;
-        rd_kafka_topic_partition_list_add(list, s->parts[i].topic, s->parts[i].partition)->offset =
-            s->parts[i].next;
-    }
-    rd_kafka_resp_err_t e = rd_kafka_assign(s->rk, list);
-    rd_kafka_topic_partition_list_destroy(list);
-    if (e) {
-        ls_seterr(err, "kafka assign: %s", rd_kafka_err2str(e));
-        return -1;
-    }
-    return 0;
+    if (p) p->fixed_end = end;
 }
 
 void ls_source_commit_group(ls_source *s)
@@ -286,6 +482,9 @@ void ls_source_commit_group(ls_source *s)
         if (s->parts[i].next >= 0)
             rd_kafka_topic_partition_list_add(list, s->parts[i].topic, s->parts[i].partition)
                 ->offset = s->parts[i].next;
-    if (list->cnt) rd_kafka_commit(s->rk, list, 1);
+    if (list->cnt) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(s->rk, list, 1);
+        if (e) ls_log("kafka: cannot commit group offsets (for lag tools): %s", rd_kafka_err2str(e));
+    }
     rd_kafka_topic_partition_list_destroy(list);
 }

@@ -4,8 +4,19 @@
  * Partitions are assigned explicitly (no group rebalancing) and read from
  * `starting_offsets`, as Spark's Kafka source does without a checkpoint;
  * the engine, not Kafka's group offsets, decides where reading starts.
- * In bounded mode (available-now / once) each partition stops at the end
- * offset it had when the run started. */
+ *
+ * Batches are planned, not raced (as Spark's KafkaMicroBatchStream plans
+ * them): at the start of a batch ls_source_plan fixes every partition's end
+ * offset from the latest offsets the broker reports (or, in bounded runs,
+ * the end offsets it had when the run started), with a cap split across
+ * partitions in proportion to what each has available. The batch then
+ * reads exactly [start, end) of each partition, partition after partition,
+ * so the same topic contents and settings always give the same batches in
+ * the same order. Each partition has its own librdkafka queue (not
+ * forwarded to the consumer queue): a partition that is not being read
+ * keeps prefetching, bounded by librdkafka's queue limits, and a message
+ * fetched past a partition's end (a gap of transaction markers can hide
+ * the end) is kept for the next batch, never dropped. */
 #ifndef LS_SOURCE_H
 #define LS_SOURCE_H
 
@@ -17,12 +28,18 @@
 typedef struct ls_source_part {
     char *topic;
     int32_t partition;
-    int64_t next;      /* next offset to read (known after the first message) */
-    int64_t end;       /* bounded mode: stop before this offset; -1 = unbounded */
-    int64_t batch_start;
-    int64_t resume;    /* from a checkpoint: start here instead of starting_offsets; -1 */
-    int64_t limit;     /* replaying a batch: stop before this offset; -1 = no limit */
-    int done;
+    rd_kafka_queue_t *queue; /* planned reading: this partition's own queue */
+    int64_t next;        /* position: the next offset to read */
+    int64_t batch_start; /* the current batch's planned start (= next when planned) */
+    int64_t batch_end;   /* the current batch's planned end (exclusive) */
+    int64_t latest;      /* the latest offset known when the batch was planned */
+    int64_t bound;       /* bounded runs: the end offset when the run started; -1 */
+    int64_t resume;      /* from a checkpoint: start here instead of starting_offsets; -1 */
+    int64_t fixed_end;   /* replaying a recorded batch: its end offset; -1 */
+    int reached;         /* this batch's end was reached */
+    size_t nstash;       /* messages fetched at or past batch_end, in offset order */
+    size_t stash_cap;
+    rd_kafka_message_t **stash;
 } ls_source_part;
 
 typedef struct ls_source {
@@ -36,11 +53,11 @@ typedef struct ls_source {
     int connect_timeout_ms;
     ls_props props;          /* pass-through librdkafka properties */
     rd_kafka_t *rk;
-    rd_kafka_queue_t *queue; /* the consumer queue, for batched reads */
+    rd_kafka_queue_t *queue; /* the consumer queue: errors, and records when not planned */
     size_t nparts;
     ls_source_part *parts;
     int bounded;
-    size_t remaining;        /* bounded mode: partitions not yet done */
+    int planned;             /* set before open: batches are planned per partition */
     char *group_id;          /* consumer group offsets are committed under (lag tools) */
     size_t nresume;          /* resume offsets set before open */
     ls_source_part *resume;
@@ -51,37 +68,53 @@ void ls_source_add_topic(ls_source *s, const char *topic);
 void ls_source_free(ls_source *s);
 
 /* Connects (bounded wait), discovers partitions, assigns them from the
- * starting offsets and, when bounded, records the end offsets. */
+ * starting offsets (or the resume offsets) and, when bounded, records the
+ * end offsets the run stops at. */
 int ls_source_open(ls_source *s, int bounded, char *err);
 
-/* Next message within timeout_ms, or NULL. *part is set to the message's
- * partition state. Fatal consumer errors fill err and set *fatal. */
+/* Unplanned reading (`luastream consume`): the next message of any
+ * partition within timeout_ms, or NULL. Fatal errors fill err, set *fatal. */
 rd_kafka_message_t *ls_source_poll(ls_source *s, int timeout_ms, ls_source_part **part,
                                    int *fatal, char *err);
 
-/* Up to max messages within timeout_ms into out (the caller destroys them);
- * returns how many. Fatal consumer errors fill err and set *fatal. */
-size_t ls_source_poll_batch(ls_source *s, int timeout_ms, rd_kafka_message_t **out, size_t max,
-                            int *fatal, char *err);
+/* Bounded runs: every partition has reached the end offset it had at start. */
+int ls_source_exhausted(const ls_source *s);
 
-/* Bounded mode: every partition has reached its end offset. */
-static inline int ls_source_exhausted(const ls_source *s)
-{
-    return s->bounded && s->remaining == 0;
-}
+/* Spark's rate limit (KafkaMicroBatchStream.rateLimit): spreads limit over
+ * partitions in proportion to what each has between start[i] and latest[i]
+ * (a share below one is rounded up so no partition starves, others down),
+ * never past latest[i]. Writes the ends into end[]. */
+void ls_source_rate_limit(int64_t limit, size_t n, const int64_t *start, const int64_t *latest,
+                          int64_t *end);
 
-/* Marks the current positions as the start of a new batch. */
-void ls_source_begin_batch(ls_source *s);
+/* Plans the next batch: every partition reads [next, end). end comes from
+ * the replay entry when one is set (ls_source_replay), else from the
+ * latest offsets (the broker's now, or the run's bound), capped by cap
+ * (0 = no cap). Returns the number of offsets planned (0: nothing new), or
+ * -1 with err when the broker could not be asked. */
+int64_t ls_source_plan(ls_source *s, int64_t cap, char *err);
+
+/* Reads the planned batch of partition pi: up to max messages below its
+ * end, waiting at most timeout_ms when none is there yet. Returns how many
+ * (the caller destroys them). Sets the partition's `reached` once its end
+ * is reached. Fatal consumer errors fill err and set *fatal. */
+size_t ls_source_read(ls_source *s, size_t pi, int timeout_ms, rd_kafka_message_t **out,
+                      size_t max, int *fatal, char *err);
+
+/* After a batch: every partition's position moves to its planned end. */
+void ls_source_end_batch(ls_source *s);
+
+/* Between batches: takes what librdkafka fetched meanwhile into the
+ * partitions' kept messages; returns how many records arrived (a cheap
+ * way to learn that a batch is worth planning). */
+size_t ls_source_arrived(ls_source *s);
 
 /* Before open: start partition (topic, partition) at offset (a checkpoint's
  * position) instead of starting_offsets. */
 void ls_source_resume_at(ls_source *s, const char *topic, int32_t partition, int64_t offset);
-/* Replay of a batch recorded in a checkpoint: read partition only up to
- * limit (exclusive). ls_source_limits_reached tells when every limited
- * partition got there; ls_source_clear_limits goes back to normal reading. */
-void ls_source_limit(ls_source *s, const char *topic, int32_t partition, int64_t limit);
-int ls_source_limits_reached(const ls_source *s);
-int ls_source_clear_limits(ls_source *s, char *err);
+/* Replay of a batch recorded in a checkpoint: the next plan ends partition
+ * (topic, partition) at end instead of planning anew. */
+void ls_source_replay(ls_source *s, const char *topic, int32_t partition, int64_t end);
 /* Commits the current positions to the consumer group (asynchronously):
  * for lag tools; the checkpoint, not the group, is the source of truth. */
 void ls_source_commit_group(ls_source *s);

@@ -42,12 +42,19 @@ size_t ls_state_group_cost(const ls_state *s, size_t key_len)
     return charged(group_size(s, key_len));
 }
 
+/* Frees a group and what its accumulators own (string min/max). */
+static void free_group_of(const ls_state *s, ls_group *g)
+{
+    for (int a = 0; a < s->nagg; a++) ls_acc_release(&g->acc[a]);
+    free(g);
+}
+
 void ls_state_free(ls_state *s)
 {
     if (!s) return;
     for (int i = 0; i < s->nparts; i++) {
         ls_group *g;
-        LS_HMAP_FOREACH(&s->parts[i], g) free(g);
+        LS_HMAP_FOREACH(&s->parts[i], g) free_group_of(s, g);
         ls_hmap_free(&s->parts[i]);
     }
     free(s->parts);
@@ -120,13 +127,12 @@ static int keep_none(void *item, void *ctx)
 
 static void free_group(void *item, void *ctx)
 {
-    (void)ctx;
-    free(item);
+    free_group_of(ctx, item);
 }
 
 void ls_state_clear(ls_state *s)
 {
-    for (int i = 0; i < s->nparts; i++) ls_hmap_filter(&s->parts[i], keep_none, free_group, NULL);
+    for (int i = 0; i < s->nparts; i++) ls_hmap_filter(&s->parts[i], keep_none, free_group, s);
     s->groups = 0;
     s->group_bytes = 0;
 }
@@ -151,7 +157,7 @@ static void drop_group(void *item, void *ctx)
     e->s->group_bytes -= charged(group_size(e->s, g->key_len));
     e->s->groups--;
     e->dropped++;
-    free(g);
+    free_group_of(e->s, g);
 }
 
 size_t ls_state_evict(ls_state *s, int64_t watermark)
@@ -166,13 +172,25 @@ size_t ls_state_memory(const ls_state *s)
 {
     size_t bytes = s->group_bytes + sizeof *s + (size_t)s->nparts * sizeof(ls_hmap);
     for (int i = 0; i < s->nparts; i++) bytes += ls_hmap_bytes(&s->parts[i]);
+    if (s->owns_strings) { /* string min/max values live apart from their groups */
+        for (int i = 0; i < s->nparts; i++) {
+            const ls_group *g;
+            LS_HMAP_FOREACH(&s->parts[i], g)
+                for (int a = 0; a < s->nagg; a++) {
+                    size_t extra = ls_acc_extra_bytes(&g->acc[a]);
+                    if (extra) bytes += charged(extra + 1);
+                }
+        }
+    }
     return bytes;
 }
 
 /* ---- snapshots ---------------------------------------------------------- */
 
 #define SNAP_MAGIC "LSST"
-#define SNAP_VERSION 1u
+/* Version 2 writes a string accumulator as its length and bytes; version 1
+ * (no string accumulators) is still read. */
+#define SNAP_VERSION 2u
 
 typedef struct snapio {
     FILE *f;
@@ -215,9 +233,16 @@ int ls_state_save(const ls_state *s, FILE *f)
             put(&io, &g->updated_batch, 8);
             put(&io, &g->key_len, 4);
             for (int a = 0; a < s->nagg; a++) {
-                put(&io, &g->acc[a].n, 8);
-                put(&io, &g->acc[a].v, 8);
-                put(&io, &g->acc[a].is_double, 1);
+                const ls_acc *ac = &g->acc[a];
+                put(&io, &ac->n, 8);
+                put(&io, &ac->kind, 1);
+                if (ac->kind == LS_ACC_STR) {
+                    uint32_t n;
+                    memcpy(&n, ac->v.s, 4);
+                    put(&io, ac->v.s, 4 + (size_t)n);
+                } else {
+                    put(&io, &ac->v, 8);
+                }
             }
             put(&io, ls_group_key(g, s->nagg), g->key_len);
             count++;
@@ -275,7 +300,7 @@ int ls_state_load(ls_state *s, FILE *f, const char *path, char *err)
     uint32_t version, nagg;
     memcpy(&version, b.data + 4, 4);
     memcpy(&nagg, b.data + 8, 4);
-    if (version != SNAP_VERSION) {
+    if (version != SNAP_VERSION && version != 1) {
         ls_seterr(err, "%s: unsupported snapshot version %u", path, version);
         goto out;
     }
@@ -309,17 +334,46 @@ int ls_state_load(ls_state *s, FILE *f, const char *path, char *err)
         int64_t wend, upd;
         uint32_t klen;
         if (take(&r, &wend, 8) || take(&r, &upd, 8) || take(&r, &klen, 4)) goto corrupt;
-        for (int a = 0; a < s->nagg; a++)
-            if (take(&r, &acc[a].n, 8) || take(&r, &acc[a].v, 8) || take(&r, &acc[a].is_double, 1))
-                goto corrupt;
-        if ((size_t)(r.end - r.p) < klen) goto corrupt;
+        int bad = 0;
+        for (int a = 0; a < s->nagg && !bad; a++) {
+            ls_acc_init(&acc[a]);
+            if (version == 1) { /* n, value, is_double */
+                bad = take(&r, &acc[a].n, 8) || take(&r, &acc[a].v, 8) || take(&r, &acc[a].kind, 1) ||
+                      acc[a].kind > LS_ACC_DOUBLE;
+                continue;
+            }
+            uint8_t kind;
+            bad = take(&r, &acc[a].n, 8) || take(&r, &kind, 1) || kind > LS_ACC_TIME;
+            if (bad) break;
+            if (kind == LS_ACC_STR) {
+                uint32_t n;
+                bad = take(&r, &n, 4) || (size_t)(r.end - r.p) < n;
+                if (!bad) {
+                    ls_acc_set_str(&acc[a], (const char *)r.p, n);
+                    r.p += n;
+                }
+            } else {
+                acc[a].kind = kind;
+                bad = take(&r, &acc[a].v, 8);
+            }
+        }
+        if (bad || (size_t)(r.end - r.p) < klen) {
+            for (int a = 0; a < s->nagg; a++) ls_acc_release(&acc[a]);
+            goto corrupt;
+        }
         const char *key = (const char *)r.p;
         r.p += klen;
         int created;
         ls_group *g = ls_state_upsert(s, key, klen, ls_hash(key, klen), wend, &created);
-        if (!created) goto corrupt;
+        if (!created) {
+            for (int a = 0; a < s->nagg; a++) ls_acc_release(&acc[a]);
+            goto corrupt;
+        }
         g->updated_batch = upd;
-        memcpy(g->acc, acc, (size_t)s->nagg * sizeof *acc);
+        for (int a = 0; a < s->nagg; a++) {
+            g->acc[a] = acc[a]; /* the group takes the strings */
+            if (acc[a].kind == LS_ACC_STR) s->owns_strings = 1;
+        }
         count++;
     }
     uint64_t want_count;

@@ -4,7 +4,12 @@
  * a group lives in partition hash(key) % nparts.  Partitions are the unit
  * that later work checkpoints and moves between consumer-group members; a
  * worker thread will own a slice of them.  Each group is one allocation:
- * header, `nagg` inline accumulators, then the encoded key bytes. */
+ * header, `nagg` inline accumulators, then the encoded key bytes; a string
+ * min/max is the one thing an accumulator owns apart (freed with its group).
+ *
+ * window_end is the event time that decides when a group is evicted and
+ * when it is late: its window's end, or, for a query grouping by the
+ * event-time column itself, that event time (LS_NO_TIME: never). */
 #ifndef LS_STATE_H
 #define LS_STATE_H
 
@@ -29,6 +34,7 @@ typedef struct ls_state {
     ls_hmap *parts;
     size_t groups;      /* total across partitions */
     size_t group_bytes; /* bytes held by group allocations */
+    int owns_strings;   /* some accumulator holds a string (memory is counted by a walk) */
 } ls_state;
 
 static inline char *ls_group_key(const ls_group *g, int nagg)

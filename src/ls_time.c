@@ -13,25 +13,6 @@
 #include <strings.h>
 #include <time.h>
 
-/* Reads exactly `width` digits at s[*i]. */
-static int digits(const char *s, size_t n, size_t *i, int width, int *out)
-{
-    int v = 0;
-    for (int k = 0; k < width; k++) {
-        if (*i >= n || !isdigit((unsigned char)s[*i])) return -1;
-        v = v * 10 + (s[(*i)++] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-static int expect(const char *s, size_t n, size_t *i, char c)
-{
-    if (*i >= n || s[*i] != c) return -1;
-    (*i)++;
-    return 0;
-}
-
 /* Days since 1970-01-01 of a civil date (y, m 1..12, d 1..31). */
 static int64_t days_from_civil(int64_t y, int m, int d)
 {
@@ -63,52 +44,149 @@ static int days_in_month(int64_t y, int m)
     return dm[m - 1];
 }
 
-int ls_time_parse(const char *s, size_t n, int64_t *ms)
+/* ---- parsing, as Spark's DateTimeUtils.stringToTimestamp -------------- */
+
+static int trimmable(unsigned char c) { return c <= ' ' || c == 0x7f; }
+static int is_dig(char c) { return c >= '0' && c <= '9'; }
+
+/* java.time.ZoneOffset.of: +h, +hh, +hh:mm, +hhmm, +hh:mm:ss, +hhmmss, at
+ * most 18 hours. */
+static int zone_offset(const char *z, size_t n, int *secs)
 {
-    size_t i = 0;
-    int Y, M, D, h = 0, m = 0, sec = 0, frac = 0;
-    int offset_min = 0;
-    while (i < n && isspace((unsigned char)s[i])) i++;
-    if (digits(s, n, &i, 4, &Y) || expect(s, n, &i, '-') ||
-        digits(s, n, &i, 2, &M) || expect(s, n, &i, '-') || digits(s, n, &i, 2, &D))
+    if (n < 2 || (z[0] != '+' && z[0] != '-')) return -1;
+    int sign = z[0] == '-' ? -1 : 1, f[3] = { 0, 0, 0 };
+    const char *p = z + 1;
+    size_t m = n - 1;
+    if (m == 1 && is_dig(p[0])) {
+        f[0] = p[0] - '0';
+    } else if (m == 2 || m == 4 || m == 6) { /* hh, hhmm, hhmmss */
+        for (size_t k = 0; k < m; k++)
+            if (!is_dig(p[k])) return -1;
+        for (size_t k = 0; k < m / 2; k++) f[k] = (p[2 * k] - '0') * 10 + (p[2 * k + 1] - '0');
+    } else if (m == 5 || m == 8) { /* hh:mm, hh:mm:ss */
+        for (size_t k = 0; k < m; k++)
+            if ((k % 3 == 2) != (p[k] == ':') || (k % 3 != 2 && !is_dig(p[k]))) return -1;
+        for (size_t k = 0; k * 3 < m; k++) f[k] = (p[3 * k] - '0') * 10 + (p[3 * k + 1] - '0');
+    } else {
         return -1;
-    if (i < n && (s[i] == 'T' || s[i] == ' ')) {
-        i++;
-        if (digits(s, n, &i, 2, &h) || expect(s, n, &i, ':') || digits(s, n, &i, 2, &m))
-            return -1;
-        if (i < n && s[i] == ':') {
-            i++;
-            if (digits(s, n, &i, 2, &sec)) return -1;
-            if (i < n && (s[i] == '.' || s[i] == ',')) {
-                i++;
-                int nd = 0;
-                while (i < n && isdigit((unsigned char)s[i])) {
-                    if (nd < 3) frac = frac * 10 + (s[i] - '0');
-                    nd++;
-                    i++;
-                }
-                if (nd == 0) return -1;
-                for (; nd < 3; nd++) frac *= 10;
-            }
-        }
-        if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
-            i++;
-        } else if (i < n && (s[i] == '+' || s[i] == '-')) {
-            int sign = s[i++] == '-' ? -1 : 1, oh, om = 0;
-            if (digits(s, n, &i, 2, &oh)) return -1;
-            if (i < n && s[i] == ':') i++;
-            if (i < n && isdigit((unsigned char)s[i]) && digits(s, n, &i, 2, &om)) return -1;
-            if (oh > 23 || om > 59) return -1;
-            offset_min = sign * (oh * 60 + om);
+    }
+    if (f[0] > 18 || f[1] > 59 || f[2] > 59) return -1;
+    int total = f[0] * 3600 + f[1] * 60 + f[2];
+    if (total > 18 * 3600) return -1;
+    *secs = sign * total;
+    return 0;
+}
+
+/* A zone after the time: Spark's getZoneId (a one-digit hour gets its
+ * leading zero) then ZoneId.of with SHORT_IDS. Fixed offsets only: a
+ * region ID (Europe/Paris, PST) needs the time-zone database and is
+ * refused. */
+static int zone(const char *z, size_t n, int *secs)
+{
+    while (n && trimmable((unsigned char)z[0])) z++, n--;
+    while (n && trimmable((unsigned char)z[n - 1])) n--;
+    char t[24];
+    if (n == 0 || n > 16) return -1;
+    /* +8:00 -> +08:00, +8 -> +08 (the first sign only, as Spark's regex) */
+    size_t o = 0;
+    int fixed = 0;
+    for (size_t k = 0; k < n; k++) {
+        t[o++] = z[k];
+        if (!fixed && (z[k] == '+' || z[k] == '-') && k + 1 < n && is_dig(z[k + 1]) &&
+            (k + 2 == n || z[k + 2] == ':')) {
+            t[o++] = '0';
+            fixed = 1;
         }
     }
-    while (i < n && isspace((unsigned char)s[i])) i++;
-    if (i != n) return -1;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return -1;
+    t[o] = '\0';
+    if (strcmp(t, "Z") == 0 || strcmp(t, "UTC") == 0 || strcmp(t, "GMT") == 0 ||
+        strcmp(t, "UT") == 0) {
+        *secs = 0;
+        return 0;
+    }
+    static const struct { const char *id; int secs; } shorts[] = {
+        { "EST", -5 * 3600 }, { "MST", -7 * 3600 }, { "HST", -10 * 3600 },
+    };
+    for (size_t k = 0; k < 3; k++)
+        if (strcmp(t, shorts[k].id) == 0) {
+            *secs = shorts[k].secs;
+            return 0;
+        }
+    if (t[0] == '+' || t[0] == '-') return zone_offset(t, o, secs);
+    size_t pre = strncmp(t, "UTC", 3) == 0 || strncmp(t, "GMT", 3) == 0 ? 3
+               : strncmp(t, "UT", 2) == 0                                ? 2
+                                                                          : 0;
+    if (pre && (t[pre] == '+' || t[pre] == '-')) return zone_offset(t + pre, o - pre, secs);
+    return -1;
+}
 
-    if (D > days_in_month(Y, M)) return -1; /* e.g. Feb 30 */
-    int64_t t = days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + sec;
-    *ms = (t - (int64_t)offset_min * 60) * 1000 + frac;
+int ls_time_parse(const char *s, size_t n, int64_t *ms)
+{
+    /* segments: year, month, day, hour, minute, second, microseconds */
+    int64_t seg[7] = { 1, 1, 1, 0, 0, 0, 0 };
+    size_t j = 0, end = n;
+    while (j < end && trimmable((unsigned char)s[j])) j++;
+    while (end > j && trimmable((unsigned char)s[end - 1])) end--;
+    int year_sign = 0;
+    if (j < end && (s[j] == '-' || s[j] == '+')) year_sign = s[j++] == '-' ? -1 : 1;
+    int i = 0, digits = 0, frac_digits = 0;
+    int64_t cur = 0;
+    const char *tz = NULL;
+    size_t tzn = 0;
+#define SEG_OK(k, d) ((k) == 6 || ((k) == 0 && (d) >= 4 && (d) <= 6) || ((k) != 0 && (d) > 0 && (d) <= 2))
+#define NEXT_SEG()                                                                               \
+    do {                                                                                         \
+        if (!SEG_OK(i, digits)) return -1;                                                       \
+        seg[i++] = cur;                                                                          \
+        cur = 0;                                                                                 \
+        digits = 0;                                                                              \
+    } while (0)
+    for (; j < end; j++) {
+        char b = s[j];
+        if (is_dig(b)) {
+            if (i == 6) frac_digits++;
+            if (i != 6 || digits < 6) cur = cur * 10 + (b - '0');
+            if (cur > 999999) return -1; /* 7+ digits of a year: out of range */
+            digits++;
+            continue;
+        }
+        if (i < 2) {
+            if (b != '-') return -1; /* time-only text ("12:00", "T12:00") needs today's date */
+            NEXT_SEG();
+        } else if (i == 2) {
+            if (b != ' ' && b != 'T') return -1;
+            NEXT_SEG();
+        } else if (i == 3 || i == 4) {
+            if (b != ':') return -1;
+            NEXT_SEG();
+        } else if (i == 5 && b == '.') {
+            NEXT_SEG();
+        } else if (i == 5 || i == 6) {
+            NEXT_SEG(); /* the rest is the zone: "Z", "+01:00", " UTC" */
+            tz = s + j;
+            tzn = end - j;
+            j = end;
+            break;
+        } else {
+            return -1;
+        }
+    }
+    if (!tz) {
+        if (!SEG_OK(i, digits)) return -1;
+        seg[i] = cur;
+    }
+#undef NEXT_SEG
+#undef SEG_OK
+    for (; frac_digits < 6; frac_digits++) seg[6] *= 10;
+    if (year_sign) seg[0] *= year_sign;
+    if (seg[1] < 1 || seg[1] > 12 || seg[2] < 1 || seg[2] > days_in_month(seg[0], (int)seg[1]) ||
+        seg[3] > 23 || seg[4] > 59 || seg[5] > 59)
+        return -1;
+    int offset = 0;
+    if (tz && zone(tz, tzn, &offset)) return -1;
+    int64_t t = days_from_civil(seg[0], (int)seg[1], (int)seg[2]) * 86400 + seg[3] * 3600 +
+                seg[4] * 60 + seg[5] - offset;
+    *ms = t * 1000 + seg[6] / 1000;
     return 0;
 }
 
@@ -153,6 +231,14 @@ size_t ls_time_format(int64_t ms, char out[32])
     *p++ = 'Z';
     *p = '\0';
     return (size_t)(p - out);
+}
+
+size_t ls_time_format_ms(int64_t ms, char out[40])
+{
+    size_t n = ls_time_format(ms, out);
+    if (n < 20 || out[n - 1] != 'Z' || out[19] == '.') return n;
+    memcpy(out + 19, ".000Z", 6);
+    return 24;
 }
 
 static const struct { const char *name; int64_t ms; } units[] = {

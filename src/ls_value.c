@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ls_time.h"
@@ -30,6 +31,7 @@ void ls_key_put(ls_buf *key, const ls_value *v)
             ls_buf_putc(key, 'I');
             ls_buf_append(key, &i, sizeof i);
         } else {
+            if (isnan(d)) d = NAN; /* every NaN is one group, as Spark normalizes them */
             ls_buf_putc(key, 'D');
             ls_buf_append(key, &d, sizeof d);
         }
@@ -46,6 +48,10 @@ void ls_key_put(ls_buf *key, const ls_value *v)
         ls_buf_putc(key, 'W');
         ls_buf_append(key, &v->u.w.start, sizeof v->u.w.start);
         ls_buf_append(key, &v->u.w.end, sizeof v->u.w.end);
+        break;
+    case LS_TIME:
+        ls_buf_putc(key, 'M');
+        ls_buf_append(key, &v->u.i, sizeof v->u.i);
         break;
     }
 }
@@ -69,6 +75,12 @@ int ls_key_get(const char *key, size_t len, size_t *pos, ls_value *v)
         if (p + 8 > len) return -1;
         v->type = LS_DOUBLE;
         memcpy(&v->u.d, key + p, 8);
+        p += 8;
+        break;
+    case 'M':
+        if (p + 8 > len) return -1;
+        v->type = LS_TIME;
+        memcpy(&v->u.i, key + p, 8);
         p += 8;
         break;
     case 'S': {
@@ -127,9 +139,29 @@ static yajl_gen_status gen_int(yajl_gen g, int64_t v)
 
 static yajl_gen_status gen_time(yajl_gen g, int64_t ms)
 {
-    char t[32];
-    size_t n = ls_time_format(ms, t);
+    char t[40];
+    size_t n = ls_time_format_ms(ms, t);
     return yajl_gen_string(g, (const unsigned char *)t, n);
+}
+
+size_t ls_double_text(double d, char out[40])
+{
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(out, 40, "%.*g", prec, d);
+        if (prec == 17 || strtod(out, NULL) == d) break;
+    }
+    if (!strpbrk(out, ".en")) { /* integral: say it is a double, as Spark does */
+        out[n++] = '.';
+        out[n++] = '0';
+        out[n] = '\0';
+    }
+    return (size_t)n;
+}
+
+static const char *non_finite(double d)
+{
+    return isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity";
 }
 
 yajl_gen_status ls_value_json(yajl_gen g, const ls_value *v)
@@ -138,11 +170,16 @@ yajl_gen_status ls_value_json(yajl_gen g, const ls_value *v)
     case LS_NULL: return yajl_gen_null(g);
     case LS_BOOL: return yajl_gen_bool(g, v->u.b);
     case LS_INT: return gen_int(g, v->u.i);
-    case LS_DOUBLE:
-        if (!isfinite(v->u.d)) return yajl_gen_null(g);
-        if (v->u.d == floor(v->u.d) && fabs(v->u.d) < 9.0e15)
-            return gen_int(g, (int64_t)v->u.d);
-        return yajl_gen_double(g, v->u.d);
+    case LS_DOUBLE: {
+        if (!isfinite(v->u.d)) {
+            const char *t = non_finite(v->u.d);
+            return yajl_gen_string(g, (const unsigned char *)t, strlen(t));
+        }
+        char t[40];
+        size_t n = ls_double_text(v->u.d, t);
+        return yajl_gen_number(g, t, n);
+    }
+    case LS_TIME: return gen_time(g, v->u.i);
     case LS_STR: return yajl_gen_string(g, (const unsigned char *)v->u.s.p, v->u.s.n);
     case LS_WINDOW: {
         yajl_gen_status st = yajl_gen_map_open(g);
@@ -168,22 +205,23 @@ void ls_json_take(yajl_gen g, ls_buf *out)
 
 void ls_value_text(ls_buf *out, const ls_value *v)
 {
-    char a[32], b[32];
+    char a[40], b[40];
     switch (v->type) {
     case LS_NULL: ls_buf_puts(out, "null"); break;
     case LS_BOOL: ls_buf_puts(out, v->u.b ? "true" : "false"); break;
     case LS_INT: ls_buf_printf(out, "%lld", (long long)v->u.i); break;
     case LS_DOUBLE:
-        if (v->u.d == floor(v->u.d) && fabs(v->u.d) < 9.0e15)
-            ls_buf_printf(out, "%lld", (long long)v->u.d);
-        else
-            ls_buf_printf(out, "%.17g", v->u.d);
+        if (!isfinite(v->u.d)) ls_buf_puts(out, non_finite(v->u.d));
+        else ls_buf_append(out, a, ls_double_text(v->u.d, a));
         break;
     case LS_STR: ls_buf_append(out, v->u.s.p, v->u.s.n); break;
     case LS_WINDOW:
         ls_time_format(v->u.w.start, a);
         ls_time_format(v->u.w.end, b);
         ls_buf_printf(out, "{%s, %s}", a, b);
+        break;
+    case LS_TIME:
+        ls_buf_append(out, a, ls_time_format(v->u.i, a));
         break;
     }
 }

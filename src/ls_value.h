@@ -1,8 +1,15 @@
 /* ls_value.h - the scalar values that flow between operators.
  *
  * A value is what a group column, an aggregate or a joined column holds:
- * null, boolean, integer, double, string or an event-time window.  Strings
- * are borrowed (pointer + length) unless stated otherwise.
+ * null, boolean, integer, double, string, timestamp (from a source schema)
+ * or an event-time window.  Strings are borrowed (pointer + length) unless
+ * stated otherwise.
+ *
+ * Rendering follows Spark's to_json: a double is written as the shortest
+ * text that reads back to the same double, with ".0" when it is integral
+ * (7.0, 448.99, 1e+21); NaN and the infinities, which JSON cannot hold as
+ * numbers, as the strings "NaN", "Infinity", "-Infinity"; timestamps and
+ * window bounds as "2018-12-31T23:50:00.000Z" (UTC, milliseconds).
  *
  * Group keys are tuples of values serialized into compact, type-tagged bytes
  * (ls_key_*): two keys are equal exactly when their bytes are equal, which
@@ -23,6 +30,7 @@ typedef enum {
     LS_DOUBLE,
     LS_STR,
     LS_WINDOW,
+    LS_TIME,   /* u.i: epoch milliseconds */
 } ls_vtype;
 
 typedef struct ls_value {
@@ -41,6 +49,7 @@ static inline ls_value ls_int(int64_t i) { ls_value v; v.type = LS_INT; v.u.i = 
 static inline ls_value ls_double(double d) { ls_value v; v.type = LS_DOUBLE; v.u.d = d; return v; }
 static inline ls_value ls_str(const char *p, size_t n)
 { ls_value v; v.type = LS_STR; v.u.s.p = p; v.u.s.n = n; return v; }
+static inline ls_value ls_timestamp(int64_t ms) { ls_value v; v.type = LS_TIME; v.u.i = ms; return v; }
 
 /* Appends the tagged encoding of v to a key buffer. */
 void ls_key_put(ls_buf *key, const ls_value *v);
@@ -59,7 +68,13 @@ yajl_gen_status ls_value_json(yajl_gen g, const ls_value *v);
  * generator itself is left to the caller to reset or free). */
 void ls_json_take(yajl_gen g, ls_buf *out);
 
-/* Human-readable text of v (for the console sink). */
+/* Human-readable text of v (for the console sink): doubles as in JSON,
+ * NaN and Infinity bare, windows as {start, end}. */
 void ls_value_text(ls_buf *out, const ls_value *v);
+
+/* The shortest decimal text that reads back to d exactly (%.15g, %.16g or
+ * %.17g, whichever is first), with ".0" added to an integral value. d must
+ * be finite. Returns the length written into out (at most 32 bytes). */
+size_t ls_double_text(double d, char out[40]);
 
 #endif

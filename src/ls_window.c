@@ -28,7 +28,9 @@ void ls_watermark_init(ls_watermark *wm, int64_t delay)
 {
     wm->delay = delay;
     wm->max_event = LS_NO_TIME;
-    wm->current = LS_NO_TIME;
+    wm->global = 0;
+    wm->batch = 0;
+    wm->late = 0;
 }
 
 void ls_watermark_observe(ls_watermark *wm, int64_t t)
@@ -36,16 +38,28 @@ void ls_watermark_observe(ls_watermark *wm, int64_t t)
     if (t > wm->max_event) wm->max_event = t;
 }
 
-int ls_watermark_advance(ls_watermark *wm)
+void ls_watermark_begin_batch(ls_watermark *wm)
 {
-    if (wm->max_event == LS_NO_TIME) return 0;
-    int64_t next = wm->max_event - wm->delay;
-    if (wm->current != LS_NO_TIME && next <= wm->current) return 0;
-    wm->current = next;
+    wm->late = wm->batch;
+    wm->batch = wm->global;
+}
+
+int ls_watermark_end_batch(ls_watermark *wm)
+{
+    int64_t next;
+    if (wm->max_event == LS_NO_TIME || __builtin_sub_overflow(wm->max_event, wm->delay, &next))
+        return 0;
+    if (next <= wm->global) return 0;
+    wm->global = next;
     return 1;
 }
 
 int ls_watermark_is_late(const ls_watermark *wm, int64_t t)
 {
-    return wm->current != LS_NO_TIME && t < wm->current;
+    return t <= wm->late;
+}
+
+int ls_watermark_pending(const ls_watermark *wm)
+{
+    return wm->global > wm->batch;
 }

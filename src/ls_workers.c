@@ -29,6 +29,7 @@ typedef struct worker {
     ls_query **queries;      /* clones of the engine's queries */
     ls_lane lane;
     ls_merge_result *merged; /* per query, from the last merge */
+    size_t *late_added;      /* per query: late (window, key) rows the last merge added */
     task *queue[QUEUE_CAP];
     size_t head, count;
     pthread_mutex_t mu;
@@ -55,10 +56,15 @@ static void run_merge(worker *wk)
     for (size_t qi = 0; qi < e->nqueries; qi++) {
         ls_query *q = e->queries[qi];
         memset(&wk->merged[qi], 0, sizeof wk->merged[qi]);
+        ls_merge_result late = { 0 };
         for (int p = wk->index; p < q->state->nparts; p += pool->n)
-            for (int k = 0; k < pool->n; k++)
+            for (int k = 0; k < pool->n; k++) {
                 ls_state_merge_part(q->state, pool->w[k].queries[qi]->state, p, q->aggs,
                                     pool->batch_id, &wk->merged[qi]);
+                ls_state_merge_part(q->late, pool->w[k].queries[qi]->late, p, q->aggs,
+                                    pool->batch_id, &late);
+            }
+        wk->late_added[qi] = late.groups_added;
     }
 }
 
@@ -86,7 +92,10 @@ static void *worker_main(void *arg)
         } else if (t->kind == TASK_MERGE) {
             run_merge(wk);
         } else if (t->kind == TASK_CLEAR) {
-            for (size_t qi = 0; qi < pool->e->nqueries; qi++) ls_state_clear(wk->queries[qi]->state);
+            for (size_t qi = 0; qi < pool->e->nqueries; qi++) {
+                ls_state_clear(wk->queries[qi]->state);
+                ls_state_clear(wk->queries[qi]->late);
+            }
         }
         free(t);
         pthread_mutex_lock(&pool->mu);
@@ -167,6 +176,7 @@ ls_workers *ls_workers_new(ls_engine *e, const ls_engine_opts *o, int n, char *e
         pthread_cond_init(&wk->cv, NULL);
         wk->queries = ls_xcalloc(e->nqueries + 1, sizeof *wk->queries);
         wk->merged = ls_xcalloc(e->nqueries + 1, sizeof *wk->merged);
+        wk->late_added = ls_xcalloc(e->nqueries + 1, sizeof *wk->late_added);
         if (setup_lua(wk, e, o, err)) {
             ls_workers_free(pool);
             return NULL;
@@ -209,6 +219,7 @@ void ls_workers_free(ls_workers *pool)
             ls_query_free(wk->queries[qi]);
         free(wk->queries);
         free(wk->merged);
+        free(wk->late_added);
         ls_lane_free(&wk->lane);
         if (wk->L) lua_close(wk->L);
         pthread_mutex_destroy(&wk->mu);
@@ -223,6 +234,7 @@ void ls_workers_free(ls_workers *pool)
 void ls_workers_begin_batch(ls_workers *pool, int64_t batch_id)
 {
     pool->batch_id = batch_id;
+    pool->next = 0; /* chunk k of every batch goes to worker k % n: the same folds every run */
     for (int i = 0; i < pool->n; i++) {
         worker *wk = &pool->w[i];
         wk->lane.decode_ms = 0;
@@ -265,6 +277,7 @@ int ls_workers_end_batch(ls_workers *pool, double *decode_ms, char *err)
             q->state->groups += r->groups_added;
             q->state->group_bytes += r->bytes_added;
             q->stats.rows_updated += r->rows_updated;
+            q->late->groups += pool->w[i].late_added[qi];
             ls_query_add_partial(q, pool->w[i].queries[qi]);
         }
     }

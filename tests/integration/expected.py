@@ -16,7 +16,7 @@ def epoch(ts):
 
 
 def iso(t):
-    return datetime.datetime.utcfromtimestamp(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.utcfromtimestamp(t).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def windows(t):

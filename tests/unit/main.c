@@ -27,6 +27,8 @@ int main(void)
     srunner_add_suite(sr, merge_suite());
     srunner_add_suite(sr, query_clone_suite());
     srunner_add_suite(sr, checkpoint_suite());
+    srunner_add_suite(sr, cast_suite());
+    srunner_add_suite(sr, source_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -25,5 +25,7 @@ Suite *snapshot_suite(void);
 Suite *merge_suite(void);
 Suite *query_clone_suite(void);
 Suite *checkpoint_suite(void);
+Suite *cast_suite(void);
+Suite *source_suite(void);
 
 #endif

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ls_agg.h"
 #include "suites.h"
@@ -190,14 +191,16 @@ START_TEST(agg_avg)
 }
 END_TEST
 
+/* sum and avg fold numbers only: a value the caller did not prepare is
+ * refused and leaves the accumulator as it was. */
 START_TEST(agg_non_number)
 {
-    ls_agg_fn fns[] = { LS_AGG_SUM, LS_AGG_MIN, LS_AGG_MAX, LS_AGG_AVG };
+    ls_agg_fn fns[] = { LS_AGG_SUM, LS_AGG_AVG };
     ls_value bad[2];
     bad[0] = ls_str("12", 2);
     bad[1].type = LS_BOOL;
     bad[1].u.b = 1;
-    for (int f = 0; f < 4; f++)
+    for (int f = 0; f < 2; f++)
         for (int b = 0; b < 2; b++) {
             ls_acc a;
             ls_acc_init(&a);
@@ -218,6 +221,99 @@ START_TEST(agg_non_number)
     ls_acc_init(&a);
     ck_assert_int_eq(ls_acc_update(&a, LS_AGG_COUNT, &bad[0], NULL), 0);
     ck_assert_int_eq(ls_acc_result(&a, LS_AGG_COUNT).u.i, 1);
+}
+END_TEST
+
+/* What sum and avg make of other values, as Spark's implicit cast. */
+START_TEST(agg_prepare_casts)
+{
+    ls_value v = ls_str(" 7 ", 3);
+    ck_assert_int_eq(ls_agg_prepare(LS_AGG_SUM, &v), 0);
+    ck_assert_int_eq(v.type, LS_DOUBLE);
+    ck_assert_double_eq(v.u.d, 7.0);
+    v = ls_str("1e3", 3);
+    ck_assert_int_eq(ls_agg_prepare(LS_AGG_AVG, &v), 0);
+    ck_assert_double_eq(v.u.d, 1000.0);
+    v = ls_str("NaN", 3);
+    ck_assert_int_eq(ls_agg_prepare(LS_AGG_SUM, &v), 0);
+    ck_assert(isnan(v.u.d));
+    v = ls_str("0x10", 4); /* not a number to Spark: null, counted as unusable */
+    ck_assert_int_eq(ls_agg_prepare(LS_AGG_SUM, &v), 1);
+    ck_assert_int_eq(v.type, LS_NULL);
+    v = ls_str("abc", 3);
+    ck_assert_int_eq(ls_agg_prepare(LS_AGG_SUM, &v), 1);
+    v.type = LS_BOOL;
+    v.u.b = 1;
+    ck_assert_int_eq(ls_agg_prepare(LS_AGG_AVG, &v), 1);
+    /* min, max and count take strings and booleans as they are */
+    v = ls_str("abc", 3);
+    ck_assert_int_eq(ls_agg_prepare(LS_AGG_MAX, &v), 0);
+    ck_assert_int_eq(v.type, LS_STR);
+    ck_assert_int_eq(ls_agg_prepare(LS_AGG_COUNT, &v), 0);
+    v = ls_null();
+    ck_assert_int_eq(ls_agg_prepare(LS_AGG_SUM, &v), 0); /* null is not unusable, just null */
+}
+END_TEST
+
+/* NaN is above every number, so min and max do not depend on order; a sum
+ * with NaN is NaN; strings compare by their bytes. */
+START_TEST(agg_nan_and_strings)
+{
+    ls_value a[] = { ls_double(NAN), ls_int(1) }, b[] = { ls_int(1), ls_double(NAN) };
+    ck_assert_int_eq(run(LS_AGG_MIN, a, 2).u.i, 1);
+    ck_assert_int_eq(run(LS_AGG_MIN, b, 2).u.i, 1);
+    ck_assert(isnan(run(LS_AGG_MAX, a, 2).u.d));
+    ck_assert(isnan(run(LS_AGG_MAX, b, 2).u.d));
+    ck_assert(isnan(run(LS_AGG_SUM, a, 2).u.d));
+    ck_assert(isnan(run(LS_AGG_AVG, b, 2).u.d));
+    ls_value inf[] = { ls_double(INFINITY), ls_double(-INFINITY) };
+    ck_assert(isnan(run(LS_AGG_SUM, inf, 2).u.d));
+    ck_assert(isinf(run(LS_AGG_MAX, inf, 2).u.d));
+    ls_value z[] = { ls_double(0.0), ls_double(-0.0) }, z2[] = { ls_double(-0.0), ls_double(0.0) };
+    ck_assert(signbit(run(LS_AGG_MIN, z, 2).u.d) && signbit(run(LS_AGG_MIN, z2, 2).u.d));
+    ck_assert(!signbit(run(LS_AGG_MAX, z, 2).u.d) && !signbit(run(LS_AGG_MAX, z2, 2).u.d));
+    /* strings: byte order (UTF-8 code points), an owned copy */
+    ls_acc acc;
+    ls_acc_init(&acc);
+    char buf[8] = "pear";
+    ls_value s1 = ls_str(buf, 4), s2 = ls_str("apple", 5), s3 = ls_str("\xc3\xa9", 2);
+    ck_assert_int_eq(ls_acc_update(&acc, LS_AGG_MIN, &s1, NULL), 0);
+    memcpy(buf, "zzzz", 4); /* the accumulator kept its own copy */
+    ck_assert_int_eq(ls_acc_update(&acc, LS_AGG_MIN, &s2, NULL), 0);
+    ck_assert_int_eq(ls_acc_update(&acc, LS_AGG_MIN, &s3, NULL), 0);
+    ls_value r = ls_acc_result(&acc, LS_AGG_MIN);
+    ck_assert_int_eq(r.type, LS_STR);
+    ck_assert_uint_eq(r.u.s.n, 5);
+    ck_assert_int_eq(memcmp(r.u.s.p, "apple", 5), 0);
+    ck_assert_uint_eq(ls_acc_extra_bytes(&acc), 9);
+    /* merging string accumulators */
+    ls_acc other;
+    ls_acc_init(&other);
+    ls_value s4 = ls_str("aardvark", 8);
+    ck_assert_int_eq(ls_acc_update(&other, LS_AGG_MIN, &s4, NULL), 0);
+    ls_acc_merge(&acc, &other, LS_AGG_MIN);
+    r = ls_acc_result(&acc, LS_AGG_MIN);
+    ck_assert_uint_eq(r.u.s.n, 8);
+    ck_assert_int_eq(acc.n, 4);
+    ls_acc_release(&acc);
+    ls_acc_release(&other);
+    ck_assert_int_eq(acc.n, 0);
+    /* mixed kinds: booleans < numbers < strings, whatever the order */
+    ls_value t;
+    t.type = LS_BOOL;
+    t.u.b = 1;
+    ls_value m1[] = { ls_str("x", 1), ls_int(5), t }, m2[] = { t, ls_str("x", 1), ls_int(5) };
+    ls_acc x, y;
+    ls_acc_init(&x);
+    ls_acc_init(&y);
+    for (int i = 0; i < 3; i++) {
+        ls_acc_update(&x, LS_AGG_MAX, &m1[i], NULL);
+        ls_acc_update(&y, LS_AGG_MAX, &m2[i], NULL);
+    }
+    ck_assert_int_eq(ls_acc_result(&x, LS_AGG_MAX).type, LS_STR);
+    ck_assert_int_eq(ls_acc_result(&y, LS_AGG_MAX).type, LS_STR);
+    ls_acc_release(&x);
+    ls_acc_release(&y);
 }
 END_TEST
 
@@ -259,6 +355,8 @@ Suite *agg_suite(void)
     tcase_add_test(tc, agg_min_max);
     tcase_add_test(tc, agg_avg);
     tcase_add_test(tc, agg_non_number);
+    tcase_add_test(tc, agg_prepare_casts);
+    tcase_add_test(tc, agg_nan_and_strings);
     tcase_add_test(tc, agg_zero_inputs);
     tcase_add_test(tc, agg_acc_is_24_bytes);
     suite_add_tcase(s, tc);

@@ -158,7 +158,8 @@ static const char *const B0[] = {
     "{\"time\":\"nope\",\"station\":\"A\",\"v\":1}", /* dead-lettered by per_window */
 };
 static const char *const B1[] = { REC("12:11", "A", "10"), REC("12:12", "C", "20") };
-static const char *const B2[] = { REC("12:25", "B", "5"), REC("12:01", "A", "7") /* late */ };
+/* late: its window [11:40, 11:50) ends before batch 1's watermark 11:53 */
+static const char *const B2[] = { REC("12:25", "B", "5"), REC("11:45", "A", "7") };
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static yajl_val read_json_file(const char *rel)
@@ -204,7 +205,7 @@ static void assert_same_groups(const ls_state *a, const ls_state *b)
             ck_assert_int_eq(o->updated_batch, g->updated_batch);
             for (int i = 0; i < a->nagg; i++) {
                 ck_assert_int_eq(o->acc[i].n, g->acc[i].n);
-                ck_assert_int_eq(o->acc[i].is_double, g->acc[i].is_double);
+                ck_assert_int_eq(o->acc[i].kind, g->acc[i].kind);
                 ck_assert_int_eq(o->acc[i].v.i, g->acc[i].v.i);
             }
         }
@@ -369,12 +370,13 @@ START_TEST(checkpoint_wal_and_commit_files)
     ck_assert_int_eq(YAJL_GET_INTEGER(get(get(cm, "files", NULL), at("out/dead_letter.jsonl"), NULL)),
                      file_size("out/dead_letter.jsonl"));
     ck_assert_int_gt(file_size("out/dead_letter.jsonl"), 0);
-    /* watermarks: [current, max event] */
-    yajl_val wm = get(get(cm, "watermarks", NULL), "per_window", NULL);
-    ck_assert(YAJL_IS_ARRAY(wm));
-    ck_assert_int_eq(YAJL_GET_INTEGER(YAJL_GET_ARRAY(wm)->values[0]), e->queries[0]->wm.current);
-    ck_assert_int_eq(YAJL_GET_INTEGER(YAJL_GET_ARRAY(wm)->values[1]), e->queries[0]->wm.max_event);
-    ck_assert_int_eq(e->queries[0]->wm.max_event, 1546257780000LL); /* 12:03 */
+    /* watermarks: the one batch 0 ran with, the one batch 1 runs with */
+    yajl_val wm = get(get(cm, "eventTimeWatermarks", NULL), "per_window", NULL);
+    ck_assert(YAJL_IS_OBJECT(wm));
+    ck_assert_int_eq(YAJL_GET_INTEGER(get(wm, "batch", NULL)), 0);
+    ck_assert_int_eq(YAJL_GET_INTEGER(get(wm, "next", NULL)), e->queries[0]->wm.global);
+    ck_assert_int_eq(e->queries[0]->wm.max_event, 1546257780000LL);      /* 12:03 */
+    ck_assert_int_eq(e->queries[0]->wm.global, 1546257780000LL - 600000); /* 11:53 */
     yajl_tree_free(cm);
 
     /* the state snapshot is the query's state */
@@ -421,8 +423,8 @@ START_TEST(checkpoint_offsets_recorded_and_restored)
     ls_source *src = e->sources[0];
     src->nparts = 2;
     src->parts = calloc(2, sizeof *src->parts);
-    src->parts[0] = (ls_source_part){ .topic = strdup("events"), .partition = 0, .next = 42, .end = -1, .batch_start = 40, .resume = -1, .limit = -1 };
-    src->parts[1] = (ls_source_part){ .topic = strdup("events"), .partition = 1, .next = 7, .end = -1, .batch_start = 7, .resume = -1, .limit = -1 };
+    src->parts[0] = (ls_source_part){ .topic = strdup("events"), .partition = 0, .next = 42, .batch_end = 42, .bound = -1, .batch_start = 40, .resume = -1, .fixed_end = -1 };
+    src->parts[1] = (ls_source_part){ .topic = strdup("events"), .partition = 1, .next = 7, .batch_end = 7, .bound = -1, .batch_start = 7, .resume = -1, .fixed_end = -1 };
     char err[LS_ERRLEN];
     ck_assert_msg(ls_checkpoint_wal(e->cp, e, 0, err) == 0, "%s", err);
     char *text = th_read_file(at("cp/offsets/0"), NULL);
@@ -439,8 +441,9 @@ START_TEST(checkpoint_offsets_recorded_and_restored)
     f = fopen(at("cp/state/totals/0"), "wb");
     ck_assert_int_eq(ls_state_save(e->queries[1]->state, f), 0);
     fclose(f);
-    src->parts[0].next = 50;
-    src->parts[1].next = 9;
+    /* the entry of batch 1 holds its planned ends */
+    src->parts[0].batch_end = 50;
+    src->parts[1].batch_end = 9;
     ck_assert_msg(ls_checkpoint_wal(e->cp, e, 1, err) == 0, "%s", err);
     ls_engine_free(e);
 
@@ -457,17 +460,18 @@ START_TEST(checkpoint_offsets_recorded_and_restored)
     /* once "open", the replayed batch is limited to the recorded offsets */
     src->nparts = 2;
     src->parts = calloc(2, sizeof *src->parts);
-    src->parts[0] = (ls_source_part){ .topic = strdup("events"), .partition = 0, .next = 42, .end = -1, .batch_start = 42, .resume = 42, .limit = -1 };
-    src->parts[1] = (ls_source_part){ .topic = strdup("events"), .partition = 1, .next = 7, .end = -1, .batch_start = 7, .resume = 7, .limit = -1 };
+    src->parts[0] = (ls_source_part){ .topic = strdup("events"), .partition = 0, .next = 42, .batch_start = 42, .batch_end = 42, .bound = -1, .resume = 42, .fixed_end = -1 };
+    src->parts[1] = (ls_source_part){ .topic = strdup("events"), .partition = 1, .next = 7, .batch_start = 7, .batch_end = 7, .bound = -1, .resume = 7, .fixed_end = -1 };
     ls_checkpoint_apply_replay(e->cp, e);
-    ck_assert_int_eq(src->parts[0].limit, 50);
-    ck_assert_int_eq(src->parts[1].limit, 9);
-    ck_assert_int_eq(ls_source_limits_reached(src), 0);
+    ck_assert_int_eq(src->parts[0].fixed_end, 50);
+    ck_assert_int_eq(src->parts[1].fixed_end, 9);
+    /* the replayed batch is planned with exactly those ends, without asking Kafka */
+    ck_assert_int_eq(ls_source_plan(src, 1, err), (50 - 42) + (9 - 7));
+    ck_assert_int_eq(src->parts[0].batch_end, 50);
+    ck_assert_int_eq(src->parts[1].batch_end, 9);
+    ck_assert_int_eq(src->parts[0].fixed_end, -1);
     /* replaying batch 1 does not rewrite its entry */
     long size = file_size("cp/offsets/1");
-    src->parts[0].next = 50;
-    src->parts[1].next = 9;
-    ck_assert_int_eq(ls_source_limits_reached(src), 1);
     ck_assert_msg(ls_checkpoint_wal(e->cp, e, 1, err) == 0, "%s", err);
     ck_assert_int_eq(file_size("cp/offsets/1"), size);
     /* (the sources are freed with the engine; the consumer was never created) */
@@ -519,7 +523,7 @@ START_TEST(checkpoint_restore_after_commit)
     ls_watermark wm1 = e->queries[0]->wm;
     ck_assert_uint_gt(groups1, 0);
     ck_assert_uint_gt(tgroups1, 0);
-    ck_assert_int_ne(wm1.current, LS_NO_TIME);
+    ck_assert_int_gt(wm1.global, 0);
     ls_engine_free(e);
 
     variant v = BASE;
@@ -530,8 +534,8 @@ START_TEST(checkpoint_restore_after_commit)
     ck_assert_int_eq(e->queries[0]->state->nparts, 8);
     ck_assert_uint_eq(e->queries[0]->state->groups, groups1);
     ck_assert_uint_eq(e->queries[1]->state->groups, tgroups1);
-    ck_assert_int_eq(e->queries[0]->wm.current, wm1.current);
-    ck_assert_int_eq(e->queries[0]->wm.max_event, wm1.max_event);
+    ck_assert_int_eq(e->queries[0]->wm.global, wm1.global);
+    ck_assert_int_eq(e->queries[0]->wm.batch, wm1.batch);
     ls_state *s1 = ls_state_new(3, (int)e->queries[0]->naggs);
     FILE *f = tmpfile();
     fwrite(before, 1, n1, f);
@@ -548,8 +552,9 @@ START_TEST(checkpoint_restore_after_commit)
     run_batch(e, 2, B2, N(B2), 1);
     /* the late row of batch 2 is late after the restart too */
     ck_assert_int_eq(e->queries[0]->stats.late_rows, ref_late);
-    ck_assert_int_eq(e->queries[0]->wm.current, ref_wm.current);
-    ck_assert_int_eq(e->queries[0]->wm.max_event, ref_wm.max_event);
+    ck_assert_int_eq(e->queries[0]->wm.global, ref_wm.global);
+    ck_assert_int_eq(e->queries[0]->wm.batch, ref_wm.batch);
+    ck_assert_int_eq(e->queries[0]->wm.late, ref_wm.late);
     /* the outputs are byte for byte those of the run without restart... */
     char *rows = th_read_file(at("out/totals.jsonl"), NULL);
     char *window = th_read_file(at("out/per_window.jsonl"), NULL);

@@ -254,11 +254,11 @@ START_TEST(engine_compiles_script)
     char *text = th_read_file(out, NULL);
     ck_assert_ptr_nonnull(text);
     ck_assert_int_eq(th_count(text, "\n"), 6);
-    ck_assert_ptr_nonnull(strstr(text, "{\"window\":{\"start\":\"2018-12-31T12:05:00Z\","
-                                       "\"end\":\"2018-12-31T12:15:00Z\"},\"name\":\"Alpha\","
+    ck_assert_ptr_nonnull(strstr(text, "{\"window\":{\"start\":\"2018-12-31T12:05:00.000Z\","
+                                       "\"end\":\"2018-12-31T12:15:00.000Z\"},\"name\":\"Alpha\","
                                        "\"count\":1,\"total\":2}"));
-    ck_assert_ptr_nonnull(strstr(text, "{\"window\":{\"start\":\"2018-12-31T12:00:00Z\","
-                                       "\"end\":\"2018-12-31T12:10:00Z\"},\"name\":null,"
+    ck_assert_ptr_nonnull(strstr(text, "{\"window\":{\"start\":\"2018-12-31T12:00:00.000Z\","
+                                       "\"end\":\"2018-12-31T12:10:00.000Z\"},\"name\":null,"
                                        "\"count\":1,\"total\":4}"));
     free(text);
     ls_engine_free(e);

@@ -231,13 +231,13 @@ START_TEST(merge_empty_is_noop)
             copy = a;
             ls_acc_merge(&a, &empty, fns[f]);
             ck_assert_int_eq(a.n, copy.n);
-            ck_assert_int_eq(a.is_double, copy.is_double);
+            ck_assert_int_eq(a.kind, copy.kind);
             ck_assert_int_eq(a.v.i, copy.v.i);
             assert_same_value(ls_acc_result(&a, fns[f]), ls_acc_result(&copy, fns[f]), "x + empty");
             ls_acc_init(&e2);
             ls_acc_merge(&e2, &copy, fns[f]);
             ck_assert_int_eq(e2.n, copy.n);
-            ck_assert_int_eq(e2.is_double, copy.is_double);
+            ck_assert_int_eq(e2.kind, copy.kind);
             ck_assert_int_eq(e2.v.i, copy.v.i);
             assert_same_value(ls_acc_result(&e2, fns[f]), ls_acc_result(&copy, fns[f]), "empty + x");
             /* empty + empty stays empty: null (count 0) */

@@ -264,7 +264,8 @@ static void assert_same_stats(const ls_query *got, const ls_query *want, int b)
     SAME(et_count);
 #undef SAME
     ck_assert_msg(g->et_sum == w->et_sum, "batch %d: et_sum %.17g, want %.17g", b, g->et_sum, w->et_sum);
-    ck_assert_int_eq(got->wm.current, want->wm.current);
+    ck_assert_int_eq(got->wm.global, want->wm.global);
+    ck_assert_int_eq(got->wm.batch, want->wm.batch);
     ck_assert_int_eq(got->wm.max_event, want->wm.max_event);
     ck_assert_uint_eq(got->state->groups, want->state->groups);
     ck_assert_uint_eq(got->state->group_bytes, want->state->group_bytes);
@@ -331,7 +332,9 @@ START_TEST(clone_copies_declaration)
     assert_same_colref(&c->event_time, &q->event_time);
     ck_assert_int_eq(c->has_watermark, q->has_watermark);
     ck_assert_int_eq(c->wm.delay, q->wm.delay);
-    ck_assert_int_eq(c->wm.current, q->wm.current);
+    ck_assert_int_eq(c->wm.global, q->wm.global);
+    ck_assert_int_eq(c->wm.batch, q->wm.batch);
+    ck_assert_int_eq(c->wm.late, q->wm.late);
     ck_assert_int_eq(c->wm.max_event, q->wm.max_event);
     if (kind != 2) ck_assert_int_eq(c->wm.delay, 5 * 60000);
     ck_assert_uint_eq(c->ngroups, q->ngroups);
@@ -418,18 +421,22 @@ START_TEST(clone_partials_equal_single_query)
             push(w[rnd(2)], merged->fs, &merged->view, rec, off);
         }
         /* the merge, partition by partition, then the totals */
-        ls_merge_result r[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+        ls_merge_result r[2] = { { 0, 0, 0 }, { 0, 0, 0 } }, lr[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
         for (int p = 0; p < PARTS; p++)
-            for (int k = 0; k < 2; k++)
+            for (int k = 0; k < 2; k++) {
                 ls_state_merge_part(merged->q->state, w[k]->state, p, merged->q->aggs, b, &r[k]);
+                ls_state_merge_part(merged->q->late, w[k]->late, p, merged->q->aggs, b, &lr[k]);
+            }
         for (int k = 0; k < 2; k++) {
             merged->q->state->groups += r[k].groups_added;
             merged->q->state->group_bytes += r[k].bytes_added;
             merged->q->stats.rows_updated += r[k].rows_updated;
+            merged->q->late->groups += lr[k].groups_added;
             ls_query_add_partial(merged->q, w[k]);
         }
         for (int k = 0; k < 2; k++) {
             ls_state_clear(w[k]->state);
+            ls_state_clear(w[k]->late);
             ck_assert_uint_eq(w[k]->state->groups, 0);
         }
         ck_assert_msg(ls_query_end_batch(single->q, err) == 0, "%s", err);
@@ -482,7 +489,7 @@ START_TEST(add_partial_counters)
     a->stats.input_rows = 10;
     a->stats.invalid_rows = 2;
     a->stats.filtered_rows = 3;
-    a->stats.late_rows = 1;
+    a->stats.late_input_rows = 1;
     a->stats.et_min = 5000;
     a->stats.et_max = 9000;
     a->stats.et_count = 4;
@@ -499,13 +506,13 @@ START_TEST(add_partial_counters)
     ck_assert_int_eq(q->stats.input_rows, 17);
     ck_assert_int_eq(q->stats.invalid_rows, 2);
     ck_assert_int_eq(q->stats.filtered_rows, 3);
-    ck_assert_int_eq(q->stats.late_rows, 1);
+    ck_assert_int_eq(q->stats.late_input_rows, 1);
     ck_assert_int_eq(q->stats.et_min, 1000);
     ck_assert_int_eq(q->stats.et_max, 9000);
     ck_assert_int_eq(q->stats.et_count, 6);
     ck_assert_double_eq(q->stats.et_sum, 35000);
     ck_assert_int_eq(q->wm.max_event, 9000);
-    ck_assert_int_eq(q->wm.current, LS_NO_TIME); /* moves only at the end of the batch */
+    ck_assert_int_eq(q->wm.global, 0); /* moves only at the end of the batch */
     ls_query_free(a);
     ls_query_free(b);
     tq_free(t);

@@ -37,12 +37,12 @@ START_TEST(row_json_full_and_key_only)
     ls_buf b;
     ls_buf_init(&b);
     ls_row_json(&row, 0, &b);
-    ck_assert_str_eq(b.data, "{\"window\":{\"start\":\"2018-12-31T23:50:00Z\","
-                             "\"end\":\"2019-01-01T00:00:00Z\"},\"station\":\"A\\\"1\",\"count\":3}");
+    ck_assert_str_eq(b.data, "{\"window\":{\"start\":\"2018-12-31T23:50:00.000Z\","
+                             "\"end\":\"2019-01-01T00:00:00.000Z\"},\"station\":\"A\\\"1\",\"count\":3}");
     ls_buf_reset(&b);
     ls_row_json(&row, 1, &b);
-    ck_assert_str_eq(b.data, "{\"window\":{\"start\":\"2018-12-31T23:50:00Z\","
-                             "\"end\":\"2019-01-01T00:00:00Z\"},\"station\":\"A\\\"1\"}");
+    ck_assert_str_eq(b.data, "{\"window\":{\"start\":\"2018-12-31T23:50:00.000Z\","
+                             "\"end\":\"2019-01-01T00:00:00.000Z\"},\"station\":\"A\\\"1\"}");
     /* appends to what the buffer holds */
     ls_buf_reset(&b);
     ls_buf_puts(&b, "x");
@@ -135,9 +135,9 @@ START_TEST(jsonl_sink_writes_and_appends)
     char *text = th_read_file(path, &len);
     ck_assert_ptr_nonnull(text);
     ck_assert_str_eq(text,
-        "{\"window\":{\"start\":\"1970-01-01T00:00:00Z\",\"end\":\"1970-01-01T00:10:00Z\"},"
+        "{\"window\":{\"start\":\"1970-01-01T00:00:00.000Z\",\"end\":\"1970-01-01T00:10:00.000Z\"},"
         "\"station\":\"S1\",\"count\":1}\n"
-        "{\"window\":{\"start\":\"1970-01-01T00:00:00Z\",\"end\":\"1970-01-01T00:10:00Z\"},"
+        "{\"window\":{\"start\":\"1970-01-01T00:00:00.000Z\",\"end\":\"1970-01-01T00:10:00.000Z\"},"
         "\"station\":\"S2\",\"count\":2}\n");
     free(text);
     write_rows(s, 1, 3, 3);

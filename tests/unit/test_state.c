@@ -33,7 +33,7 @@ START_TEST(state_upsert_creates_then_finds)
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(g->acc[i].n, 0);
         ck_assert_int_eq(g->acc[i].v.i, 0);
-        ck_assert_int_eq(g->acc[i].is_double, 0);
+        ck_assert_int_eq(g->acc[i].kind, 0);
     }
     g->acc[1].n = 5; /* state is kept between upserts */
     ls_group *again = upsert_int(s, &key, 42, LS_NO_TIME, &created);

@@ -187,7 +187,7 @@ START_TEST(table_errors)
     load_fails("[{\"code\":null}]", "element 0 has no key \"code\"");
     load_fails("[{\"code\":\"A\"}, {\"code\":\"B\"}, {\"code\":\"A\"}]",
                "duplicate key code = \"A\" at element 2");
-    load_fails("[{\"code\":1}, {\"code\":1.0}]", "duplicate key code = \"1\" at element 1");
+    load_fails("[{\"code\":1}, {\"code\":1.0}]", "duplicate key code = \"1.0\" at element 1");
     load_fails("[{\"code\":\"A\",\"loc\":{\"lat\":1}}]",
                "element 0, field \"loc\": nested values are not supported");
     load_fails("[{\"code\":\"A\"},{\"code\":\"B\",\"tags\":[1,2]}]",

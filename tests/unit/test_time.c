@@ -87,10 +87,58 @@ START_TEST(time_parse_rejects)
     parse_bad("   ");
     parse_bad("18-12-31");
     parse_bad("2018/12/31");
-    parse_bad("2018-12-31T23");
-    parse_bad("2018-12-31T23:57:00.");
     parse_bad("2018-12-31T23:57:00+25:00");
     parse_bad("2018-12-31T23:57:00+01:99");
+    /* refused by Spark's cast too */
+    parse_bad("2018-12-31T23:59:60");    /* no leap seconds */
+    parse_bad("2018-12-31T24:00:00");
+    parse_bad("2018-12-31T23:57:00,5");  /* a comma fraction */
+    parse_bad("2018-12-31T23:57Z");      /* a zone needs the seconds */
+    parse_bad("2018-12-31T");
+    parse_bad("2018-12-31Z");
+    parse_bad("20181231");
+    parse_bad("201-12-31");
+    parse_bad("1234567-01-01");          /* seven-digit year */
+    parse_bad("2018-012-01");
+    parse_bad("2018-12-31T23:57:00z");   /* zone IDs are case-sensitive */
+    parse_bad("2018-12-31T23:57:00+19:00");
+    /* refused on purpose (Spark would take today's date, or needs tzdata) */
+    parse_bad("12:00:00");
+    parse_bad("T12:00:00");
+    parse_bad("2018-12-31T23:57:00 Europe/Paris");
+    parse_bad("2018-12-31T23:57:00PST");
+}
+END_TEST
+
+/* What Spark's string-to-timestamp cast accepts (DateTimeUtils.stringToTimestamp). */
+START_TEST(time_parse_spark_forms)
+{
+    const int64_t day = 1546214400000LL;  /* 2018-12-31T00:00:00Z */
+    const int64_t base = 1546300620000LL; /* 2018-12-31T23:57:00Z */
+    ck_assert_int_eq(parse_ok("2018"), 1514764800000LL);
+    ck_assert_int_eq(parse_ok("2018-12"), 1543622400000LL);
+    ck_assert_int_eq(parse_ok("2018-1-5"), 1515110400000LL);
+    ck_assert_int_eq(parse_ok("2018-12-31 "), day);
+    ck_assert_int_eq(parse_ok("2018-12-31T23"), day + 23 * 3600000LL);
+    ck_assert_int_eq(parse_ok("2018-12-31 9:5:7"), day + 9 * 3600000LL + 5 * 60000 + 7000);
+    ck_assert_int_eq(parse_ok("2018-12-31T23:57:00."), base);
+    ck_assert_int_eq(parse_ok("2018-12-31T23:57:00.123456789"), base + 123);
+    ck_assert_int_eq(parse_ok("2018-12-31T23:57:00.1234567891"), base + 123);
+    ck_assert_int_eq(parse_ok("2018-12-31 23:57:00 UTC"), base);
+    ck_assert_int_eq(parse_ok("2018-12-31T23:57:00GMT"), base);
+    ck_assert_int_eq(parse_ok("2018-12-31T23:57:00UT"), base);
+    ck_assert_int_eq(parse_ok("2019-01-01T00:57:00GMT+01:00"), base);
+    ck_assert_int_eq(parse_ok("2019-01-01T00:57:00UTC+1"), base);
+    ck_assert_int_eq(parse_ok("2019-01-01T00:57:00+1:00"), base);
+    ck_assert_int_eq(parse_ok("2019-01-01T00:57:00+01"), base);
+    ck_assert_int_eq(parse_ok("2019-01-01T00:57:30+01:00:30"), base);
+    ck_assert_int_eq(parse_ok("2019-01-01T00:57:30+010030"), base);
+    ck_assert_int_eq(parse_ok("2018-12-31T18:57:00EST"), base);
+    ck_assert_int_eq(parse_ok("2018-12-31T15:57:00.000-08:00"), base);
+    ck_assert_int_eq(parse_ok("\t2018-12-31T23:57:00Z\n"), base);
+    ck_assert_int_eq(parse_ok("0000-01-01"), -62167219200000LL);
+    ck_assert_int_eq(parse_ok("-0001-01-01"), -62198755200000LL);
+    ck_assert_int_eq(parse_ok("+10000-01-01"), 253402300800000LL);
 }
 END_TEST
 
@@ -201,6 +249,7 @@ Suite *time_suite(void)
     tcase_add_test(tc, time_parse_negative_epoch);
     tcase_add_test(tc, time_parse_length_bounded);
     tcase_add_test(tc, time_parse_rejects);
+    tcase_add_test(tc, time_parse_spark_forms);
     suite_add_tcase(s, tc);
     tc = tcase_create("format");
     tcase_add_test(tc, time_format_values);

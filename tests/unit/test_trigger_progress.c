@@ -115,8 +115,8 @@ START_TEST(progress_json_fields)
     src->name = strdup("KafkaV2[Subscribe[radio]]");
     src->nparts = 2;
     src->parts = calloc(2, sizeof *src->parts);
-    src->parts[0] = (ls_source_part){ .topic = strdup("radio"), .partition = 0, .next = 3, .end = -1, .batch_start = 0, .resume = -1, .limit = -1 };
-    src->parts[1] = (ls_source_part){ .topic = strdup("radio"), .partition = 1, .next = 9, .end = 12, .batch_start = 5, .resume = -1, .limit = -1 };
+    src->parts[0] = (ls_source_part){ .topic = strdup("radio"), .partition = 0, .next = 3, .latest = 3, .batch_start = 0, .bound = -1, .resume = -1, .fixed_end = -1 };
+    src->parts[1] = (ls_source_part){ .topic = strdup("radio"), .partition = 1, .next = 9, .latest = 12, .batch_start = 5, .bound = -1, .resume = -1, .fixed_end = -1 };
 
     ls_query *q = ls_query_new("radio_counts", L);
     q->source = src;
@@ -140,19 +140,27 @@ START_TEST(progress_json_fields)
     q->sink = ls_sink_jsonl_new(dir, q->name, err);
     ck_assert_ptr_nonnull(q->sink);
 
-    /* batch 0 establishes the watermark (12:05) */
+    /* batch 0 sets the watermark to 12:05, batch 1 to 12:10 */
     ls_query_begin_batch(q, 0);
     push(L, q, dl, "{\"time\":\"2018-12-31T12:15:00Z\"}");
+    push(L, q, dl, "{\"time\":\"2018-12-31T12:01:00Z\"}");
+    ck_assert_int_eq(ls_query_end_batch(q, err), 0);
+    ls_query_begin_batch(q, 1);
+    push(L, q, dl, "{\"time\":\"2018-12-31T12:20:00Z\"}");
     ck_assert_int_eq(ls_query_end_batch(q, err), 0);
 
-    ls_query_begin_batch(q, 1);
+    /* batch 2 runs with 12:10 and judges late rows by 12:05 */
+    ls_query_begin_batch(q, 2);
+    q->since_prev_ms = 2000.0; /* as the engine sets it */
     push(L, q, dl, "{\"time\":\"2018-12-31T12:10:00Z\"}");
     push(L, q, dl, "{\"time\":\"2018-12-31T12:30:00Z\"}");
-    push(L, q, dl, "{\"time\":\"2018-12-31T12:00:00Z\"}"); /* late */
+    push(L, q, dl, "{\"time\":\"2018-12-31T11:50:00Z\"}"); /* [11:50,12:00) is late */
     push(L, q, dl, "{\"time\":\"not a time\"}");           /* invalid */
     ck_assert_int_eq(ls_query_end_batch(q, err), 0);
 
-    ls_batch_timing tm = { 1546300620000LL, 2000.0, 500.0, 100.4, 3.6 };
+    ls_batch_timing tm = { .trigger_wall_ms = 1546300620000LL, .trigger_ms = 500.0,
+                           .latest_offset_ms = 2.2, .get_batch_ms = 100.4, .decode_ms = 3.6,
+                           .wal_ms = 1.0, .commit_ms = 7.0, .checkpointed = 1 };
     ls_buf out;
     ls_buf_init(&out);
     ls_progress_json(q, &tm, &out);
@@ -166,8 +174,9 @@ START_TEST(progress_json_fields)
     ck_assert_uint_eq(strlen(q->id), 36);
     ck_assert_str_ne(q->id, q->run_id);
     expect_str(root, "name", NULL, "radio_counts");
-    expect_str(root, "timestamp", NULL, "2018-12-31T23:57:00Z");
-    expect_int(root, "batchId", NULL, NULL, 1);
+    expect_str(root, "timestamp", NULL, "2018-12-31T23:57:00.000Z");
+    expect_int(root, "batchId", NULL, NULL, 2);
+    expect_int(root, "batchDuration", NULL, NULL, 500);
     expect_int(root, "numInputRows", NULL, NULL, 4);
     expect_num(root, "inputRowsPerSecond", 2.0);      /* 4 rows / 2 s since the previous batch */
     expect_num(root, "processedRowsPerSecond", 8.0);  /* 4 rows / 0.5 s */
@@ -176,23 +185,31 @@ START_TEST(progress_json_fields)
     yajl_val d = get(root, "durationMs", NULL, NULL);
     ck_assert(d && YAJL_IS_OBJECT(d));
     expect_int(root, "durationMs", "getBatch", NULL, 100);
+    expect_int(root, "durationMs", "latestOffset", NULL, 2);
+    expect_int(root, "durationMs", "walCommit", NULL, 1);
+    expect_int(root, "durationMs", "commitOffsets", NULL, 7);
     expect_int(root, "durationMs", "decode", NULL, 4);
     expect_int(root, "durationMs", "triggerExecution", NULL, 500);
     ck_assert_ptr_nonnull(get(root, "durationMs", "addBatch", NULL));
+    expect_int(root, "numLateInputRows", NULL, NULL, 1);
 
-    expect_str(root, "eventTime", "min", "2018-12-31T12:00:00Z");
-    expect_str(root, "eventTime", "max", "2018-12-31T12:30:00Z");
-    expect_str(root, "eventTime", "avg", "2018-12-31T12:13:20Z");
-    expect_str(root, "eventTime", "watermark", "2018-12-31T12:20:00Z");
+    expect_str(root, "eventTime", "min", "2018-12-31T11:50:00.000Z");
+    expect_str(root, "eventTime", "max", "2018-12-31T12:30:00.000Z");
+    expect_str(root, "eventTime", "avg", "2018-12-31T12:10:00.000Z");
+    expect_str(root, "eventTime", "watermark", "2018-12-31T12:10:00.000Z"); /* in effect */
 
     yajl_val so = only_elem(root, "stateOperators");
-    /* windows [12:10,12:20) evicted at watermark 12:20; [12:30,12:40) remains */
-    expect_int(so, "numRowsTotal", NULL, NULL, 1);
+    /* [12:00,12:10) evicted at 12:10; [12:10,12:20), [12:20,12:30), [12:30,12:40) remain */
+    expect_int(so, "numRowsTotal", NULL, NULL, 3);
     expect_int(so, "numRowsUpdated", NULL, NULL, 2);
     expect_int(so, "numRowsDroppedByWatermark", NULL, NULL, 1);
     expect_int(so, "numRowsRemoved", NULL, NULL, 1);
     expect_int(so, "memoryUsedBytes", NULL, NULL, (long long)ls_state_memory(q->state));
     expect_int(so, "numShufflePartitions", NULL, NULL, 3);
+    expect_int(so, "numStateStoreInstances", NULL, NULL, 3);
+    expect_int(so, "commitTimeMs", NULL, NULL, 7);
+    ck_assert_ptr_nonnull(get(so, "allUpdatesTimeMs", NULL, NULL));
+    ck_assert_ptr_nonnull(get(so, "allRemovalsTimeMs", NULL, NULL));
     expect_str(so, "outputMode", NULL, "update");
 
     yajl_val src0 = only_elem(root, "sources");
@@ -204,6 +221,10 @@ START_TEST(progress_json_fields)
     expect_int(src0, "latestOffset", "radio", "0", 3);
     expect_int(src0, "latestOffset", "radio", "1", 12);
     expect_int(src0, "numInputRows", NULL, NULL, 4);
+    /* behind the latest offset: 0 and 3 */
+    expect_str(src0, "metrics", "minOffsetsBehindLatest", "0");
+    expect_str(src0, "metrics", "maxOffsetsBehindLatest", "3");
+    expect_str(src0, "metrics", "avgOffsetsBehindLatest", "1.5");
 
     char desc[600];
     snprintf(desc, sizeof desc, "FileSink[%s/radio_counts.jsonl]", dir);
@@ -216,9 +237,9 @@ START_TEST(progress_json_fields)
     ls_progress_human(q, &tm, f);
     char *line = th_read_stream(f, NULL);
     fclose(f);
-    ck_assert_msg(strstr(line, "[radio_counts] batch 1: 4 rows") != NULL, "%s", line);
+    ck_assert_msg(strstr(line, "[radio_counts] batch 2: 4 rows") != NULL, "%s", line);
     ck_assert_msg(strstr(line, "1 invalid, 1 late") != NULL, "%s", line);
-    ck_assert_msg(strstr(line, "watermark 2018-12-31T12:20:00Z") != NULL, "%s", line);
+    ck_assert_msg(strstr(line, "watermark 2018-12-31T12:10:00Z") != NULL, "%s", line);
     free(line);
 
     ls_buf_free(&out);
@@ -254,7 +275,7 @@ START_TEST(progress_json_empty_batch)
     q->sink = ls_sink_jsonl_new(dir, "q", err);
     ls_query_begin_batch(q, 0);
     ck_assert_int_eq(ls_query_end_batch(q, err), 0);
-    ls_batch_timing tm = { 0, 0.0, 0.0, 0.0, 0.0 };
+    ls_batch_timing tm = { 0 };
     ls_buf out;
     ls_buf_init(&out);
     ls_progress_json(q, &tm, &out);
@@ -265,15 +286,15 @@ START_TEST(progress_json_empty_batch)
     expect_num(root, "inputRowsPerSecond", 0.0);
     expect_num(root, "processedRowsPerSecond", 0.0);
     ck_assert_ptr_null(get(root, "eventTime", "min", NULL));
-    expect_str(root, "eventTime", "watermark", "1970-01-01T00:00:00Z");
-    expect_str(root, "timestamp", NULL, "1970-01-01T00:00:00Z");
+    expect_str(root, "eventTime", "watermark", "1970-01-01T00:00:00.000Z");
+    expect_str(root, "timestamp", NULL, "1970-01-01T00:00:00.000Z");
+    ck_assert_ptr_null(get(root, "durationMs", "walCommit", NULL)); /* no checkpoint */
     yajl_val so = only_elem(root, "stateOperators");
     expect_int(so, "numRowsTotal", NULL, NULL, 0);
     expect_str(so, "outputMode", NULL, "complete");
     yajl_val s0 = only_elem(root, "sources");
     yajl_val so_off = get(s0, "startOffset", NULL, NULL);
-    ck_assert(so_off && YAJL_IS_OBJECT(so_off));
-    ck_assert_uint_eq(YAJL_GET_OBJECT(so_off)->len, 0);
+    ck_assert(so_off && YAJL_IS_NULL(so_off)); /* batch 0, as Spark */
     yajl_tree_free(root);
     ls_buf_free(&out);
     ls_query_free(q);

@@ -32,7 +32,7 @@ START_TEST(key_round_trip_every_type)
         ls_null(), boolean(1), boolean(0), ls_int(0), ls_int(-1), ls_int(INT64_MAX),
         ls_int(INT64_MIN), ls_double(2.5), ls_double(-1e300), ls_str("hello", 5),
         ls_str("", 0), ls_str(bin, 4), window(1546300200000LL, 1546300800000LL),
-        window(-600000, 0),
+        window(-600000, 0), ls_timestamp(1546300800123LL),
     };
     size_t n = sizeof in / sizeof in[0];
     ls_buf key;
@@ -58,6 +58,7 @@ START_TEST(key_round_trip_every_type)
             ck_assert_int_eq(out.u.w.start, in[i].u.w.start);
             ck_assert_int_eq(out.u.w.end, in[i].u.w.end);
             break;
+        case LS_TIME: ck_assert_int_eq(out.u.i, in[i].u.i); break;
         }
     }
     ck_assert_uint_eq(pos, key.len);
@@ -171,12 +172,26 @@ START_TEST(value_json_rendering)
     json_is(ls_int(-42), "-42");
     json_is(ls_int(INT64_MAX), "9223372036854775807");
     json_is(ls_double(2.5), "2.5");
-    json_is(ls_double(3.0), "3"); /* integral doubles print as integers */
-    json_is(ls_double(NAN), "null");
-    json_is(ls_double(INFINITY), "null");
+    json_is(ls_double(3.0), "3.0"); /* a double says it is one, as Spark's to_json */
+    json_is(ls_double(-0.0), "-0.0");
+    /* the shortest text that reads back to the same double, no rounding noise */
+    json_is(ls_double(448.99), "448.99");
+    json_is(ls_double(64.141428571428577), "64.14142857142858");
+    json_is(ls_double(0.1 + 0.2), "0.30000000000000004");
+    json_is(ls_double(1e21), "1e+21");
+    json_is(ls_double(1e-5), "1e-05");
+    json_is(ls_double(123456789012.5), "123456789012.5");
+    json_is(ls_double(1e15), "1e+15");
+    json_is(ls_double(123456789012345.0), "123456789012345.0");
+    json_is(ls_double(5e-324), "4.94065645841247e-324"); /* reads back exactly */
+    /* JSON has no NaN or infinities: strings, as Spark's to_json writes them */
+    json_is(ls_double(NAN), "\"NaN\"");
+    json_is(ls_double(INFINITY), "\"Infinity\"");
+    json_is(ls_double(-INFINITY), "\"-Infinity\"");
+    json_is(ls_timestamp(1546300620000LL), "\"2018-12-31T23:57:00.000Z\"");
     json_is(ls_str("a\"b\n", 4), "\"a\\\"b\\n\"");
     json_is(window(1546300200000LL, 1546300800000LL),
-            "{\"start\":\"2018-12-31T23:50:00Z\",\"end\":\"2019-01-01T00:00:00Z\"}");
+            "{\"start\":\"2018-12-31T23:50:00.000Z\",\"end\":\"2019-01-01T00:00:00.000Z\"}");
     json_is(window(1500, 2500), "{\"start\":\"1970-01-01T00:00:01.500Z\","
                                 "\"end\":\"1970-01-01T00:00:02.500Z\"}");
 }
@@ -196,8 +211,12 @@ START_TEST(value_text_rendering)
     text_is(ls_null(), "null");
     text_is(boolean(1), "true");
     text_is(ls_int(-7), "-7");
-    text_is(ls_double(3.0), "3");
+    text_is(ls_double(3.0), "3.0");
     text_is(ls_double(0.5), "0.5");
+    text_is(ls_double(198.99), "198.99");
+    text_is(ls_double(NAN), "NaN");
+    text_is(ls_double(-INFINITY), "-Infinity");
+    text_is(ls_timestamp(0), "1970-01-01T00:00:00Z");
     text_is(ls_str("plain", 5), "plain");
     text_is(window(0, 600000), "{1970-01-01T00:00:00Z, 1970-01-01T00:10:00Z}");
 }

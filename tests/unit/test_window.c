@@ -85,54 +85,74 @@ START_TEST(window_negative_times)
 }
 END_TEST
 
+/* Spark's micro-batch watermark: global moves at the end of a batch, a
+ * batch runs with the global value it started with, and late rows are
+ * judged by the previous batch's value. */
 START_TEST(watermark_lifecycle)
 {
     ls_watermark wm;
     ls_watermark_init(&wm, 10 * MIN);
     ck_assert_int_eq(wm.delay, 10 * MIN);
     ck_assert_int_eq(wm.max_event, LS_NO_TIME);
-    ck_assert_int_eq(wm.current, LS_NO_TIME);
-    /* nothing is late before the first watermark */
-    ck_assert(!ls_watermark_is_late(&wm, INT64_MIN + 1));
-    ck_assert_int_eq(ls_watermark_advance(&wm), 0); /* no events yet */
-    ck_assert_int_eq(wm.current, LS_NO_TIME);
+    ck_assert_int_eq(wm.global, 0); /* Spark starts at the epoch */
+    ck_assert_int_eq(wm.batch, 0);
+    ck_assert_int_eq(wm.late, 0);
 
+    ls_watermark_begin_batch(&wm); /* batch 0 */
+    ck_assert(!ls_watermark_is_late(&wm, 1));
+    ck_assert(ls_watermark_is_late(&wm, 0)); /* at or before: late (a window ending at the epoch) */
+    ck_assert_int_eq(ls_watermark_end_batch(&wm), 0); /* no events yet */
+    ck_assert(!ls_watermark_pending(&wm));
+
+    ls_watermark_begin_batch(&wm); /* batch 1 */
     ls_watermark_observe(&wm, T12 + 5 * MIN);
     ls_watermark_observe(&wm, T12 + 20 * MIN);
     ls_watermark_observe(&wm, T12 + 1 * MIN); /* older: max unchanged */
     ck_assert_int_eq(wm.max_event, T12 + 20 * MIN);
-    ck_assert_int_eq(wm.current, LS_NO_TIME); /* moves only at batch end */
-    ck_assert(!ls_watermark_is_late(&wm, 0));
+    ck_assert_int_eq(wm.global, 0); /* moves only at batch end */
+    ck_assert_int_eq(ls_watermark_end_batch(&wm), 1);
+    ck_assert_int_eq(wm.global, T12 + 10 * MIN);
+    ck_assert_int_eq(wm.batch, 0);
+    ck_assert(ls_watermark_pending(&wm)); /* a batch now would evict more */
 
-    ck_assert_int_eq(ls_watermark_advance(&wm), 1);
-    ck_assert_int_eq(wm.current, T12 + 10 * MIN);
-    ck_assert(ls_watermark_is_late(&wm, T12 + 10 * MIN - 1));
-    ck_assert(!ls_watermark_is_late(&wm, T12 + 10 * MIN)); /* equal is not late */
-    ck_assert(!ls_watermark_is_late(&wm, T12 + 11 * MIN));
+    ls_watermark_begin_batch(&wm); /* batch 2 runs with 12:10, judges late by 0 */
+    ck_assert_int_eq(wm.batch, T12 + 10 * MIN);
+    ck_assert_int_eq(wm.late, 0);
+    ck_assert(!ls_watermark_is_late(&wm, T12));
+    ck_assert(!ls_watermark_pending(&wm));
+    ck_assert_int_eq(ls_watermark_end_batch(&wm), 0); /* no new events */
 
-    /* no new events: does not move */
-    ck_assert_int_eq(ls_watermark_advance(&wm), 0);
-    ck_assert_int_eq(wm.current, T12 + 10 * MIN);
+    ls_watermark_begin_batch(&wm); /* batch 3: late by 12:10 */
+    ck_assert_int_eq(wm.late, T12 + 10 * MIN);
+    ck_assert(ls_watermark_is_late(&wm, T12 + 10 * MIN)); /* equal is late */
+    ck_assert(!ls_watermark_is_late(&wm, T12 + 10 * MIN + 1));
     /* older events never move it backwards */
     ls_watermark_observe(&wm, T12);
-    ck_assert_int_eq(ls_watermark_advance(&wm), 0);
-    ck_assert_int_eq(wm.current, T12 + 10 * MIN);
+    ck_assert_int_eq(ls_watermark_end_batch(&wm), 0);
+    ck_assert_int_eq(wm.global, T12 + 10 * MIN);
     /* a newer event moves it forward */
     ls_watermark_observe(&wm, T12 + 30 * MIN);
-    ck_assert_int_eq(ls_watermark_advance(&wm), 1);
-    ck_assert_int_eq(wm.current, T12 + 20 * MIN);
+    ck_assert_int_eq(ls_watermark_end_batch(&wm), 1);
+    ck_assert_int_eq(wm.global, T12 + 20 * MIN);
 }
 END_TEST
 
+/* Before the epoch the watermark stays at 0, as Spark's does. */
 START_TEST(watermark_zero_delay_negative)
 {
     ls_watermark wm;
     ls_watermark_init(&wm, 0);
+    ls_watermark_begin_batch(&wm);
     ls_watermark_observe(&wm, -5000);
-    ck_assert_int_eq(ls_watermark_advance(&wm), 1);
-    ck_assert_int_eq(wm.current, -5000);
-    ck_assert(ls_watermark_is_late(&wm, -5001));
-    ck_assert(!ls_watermark_is_late(&wm, -5000));
+    ck_assert_int_eq(ls_watermark_end_batch(&wm), 0);
+    ck_assert_int_eq(wm.global, 0);
+    ls_watermark_observe(&wm, 5000);
+    ck_assert_int_eq(ls_watermark_end_batch(&wm), 1);
+    ck_assert_int_eq(wm.global, 5000);
+    /* delay near the limits never overflows */
+    ls_watermark_init(&wm, INT64_MAX);
+    ls_watermark_observe(&wm, INT64_MIN + 1);
+    ck_assert_int_eq(ls_watermark_end_batch(&wm), 0);
 }
 END_TEST
 
