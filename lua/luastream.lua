@@ -103,6 +103,20 @@ function M.kafka(opts)
     check_type(2, "fields", opts.fields, "table")
     src.fields = opts.fields
   end
+  if opts.schema ~= nil then
+    check_type(2, "schema", opts.schema, "table")
+    local types = { string = true, int = true, integer = true, bigint = true, long = true,
+                    double = true, float = true, boolean = true, timestamp = true }
+    src.schema = {}
+    for col, ty in pairs(opts.schema) do
+      if type(col) ~= "string" then fail(2, "schema: column names must be strings, got %s", type(col)) end
+      if type(ty) ~= "string" or not types[ty:lower()] then
+        fail(2, "schema: column %s: type must be one of string, int, bigint, double, boolean, timestamp (Spark's names), got %s",
+             col, type(ty) == "string" and string.format("%q", ty) or type(ty))
+      end
+      src.schema[col] = ty:lower()
+    end
+  end
   declared.sources[#declared.sources + 1] = src
   return src
 end
@@ -247,6 +261,14 @@ function M.query(name)
       local list = spec.join[1] and spec.join or { spec.join }
       for _, j in ipairs(list) do q.joins[#q.joins + 1] = check_join(j) end
     end
+    local function time_unit(u)
+      if u == nil then return nil end
+      if u ~= "s" and u ~= "ms" then
+        fail(3, "query %s: unit must be \"s\" (epoch seconds, the default, as Spark casts numbers) or \"ms\" (epoch milliseconds), got %s",
+             name, type(u) == "string" and string.format("%q", u) or type(u))
+      end
+      return u
+    end
     if spec.watermark then
       local wm = spec.watermark
       if type(wm) ~= "table" or type(wm[1]) ~= "string" then
@@ -254,10 +276,17 @@ function M.query(name)
       end
       q.event_time = wm[1]
       q.watermark_ms = duration(2, "watermark delay", wm[2] or wm.delay)
+      q.event_time_unit = time_unit(wm.unit)
     end
     if spec.event_time then
-      check_type(2, "event_time", spec.event_time, "string")
-      q.event_time = spec.event_time
+      local et = spec.event_time
+      if type(et) == "table" then
+        if type(et[1]) ~= "string" then fail(2, "query %s: event_time = \"column\" or { \"column\", unit = \"ms\" }", name) end
+        q.event_time_unit = time_unit(et.unit) or q.event_time_unit
+        et = et[1]
+      end
+      check_type(2, "event_time", et, "string")
+      q.event_time = et
     end
     q.group_by = {}
     if spec.group_by ~= nil and (type(spec.group_by) ~= "table" or kind_of(spec.group_by)) then

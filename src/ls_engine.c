@@ -71,16 +71,20 @@ static void warn_unused_params(ls_engine *e, const ls_engine_opts *o)
 
 /* Queries without a map read only the columns they name: gather them per
  * source so messages are scanned once, in C, for just those fields. */
-static void plan_decoding(ls_engine *e)
+static int plan_decoding(ls_engine *e, char *err)
 {
     e->plans = ls_xcalloc(e->nsources + 1, sizeof *e->plans);
     e->stamps = ls_xcalloc(e->nsources + 1, sizeof *e->stamps);
+    int rc = 0;
     for (size_t s = 0; s < e->nsources; s++) {
         ls_decode_plan *p = &e->plans[s];
+        const ls_schema *schema = e->sources[s]->schema;
         p->fields = ls_fieldset_new();
+        p->schema = schema;
         for (size_t i = 0; i < e->nqueries; i++) {
             ls_query *q = e->queries[i];
             if (q->source != e->sources[s]) continue;
+            if (rc == 0 && ls_query_check_schema(q, schema, err)) rc = -1;
             if (q->map_ref == LUA_NOREF) {
                 ls_query_project(q, p->fields);
                 p->needs_view = 1;
@@ -88,9 +92,15 @@ static void plan_decoding(ls_engine *e)
                 p->needs_lua = 1;
             }
         }
+        if (schema) {
+            p->types = ls_xcalloc(p->fields->n + 1, sizeof *p->types);
+            for (size_t f = 0; f < p->fields->n; f++)
+                p->types[f] = ls_schema_type(schema, p->fields->names[f]);
+        }
     }
     ls_lane_init(&e->lane, e->L, e->queries, e->nqueries, e->sources, e->plans, e->nsources,
                  e->dl);
+    return rc;
 }
 
 /* ls.checkpoint(dir) in the script, or NULL. */
@@ -137,7 +147,10 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
         return NULL;
     }
     warn_unused_params(e, o);
-    plan_decoding(e);
+    if (plan_decoding(e, err)) {
+        ls_engine_free(e);
+        return NULL;
+    }
     if (e->checkpoint_dir) {
         e->cp = ls_checkpoint_open(e->checkpoint_dir, e, err);
         if (!e->cp) {
@@ -188,6 +201,7 @@ void ls_engine_free(ls_engine *e)
     ls_lane_free(&e->lane);
     for (size_t i = 0; e->plans && i < e->nsources; i++) {
         ls_fieldset_free(e->plans[i].fields);
+        free(e->plans[i].types);
         free(e->stamps[i].ts);
     }
     free(e->plans);

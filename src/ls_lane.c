@@ -16,6 +16,8 @@ void ls_lane_init(ls_lane *ln, lua_State *L, ls_query **queries, size_t nqueries
     ln->dl = dl;
     ln->seen = 0;
     ln->decode_ms = 0;
+    ls_buf_init(&ln->scratch);
+    ls_buf_init(&ln->lua_scratch);
     ln->views = ls_xcalloc(nsources + 1, sizeof *ln->views);
     for (size_t i = 0; i < nsources; i++) ls_recview_init(&ln->views[i], plans[i].fields->n);
 }
@@ -25,6 +27,8 @@ void ls_lane_free(ls_lane *ln)
     for (size_t i = 0; ln->views && i < ln->nsources; i++) ls_recview_free(&ln->views[i]);
     free(ln->views);
     ln->views = NULL;
+    ls_buf_free(&ln->scratch);
+    ls_buf_free(&ln->lua_scratch);
 }
 
 int ls_lane_handle(ls_lane *ln, size_t si, const rd_kafka_message_t *m, char *err)
@@ -43,6 +47,7 @@ int ls_lane_handle(ls_lane *ln, size_t si, const rd_kafka_message_t *m, char *er
 
     char why[LS_ERRLEN];
     int bad = 0;
+    size_t view_nulls = 0, table_nulls = 0; /* values a failed schema cast made null */
     int timed = (ln->seen++ % LS_TIME_SAMPLE) == 0;
     double t0 = timed ? ls_mono_ms() : 0;
     if (n > s->max_record_bytes) {
@@ -51,8 +56,13 @@ int ls_lane_handle(ls_lane *ln, size_t si, const rd_kafka_message_t *m, char *er
         bad = 1;
     } else if (plan->needs_view && ls_json_scan(payload, n, plan->fields, view, why)) {
         bad = 1;
-    } else if (plan->needs_lua && ls_json_decode(ln->L, payload, n, NULL, why)) {
+    } else if (plan->needs_lua &&
+               ls_json_decode(ln->L, payload, n, plan->schema ? plan->schema->fields : NULL, why)) {
         bad = 1;
+    } else if (plan->schema) {
+        if (plan->needs_view) view_nulls = ls_schema_cast_view(plan->types, view, &ln->scratch);
+        if (plan->needs_lua)
+            table_nulls = ls_schema_cast_table(plan->schema, ln->L, -1, &ln->lua_scratch);
     }
     if (timed) ln->decode_ms += (ls_mono_ms() - t0) * LS_TIME_SAMPLE;
     if (bad) {
@@ -65,8 +75,11 @@ int ls_lane_handle(ls_lane *ln, size_t si, const rd_kafka_message_t *m, char *er
     }
     int rc = 0;
     for (size_t i = 0; i < ln->nqueries && rc == 0; i++)
-        if (ln->queries[i]->source == s)
-            rc = ls_query_process(ln->queries[i], -1, view, &o, payload, n, ln->dl, err);
+        if (ln->queries[i]->source == s) {
+            ls_query *q = ln->queries[i];
+            q->stats.unusable_values += (int64_t)(q->use_view ? view_nulls : table_nulls);
+            rc = ls_query_process(q, -1, view, &o, payload, n, ln->dl, err);
+        }
     if (plan->needs_lua) lua_pop(ln->L, 1);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include "ls_json_lua.h"
 #include "ls_json_scan.h"
 #include "ls_query.h"
+#include "ls_schema.h"
 #include "ls_source.h"
 
 /* How a source's messages are decoded: a projection view for the queries
@@ -23,6 +24,8 @@ typedef struct ls_decode_plan {
     ls_fieldset *fields;     /* union of the record columns projected queries read */
     int needs_view;
     int needs_lua;
+    const ls_schema *schema; /* the source's, or NULL */
+    int *types;              /* with a schema: the type of each field of `fields` */
 } ls_decode_plan;
 
 typedef struct ls_lane {
@@ -34,6 +37,8 @@ typedef struct ls_lane {
     const ls_decode_plan *plans;  /* the engine's, one per source */
     ls_recview *views;            /* this lane's, one per source */
     ls_deadletter *dl;            /* shared; writes are locked */
+    ls_buf scratch;               /* strings the view's schema casts made, per message */
+    ls_buf lua_scratch;           /* the same for the Lua table (copied into Lua at once) */
     uint64_t seen;                /* messages decoded (sampled timing) */
     double decode_ms;             /* this batch */
 } ls_lane;

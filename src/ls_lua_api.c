@@ -257,6 +257,18 @@ static int compile_sources(ls_engine *e, lua_State *L, int decl, char *err)
         s->connect_timeout_ms = (int)opt_int(L, d, "connect_timeout_ms", 10000);
         s->group_id = opt_str(L, d, "group_id");
         read_props(L, d, &s->props);
+        if (lua_getfield(L, d, "schema") == LUA_TTABLE) { /* validated by luastream.lua */
+            s->schema = ls_schema_new();
+            lua_pushnil(L);
+            while (lua_next(L, -2)) {
+                ls_type t;
+                if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING &&
+                    ls_type_parse(lua_tostring(L, -1), &t) == 0)
+                    ls_schema_add(s->schema, lua_tostring(L, -2), t);
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);
         lua_pushinteger(L, (lua_Integer)(i - 1));
         lua_setfield(L, d, "_index");
         lua_pop(L, 1);
@@ -531,6 +543,9 @@ static int compile_query(ls_engine *e, lua_State *L, int d, ls_query *q, char *e
         q->event_time = resolve(q, q->njoins, et);
         free(et);
     }
+    char *unit = opt_str(L, d, "event_time_unit");
+    q->event_time_ms_unit = unit && strcmp(unit, "ms") == 0;
+    free(unit);
     lua_getfield(L, d, "watermark_ms");
     if (lua_isinteger(L, -1)) {
         q->has_watermark = 1;

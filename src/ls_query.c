@@ -2,9 +2,11 @@
 #include "ls_query.h"
 
 #include <lauxlib.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ls_schema.h"
 #include "ls_time.h"
 
 static const char *const mode_names[] = { "complete", "update", "append" };
@@ -157,6 +159,7 @@ ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, char *e
     }
     q->njoins = src->njoins;
     q->has_event_time = src->has_event_time;
+    q->event_time_ms_unit = src->event_time_ms_unit;
     if (src->has_event_time) q->event_time = copy_colref(&src->event_time);
     q->has_watermark = src->has_watermark;
     q->wm = src->wm;
@@ -237,6 +240,29 @@ void ls_query_project(ls_query *q, ls_fieldset *fields)
     q->use_view = 1;
 }
 
+static int check_col(const ls_query *q, const ls_colref *c, const ls_schema *schema, char *err)
+{
+    if (!c->name || c->join >= 0 || ls_schema_type(schema, c->name) >= 0) return 0;
+    const char *near = ls_nearest(c->name, (const char *const *)schema->fields->names,
+                                  schema->fields->n);
+    ls_seterr(err, "query %s: column %s is not in the source's schema%s%s%s", q->name, c->name,
+              near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+    return -1;
+}
+
+int ls_query_check_schema(const ls_query *q, const ls_schema *schema, char *err)
+{
+    if (!schema || q->map_ref != LUA_NOREF) return 0;
+    for (size_t j = 0; j < q->njoins; j++)
+        if (check_col(q, &q->joins[j].left, schema, err)) return -1;
+    if (q->has_event_time && check_col(q, &q->event_time, schema, err)) return -1;
+    for (size_t i = 0; i < q->ngroups; i++)
+        if (check_col(q, &q->groups[i].col, schema, err)) return -1;
+    for (size_t a = 0; a < q->naggs; a++)
+        if (check_col(q, &q->agg_cols[a], schema, err)) return -1;
+    return 0;
+}
+
 /* Reads a column of the current row into *v. Strings stay owned by the row
  * table (kept on the Lua stack), the message / view, or the join table.
  * Returns 0, 1 for a nested value (an object or array: err says so), or -1
@@ -297,8 +323,16 @@ bad:
     return -1;
 }
 
-static int event_time_ms(const ls_value *v, const char *col, int64_t *ms, char *err)
+/* Numbers as event time: epoch seconds, as Spark casts them, or epoch
+ * milliseconds with unit = "ms". A number of seconds past the year 5000
+ * is almost surely milliseconds: refused with a hint rather than sending
+ * the watermark ahead by millennia (it never comes back). */
+#define SECONDS_LIMIT 95617584000.0 /* 5000-01-01 */
+
+static int event_time_ms(const ls_query *q, const ls_value *v, int64_t *ms, char *err)
 {
+    const char *col = q->event_time.name;
+    double d;
     switch (v->type) {
     case LS_STR:
         if (ls_time_parse(v->u.s.p, v->u.s.n, ms) == 0) return 0;
@@ -308,13 +342,29 @@ static int event_time_ms(const ls_value *v, const char *col, int64_t *ms, char *
     case LS_TIME:
         *ms = v->u.i;
         return 0;
-    case LS_INT: /* seconds since the epoch, as Spark casts numbers */
-        if (v->u.i > INT64_MAX / 1000 || v->u.i < INT64_MIN / 1000 + 1) break;
-        *ms = v->u.i * 1000;
-        return 0;
+    case LS_INT:
     case LS_DOUBLE:
-        if (!(v->u.d > -9.0e12 && v->u.d < 9.0e12)) break;
-        *ms = (int64_t)(v->u.d * 1000.0);
+        d = v->type == LS_INT ? (double)v->u.i : v->u.d;
+        if (q->event_time_ms_unit) {
+            if (!(d > -9.2e15 && d < 9.2e15)) break;
+            *ms = v->type == LS_INT ? v->u.i : (int64_t)floor(d);
+            return 0;
+        }
+        if (!(d > -SECONDS_LIMIT && d < SECONDS_LIMIT)) {
+            if (d > -9.2e15 && d < 9.2e15) {
+                ls_seterr(err, "event time %s: %.17g is not a time in seconds (it would be after "
+                          "the year 5000): for epoch milliseconds set unit = \"ms\" in the "
+                          "watermark or event_time", col, d);
+                return -1;
+            }
+            break;
+        }
+        if (v->type == LS_INT) {
+            *ms = v->u.i * 1000;
+        } else { /* Spark: seconds to microseconds, truncated, then milliseconds */
+            int64_t us = (int64_t)(d * 1e6);
+            *ms = us / 1000 - (us % 1000 < 0);
+        }
         return 0;
     case LS_NULL:
         ls_seterr(err, "event time %s is missing", col);
@@ -454,7 +504,7 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
     if (q->has_event_time) {
         ls_value v;
         if (read_col(q, row, view, &q->event_time, &v, why) ||
-            event_time_ms(&v, q->event_time.name, &et, why)) {
+            event_time_ms(q, &v, &et, why)) {
             rc = dead(q, dl, o, why, payload, n, err);
             goto out;
         }

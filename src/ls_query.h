@@ -85,6 +85,7 @@ typedef struct ls_query {
     ls_join *joins;
     int has_event_time;
     ls_colref event_time;
+    int event_time_ms_unit;  /* numeric event times are epoch ms (unit = "ms"), not seconds */
     int has_watermark;
     ls_watermark wm;
     int et_group;            /* group column that is the event-time column itself, or -1 */
@@ -134,6 +135,11 @@ void ls_query_begin_batch(ls_query *q, int64_t batch_id);
  * column it reads in fields (the source's projection) and switches it to
  * read them from a ls_recview instead of a Lua table. */
 void ls_query_project(ls_query *q, ls_fieldset *fields);
+
+/* With a source schema, a query without a map may name only declared
+ * columns: -1 + err naming the first other one (and the nearest declared
+ * name). */
+int ls_query_check_schema(const ls_query *q, const ls_schema *schema, char *err);
 
 /* Runs one decoded record through the query: the Lua table at stack index
  * rec (queries with a map, or not projected) or the projected view.

@@ -46,6 +46,7 @@ void ls_source_free(ls_source *s)
     for (size_t i = 0; i < s->ntopics; i++) free(s->topics[i]);
     free(s->topics);
     ls_props_free(&s->props);
+    ls_schema_free(s->schema);
     free(s->name);
     free(s->bootstrap);
     free(s);

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "ls_kafka.h"
+#include "ls_schema.h"
 
 typedef struct ls_source_part {
     char *topic;
@@ -52,6 +53,7 @@ typedef struct ls_source {
     size_t max_record_bytes;
     int connect_timeout_ms;
     ls_props props;          /* pass-through librdkafka properties */
+    ls_schema *schema;       /* owned: the declared column types, or NULL (JSON types) */
     rd_kafka_t *rk;
     rd_kafka_queue_t *queue; /* the consumer queue: errors, and records when not planned */
     size_t nparts;

@@ -61,6 +61,10 @@ int ls_utf8_valid(const char *s, size_t n);
 /* Standard base64 of p[0..n) appended to b. */
 void ls_base64(ls_buf *b, const unsigned char *p, size_t n);
 
+/* The candidate closest to word by edit distance (for "did you mean"), or
+ * NULL when none is close (more than a third of word's length away). */
+const char *ls_nearest(const char *word, const char *const *cands, size_t n);
+
 /* Random version-4 UUID in canonical text form (37 bytes with NUL). */
 void ls_uuid4(char out[37]);
 

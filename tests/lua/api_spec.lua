@@ -308,6 +308,16 @@ describe("luastream API", function()
       }, s.kafka)
     end)
 
+    it("takes a schema of Spark type names", function()
+      local s = ls.kafka { topic = "t", schema = { a = "int", b = "DOUBLE", c = "timestamp", d = "long" } }
+      assert.are.same({ a = "int", b = "double", c = "timestamp", d = "long" }, s.schema)
+      assert_has(error_of(ls.kafka, { topic = "t", schema = { a = "number" } }),
+        'schema: column a: type must be one of string, int, bigint, double, boolean, timestamp (Spark\'s names), got "number"')
+      assert_has(error_of(ls.kafka, { topic = "t", schema = { a = 5 } }), "got number")
+      assert_has(error_of(ls.kafka, { topic = "t", schema = { "int" } }), "column names must be strings")
+      assert_has(error_of(ls.kafka, { topic = "t", schema = "a:int" }), "schema must be a table")
+    end)
+
     it("keeps a fields list", function()
       assert.are.same({ "a", "b" }, ls.kafka({ topic = "t", fields = { "a", "b" } }).fields)
       assert_has(error_of(ls.kafka, { topic = "t", fields = "a" }), "fields must be a table")
@@ -492,6 +502,22 @@ describe("luastream API", function()
       assert.are.equal(4, q.partitions)
       assert.is_string(q.where)
       assert.matches("api_spec%.lua:%d+$", q.where)
+    end)
+
+    it("reads numeric event times as seconds, or milliseconds with unit = \"ms\"", function()
+      local q = ls.query "ms" { from = src(), watermark = { "ts", "1 minute", unit = "ms" },
+                                group_by = { ls.window("ts", "1 minute") }, aggregate = { ls.count() } }
+      assert.are.equal("ms", q.event_time_unit)
+      q = ls.query "s" { from = src(), event_time = { "ts", unit = "s" }, aggregate = { ls.count() } }
+      assert.are.equal("ts", q.event_time)
+      assert.are.equal("s", q.event_time_unit)
+      q = ls.query "none" { from = src(), event_time = "ts", aggregate = { ls.count() } }
+      assert.is_nil(q.event_time_unit)
+      assert_has(error_of(ls.query "bad", { from = src(), watermark = { "ts", "1 minute", unit = "seconds" },
+                                            aggregate = { ls.count() } }),
+        'query bad: unit must be "s" (epoch seconds, the default, as Spark casts numbers) or "ms" (epoch milliseconds), got "seconds"')
+      assert_has(error_of(ls.query "bad2", { from = src(), event_time = { unit = "ms" }, aggregate = { ls.count() } }),
+        'event_time = "column" or { "column", unit = "ms" }')
     end)
 
     it("has defaults: complete mode, console sink, no joins, no watermark", function()

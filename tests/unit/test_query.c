@@ -601,6 +601,32 @@ START_TEST(query_numeric_event_time)
     end(t);
     expect_rows(t, ROWS("{\"window\":{\"start\":\"2018-12-31T23:57:00.000Z\",\"end\":\"2018-12-31T23:58:00.000Z\"},"
                         "\"count\":3}"));
+    /* milliseconds taken for seconds would be after the year 5000: a dead letter
+     * with a hint, not a watermark sent ahead by millennia */
+    begin(t, 1);
+    push(t, "{\"ts\":1714557604980}");
+    end(t);
+    ck_assert_int_eq(t->q->stats.invalid_rows, 1);
+    char ferr[LS_ERRLEN];
+    ck_assert_int_eq(ls_deadletter_flush(dl, ferr), 0);
+    char *text = th_read_file(dl_path, NULL);
+    ck_assert_msg(strstr(text, "1714557604980 is not a time in seconds") && strstr(text, "unit = \\\"ms\\\""),
+                  "%s", text);
+    free(text);
+    qfree(t);
+
+    /* unit = "ms" reads epoch milliseconds */
+    t = qnew("numeric_ms");
+    add_window(t, "ts", 60000, 60000);
+    add_agg(t, LS_AGG_COUNT, NULL, "count");
+    t->q->event_time_ms_unit = 1;
+    ready(t, LS_MODE_COMPLETE, 1);
+    begin(t, 0);
+    push(t, "{\"ts\":1546300620000}");
+    push(t, "{\"ts\":1546300679999.9}");
+    end(t);
+    expect_rows(t, ROWS("{\"window\":{\"start\":\"2018-12-31T23:57:00.000Z\",\"end\":\"2018-12-31T23:58:00.000Z\"},"
+                        "\"count\":2}"));
     qfree(t);
 }
 END_TEST
