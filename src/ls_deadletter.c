@@ -175,7 +175,7 @@ static int cmp_entry(const void *a, const void *b)
 int ls_deadletter_flush(ls_deadletter *d, char *err)
 {
     pthread_mutex_lock(&d->lock);
-    qsort(d->pending, d->npending, sizeof *d->pending, cmp_entry);
+    if (d->npending > 1) qsort(d->pending, d->npending, sizeof *d->pending, cmp_entry);
     int rc = 0;
     for (size_t i = 0; i < d->npending; i++) {
         if (rc == 0) rc = write_entry(d, &d->pending[i], err);
