@@ -312,9 +312,9 @@ static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, const i
     return 0;
 }
 
-/* Messages handed to the workers at a time: fixed, so that which worker
- * folds which records (and so every floating-point sum) is the same from
- * run to run. */
+/* Records of one partition read (and handed to a worker) at a time: fixed,
+ * so that which worker folds which records (and so every floating-point
+ * sum) is the same from run to run. */
 #define CHUNK 1024
 
 typedef struct reader {
@@ -342,32 +342,37 @@ static int dispatch(ls_engine *e, reader *r, size_t si, char *err)
     return rc;
 }
 
-/* Reads the planned batch: every partition of every source, in order, up
- * to its planned end. Returns 1 when stopped before the end, -1 on a fatal
- * error. */
+/* Reads the planned batch: every partition of every source up to its
+ * planned end, CHUNK records of one partition at a time, partitions taken
+ * in turn (so librdkafka keeps fetching for all of them). The order of
+ * records, and so of chunks, depends only on the offsets: the same for
+ * every run. Returns 1 when stopped before the end, -1 on a fatal error. */
 static int read_batch(ls_engine *e, const int64_t *planned, reader *r, ls_batch_timing *t,
                       char *err)
 {
     for (size_t si = 0; si < e->nsources; si++) {
         ls_source *s = e->sources[si];
         if (planned[si] <= 0) continue;
-        for (size_t pi = 0; pi < s->nparts; pi++) {
-            while (!s->parts[pi].reached) {
-                if (e->stop && *e->stop) {
-                    int rc = dispatch(e, r, si, err);
-                    return rc ? rc : 1;
+        for (int left = 1; left;) {
+            left = 0;
+            for (size_t pi = 0; pi < s->nparts; pi++) {
+                while (!s->parts[pi].reached && r->fill < CHUNK) {
+                    if (e->stop && *e->stop) {
+                        int rc = dispatch(e, r, si, err);
+                        return rc ? rc : 1;
+                    }
+                    int fatal = 0;
+                    double p0 = ls_mono_ms();
+                    size_t n = ls_source_read(s, pi, 100, r->chunk + r->fill, CHUNK - r->fill,
+                                              &fatal, err);
+                    t->get_batch_ms += ls_mono_ms() - p0;
+                    if (fatal) return -1;
+                    r->fill += n;
                 }
-                int fatal = 0;
-                double p0 = ls_mono_ms();
-                size_t n = ls_source_read(s, pi, 100, r->chunk + r->fill, CHUNK - r->fill, &fatal,
-                                          err);
-                t->get_batch_ms += ls_mono_ms() - p0;
-                if (fatal) return -1;
-                r->fill += n;
-                if (r->fill == CHUNK && dispatch(e, r, si, err)) return -1;
+                if (dispatch(e, r, si, err)) return -1;
+                left |= !s->parts[pi].reached;
             }
         }
-        if (dispatch(e, r, si, err)) return -1;
     }
     return 0;
 }
