@@ -192,13 +192,17 @@ int ls_source_open(ls_source *s, int bounded, char *err)
         if (bounded) p->bound = hi > p->next ? hi : p->next;
         rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset = p->next;
     }
+    /* before the assignment, so that no record reaches the consumer queue */
+    if (s->planned && split_queues(s, err)) {
+        rd_kafka_topic_partition_list_destroy(list);
+        return -1;
+    }
     e = rd_kafka_assign(s->rk, list);
     rd_kafka_topic_partition_list_destroy(list);
     if (e) {
         ls_seterr(err, "kafka assign: %s", rd_kafka_err2str(e));
         return -1;
     }
-    if (s->planned && split_queues(s, err)) return -1;
     return 0;
 }
 
@@ -215,6 +219,8 @@ static ls_source_part *find_part(ls_source *s, const rd_kafka_message_t *m)
     if (!m->rkt) return NULL;
     return ls_source_find(s, rd_kafka_topic_name(m->rkt), m->partition);
 }
+
+static int drain_consumer_queue(ls_source *s, int *fatal, char *err);
 
 /* An error or event from the consumer: fatal ones fill err and set *fatal,
  * others (a broker going away, which librdkafka retries) are logged. */
@@ -310,6 +316,8 @@ static int query_latest(ls_source *s, char *err)
 
 int64_t ls_source_plan(ls_source *s, int64_t cap, char *err)
 {
+    int fatal = 0;
+    if (s->queue && drain_consumer_queue(s, &fatal, err)) return -1;
     int replay = 0;
     for (size_t i = 0; i < s->nparts; i++) replay |= s->parts[i].fixed_end >= 0;
     if (!replay) {
@@ -345,13 +353,22 @@ int64_t ls_source_plan(ls_source *s, int64_t cap, char *err)
     return planned;
 }
 
+/* Keeps m for a later batch, in offset order; a duplicate is dropped. */
 static void stash(ls_source_part *p, rd_kafka_message_t *m)
 {
+    size_t at = p->nstash;
+    while (at > 0 && p->stash[at - 1]->offset > m->offset) at--;
+    if (at > 0 && p->stash[at - 1]->offset == m->offset) {
+        rd_kafka_message_destroy(m);
+        return;
+    }
     if (p->nstash == p->stash_cap) {
         p->stash_cap = p->stash_cap ? p->stash_cap * 2 : 16;
         p->stash = ls_xrealloc(p->stash, p->stash_cap * sizeof *p->stash);
     }
-    p->stash[p->nstash++] = m;
+    memmove(p->stash + at + 1, p->stash + at, (p->nstash - at) * sizeof *p->stash);
+    p->stash[at] = m;
+    p->nstash++;
 }
 
 /* Serves the partition's kept messages below its end, oldest first. */
@@ -370,11 +387,17 @@ static size_t from_stash(ls_source_part *p, rd_kafka_message_t **out, size_t max
     return k;
 }
 
-/* Errors and events that reach the consumer queue (not a partition's). */
+/* Errors and events that reach the consumer queue (not a partition's);
+ * a record that got there all the same is kept with its partition. */
 static int drain_consumer_queue(ls_source *s, int *fatal, char *err)
 {
     rd_kafka_message_t *m;
     while (!*fatal && (m = rd_kafka_consume_queue(s->queue, 0))) {
+        ls_source_part *p = m->err ? NULL : find_part(s, m);
+        if (p && m->offset >= p->next) {
+            stash(p, m);
+            continue;
+        }
         if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) consumer_error(s, m, fatal, err);
         rd_kafka_message_destroy(m);
     }
@@ -403,11 +426,12 @@ size_t ls_source_read(ls_source *s, size_t pi, int timeout_ms, rd_kafka_message_
     }
     if (n == 0 && drain_consumer_queue(s, fatal, err)) return 0;
     size_t kept = 0;
+    int eof = 0;
     for (ssize_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = out[i];
         if (m->err) {
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                if (m->offset >= p->batch_end) p->reached = 1; /* only markers were left */
+                if (m->offset >= p->batch_end) eof = 1; /* only markers were left */
             } else {
                 consumer_error(s, m, fatal, err);
             }
@@ -421,6 +445,16 @@ size_t ls_source_read(ls_source *s, size_t pi, int timeout_ms, rd_kafka_message_
             p->next = m->offset + 1;
             out[kept++] = m;
         }
+    }
+    if (eof && p->next < p->batch_end) {
+        /* the end of the partition before the planned end (transaction
+         * markers at the end, or records that reached the consumer queue:
+         * those are taken from there and served first) */
+        if (drain_consumer_queue(s, fatal, err)) {
+            for (size_t i = 0; i < kept; i++) rd_kafka_message_destroy(out[i]);
+            return 0;
+        }
+        if (!p->nstash || p->stash[0]->offset >= p->batch_end) p->reached = 1;
     }
     if (p->next >= p->batch_end) p->reached = 1;
     return kept;
