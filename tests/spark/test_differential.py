@@ -278,6 +278,36 @@ CASES = [
              [rec("a", "00:20:00", 7), rec("b", "00:31:00", 8), rec("c", "01:10:00", 9),
               rec("c", "01:01:00", 10)],
          ]),
+    Case("append_capped",
+         "append mode over many small batches (one partition, 2 records per batch): windows "
+         "are emitted as the watermark passes them within a run and across runs",
+         lua="tumbling_append.lua", cap=2,
+         queries=[Query("counts", spark_tumbling_append, "append")],
+         rounds=[
+             [rec("a", "00:01:00", 1), rec("b", "00:03:00", 2), rec("a", "00:02:00", 3),
+              rec("a", "00:16:00", 4), rec("b", "00:14:00", 5), rec("a", "00:33:00", 6),
+              rec("a", "00:31:00", 7), rec("b", "00:47:00", 8)],
+             [rec("b", "00:44:00", 9), rec("c", "01:10:00", 10), rec("a", "00:20:00", 11)],
+         ]),
+    Case("late_by_previous_watermark",
+         "Spark 4 judges late input by the watermark of the previous batch (eviction and "
+         "emission use the current one; PropagateWatermarkSimulator): with several data batches "
+         "in a run, a record behind the current watermark but not behind the previous one counts",
+         lua="tumbling_update.lua", cap=2,
+         queries=[Query("counts", spark_tumbling_update, "update", W)],
+         rounds=[[rec("a", "00:10:00", 1), rec("a", "01:30:00", 2),
+                  rec("a", "00:50:00", 3), rec("b", "01:35:00", 4),
+                  rec("a", "00:55:00", 5)]],
+         spark_expect={"counts": [
+             {"window": {"start": T + "00:00:00Z", "end": T + "01:00:00Z"}, "key": "a",
+              "count": 2, "sum(v)": 4},
+             {"window": {"start": T + "01:00:00Z", "end": T + "02:00:00Z"}, "key": "a",
+              "count": 1, "sum(v)": 2},
+             {"window": {"start": T + "01:00:00Z", "end": T + "02:00:00Z"}, "key": "b",
+              "count": 1, "sum(v)": 4}]},
+         xfail="late records are judged by the current batch's watermark; Spark uses the "
+               "previous batch's for late input (00:50 in batch 1 counts: the watermark of "
+               "batch 0 is 0, although batch 1 evicts with 01:20)"),
     Case("sliding_update",
          "10-minute windows sliding 5 min, watermark 15 min, update mode, max; out-of-order and "
          "late data over three runs",
