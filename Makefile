@@ -2,7 +2,9 @@
 #
 #   make                 build/luastream (and build/lua/luastream/core.so for Lua tests)
 #   make test            every test: C unit tests (plain, then ASan+UBSan), Lua tests,
-#                        integration tests against a real Kafka broker
+#                        integration tests against a real Kafka broker, the differential
+#                        suite against Apache Spark
+#   make test-spark      only the differential suite against Apache Spark (tests/spark/)
 #   make install PREFIX=/usr/local
 
 PREFIX   ?= /usr/local
@@ -21,7 +23,7 @@ LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/unit/*.c)
 
-.PHONY: all clean install test test-unit test-asan test-lua test-integration deps kafka-start kafka-stop demo bench soak fuzz
+.PHONY: all clean install test test-unit test-asan test-lua test-integration test-spark deps kafka-start kafka-stop demo bench soak fuzz
 
 all: $(BUILD)/luastream $(BUILD)/lua/luastream/core.so
 
@@ -61,6 +63,11 @@ test-lua: all
 
 test-integration: all
 	tests/integration/run.sh
+
+# The same queries in luastream and in Spark Structured Streaming, results compared; installs
+# PySpark and the Kafka connector itself (scripts/spark-deps.sh).
+test-spark:
+	tests/spark/run.sh
 
 test:
 	tests/run-all.sh

@@ -9,10 +9,11 @@
 #   --no-latency  skip the steady-rate latency runs
 #   --no-sweep    skip the luastream trigger x parallelism x partitions sweep
 #   --setup-only  install and build, then stop
-#   anything else is passed to bench/bench.py (bench/.venv/bin/python bench/bench.py --help)
+#   anything else is passed to bench/bench.py (.run/spark/venv/bin/python bench/bench.py --help)
 # Environment: SPARK_VERSION (default 4.2.0), BENCH_KAFKA_PORT (default 29092).
-# Installs what is missing: scripts/deps.sh (build deps, kcat, Java, Maven), GNU time, a Python
-# virtualenv bench/.venv with PySpark and matplotlib, Spark's Kafka connector jars (Maven).
+# Installs what is missing: scripts/deps.sh (build deps, kcat, Java, Maven), GNU time, and through
+# scripts/spark-deps.sh (shared with the Spark test suite) the Python virtualenv .run/spark/venv
+# with PySpark and matplotlib and Spark's Kafka connector jars .run/spark/jars (Maven).
 # Writes bench/results/{results.md,results.json,*.png}; scratch data in bench/work/.
 set -euo pipefail
 
@@ -20,12 +21,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 cd "$REPO"
 
-# Newest PySpark 4.x whose spark-sql-kafka-0-10_2.13 connector of the same version is on
-# Maven Central as reachable from here (PyPI has 4.3.0, Central stops at 4.2.0 for now).
-SPARK_VERSION=${SPARK_VERSION:-4.2.0}
+# PySpark and its Kafka connector: scripts/spark-deps.sh installs them (SPARK_VERSION, default
+# 4.2.0; SPARK_VENV and SPARK_JARS move them).
 export BENCH_KAFKA_PORT=${BENCH_KAFKA_PORT:-29092}
-VENV="$HERE/.venv"
-JARS="$HERE/work/spark-jars"
 
 log() { printf 'bench/run.sh: %s\n' "$*" >&2; }
 die() { printf 'bench/run.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -74,7 +72,6 @@ trap 'exit 143' TERM
 
 mkdir -p "$HERE/work"
 grep -qxF 'bench/work/' .gitignore 2>/dev/null || printf 'bench/work/\n' >>.gitignore
-grep -qxF 'bench/.venv/' .gitignore 2>/dev/null || printf 'bench/.venv/\n' >>.gitignore
 
 scripts/deps.sh
 if [ ! -x /usr/bin/time ]; then
@@ -89,34 +86,11 @@ fi
 log "building luastream (make)"
 make -s all >&2
 
-if [ ! -x "$VENV/bin/python" ]; then
-    log "creating the virtualenv $VENV"
-    python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
-fi
-venv_has() { "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(0 if m.version('$1') == '$2' or '$2' == '*' else 1)" 2>/dev/null; }
-venv_has matplotlib '*' || { log "pip install matplotlib"; "$VENV/bin/pip" install -q matplotlib; }
-if [ "$NO_SPARK" = 0 ]; then
-    if ! venv_has pyspark "$SPARK_VERSION"; then
-        log "pip install pyspark==$SPARK_VERSION (about 450 MB)"
-        "$VENV/bin/pip" install -q "pyspark==$SPARK_VERSION"
-    fi
-    if ! compgen -G "$JARS/spark-sql-kafka-0-10_2.13-$SPARK_VERSION.jar" >/dev/null; then
-        log "fetching spark-sql-kafka-0-10_2.13:$SPARK_VERSION and what it adds to PySpark (Maven)"
-        tmp=$(mktemp -d "$HERE/work/.spark-jars.XXXXXX")
-        if ! mvn -q -B -Dstyle.color=never -f "$HERE/spark/pom.xml" -Dspark.version="$SPARK_VERSION" \
-            dependency:copy-dependencies -DoutputDirectory="$tmp" >"$tmp.log" 2>&1; then
-            tail -n 30 "$tmp.log" >&2 || true
-            rm -rf "$tmp" "$tmp.log"
-            die "Maven could not fetch the Spark Kafka connector $SPARK_VERSION"
-        fi
-        rm -rf "$JARS" "$tmp.log"
-        mv "$tmp" "$JARS"
-    fi
-    # A connector of another version must not end up on the class path.
-    for j in "$JARS"/spark-*.jar; do
-        case "$j" in *"-$SPARK_VERSION.jar") ;; *) die "stale jar $j (expected version $SPARK_VERSION); rm -rf $JARS" ;; esac
-    done
-fi
+SPARK_DEPS=(matplotlib)
+[ "$NO_SPARK" = 1 ] && SPARK_DEPS=(--no-spark matplotlib)
+spark_env=$(scripts/spark-deps.sh --print "${SPARK_DEPS[@]}") || die "scripts/spark-deps.sh failed"
+VENV=$(sed -n 's/^SPARK_VENV=//p' <<<"$spark_env")
+JARS=$(sed -n 's/^SPARK_JARS=//p' <<<"$spark_env")
 
 [ "$SETUP_ONLY" = 1 ] && { log "setup done"; exit 0; }
 

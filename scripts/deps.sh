@@ -5,14 +5,15 @@
 #
 # Packages: compiler and headers (build-essential, pkg-config, librdkafka, Lua 5.4,
 # lua-cjson, yajl), unit tests (check, busted, valgrind), the local Kafka broker and its
-# clients (kcat, maven, a Java 17+ runtime), and python3/curl for the data scripts.
+# clients (kcat, maven, a Java 17+ runtime), python3/curl for the data scripts, and python3-venv
+# for the virtualenv that scripts/spark-deps.sh installs PySpark into.
 # Java is skipped when `java -version` (JAVA_HOME's, if set) already reports 17 or newer;
 # maven is skipped when `mvn` is already on PATH.
 set -euo pipefail
 
 PACKAGES=(
     build-essential pkg-config librdkafka-dev liblua5.4-dev lua5.4 lua-cjson lua-cjson-dev
-    libyajl-dev libmicrohttpd-dev check lua-busted kcat maven openjdk-17-jdk-headless valgrind python3 curl
+    libyajl-dev libmicrohttpd-dev check lua-busted kcat maven openjdk-17-jdk-headless valgrind python3 python3-venv curl
     chromium
 )
 

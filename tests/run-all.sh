@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/run-all.sh - every test of luastream, as `make test` and .ci/run run it:
 # dependencies (scripts/deps.sh), build, C unit tests (plain, then under
-# AddressSanitizer + UndefinedBehaviorSanitizer), Lua tests (busted), and the
-# integration tests against a real Kafka broker that they start themselves.
+# AddressSanitizer + UndefinedBehaviorSanitizer), Lua tests (busted), the
+# integration tests against a real Kafka broker that they start themselves, and the
+# differential suite against Apache Spark (tests/spark/run.sh: installs PySpark itself).
 # Ends with one summary line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +64,7 @@ step "C unit tests (Check)" make -s test-unit
 step "C unit tests under ASan+UBSan" make -s test-asan
 step "Lua tests (busted)" tests/lua/run.sh
 step "integration tests (real Kafka)" "$PY" -m pytest -q -p no:cacheprovider tests/integration
+step "differential tests against Spark" tests/spark/run.sh
 
 echo
 if [ ${#failures[@]} -gt 0 ]; then

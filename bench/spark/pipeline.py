@@ -41,6 +41,41 @@ FIELDS = [
 SCHEMA = StructType([StructField(f, StringType(), True) for f in FIELDS])
 
 
+# The two queries, also used by the differential tests (tests/spark/test_differential.py).
+
+def parse_calls(raw):
+    """The Kafka source's rows -> call records (every field a string) and kafka_ts."""
+    return (raw.select(F.from_json(F.col("value").cast("string"), SCHEMA).alias("r"),
+                       F.col("timestamp").alias("kafka_ts"))
+            .select("r.*", "kafka_ts"))
+
+
+def load_radio(spark, path):
+    """data/radio_code.json: disposition_code -> description."""
+    return (spark.read.option("multiLine", "true").json(path)
+            .select(F.col("disposition_code"), F.col("description")))
+
+
+def crime_type_counts(calls):
+    """Counts per 10-minute window sliding 5 minutes x crime type, watermark 60 minutes."""
+    return (calls.select(F.to_timestamp(F.col("call_date_time")).alias("call_date_time"),
+                         "original_crime_type_name")
+            .withWatermark("call_date_time", "60 minutes")
+            .groupBy(F.window("call_date_time", "10 minutes", "5 minutes"),
+                     "original_crime_type_name")
+            .count())
+
+
+def disposition_counts(calls, radio, plan="aggregate-then-join"):
+    """Counts per disposition with the radio table's description (left join)."""
+    if plan == "aggregate-then-join":
+        agg = calls.groupBy("disposition").count()
+        return (agg.join(radio, agg["disposition"] == radio["disposition_code"], "left")
+                .select("disposition", "description", "count"))
+    return (calls.join(radio, calls["disposition"] == radio["disposition_code"], "left")
+            .groupBy("disposition", "description").count())
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bootstrap", required=True)
@@ -102,13 +137,8 @@ def main(argv=None):
               .option("failOnDataLoss", "false"))
     if args.max_offsets > 0:
         reader = reader.option("maxOffsetsPerTrigger", str(args.max_offsets))
-    raw = reader.load()
-    calls = (raw.select(F.from_json(F.col("value").cast("string"), SCHEMA).alias("r"),
-                        F.col("timestamp").alias("kafka_ts"))
-             .select("r.*", "kafka_ts"))
-
-    radio = (spark.read.option("multiLine", "true").json(args.radio)
-             .select(F.col("disposition_code"), F.col("description")))
+    calls = parse_calls(reader.load())
+    radio = load_radio(spark, args.radio)
     radio.cache().count()
 
     batches = {}
@@ -159,12 +189,7 @@ def main(argv=None):
 
     queries = []
     if not args.no_results:
-        crime = (calls.select(F.to_timestamp(F.col("call_date_time")).alias("call_date_time"),
-                              "original_crime_type_name")
-                 .withWatermark("call_date_time", "60 minutes")
-                 .groupBy(F.window("call_date_time", "10 minutes", "5 minutes"),
-                          "original_crime_type_name")
-                 .count())
+        crime = crime_type_counts(calls)
         queries.append(trig(crime.writeStream.queryName("crime_type_counts")
                             .outputMode("complete")
                             .option("checkpointLocation", os.path.join(out, "checkpoint", "q1"))
@@ -174,13 +199,7 @@ def main(argv=None):
         # plan). Spark refuses some stream-static joins after a streaming aggregation; then
         # join each record first and group by (disposition, description), as luastream does.
         def start_q2(plan):
-            if plan == "aggregate-then-join":
-                agg = calls.groupBy("disposition").count()
-                df = (agg.join(radio, agg["disposition"] == radio["disposition_code"], "left")
-                      .select("disposition", "description", "count"))
-            else:
-                df = (calls.join(radio, calls["disposition"] == radio["disposition_code"], "left")
-                      .groupBy("disposition", "description").count())
+            df = disposition_counts(calls, radio, plan)
             return trig(df.writeStream.queryName("disposition_counts").outputMode("complete")
                         .option("checkpointLocation",
                                 os.path.join(out, "checkpoint", "q2-" + plan))
