@@ -194,80 +194,69 @@ const char *ls_type_name(ls_type t)
     return "?";
 }
 
-/* A double to a Spark integral type: truncated toward zero; out of range
- * (or NaN) is null. */
-static int double_to_integral(double d, int64_t lo, int64_t hi, int64_t *out)
-{
-    if (!(d > (double)lo - 1.0 && d < (double)hi + 1.0)) return -1;
-    double t = trunc(d);
-    if (t < (double)lo || t > (double)hi || t >= 9223372036854775808.0) return -1;
-    *out = (int64_t)t;
-    return 0;
-}
-
 int ls_cast_value(ls_type t, ls_value *v, ls_buf *scratch)
 {
     if (v->type == LS_NULL) return 0;
+    if (t == LS_TYPE_TIMESTAMP && (v->type == LS_INT || v->type == LS_DOUBLE)) {
+        /* a JSON number as a timestamp: epoch seconds, as from_json reads it */
+        int64_t ms;
+        if (v->type == LS_INT) {
+            if (__builtin_mul_overflow(v->u.i, 1000, &ms)) goto null;
+        } else {
+            if (!(v->u.d > -9.2e12 && v->u.d < 9.2e12)) goto null;
+            int64_t us = (int64_t)(v->u.d * 1e6); /* Spark: to microseconds, truncated */
+            ms = us / 1000 - (us % 1000 < 0);
+        }
+        *v = ls_timestamp(ms);
+        return 0;
+    }
+    if ((t == LS_TYPE_TIMESTAMP && v->type == LS_TIME) || (t == LS_TYPE_STRING && v->type == LS_STR))
+        return 0;
+    /* Any other value is read as the text a string column of from_json
+     * would hold (5 -> "5", 7.50 -> "7.5", true -> "true"), then cast. */
+    size_t at = scratch->len;
+    const char *p;
+    size_t n;
+    if (v->type == LS_STR) {
+        p = v->u.s.p;
+        n = v->u.s.n;
+    } else if (v->type == LS_INT || v->type == LS_DOUBLE || v->type == LS_BOOL || v->type == LS_TIME) {
+        ls_value_text(scratch, v);
+        p = scratch->data + at;
+        n = scratch->len - at;
+    } else {
+        goto null;
+    }
     int64_t i;
     double d;
     int b;
-    int ok = 1;
     switch (t) {
     case LS_TYPE_STRING:
-        if (v->type == LS_STR) return 0;
-        {
-            size_t at = scratch->len;
-            ls_value_text(scratch, v);
-            *v = ls_str(scratch->data + at, scratch->len - at);
-        }
+        *v = ls_str(p, n);
         return 0;
     case LS_TYPE_INT:
-    case LS_TYPE_BIGINT: {
-        int64_t lo = t == LS_TYPE_INT ? INT32_MIN : INT64_MIN;
-        int64_t hi = t == LS_TYPE_INT ? INT32_MAX : INT64_MAX;
-        if (v->type == LS_INT) ok = v->u.i >= lo && v->u.i <= hi, i = v->u.i;
-        else if (v->type == LS_DOUBLE) ok = double_to_integral(v->u.d, lo, hi, &i) == 0;
-        else if (v->type == LS_BOOL) i = v->u.b;
-        else if (v->type == LS_STR)
-            ok = (t == LS_TYPE_INT ? ls_cast_int : ls_cast_bigint)(v->u.s.p, v->u.s.n, &i) == 0;
-        else if (v->type == LS_TIME) i = v->u.i / 1000 - (v->u.i % 1000 < 0), ok = i >= lo && i <= hi;
-        else ok = 0;
-        if (ok) *v = ls_int(i);
-        break;
-    }
+        if (ls_cast_int(p, n, &i)) goto null;
+        *v = ls_int(i);
+        return 0;
+    case LS_TYPE_BIGINT:
+        if (ls_cast_bigint(p, n, &i)) goto null;
+        *v = ls_int(i);
+        return 0;
     case LS_TYPE_DOUBLE:
-        if (v->type == LS_DOUBLE) return 0;
-        if (v->type == LS_INT) d = (double)v->u.i;
-        else if (v->type == LS_BOOL) d = v->u.b;
-        else if (v->type == LS_STR) ok = ls_cast_double(v->u.s.p, v->u.s.n, &d) == 0;
-        else if (v->type == LS_TIME) d = (double)v->u.i / 1000.0;
-        else ok = 0;
-        if (ok) *v = ls_double(d);
-        break;
+        if (ls_cast_double(p, n, &d)) goto null;
+        *v = ls_double(d);
+        return 0;
     case LS_TYPE_BOOLEAN:
-        if (v->type == LS_BOOL) return 0;
-        if (v->type == LS_INT) b = v->u.i != 0;
-        else if (v->type == LS_DOUBLE) b = v->u.d != 0; /* NaN is true, as in Spark */
-        else if (v->type == LS_STR) ok = ls_cast_bool(v->u.s.p, v->u.s.n, &b) == 0;
-        else ok = 0;
-        if (ok) {
-            v->type = LS_BOOL;
-            v->u.b = b;
-        }
-        break;
+        if (ls_cast_bool(p, n, &b)) goto null;
+        v->type = LS_BOOL;
+        v->u.b = b;
+        return 0;
     case LS_TYPE_TIMESTAMP:
-        if (v->type == LS_TIME) return 0;
-        if (v->type == LS_STR) ok = ls_time_parse(v->u.s.p, v->u.s.n, &i) == 0;
-        else if (v->type == LS_INT) ok = !__builtin_mul_overflow(v->u.i, 1000, &i);
-        else if (v->type == LS_DOUBLE) {
-            /* Spark: seconds to microseconds, truncated; then milliseconds */
-            ok = v->u.d > -9.2e12 && v->u.d < 9.2e12;
-            int64_t us = ok ? (int64_t)(v->u.d * 1e6) : 0;
-            i = us / 1000 - (us % 1000 < 0);
-        } else ok = 0;
-        if (ok) *v = ls_timestamp(i);
-        break;
+        if (ls_time_parse(p, n, &i)) goto null;
+        *v = ls_timestamp(i);
+        return 0;
     }
-    if (!ok) *v = ls_null();
-    return !ok;
+null:
+    *v = ls_null();
+    return 1;
 }

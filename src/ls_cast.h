@@ -44,9 +44,14 @@ typedef enum {
 int ls_type_parse(const char *name, ls_type *t);
 const char *ls_type_name(ls_type t);
 
-/* Casts *v in place to type t as Spark's try_cast does. Strings of the
- * result may point into scratch (cleared by the caller between records).
- * Returns 0, or 1 when the cast failed and *v became null. */
+/* Casts a JSON value *v in place to type t as a Spark user's from_json
+ * with a string column followed by try_cast(col as t) does: a number or
+ * boolean is first its JSON text (5 -> "5", true -> "true"), then the text
+ * is cast (so 7.5 is no bigint, true no double), except that a number as a
+ * timestamp is epoch seconds (from_json's own reading of a timestamp
+ * column). Strings of the result may point into scratch (the caller
+ * reserves room for the text and empties it between records). Returns 0,
+ * or 1 when the cast failed and *v became null. */
 int ls_cast_value(ls_type t, ls_value *v, ls_buf *scratch);
 
 #endif

@@ -111,14 +111,29 @@ START_TEST(cast_values_to_types)
     ls_value v = ls_str("7", 1);
     ck_assert_int_eq(ls_cast_value(LS_TYPE_INT, &v, &scratch), 0);
     ck_assert_int_eq(v.type, LS_INT);
+    /* numbers and booleans are read as their JSON text, then cast: as Spark's
+     * try_cast of a string column */
     v = ls_double(7.9);
-    ck_assert_int_eq(ls_cast_value(LS_TYPE_BIGINT, &v, &scratch), 0);
-    ck_assert_int_eq(v.u.i, 7); /* truncated */
-    v = ls_double(NAN);
-    ck_assert_int_eq(ls_cast_value(LS_TYPE_BIGINT, &v, &scratch), 1);
+    ck_assert_int_eq(ls_cast_value(LS_TYPE_BIGINT, &v, &scratch), 1); /* "7.9" is no bigint */
     ck_assert_int_eq(v.type, LS_NULL);
+    v = ls_double(7.0);
+    ck_assert_int_eq(ls_cast_value(LS_TYPE_BIGINT, &v, &scratch), 1); /* nor "7.0" */
     v = ls_int(5000000000LL);
     ck_assert_int_eq(ls_cast_value(LS_TYPE_INT, &v, &scratch), 1);
+    v = ls_int(-3);
+    ck_assert_int_eq(ls_cast_value(LS_TYPE_BIGINT, &v, &scratch), 0);
+    ck_assert_int_eq(v.u.i, -3);
+    v.type = LS_BOOL;
+    v.u.b = 1;
+    ck_assert_int_eq(ls_cast_value(LS_TYPE_DOUBLE, &v, &scratch), 1); /* "true" is no double */
+    v.type = LS_BOOL;
+    v.u.b = 0;
+    ck_assert_int_eq(ls_cast_value(LS_TYPE_STRING, &v, &scratch), 0);
+    ck_assert_uint_eq(v.u.s.n, 5);
+    ck_assert_int_eq(memcmp(v.u.s.p, "false", 5), 0);
+    v = ls_double(5.0);
+    ck_assert_int_eq(ls_cast_value(LS_TYPE_STRING, &v, &scratch), 0);
+    ck_assert_int_eq(memcmp(v.u.s.p, "5.0", 3), 0);
     v = ls_str("0x10", 4);
     ck_assert_int_eq(ls_cast_value(LS_TYPE_DOUBLE, &v, &scratch), 1);
     v = ls_int(3);

@@ -2,11 +2,15 @@
 -- Spark side: tests/spark/test_differential.py, case aggregates_ints, aggregates_floats, aggregates_bad_values.
 local ls = require "luastream"
 
+-- vtype: the type of v in the source's schema (Spark's from_json of strings + try_cast),
+-- or "" for no schema (JSON types decide).
+local vtype = ls.param("vtype", "")
 local src = ls.kafka {
   topic = ls.param("topic", "t"),
   bootstrap = ls.param("bootstrap", "localhost:9092"),
   starting_offsets = "earliest",
   max_records_per_trigger = ls.param("max_records_per_trigger", 0),
+  schema = vtype ~= "" and { key = "string", v = vtype } or nil,
 }
 
 ls.query "aggs" {
