@@ -204,7 +204,7 @@ def test_source_schema_casts_as_spark(broker, tmp_path):
     path = script(tmp_path, SCHEMA)
     run_job(path, broker, topic, tmp_path)
     typed = last_rows(tmp_path / "typed.jsonl", lambda r: r["k"])
-    # 5 and "5" are one string group; " 7" is 7.0 and "0x10" null; 3.9 truncates to 3
+    # 5 and "5" are one string group; " 7" is 7.0 and "0x10" null; 3.9 is no bigint (null)
     assert typed["5"] == {"k": "5", "count": 2, "sum(v)": 7.0, "max(n)": 12,
                           "min(ts)": "2019-01-01T00:00:00.000Z"}
     assert typed["x"] == {"k": "x", "count": 1, "sum(v)": "NaN", "max(n)": None, "min(ts)": None}
@@ -212,7 +212,7 @@ def test_source_schema_casts_as_spark(broker, tmp_path):
     mapped = last_rows(tmp_path / "mapped.jsonl", lambda r: (r["k"], r["seen"]))
     assert {k: r["count"] for k, r in mapped.items()} == {("5", "no"): 2, ("x", "no"): 1}
     report = [r for r in read_jsonl(tmp_path / "progress.jsonl") if r["name"] == "typed"][0]
-    assert report["numUnusableValues"] == 3  # "0x10", {"a":1}, "23:59:60"
+    assert report["numUnusableValues"] == 4  # "0x10", 3.9, {"a":1}, "23:59:60"
     assert report["numInvalidRows"] == 0
 
 
