@@ -17,6 +17,7 @@ void ls_recview_init(ls_recview *v, size_t nfields)
     v->n = nfields;
     v->vals = ls_xcalloc(nfields + 1, sizeof *v->vals);
     v->nested = ls_xcalloc(nfields + 1, 1);
+    v->present = ls_xcalloc(nfields + 1, 1);
     ls_buf_init(&v->arena);
 }
 
@@ -24,6 +25,7 @@ void ls_recview_free(ls_recview *v)
 {
     free(v->vals);
     free(v->nested);
+    free(v->present);
     ls_buf_free(&v->arena);
 }
 
@@ -268,6 +270,7 @@ static int object(scan *s, int depth, int top)
         }
         if (slot >= 0) {
             s->view->nested[slot] = 0;
+            s->view->present[slot] = 1;
             if (value(s, depth + 1, &s->view->vals[slot], &s->view->nested[slot])) return -1;
         } else if (value(s, depth + 1, NULL, NULL)) {
             return -1;
@@ -336,6 +339,7 @@ int ls_json_scan(const char *p, size_t n, const ls_fieldset *fields, ls_recview 
     for (size_t i = 0; i < view->n; i++) {
         view->vals[i] = ls_null();
         view->nested[i] = 0;
+        view->present[i] = 0;
     }
     ls_buf_reset(&view->arena);
     ls_buf_reserve(&view->arena, n); /* unescaped text never exceeds the input */

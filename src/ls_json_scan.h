@@ -25,6 +25,7 @@ typedef struct ls_recview {
     size_t n;            /* = number of fields in the projection */
     ls_value *vals;      /* LS_NULL when absent */
     uint8_t *nested;     /* 1 when the field held an object or an array */
+    uint8_t *present;    /* 1 when the message had the field (null included) */
     ls_buf arena;
 } ls_recview;
 

@@ -163,6 +163,14 @@ void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
     yajl_gen_map_close(g);
     yajl_gen_array_close(g);
 
+    if (q->warnings.len) {
+        key(g, "warnings");
+        yajl_gen_array_open(g);
+        for (size_t at = 0; at < q->warnings.len; at += strlen(q->warnings.data + at) + 1)
+            str(g, q->warnings.data + at);
+        yajl_gen_array_close(g);
+    }
+
     key(g, "sink");
     yajl_gen_map_open(g);
     key(g, "description"); str(g, q->sink->description);

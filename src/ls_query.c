@@ -36,6 +36,7 @@ ls_query *ls_query_new(const char *name, lua_State *L)
     ls_uuid4(q->run_id);
     ls_buf_init(&q->key);
     ls_buf_init(&q->scratch);
+    ls_buf_init(&q->warnings);
     return q;
 }
 
@@ -125,6 +126,7 @@ void ls_query_free(ls_query *q)
     ls_state_free(q->late);
     ls_buf_free(&q->key);
     ls_buf_free(&q->scratch);
+    ls_buf_free(&q->warnings);
     free(q->gvals);
     free(q->avals);
     free(q->join_rows);
@@ -198,6 +200,8 @@ void ls_query_add_partial(ls_query *q, const ls_query *part)
     s->filtered_rows += p->filtered_rows;
     s->late_input_rows += p->late_input_rows;
     s->unusable_values += p->unusable_values;
+    s->keyed_rows += p->keyed_rows;
+    s->seen_cols |= p->seen_cols;
     if (p->et_count) {
         if (s->et_min == LS_NO_TIME || p->et_min < s->et_min) s->et_min = p->et_min;
         if (s->et_max == LS_NO_TIME || p->et_max > s->et_max) s->et_max = p->et_max;
@@ -214,6 +218,7 @@ void ls_query_begin_batch(ls_query *q, int64_t batch_id)
     memset(&q->stats, 0, sizeof q->stats);
     q->stats.et_min = LS_NO_TIME;
     q->stats.et_max = LS_NO_TIME;
+    ls_buf_reset(&q->warnings);
     if (q->has_watermark) ls_watermark_begin_batch(&q->wm);
 }
 
@@ -321,6 +326,24 @@ bad:
               luaL_typename(L, -1));
     lua_pop(L, 1);
     return -1;
+}
+
+/* Notes that the record has column c (bit of seen_cols), until one has. */
+static void note_present(ls_query *q, int row, const ls_recview *view, const ls_colref *c,
+                         int bit)
+{
+    uint64_t m = bit < 64 ? (uint64_t)1 << bit : 0;
+    if (!m || (q->stats.seen_cols & m)) return;
+    int present;
+    if (c->join >= 0) {
+        present = 1;
+    } else if (q->use_view) {
+        present = view->present[c->slot];
+    } else {
+        present = lua_getfield(q->L, row, c->name) != LUA_TNIL;
+        lua_pop(q->L, 1);
+    }
+    if (present) q->stats.seen_cols |= m;
 }
 
 /* Numbers as event time: epoch seconds, as Spark casts them, or epoch
@@ -510,12 +533,14 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
         }
     }
 
+    q->stats.keyed_rows++;
     for (size_t i = 0; i < q->ngroups; i++) {
         if ((int)i == q->window_idx) continue;
         if ((int)i == q->et_group) { /* grouped by its instant, as Spark's timestamp column */
             q->gvals[i] = ls_timestamp(et);
             continue;
         }
+        note_present(q, row, view, &q->groups[i].col, (int)i);
         if (read_col(q, row, view, &q->groups[i].col, &q->gvals[i], why)) {
             rc = dead(q, dl, o, why, payload, n, err);
             goto out;
@@ -523,6 +548,7 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
     }
     for (size_t a = 0; a < q->naggs; a++) {
         if (!q->agg_cols[a].name) continue;
+        note_present(q, row, view, &q->agg_cols[a], (int)(q->ngroups + a));
         if (read_agg_col(q, row, view, a, why)) {
             rc = dead(q, dl, o, why, payload, n, err);
             goto out;
@@ -559,9 +585,35 @@ static int emit_group(ls_query *q, const ls_group *g, char *err)
     return 0;
 }
 
+/* A group or aggregate column that no record of the batch had is most
+ * likely misspelled (everything then lands in one null group): said once
+ * per column, on stderr and in the batch's progress report. */
+static void warn_missing_columns(ls_query *q)
+{
+    if (q->stats.keyed_rows == 0) return;
+    size_t ncols = q->ngroups + q->naggs;
+    for (size_t i = 0; i < ncols && i < 64; i++) {
+        const ls_colref *c = i < q->ngroups ? &q->groups[i].col : &q->agg_cols[i - q->ngroups];
+        uint64_t m = (uint64_t)1 << i;
+        if (!c->name || c->join >= 0 || (int)i == q->window_idx || (int)i == q->et_group ||
+            (q->stats.seen_cols & m) || (q->warned_cols & m))
+            continue;
+        q->warned_cols |= m;
+        ls_buf text;
+        ls_buf_init(&text);
+        ls_buf_printf(&text, "query %s: column %s was in none of the %lld records of batch %lld "
+                      "(it is null for all of them: is the name right?)", q->name, c->name,
+                      (long long)q->stats.keyed_rows, (long long)q->batch_id);
+        ls_log("warning: %s", text.data);
+        ls_buf_append(&q->warnings, text.data, text.len + 1); /* with its NUL */
+        ls_buf_free(&text);
+    }
+}
+
 int ls_query_end_batch(ls_query *q, char *err)
 {
     double t0 = ls_mono_ms();
+    warn_missing_columns(q);
     if (q->max_state_rows > 0 && (int64_t)q->state->groups > q->max_state_rows) {
         ls_seterr(err, "query %s: the state holds %zu groups, more than max_state_rows = %lld "
                   "(evict old windows with a watermark and output mode update or append, "

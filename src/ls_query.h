@@ -59,6 +59,9 @@ typedef struct ls_query_stats {
                                stateful operator: Spark's numRowsDroppedByWatermark */
     int64_t late_input_rows; /* records every one of whose windows was late */
     int64_t unusable_values; /* values an aggregate could not use, taken as null */
+    int64_t keyed_rows;     /* records that got as far as reading their group columns */
+    uint64_t seen_cols;     /* group/aggregate columns (bit i: group i, then aggregates)
+                               that some record of the batch had */
     int64_t rows_updated;   /* groups changed in this batch */
     int64_t output_rows;    /* rows written to the sink */
     int64_t evicted_rows;   /* groups evicted by the watermark */
@@ -107,6 +110,8 @@ typedef struct ls_query {
     double prev_start_ms;    /* monotonic start of this query's previous batch, or -1 */
     double since_prev_ms;    /* from that start to this batch's (inputRowsPerSecond) */
     ls_query_stats stats;
+    uint64_t warned_cols;    /* columns already reported missing from every record */
+    ls_buf warnings;         /* this batch's warnings, each NUL-terminated */
     /* scratch, reused per record */
     ls_buf key, scratch;
     ls_value *gvals, *avals;

@@ -562,6 +562,42 @@ START_TEST(query_group_by_event_time)
 }
 END_TEST
 
+/* A group or aggregate column no record of a batch has is reported once
+ * (a typo puts everything into one null group); a null value is no typo. */
+START_TEST(query_warns_about_missing_columns)
+{
+    projected = _i;
+    tq *t = qnew("typo");
+    add_group(t, "contry");
+    add_group(t, "station");
+    add_agg(t, LS_AGG_SUM, "v", "total");
+    ready(t, LS_MODE_COMPLETE, 2);
+    begin(t, 0);
+    push(t, "{\"country\":\"FR\",\"station\":null,\"v\":1}");
+    push(t, "{\"country\":\"DE\",\"v\":2}");
+    end(t);
+    ck_assert_msg(strstr(t->q->warnings.data, "query typo: column contry was in none of the 2 "
+                                             "records of batch 0") != NULL, "%s", t->q->warnings.data);
+    ck_assert_uint_eq(strlen(t->q->warnings.data) + 1, t->q->warnings.len); /* one warning */
+    begin(t, 1); /* said once */
+    push(t, "{\"country\":\"FR\",\"station\":\"A\",\"v\":1}");
+    end(t);
+    ck_assert_uint_eq(t->q->warnings.len, 0);
+    qfree(t);
+
+    t = qnew("fine");
+    add_group(t, "station");
+    add_agg(t, LS_AGG_SUM, "v", "total");
+    ready(t, LS_MODE_COMPLETE, 2);
+    begin(t, 0);
+    push(t, "{\"station\":\"A\"}");      /* v missing here ... */
+    push(t, "{\"station\":\"A\",\"v\":null}"); /* ... but there */
+    end(t);
+    ck_assert_uint_eq(t->q->warnings.len, 0);
+    qfree(t);
+}
+END_TEST
+
 /* A watermark on a query whose grouping has no event time judges nothing:
  * Spark has no time in the state key to compare. */
 START_TEST(query_watermark_without_time_key)
@@ -1198,6 +1234,7 @@ Suite *query_suite(void)
     tcase_add_loop_test(tc, query_complete_keeps_late_rows, 0, 2);
     tcase_add_loop_test(tc, query_group_by_event_time, 0, 2);
     tcase_add_loop_test(tc, query_watermark_without_time_key, 0, 2);
+    tcase_add_loop_test(tc, query_warns_about_missing_columns, 0, 2);
     tcase_add_loop_test(tc, query_sliding_windows, 0, 2);
     tcase_add_loop_test(tc, query_sliding_update_watermark, 0, 2);
     tcase_add_loop_test(tc, query_numeric_event_time, 0, 2);
