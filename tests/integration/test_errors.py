@@ -106,3 +106,37 @@ def test_state_cap_is_a_clear_error(broker):
              "--trigger", "available-now", "--max-state-rows", "1000"], check=False)
     assert p.returncode == 1
     assert "crime_type_counts" in p.stderr and "max_state_rows = 1000" in p.stderr
+
+
+def test_hand_built_join_spec_is_an_error_at_the_scripts_line_not_a_crash(tmp_path):
+    """Was a segfault (rc 139): the engine trusted an index read back from
+    a table the script built by hand."""
+    s = script(tmp_path, 'local ls = require "luastream"\n'
+                         'local src = ls.kafka { topic = "t", bootstrap = "127.0.0.1:1" }\n'
+                         'ls.query "q" { from = src, group_by = { "k" },\n'
+                         '  join = { with = { _kind = "table", key = "k" }, on = "k" } }\n')
+    p = run([s], check=False)
+    assert p.returncode == 2, p.stderr
+    assert "job.lua:3:" in p.stderr and "join.with must be a table from ls.json_table" in p.stderr
+    # the same look-alike slipped into the declarations after the check
+    s = script(tmp_path, 'local ls = require "luastream"\n'
+                         'local src = ls.kafka { topic = "t", bootstrap = "127.0.0.1:1" }\n'
+                         'ls.query "q" { from = src, group_by = { "k" } }\n'
+                         'ls._declared.queries[1].joins = { { table = { _kind = "table", key = "k" }, left = "k" } }\n',
+               name="job2.lua")
+    p = run([s], check=False)
+    assert p.returncode == 2, p.stderr
+    assert "job2.lua:3:" in p.stderr and "with must be a table from ls.json_table" in p.stderr
+
+
+def test_typo_in_an_option_is_an_error_not_ignored(tmp_path):
+    """starting_offset = "latest" (missing s) used to be ignored: the job
+    read from earliest."""
+    s = script(tmp_path, 'local ls = require "luastream"\n'
+                         'local src = ls.kafka { topic = "t", bootstrap = "127.0.0.1:1",\n'
+                         '                       starting_offset = "latest" }\n'
+                         'ls.query "q" { from = src, group_by = { "k" } }\n')
+    p = run([s], check=False)
+    assert p.returncode == 2
+    assert ('job.lua:2: ls.kafka: unknown option "starting_offset"; did you mean "starting_offsets"?'
+            in p.stderr)
