@@ -140,3 +140,39 @@ def test_typo_in_an_option_is_an_error_not_ignored(tmp_path):
     assert p.returncode == 2
     assert ('job.lua:2: ls.kafka: unknown option "starting_offset"; did you mean "starting_offsets"?'
             in p.stderr)
+
+
+def test_table_beside_the_script_is_found_from_another_folder(broker, tmp_path):
+    """ls.json_table("countries.json") with the file beside the script, run
+    from another folder: found (it was not); a missing one is an error at
+    the declaration's line listing every path tried."""
+    import json
+    from conftest import read_jsonl
+    jobdir = tmp_path / "job"
+    jobdir.mkdir()
+    (jobdir / "countries.json").write_text(json.dumps(
+        [{"code": "ST", "name": "São Tomé"}, {"code": "JP", "name": "日本"}]))
+    topic = broker.create_topic()
+    data = tmp_path / "in.json"
+    data.write_text("".join(json.dumps({"c": c}) + "\n" for c in ["ST", "JP", "JP", "XX"]))
+    run(["produce", str(data), "--topic", topic, "--bootstrap", broker.bootstrap, "--quiet"])
+    text = ('local ls = require "luastream"\n'
+            'local src = ls.kafka { topic = ls.param("topic", "x"), bootstrap = ls.param("bootstrap", "x") }\n'
+            'local countries = ls.json_table(ls.param("table", "countries.json"), { key = "code" })\n'
+            'ls.query "by_country" { from = src, join = { with = countries, on = { "c", "code" }, how = "left" },\n'
+            '  group_by = { "name" }, aggregate = { ls.count() }, sink = ls.output(ls.param("output", "console")) }\n')
+    s = script(jobdir, text)
+    out = tmp_path / "out"
+    p = run([s, "--set", "topic=" + topic, "--set", "bootstrap=" + broker.bootstrap,
+             "--set", "output=jsonl:" + str(out), "--trigger", "available-now", "--quiet"],
+            cwd=str(tmp_path))
+    rows = {r["name"]: r["count"] for r in read_jsonl(out / "by_country.jsonl")}
+    assert rows == {"São Tomé": 1, "日本": 2, None: 1}
+    p = run([s, "--set", "table=nowhere.json", "--set", "bootstrap=127.0.0.1:1"], check=False,
+            cwd=str(tmp_path))
+    assert p.returncode == 2
+    err = p.stderr
+    assert "job.lua:3: " in err and 'json_table "nowhere.json": no such file' in err, err
+    assert "nowhere.json (from the working directory %s)" % tmp_path in err, err
+    assert "%s/nowhere.json (beside the script)" % jobdir in err, err
+    assert "%s/../nowhere.json (in the script folder's parent)" % jobdir in err, err
