@@ -224,7 +224,9 @@ void ls_kafka_producer_free(ls_kafka_producer *p, int timeout_ms)
 {
     if (!p) return;
     if (p->rk) {
-        if (timeout_ms > 0) rd_kafka_flush(p->rk, timeout_ms);
+        if (timeout_ms > 0 && rd_kafka_flush(p->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            ls_log("kafka at %s: %d messages still undelivered after %.1f s are dropped",
+                   p->bootstrap, rd_kafka_outq_len(p->rk), timeout_ms / 1000.0);
         rd_kafka_destroy(p->rk);
     }
     free(p->bootstrap);
