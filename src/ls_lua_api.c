@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ls_json_lua.h"
+#include "ls_sandbox.h"
 #include "ls_time.h"
 
 #ifndef LS_VERSION
@@ -129,24 +130,9 @@ static void lua_dir(ls_buf *out)
     ls_buf_puts(out, LS_LUA_DIR);
 }
 
-/* The sandbox: a script may not run programs or load native code unless
- * the user opts in (--unsafe-lua). lua-cjson, which scripts are promised,
- * is loaded first and stays available. */
-static void sandbox(lua_State *L)
-{
-    const char *preload =
-        "pcall(require, 'cjson'); pcall(require, 'cjson.safe')\n"
-        "os.execute = nil; io.popen = nil; os.exit = nil\n"
-        "package.loadlib = nil\n"
-        "package.cpath = ''\n"
-        "table.remove(package.searchers, 4); table.remove(package.searchers, 3)\n";
-    if (luaL_dostring(L, preload) != LUA_OK) lua_pop(L, 1);
-}
-
 void ls_lua_setup(lua_State *L, const ls_engine_opts *opts)
 {
     luaL_openlibs(L);
-    if (!opts || !opts->unsafe_lua) sandbox(L);
     lua_newtable(L);
     for (size_t i = 0; opts && i < opts->nset; i++) {
         lua_pushstring(L, opts->set_values[i]);
@@ -167,6 +153,7 @@ void ls_lua_setup(lua_State *L, const ls_engine_opts *opts)
     lua_setfield(L, -2, "luastream.core");
     lua_pop(L, 2);
     ls_buf_free(&dir);
+    if (!opts || !opts->unsafe_lua) ls_sandbox_apply(L, opts ? opts->script : NULL);
 }
 
 int ls_lua_run_script(lua_State *L, const char *path, char *err)
