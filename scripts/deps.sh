@@ -5,8 +5,8 @@
 #
 # Packages: compiler and headers (build-essential, pkg-config, librdkafka, Lua 5.4,
 # lua-cjson, yajl), unit tests (check, busted, valgrind), the local Kafka broker and its
-# clients (kcat, maven, a Java 17+ runtime), python3/curl for the data scripts, and groff/man-db
-# for the man page test.
+# clients (kcat, maven, a Java 17+ runtime), python3/curl for the data scripts, groff/man-db
+# for the man page test and docker-compose to validate docker-compose.yml (no engine needed).
 # Java is skipped when `java -version` (JAVA_HOME's, if set) already reports 17 or newer;
 # maven is skipped when `mvn` is already on PATH.
 set -euo pipefail
@@ -14,7 +14,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential pkg-config librdkafka-dev liblua5.4-dev lua5.4 lua-cjson lua-cjson-dev
     libyajl-dev libmicrohttpd-dev check lua-busted kcat maven openjdk-17-jdk-headless valgrind python3 curl
-    chromium groff-base man-db
+    chromium groff-base man-db docker-compose
 )
 
 log() { printf 'deps.sh: %s\n' "$*" >&2; }
