@@ -760,6 +760,17 @@ describe("luastream API", function()
     end)
   end)
 
+  it("accepts the README's example script as it is written", function()
+    local f = assert(io.open("README.md"))
+    local text = f:read("a")
+    f:close()
+    local example = text:match("```lua\n(.-)```")
+    assert.is_string(example)
+    local ok, err = H.run_script(example)
+    assert.is_true(ok, err)
+    assert.are.equal(2, #ls._declared.queries)
+  end)
+
   describe("typos are never silent", function()
     it("check_options: known names pass, others fail with a suggestion or the list", function()
       local known = { num_rows = true, truncate = true, maxOffsetsPerTrigger = "max_records_per_trigger",
