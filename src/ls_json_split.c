@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { ST_START, ST_VALUE_OR_END, ST_SEP_OR_END, ST_AFTER_END, ST_DONE };
 
@@ -22,15 +23,26 @@ void ls_splitter_free(ls_splitter *s)
     ls_buf_free(&s->raw);
 }
 
-/* Next byte, or -1 at end of input (or on a read error: s->read_errno). */
+/* Next byte, or -1 at end of input (or on a read error: s->read_errno).
+ * Files with a descriptor are read with read(2), which returns what a pipe
+ * has now (fread would wait for a whole buffer): records from a pipe go out
+ * as they arrive, and a signal interrupts the wait (EINTR, for the caller to
+ * see its stop flag). */
 static int peek(ls_splitter *s)
 {
     if (s->pos == s->len) {
         if (s->eof) return -1;
-        s->len = fread(s->buf, 1, sizeof s->buf, s->f);
+        int fd = fileno(s->f);
         s->pos = 0;
+        if (fd >= 0) {
+            ssize_t n = read(fd, s->buf, sizeof s->buf);
+            if (n < 0) s->read_errno = errno ? errno : EIO;
+            s->len = n > 0 ? (size_t)n : 0;
+        } else {
+            s->len = fread(s->buf, 1, sizeof s->buf, s->f);
+            if (s->len == 0 && ferror(s->f)) s->read_errno = errno ? errno : EIO;
+        }
         if (s->len == 0) {
-            if (ferror(s->f)) s->read_errno = errno ? errno : EIO;
             s->eof = 1;
             return -1;
         }

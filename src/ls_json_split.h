@@ -2,8 +2,9 @@
  *
  * Accepts one JSON array of values (compact or pretty-printed) or a
  * sequence of values separated by whitespace (newline-delimited JSON).
- * Reads in fixed chunks and holds only the record being assembled, so
- * files of any size pass through in bounded memory.  The splitter checks
+ * Reads in chunks of at most 64 KiB (what a pipe has now, not a full
+ * buffer) and holds only the record being assembled, so files of any size
+ * pass through in bounded memory.  The splitter checks
  * structure (brackets, strings, separators); each record's content is
  * validated by the caller's JSON parser. */
 #ifndef LS_JSON_SPLIT_H

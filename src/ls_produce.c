@@ -162,7 +162,7 @@ static int produce_records(produce_run *r, FILE *f)
     for (;;) {
         if (stopped(o)) break;
         int s = ls_splitter_next(&sp, err);
-        if (stopped(o) || s == 0) break; /* a read cut short by the signal is no error */
+        if (s == 0 || (s < 0 && stopped(o))) break; /* a read cut short by the signal is no error */
         if (s < 0) {
             ls_log("produce: %s: malformed JSON: %s; %lld records before it were sent", o->file,
                    err, (long long)r->records);

@@ -315,7 +315,19 @@ static int apply(const given *g, settings *s)
     case O_TRIGGER: s->run.trigger = g->value; return 0;
     case O_PROGRESS: s->run.progress_path = g->value; return 0;
     case O_CHECKPOINT: s->run.checkpoint = g->value; return 0;
-    case O_UI: s->run.ui = g->value; return 0;
+    case O_UI: {
+        const char *colon = strrchr(g->value, ':');
+        const char *port = colon ? colon + 1 : g->value;
+        char *end;
+        errno = 0;
+        long n = strtol(port, &end, 10);
+        if (!(port[0] >= '0' && port[0] <= '9') || *end || errno || n < 1 || n > 65535 ||
+            (colon && colon == g->value))
+            return usage_error("--ui expects [HOST:]PORT with PORT from 1 to 65535, got \"%s\"",
+                               g->value);
+        s->run.ui = g->value;
+        return 0;
+    }
     case O_UNSAFE_LUA: s->run.unsafe_lua = 1; return 0;
     case O_QUIET: s->quiet = s->run.quiet = 1; return 0;
     case O_PARTITIONS:

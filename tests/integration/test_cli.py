@@ -27,6 +27,8 @@ def err_line(args):
     ([SCRIPT, "--parallelism", "two"], "from 1 to 256"),
     ([SCRIPT, "--max-state-rows", "-5"], "--max-state-rows expects a whole number from 1 to"),
     ([SCRIPT, "--max-state-rows", "1e3"], "got \"1e3\""),
+    ([SCRIPT, "--ui", "0"], "--ui expects [HOST:]PORT with PORT from 1 to 65535, got \"0\""),
+    ([SCRIPT, "--ui", "127.0.0.1:http"], "with PORT from 1 to 65535"),
     (["produce", "f.json", "--topic", "t", "--rate", "0"], "--rate expects records per second, more than 0"),
     (["produce", "f.json", "--topic", "t", "--rate", "fast"], "got \"fast\""),
     (["produce", "f.json", "--topic", "t", "--rate", "inf"], "got \"inf\""),

@@ -123,7 +123,9 @@ def test_bad_requests_and_many_connections_do_not_disturb_the_stream(job):
 
 def test_bad_ui_address_is_a_clear_error(tmp_path):
     p = run([PIPELINE, "--ui", "999999"], check=False)
-    assert p.returncode == 2 and "--ui 999999" in p.stderr
+    assert p.returncode == 2 and "--ui expects [HOST:]PORT with PORT from 1 to 65535, got \"999999\"" in p.stderr
+    p = run([PIPELINE, "--ui", "nowhere:80"], check=False)
+    assert p.returncode == 2 and "--ui nowhere:80: expected PORT or HOST:PORT with an IPv4 host" in p.stderr
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
