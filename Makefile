@@ -5,9 +5,10 @@
 #                        integration tests against a real Kafka broker, the differential
 #                        suite against Apache Spark
 #   make test-spark      only the differential suite against Apache Spark (tests/spark/)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (binary, script API, example job, man page)
 
 PREFIX   ?= /usr/local
+MANDIR   ?= $(PREFIX)/share/man
 VERSION  := 0.1.0
 CC       ?= cc
 PKGS     := lua5.4 rdkafka yajl libmicrohttpd
@@ -29,6 +30,16 @@ all: $(BUILD)/luastream $(BUILD)/lua/luastream/core.so
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# --help is the manual page's SYNOPSIS, OPTIONS and EXIT STATUS sections, as
+# text (scripts/man2help.awk), made a C string: one source for both.
+$(BUILD)/help.inc: docs/luastream.1 scripts/man2help.awk | $(BUILD)/obj
+	awk -f scripts/man2help.awk docs/luastream.1 | \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/obj/main.o: src/main.c $(BUILD)/help.inc $(wildcard src/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -I$(BUILD) -c $< -o $@
 
 $(BUILD)/obj:
 	mkdir -p $@
@@ -96,8 +107,10 @@ fuzz:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/luastream/lua \
-	    $(DESTDIR)$(PREFIX)/share/luastream/scripts $(DESTDIR)$(PREFIX)/share/luastream/data
+	    $(DESTDIR)$(PREFIX)/share/luastream/scripts $(DESTDIR)$(PREFIX)/share/luastream/data \
+	    $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(BUILD)/luastream $(DESTDIR)$(PREFIX)/bin/luastream
+	install -m 644 docs/luastream.1 $(DESTDIR)$(MANDIR)/man1/luastream.1
 	install -m 644 lua/luastream.lua $(DESTDIR)$(PREFIX)/share/luastream/lua/
 	install -m 644 scripts/pipeline.lua $(DESTDIR)$(PREFIX)/share/luastream/scripts/
 	install -m 644 data/radio_code.json $(DESTDIR)$(PREFIX)/share/luastream/data/

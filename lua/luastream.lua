@@ -15,7 +15,8 @@ local M = {}
 M.null = core.null
 M.version = core.version
 
-local declared = { sources = {}, tables = {}, queries = {}, dead_letter = nil, params_used = {} }
+local declared = { sources = {}, tables = {}, queries = {}, dead_letter = nil, params_used = {},
+                   unfinished = {} }
 M._declared = declared
 
 local function fail(level, fmt, ...)
@@ -38,21 +39,175 @@ local function duration(level, what, v)
   return ms
 end
 
-local function kind_of(v) return type(v) == "table" and rawget(v, "_kind") or nil end
+-- Objects this module made, by kind (weak keys). A table that only looks
+-- like one (a hand-built { _kind = "table" }) is not one: the engine trusts
+-- what these functions checked.
+local made = setmetatable({}, { __mode = "k" })
+local function make(kind, t)
+  t._kind = kind
+  made[t] = kind
+  return t
+end
+local function kind_of(v) return made[v] end
+
+-- "file:line" of the caller `level` levels up (for errors the engine
+-- reports later, e.g. a table file that cannot be found).
+local function where_of(level)
+  local info = debug.getinfo(level + 1, "Sl")
+  return info and info.currentline and info.currentline > 0
+    and (info.short_src .. ":" .. info.currentline) or nil
+end
+
+local function at_most_args(level, what, n, max)
+  if n > max then fail(level + 1, "%s takes at most %d argument%s, got %d", what, max, max == 1 and "" or "s", n) end
+end
+
+-- Option names compared for suggestions: case, '_', '-' and '.' ignored.
+local function norm(s) return (s:lower():gsub("[_%-%.]", "")) end
+
+-- Edits (insert, delete, replace, swap two neighbours) turning a into b.
+local function edit_distance(a, b)
+  if a == b then return 0 end
+  local d = {}
+  for i = 0, #a do d[i] = { [0] = i } end
+  for j = 0, #b do d[0][j] = j end
+  for i = 1, #a do
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      local v = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        v = math.min(v, d[i - 2][j - 2] + 1)
+      end
+      d[i][j] = v
+    end
+  end
+  return d[#a][#b]
+end
+
+-- The known name closest to `name`, if close enough to be a likely typo.
+-- known: name -> true, or alias -> canonical name (the canonical is suggested).
+local function suggestion(name, known)
+  local n, best, best_d = norm(name), nil, math.huge
+  for k, v in pairs(known) do
+    if type(k) == "string" then
+      local d = edit_distance(n, norm(k))
+      local canon = v == true and k or v
+      if d < best_d or (d == best_d and canon < best) then best, best_d = canon, d end
+    end
+  end
+  if best and best_d <= math.max(1, #n // 4) then return best end
+  return nil
+end
+
+local function known_list(known)
+  local names = {}
+  for k, v in pairs(known) do
+    if v == true and type(k) == "string" then names[#names + 1] = k end
+  end
+  table.sort(names)
+  return #names > 0 and table.concat(names, ", ") or "none"
+end
+
+--- check_options(level, what, opts, known [, free]): every key of the
+-- options table opts must be a known option name (known: name -> true,
+-- alias -> canonical name); free(key) may accept keys by pattern. A typo
+-- is an error at the script's line, with "did you mean" for near misses.
+local function check_options(level, what, opts, known, free)
+  for k in pairs(opts) do
+    if type(k) ~= "string" then
+      if not known[k] then
+        fail(level + 1, "%s: unexpected value at position %s (options are written name = value; known: %s)",
+             what, tostring(k), known_list(known))
+      end
+    elseif known[k] == nil and not (free and free(k)) then
+      local hint = suggestion(k, known)
+      if hint then
+        fail(level + 1, "%s: unknown option %q; did you mean %q?", what, k, hint)
+      end
+      fail(level + 1, "%s: unknown option %q (known: %s)", what, k, known_list(known))
+    end
+  end
+end
+M._check_options = check_options -- for tests
+
+-- A list: keys 1..n only.
+local function check_list(level, what, t)
+  local n = #t
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then
+      fail(level + 1, "%s must be a list; it has the key %s", what,
+           type(k) == "string" and string.format("%q", k) or tostring(k))
+    end
+  end
+end
+
+local function check_integer(level, what, v, min, max)
+  local iv = type(v) == "number" and math.tointeger(v) or nil
+  if not iv then
+    fail(level + 1, "%s must be a whole number from %d to %d, got %s", what, min, max,
+         type(v) == "string" and string.format("%q", v) or tostring(v))
+  end
+  v = iv
+  if v < min or v > max then
+    fail(level + 1, "%s must be from %d to %d, got %d", what, min, max, v)
+  end
+  return v
+end
+
+-- Kafka topic names: 1 to 249 of [a-zA-Z0-9._-], not "." or "..".
+local function check_topic(level, what, t)
+  check_type(level + 1, what, t, "string")
+  if #t == 0 or #t > 249 or t:find("[^%w%._%-]") or t == "." or t == ".." then
+    local shown = #t > 60 and (t:sub(1, 57) .. "...") or t
+    fail(level + 1, "%s %q is not a valid Kafka topic name (1 to 249 letters, digits, '.', '_', '-'; got %d characters)",
+         what, shown, #t)
+  end
+end
+
+-- librdkafka properties: names are text, values text, numbers or booleans.
+local function check_props(level, what, props)
+  check_type(level + 1, what, props, "table")
+  local out = {}
+  for k, v in pairs(props) do
+    if type(k) ~= "string" then fail(level + 1, "%s: property names must be strings, got %s", what, type(k)) end
+    local tv = type(v)
+    if tv ~= "string" and tv ~= "number" and tv ~= "boolean" then
+      fail(level + 1, "%s: property %s must be a string, number or boolean, got %s", what, k, tv)
+    end
+    out[k] = tostring(v)
+  end
+  return out
+end
 
 --- ls.param(name, default): the value given with `--set name=value`, else default.
--- Numbers are converted when the default is a number.
-function M.param(name, default)
+-- The text is converted when the default is a number, or a boolean
+-- (true/false, yes/no, on/off, 1/0, in any case); anything else is an error.
+local TRUE_WORDS = { ["true"] = true, yes = true, on = true, ["1"] = true }
+local FALSE_WORDS = { ["false"] = true, no = true, off = true, ["0"] = true }
+
+function M.param(name, default, ...)
+  at_most_args(2, "ls.param", 2 + select("#", ...), 2)
   check_type(2, "param name", name, "string")
   declared.params_used[name] = true
   local v = core.params[name]
   if v == nil then return default end
   if type(default) == "number" then
     local n = tonumber(v)
-    if not n then fail(2, "--set %s=%s: a number is expected", name, v) end
+    if not n then
+      fail(2, "--set %s=%s: a number is expected (the default is %s: --set %s=%s)", name, v,
+           tostring(default), name, tostring(default))
+    end
+    if n ~= n or n == math.huge or n == -math.huge then
+      fail(2, "--set %s=%s: a finite number is expected", name, v)
+    end
     return n
   end
-  if type(default) == "boolean" then return v == "true" or v == "1" or v == "yes" end
+  if type(default) == "boolean" then
+    local l = v:lower()
+    if TRUE_WORDS[l] then return true end
+    if FALSE_WORDS[l] then return false end
+    fail(2, "--set %s=%s: a boolean is expected: true/false, yes/no, on/off or 1/0 (any case)", name, v)
+  end
   return v
 end
 
@@ -71,37 +226,64 @@ M.duration = core.duration
 --- ls.decode(json): JSON text to a Lua value using the engine's decoder.
 M.decode = core.decode
 
+local INT_MAX = 2147483647
+
 --- ls.kafka{ topic=..., bootstrap=..., starting_offsets=..., ... }: a Kafka source.
-function M.kafka(opts)
+local KAFKA_OPTIONS = {
+  topic = true, topics = true, bootstrap = true, starting_offsets = true,
+  max_records_per_trigger = true, maxOffsetsPerTrigger = "max_records_per_trigger",
+  max_record_bytes = true, connect_timeout = true, group_id = true, kafka = true,
+  schema = true, -- the source schema (engine side in progress): passed through unchanged
+}
+local function is_kafka_property_key(k) return k:sub(1, 6) == "kafka." and #k > 6 end
+
+function M.kafka(opts, ...)
+  at_most_args(2, "ls.kafka", 1 + select("#", ...), 1)
   check_type(2, "ls.kafka options", opts, "table")
-  local src = { _kind = "source", topics = {}, kafka = {} }
-  if opts.topic then src.topics[1] = opts.topic end
-  if opts.topics ~= nil then check_type(2, "topics", opts.topics, "table") end
-  for _, t in ipairs(opts.topics or {}) do src.topics[#src.topics + 1] = t end
+  check_options(2, "ls.kafka", opts, KAFKA_OPTIONS, is_kafka_property_key)
+  local src = { topics = {}, kafka = {} }
+  local seen = {}
+  local function add_topic(what, t)
+    check_topic(3, what, t)
+    if seen[t] then fail(3, "ls.kafka: topic %q is given twice", t) end
+    seen[t] = true
+    src.topics[#src.topics + 1] = t
+  end
+  if opts.topic ~= nil then add_topic("topic", opts.topic) end
+  if opts.topics ~= nil then
+    check_type(2, "topics", opts.topics, "table")
+    check_list(2, "topics", opts.topics)
+    for i, t in ipairs(opts.topics) do add_topic("topics[" .. i .. "]", t) end
+  end
   if #src.topics == 0 then fail(2, "ls.kafka: give topic = \"name\" or topics = {...}") end
-  for i, t in ipairs(src.topics) do check_type(2, "topic " .. i, t, "string") end
   src.bootstrap = opts.bootstrap or "localhost:9092"
   check_type(2, "bootstrap", src.bootstrap, "string")
+  if src.bootstrap == "" then fail(2, "bootstrap must not be empty (host:port[,host:port...])") end
   src.starting_offsets = opts.starting_offsets or "earliest"
   if src.starting_offsets ~= "earliest" and src.starting_offsets ~= "latest" then
     fail(2, "starting_offsets must be \"earliest\" or \"latest\", got %q", tostring(src.starting_offsets))
   end
-  src.max_records_per_trigger = opts.max_records_per_trigger or opts.maxOffsetsPerTrigger or 0
-  check_type(2, "max_records_per_trigger", src.max_records_per_trigger, "number")
-  src.max_record_bytes = opts.max_record_bytes or 1048576
-  check_type(2, "max_record_bytes", src.max_record_bytes, "number")
+  if opts.max_records_per_trigger ~= nil and opts.maxOffsetsPerTrigger ~= nil then
+    fail(2, "ls.kafka: give max_records_per_trigger or its Spark name maxOffsetsPerTrigger, not both")
+  end
+  src.max_records_per_trigger = check_integer(2, "max_records_per_trigger",
+    opts.max_records_per_trigger or opts.maxOffsetsPerTrigger or 0, 0, math.maxinteger)
+  src.max_record_bytes = check_integer(2, "max_record_bytes", opts.max_record_bytes or 1048576, 1, INT_MAX)
   src.connect_timeout_ms = duration(2, "connect_timeout", opts.connect_timeout or "10 seconds")
-  if opts.group_id ~= nil then check_type(2, "group_id", opts.group_id, "string") end
+  if src.connect_timeout_ms <= 0 or src.connect_timeout_ms > INT_MAX then
+    fail(2, "connect_timeout must be positive and at most 24 days, got %s", tostring(opts.connect_timeout))
+  end
+  if opts.group_id ~= nil then
+    check_type(2, "group_id", opts.group_id, "string")
+    if opts.group_id == "" then fail(2, "group_id must not be empty") end
+  end
   src.group_id = opts.group_id  -- consumer group the positions are committed under (lag tools)
   -- librdkafka properties: kafka = { ["fetch.min.bytes"] = ... } or "kafka.<name>" keys.
-  if opts.kafka ~= nil then check_type(2, "kafka properties", opts.kafka, "table") end
-  for k, v in pairs(opts.kafka or {}) do src.kafka[k] = tostring(v) end
+  if opts.kafka ~= nil then src.kafka = check_props(2, "kafka properties", opts.kafka) end
   for k, v in pairs(opts) do
-    if type(k) == "string" and k:sub(1, 6) == "kafka." then src.kafka[k:sub(7)] = tostring(v) end
-  end
-  if opts.fields then
-    check_type(2, "fields", opts.fields, "table")
-    src.fields = opts.fields
+    if type(k) == "string" and is_kafka_property_key(k) then
+      src.kafka[k:sub(7)] = check_props(2, "kafka properties", { [k:sub(7)] = v })[k:sub(7)]
+    end
   end
   if opts.schema ~= nil then
     check_type(2, "schema", opts.schema, "table")
@@ -117,29 +299,39 @@ function M.kafka(opts)
       src.schema[col] = ty:lower()
     end
   end
+  src.where = where_of(2)
   declared.sources[#declared.sources + 1] = src
-  return src
+  return make("source", src)
 end
 
 --- ls.json_table(path, { key = "column" }): a static table for joins.
-function M.json_table(path, opts)
+-- The engine reads the file at start; a relative path is looked up from the
+-- working directory, the script's folder and the script folder's parent.
+local TABLE_OPTIONS = { key = true }
+
+function M.json_table(path, opts, ...)
+  at_most_args(2, "ls.json_table", 2 + select("#", ...), 2)
   check_type(2, "json_table path", path, "string")
+  if path == "" then fail(2, "json_table path must not be empty") end
   check_type(2, "json_table options", opts, "table")
+  check_options(2, "ls.json_table", opts, TABLE_OPTIONS)
   check_type(2, "json_table key", opts.key, "string")
-  local t = { _kind = "table", path = path, key = opts.key }
+  if opts.key == "" then fail(2, "json_table key must not be empty") end
+  local t = { path = path, key = opts.key, where = where_of(2) }
   declared.tables[#declared.tables + 1] = t
-  return t
+  return make("table", t)
 end
 
 --- ls.window(column, size [, slide]): an event-time window for group_by.
-function M.window(column, size, slide)
+function M.window(column, size, slide, ...)
+  at_most_args(2, "ls.window", 3 + select("#", ...), 3)
   check_type(2, "window column", column, "string")
-  local w = { _kind = "window", column = column, size_ms = duration(2, "window size", size) }
+  local w = { column = column, size_ms = duration(2, "window size", size) }
   w.slide_ms = slide and duration(2, "window slide", slide) or w.size_ms
   if w.size_ms <= 0 or w.slide_ms <= 0 then fail(2, "window size and slide must be positive") end
   if w.slide_ms > w.size_ms then fail(2, "window slide (%s) cannot exceed its size (%s)", slide, size) end
   if w.size_ms // w.slide_ms > 64 then fail(2, "window size/slide must be at most 64") end
-  return w
+  return make("window", w)
 end
 
 local function aggregate(fn, column, name)
@@ -149,51 +341,86 @@ local function aggregate(fn, column, name)
   if column ~= nil and type(column) ~= "string" then
     fail(3, "the column of %s must be a string, got %s", fn, type(column))
   end
-  local a = { _kind = "aggregate", fn = fn, column = column }
+  local a = { fn = fn, column = column }
   a.name = name or (column and (fn .. "(" .. column .. ")") or fn)
-  return a
+  return make("aggregate", a)
 end
 
 --- Aggregates: ls.count([column]), ls.sum(c), ls.min(c), ls.max(c), ls.avg(c);
 -- an optional last argument names the output column.
-function M.count(column, name) return aggregate("count", column, name) end
+function M.count(column, name, ...)
+  at_most_args(2, "ls.count", 2 + select("#", ...), 2)
+  return aggregate("count", column, name)
+end
 for _, fn in ipairs { "sum", "min", "max", "avg" } do
-  M[fn] = function(column, name)
+  M[fn] = function(column, name, ...)
+    at_most_args(2, "ls." .. fn, 2 + select("#", ...), 2)
     check_type(2, fn .. " column", column, "string")
     return aggregate(fn, column, name)
   end
 end
 
 --- Sinks.
-function M.console(opts)
-  opts = opts or {}
+local CONSOLE_OPTIONS = { num_rows = true, truncate = true, format = true }
+
+function M.console(opts, ...)
+  at_most_args(2, "ls.console", 1 + select("#", ...), 1)
+  if opts == nil then opts = {} end
+  check_type(2, "ls.console options", opts, "table")
+  check_options(2, "ls.console", opts, CONSOLE_OPTIONS)
+  local num_rows = 20
+  if opts.num_rows ~= nil then num_rows = check_integer(2, "num_rows", opts.num_rows, 1, INT_MAX) end
+  if opts.truncate ~= nil then check_type(2, "truncate", opts.truncate, "boolean") end
   if opts.format ~= nil then check_type(2, "console format", opts.format, "function") end
-  return { _kind = "sink", type = "console", num_rows = opts.num_rows or 20,
-           truncate = opts.truncate ~= false, format = opts.format }
+  return make("sink", { type = "console", num_rows = num_rows, truncate = opts.truncate ~= false,
+                        format = opts.format })
 end
 
-function M.jsonl(dir)
-  if type(dir) == "table" then dir = dir.dir end
+function M.jsonl(dir, ...)
+  at_most_args(2, "ls.jsonl", 1 + select("#", ...), 1)
+  if type(dir) == "table" then
+    check_options(2, "ls.jsonl", dir, { dir = true })
+    dir = dir.dir
+  end
   check_type(2, "jsonl directory", dir, "string")
-  return { _kind = "sink", type = "jsonl", dir = dir }
+  if dir == "" then fail(2, "jsonl directory must not be empty") end
+  return make("sink", { type = "jsonl", dir = dir })
 end
 
-function M.kafka_sink(opts)
+local KAFKA_SINK_OPTIONS = { prefix = true, bootstrap = true, kafka = true }
+
+function M.kafka_sink(opts, ...)
+  at_most_args(2, "ls.kafka_sink", 1 + select("#", ...), 1)
   check_type(2, "kafka_sink options", opts, "table")
+  check_options(2, "ls.kafka_sink", opts, KAFKA_SINK_OPTIONS)
   check_type(2, "kafka_sink prefix", opts.prefix, "string")
-  return { _kind = "sink", type = "kafka", prefix = opts.prefix,
-           bootstrap = opts.bootstrap, kafka = opts.kafka or {} }
+  check_topic(2, "kafka_sink prefix", opts.prefix)
+  if opts.bootstrap ~= nil then
+    check_type(2, "kafka_sink bootstrap", opts.bootstrap, "string")
+    if opts.bootstrap == "" then fail(2, "kafka_sink bootstrap must not be empty") end
+  end
+  local kafka = {}
+  if opts.kafka ~= nil then kafka = check_props(2, "kafka_sink kafka properties", opts.kafka) end
+  return make("sink", { type = "kafka", prefix = opts.prefix, bootstrap = opts.bootstrap, kafka = kafka })
 end
 
 --- ls.output(spec [, opts]): a sink from text: "console", "jsonl:DIR", "kafka:PREFIX".
-function M.output(spec, opts)
+-- opts: the console's options (num_rows, truncate, format), or a Kafka
+-- sink's (bootstrap, kafka); a jsonl sink takes none.
+function M.output(spec, opts, ...)
+  at_most_args(2, "ls.output", 2 + select("#", ...), 2)
   check_type(2, "output", spec, "string")
-  opts = opts or {}
-  if spec == "console" then return M.console(opts) end
+  if opts ~= nil then check_type(2, "output options", opts, "table") end
+  if spec == "console" then return M.console(opts) end -- a tail call: errors stay at the caller's line
   local dir = spec:match("^jsonl:(.+)$")
-  if dir then return M.jsonl(dir) end
+  if dir then
+    if opts ~= nil then check_options(2, "ls.output " .. spec, opts, {}) end
+    return M.jsonl(dir)
+  end
   local prefix = spec:match("^kafka:(.+)$")
   if prefix then
+    opts = opts or {}
+    check_options(2, "ls.output " .. spec, opts, { bootstrap = true, kafka = true })
     return M.kafka_sink { prefix = prefix, bootstrap = opts.bootstrap, kafka = opts.kafka }
   end
   fail(2, "output %q: expected console, jsonl:DIR or kafka:PREFIX", spec)
@@ -201,65 +428,108 @@ end
 
 --- ls.checkpoint(dir): keep offsets, state snapshots and commits in dir
 -- (--checkpoint DIR overrides it).
-function M.checkpoint(dir)
+function M.checkpoint(dir, ...)
+  at_most_args(2, "ls.checkpoint", 1 + select("#", ...), 1)
   check_type(2, "checkpoint directory", dir, "string")
+  if dir == "" then fail(2, "checkpoint directory must not be empty") end
+  if declared.checkpoint ~= nil and declared.checkpoint ~= dir then
+    fail(2, "ls.checkpoint is called twice (%q, then %q)", declared.checkpoint, dir)
+  end
   declared.checkpoint = dir
 end
 
 --- ls.dead_letter(sink): where bad records go (default: beside the first query's sink).
-function M.dead_letter(sink)
+function M.dead_letter(sink, ...)
+  at_most_args(2, "ls.dead_letter", 1 + select("#", ...), 1)
   if kind_of(sink) ~= "sink" then fail(2, "ls.dead_letter expects a sink (ls.output(...))") end
+  if declared.dead_letter ~= nil and declared.dead_letter ~= sink then
+    fail(2, "ls.dead_letter is called twice")
+  end
   declared.dead_letter = sink
 end
 
-local query_keys = {
+local QUERY_OPTIONS = {
   from = true, map = true, join = true, watermark = true, event_time = true, group_by = true,
   aggregate = true, output_mode = true, trigger = true, sink = true, partitions = true,
   max_state_rows = true,
 }
+local JOIN_OPTIONS = { with = true, on = true, how = true, type = "how", columns = true }
+-- { "column", "60 minutes" } or { "column", delay = "60 minutes" }; `unit` is
+-- kept for the engine's event-time units (in progress) and passed through.
+local WATERMARK_OPTIONS = { [1] = true, [2] = true, delay = true, unit = true }
 
-local function check_join(j)
+local function check_join(j, i)
+  local what = i and ("join[" .. i .. "]") or "join"
+  check_type(3, what, j, "table")
+  check_options(3, what, j, JOIN_OPTIONS)
   if kind_of(j.with) ~= "table" then fail(3, "join.with must be a table from ls.json_table") end
   local on = j.on
   if type(on) == "string" then on = { on, on } end
   if type(on) ~= "table" or type(on[1]) ~= "string" or type(on[2] or on[1]) ~= "string" then
     fail(3, "join.on must be \"column\" or { stream_column, table_column }")
   end
+  check_list(3, "join.on", on)
+  if #on > 2 then fail(3, "join.on must be \"column\" or { stream_column, table_column }") end
   if (on[2] or on[1]) ~= j.with.key then
     fail(3, "join.on table column %q must be the table's key %q", on[2] or on[1], j.with.key)
   end
+  if j.how ~= nil and j.type ~= nil then fail(3, "%s: give how or type, not both", what) end
   local how = j.how or j.type or "inner"
   if how == "left_outer" or how == "leftouter" then how = "left" end
-  if how ~= "inner" and how ~= "left" then fail(3, "join type must be \"inner\" or \"left\", got %q", how) end
-  if j.columns ~= nil then check_type(3, "join.columns", j.columns, "table") end
+  if how ~= "inner" and how ~= "left" then fail(3, "join type must be \"inner\" or \"left\", got %q", tostring(how)) end
+  if j.columns ~= nil then
+    check_type(3, "join.columns", j.columns, "table")
+    check_list(3, "join.columns", j.columns)
+    for k, c in ipairs(j.columns) do check_type(3, "join.columns[" .. k .. "]", c, "string") end
+  end
   return { table = j.with, left = on[1], how = how, columns = j.columns }
 end
 
+-- "once", "available-now" (or Spark's availableNow), or an interval.
+local function check_trigger(level, what, t)
+  check_type(level + 1, what, t, "string")
+  if t == "once" or t == "available-now" or t == "availableNow" or t == "available_now" then return end
+  if not core.duration(t) then
+    fail(level + 1, "%s: cannot read %q (try \"2 seconds\", \"500ms\", \"once\" or \"available-now\")", what, t)
+  end
+end
+
 --- ls.query "name" { ... }: declares a streaming query.
-function M.query(name)
+function M.query(name, ...)
+  at_most_args(2, "ls.query", 1 + select("#", ...), 1)
   check_type(2, "query name", name, "string")
   if not name:match("^[%w_.%-]+$") then fail(2, "query name %q: use letters, digits, _ . -", name) end
   for _, q in ipairs(declared.queries) do
     if q.name == name then fail(2, "query %q is declared twice", name) end
   end
-  return function(spec)
+  -- `ls.query "q"` alone, without its { ... }, would declare nothing: the
+  -- engine reports names left here (see ls_lua_api.c).
+  local pending = { name = name, where = where_of(2) }
+  declared.unfinished[#declared.unfinished + 1] = pending
+  return function(spec, ...)
+    at_most_args(2, "ls.query \"" .. name .. "\"", 1 + select("#", ...), 1)
     check_type(2, "query " .. name, spec, "table")
+    for i, p in ipairs(declared.unfinished) do
+      if p == pending then table.remove(declared.unfinished, i) break end
+    end
     for _, q in ipairs(declared.queries) do
       if q.name == name then fail(2, "query %q is declared twice", name) end
     end
-    for k in pairs(spec) do
-      if not query_keys[k] then fail(2, "query %s: unknown option %q", name, tostring(k)) end
-    end
-    local q = { _kind = "query", name = name }
+    check_options(2, "query " .. name, spec, QUERY_OPTIONS)
+    local q = { name = name }
     if kind_of(spec.from) ~= "source" then fail(2, "query %s: from must be a source (ls.kafka{...})", name) end
     q.from = spec.from
     if spec.map ~= nil then check_type(2, "query " .. name .. ": map", spec.map, "function") end
     q.map = spec.map
     q.joins = {}
-    if spec.join then
+    if spec.join ~= nil then
       check_type(2, "query " .. name .. ": join", spec.join, "table")
-      local list = spec.join[1] and spec.join or { spec.join }
-      for _, j in ipairs(list) do q.joins[#q.joins + 1] = check_join(j) end
+      if spec.join[1] ~= nil then
+        check_list(2, "query " .. name .. ": join", spec.join)
+        for i, j in ipairs(spec.join) do q.joins[#q.joins + 1] = check_join(j, i) end
+      else
+        q.joins[1] = check_join(spec.join)
+      end
     end
     local function time_unit(u)
       if u == nil then return nil end
@@ -269,31 +539,41 @@ function M.query(name)
       end
       return u
     end
-    if spec.watermark then
+    if spec.watermark ~= nil then
       local wm = spec.watermark
       if type(wm) ~= "table" or type(wm[1]) ~= "string" then
         fail(2, "query %s: watermark = { \"column\", \"60 minutes\" }", name)
       end
+      check_options(2, "query " .. name .. ": watermark", wm, WATERMARK_OPTIONS)
+      if wm[2] ~= nil and wm.delay ~= nil then fail(2, "query %s: watermark: give the delay once", name) end
       q.event_time = wm[1]
       q.watermark_ms = duration(2, "watermark delay", wm[2] or wm.delay)
+      if q.watermark_ms < 0 then fail(2, "query %s: watermark delay must not be negative", name) end
+      q.watermark = wm -- as given
       q.event_time_unit = time_unit(wm.unit)
     end
-    if spec.event_time then
+    if spec.event_time ~= nil then
       local et = spec.event_time
       if type(et) == "table" then
         if type(et[1]) ~= "string" then fail(2, "query %s: event_time = \"column\" or { \"column\", unit = \"ms\" }", name) end
+        check_options(2, "query " .. name .. ": event_time", et, { [1] = true, unit = true })
         q.event_time_unit = time_unit(et.unit) or q.event_time_unit
         et = et[1]
       end
       check_type(2, "event_time", et, "string")
+      if q.event_time and q.event_time ~= et then
+        fail(2, "query %s: event_time %q and the watermark's column %q differ: give one", name,
+             et, q.event_time)
+      end
       q.event_time = et
     end
     q.group_by = {}
     if spec.group_by ~= nil and (type(spec.group_by) ~= "table" or kind_of(spec.group_by)) then
       fail(2, "query %s: group_by must be a list, e.g. { \"column\" } or { ls.window(...), \"column\" }", name)
     end
+    if spec.group_by ~= nil then check_list(2, "query " .. name .. ": group_by", spec.group_by) end
     for i, g in ipairs(spec.group_by or {}) do
-      if type(g) == "string" then
+      if type(g) == "string" and g ~= "" then
         q.group_by[i] = { column = g }
       elseif kind_of(g) == "window" then
         q.group_by[i] = g
@@ -310,10 +590,13 @@ function M.query(name)
       if kind_of(a) ~= "aggregate" then fail(2, "query %s: aggregate entry %d must be ls.count(), ls.sum(...), ...", name, i) end
       q.aggregates[#q.aggregates + 1] = a
     end
+    local nlist = #(spec.aggregate or {})
     for k, a in pairs(spec.aggregate or {}) do
       if type(k) == "string" then
         if kind_of(a) ~= "aggregate" then fail(2, "query %s: aggregate %s must be ls.count(), ls.sum(...), ...", name, k) end
         seen[#seen + 1] = k
+      elseif math.type(k) ~= "integer" or k < 1 or k > nlist then
+        fail(2, "query %s: aggregate has the key %s: use a list, or names (name = ls.sum(\"x\"))", name, tostring(k))
       end
     end
     table.sort(seen)
@@ -323,7 +606,7 @@ function M.query(name)
     end
     local columns = {}
     for _, g in ipairs(q.group_by) do
-      local c = g._kind == "window" and "window" or g.column
+      local c = kind_of(g) == "window" and "window" or g.column
       if columns[c] then fail(2, "query %s: column %q appears twice in group_by", name, c) end
       columns[c] = true
     end
@@ -339,16 +622,21 @@ function M.query(name)
       fail(2, "query %s: output_mode must be complete, update or append, got %q", name, tostring(q.output_mode))
     end
     q.trigger = spec.trigger
-    if q.trigger ~= nil then check_type(2, "trigger", q.trigger, "string") end
+    if q.trigger ~= nil then check_trigger(2, "trigger", q.trigger) end
     q.sink = spec.sink or M.console()
     if kind_of(q.sink) ~= "sink" then fail(2, "query %s: sink must come from ls.output/ls.console/ls.jsonl/ls.kafka_sink", name) end
-    q.partitions = spec.partitions
-    if spec.max_state_rows ~= nil then check_type(2, "max_state_rows", spec.max_state_rows, "number") end
-    q.max_state_rows = spec.max_state_rows
+    if q.sink.type == "kafka" and #q.sink.prefix + 1 + #name > 249 then
+      fail(2, "query %s: the output topic %s.%s would be longer than Kafka's 249 characters", name,
+           q.sink.prefix, name)
+    end
+    if spec.partitions ~= nil then q.partitions = check_integer(2, "partitions", spec.partitions, 1, 65536) end
+    if spec.max_state_rows ~= nil then
+      q.max_state_rows = check_integer(2, "max_state_rows", spec.max_state_rows, 1, math.maxinteger)
+    end
     q.source_line = debug.getinfo(2, "Sl")
     q.where = q.source_line and (q.source_line.short_src .. ":" .. q.source_line.currentline) or name
     declared.queries[#declared.queries + 1] = q
-    return q
+    return make("query", q)
   end
 end
 

@@ -5,8 +5,9 @@
 #
 # Packages: compiler and headers (build-essential, pkg-config, librdkafka, Lua 5.4,
 # lua-cjson, yajl), unit tests (check, busted, valgrind), the local Kafka broker and its
-# clients (kcat, maven, a Java 17+ runtime), python3/curl for the data scripts, and python3-venv
-# for the virtualenv that scripts/spark-deps.sh installs PySpark into.
+# clients (kcat, maven, a Java 17+ runtime), python3/curl for the data scripts, python3-venv
+# for the virtualenv that scripts/spark-deps.sh installs PySpark into, groff/man-db for the
+# man page test and docker-compose to validate docker-compose.yml (no engine needed).
 # Java is skipped when `java -version` (JAVA_HOME's, if set) already reports 17 or newer;
 # maven is skipped when `mvn` is already on PATH.
 set -euo pipefail
@@ -14,7 +15,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential pkg-config librdkafka-dev liblua5.4-dev lua5.4 lua-cjson lua-cjson-dev
     libyajl-dev libmicrohttpd-dev check lua-busted kcat maven openjdk-17-jdk-headless valgrind python3 python3-venv curl
-    chromium
+    chromium groff-base man-db docker-compose
 )
 
 log() { printf 'deps.sh: %s\n' "$*" >&2; }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yajl_gen.h>
@@ -376,13 +377,61 @@ out:
     return rc;
 }
 
+/* ---- one run per directory -------------------------------------------- */
+
+/* DIR/lock, flock'ed for the run's lifetime (the kernel releases it when
+ * the process ends, kill -9 included), holding the pid of the run that has
+ * it. A second run on the same directory is refused, naming that pid. */
+static int take_lock(ls_checkpoint *cp, char *err)
+{
+    if (ls_mkdirs(cp->dir, err)) return -1;
+    ls_buf p;
+    ls_buf_init(&p);
+    ls_buf_printf(&p, "%s/lock", cp->dir);
+    int fd = open(p.data, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        ls_seterr(err, "checkpoint: cannot open %s: %s", p.data, strerror(errno));
+        ls_buf_free(&p);
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int busy = errno == EWOULDBLOCK;
+        char pid[32] = "";
+        ssize_t n = busy ? pread(fd, pid, sizeof pid - 1, 0) : -1;
+        pid[n > 0 ? (size_t)n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (busy)
+            ls_seterr(err, "checkpoint directory %s is in use by another luastream run (pid %s): "
+                      "two runs on one checkpoint would corrupt it; stop that run, or give this "
+                      "one another --checkpoint", cp->dir, pid[0] ? pid : "unknown");
+        else
+            ls_seterr(err, "checkpoint: cannot lock %s: %s", p.data, strerror(errno));
+        close(fd);
+        ls_buf_free(&p);
+        return -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        ls_seterr(err, "checkpoint: cannot write %s: %s", p.data, strerror(errno));
+        close(fd);
+        ls_buf_free(&p);
+        return -1;
+    }
+    ls_buf_free(&p);
+    cp->lock_fd = fd;
+    return 0;
+}
+
 ls_checkpoint *ls_checkpoint_open(const char *dir, ls_engine *e, char *err)
 {
     ls_checkpoint *cp = ls_xcalloc(1, sizeof *cp);
     cp->dir = ls_xstrdup(dir);
     cp->kept = KEEP_BATCHES;
+    cp->lock_fd = -1;
     ls_buf p;
     ls_buf_init(&p);
+    if (take_lock(cp, err)) goto fail;
     const char *subs[] = { "offsets", "commits", "state" };
     for (size_t i = 0; i < 3; i++) {
         path_of(&p, cp, subs[i], -1);
@@ -532,6 +581,7 @@ int ls_checkpoint_commit(ls_checkpoint *cp, ls_engine *e, int64_t batch, char *e
 void ls_checkpoint_free(ls_checkpoint *cp)
 {
     if (!cp) return;
+    if (cp->lock_fd >= 0) close(cp->lock_fd); /* releases the lock */
     if (cp->replay_offsets) yajl_tree_free(cp->replay_offsets);
     free(cp->file_paths);
     free(cp->file_lens);

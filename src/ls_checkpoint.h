@@ -16,7 +16,10 @@
  * C's offsets, and if offsets/C+1 exists, run batch C+1 again over exactly
  * the same offsets before reading on. The checkpoint is the source of
  * truth; consumer-group offsets are committed after each batch only so
- * that Kafka tools show the lag. */
+ * that Kafka tools show the lag.
+ *
+ *   DIR/lock            flock'ed by the run using DIR, holding its pid: a
+ *                       second run on DIR is refused at start */
 #ifndef LS_CHECKPOINT_H
 #define LS_CHECKPOINT_H
 
@@ -34,9 +37,11 @@ typedef struct ls_checkpoint {
     size_t nfiles;        /* the output files' lengths between batches */
     const char **file_paths; /* borrowed from the sinks and the dead-letter output */
     int64_t *file_lens;
+    int lock_fd;          /* DIR/lock, flock'ed while the run lasts: one run per directory */
 } ls_checkpoint;
 
-/* Opens or creates dir for engine e (compiled, sources not yet open):
+/* Opens or creates dir for engine e (compiled, sources not yet open),
+ * first taking its lock (refused when another run holds it):
  * checks compatibility, restores state and watermarks, sets the sources'
  * resume offsets and truncates output files. -1 + err naming the file. */
 ls_checkpoint *ls_checkpoint_open(const char *dir, struct ls_engine *e, char *err);

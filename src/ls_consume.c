@@ -1,5 +1,8 @@
 /* ls_consume.c - `luastream consume`: print a topic's messages for a look
- * by eye. Uses the same source as the engine (all partitions assigned). */
+ * by eye. Uses the same source as the engine (all partitions assigned).
+ * The topic name is checked before anything reaches librdkafka; output
+ * that cannot be written (a closed pipe: `consume | head`) ends the run. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +12,10 @@
 int ls_consume(const ls_consume_opts *o)
 {
     char err[LS_ERRLEN];
+    if (ls_kafka_check_topic(o->topic, err)) {
+        ls_log("consume: --topic %s", err);
+        return 2;
+    }
     ls_source *s = ls_source_new(o->bootstrap);
     ls_source_add_topic(s, o->topic);
     s->start_latest = !o->from_beginning;
@@ -24,7 +31,7 @@ int ls_consume(const ls_consume_opts *o)
     int rc = 0;
     while (!(o->stop && *o->stop) && !(o->max && n >= o->max) && !ls_source_exhausted(s)) {
         ls_source_part *part;
-        int fatal;
+        int fatal = 0;
         rd_kafka_message_t *m = ls_source_poll(s, 200, &part, &fatal, err);
         if (fatal) {
             ls_log("consume: %s", err);
@@ -33,14 +40,20 @@ int ls_consume(const ls_consume_opts *o)
         }
         if (!m) continue;
         if (o->show_meta)
-            printf("%s/%d@%lld\t%.*s\t", part->topic, part->partition, (long long)m->offset,
-                   (int)m->key_len, m->key ? (const char *)m->key : "");
+            printf("%s/%d@%lld\t%.*s\t", part ? part->topic : "?", part ? part->partition : -1,
+                   (long long)m->offset, (int)m->key_len, m->key ? (const char *)m->key : "");
         fwrite(m->payload ? m->payload : "", 1, m->len, stdout);
         fputc('\n', stdout);
         rd_kafka_message_destroy(m);
         n++;
+        if (ferror(stdout)) break;
     }
-    fflush(stdout);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (errno != EPIPE) { /* a reader that went away (| head) is not a failure */
+            ls_log("consume: cannot write the output: %s", strerror(errno));
+            rc = 1;
+        }
+    }
     ls_source_free(s);
     return rc;
 }

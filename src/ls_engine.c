@@ -175,7 +175,7 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
             ls_engine_free(e);
             return NULL;
         }
-        if (!o->quiet) ls_log("web UI on http://%s/", strchr(o->ui, ':') ? o->ui : "127.0.0.1:<port>");
+        if (!o->quiet) ls_log("web UI on %s", ls_http_url(e->http));
     }
     if (o->progress_path) {
         e->progress = fopen(o->progress_path, "a");

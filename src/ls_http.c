@@ -10,7 +10,54 @@
 struct ls_http {
     struct MHD_Daemon *d;
     ls_monitor *m;
+    char url[96];   /* http://HOST:PORT/ as bound */
 };
+
+const char *ls_http_url(const ls_http *h) { return h->url; }
+
+/* Appends JSON for inclusion in a <script>: "</" would end the script. */
+static void put_script_json(ls_buf *out, const char *json, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (json[i] == '<' && i + 1 < n && json[i + 1] == '/') {
+            ls_buf_puts(out, "<\\/");
+            i++;
+        } else {
+            ls_buf_putc(out, json[i]);
+        }
+    }
+}
+
+/* The page with the current figures in place of its LS_INITIAL marker:
+ * {"queries": [...], "history": {"NAME": [last 120 reports], ...}}. */
+static void page_with_figures(ls_monitor *m, ls_buf *out)
+{
+    static const char marker[] = "/*LS_INITIAL*/null";
+    const char *at = strstr(ls_ui_page, marker);
+    if (!at) {
+        ls_buf_puts(out, ls_ui_page);
+        return;
+    }
+    ls_buf json, part;
+    ls_buf_init(&json);
+    ls_buf_init(&part);
+    ls_buf_puts(&json, "{\"queries\":");
+    ls_monitor_queries_json(m, &part);
+    ls_buf_append(&json, part.data ? part.data : "[]", part.data ? part.len : 2);
+    ls_buf_puts(&json, ",\"history\":{");
+    for (size_t i = 0; i < m->nqueries; i++) {
+        ls_buf_reset(&part);
+        if (ls_monitor_progress_json(m, m->queries[i].name, 120, &part)) continue;
+        ls_buf_printf(&json, "%s\"%s\":", i ? "," : "", m->queries[i].name);
+        ls_buf_append(&json, part.data ? part.data : "[]", part.data ? part.len : 2);
+    }
+    ls_buf_puts(&json, "}}");
+    ls_buf_append(out, ls_ui_page, (size_t)(at - ls_ui_page));
+    put_script_json(out, json.data, json.len);
+    ls_buf_puts(out, at + sizeof marker - 1);
+    ls_buf_free(&json);
+    ls_buf_free(&part);
+}
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
                              const char *body, size_t len)
@@ -52,7 +99,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     const char *prefix = "/api/queries/", *suffix = "/progress";
     size_t ul = strlen(url), pl = strlen(prefix), sl = strlen(suffix);
     if (strcmp(url, "/") == 0) {
-        rc = reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", ls_ui_page, strlen(ls_ui_page));
+        page_with_figures(h->m, &b);
+        rc = reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", b.data, b.len);
     } else if (strcmp(url, "/api/queries") == 0) {
         ls_monitor_queries_json(h->m, &b);
         rc = reply(c, MHD_HTTP_OK, "application/json", b.data, b.len);
@@ -123,6 +171,7 @@ ls_http *ls_http_start(const char *spec, ls_monitor *m, char *err)
         free(h);
         return NULL;
     }
+    snprintf(h->url, sizeof h->url, "http://%s:%ld/", host, port);
     return h;
 }
 

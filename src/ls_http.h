@@ -12,6 +12,8 @@ typedef struct ls_http ls_http;
  * 127.0.0.1). NULL + err when the address is bad or cannot be bound. */
 ls_http *ls_http_start(const char *spec, ls_monitor *m, char *err);
 void ls_http_stop(ls_http *h);
+/* "http://HOST:PORT/" as bound (for the log line). */
+const char *ls_http_url(const ls_http *h);
 
 /* The page at "/" (ls_ui_page.c). */
 extern const char ls_ui_page[];

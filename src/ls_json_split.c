@@ -1,7 +1,10 @@
 /* ls_json_split.c - streaming record splitter (see ls_json_split.h). */
 #include "ls_json_split.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { ST_START, ST_VALUE_OR_END, ST_SEP_OR_END, ST_AFTER_END, ST_DONE };
 
@@ -11,17 +14,34 @@ void ls_splitter_init(ls_splitter *s, FILE *f)
     s->f = f;
     s->line = s->col = 1;
     ls_buf_init(&s->rec);
+    ls_buf_init(&s->raw);
 }
 
-void ls_splitter_free(ls_splitter *s) { ls_buf_free(&s->rec); }
+void ls_splitter_free(ls_splitter *s)
+{
+    ls_buf_free(&s->rec);
+    ls_buf_free(&s->raw);
+}
 
-/* Next byte, or -1 at end of input. */
+/* Next byte, or -1 at end of input (or on a read error: s->read_errno).
+ * Files with a descriptor are read with read(2), which returns what a pipe
+ * has now (fread would wait for a whole buffer): records from a pipe go out
+ * as they arrive, and a signal interrupts the wait (EINTR, for the caller to
+ * see its stop flag). */
 static int peek(ls_splitter *s)
 {
     if (s->pos == s->len) {
         if (s->eof) return -1;
-        s->len = fread(s->buf, 1, sizeof s->buf, s->f);
+        int fd = fileno(s->f);
         s->pos = 0;
+        if (fd >= 0) {
+            ssize_t n = read(fd, s->buf, sizeof s->buf);
+            if (n < 0) s->read_errno = errno ? errno : EIO;
+            s->len = n > 0 ? (size_t)n : 0;
+        } else {
+            s->len = fread(s->buf, 1, sizeof s->buf, s->f);
+            if (s->len == 0 && ferror(s->f)) s->read_errno = errno ? errno : EIO;
+        }
         if (s->len == 0) {
             s->eof = 1;
             return -1;
@@ -50,8 +70,17 @@ static void skip_ws(ls_splitter *s)
     while ((c = peek(s)) >= 0 && is_ws(c)) advance(s);
 }
 
+static int read_error(ls_splitter *s, char *err)
+{
+    ls_seterr(err, "read error at byte %llu: %s", (unsigned long long)s->offset,
+              strerror(s->read_errno));
+    s->state = ST_DONE;
+    return -1;
+}
+
 static int fail(ls_splitter *s, char *err, const char *what)
 {
+    if (s->read_errno) return read_error(s, err);
     ls_seterr(err, "%s at byte %llu (line %llu, column %llu)", what,
               (unsigned long long)s->offset, (unsigned long long)s->line,
               (unsigned long long)s->col);
@@ -64,15 +93,34 @@ static int fail(ls_splitter *s, char *err, const char *what)
 static int read_value(ls_splitter *s, char *err)
 {
     ls_buf_reset(&s->rec);
+    ls_buf_reset(&s->raw);
     s->rec_offset = s->offset;
     s->rec_line = s->line;
     s->rec_col = s->col;
     int depth = 0, in_str = 0, esc = 0, c;
     int container = 0, pending_ws = 0;
+    uint64_t str_line = 0, str_col = 0; /* where the open string started */
     for (;;) {
         c = peek(s);
         if (c < 0) {
-            if (in_str || depth > 0) return fail(s, err, "unexpected end of file inside a record");
+            if (s->read_errno) return read_error(s, err);
+            if (in_str || depth > 0) {
+                /* The end of the file is not where the mistake is: say where
+                 * the unclosed record (and string) began. */
+                char what[200];
+                if (in_str)
+                    snprintf(what, sizeof what, "the record that starts at line %llu, column %llu "
+                             "is cut off: its string opened at line %llu, column %llu is never "
+                             "closed: end of file",
+                             (unsigned long long)s->rec_line, (unsigned long long)s->rec_col,
+                             (unsigned long long)str_line, (unsigned long long)str_col);
+                else
+                    snprintf(what, sizeof what, "the record that starts at line %llu, column %llu "
+                             "is cut off: %d bracket%s never closed: end of file",
+                             (unsigned long long)s->rec_line, (unsigned long long)s->rec_col,
+                             depth, depth == 1 ? " is" : "s are");
+                return fail(s, err, what);
+            }
             break;
         }
         if (in_str && !esc) { /* copy a run of plain string bytes at once */
@@ -80,9 +128,10 @@ static int read_value(ls_splitter *s, char *err)
             size_t run = 0, avail = s->len - s->pos;
             while (run < avail && b[run] != '"' && b[run] != '\\' && b[run] != '\n') run++;
             if (run) {
-                if (s->rec.len + run > LS_SPLIT_MAX_RECORD)
+                if (s->raw.len + run > LS_SPLIT_MAX_RECORD)
                     return fail(s, err, "record larger than 64 MiB");
                 ls_buf_append(&s->rec, b, run);
+                ls_buf_append(&s->raw, b, run);
                 s->pos += run;
                 s->offset += run;
                 s->col += run;
@@ -98,6 +147,8 @@ static int read_value(ls_splitter *s, char *err)
             else if (c == '"') in_str = 0;
         } else if (c == '"') {
             in_str = 1;
+            str_line = s->line;
+            str_col = s->col;
         } else if (c == '{' || c == '[') {
             depth++;
         } else if (c == '}' || c == ']') {
@@ -107,7 +158,8 @@ static int read_value(ls_splitter *s, char *err)
         } else if (c == ',' && depth == 0) {
             return fail(s, err, "unexpected ','");
         }
-        if (s->rec.len >= LS_SPLIT_MAX_RECORD) return fail(s, err, "record larger than 64 MiB");
+        if (s->raw.len >= LS_SPLIT_MAX_RECORD) return fail(s, err, "record larger than 64 MiB");
+        ls_buf_putc(&s->raw, (char)c);
         /* Records leave compact: whitespace around structural characters is
          * dropped, so a pretty-printed file gives the same messages as a
          * compact one; between two other tokens ("1 2") one space stays, so
@@ -126,6 +178,32 @@ static int read_value(ls_splitter *s, char *err)
     return 1;
 }
 
+static int unclosed_array(ls_splitter *s, char *err)
+{
+    char what[160];
+    snprintf(what, sizeof what, "unexpected end of file: the array opened at line %llu, column %llu "
+             "is not closed: end of file", (unsigned long long)s->arr_line, (unsigned long long)s->arr_col);
+    return fail(s, err, what);
+}
+
+void ls_splitter_locate(const ls_splitter *s, size_t k, uint64_t *offset, uint64_t *line,
+                        uint64_t *col)
+{
+    uint64_t l = s->rec_line, c = s->rec_col;
+    if (k > s->raw.len) k = s->raw.len;
+    for (size_t i = 0; i < k; i++) {
+        if (s->raw.data[i] == '\n') {
+            l++;
+            c = 1;
+        } else {
+            c++;
+        }
+    }
+    *offset = s->rec_offset + k;
+    *line = l;
+    *col = c;
+}
+
 int ls_splitter_next(ls_splitter *s, char *err)
 {
     int c;
@@ -142,11 +220,14 @@ int ls_splitter_next(ls_splitter *s, char *err)
             }
             c = peek(s);
             if (c < 0) {
+                if (s->read_errno) return read_error(s, err);
                 s->state = ST_DONE;
                 return 0;
             }
             if (c == '[') {
                 s->mode = 1;
+                s->arr_line = s->line;
+                s->arr_col = s->col;
                 advance(s);
                 skip_ws(s);
                 if (peek(s) == ']') {
@@ -164,7 +245,8 @@ int ls_splitter_next(ls_splitter *s, char *err)
             skip_ws(s);
             c = peek(s);
             if (c < 0) {
-                if (s->mode == 1) return fail(s, err, "unexpected end of file: the array is not closed");
+                if (s->mode == 1) return unclosed_array(s, err);
+                if (s->read_errno) return read_error(s, err);
                 s->state = ST_DONE;
                 return 0;
             }
@@ -185,11 +267,12 @@ int ls_splitter_next(ls_splitter *s, char *err)
                 s->state = ST_AFTER_END;
                 continue;
             }
-            return fail(s, err, c < 0 ? "unexpected end of file: the array is not closed"
-                                      : "expected ',' or ']' between records");
+            if (c < 0) return unclosed_array(s, err);
+            return fail(s, err, "expected ',' or ']' between records");
         case ST_AFTER_END:
             skip_ws(s);
             if (peek(s) >= 0) return fail(s, err, "unexpected data after the closing ']'");
+            if (s->read_errno) return read_error(s, err);
             s->state = ST_DONE;
             return 0;
         }

@@ -11,6 +11,21 @@ int ls_kafka_is_secret(const char *name)
            strstr(name, ".key") || strstr(name, "token") || strstr(name, "jaas");
 }
 
+int ls_kafka_check_topic(const char *topic, char *err)
+{
+    size_t n = strlen(topic);
+    int ok = n >= 1 && n <= 249 && strcmp(topic, ".") != 0 && strcmp(topic, "..") != 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = topic[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '.' || c == '_' || c == '-';
+    }
+    if (ok) return 0;
+    ls_seterr(err, "\"%.40s%s\" (%zu characters) is not a valid Kafka topic name: 1 to 249 "
+              "letters, digits, '.', '_' or '-'", topic, n > 40 ? "..." : "", n);
+    return -1;
+}
+
 void ls_props_set(ls_props *p, const char *name, const char *value)
 {
     for (size_t i = 0; i < p->n; i++)
@@ -174,6 +189,11 @@ int ls_kafka_produce(ls_kafka_producer *p, const char *topic, int partition,
             return 0;
         }
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            if (p->stop && *p->stop) {
+                ls_seterr(err, "produce to %s: stopped while waiting for room in the local queue",
+                          topic);
+                return -1;
+            }
             rd_kafka_poll(p->rk, 5); /* backpressure: wait for deliveries */
             continue;
         }
@@ -204,7 +224,9 @@ void ls_kafka_producer_free(ls_kafka_producer *p, int timeout_ms)
 {
     if (!p) return;
     if (p->rk) {
-        if (timeout_ms > 0) rd_kafka_flush(p->rk, timeout_ms);
+        if (timeout_ms > 0 && rd_kafka_flush(p->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            ls_log("kafka at %s: %d messages still undelivered after %.1f s are dropped",
+                   p->bootstrap, rd_kafka_outq_len(p->rk), timeout_ms / 1000.0);
         rd_kafka_destroy(p->rk);
     }
     free(p->bootstrap);

@@ -6,6 +6,7 @@
 #define LS_KAFKA_H
 
 #include <librdkafka/rdkafka.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,10 @@ void ls_props_free(ls_props *p);
  * the given properties applied (a bad property fills err, returns NULL). */
 rd_kafka_conf_t *ls_kafka_conf(const char *bootstrap, const ls_props *props, char *err);
 
+/* A legal Kafka topic name: 1 to 249 of [a-zA-Z0-9._-], not "." or "..".
+ * -1 + err (the name shortened when long) otherwise. */
+int ls_kafka_check_topic(const char *topic, char *err);
+
 /* Asks the cluster for metadata within timeout_ms. Returns 0 when a broker
  * answered, -1 with a message naming bootstrap otherwise. */
 int ls_kafka_check_reachable(rd_kafka_t *rk, const char *bootstrap, int timeout_ms, char *err);
@@ -39,11 +44,14 @@ typedef struct ls_kafka_producer {
     int64_t delivered;   /* acknowledged by the broker */
     int64_t failed;      /* delivery reports with an error */
     char last_error[LS_ERRLEN];
+    const volatile sig_atomic_t *stop; /* when set and non-zero, a wait for room in a full
+                                          local queue gives up (the user asked to stop) */
 } ls_kafka_producer;
 
 ls_kafka_producer *ls_kafka_producer_new(const char *bootstrap, const ls_props *props,
                                          int timeout_ms, char *err);
-/* Queues one message, waiting while the local queue is full. */
+/* Queues one message, waiting while the local queue is full (unless *stop).
+ * -1 + err on failure. */
 int ls_kafka_produce(ls_kafka_producer *p, const char *topic, int partition,
                      const void *key, size_t klen, const void *val, size_t vlen, char *err);
 /* Waits for outstanding deliveries. Returns -1 when some are still

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ls_json_lua.h"
+#include "ls_sandbox.h"
 #include "ls_time.h"
 
 #ifndef LS_VERSION
@@ -129,24 +130,9 @@ static void lua_dir(ls_buf *out)
     ls_buf_puts(out, LS_LUA_DIR);
 }
 
-/* The sandbox: a script may not run programs or load native code unless
- * the user opts in (--unsafe-lua). lua-cjson, which scripts are promised,
- * is loaded first and stays available. */
-static void sandbox(lua_State *L)
-{
-    const char *preload =
-        "pcall(require, 'cjson'); pcall(require, 'cjson.safe')\n"
-        "os.execute = nil; io.popen = nil; os.exit = nil\n"
-        "package.loadlib = nil\n"
-        "package.cpath = ''\n"
-        "table.remove(package.searchers, 4); table.remove(package.searchers, 3)\n";
-    if (luaL_dostring(L, preload) != LUA_OK) lua_pop(L, 1);
-}
-
 void ls_lua_setup(lua_State *L, const ls_engine_opts *opts)
 {
     luaL_openlibs(L);
-    if (!opts || !opts->unsafe_lua) sandbox(L);
     lua_newtable(L);
     for (size_t i = 0; opts && i < opts->nset; i++) {
         lua_pushstring(L, opts->set_values[i]);
@@ -167,6 +153,7 @@ void ls_lua_setup(lua_State *L, const ls_engine_opts *opts)
     lua_setfield(L, -2, "luastream.core");
     lua_pop(L, 2);
     ls_buf_free(&dir);
+    if (!opts || !opts->unsafe_lua) ls_sandbox_apply(L, opts ? opts->script : NULL);
 }
 
 int ls_lua_run_script(lua_State *L, const char *path, char *err)
@@ -182,99 +169,324 @@ int ls_lua_run_script(lua_State *L, const char *path, char *err)
 
 /* ---- compiling declarations ------------------------------------------- */
 
-/* Helpers reading fields of the table at index idx. */
-static char *opt_str(lua_State *L, int idx, const char *k)
+/* The declarations are plain tables the script can reach (ls._declared)
+ * and change after lua/luastream.lua checked them, so nothing read back is
+ * trusted: every field is read raw (no metamethod runs), type- and
+ * range-checked, and references (a query's source, a join's table) are
+ * resolved by identity against the declared lists, never by an index
+ * stored in the user's table. The whole compile runs under lua_pcall, so
+ * even an unforeseen Lua error is a message, not a crash. */
+
+/* Pushes t[k] without metamethods; returns its type. t must be a table. */
+static int rawfield(lua_State *L, int t, const char *k)
 {
-    char *r = NULL;
-    if (lua_getfield(L, idx, k) == LUA_TSTRING) r = ls_xstrdup(lua_tostring(L, -1));
-    lua_pop(L, 1);
-    return r;
+    t = lua_absindex(L, t);
+    lua_pushstring(L, k);
+    return lua_rawget(L, t);
 }
 
-static int64_t opt_int(lua_State *L, int idx, const char *k, int64_t def)
+/* t[k] as a new string, or NULL when absent and not required. -1 + err
+ * ("what: k must be a string, got ...") otherwise. */
+static int get_str(lua_State *L, int t, const char *k, int required, const char *what,
+                   char **out, char *err)
 {
-    int64_t r = def;
-    if (lua_getfield(L, idx, k) == LUA_TNUMBER) r = (int64_t)lua_tonumber(L, -1);
+    *out = NULL;
+    int ty = rawfield(L, t, k);
+    if (ty == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, -1, &n);
+        if (memchr(s, '\0', n)) {
+            ls_seterr(err, "%s: %s contains a NUL byte", what, k);
+            lua_pop(L, 1);
+            return -1;
+        }
+        *out = ls_xstrndup(s, n);
+    } else if (ty != LUA_TNIL || required) {
+        ls_seterr(err, "%s: %s must be a string, got %s", what, k, lua_typename(L, ty));
+        lua_pop(L, 1);
+        return -1;
+    }
     lua_pop(L, 1);
-    return r;
+    return 0;
 }
 
-static int index_of(lua_State *L, int idx, const char *k)
+/* t[k] as a whole number in [min, max], def when absent. */
+static int get_int(lua_State *L, int t, const char *k, int64_t def, int64_t min, int64_t max,
+                   const char *what, int64_t *out, char *err)
 {
-    int r = -1;
-    if (lua_getfield(L, idx, k) == LUA_TTABLE) r = (int)opt_int(L, -1, "_index", -1);
+    int ty = rawfield(L, t, k);
+    int64_t v = def;
+    if (ty == LUA_TNUMBER) {
+        int isint = 0;
+        lua_Integer i = lua_tointegerx(L, -1, &isint);
+        if (!isint) {
+            ls_seterr(err, "%s: %s must be a whole number", what, k);
+            lua_pop(L, 1);
+            return -1;
+        }
+        v = (int64_t)i;
+    } else if (ty != LUA_TNIL) {
+        ls_seterr(err, "%s: %s must be a number, got %s", what, k, lua_typename(L, ty));
+        lua_pop(L, 1);
+        return -1;
+    }
     lua_pop(L, 1);
-    return r;
+    if (v < min || v > max) {
+        ls_seterr(err, "%s: %s must be from %lld to %lld, got %lld", what, k, (long long)min,
+                  (long long)max, (long long)v);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }
 
-static void read_props(lua_State *L, int idx, ls_props *p)
+/* Pushes t[k], which must be a table (or absent when !required: then
+ * pushes nothing and returns 0). Returns 1 when pushed. */
+static int get_table(lua_State *L, int t, const char *k, int required, const char *what,
+                     char *err)
 {
-    if (lua_getfield(L, idx, "kafka") == LUA_TTABLE) {
-        lua_pushnil(L);
-        while (lua_next(L, -2)) {
-            if (lua_type(L, -2) == LUA_TSTRING) {
-                const char *name = lua_tostring(L, -2); /* read before the push below */
-                const char *value = luaL_tolstring(L, -1, NULL);
-                ls_props_set(p, name, value);
-                lua_pop(L, 1);
-            }
+    int ty = rawfield(L, t, k);
+    if (ty == LUA_TTABLE) return 1;
+    lua_pop(L, 1);
+    if (ty == LUA_TNIL && !required) return 0;
+    ls_seterr(err, "%s: %s must be a table, got %s", what, k, lua_typename(L, ty));
+    return -1;
+}
+
+/* Position (0-based) of the value at v in the declared list `list` (a
+ * field of the declarations at decl), by identity; -1 when it is not there. */
+static int decl_index(lua_State *L, int decl, const char *list, int v)
+{
+    v = lua_absindex(L, v);
+    int found = -1;
+    if (rawfield(L, decl, list) == LUA_TTABLE) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= n && found < 0; i++) {
+            lua_rawgeti(L, -1, i);
+            if (lua_rawequal(L, -1, v)) found = (int)(i - 1);
             lua_pop(L, 1);
         }
     }
     lua_pop(L, 1);
+    return found;
+}
+
+/* Prefixes err with "where: " when the declaration at d recorded where it
+ * was made (lua/luastream.lua does). */
+static void at_where(lua_State *L, int d, char *err)
+{
+    if (lua_type(L, d) != LUA_TTABLE || rawfield(L, d, "where") != LUA_TSTRING) {
+        lua_pop(L, 1);
+        return;
+    }
+    char tmp[LS_ERRLEN];
+    snprintf(tmp, sizeof tmp, "%s: %s", lua_tostring(L, -1), err);
+    memcpy(err, tmp, LS_ERRLEN);
+    lua_pop(L, 1);
+}
+
+/* librdkafka properties from t.kafka: names are strings, values strings,
+ * numbers or booleans (read without __tostring: nothing of the script runs). */
+static int read_props(lua_State *L, int t, ls_props *p, const char *what, char *err)
+{
+    int has = get_table(L, t, "kafka", 0, what, err);
+    if (has <= 0) return has;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            ls_seterr(err, "%s: kafka property names must be strings, got %s", what,
+                      luaL_typename(L, -2));
+            lua_pop(L, 3);
+            return -1;
+        }
+        const char *name = lua_tostring(L, -2);
+        int ty = lua_type(L, -1);
+        if (ty == LUA_TBOOLEAN) {
+            ls_props_set(p, name, lua_toboolean(L, -1) ? "true" : "false");
+        } else if (ty == LUA_TSTRING || ty == LUA_TNUMBER) {
+            lua_pushvalue(L, -1); /* convert a copy: lua_next needs the key untouched */
+            ls_props_set(p, name, lua_tostring(L, -1));
+            lua_pop(L, 1);
+        } else {
+            ls_seterr(err, "%s: kafka property %s must be a string, number or boolean, got %s",
+                      what, name, lua_typename(L, ty));
+            lua_pop(L, 3);
+            return -1;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* The source's schema = { column = "type" } (Spark's type names). */
+static int read_schema(lua_State *L, int d, ls_source *s, const char *what, char *err)
+{
+    int has = get_table(L, d, "schema", 0, what, err);
+    if (has <= 0) return has;
+    s->schema = ls_schema_new();
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        ls_type t;
+        size_t n;
+        const char *col = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
+        const char *ty = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        if (!col || n == 0 || memchr(col, '\0', n) || !ty || ls_type_parse(ty, &t) != 0 ||
+            ls_schema_add(s->schema, col, t) != 0) {
+            ls_seterr(err, "%s: schema: each entry must be column = \"type\" with a type of "
+                      "string, int, bigint, double, boolean or timestamp", what);
+            lua_pop(L, 3);
+            return -1;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+static int compile_source(ls_engine *e, lua_State *L, int d, size_t i, char *err)
+{
+    char what[64];
+    snprintf(what, sizeof what, "source %zu", i);
+    if (lua_type(L, d) != LUA_TTABLE) {
+        ls_seterr(err, "%s: not a declaration from ls.kafka", what);
+        return -1;
+    }
+    char *bootstrap;
+    if (get_str(L, d, "bootstrap", 1, what, &bootstrap, err)) return -1;
+    ls_source *s = ls_source_new(bootstrap);
+    free(bootstrap);
+    e->sources[e->nsources++] = s;
+    if (get_table(L, d, "topics", 1, what, err) < 0) return -1;
+    ls_buf name;
+    ls_buf_init(&name);
+    ls_buf_puts(&name, "KafkaV2[Subscribe[");
+    size_t nt = lua_rawlen(L, -1);
+    for (size_t t = 1; t <= nt; t++) {
+        lua_rawgeti(L, -1, (lua_Integer)t);
+        size_t len;
+        const char *topic = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+        if (!topic || len == 0 || len > 249 || memchr(topic, '\0', len)) {
+            ls_seterr(err, "%s: topic %zu must be a Kafka topic name (1 to 249 characters)", what, t);
+            ls_buf_free(&name);
+            lua_pop(L, 2);
+            return -1;
+        }
+        ls_source_add_topic(s, topic);
+        ls_buf_printf(&name, "%s%s", t > 1 ? "," : "", topic);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    ls_buf_puts(&name, "]]");
+    s->name = name.data;
+    if (nt == 0) {
+        ls_seterr(err, "%s: no topic", what);
+        return -1;
+    }
+    char *so;
+    if (get_str(L, d, "starting_offsets", 0, what, &so, err)) return -1;
+    if (so && strcmp(so, "latest") != 0 && strcmp(so, "earliest") != 0) {
+        ls_seterr(err, "%s: starting_offsets must be \"earliest\" or \"latest\"", what);
+        free(so);
+        return -1;
+    }
+    s->start_latest = so && strcmp(so, "latest") == 0;
+    free(so);
+    int64_t v;
+    if (get_int(L, d, "max_records_per_trigger", 0, 0, INT64_MAX, what, &v, err)) return -1;
+    s->max_per_trigger = v;
+    if (get_int(L, d, "max_record_bytes", 1 << 20, 1, INT32_MAX, what, &v, err)) return -1;
+    s->max_record_bytes = (size_t)v;
+    if (get_int(L, d, "connect_timeout_ms", 10000, 1, INT32_MAX, what, &v, err)) return -1;
+    s->connect_timeout_ms = (int)v;
+    if (get_str(L, d, "group_id", 0, what, &s->group_id, err)) return -1;
+    if (read_props(L, d, &s->props, what, err)) return -1;
+    return read_schema(L, d, s, what, err);
 }
 
 static int compile_sources(ls_engine *e, lua_State *L, int decl, char *err)
 {
-    lua_getfield(L, decl, "sources");
+    lua_getfield(L, decl, "sources"); /* a table: ls_lua_push_declared checked */
     size_t n = lua_rawlen(L, -1);
     e->sources = ls_xcalloc(n + 1, sizeof *e->sources);
     for (size_t i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, (lua_Integer)i);
         int d = lua_gettop(L);
-        char *bootstrap = opt_str(L, d, "bootstrap");
-        ls_source *s = ls_source_new(bootstrap);
-        free(bootstrap);
-        e->sources[e->nsources++] = s;
-        lua_getfield(L, d, "topics");
-        ls_buf name;
-        ls_buf_init(&name);
-        ls_buf_puts(&name, "KafkaV2[Subscribe[");
-        for (size_t t = 1; t <= lua_rawlen(L, -1); t++) {
-            lua_rawgeti(L, -1, (lua_Integer)t);
-            ls_source_add_topic(s, lua_tostring(L, -1));
-            ls_buf_printf(&name, "%s%s", t > 1 ? "," : "", lua_tostring(L, -1));
-            lua_pop(L, 1);
+        if (compile_source(e, L, d, i, err)) {
+            at_where(L, d, err);
+            return -1;
         }
-        lua_pop(L, 1);
-        ls_buf_puts(&name, "]]");
-        s->name = name.data;
-        char *so = opt_str(L, d, "starting_offsets");
-        s->start_latest = so && strcmp(so, "latest") == 0;
-        free(so);
-        s->max_per_trigger = opt_int(L, d, "max_records_per_trigger", 0);
-        s->max_record_bytes = (size_t)opt_int(L, d, "max_record_bytes", 1 << 20);
-        s->connect_timeout_ms = (int)opt_int(L, d, "connect_timeout_ms", 10000);
-        s->group_id = opt_str(L, d, "group_id");
-        read_props(L, d, &s->props);
-        if (lua_getfield(L, d, "schema") == LUA_TTABLE) { /* validated by luastream.lua */
-            s->schema = ls_schema_new();
-            lua_pushnil(L);
-            while (lua_next(L, -2)) {
-                ls_type t;
-                if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING &&
-                    ls_type_parse(lua_tostring(L, -1), &t) == 0)
-                    ls_schema_add(s->schema, lua_tostring(L, -2), t);
-                lua_pop(L, 1);
-            }
-        }
-        lua_pop(L, 1);
-        lua_pushinteger(L, (lua_Integer)(i - 1));
-        lua_setfield(L, d, "_index");
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    (void)err;
+    return 0;
+}
+
+/* Where a relative table path is looked for, in order: the working
+ * directory, the script's folder, the script folder's parent (a script in
+ * scripts/ naming data/x.json). Fills paths (up to 3, deduplicated). */
+static size_t table_candidates(const char *script, const char *path, ls_buf *paths)
+{
+    size_t n = 0;
+    ls_buf_puts(&paths[n++], path);
+    if (path[0] == '/') return n;
+    char *sc = ls_xstrdup(script);
+    const char *dir = dirname(sc);
+    if (strcmp(dir, ".") != 0) {
+        ls_buf_printf(&paths[n++], "%s/%s", dir, path);
+        ls_buf_printf(&paths[n++], "%s/../%s", dir, path);
+    } else {
+        ls_buf_printf(&paths[n++], "../%s", path);
+    }
+    free(sc);
+    return n;
+}
+
+static int compile_table(ls_engine *e, lua_State *L, int d, size_t i, char *err)
+{
+    char what[64];
+    snprintf(what, sizeof what, "table %zu", i);
+    if (lua_type(L, d) != LUA_TTABLE) {
+        ls_seterr(err, "%s: not a declaration from ls.json_table", what);
+        return -1;
+    }
+    char *path, *key;
+    if (get_str(L, d, "path", 1, what, &path, err)) return -1;
+    if (get_str(L, d, "key", 1, what, &key, err)) {
+        free(path);
+        return -1;
+    }
+    ls_buf cands[3];
+    for (size_t k = 0; k < 3; k++) ls_buf_init(&cands[k]);
+    size_t nc = table_candidates(e->script, path, cands), found = nc;
+    for (size_t k = 0; k < nc && found == nc; k++)
+        if (file_exists(cands[k].data)) found = k;
+    ls_table *t = NULL;
+    if (found < nc) {
+        t = ls_table_load(cands[found].data, key, err);
+    } else {
+        /* Say every place looked in: the user sees at once why it was missed. */
+        static const char *whence[] = { "from the working directory", "beside the script",
+                                        "in the script folder's parent" };
+        char cwd[1024];
+        if (!getcwd(cwd, sizeof cwd)) snprintf(cwd, sizeof cwd, "?");
+        ls_buf m;
+        ls_buf_init(&m);
+        ls_buf_printf(&m, "json_table \"%s\": no such file; looked for ", path);
+        for (size_t k = 0; k < nc; k++) {
+            ls_buf_printf(&m, "%s%s", k ? ", " : "", cands[k].data);
+            if (path[0] != '/')
+                ls_buf_printf(&m, " (%s%s%s)", whence[nc == 2 && k == 1 ? 2 : k],
+                              k == 0 ? " " : "", k == 0 ? cwd : "");
+        }
+        ls_seterr(err, "%s", m.data);
+        ls_buf_free(&m);
+    }
+    for (size_t k = 0; k < 3; k++) ls_buf_free(&cands[k]);
+    free(path);
+    free(key);
+    if (!t) return -1;
+    e->tables[e->ntables++] = t;
     return 0;
 }
 
@@ -286,33 +498,10 @@ static int compile_tables(ls_engine *e, lua_State *L, int decl, char *err)
     for (size_t i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, (lua_Integer)i);
         int d = lua_gettop(L);
-        char *path = opt_str(L, d, "path");
-        char *key = opt_str(L, d, "key");
-        /* Relative paths: from the working directory, else from the
-         * script's folder's parent (scripts/x.lua -> data/...). */
-        ls_buf p;
-        ls_buf_init(&p);
-        ls_buf_puts(&p, path);
-        if (path[0] != '/' && !file_exists(path)) {
-            char *sc = ls_xstrdup(e->script);
-            ls_buf alt;
-            ls_buf_init(&alt);
-            ls_buf_printf(&alt, "%s/../%s", dirname(sc), path);
-            if (file_exists(alt.data)) {
-                ls_buf_reset(&p);
-                ls_buf_puts(&p, alt.data);
-            }
-            ls_buf_free(&alt);
-            free(sc);
+        if (compile_table(e, L, d, i, err)) {
+            at_where(L, d, err);
+            return -1;
         }
-        ls_table *t = ls_table_load(p.data, key, err);
-        ls_buf_free(&p);
-        free(path);
-        free(key);
-        if (!t) return -1;
-        e->tables[e->ntables++] = t;
-        lua_pushinteger(L, (lua_Integer)(i - 1));
-        lua_setfield(L, d, "_index");
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -341,11 +530,20 @@ typedef struct lua_format_ctx {
     int ref;
 } lua_format_ctx;
 
+/* The text of a Lua error object without running any of its metamethods. */
+static const char *error_text(lua_State *L, int idx)
+{
+    const char *m = lua_type(L, idx) == LUA_TSTRING || lua_type(L, idx) == LUA_TNUMBER
+                        ? lua_tostring(L, idx) : NULL;
+    return m ? m : lua_pushfstring(L, "(an error object of type %s)", luaL_typename(L, idx));
+}
+
 /* Calls a console sink's Lua format(row) and appends the string it returns. */
 static int lua_format(void *ctx, const ls_row *row, ls_buf *out, char *err)
 {
     lua_format_ctx *c = ctx;
     lua_State *L = c->L;
+    int top = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
     lua_createtable(L, 0, (int)row->ncols);
     for (size_t i = 0; i < row->ncols; i++) {
@@ -365,23 +563,24 @@ static int lua_format(void *ctx, const ls_row *row, ls_buf *out, char *err)
             lua_setfield(L, -2, "end");
             break;
         case LS_TIME: lua_pushlstring(L, t, ls_time_format(v->u.i, t)); break;
+        default: lua_pushnil(L); break;
         }
         lua_setfield(L, -2, row->names[i]);
     }
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-        ls_seterr(err, "format raised: %s", lua_tostring(L, -1));
-        lua_pop(L, 1);
+        ls_seterr(err, "format raised: %s", error_text(L, -1));
+        lua_settop(L, top);
+        return -1;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING) {
+        ls_seterr(err, "format must return a string, got %s", luaL_typename(L, -1));
+        lua_settop(L, top);
         return -1;
     }
     size_t n;
     const char *s = lua_tolstring(L, -1, &n);
-    if (!s) {
-        ls_seterr(err, "format must return a string, got %s", luaL_typename(L, -1));
-        lua_pop(L, 1);
-        return -1;
-    }
     ls_buf_append(out, s, n);
-    lua_pop(L, 1);
+    lua_settop(L, top);
     return 0;
 }
 
@@ -399,54 +598,75 @@ static lua_format_ctx *new_format_ctx(lua_State *L, int fn_idx)
 
 static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, char *err)
 {
-    char *type = opt_str(L, sk, "type");
+    char what[300];
+    snprintf(what, sizeof what, "query %s: sink", q->name);
+    if (lua_type(L, sk) != LUA_TTABLE) {
+        ls_seterr(err, "%s: not a sink from ls.output/ls.console/ls.jsonl/ls.kafka_sink", what);
+        return NULL;
+    }
+    char *type;
+    if (get_str(L, sk, "type", 1, what, &type, err)) return NULL;
     ls_sink *s = NULL;
-    if (!type || strcmp(type, "console") == 0) {
+    if (strcmp(type, "console") == 0) {
         ls_console_opts o = { 0 };
         o.query = q->name;
-        o.num_rows = (int)opt_int(L, sk, "num_rows", 20);
-        lua_getfield(L, sk, "truncate");
-        o.truncate = lua_isnil(L, -1) || lua_toboolean(L, -1);
+        int64_t rows;
+        if (get_int(L, sk, "num_rows", 20, 1, INT32_MAX, what, &rows, err)) goto out;
+        o.num_rows = (int)rows;
+        o.truncate = rawfield(L, sk, "truncate") == LUA_TNIL || lua_toboolean(L, -1);
         lua_pop(L, 1);
-        if (lua_getfield(L, sk, "format") == LUA_TFUNCTION) {
+        int ft = rawfield(L, sk, "format");
+        if (ft == LUA_TFUNCTION) {
             o.format = lua_format;
             o.format_ctx = new_format_ctx(L, lua_gettop(L));
         }
         lua_pop(L, 1);
+        if (ft != LUA_TFUNCTION && ft != LUA_TNIL) {
+            ls_seterr(err, "%s: format must be a function, got %s", what, lua_typename(L, ft));
+            goto out;
+        }
         s = ls_sink_console_new(&o, stdout);
     } else if (strcmp(type, "jsonl") == 0) {
-        char *dir = opt_str(L, sk, "dir");
+        char *dir;
+        if (get_str(L, sk, "dir", 1, what, &dir, err)) goto out;
         s = ls_sink_jsonl_new(dir, q->name, err);
         free(dir);
     } else if (strcmp(type, "kafka") == 0) {
-        char *prefix = opt_str(L, sk, "prefix");
-        char *bootstrap = opt_str(L, sk, "bootstrap");
-        ls_props props = { 0 };
-        read_props(L, sk, &props);
-        const char *bs = bootstrap ? bootstrap : q->source->bootstrap;
-        ls_buf topic;
-        ls_buf_init(&topic);
-        ls_buf_printf(&topic, "%s.%s", prefix, q->name);
-        if (e->checkpoint_dir) {
-            /* exactly once: a transactional.id stable for this checkpoint and query */
-            ls_buf id;
-            ls_buf_init(&id);
-            ls_buf_printf(&id, "%s|%s", e->checkpoint_dir, q->name);
-            char txn[64];
-            snprintf(txn, sizeof txn, "luastream-%016llx", (unsigned long long)ls_hash(id.data, id.len));
-            ls_buf_free(&id);
-            s = ls_sink_kafka_new_txn(bs, &props, topic.data, txn, err);
-        } else {
-            ls_kafka_producer *p = ls_engine_producer(e, bs, &props, err);
-            if (p) s = ls_sink_kafka_new(p, topic.data, err);
+        char *prefix, *bootstrap;
+        if (get_str(L, sk, "prefix", 1, what, &prefix, err)) goto out;
+        if (get_str(L, sk, "bootstrap", 0, what, &bootstrap, err)) {
+            free(prefix);
+            goto out;
         }
-        ls_buf_free(&topic);
+        ls_props props = { 0 };
+        if (read_props(L, sk, &props, what, err) == 0) {
+            const char *bs = bootstrap ? bootstrap : q->source->bootstrap;
+            ls_buf topic;
+            ls_buf_init(&topic);
+            ls_buf_printf(&topic, "%s.%s", prefix, q->name);
+            if (e->checkpoint_dir) {
+                /* exactly once: a transactional.id stable for this checkpoint and query */
+                ls_buf id;
+                ls_buf_init(&id);
+                ls_buf_printf(&id, "%s|%s", e->checkpoint_dir, q->name);
+                char txn[64];
+                snprintf(txn, sizeof txn, "luastream-%016llx",
+                         (unsigned long long)ls_hash(id.data, id.len));
+                ls_buf_free(&id);
+                s = ls_sink_kafka_new_txn(bs, &props, topic.data, txn, err);
+            } else {
+                ls_kafka_producer *p = ls_engine_producer(e, bs, &props, err);
+                if (p) s = ls_sink_kafka_new(p, topic.data, err);
+            }
+            ls_buf_free(&topic);
+        }
         ls_props_free(&props);
         free(prefix);
         free(bootstrap);
     } else {
-        ls_seterr(err, "query %s: unknown sink type %s", q->name, type);
+        ls_seterr(err, "%s: unknown sink type %s", what, type);
     }
+out:
     free(type);
     return s;
 }
@@ -455,28 +675,38 @@ static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, ch
  * jsonl:DIR, topic PREFIX.dead_letter for kafka:PREFIX, stderr for console. */
 static int compile_dead_letter(ls_engine *e, lua_State *L, int sk, char *err)
 {
-    char *type = opt_str(L, sk, "type");
-    if (type && strcmp(type, "jsonl") == 0) {
-        char *dir = opt_str(L, sk, "dir");
-        ls_buf p;
-        ls_buf_init(&p);
-        ls_buf_printf(&p, "%s/dead_letter.jsonl", dir);
-        e->dl = ls_deadletter_file(p.data, err);
-        ls_buf_free(&p);
-        free(dir);
-    } else if (type && strcmp(type, "kafka") == 0) {
-        char *prefix = opt_str(L, sk, "prefix");
-        char *bootstrap = opt_str(L, sk, "bootstrap");
+    const char *what = "dead-letter sink";
+    char *type = NULL;
+    if (lua_type(L, sk) != LUA_TTABLE) {
+        ls_seterr(err, "%s: not a sink from ls.output", what);
+        return -1;
+    }
+    if (get_str(L, sk, "type", 1, what, &type, err)) return -1;
+    if (strcmp(type, "jsonl") == 0) {
+        char *dir;
+        if (get_str(L, sk, "dir", 1, what, &dir, err) == 0) {
+            ls_buf p;
+            ls_buf_init(&p);
+            ls_buf_printf(&p, "%s/dead_letter.jsonl", dir);
+            e->dl = ls_deadletter_file(p.data, err);
+            ls_buf_free(&p);
+            free(dir);
+        }
+    } else if (strcmp(type, "kafka") == 0) {
+        char *prefix = NULL, *bootstrap = NULL;
         ls_props props = { 0 };
-        read_props(L, sk, &props);
-        const char *bs = bootstrap ? bootstrap : e->sources[0]->bootstrap;
-        ls_kafka_producer *p = ls_engine_producer(e, bs, &props, err);
-        if (p) {
-            ls_buf topic;
-            ls_buf_init(&topic);
-            ls_buf_printf(&topic, "%s.dead_letter", prefix);
-            e->dl = ls_deadletter_kafka(p, topic.data);
-            ls_buf_free(&topic);
+        if (get_str(L, sk, "prefix", 1, what, &prefix, err) == 0 &&
+            get_str(L, sk, "bootstrap", 0, what, &bootstrap, err) == 0 &&
+            read_props(L, sk, &props, what, err) == 0) {
+            const char *bs = bootstrap ? bootstrap : e->sources[0]->bootstrap;
+            ls_kafka_producer *p = ls_engine_producer(e, bs, &props, err);
+            if (p) {
+                ls_buf topic;
+                ls_buf_init(&topic);
+                ls_buf_printf(&topic, "%s.dead_letter", prefix);
+                e->dl = ls_deadletter_kafka(p, topic.data);
+                ls_buf_free(&topic);
+            }
         }
         ls_props_free(&props);
         free(prefix);
@@ -488,118 +718,240 @@ static int compile_dead_letter(ls_engine *e, lua_State *L, int sk, char *err)
     return e->dl ? 0 : -1;
 }
 
-static int compile_query(ls_engine *e, lua_State *L, int d, ls_query *q, char *err)
+static int compile_join(ls_engine *e, lua_State *L, int decl, int jd, ls_query *q, char *err)
 {
-    int si = index_of(L, d, "from");
+    char what[300];
+    snprintf(what, sizeof what, "query %s: join %zu", q->name, q->njoins + 1);
+    if (lua_type(L, jd) != LUA_TTABLE) {
+        ls_seterr(err, "%s: not a join declaration", what);
+        return -1;
+    }
+    rawfield(L, jd, "table");
+    int ti = decl_index(L, decl, "tables", -1);
+    lua_pop(L, 1);
+    if (ti < 0 || (size_t)ti >= e->ntables) {
+        ls_seterr(err, "%s: with must be a table from ls.json_table", what);
+        return -1;
+    }
+    ls_join *jn = &q->joins[q->njoins];
+    jn->table = e->tables[ti];
+    char *left, *how;
+    if (get_str(L, jd, "left", 1, what, &left, err)) return -1;
+    if (get_str(L, jd, "how", 0, what, &how, err)) {
+        free(left);
+        return -1;
+    }
+    jn->left = resolve(q, q->njoins, left);
+    free(left);
+    jn->inner = !how || strcmp(how, "inner") == 0;
+    int bad_how = how && strcmp(how, "inner") != 0 && strcmp(how, "left") != 0;
+    free(how);
+    jn->tcols = ls_xcalloc(jn->table->ncols + 1, sizeof *jn->tcols);
+    q->njoins++; /* owned by q from here: freed with it */
+    if (bad_how) {
+        ls_seterr(err, "%s: how must be \"inner\" or \"left\"", what);
+        return -1;
+    }
+    int has = get_table(L, jd, "columns", 0, what, err);
+    if (has < 0) return -1;
+    if (has) {
+        size_t nc = lua_rawlen(L, -1);
+        for (size_t k = 1; k <= nc; k++) {
+            lua_rawgeti(L, -1, (lua_Integer)k);
+            const char *cn = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+            int c = cn ? ls_table_col(jn->table, cn) : -1;
+            if (c < 0) {
+                ls_seterr(err, "%s: column %s is not in %s", what, cn ? cn : "(not a string)",
+                          jn->table->path);
+                lua_pop(L, 2);
+                return -1;
+            }
+            if (jn->ncols < jn->table->ncols) jn->tcols[jn->ncols++] = c;
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    } else {
+        for (size_t c = 1; c < jn->table->ncols; c++) jn->tcols[jn->ncols++] = (int)c;
+    }
+    return 0;
+}
+
+static int compile_group(lua_State *L, int gd, ls_query *q, char *err)
+{
+    char what[300];
+    snprintf(what, sizeof what, "query %s: group_by entry %zu", q->name, q->ngroups + 1);
+    if (lua_type(L, gd) != LUA_TTABLE) {
+        ls_seterr(err, "%s: must be a column name or ls.window(...)", what);
+        return -1;
+    }
+    char *col;
+    if (get_str(L, gd, "column", 1, what, &col, err)) return -1;
+    ls_groupcol *g = &q->groups[q->ngroups++];
+    int is_window = rawfield(L, gd, "_kind") == LUA_TSTRING && strcmp(lua_tostring(L, -1), "window") == 0;
+    lua_pop(L, 1);
+    g->col = resolve(q, q->njoins, col);
+    free(col);
+    if (!is_window) {
+        g->name = ls_xstrdup(g->col.name);
+        return 0;
+    }
+    g->is_window = 1;
+    g->name = ls_xstrdup("window");
+    if (get_int(L, gd, "size_ms", 0, 1, INT64_MAX / 2, what, &g->win.size, err) ||
+        get_int(L, gd, "slide_ms", 0, 1, INT64_MAX / 2, what, &g->win.slide, err))
+        return -1;
+    if (g->win.slide > g->win.size || g->win.size / g->win.slide > LS_MAX_WINDOWS) {
+        ls_seterr(err, "%s: a window's slide must be at most its size, and size/slide at most %d",
+                  what, LS_MAX_WINDOWS);
+        return -1;
+    }
+    return 0;
+}
+
+static int compile_agg(lua_State *L, int ad, ls_query *q, char *err)
+{
+    char what[300];
+    snprintf(what, sizeof what, "query %s: aggregate %zu", q->name, q->naggs + 1);
+    if (lua_type(L, ad) != LUA_TTABLE) {
+        ls_seterr(err, "%s: must be ls.count(), ls.sum(...), ...", what);
+        return -1;
+    }
+    char *fn;
+    if (get_str(L, ad, "fn", 1, what, &fn, err)) return -1;
+    ls_agg_spec *a = &q->aggs[q->naggs];
+    int bad = ls_agg_fn_parse(fn, &a->fn);
+    free(fn);
+    if (bad) {
+        ls_seterr(err, "%s: unknown aggregate function", what);
+        return -1;
+    }
+    q->naggs++; /* owned by q from here */
+    if (get_str(L, ad, "column", 0, what, &a->column, err) ||
+        get_str(L, ad, "name", 1, what, &a->name, err))
+        return -1;
+    if (!a->column && a->fn != LS_AGG_COUNT) {
+        ls_seterr(err, "%s: %s needs a column", what, a->name);
+        return -1;
+    }
+    if (a->column) q->agg_cols[q->naggs - 1] = resolve(q, q->njoins, a->column);
+    return 0;
+}
+
+/* Runs `each` over the list t[k] (a table of declarations). */
+static int each_of(ls_engine *e, lua_State *L, int t, const char *k, int required, ls_query *q,
+                   int decl, int (*each)(ls_engine *, lua_State *, int, int, ls_query *, char *),
+                   char *err)
+{
+    char what[300];
+    snprintf(what, sizeof what, "query %s", q->name);
+    int has = get_table(L, t, k, required, what, err);
+    if (has <= 0) return has;
+    size_t n = lua_rawlen(L, -1);
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i);
+        if (each(e, L, decl, lua_gettop(L), q, err)) return -1;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+static int each_join(ls_engine *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+{
+    return compile_join(e, L, decl, d, q, err);
+}
+
+static int each_group(ls_engine *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+{
+    (void)e;
+    (void)decl;
+    return compile_group(L, d, q, err);
+}
+
+static int each_agg(ls_engine *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+{
+    (void)e;
+    (void)decl;
+    return compile_agg(L, d, q, err);
+}
+
+static size_t list_len(lua_State *L, int t, const char *k)
+{
+    size_t n = rawfield(L, t, k) == LUA_TTABLE ? lua_rawlen(L, -1) : 0;
+    lua_pop(L, 1);
+    return n;
+}
+
+static int compile_query(ls_engine *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+{
+    char what[300];
+    snprintf(what, sizeof what, "query %s", q->name);
+    rawfield(L, d, "from");
+    int si = decl_index(L, decl, "sources", -1);
+    lua_pop(L, 1);
     if (si < 0 || (size_t)si >= e->nsources) {
-        ls_seterr(err, "query %s: unknown source", q->name);
+        ls_seterr(err, "query %s: from must be a source from ls.kafka", q->name);
         return -1;
     }
     q->source = e->sources[si];
-    if (lua_getfield(L, d, "map") == LUA_TFUNCTION) q->map_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    else lua_pop(L, 1);
-
-    lua_getfield(L, d, "joins");
-    size_t nj = lua_rawlen(L, -1);
-    q->joins = ls_xcalloc(nj + 1, sizeof *q->joins);
-    for (size_t j = 1; j <= nj; j++) {
-        lua_rawgeti(L, -1, (lua_Integer)j);
-        int jd = lua_gettop(L);
-        ls_join *jn = &q->joins[q->njoins];
-        int ti = index_of(L, jd, "table");
-        jn->table = e->tables[ti];
-        char *left = opt_str(L, jd, "left");
-        jn->left = resolve(q, q->njoins, left);
-        free(left);
-        char *how = opt_str(L, jd, "how");
-        jn->inner = !how || strcmp(how, "inner") == 0;
-        free(how);
-        jn->tcols = ls_xcalloc(jn->table->ncols + 1, sizeof *jn->tcols);
-        if (lua_getfield(L, jd, "columns") == LUA_TTABLE) {
-            for (size_t k = 1; k <= lua_rawlen(L, -1); k++) {
-                lua_rawgeti(L, -1, (lua_Integer)k);
-                const char *cn = lua_tostring(L, -1);
-                int c = cn ? ls_table_col(jn->table, cn) : -1;
-                if (c < 0) {
-                    ls_seterr(err, "query %s: join column %s is not in %s", q->name,
-                              cn ? cn : "?", jn->table->path);
-                    q->njoins++;
-                    return -1;
-                }
-                if (jn->ncols < jn->table->ncols) jn->tcols[jn->ncols++] = c;
-                lua_pop(L, 1);
-            }
-        } else {
-            for (size_t c = 1; c < jn->table->ncols; c++) jn->tcols[jn->ncols++] = (int)c;
+    int mt = rawfield(L, d, "map");
+    if (mt == LUA_TFUNCTION) {
+        q->map_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    } else {
+        lua_pop(L, 1);
+        if (mt != LUA_TNIL) {
+            ls_seterr(err, "query %s: map must be a function, got %s", q->name, lua_typename(L, mt));
+            return -1;
         }
-        lua_pop(L, 2);
-        q->njoins++;
     }
-    lua_pop(L, 1);
 
-    char *et = opt_str(L, d, "event_time");
+    q->joins = ls_xcalloc(list_len(L, d, "joins") + 1, sizeof *q->joins);
+    if (each_of(e, L, d, "joins", 0, q, decl, each_join, err)) return -1;
+
+    char *et;
+    if (get_str(L, d, "event_time", 0, what, &et, err)) return -1;
     if (et) {
         q->has_event_time = 1;
         q->event_time = resolve(q, q->njoins, et);
         free(et);
     }
-    char *unit = opt_str(L, d, "event_time_unit");
+    char *unit;
+    if (get_str(L, d, "event_time_unit", 0, what, &unit, err)) return -1;
+    if (unit && strcmp(unit, "ms") != 0 && strcmp(unit, "s") != 0) {
+        ls_seterr(err, "%s: event_time_unit must be \"s\" or \"ms\"", what);
+        free(unit);
+        return -1;
+    }
     q->event_time_ms_unit = unit && strcmp(unit, "ms") == 0;
     free(unit);
-    lua_getfield(L, d, "watermark_ms");
-    if (lua_isinteger(L, -1)) {
+    if (rawfield(L, d, "watermark_ms") != LUA_TNIL) {
+        lua_pop(L, 1);
+        int64_t wm;
+        if (get_int(L, d, "watermark_ms", 0, 0, INT64_MAX / 2, what, &wm, err)) return -1;
         q->has_watermark = 1;
-        ls_watermark_init(&q->wm, (int64_t)lua_tointeger(L, -1));
-    }
-    lua_pop(L, 1);
-
-    lua_getfield(L, d, "group_by");
-    size_t ng = lua_rawlen(L, -1);
-    q->groups = ls_xcalloc(ng + 1, sizeof *q->groups);
-    for (size_t i = 1; i <= ng; i++) {
-        lua_rawgeti(L, -1, (lua_Integer)i);
-        int gd = lua_gettop(L);
-        ls_groupcol *g = &q->groups[q->ngroups++];
-        char *col = opt_str(L, gd, "column");
-        if (lua_getfield(L, gd, "_kind") == LUA_TSTRING && strcmp(lua_tostring(L, -1), "window") == 0) {
-            g->is_window = 1;
-            g->name = ls_xstrdup("window");
-            g->win.size = opt_int(L, gd, "size_ms", 0);
-            g->win.slide = opt_int(L, gd, "slide_ms", 0);
-        } else {
-            g->name = ls_xstrdup(col);
-        }
-        lua_pop(L, 1);
-        g->col = resolve(q, q->njoins, col);
-        free(col);
+        ls_watermark_init(&q->wm, wm);
+    } else {
         lua_pop(L, 1);
     }
-    lua_pop(L, 1);
 
-    lua_getfield(L, d, "aggregates");
-    size_t na = lua_rawlen(L, -1);
+    q->groups = ls_xcalloc(list_len(L, d, "group_by") + 1, sizeof *q->groups);
+    if (each_of(e, L, d, "group_by", 0, q, decl, each_group, err)) return -1;
+    size_t na = list_len(L, d, "aggregates");
     q->aggs = ls_xcalloc(na + 1, sizeof *q->aggs);
     q->agg_cols = ls_xcalloc(na + 1, sizeof *q->agg_cols);
-    for (size_t i = 1; i <= na; i++) {
-        lua_rawgeti(L, -1, (lua_Integer)i);
-        int ad = lua_gettop(L);
-        ls_agg_spec *a = &q->aggs[q->naggs];
-        char *fn = opt_str(L, ad, "fn");
-        ls_agg_fn_parse(fn, &a->fn);
-        free(fn);
-        a->column = opt_str(L, ad, "column");
-        a->name = opt_str(L, ad, "name");
-        if (a->column) q->agg_cols[q->naggs] = resolve(q, q->njoins, a->column);
-        q->naggs++;
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
+    if (each_of(e, L, d, "aggregates", 0, q, decl, each_agg, err)) return -1;
 
-    char *mode = opt_str(L, d, "output_mode");
-    ls_mode_parse(mode ? mode : "complete", &q->mode);
+    char *mode;
+    if (get_str(L, d, "output_mode", 0, what, &mode, err)) return -1;
+    int bad_mode = ls_mode_parse(mode ? mode : "complete", &q->mode);
     free(mode);
+    if (bad_mode) {
+        ls_seterr(err, "query %s: output_mode must be complete, update or append", q->name);
+        return -1;
+    }
 
-    char *trig = opt_str(L, d, "trigger");
+    char *trig;
+    if (get_str(L, d, "trigger", 0, what, &trig, err)) return -1;
     if (trig) {
         ls_trigger t;
         if (ls_trigger_parse(trig, &t)) {
@@ -616,81 +968,148 @@ static int compile_query(ls_engine *e, lua_State *L, int d, ls_query *q, char *e
         free(trig);
     }
 
-    q->max_state_rows = opt_int(L, d, "max_state_rows", e->max_state_rows);
-    int parts = (int)opt_int(L, d, "partitions", e->partitions);
-    if (ls_query_ready(q, parts, err)) return -1;
+    int64_t parts;
+    if (get_int(L, d, "max_state_rows", e->max_state_rows, 0, INT64_MAX, what,
+                &q->max_state_rows, err) ||
+        get_int(L, d, "partitions", e->partitions, 1, 65536, what, &parts, err))
+        return -1;
+    if (ls_query_ready(q, (int)parts, err)) return -1;
 
-    lua_getfield(L, d, "sink");
+    rawfield(L, d, "sink");
     q->sink = compile_sink(e, L, lua_gettop(L), q, err);
     lua_pop(L, 1);
     return q->sink ? 0 : -1;
 }
 
+/* The registry's package.loaded, read raw (the script may have replaced
+ * the global `package`). */
+static int push_loaded(lua_State *L)
+{
+    return lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE) == LUA_TTABLE;
+}
+
 int ls_lua_push_declared(lua_State *L)
 {
     int top = lua_gettop(L);
-    lua_getglobal(L, "package");
-    lua_getfield(L, -1, "loaded");
-    lua_getfield(L, -1, "luastream");
-    if (!lua_istable(L, -1) || lua_getfield(L, -1, "_declared") != LUA_TTABLE) {
-        lua_settop(L, top);
-        return 0;
+    if (!push_loaded(L)) goto none;
+    lua_pushliteral(L, "luastream");
+    if (lua_rawget(L, -2) != LUA_TTABLE) goto none;
+    lua_pushliteral(L, "_declared");
+    if (lua_rawget(L, -2) != LUA_TTABLE) goto none;
+    /* Callers read it with plain lua_getfield, which would run metamethods
+     * a script attached (and an error there has no handler): strip them,
+     * and make sure the lists are tables. */
+    lua_pushnil(L);
+    lua_setmetatable(L, -2);
+    static const char *lists[] = { "sources", "tables", "queries", "params_used", "unfinished" };
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
+        lua_pushstring(L, lists[i]);
+        if (lua_rawget(L, -2) == LUA_TTABLE) {
+            lua_pushnil(L);
+            lua_setmetatable(L, -2);
+            lua_pop(L, 1);
+        } else {
+            lua_pop(L, 1);
+            lua_pushstring(L, lists[i]);
+            lua_newtable(L);
+            lua_rawset(L, -3);
+        }
     }
     lua_replace(L, top + 1);
     lua_settop(L, top + 1);
     return 1;
+none:
+    lua_settop(L, top);
+    return 0;
+}
+
+typedef struct compile_args {
+    ls_engine *e;
+    char *err;
+    int rc;
+} compile_args;
+
+static int compile_all(lua_State *L)
+{
+    compile_args *a = lua_touserdata(L, 1);
+    ls_engine *e = a->e;
+    char *err = a->err;
+    a->rc = -1;
+    if (!ls_lua_push_declared(L)) {
+        ls_seterr(err, "%s: the script declared nothing (it must use require \"luastream\")",
+                  e->script);
+        return 0;
+    }
+    int decl = lua_gettop(L);
+    lua_getfield(L, decl, "unfinished");
+    if (lua_rawlen(L, -1) > 0) {
+        lua_rawgeti(L, -1, 1);
+        char *name = NULL;
+        if (lua_type(L, -1) == LUA_TTABLE && get_str(L, -1, "name", 1, "", &name, err) == 0) {
+            ls_seterr(err, "ls.query \"%s\" has no { ... }: the query is never declared "
+                      "(write ls.query \"%s\" { from = ..., ... })", name, name);
+            at_where(L, lua_gettop(L), err);
+        } else {
+            ls_seterr(err, "a query has no { ... }");
+        }
+        free(name);
+        return 0;
+    }
+    lua_pop(L, 1);
+    if (compile_sources(e, L, decl, err) || compile_tables(e, L, decl, err)) return 0;
+
+    lua_getfield(L, decl, "queries");
+    size_t nq = lua_rawlen(L, -1);
+    if (nq == 0) {
+        ls_seterr(err, "%s: the script declared no query (ls.query \"name\" {...})", e->script);
+        return 0;
+    }
+    e->queries = ls_xcalloc(nq, sizeof *e->queries);
+    for (size_t i = 1; i <= nq; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i);
+        int d = lua_gettop(L);
+        char *name = NULL;
+        if (lua_type(L, d) != LUA_TTABLE) {
+            ls_seterr(err, "query %zu: not a declaration from ls.query", i);
+            return 0;
+        }
+        if (get_str(L, d, "name", 1, "query", &name, err)) {
+            at_where(L, d, err);
+            return 0;
+        }
+        ls_query *q = ls_query_new(name, L);
+        free(name);
+        e->queries[e->nqueries++] = q;
+        if (compile_query(e, L, decl, d, q, err)) {
+            at_where(L, d, err);
+            return 0;
+        }
+        if (i == 1) {
+            if (lua_getfield(L, decl, "dead_letter") != LUA_TTABLE) {
+                lua_pop(L, 1);
+                rawfield(L, d, "sink");
+            }
+            int bad = compile_dead_letter(e, L, lua_gettop(L), err);
+            lua_pop(L, 1);
+            if (bad) return 0;
+        }
+        lua_pop(L, 1);
+    }
+    a->rc = 0;
+    return 0;
 }
 
 int ls_lua_compile(ls_engine *e, char *err)
 {
     lua_State *L = e->L;
     int top = lua_gettop(L);
-    if (!ls_lua_push_declared(L)) {
-        ls_seterr(err, "%s: the script declared nothing (it must use require \"luastream\")",
-                  e->script);
-        return -1;
+    compile_args a = { e, err, -1 };
+    lua_pushcfunction(L, compile_all);
+    lua_pushlightuserdata(L, &a);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        ls_seterr(err, "%s: while reading the declarations: %s", e->script, error_text(L, -1));
+        a.rc = -1;
     }
-    int decl = lua_gettop(L);
-    int rc = -1;
-    if (compile_sources(e, L, decl, err) || compile_tables(e, L, decl, err)) goto out;
-
-    lua_getfield(L, decl, "queries");
-    size_t nq = lua_rawlen(L, -1);
-    if (nq == 0) {
-        ls_seterr(err, "%s: the script declared no query (ls.query \"name\" {...})", e->script);
-        goto out;
-    }
-    e->queries = ls_xcalloc(nq, sizeof *e->queries);
-    for (size_t i = 1; i <= nq; i++) {
-        lua_rawgeti(L, -1, (lua_Integer)i);
-        int d = lua_gettop(L);
-        char *name = opt_str(L, d, "name");
-        ls_query *q = ls_query_new(name, L);
-        free(name);
-        e->queries[e->nqueries++] = q;
-        if (compile_query(e, L, d, q, err)) {
-            char *where = opt_str(L, d, "where");
-            if (where) {
-                char tmp[LS_ERRLEN];
-                snprintf(tmp, sizeof tmp, "%s: %s", where, err);
-                memcpy(err, tmp, LS_ERRLEN);
-                free(where);
-            }
-            goto out;
-        }
-        if (i == 1) {
-            if (lua_getfield(L, decl, "dead_letter") != LUA_TTABLE) {
-                lua_pop(L, 1);
-                lua_getfield(L, d, "sink");
-            }
-            int bad = compile_dead_letter(e, L, lua_gettop(L), err);
-            lua_pop(L, 1);
-            if (bad) goto out;
-        }
-        lua_pop(L, 1);
-    }
-    rc = 0;
-out:
     lua_settop(L, top);
-    return rc;
+    return a.rc;
 }

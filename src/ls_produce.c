@@ -1,118 +1,152 @@
 /* ls_produce.c - `luastream produce`: replay a JSON file into a topic.
  *
  * Streams records out of a JSON array or NDJSON file (ls_json_split),
- * validates each with yajl, optionally takes the message key from a
- * top-level field, rate-limits, and logs progress once a second.  Every
- * delivery failure is counted and reported; a malformed file stops after
- * sending everything before the error, with the error's position. */
+ * validates each with the engine's scanner, optionally takes the message
+ * key from a top-level field, rate-limits, and logs progress once a second.
+ * Every delivery failure is counted and reported; a malformed file stops
+ * after sending everything before the error, with the error's exact line
+ * and column; a file without records is an error. SIGINT/SIGTERM stop the
+ * sending at once: the deliveries in flight get a bounded wait, the summary
+ * is printed, and the exit code is 128 + the signal (130, 143). */
 #include "ls_produce.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include "ls_json_scan.h"
 #include "ls_json_split.h"
 #include "ls_kafka.h"
 
+typedef struct produce_run {
+    const ls_produce_opts *o;
+    ls_kafka_producer *p;
+    int64_t records;    /* handed to librdkafka */
+    int64_t keyless;    /* --key: records whose key field was null or missing */
+    double start, last_report;
+} produce_run;
+
+static int stopped(const ls_produce_opts *o) { return o->stop && *o->stop; }
+
 static void sleep_ms(double ms)
 {
     if (ms <= 0) return;
     struct timespec ts = { (time_t)(ms / 1000), (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6) };
-    nanosleep(&ts, NULL);
+    nanosleep(&ts, NULL); /* a signal cuts it short: the loop then sees stop */
 }
 
-/* Validates rec with the engine's own scanner (the same rules the
- * consumer side applies); with key_field, takes that top-level field's
- * text as the message key. Records that are valid JSON but not objects are
- * sent too: the producer is not the place to judge them. */
-static int check_record(const ls_buf *rec, const ls_fieldset *key_field, ls_recview *view,
-                        ls_buf *key, char *err)
+static void report(const produce_run *r, const char *final)
 {
-    if (ls_json_scan(rec->data, rec->len, key_field, view, err)) {
-        if (strcmp(err, "not a JSON object") != 0) return -1;
-        err[0] = '\0';
-    }
-    ls_buf_reset(key);
-    if (key_field) {
-        const ls_value *v = &view->vals[0];
-        if (v->type == LS_STR || v->type == LS_INT || v->type == LS_DOUBLE || v->type == LS_BOOL)
-            ls_value_text(key, v);
-    }
-    return 0;
-}
-
-static void report(const ls_kafka_producer *p, int64_t records, double start, const char *final)
-{
-    double secs = (ls_mono_ms() - start) / 1000.0;
+    double secs = (ls_mono_ms() - r->start) / 1000.0;
+    char keyless[160] = "";
+    if (r->keyless)
+        snprintf(keyless, sizeof keyless, ", %lld without a key (field %.80s null or missing)",
+                 (long long)r->keyless, r->o->key_field);
     fprintf(stderr,
-            "luastream produce: %s%lld records sent, %lld delivered, %lld errors, %.1f s, "
+            "luastream produce: %s%lld records sent, %lld delivered, %lld errors%s, %.1f s, "
             "%.0f records/s\n",
-            final, (long long)records, (long long)p->delivered, (long long)p->failed, secs,
-            secs > 0 ? (double)records / secs : 0.0);
+            final, (long long)r->records, (long long)r->p->delivered, (long long)r->p->failed,
+            keyless, secs, secs > 0 ? (double)r->records / secs : 0.0);
 }
 
-static void pace(const ls_produce_opts *o, int64_t records, double start)
+static void pace(const produce_run *r)
 {
-    if (o->rate <= 0) return;
-    double due = start + (double)records * 1000.0 / o->rate;
+    if (r->o->rate <= 0) return;
+    double due = r->start + (double)r->records * 1000.0 / r->o->rate;
     double now = ls_mono_ms();
     if (due > now) sleep_ms(due - now);
 }
 
+static void progress(produce_run *r)
+{
+    double now = ls_mono_ms();
+    if (!r->o->quiet && now - r->last_report >= 1000.0) {
+        report(r, "");
+        r->last_report = now;
+    }
+}
+
+/* The message key of a record (view of the --key field): strings as they
+ * are, numbers and booleans as their JSON text; null or missing: no key
+ * (*has = 0); an object or array: -1 + err. */
+static int key_of(const ls_recview *view, const char *field, ls_buf *key, int *has, char *err)
+{
+    ls_buf_reset(key);
+    const ls_value *v = &view->vals[0];
+    if (view->nested[0]) {
+        ls_seterr(err, "key field \"%.200s\" holds an object or an array; a message key must be "
+                  "a string, number or boolean", field);
+        return -1;
+    }
+    *has = v->type != LS_NULL;
+    if (*has) ls_value_text(key, v);
+    return 0;
+}
+
+/* Where in the file the scanner's complaint about the record points:
+ * "invalid JSON at byte K: what" is byte K of the record as written. */
+static void record_error(const ls_splitter *sp, const char *scan_err, char *out, size_t n)
+{
+    size_t k = 0;
+    int at = -1;
+    uint64_t off, line, col;
+    if (sscanf(scan_err, "invalid JSON at byte %zu: %n", &k, &at) == 1 && at > 0) {
+        ls_splitter_locate(sp, k, &off, &line, &col);
+        snprintf(out, n, "at line %llu, column %llu (byte %llu): %s", (unsigned long long)line,
+                 (unsigned long long)col, (unsigned long long)off, scan_err + at);
+    } else {
+        ls_splitter_locate(sp, 0, &off, &line, &col);
+        snprintf(out, n, "at line %llu, column %llu (byte %llu): %s", (unsigned long long)line,
+                 (unsigned long long)col, (unsigned long long)off, scan_err);
+    }
+}
+
 /* --raw: every line is one message, byte for byte, empty lines included
  * (no JSON check): for replaying captures and for testing bad input. */
-static int produce_lines(const ls_produce_opts *o, ls_kafka_producer *p, FILE *f)
+static int produce_lines(produce_run *r, FILE *f)
 {
+    const ls_produce_opts *o = r->o;
     char err[LS_ERRLEN];
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    int64_t records = 0;
     int rc = 0;
-    double start = ls_mono_ms();
-    while ((n = getline(&line, &cap, f)) >= 0) {
-        if (n > 0 && line[n - 1] == '\n') n--;
-        if (ls_kafka_produce(p, o->topic, o->partition, NULL, 0, line, (size_t)n, err)) {
-            ls_log("produce: %s", err);
-            rc = 1;
+    for (;;) {
+        if (stopped(o)) break;
+        errno = 0;
+        n = getline(&line, &cap, f);
+        if (n < 0) {
+            if (ferror(f) && !stopped(o)) {
+                ls_log("produce: %s: read error after %lld lines: %s", o->file,
+                       (long long)r->records, strerror(errno ? errno : EIO));
+                rc = 1;
+            }
             break;
         }
-        records++;
-        pace(o, records, start);
-        if (o->max > 0 && records >= o->max) break;
+        if (n > 0 && line[n - 1] == '\n') n--;
+        if (ls_kafka_produce(r->p, o->topic, o->partition, NULL, 0, line, (size_t)n, err)) {
+            if (!stopped(o)) {
+                ls_log("produce: %s", err);
+                rc = 1;
+            }
+            break;
+        }
+        r->records++;
+        pace(r);
+        if (o->max > 0 && r->records >= o->max) break;
+        progress(r);
     }
     free(line);
-    if (ls_kafka_flush(p, o->flush_timeout_ms, err)) {
-        ls_log("produce: %s", err);
-        rc = 1;
-    }
-    report(p, records, start, "done: ");
-    if (p->failed) rc = 1;
-    ls_kafka_producer_free(p, 0);
     return rc;
 }
 
-int ls_produce(const ls_produce_opts *o)
+/* JSON records, split out of the file and checked one by one. */
+static int produce_records(produce_run *r, FILE *f)
 {
+    const ls_produce_opts *o = r->o;
     char err[LS_ERRLEN];
-    FILE *f = strcmp(o->file, "-") == 0 ? stdin : fopen(o->file, "rb");
-    if (!f) {
-        ls_log("produce: cannot open %s: %s", o->file, strerror(errno));
-        return 2;
-    }
-    ls_kafka_producer *p = ls_kafka_producer_new(o->bootstrap, o->props, o->connect_timeout_ms, err);
-    if (!p) {
-        ls_log("produce: %s", err);
-        if (f != stdin) fclose(f);
-        return 2;
-    }
-    if (o->raw) {
-        int r = produce_lines(o, p, f);
-        if (f != stdin) fclose(f);
-        return r;
-    }
     ls_splitter sp;
     ls_splitter_init(&sp, f);
     ls_buf key;
@@ -125,53 +159,125 @@ int ls_produce(const ls_produce_opts *o)
     ls_recview view;
     ls_recview_init(&view, kf ? 1 : 0);
     int rc = 0;
-    int64_t records = 0;
-    double start = ls_mono_ms(), last_report = start;
     for (;;) {
-        int r = ls_splitter_next(&sp, err);
-        if (r == 0) break;
-        if (r < 0) {
-            ls_log("produce: %s: malformed JSON: %s; %lld records before it were sent",
-                   o->file, err, (long long)records);
+        if (stopped(o)) break;
+        int s = ls_splitter_next(&sp, err);
+        if (s == 0 || (s < 0 && stopped(o))) break; /* a read cut short by the signal is no error */
+        if (s < 0) {
+            ls_log("produce: %s: malformed JSON: %s; %lld records before it were sent", o->file,
+                   err, (long long)r->records);
             rc = 1;
             break;
         }
-        char rerr[LS_ERRLEN];
-        if (check_record(&sp.rec, kf, &view, &key, rerr)) {
-            ls_log("produce: %s: malformed record %lld at byte %llu (line %llu, column %llu): %s; "
-                   "%lld records before it were sent",
-                   o->file, (long long)records + 1, (unsigned long long)sp.rec_offset,
-                   (unsigned long long)sp.rec_line, (unsigned long long)sp.rec_col, rerr,
-                   (long long)records);
+        char rerr[LS_ERRLEN], where[LS_ERRLEN];
+        if (ls_json_scan(sp.raw.data, sp.raw.len, kf, &view, rerr) &&
+            strcmp(rerr, "not a JSON object") != 0) {
+            /* Records that are valid JSON but not objects are sent too: the
+             * producer is not the place to judge them. */
+            record_error(&sp, rerr, where, sizeof where);
+            ls_log("produce: %s: malformed record %lld %s; %lld records before it were sent",
+                   o->file, (long long)r->records + 1, where, (long long)r->records);
             rc = 1;
             break;
         }
-        if (ls_kafka_produce(p, o->topic, o->partition, o->key_field ? key.data : NULL,
-                             o->key_field ? key.len : 0, sp.rec.data, sp.rec.len, err)) {
-            ls_log("produce: %s", err);
+        int has_key = 0;
+        if (kf && key_of(&view, o->key_field, &key, &has_key, rerr)) {
+            record_error(&sp, rerr, where, sizeof where);
+            ls_log("produce: %s: record %lld %s; %lld records before it were sent", o->file,
+                   (long long)r->records + 1, where, (long long)r->records);
             rc = 1;
             break;
         }
-        records++;
-        pace(o, records, start);
-        if (o->max > 0 && records >= o->max) break;
-        double now = ls_mono_ms();
-        if (!o->quiet && now - last_report >= 1000.0) {
-            report(p, records, start, "");
-            last_report = now;
+        if (kf && !has_key) {
+            if (r->keyless++ == 0) {
+                uint64_t off, line, col;
+                ls_splitter_locate(&sp, 0, &off, &line, &col);
+                ls_log("produce: %s: record %lld (line %llu, column %llu): key field \"%s\" is "
+                       "null or missing: sent without a key (further ones are counted in the "
+                       "summary)", o->file, (long long)r->records + 1, (unsigned long long)line,
+                       (unsigned long long)col, o->key_field);
+            }
         }
+        if (ls_kafka_produce(r->p, o->topic, o->partition, has_key ? key.data : NULL,
+                             has_key ? key.len : 0, sp.rec.data, sp.rec.len, err)) {
+            if (!stopped(o)) {
+                ls_log("produce: %s", err);
+                rc = 1;
+            }
+            break;
+        }
+        r->records++;
+        pace(r);
+        if (o->max > 0 && r->records >= o->max) break;
+        progress(r);
     }
-    if (ls_kafka_flush(p, o->flush_timeout_ms, err)) {
-        ls_log("produce: %s", err);
-        rc = 1;
-    }
-    report(p, records, start, "done: ");
-    if (p->failed && rc == 0) rc = 1;
     ls_buf_free(&key);
     ls_recview_free(&view);
     ls_fieldset_free(kf);
     ls_splitter_free(&sp);
-    ls_kafka_producer_free(p, 0);
+    return rc;
+}
+
+static FILE *open_input(const char *file)
+{
+    if (strcmp(file, "-") == 0) return stdin;
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        ls_log("produce: cannot open %s: %s", file, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        ls_log("produce: cannot read %s: it is a directory", file);
+        fclose(f);
+        return NULL;
+    }
+    return f;
+}
+
+int ls_produce(const ls_produce_opts *o)
+{
+    char err[LS_ERRLEN];
+    if (ls_kafka_check_topic(o->topic, err)) {
+        ls_log("produce: --topic %s", err);
+        return 2;
+    }
+    FILE *f = open_input(o->file);
+    if (!f) return 2;
+    produce_run r = { 0 };
+    r.o = o;
+    r.p = ls_kafka_producer_new(o->bootstrap, o->props, o->connect_timeout_ms, err);
+    if (!r.p) {
+        ls_log("produce: %s", err);
+        if (f != stdin) fclose(f);
+        return 2;
+    }
+    r.p->stop = o->stop;
+    r.start = r.last_report = ls_mono_ms();
+    int rc = o->raw ? produce_lines(&r, f) : produce_records(&r, f);
     if (f != stdin) fclose(f);
+
+    int sig = stopped(o) ? (int)*o->stop : 0;
+    if (sig) {
+        /* Stop sending at once; what is in flight gets a bounded wait. */
+        int wait = o->stop_flush_timeout_ms > 0 ? o->stop_flush_timeout_ms : 10000;
+        if (ls_kafka_flush(r.p, wait, err)) ls_log("produce: %s", err);
+        report(&r, sig == SIGINT ? "stopped by SIGINT: " : "stopped by SIGTERM: ");
+        ls_kafka_producer_free(r.p, 0);
+        return 128 + sig;
+    }
+    if (rc == 0 && r.records == 0) {
+        ls_log("produce: %s has no records (%s): nothing was sent", o->file,
+               o->raw ? "no lines" : "empty, or an empty array");
+        ls_kafka_producer_free(r.p, 0);
+        return 1;
+    }
+    if (ls_kafka_flush(r.p, o->flush_timeout_ms, err)) {
+        ls_log("produce: %s", err);
+        rc = 1;
+    }
+    report(&r, "done: ");
+    if (r.p->failed && rc == 0) rc = 1;
+    ls_kafka_producer_free(r.p, 0);
     return rc;
 }

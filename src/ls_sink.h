@@ -53,10 +53,12 @@ typedef int (*ls_format_fn)(void *ctx, const ls_row *row, ls_buf *out, char *err
 
 typedef struct ls_console_opts {
     const char *query;      /* shown in the batch header */
-    int num_rows;           /* rows shown per batch (Spark: 20) */
-    int truncate;           /* cut cells to 20 characters */
-    ls_format_fn format;    /* optional: one line per row instead of a table */
+    int num_rows;           /* rows shown per batch (Spark: 20), tables and formatted lines */
+    int truncate;           /* cut cells to 20 columns (on character boundaries) */
+    ls_format_fn format;    /* optional: one line per row instead of a table; a row it
+                               fails on is skipped, counted and reported (not fatal) */
     void *format_ctx;
+    void *errors;           /* FILE * for those reports (default stderr) */
 } ls_console_opts;
 
 ls_sink *ls_sink_console_new(const ls_console_opts *opts, void *out_file);

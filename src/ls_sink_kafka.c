@@ -11,7 +11,15 @@
  * after a batch's transaction committed but before the checkpoint's commit
  * record would replay that batch: at start the sink reads the tail of its
  * topic (read_committed) for the highest batch id already there and skips
- * batches up to it, so each result is committed exactly once. */
+ * batches up to it, so each result is committed exactly once. The
+ * transactional producer is initialised (which fences any other producer
+ * with its transactional.id) when the first batch opens, not when the sink
+ * is built: by then the run holds its checkpoint's lock, so a second run
+ * started by mistake on the same checkpoint can never fence the first.
+ *
+ * Every librdkafka call that can fail is checked: a batch-id scan that
+ * cannot read the whole tail of the topic is an error, never a guess (a
+ * wrong guess would write a batch twice or skip one). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +34,9 @@ typedef struct kafka_sink {
     ls_sink base;
     ls_kafka_producer *p;      /* borrowed (plain) or owned (transactional) */
     int txn;
+    int txn_ready;             /* transactions initialised, done_until known */
+    char *bootstrap;           /* transactional: for the batch-id scan */
+    ls_props props;
     int64_t done_until;        /* batches up to this id are already in the topic */
     int skipping;              /* this batch is one of those */
     int64_t batch;
@@ -36,15 +47,33 @@ typedef struct kafka_sink {
 
 static int txn_error(rd_kafka_error_t *e, const char *what, const char *topic, char *err)
 {
-    ls_seterr(err, "kafka sink %s: %s: %s", topic, what, rd_kafka_error_string(e));
+    ls_seterr(err, "kafka sink %s: %s: %s%s", topic, what, rd_kafka_error_string(e),
+              rd_kafka_error_is_fatal(e) ? " (fatal: the producer cannot continue)" : "");
     rd_kafka_error_destroy(e);
     return -1;
+}
+
+static int64_t last_batch_in(const char *bootstrap, const ls_props *props, const char *topic,
+                             char *err);
+
+/* First batch of a transactional sink: fence older producers, then find
+ * the batches already committed to the topic. */
+static int txn_init(kafka_sink *k, char *err)
+{
+    rd_kafka_error_t *e = rd_kafka_init_transactions(k->p->rk, TXN_TIMEOUT_MS);
+    if (e) return txn_error(e, "init transactions", k->topic, err);
+    int64_t done = last_batch_in(k->bootstrap, &k->props, k->topic, err);
+    if (done < -1) return -1;
+    k->done_until = done;
+    k->txn_ready = 1;
+    return 0;
 }
 
 static int open_batch(ls_sink *s, int64_t batch_id, char *err)
 {
     kafka_sink *k = (kafka_sink *)s;
     s->rows_in_batch = 0;
+    if (k->txn && !k->txn_ready && txn_init(k, err)) return -1;
     k->batch = batch_id;
     k->skipping = k->txn && batch_id <= k->done_until;
     if (k->txn && !k->skipping) {
@@ -92,9 +121,22 @@ static int close_batch(ls_sink *s, char *err)
     if (k->skipping) return 0;
     rd_kafka_error_t *e = rd_kafka_commit_transaction(k->p->rk, TXN_TIMEOUT_MS);
     if (e) {
-        rd_kafka_error_t *a = rd_kafka_abort_transaction(k->p->rk, TXN_TIMEOUT_MS);
-        if (a) rd_kafka_error_destroy(a);
-        return txn_error(e, "commit transaction", k->topic, err);
+        char what[LS_ERRLEN];
+        snprintf(what, sizeof what, "commit transaction of batch %lld", (long long)k->batch);
+        if (!rd_kafka_error_is_fatal(e)) {
+            rd_kafka_error_t *a = rd_kafka_abort_transaction(k->p->rk, TXN_TIMEOUT_MS);
+            if (a) {
+                snprintf(what, sizeof what, "commit transaction of batch %lld (and its abort: %s)",
+                         (long long)k->batch, rd_kafka_error_string(a));
+                rd_kafka_error_destroy(a);
+            }
+        }
+        return txn_error(e, what, k->topic, err);
+    }
+    if (k->p->failed) {
+        ls_seterr(err, "kafka sink %s: %lld messages failed delivery (last: %s)", k->topic,
+                  (long long)k->p->failed, k->p->last_error);
+        return -1;
     }
     return 0;
 }
@@ -103,6 +145,8 @@ static void destroy(ls_sink *s)
 {
     kafka_sink *k = (kafka_sink *)s;
     if (k->txn) ls_kafka_producer_free(k->p, 0);
+    free(k->bootstrap);
+    ls_props_free(&k->props);
     ls_buf_free(&k->key);
     ls_buf_free(&k->val);
     yajl_gen_free(k->gen);
@@ -138,7 +182,99 @@ ls_sink *ls_sink_kafka_new(ls_kafka_producer *p, const char *topic, char *err)
 }
 
 /* The highest luastream.batch header among the last committed messages of
- * every partition of topic, or -1 (no topic, no messages). */
+ * every partition of topic, -1 when there is none (no topic yet, or no
+ * messages), or -2 + err when the topic's tail could not be read whole. */
+static int64_t scan_tail(rd_kafka_t *rk, const char *topic, char *err)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (!rkt) {
+        ls_seterr(err, "kafka sink %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+        return -2;
+    }
+    int64_t best = -1;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_partition_list_t *list = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ls_seterr(err, "kafka sink %s: cannot read the topic's metadata (to find the batches "
+                  "already written): %s", topic, rd_kafka_err2str(e));
+        best = -2;
+        goto out;
+    }
+    if (md->topic_cnt < 1 || md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+        goto out; /* a new topic: nothing written yet */
+    if (md->topics[0].err) {
+        ls_seterr(err, "kafka sink %s: %s", topic, rd_kafka_err2str(md->topics[0].err));
+        best = -2;
+        goto out;
+    }
+    const struct rd_kafka_metadata_topic *mt = &md->topics[0];
+    list = rd_kafka_topic_partition_list_new(mt->partition_cnt > 0 ? mt->partition_cnt : 1);
+    int pending = 0;
+    for (int i = 0; i < mt->partition_cnt; i++) {
+        int64_t lo, hi;
+        int32_t part = mt->partitions[i].id;
+        e = rd_kafka_query_watermark_offsets(rk, topic, part, &lo, &hi, 10000);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            ls_seterr(err, "kafka sink %s: partition %d: cannot read its offsets: %s", topic,
+                      (int)part, rd_kafka_err2str(e));
+            best = -2;
+            goto out;
+        }
+        if (hi <= lo) continue;
+        /* Only the newest committed messages matter: a batch that
+         * committed here was the last thing the crashed run wrote, so
+         * its rows are the tail of the partition. */
+        int64_t from = hi - 1000 > lo ? hi - 1000 : lo;
+        rd_kafka_topic_partition_list_add(list, topic, part)->offset = from;
+        pending++;
+    }
+    if (pending && (e = rd_kafka_assign(rk, list)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ls_seterr(err, "kafka sink %s: cannot assign its partitions: %s", topic, rd_kafka_err2str(e));
+        best = -2;
+        goto out;
+    }
+    double until = ls_mono_ms() + 30000;
+    while (pending > 0 && ls_mono_ms() < until) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m) continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            pending--;
+        } else if (m->err) {
+            ls_seterr(err, "kafka sink %s: reading the batches already written: %s", topic,
+                      rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            best = -2;
+            goto out;
+        } else {
+            rd_kafka_headers_t *h;
+            const void *v;
+            size_t n;
+            if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                rd_kafka_header_get_last(h, BATCH_HEADER, &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                v && n > 0 && n < 24) {
+                char b[24];
+                memcpy(b, v, n);
+                b[n] = '\0';
+                char *end;
+                long long id = strtoll(b, &end, 10);
+                if (*end == '\0' && id > best) best = id;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (pending > 0) {
+        ls_seterr(err, "kafka sink %s: could not read the end of %d partition%s within 30 s "
+                  "(to find the batches already written)", topic, pending, pending == 1 ? "" : "s");
+        best = -2;
+    }
+out:
+    if (list) rd_kafka_topic_partition_list_destroy(list);
+    if (md) rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return best;
+}
+
 static int64_t last_batch_in(const char *bootstrap, const ls_props *props, const char *topic,
                              char *err)
 {
@@ -158,55 +294,13 @@ static int64_t last_batch_in(const char *bootstrap, const ls_props *props, const
         ls_seterr(err, "kafka sink %s: %s", topic, errstr);
         return -2;
     }
-    rd_kafka_poll_set_consumer(rk);
-    int64_t best = -1;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt &&
-        !md->topics[0].err) {
-        const struct rd_kafka_metadata_topic *mt = &md->topics[0];
-        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(mt->partition_cnt);
-        int pending = 0;
-        for (int i = 0; i < mt->partition_cnt; i++) {
-            int64_t lo, hi;
-            int32_t part = mt->partitions[i].id;
-            if (rd_kafka_query_watermark_offsets(rk, topic, part, &lo, &hi, 10000) || hi <= lo)
-                continue;
-            /* Only the newest committed messages matter: a batch that
-             * committed here was the last thing the crashed run wrote, so
-             * its rows are the tail of the partition. */
-            int64_t from = hi - 1000 > lo ? hi - 1000 : lo;
-            rd_kafka_topic_partition_list_add(list, topic, part)->offset = from;
-            pending++;
-        }
-        if (pending) rd_kafka_assign(rk, list);
-        double until = ls_mono_ms() + 30000;
-        while (pending > 0 && ls_mono_ms() < until) {
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-            if (!m) continue;
-            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                pending--;
-            } else if (!m->err) {
-                rd_kafka_headers_t *h;
-                const void *v;
-                size_t n;
-                if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                    rd_kafka_header_get_last(h, BATCH_HEADER, &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                    n < 24) {
-                    char b[24];
-                    memcpy(b, v, n);
-                    b[n] = '\0';
-                    int64_t id = strtoll(b, NULL, 10);
-                    if (id > best) best = id;
-                }
-            }
-            rd_kafka_message_destroy(m);
-        }
-        rd_kafka_topic_partition_list_destroy(list);
-    }
-    if (md) rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_consumer_close(rk);
+    int64_t best = -2;
+    rd_kafka_resp_err_t e = rd_kafka_poll_set_consumer(rk);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        ls_seterr(err, "kafka sink %s: %s", topic, rd_kafka_err2str(e));
+    else
+        best = scan_tail(rk, topic, err);
+    rd_kafka_consumer_close(rk); /* nothing committed: a failed close loses nothing */
     rd_kafka_destroy(rk);
     return best;
 }
@@ -221,21 +315,10 @@ ls_sink *ls_sink_kafka_new_txn(const char *bootstrap, const ls_props *props, con
     ls_kafka_producer *p = ls_kafka_producer_new(bootstrap, &tp, 10000, err);
     ls_props_free(&tp);
     if (!p) return NULL;
-    rd_kafka_error_t *e = rd_kafka_init_transactions(p->rk, TXN_TIMEOUT_MS);
-    if (e) {
-        ls_seterr(err, "kafka sink %s: init transactions: %s", topic, rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        ls_kafka_producer_free(p, 0);
-        return NULL;
-    }
-    int64_t done = last_batch_in(bootstrap, props, topic, err);
-    if (done < -1) {
-        ls_kafka_producer_free(p, 0);
-        return NULL;
-    }
     kafka_sink *k = alloc_sink(topic);
     k->p = p;
     k->txn = 1;
-    k->done_until = done;
+    k->bootstrap = ls_xstrdup(bootstrap);
+    for (size_t i = 0; props && i < props->n; i++) ls_props_set(&k->props, props->names[i], props->values[i]);
     return &k->base;
 }

@@ -1,7 +1,12 @@
-/* main.c - command-line entry: run a script, or the produce / consume
- * helpers. Argument parsing is getopt_long's; everything else lives in the
- * library (libluastream.a). */
-#include <getopt.h>
+/* main.c - the command line: which command (a script run, produce,
+ * consume, help), its options, and the signals. Options are matched
+ * exactly (no abbreviations), checked against the command they belong to,
+ * and every numeric value against its range: a mistake is one line naming
+ * the option, and what it accepts, exit 2. The help text is generated from
+ * the manual page (docs/luastream.1, scripts/man2help.awk). Everything else
+ * lives in the library (libluastream.a). */
+#include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,79 +19,26 @@
 #define LS_VERSION "0.1.0"
 #endif
 
-/* The one piece of global mutable state: set by SIGINT/SIGTERM, read by
- * the run loops, which finish the batch in progress and exit cleanly. */
+static const char help_text[] =
+#include "help.inc"
+    ;
+
+static const char see_help[] = "see luastream --help";
+
+/* The one piece of global mutable state: the signal (SIGINT or SIGTERM)
+ * that asked the run loops to stop, 0 until then. They finish the batch in
+ * progress (produce: the deliveries in flight) and exit cleanly. A second
+ * signal ends the process at once. */
 static volatile sig_atomic_t stop_requested = 0;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
-}
-
-static const char usage[] =
-    "usage:\n"
-    "  luastream SCRIPT [options]          run the queries a Lua script declares\n"
-    "  luastream produce FILE --topic T    send each record of a JSON file to Kafka\n"
-    "  luastream consume --topic T         print a topic's messages\n"
-    "\n"
-    "run options:\n"
-    "  --set NAME=VALUE     script parameter, read with ls.param(NAME, default); repeatable\n"
-    "  --trigger SPEC       override the script's trigger: an interval (\"2 seconds\", \"500ms\",\n"
-    "                       \"1 minute\"), once, or available-now (process what is in the\n"
-    "                       topic at start, then exit 0)\n"
-    "  --progress PATH      append each batch's progress report (JSON lines) to PATH\n"
-    "  --ui [HOST:]PORT     serve a live web UI, /api/queries, /metrics (Prometheus) and\n"
-    "                       /healthz (HOST defaults to 127.0.0.1)\n"
-    "  --checkpoint DIR     keep offsets, state and commits in DIR; a restart resumes there\n"
-    "                       with exactly the results of an uninterrupted run\n"
-    "  --partitions N       hash partitions of aggregation state (default 16)\n"
-    "  --max-state-rows N   stop with a clear error when a query's state holds more than\n"
-    "                       N groups (default: no cap; also max_state_rows per query)\n"
-    "  --parallelism N      worker threads, each with its own Lua state (default 1:\n"
-    "                       everything on the engine thread)\n"
-    "  --unsafe-lua         let the script use os.execute, io.popen and native modules\n"
-    "                       (by default only lua-cjson is loadable)\n"
-    "  --quiet              no progress lines on stderr\n"
-    "\n"
-    "produce options:\n"
-    "  --topic T            topic to write (required)\n"
-    "  --bootstrap B        Kafka bootstrap servers (default localhost:9092)\n"
-    "  --rate N             at most N records per second\n"
-    "  --key FIELD          message key from this top-level field of each record\n"
-    "  --partition P        write every record to partition P\n"
-    "  --max N              stop after N records\n"
-    "  --kafka PROP=VALUE   librdkafka property; repeatable\n"
-    "  --quiet              only the final summary line\n"
-    "  --raw                send each line as one message, unchecked (empty lines too)\n"
-    "  FILE is a JSON array or newline-delimited JSON, or - for stdin.\n"
-    "\n"
-    "consume options:\n"
-    "  --topic T, --bootstrap B, --kafka PROP=VALUE as above\n"
-    "  --from-beginning     start at the earliest offsets (default: only new messages)\n"
-    "  --to-end             stop at the end offsets the topic had at start\n"
-    "  --max N              stop after N messages\n"
-    "  --meta               prefix each line with topic/partition@offset and the key\n"
-    "\n"
-    "  --help, --version\n"
-    "\n"
-    "exit codes: 0 done, 1 runtime failure, 2 bad usage, bad script or unreachable broker\n"
-    "The Lua API and examples: README.md (section \"The Lua API\").\n";
-
-static int bad_usage(const char *msg, const char *arg)
-{
-    fprintf(stderr, "luastream: %s%s%s\n\n%s", msg, arg ? " " : "", arg ? arg : "", usage);
-    return 2;
-}
-
-/* Splits NAME=VALUE; returns -1 when there is no '='. */
-static int split_kv(const char *arg, char **name, char **value)
-{
-    const char *eq = strchr(arg, '=');
-    if (!eq || eq == arg) return -1;
-    *name = ls_xstrndup(arg, (size_t)(eq - arg));
-    *value = ls_xstrdup(eq + 1);
-    return 0;
+    if (stop_requested) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    stop_requested = sig;
 }
 
 static void install_signals(void)
@@ -94,220 +46,447 @@ static void install_signals(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* a full file system or size limit is a write error, not a death */
 }
 
-enum { O_SET = 256, O_TRIGGER, O_PROGRESS, O_PARTITIONS, O_QUIET, O_TOPIC, O_BOOTSTRAP,
-       O_RATE, O_KEY, O_PARTITION, O_MAX, O_KAFKA, O_FROM_BEGINNING, O_TO_END, O_META,
-       O_HELP, O_VERSION, O_RAW, O_PARALLELISM, O_CHECKPOINT, O_UNSAFE_LUA, O_MAX_STATE, O_UI };
+/* ---- options ------------------------------------------------------------ */
 
-static const struct option longopts[] = {
-    { "set", required_argument, NULL, O_SET },
-    { "trigger", required_argument, NULL, O_TRIGGER },
-    { "progress", required_argument, NULL, O_PROGRESS },
-    { "partitions", required_argument, NULL, O_PARTITIONS },
-    { "parallelism", required_argument, NULL, O_PARALLELISM },
-    { "checkpoint", required_argument, NULL, O_CHECKPOINT },
-    { "unsafe-lua", no_argument, NULL, O_UNSAFE_LUA },
-    { "max-state-rows", required_argument, NULL, O_MAX_STATE },
-    { "ui", required_argument, NULL, O_UI },
-    { "quiet", no_argument, NULL, O_QUIET },
-    { "topic", required_argument, NULL, O_TOPIC },
-    { "bootstrap", required_argument, NULL, O_BOOTSTRAP },
-    { "rate", required_argument, NULL, O_RATE },
-    { "key", required_argument, NULL, O_KEY },
-    { "partition", required_argument, NULL, O_PARTITION },
-    { "max", required_argument, NULL, O_MAX },
-    { "kafka", required_argument, NULL, O_KAFKA },
-    { "from-beginning", no_argument, NULL, O_FROM_BEGINNING },
-    { "to-end", no_argument, NULL, O_TO_END },
-    { "meta", no_argument, NULL, O_META },
-    { "raw", no_argument, NULL, O_RAW },
-    { "help", no_argument, NULL, O_HELP },
-    { "version", no_argument, NULL, O_VERSION },
-    { NULL, 0, NULL, 0 },
+enum { RUN = 1, PRODUCE = 2, CONSUME = 4, ANY = 7 };
+
+enum {
+    O_SET, O_TRIGGER, O_PROGRESS, O_CHECKPOINT, O_PARTITIONS, O_PARALLELISM, O_MAX_STATE, O_UI,
+    O_UNSAFE_LUA, O_QUIET, O_TOPIC, O_BOOTSTRAP, O_RATE, O_KEY, O_PARTITION, O_MAX, O_KAFKA,
+    O_RAW, O_FROM_BEGINNING, O_TO_END, O_META, O_HELP, O_VERSION, O_COUNT
 };
 
+typedef struct option_def {
+    const char *name;   /* without the leading "--" */
+    const char *arg;    /* the value's name in messages, NULL for a flag */
+    int commands;       /* where it applies */
+    int repeatable;
+} option_def;
+
+static const option_def options[O_COUNT] = {
+    [O_SET] = { "set", "NAME=VALUE", RUN, 1 },
+    [O_TRIGGER] = { "trigger", "SPEC", RUN, 0 },
+    [O_PROGRESS] = { "progress", "PATH", RUN, 0 },
+    [O_CHECKPOINT] = { "checkpoint", "DIR", RUN, 0 },
+    [O_PARTITIONS] = { "partitions", "N", RUN, 0 },
+    [O_PARALLELISM] = { "parallelism", "N", RUN, 0 },
+    [O_MAX_STATE] = { "max-state-rows", "N", RUN, 0 },
+    [O_UI] = { "ui", "[HOST:]PORT", RUN, 0 },
+    [O_UNSAFE_LUA] = { "unsafe-lua", NULL, RUN, 0 },
+    [O_QUIET] = { "quiet", NULL, RUN | PRODUCE, 0 },
+    [O_TOPIC] = { "topic", "T", PRODUCE | CONSUME, 0 },
+    [O_BOOTSTRAP] = { "bootstrap", "B", PRODUCE | CONSUME, 0 },
+    [O_RATE] = { "rate", "N", PRODUCE, 0 },
+    [O_KEY] = { "key", "FIELD", PRODUCE, 0 },
+    [O_PARTITION] = { "partition", "P", PRODUCE, 0 },
+    [O_MAX] = { "max", "N", PRODUCE | CONSUME, 0 },
+    [O_KAFKA] = { "kafka", "PROP=VALUE", PRODUCE | CONSUME, 1 },
+    [O_RAW] = { "raw", NULL, PRODUCE, 0 },
+    [O_FROM_BEGINNING] = { "from-beginning", NULL, CONSUME, 0 },
+    [O_TO_END] = { "to-end", NULL, CONSUME, 0 },
+    [O_META] = { "meta", NULL, CONSUME, 0 },
+    [O_HELP] = { "help", NULL, ANY, 1 },
+    [O_VERSION] = { "version", NULL, ANY, 1 },
+};
+
+typedef struct given {
+    int id;
+    const char *value; /* NULL for a flag */
+} given;
+
 typedef struct cli {
-    ls_engine_opts run;
-    ls_props props;
-    const char *topic, *bootstrap, *key;
-    double rate;
-    long long max;
-    int partition, from_beginning, to_end, meta, raw;
+    given *opts;
+    size_t nopts;
+    char **pos;        /* positional arguments, in order */
+    size_t npos;
+    int seen[O_COUNT];
 } cli;
 
-static int parse_number(const char *opt, const char *arg, double *out)
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
 {
-    char *end;
-    double v = strtod(arg, &end);
-    if (end == arg || *end || v < 0) {
-        fprintf(stderr, "luastream: %s expects a non-negative number, got \"%s\"\n", opt, arg);
-        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("luastream: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (%s)\n", see_help);
+    va_end(ap);
+    return 2;
+}
+
+/* Edits (insert, delete, replace) between two short option names. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), d[64];
+    if (la > 62 || lb > 62) return 99;
+    for (size_t j = 0; j <= lb; j++) d[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = d[0];
+        d[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = d[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (d[j - 1] + 1 < best) best = d[j - 1] + 1;
+            diag = up;
+            d[j] = best;
+        }
     }
+    return d[lb];
+}
+
+/* Unknown option: suggest the options it abbreviates, else a near miss. */
+static int unknown_option(const char *arg)
+{
+    const char *name = arg + 2;
+    size_t n = strcspn(name, "=");
+    char shown[48];
+    snprintf(shown, sizeof shown, "%.*s", (int)(n < 40 ? n : 40), name);
+    const char *pre[O_COUNT];
+    size_t npre = 0, best = 99;
+    const char *near = NULL;
+    for (int i = 0; i < O_COUNT; i++) {
+        if (n > 0 && strncmp(options[i].name, shown, strlen(shown)) == 0) pre[npre++] = options[i].name;
+        size_t d = distance(shown, options[i].name);
+        if (d < best) {
+            best = d;
+            near = options[i].name;
+        }
+    }
+    if (npre == 1) return usage_error("unknown option --%s; did you mean --%s?", shown, pre[0]);
+    if (npre == 2)
+        return usage_error("unknown option --%s; did you mean --%s or --%s?", shown, pre[0], pre[1]);
+    if (near && best <= 2 && best < strlen(shown))
+        return usage_error("unknown option --%s; did you mean --%s?", shown, near);
+    return usage_error("unknown option --%s", shown);
+}
+
+static int find_option(const char *name, size_t n)
+{
+    for (int i = 0; i < O_COUNT; i++)
+        if (strlen(options[i].name) == n && strncmp(options[i].name, name, n) == 0) return i;
+    return -1;
+}
+
+/* Splits argv into options and positional arguments. */
+static int parse(int argc, char **argv, cli *c)
+{
+    int only_pos = 0;
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        if (only_pos || a[0] != '-' || strcmp(a, "-") == 0) {
+            c->pos[c->npos++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        if (strcmp(a, "-h") == 0) a = "--help";
+        if (a[1] != '-') {
+            return usage_error("unknown option %s (options are written --name)", a);
+        }
+        const char *eq = strchr(a, '=');
+        size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        int id = find_option(a + 2, n);
+        if (id < 0) return unknown_option(a);
+        const option_def *o = &options[id];
+        const char *value = NULL;
+        if (o->arg) {
+            if (eq) value = eq + 1;
+            else if (i + 1 < argc) value = argv[++i];
+            else return usage_error("--%s needs a value: --%s %s", o->name, o->name, o->arg);
+        } else if (eq) {
+            return usage_error("--%s takes no value", o->name);
+        }
+        if (c->seen[id] && !o->repeatable)
+            return usage_error("--%s is given twice", o->name);
+        c->seen[id]++;
+        c->opts[c->nopts].id = id;
+        c->opts[c->nopts++].value = value;
+    }
+    return 0;
+}
+
+static const char *command_name(int cmd)
+{
+    return cmd == PRODUCE ? "produce" : cmd == CONSUME ? "consume" : "a script run";
+}
+
+/* An option given to a command it does not belong to: say where it does. */
+static int misplaced(int id, int cmd)
+{
+    const option_def *o = &options[id];
+    if (cmd == RUN && (id == O_TOPIC || id == O_BOOTSTRAP))
+        return usage_error("--%s is an option of produce and consume, not of a script run: "
+                           "give it to the script as --set %s=%s (read with ls.param)",
+                           o->name, o->name, id == O_TOPIC ? "T" : "HOST:PORT");
+    if (cmd == RUN && id == O_KAFKA)
+        return usage_error("--kafka is an option of produce and consume, not of a script run: "
+                           "put librdkafka properties in the script, "
+                           "ls.kafka { kafka = { [\"PROP\"] = VALUE } }");
+    const char *where = o->commands & RUN ? "a script run"
+                        : (o->commands & PRODUCE) && (o->commands & CONSUME) ? "produce and consume"
+                        : o->commands & PRODUCE ? "produce" : "consume";
+    return usage_error("--%s is an option of %s, not of %s", o->name, where, command_name(cmd));
+}
+
+static int parse_int(int id, const char *arg, long long min, long long max, long long *out)
+{
+    errno = 0;
+    char *end;
+    long long v = strtoll(arg, &end, 10);
+    if (!(arg[0] >= '0' && arg[0] <= '9') && !(arg[0] == '-' && min < 0)) end = (char *)arg;
+    if (end == arg || *end || errno == ERANGE || v < min || v > max)
+        return usage_error("--%s expects a whole number from %lld to %lld, got \"%s\"",
+                           options[id].name, min, max, arg);
     *out = v;
     return 0;
 }
 
-static int parse_args(int argc, char **argv, cli *c)
+/* Splits NAME=VALUE; the name must not be empty. */
+static int split_kv(int id, const char *arg, char **name, char **value)
 {
-    int ch;
-    double num;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        char *n, *v;
-        switch (ch) {
-        case O_SET:
-            if (split_kv(optarg, &n, &v)) return bad_usage("--set expects NAME=VALUE, got", optarg);
-            c->run.set_names = ls_xrealloc(c->run.set_names, (c->run.nset + 1) * sizeof(char *));
-            c->run.set_values = ls_xrealloc(c->run.set_values, (c->run.nset + 1) * sizeof(char *));
-            c->run.set_names[c->run.nset] = n;
-            c->run.set_values[c->run.nset++] = v;
-            break;
-        case O_KAFKA:
-            if (split_kv(optarg, &n, &v)) return bad_usage("--kafka expects PROP=VALUE, got", optarg);
-            ls_props_set(&c->props, n, v);
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return usage_error("--%s expects %s, got \"%s\"", options[id].name, options[id].arg, arg);
+    *name = ls_xstrndup(arg, (size_t)(eq - arg));
+    *value = ls_xstrdup(eq + 1);
+    return 0;
+}
+
+/* Everything the three commands take, filled from the parsed options. */
+typedef struct settings {
+    ls_engine_opts run;
+    ls_props props;
+    const char *topic, *bootstrap, *key;
+    double rate;
+    long long max, partition;
+    int from_beginning, to_end, meta, raw, quiet;
+} settings;
+
+static void free_settings(settings *s)
+{
+    for (size_t i = 0; i < s->run.nset; i++) {
+        free(s->run.set_names[i]);
+        free(s->run.set_values[i]);
+    }
+    free(s->run.set_names);
+    free(s->run.set_values);
+    ls_props_free(&s->props);
+}
+
+static int apply(const given *g, settings *s)
+{
+    long long v;
+    char *n, *val;
+    switch (g->id) {
+    case O_SET:
+        if (split_kv(g->id, g->value, &n, &val)) return 2;
+        for (size_t i = 0; i < s->run.nset; i++)
+            if (strcmp(s->run.set_names[i], n) == 0) {
+                free(n);
+                free(val);
+                return usage_error("--set %s is given twice", s->run.set_names[i]);
+            }
+        s->run.set_names = ls_xrealloc(s->run.set_names, (s->run.nset + 1) * sizeof(char *));
+        s->run.set_values = ls_xrealloc(s->run.set_values, (s->run.nset + 1) * sizeof(char *));
+        s->run.set_names[s->run.nset] = n;
+        s->run.set_values[s->run.nset++] = val;
+        return 0;
+    case O_KAFKA:
+        if (split_kv(g->id, g->value, &n, &val)) return 2;
+        if (ls_props_get(&s->props, n)) {
+            int rc = usage_error("--kafka %s is given twice", n);
             free(n);
-            free(v);
-            break;
-        case O_TRIGGER: c->run.trigger = optarg; break;
-        case O_PROGRESS: c->run.progress_path = optarg; break;
-        case O_PARTITIONS:
-            if (parse_number("--partitions", optarg, &num) || num < 1 || num > 65536) return 2;
-            c->run.partitions = (int)num;
-            break;
-        case O_PARALLELISM:
-            if (parse_number("--parallelism", optarg, &num) || num < 1 || num > 256) return 2;
-            c->run.parallelism = (int)num;
-            break;
-        case O_CHECKPOINT: c->run.checkpoint = optarg; break;
-        case O_UNSAFE_LUA: c->run.unsafe_lua = 1; break;
-        case O_UI: c->run.ui = optarg; break;
-        case O_MAX_STATE:
-            if (parse_number("--max-state-rows", optarg, &num)) return 2;
-            c->run.max_state_rows = (int64_t)num;
-            break;
-        case O_QUIET: c->run.quiet = 1; break;
-        case O_TOPIC: c->topic = optarg; break;
-        case O_BOOTSTRAP: c->bootstrap = optarg; break;
-        case O_RATE:
-            if (parse_number("--rate", optarg, &c->rate)) return 2;
-            break;
-        case O_KEY: c->key = optarg; break;
-        case O_PARTITION:
-            if (parse_number("--partition", optarg, &num)) return 2;
-            c->partition = (int)num;
-            break;
-        case O_MAX:
-            if (parse_number("--max", optarg, &num)) return 2;
-            c->max = (long long)num;
-            break;
-        case O_FROM_BEGINNING: c->from_beginning = 1; break;
-        case O_TO_END: c->to_end = 1; break;
-        case O_META: c->meta = 1; break;
-        case O_RAW: c->raw = 1; break;
-        case O_HELP:
-        case 'h':
-            fputs(usage, stdout);
-            return 1;
-        case O_VERSION:
-            printf("luastream %s\n", LS_VERSION);
-            return 1;
-        default:
-            return bad_usage("unknown or incomplete option", argv[optind - 1]);
+            free(val);
+            return rc;
         }
+        ls_props_set(&s->props, n, val);
+        free(n);
+        free(val);
+        return 0;
+    case O_TRIGGER: s->run.trigger = g->value; return 0;
+    case O_PROGRESS: s->run.progress_path = g->value; return 0;
+    case O_CHECKPOINT: s->run.checkpoint = g->value; return 0;
+    case O_UI: {
+        const char *colon = strrchr(g->value, ':');
+        const char *port = colon ? colon + 1 : g->value;
+        char *end;
+        errno = 0;
+        long n = strtol(port, &end, 10);
+        if (!(port[0] >= '0' && port[0] <= '9') || *end || errno || n < 1 || n > 65535 ||
+            (colon && colon == g->value))
+            return usage_error("--ui expects [HOST:]PORT with PORT from 1 to 65535, got \"%s\"",
+                               g->value);
+        s->run.ui = g->value;
+        return 0;
+    }
+    case O_UNSAFE_LUA: s->run.unsafe_lua = 1; return 0;
+    case O_QUIET: s->quiet = s->run.quiet = 1; return 0;
+    case O_PARTITIONS:
+        if (parse_int(g->id, g->value, 1, 65536, &v)) return 2;
+        s->run.partitions = (int)v;
+        return 0;
+    case O_PARALLELISM:
+        if (parse_int(g->id, g->value, 1, 256, &v)) return 2;
+        s->run.parallelism = (int)v;
+        return 0;
+    case O_MAX_STATE:
+        if (parse_int(g->id, g->value, 1, INT64_MAX, &v)) return 2;
+        s->run.max_state_rows = v;
+        return 0;
+    case O_TOPIC:
+        if (!g->value[0]) return usage_error("--topic must not be empty");
+        s->topic = g->value;
+        return 0;
+    case O_BOOTSTRAP:
+        if (!g->value[0]) return usage_error("--bootstrap must not be empty (HOST:PORT[,HOST:PORT...])");
+        s->bootstrap = g->value;
+        return 0;
+    case O_KEY:
+        if (!g->value[0]) return usage_error("--key must name a top-level field");
+        s->key = g->value;
+        return 0;
+    case O_RATE: {
+        char *end;
+        errno = 0;
+        double r = strtod(g->value, &end);
+        if (!((g->value[0] >= '0' && g->value[0] <= '9') || g->value[0] == '.') || *end ||
+            errno == ERANGE || !isfinite(r) || r <= 0 || r > 1e9)
+            return usage_error("--rate expects records per second, more than 0 and at most "
+                               "1000000000, got \"%s\"", g->value);
+        s->rate = r;
+        return 0;
+    }
+    case O_PARTITION:
+        return parse_int(g->id, g->value, 0, INT32_MAX, &s->partition) ? 2 : 0;
+    case O_MAX:
+        return parse_int(g->id, g->value, 1, INT64_MAX, &s->max) ? 2 : 0;
+    case O_RAW: s->raw = 1; return 0;
+    case O_FROM_BEGINNING: s->from_beginning = 1; return 0;
+    case O_TO_END: s->to_end = 1; return 0;
+    case O_META: s->meta = 1; return 0;
     }
     return 0;
 }
 
-static void free_cli(cli *c)
+/* ---- commands ----------------------------------------------------------- */
+
+static int run_script(const char *script, settings *s)
 {
-    for (size_t i = 0; i < c->run.nset; i++) {
-        free(c->run.set_names[i]);
-        free(c->run.set_values[i]);
+    char err[LS_ERRLEN] = "";
+    s->run.script = script;
+    s->run.stop = &stop_requested;
+    ls_engine *e = ls_engine_new(&s->run, err);
+    if (!e) {
+        fprintf(stderr, "luastream: %s\n", err);
+        return 2;
     }
-    free(c->run.set_names);
-    free(c->run.set_values);
-    ls_props_free(&c->props);
+    int rc = 0;
+    if (ls_engine_run(e, err)) {
+        fprintf(stderr, "luastream: %s\n", err);
+        rc = strstr(err, "cannot reach Kafka") ? 2 : 1;
+    }
+    ls_engine_free(e);
+    return rc;
+}
+
+static int produce(const char *file, settings *s)
+{
+    if (s->raw && s->key)
+        return usage_error("--key does not apply with --raw: raw lines are sent unparsed, "
+                           "without a key");
+    ls_produce_opts o = { 0 };
+    o.file = file;
+    o.topic = s->topic;
+    o.bootstrap = s->bootstrap;
+    o.key_field = s->key;
+    o.partition = (int)s->partition;
+    o.rate = s->rate;
+    o.max = s->max;
+    o.connect_timeout_ms = 10000;
+    o.flush_timeout_ms = 120000;
+    o.stop_flush_timeout_ms = 10000;
+    o.quiet = s->quiet;
+    o.raw = s->raw;
+    o.props = &s->props;
+    o.stop = &stop_requested;
+    return ls_produce(&o);
+}
+
+static int consume(settings *s)
+{
+    ls_consume_opts o = { 0 };
+    o.topic = s->topic;
+    o.bootstrap = s->bootstrap;
+    o.from_beginning = s->from_beginning;
+    o.to_end = s->to_end;
+    o.max = s->max;
+    o.show_meta = s->meta;
+    o.connect_timeout_ms = 10000;
+    o.props = &s->props;
+    o.stop = &stop_requested;
+    return ls_consume(&o);
+}
+
+static int dispatch(cli *c)
+{
+    if (c->seen[O_HELP] || (c->npos > 0 && strcmp(c->pos[0], "help") == 0)) {
+        fputs(help_text, stdout);
+        return 0;
+    }
+    if (c->seen[O_VERSION]) {
+        printf("luastream %s\n", LS_VERSION);
+        return 0;
+    }
+    if (c->npos == 0)
+        return usage_error("missing SCRIPT or command; usage: luastream SCRIPT [options] | "
+                           "luastream produce FILE --topic T | luastream consume --topic T");
+    const char *first = c->pos[0];
+    int cmd = strcmp(first, "produce") == 0 ? PRODUCE : strcmp(first, "consume") == 0 ? CONSUME : RUN;
+    for (size_t i = 0; i < c->nopts; i++)
+        if (!(options[c->opts[i].id].commands & cmd)) return misplaced(c->opts[i].id, cmd);
+    if (cmd == PRODUCE && c->npos < 2)
+        return usage_error("produce needs a FILE (a JSON array or newline-delimited JSON, "
+                           "or - for stdin): luastream produce FILE --topic T");
+    size_t want = cmd == PRODUCE ? 2 : 1;
+    if (c->npos > want)
+        return usage_error("unexpected argument \"%s\" after %s", c->pos[want],
+                           cmd == RUN ? first : command_name(cmd));
+    if (cmd != RUN && !c->seen[O_TOPIC])
+        return usage_error("%s needs --topic T", command_name(cmd));
+
+    settings s;
+    memset(&s, 0, sizeof s);
+    s.partition = -1;
+    s.bootstrap = "localhost:9092";
+    int rc = 0;
+    for (size_t i = 0; i < c->nopts && rc == 0; i++) rc = apply(&c->opts[i], &s);
+    if (rc == 0) {
+        install_signals();
+        rc = cmd == PRODUCE ? produce(c->pos[1], &s) : cmd == CONSUME ? consume(&s)
+                                                                   : run_script(first, &s);
+    }
+    free_settings(&s);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
     cli c;
     memset(&c, 0, sizeof c);
-    c.partition = -1;
-    c.bootstrap = "localhost:9092";
-    int rc = parse_args(argc, argv, &c);
-    if (rc) {
-        free_cli(&c);
-        return rc == 1 ? 0 : rc;
-    }
-    int nargs = argc - optind;
-    char **args = argv + optind;
-    if (nargs == 0) {
-        free_cli(&c);
-        return bad_usage("missing SCRIPT or command", NULL);
-    }
-    install_signals();
-    char err[LS_ERRLEN] = "";
-
-    if (strcmp(args[0], "produce") == 0) {
-        if (nargs != 2 || !c.topic) {
-            free_cli(&c);
-            return bad_usage("usage: luastream produce FILE --topic T [options]", NULL);
-        }
-        ls_produce_opts o = { 0 };
-        o.file = args[1];
-        o.topic = c.topic;
-        o.bootstrap = c.bootstrap;
-        o.key_field = c.key;
-        o.partition = c.partition;
-        o.rate = c.rate;
-        o.max = c.max;
-        o.connect_timeout_ms = 10000;
-        o.flush_timeout_ms = 120000;
-        o.quiet = c.run.quiet;
-        o.raw = c.raw;
-        o.props = &c.props;
-        rc = ls_produce(&o);
-    } else if (strcmp(args[0], "consume") == 0) {
-        if (nargs != 1 || !c.topic) {
-            free_cli(&c);
-            return bad_usage("usage: luastream consume --topic T [options]", NULL);
-        }
-        ls_consume_opts o = { 0 };
-        o.topic = c.topic;
-        o.bootstrap = c.bootstrap;
-        o.from_beginning = c.from_beginning;
-        o.to_end = c.to_end;
-        o.max = c.max;
-        o.show_meta = c.meta;
-        o.connect_timeout_ms = 10000;
-        o.props = &c.props;
-        o.stop = &stop_requested;
-        rc = ls_consume(&o);
-    } else {
-        if (nargs != 1) {
-            free_cli(&c);
-            return bad_usage("unexpected argument", args[1]);
-        }
-        c.run.script = args[0];
-        c.run.stop = &stop_requested;
-        ls_engine *e = ls_engine_new(&c.run, err);
-        if (!e) {
-            fprintf(stderr, "luastream: %s\n", err);
-            rc = 2;
-        } else {
-            if (ls_engine_run(e, err)) {
-                fprintf(stderr, "luastream: %s\n", err);
-                rc = strstr(err, "cannot reach Kafka") ? 2 : 1;
-            }
-            ls_engine_free(e);
-        }
-    }
-    free_cli(&c);
+    c.opts = ls_xcalloc((size_t)argc + 1, sizeof *c.opts);
+    c.pos = ls_xcalloc((size_t)argc + 1, sizeof *c.pos);
+    int rc = parse(argc, argv, &c);
+    if (rc == 0) rc = dispatch(&c);
+    free(c.opts);
+    free(c.pos);
     return rc;
 }

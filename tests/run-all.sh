@@ -56,14 +56,10 @@ step() {
     fi
 }
 
-# pytest from the python3 on PATH if it has one, else Debian's.
-PY=python3
-python3 -m pytest --version >/dev/null 2>&1 || PY=/usr/bin/python3
-
 step "C unit tests (Check)" make -s test-unit
 step "C unit tests under ASan+UBSan" make -s test-asan
 step "Lua tests (busted)" tests/lua/run.sh
-step "integration tests (real Kafka)" "$PY" -m pytest -q -p no:cacheprovider tests/integration
+step "integration tests (real Kafka)" tests/integration/run.sh
 step "differential tests against Spark" tests/spark/run.sh
 
 echo

@@ -56,9 +56,10 @@ def broker():
             print("kafka stop failed:", e)
 
 
-def run(args, timeout=120, check=True, **kw):
-    """Runs build/luastream with args; returns the CompletedProcess."""
-    p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, **kw)
+def run(args, timeout=120, check=True, cwd=ROOT, **kw):
+    """Runs build/luastream with args (from the project's root unless cwd
+    says otherwise); returns the CompletedProcess."""
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, **kw)
     if check and p.returncode != 0:
         raise AssertionError("luastream %s exited %d\nstdout:\n%s\nstderr:\n%s"
                              % (" ".join(args), p.returncode, p.stdout[-3000:], p.stderr[-3000:]))

@@ -106,3 +106,73 @@ def test_state_cap_is_a_clear_error(broker):
              "--trigger", "available-now", "--max-state-rows", "1000"], check=False)
     assert p.returncode == 1
     assert "crime_type_counts" in p.stderr and "max_state_rows = 1000" in p.stderr
+
+
+def test_hand_built_join_spec_is_an_error_at_the_scripts_line_not_a_crash(tmp_path):
+    """Was a segfault (rc 139): the engine trusted an index read back from
+    a table the script built by hand."""
+    s = script(tmp_path, 'local ls = require "luastream"\n'
+                         'local src = ls.kafka { topic = "t", bootstrap = "127.0.0.1:1" }\n'
+                         'ls.query "q" { from = src, group_by = { "k" },\n'
+                         '  join = { with = { _kind = "table", key = "k" }, on = "k" } }\n')
+    p = run([s], check=False)
+    assert p.returncode == 2, p.stderr
+    assert "job.lua:3:" in p.stderr and "join.with must be a table from ls.json_table" in p.stderr
+    # the same look-alike slipped into the declarations after the check
+    s = script(tmp_path, 'local ls = require "luastream"\n'
+                         'local src = ls.kafka { topic = "t", bootstrap = "127.0.0.1:1" }\n'
+                         'ls.query "q" { from = src, group_by = { "k" } }\n'
+                         'ls._declared.queries[1].joins = { { table = { _kind = "table", key = "k" }, left = "k" } }\n',
+               name="job2.lua")
+    p = run([s], check=False)
+    assert p.returncode == 2, p.stderr
+    assert "job2.lua:3:" in p.stderr and "with must be a table from ls.json_table" in p.stderr
+
+
+def test_typo_in_an_option_is_an_error_not_ignored(tmp_path):
+    """starting_offset = "latest" (missing s) used to be ignored: the job
+    read from earliest."""
+    s = script(tmp_path, 'local ls = require "luastream"\n'
+                         'local src = ls.kafka { topic = "t", bootstrap = "127.0.0.1:1",\n'
+                         '                       starting_offset = "latest" }\n'
+                         'ls.query "q" { from = src, group_by = { "k" } }\n')
+    p = run([s], check=False)
+    assert p.returncode == 2
+    assert ('job.lua:2: ls.kafka: unknown option "starting_offset"; did you mean "starting_offsets"?'
+            in p.stderr)
+
+
+def test_table_beside_the_script_is_found_from_another_folder(broker, tmp_path):
+    """ls.json_table("countries.json") with the file beside the script, run
+    from another folder: found (it was not); a missing one is an error at
+    the declaration's line listing every path tried."""
+    import json
+    from conftest import read_jsonl
+    jobdir = tmp_path / "job"
+    jobdir.mkdir()
+    (jobdir / "countries.json").write_text(json.dumps(
+        [{"code": "ST", "name": "São Tomé"}, {"code": "JP", "name": "日本"}]))
+    topic = broker.create_topic()
+    data = tmp_path / "in.json"
+    data.write_text("".join(json.dumps({"c": c}) + "\n" for c in ["ST", "JP", "JP", "XX"]))
+    run(["produce", str(data), "--topic", topic, "--bootstrap", broker.bootstrap, "--quiet"])
+    text = ('local ls = require "luastream"\n'
+            'local src = ls.kafka { topic = ls.param("topic", "x"), bootstrap = ls.param("bootstrap", "x") }\n'
+            'local countries = ls.json_table(ls.param("table", "countries.json"), { key = "code" })\n'
+            'ls.query "by_country" { from = src, join = { with = countries, on = { "c", "code" }, how = "left" },\n'
+            '  group_by = { "name" }, aggregate = { ls.count() }, sink = ls.output(ls.param("output", "console")) }\n')
+    s = script(jobdir, text)
+    out = tmp_path / "out"
+    p = run([s, "--set", "topic=" + topic, "--set", "bootstrap=" + broker.bootstrap,
+             "--set", "output=jsonl:" + str(out), "--trigger", "available-now", "--quiet"],
+            cwd=str(tmp_path))
+    rows = {r["name"]: r["count"] for r in read_jsonl(out / "by_country.jsonl")}
+    assert rows == {"São Tomé": 1, "日本": 2, None: 1}
+    p = run([s, "--set", "table=nowhere.json", "--set", "bootstrap=127.0.0.1:1"], check=False,
+            cwd=str(tmp_path))
+    assert p.returncode == 2
+    err = p.stderr
+    assert "job.lua:3: " in err and 'json_table "nowhere.json": no such file' in err, err
+    assert "nowhere.json (from the working directory %s)" % tmp_path in err, err
+    assert "%s/nowhere.json (beside the script)" % jobdir in err, err
+    assert "%s/../nowhere.json (in the script folder's parent)" % jobdir in err, err

@@ -112,3 +112,61 @@ def test_secrets_never_appear_in_output(tmp_path):
                                        '["ssl.key.password"] = "S3CR3T-2", ["ssl.key.location"] = 5'))
     p = run([str(s), "--trigger", "available-now"], check=False, timeout=60)
     assert "S3CR3T-2" not in p.stdout + p.stderr
+
+
+def sandboxed(tmp_path, body, *args, cwd=None):
+    """Runs a script whose body ends by raising its findings (no broker
+    needed): returns the CompletedProcess."""
+    s = tmp_path / "job" / "s.lua"
+    s.parent.mkdir(exist_ok=True)
+    s.write_text('local ls = require "luastream"\n' + body + "\n")
+    return run([str(s), *args], check=False, cwd=str(cwd or tmp_path))
+
+
+def test_sandbox_lets_scripts_read_beside_them_and_in_the_working_directory(tmp_path):
+    (tmp_path / "job").mkdir()
+    (tmp_path / "job" / "beside.txt").write_text("beside\n")
+    (tmp_path / "here.txt").write_text("here\n")
+    (tmp_path / "job" / "helper.lua").write_text("return { answer = 42 }\n")
+    p = sandboxed(tmp_path, 'local dir = debug.getinfo(1, "S").source:match("^@(.*)/")\n'
+                            'local a = assert(io.open(dir .. "/beside.txt")):read("l")\n'
+                            'local b = assert(io.open("here.txt", "rb")):read("l")\n'
+                            'local n = 0 for _ in io.lines("here.txt") do n = n + 1 end\n'
+                            'error(("found %s %s %d %d"):format(a, b, n, require("helper").answer))')
+    assert p.returncode == 2 and "found beside here 1 42" in p.stderr, p.stderr
+
+
+def test_sandbox_refuses_writes_renames_and_reads_elsewhere(tmp_path):
+    (tmp_path / "here.txt").write_text("here\n")
+    outside = tmp_path.parent / ("outside-%s.txt" % tmp_path.name)
+    outside.write_text("secret\n")
+    (tmp_path / "link.txt").symlink_to(outside)
+    cases = [
+        ('os.rename("here.txt", "moved.txt")', "os.rename is not allowed in a script"),
+        ('os.remove("here.txt")', "os.remove is not allowed in a script"),
+        ('os.tmpname()', "os.tmpname is not allowed in a script"),
+        ('os.exit(0)', "os.exit is not allowed in a script"),
+        ('os.setlocale("de_DE")', "os.setlocale is not allowed in a script"),
+        ('io.tmpfile()', "io.tmpfile is not allowed in a script"),
+        ('io.open("new.txt", "w")', 'io.open("new.txt", "w"): scripts may only read files'),
+        ('io.open("here.txt", "a+")', "scripts may only read files"),
+        ('io.output("x.txt")', "scripts may not write files"),
+        ('io.open("%s")' % outside, "is outside the script's folder and the working directory"),
+        ('io.open("link.txt")', "is outside the script's folder"),   # a link out is followed
+        ('io.lines("/etc/hostname")', "io.lines: /etc/hostname is outside"),
+        ('dofile("/etc/hostname")', "dofile: /etc/hostname is outside"),
+        ('loadfile("/etc/hostname")', "loadfile: /etc/hostname is outside"),
+        ('load("return 1", "x", "b")', "scripts may load text chunks only"),
+        ('debug.getupvalue(io.open, 1)', "attempt to call a nil value (field 'getupvalue')"),
+    ]
+    for body, want in cases:
+        p = sandboxed(tmp_path, body)
+        assert p.returncode == 2, (body, p.stderr)
+        assert "s.lua:2: " in p.stderr and want in p.stderr, (body, p.stderr)
+    assert (tmp_path / "here.txt").exists() and not (tmp_path / "moved.txt").exists()
+    assert not (tmp_path / "new.txt").exists() and not (tmp_path / "x.txt").exists()
+    # --unsafe-lua lifts it
+    p = sandboxed(tmp_path, 'os.rename("here.txt", "moved.txt")\n'
+                            'error("read " .. io.open("%s"):read("l"))' % outside, "--unsafe-lua")
+    assert "read secret" in p.stderr and (tmp_path / "moved.txt").exists()
+    outside.unlink()

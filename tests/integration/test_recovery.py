@@ -328,3 +328,62 @@ def test_consumer_group_offsets_show_the_lag(broker, tmp_path):
     assert len(rows) == 2, d.stdout + d.stderr
     assert sum(int(r[3]) for r in rows) == 6802   # CURRENT-OFFSET
     assert all(r[5] == "0" for r in rows)          # LAG
+
+
+@pytest.mark.parametrize("sink", ["jsonl", "kafka"])
+def test_a_second_run_on_the_same_checkpoint_is_refused(broker, tmp_path, sink):
+    """Two runs on one checkpoint directory used to corrupt it. The second
+    is refused at start (within 5 s, naming the directory and the first
+    run's pid) and touches nothing: the first run's results stay exact (for
+    the Kafka sink: its transactional producer is not fenced)."""
+    topic = broker.create_topic(partitions=2)
+    recs = expected.load(SAMPLE)
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps(recs[:3000]))
+    second.write_text(json.dumps(recs[3000:]))
+    run(["produce", str(first), "--topic", topic, "--bootstrap", broker.bootstrap, "--quiet"])
+    out, ckpt, progress = tmp_path / "out", tmp_path / "ckpt", tmp_path / "p.jsonl"
+    prefix = "lk" + os.urandom(3).hex()
+    output = "jsonl:" + str(out) if sink == "jsonl" else "kafka:" + prefix
+
+    def args(*extra):
+        return [PIPELINE, "--set", "bootstrap=" + broker.bootstrap, "--set", "topic=" + topic,
+                "--set", "output=" + output, "--checkpoint", str(ckpt), *extra]
+
+    p = subprocess.Popen([BIN, *args("--trigger", "300ms", "--progress", str(progress))], cwd=ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def consumed():
+        if not os.path.exists(progress):
+            return 0
+        return sum(r["numInputRows"] for r in read_jsonl(progress) if r["name"] == "crime_type_counts")
+
+    deadline = time.time() + 60
+    while consumed() < 3000 and time.time() < deadline:
+        time.sleep(0.2)
+    assert consumed() == 3000
+    t0 = time.time()
+    second_run = run(args("--trigger", "available-now"), check=False, timeout=30)
+    assert time.time() - t0 < 5
+    assert second_run.returncode == 2, second_run.stderr
+    assert ("checkpoint directory %s is in use by another luastream run (pid %d)" % (ckpt, p.pid)
+            in second_run.stderr), second_run.stderr
+    run(["produce", str(second), "--topic", topic, "--bootstrap", broker.bootstrap, "--quiet"])
+    deadline = time.time() + 60
+    while consumed() < len(recs) and time.time() < deadline:
+        time.sleep(0.2)
+    assert p.poll() is None, p.stderr.read()
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert consumed() == len(recs)
+    radio = expected.load(os.path.join(ROOT, "data", "radio_code.json"))
+    if sink == "jsonl":
+        check_results(out, recs)
+    else:
+        last = {}
+        for b, k, v in sorted(read_committed(broker, prefix + ".disposition_counts"), key=lambda r: r[0]):
+            last[v["disposition"]] = (v["description"], v["count"])
+        assert last == expected.disposition_counts(recs, radio)
+    # the lock went with the run: a restart is accepted
+    run(args("--trigger", "available-now", "--quiet"))

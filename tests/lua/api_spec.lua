@@ -100,6 +100,34 @@ describe("luastream API", function()
       assert.is_false(ls.param("e", true))
     end)
 
+    it("reads true/false, yes/no, on/off, 1/0 in any case", function()
+      local t = { "true", "TRUE", "True", "yes", "YES", "on", "On", "1" }
+      local f = { "false", "FALSE", "no", "No", "off", "OFF", "0" }
+      for _, v in ipairs(t) do
+        ls = H.fresh { b = v }
+        assert.is_true(ls.param("b", false), v)
+      end
+      for _, v in ipairs(f) do
+        ls = H.fresh { b = v }
+        assert.is_false(ls.param("b", true), v)
+      end
+    end)
+
+    it("errors on anything else where a boolean is expected, naming the parameter", function()
+      for _, v in ipairs { "ture", "", "2", "y", "enabled", " true" } do
+        ls = H.fresh { verbose = v }
+        assert_has(error_of(ls.param, "verbose", false),
+          "--set verbose=" .. v .. ": a boolean is expected: true/false, yes/no, on/off or 1/0")
+      end
+    end)
+
+    it("says the expected form when a number is expected", function()
+      ls = H.fresh { n = "ten" }
+      assert_has(error_of(ls.param, "n", 10), "--set n=ten: a number is expected (the default is 10: --set n=10)")
+      ls = H.fresh { n = "1e999" }
+      assert_has(error_of(ls.param, "n", 10), "a finite number is expected")
+    end)
+
     it("requires a string name", function()
       assert_has(error_of(ls.param, 1, "x"), "param name must be a string, got number")
     end)
@@ -276,7 +304,7 @@ describe("luastream API", function()
     end)
 
     it("errors when a topic is not a string", function()
-      assert_has(error_of(ls.kafka, { topics = { "a", 5 } }), "topic 2 must be a string, got number")
+      assert_has(error_of(ls.kafka, { topics = { "a", 5 } }), "topics[2] must be a string, got number")
     end)
 
     it("errors on a bad starting_offsets", function()
@@ -318,9 +346,49 @@ describe("luastream API", function()
       assert_has(error_of(ls.kafka, { topic = "t", schema = "a:int" }), "schema must be a table")
     end)
 
-    it("keeps a fields list", function()
-      assert.are.same({ "a", "b" }, ls.kafka({ topic = "t", fields = { "a", "b" } }).fields)
-      assert_has(error_of(ls.kafka, { topic = "t", fields = "a" }), "fields must be a table")
+    it("has no fields option (the engine never read it)", function()
+      assert_has(error_of(ls.kafka, { topic = "t", fields = { "a", "b" } }), 'ls.kafka: unknown option "fields"')
+    end)
+
+    it("rejects unknown options, with a suggestion for near misses", function()
+      assert_has(error_of(ls.kafka, { topic = "t", starting_offset = "latest" }),
+        'ls.kafka: unknown option "starting_offset"; did you mean "starting_offsets"?')
+      assert_has(error_of(ls.kafka, { topic = "t", maxOffsetPerTrigger = 5 }),
+        'unknown option "maxOffsetPerTrigger"; did you mean "max_records_per_trigger"?')
+      assert_has(error_of(ls.kafka, { topic = "t", startingOffsets = "latest" }),
+        'did you mean "starting_offsets"?')
+      assert_has(error_of(ls.kafka, { topic = "t", nonsense = 1 }),
+        'ls.kafka: unknown option "nonsense" (known: bootstrap, connect_timeout, group_id')
+      assert_has(error_of(ls.kafka, { "t" }), "ls.kafka: unexpected value at position 1")
+      assert.are.equal(0, #ls._declared.sources)
+    end)
+
+    it("keeps kafka.* keys and the kafka table free-form", function()
+      local s = ls.kafka { topic = "t", ["kafka.anything.at.all"] = "x", kafka = { ["whatever.prop"] = 1 } }
+      assert.are.same({ ["anything.at.all"] = "x", ["whatever.prop"] = "1" }, s.kafka)
+      assert_has(error_of(ls.kafka, { topic = "t", kafka = { ["a.b"] = {} } }),
+        "property a.b must be a string, number or boolean, got table")
+    end)
+
+    it("checks numbers, names and ranges", function()
+      assert_has(error_of(ls.kafka, { topic = "t", max_records_per_trigger = -1 }),
+        "max_records_per_trigger must be from 0 to")
+      assert_has(error_of(ls.kafka, { topic = "t", max_records_per_trigger = 1.5 }),
+        "max_records_per_trigger must be a whole number")
+      assert_has(error_of(ls.kafka, { topic = "t", max_record_bytes = 0 }), "max_record_bytes must be from 1 to")
+      assert_has(error_of(ls.kafka, { topic = "t", maxOffsetsPerTrigger = 5, max_records_per_trigger = 5 }),
+        "not both")
+      assert_has(error_of(ls.kafka, { topic = string.rep("x", 600) }), "is not a valid Kafka topic name")
+      assert_has(error_of(ls.kafka, { topic = "a b" }), "is not a valid Kafka topic name")
+      assert_has(error_of(ls.kafka, { topics = { "a", "a" } }), 'topic "a" is given twice')
+      assert_has(error_of(ls.kafka, { topic = "t", bootstrap = "" }), "bootstrap must not be empty")
+      assert_has(error_of(ls.kafka, { topic = "t", group_id = "" }), "group_id must not be empty")
+      assert_has(error_of(ls.kafka, { topic = "t", connect_timeout = 0 }), "connect_timeout must be positive")
+      assert_has(error_of(ls.kafka, { topic = "t" }, "extra"), "ls.kafka takes at most 1 argument, got 2")
+    end)
+
+    it("reads starting_offsets = \"latest\" (it is not ignored)", function()
+      assert.are.equal("latest", ls.kafka({ topic = "t", starting_offsets = "latest" }).starting_offsets)
     end)
   end)
 
@@ -713,6 +781,96 @@ describe("luastream API", function()
     end)
   end)
 
+  it("accepts the README's example script as it is written", function()
+    local f = assert(io.open("README.md"))
+    local text = f:read("a")
+    f:close()
+    local example = text:match("```lua\n(.-)```")
+    assert.is_string(example)
+    local ok, err = H.run_script(example)
+    assert.is_true(ok, err)
+    assert.are.equal(2, #ls._declared.queries)
+  end)
+
+  describe("typos are never silent", function()
+    it("check_options: known names pass, others fail with a suggestion or the list", function()
+      local known = { num_rows = true, truncate = true, maxOffsetsPerTrigger = "max_records_per_trigger",
+                      max_records_per_trigger = true }
+      local check = ls._check_options
+      check(1, "x", { num_rows = 1, truncate = true, maxOffsetsPerTrigger = 3 }, known)
+      assert_has(error_of(check, 1, "x", { numRows = 1 }, known), 'x: unknown option "numRows"; did you mean "num_rows"?')
+      assert_has(error_of(check, 1, "x", { truncat = 1 }, known), 'did you mean "truncate"?')
+      assert_has(error_of(check, 1, "x", { maxOffsetPerTrigger = 1 }, known), 'did you mean "max_records_per_trigger"?')
+      assert_has(error_of(check, 1, "x", { colour = 1 }, known),
+        'x: unknown option "colour" (known: max_records_per_trigger, num_rows, truncate)')
+      check(1, "x", { ["kafka.x"] = 1 }, known, function(k) return k:sub(1, 6) == "kafka." end)
+    end)
+
+    it("every option table of the API rejects unknown keys", function()
+      local s = src()
+      local cases = {
+        { function() ls.jsonl { dir = "out", mode = "a" } end, 'ls.jsonl: unknown option "mode"' },
+        { function() ls.kafka_sink { prefix = "p", bootstrp = "b" } end, 'did you mean "bootstrap"?' },
+        { function() ls.output("jsonl:out", { num_rows = 5 }) end, 'ls.output jsonl:out: unknown option "num_rows" (known: none)' },
+        { function() ls.output("kafka:p", { bootstrap = "b", kafak = {} }) end, 'did you mean "kafka"?' },
+        { function() ls.output("console", { num_row = 5 }) end, 'did you mean "num_rows"?' },
+        { function() ls.console { formt = tostring } end, 'did you mean "format"?' },
+        { function() ls.json_table("x.json", { key = "k", keys = "k" }) end, 'ls.json_table: unknown option "keys"' },
+        { function() ls.query "q" { from = s, group_by = { "k" }, watermark = { "ts", "1 minute", dealy = 1 } } end,
+          'watermark: unknown option "dealy"; did you mean "delay"?' },
+        { function() ls.query "q" { from = s, group_by = { "k" }, outputMode = "update" } end,
+          'query q: unknown option "outputMode"; did you mean "output_mode"?' },
+        { function() ls.query "q" { from = s, group_by = { "k" }, join = { with = tbl(), on = "code", hwo = "left" } } end,
+          'join: unknown option "hwo"; did you mean "how"?' },
+        { function() ls.query "q" { from = s, group_by = { "k", x = "y" } } end, 'group_by must be a list; it has the key "x"' },
+        { function() ls.query "q" { from = s, group_by = { "k" }, trigger = "2 fortnights" } end, 'trigger: cannot read "2 fortnights"' },
+        { function() ls.query "q" { from = s, group_by = { "k" }, partitions = 0 } end, "partitions must be from 1 to 65536, got 0" },
+        { function() ls.query "q" { from = s, group_by = { "k" }, max_state_rows = 0.5 } end, "max_state_rows must be a whole number" },
+        { function() ls.query "q" { from = s, group_by = { "k" }, watermark = { "a", "1 minute" }, event_time = "b" } end,
+          'event_time "b" and the watermark\'s column "a" differ' },
+        { function() ls.console { num_rows = 0 } end, "num_rows must be from 1 to" },
+        { function() ls.console { truncate = "no" } end, "truncate must be a boolean, got string" },
+        { function() ls.window("ts", "1 minute", "1 minute", "extra") end, "ls.window takes at most 3 arguments, got 4" },
+        { function() ls.checkpoint("a"); ls.checkpoint("b") end, "ls.checkpoint is called twice" },
+      }
+      for i, c in ipairs(cases) do
+        local ok, err = pcall(c[1])
+        assert(not ok, "case " .. i .. " did not fail")
+        assert_has(tostring(err), c[2])
+      end
+    end)
+
+    it("passes the watermark table (with unit) through unchanged", function()
+      local wm = { "ts", "10 minutes", unit = "ms" }
+      local q = ls.query "q" { from = src(), group_by = { "k" }, watermark = wm }
+      assert.are.equal(wm, q.watermark)
+      assert.are.equal("ts", q.event_time)
+      assert.are.equal(600000, q.watermark_ms)
+    end)
+
+    it("records ls.query \"name\" without its { ... } as unfinished (the engine reports it)", function()
+      local declare = ls.query "lonely"
+      assert.are.equal(1, #ls._declared.unfinished)
+      assert.are.equal("lonely", ls._declared.unfinished[1].name)
+      declare { from = src(), group_by = { "k" } }
+      assert.are.equal(0, #ls._declared.unfinished)
+    end)
+
+    it("rejects look-alike declarations (tables not made by the API)", function()
+      local fake_table = { _kind = "table", key = "k", path = "x.json" }
+      assert_has(error_of(function()
+        ls.query "q" { from = src(), group_by = { "k" }, join = { with = fake_table, on = "k" } }
+      end), "join.with must be a table from ls.json_table")
+      assert_has(error_of(ls.dead_letter, { _kind = "sink", type = "jsonl" }), "ls.dead_letter expects a sink")
+      assert_has(error_of(function()
+        ls.query "q" { from = src(), group_by = { { _kind = "window", column = "ts" } } }
+      end), "group_by entry 1 must be a column name or ls.window(...)")
+      assert_has(error_of(function()
+        ls.query "q" { from = src(), aggregate = { { _kind = "aggregate", fn = "count" } } }
+      end), "aggregate entry 1 must be ls.count()")
+    end)
+  end)
+
   -- Mistakes in a script must be reported at the script's file:line (the
   -- line where the offending call starts), not inside luastream.lua. Each
   -- case is a script whose bad call is on the line marked "--!".
@@ -748,7 +906,7 @@ describe("luastream API", function()
       {
         "ls.kafka non-string topic (type check)",
         "ls.kafka { topic = 5 } --!\n",
-        "topic 1 must be a string",
+        "topic must be a string",
       },
       {
         "ls.window slide > size",
@@ -818,8 +976,54 @@ describe("luastream API", function()
       },
       {
         "ls.json_table without key",
-        'local t = ls.json_table("codes.json", { column = "code" }) --!\n',
+        'local t = ls.json_table("codes.json", { }) --!\n',
         "json_table key must be a string",
+      },
+      {
+        "ls.json_table with an unknown option",
+        'local t = ls.json_table("codes.json", { column = "code" }) --!\n',
+        'ls.json_table: unknown option "column" (known: key)',
+      },
+      {
+        "ls.kafka with a misspelt option (did you mean)",
+        'local s = ls.kafka { topic = "t", --!\n  starting_offset = "latest" }\n',
+        'ls.kafka: unknown option "starting_offset"; did you mean "starting_offsets"?',
+      },
+      {
+        "ls.console with Spark's numRows",
+        'local c = ls.console { numRows = 5 } --!\n',
+        'ls.console: unknown option "numRows"; did you mean "num_rows"?',
+      },
+      {
+        "ls.output console with a misspelt option (through a tail call)",
+        'local o = ls.output("console", { truncat = false }) --!\n',
+        'unknown option "truncat"; did you mean "truncate"?',
+      },
+      {
+        "a join with a misspelt option",
+        'ls.query "q" { from = src, group_by = { "c" }, --!\n  join = { with = codes, on = "code", colums = { "x" } } }\n',
+        'join: unknown option "colums"; did you mean "columns"?',
+      },
+      {
+        "a join.with not made by ls.json_table",
+        'ls.query "q" { from = src, group_by = { "c" }, join = { with = { _kind = "table", key = "k" }, on = "k" } } --!\n',
+        "join.with must be a table from ls.json_table",
+      },
+      {
+        "a source not made by ls.kafka",
+        'ls.query "q" { from = { _kind = "source", topics = { "t" } }, group_by = { "c" } } --!\n',
+        "from must be a source",
+      },
+      {
+        "a sink not made by ls.output",
+        'ls.query "q" { from = src, group_by = { "c" }, sink = { _kind = "sink", type = "jsonl" } } --!\n',
+        "sink must come from ls.output",
+      },
+      {
+        "ls.param boolean that is not one",
+        'local b = ls.param("verbose", false) --!\n',
+        "--set verbose=ture: a boolean is expected",
+        { verbose = "ture" },
       },
       {
         "ls.sum without column",

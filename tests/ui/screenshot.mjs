@@ -1,6 +1,7 @@
 // screenshot.mjs - opens luastream's web UI (URL in argv[2]) in Debian's
 // headless Chromium, waits until every chart shows data, checks the query
-// table, and saves a screenshot (argv[3]). Exit 0 = the page works.
+// table and the charts' time and value axes, and saves a screenshot
+// (argv[3]). Exit 0 = the page works.
 import { chromium } from "playwright-core";
 
 const [url, out] = process.argv.slice(2);
@@ -22,6 +23,10 @@ try {
   if (rows.join(",") !== "crime_type_counts,disposition_counts") throw new Error("query table: " + rows);
   const points = await page.$eval("polyline.series", p => p.getAttribute("points").split(" ").length);
   if (points < 2) throw new Error("the rows/s chart has no history");
+  // every chart has a time axis (HH:MM:SS ticks) and a value axis
+  const axes = await page.$$eval(".chart svg", svgs => svgs.map(s =>
+    [s.querySelectorAll("text.xtick").length, s.querySelectorAll("text.ytick").length]));
+  if (!axes.every(([x, y]) => x > 0 && y >= 3 && y <= 6)) throw new Error("a chart lacks its axes: " + JSON.stringify(axes));
   await page.screenshot({ path: out, fullPage: true });
   console.log("ok: 10 charts with data, screenshot " + out);
 } finally {

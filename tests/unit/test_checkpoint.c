@@ -809,6 +809,31 @@ START_TEST(checkpoint_wal_dead_letter_length)
 }
 END_TEST
 
+/* One run per checkpoint directory: a second open while the first holds it
+ * is refused naming the directory and the holder's pid; closing releases
+ * it. (flock locks conflict between two opens even in one process.) */
+START_TEST(checkpoint_second_run_refused)
+{
+    ls_engine *e = engine_ok(&BASE);
+    ck_assert(file_exists("cp/lock"));
+    char *pid = th_read_file(at("cp/lock"), NULL);
+    char want[32];
+    snprintf(want, sizeof want, "%ld\n", (long)getpid());
+    ck_assert_str_eq(pid, want);
+    free(pid);
+    char err[LS_ERRLEN];
+    ls_engine *e2 = engine(&BASE, at("cp"), err);
+    ck_assert_ptr_null(e2);
+    char expect[LS_ERRLEN];
+    snprintf(expect, sizeof expect, "checkpoint directory %s is in use by another luastream run "
+             "(pid %ld)", at("cp"), (long)getpid());
+    ck_assert_msg(strstr(err, expect) != NULL, "%s", err);
+    ls_engine_free(e);
+    e = engine_ok(&BASE); /* released with the first run */
+    ls_engine_free(e);
+}
+END_TEST
+
 Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -826,6 +851,7 @@ Suite *checkpoint_suite(void)
     tcase_add_test(tc, checkpoint_output_cut_back);
     tcase_add_test(tc, checkpoint_crash_before_commit);
     tcase_add_test(tc, checkpoint_write_errors_named);
+    tcase_add_test(tc, checkpoint_second_run_refused);
     suite_add_tcase(s, tc);
     tc = tcase_create("regressions");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -350,6 +350,66 @@ START_TEST(engine_kafka_sink_numeric_property)
 }
 END_TEST
 
+
+/* Declarations a script changed behind the API's back (ls._declared is
+ * reachable) or hand-built look-alikes: each is a clear error, or compiles,
+ * and none crashes the engine (this suite also runs under ASan/UBSan). */
+START_TEST(engine_hostile_declarations)
+{
+    static const char *base =
+        "local ls = require 'luastream'\n"
+        "local s = ls.kafka { topic = 't', bootstrap = '127.0.0.1:1' }\n"
+        "local t = ls.json_table('DIR/radio.json', { key = 'code' })\n"
+        "ls.query 'q' { from = s, group_by = { 'a' }, join = { with = t, on = 'code' },\n"
+        "               sink = ls.jsonl('DIR/o') }\n"
+        "local D, Q = ls._declared, ls._declared.queries[1]\n";
+    static const struct { const char *tail, *want; } cases[] = {
+        { "Q.joins[1].table = { _kind = 'table', key = 'k', _index = 7 }\n", "with must be a table from ls.json_table" },
+        { "Q.joins[1].table = nil\n", "with must be a table from ls.json_table" },
+        { "Q.from = { _kind = 'source', _index = -3 }\n", "from must be a source from ls.kafka" },
+        { "D.tables[1].path = nil\n", "job.lua:3: table 1: path must be a string, got nil" },
+        { "D.tables[1].key = 5\n", "key must be a string, got number" },
+        { "Q.sink = { _kind = 'sink', type = 'jsonl' }\n", "job.lua:4: query q: sink: dir must be a string" },
+        { "Q.sink = { type = 'console', num_rows = -1 }\n", "num_rows must be from 1" },
+        { "Q.sink = 'console'\n", "not a sink" },
+        { "Q.group_by[1] = { _kind = 'window', column = 'a', size_ms = 600000, slide_ms = 0 }\n", "slide_ms must be from 1" },
+        { "Q.group_by[1] = { _kind = 'window', column = 'a', size_ms = 600000, slide_ms = 1 }\n", "size/slide at most 64" },
+        { "Q.group_by = { 5 }\n", "group_by entry 1: must be a column name" },
+        { "Q.aggregates = { { fn = 'sum', name = 'x' } }\n", "x needs a column" },
+        { "Q.aggregates = { { fn = 'median', name = 'x', column = 'v' } }\n", "unknown aggregate function" },
+        { "Q.partitions = 0\n", "partitions must be from 1 to 65536" },
+        { "Q.output_mode = 'sometimes'\n", "output_mode must be" },
+        { "Q.watermark_ms = 1.5\n", "watermark_ms must be a whole number" },
+        { "Q.name = nil\n", "name must be a string" },
+        { "Q.map = 'string.upper'\n", "map must be a function" },
+        { "D.sources[1].topics = 5\n", "topics must be a table" },
+        { "D.sources[1].topics = { ('x'):rep(600) }\n", "must be a Kafka topic name" },
+        { "D.sources[1].max_records_per_trigger = -2\n", "max_records_per_trigger must be from 0" },
+        { "D.sources[1].kafka = { ['a.b'] = {} }\n", "kafka property a.b must be a string, number or boolean" },
+        { "table.insert(D.sources, 5)\n", "source 2: not a declaration" },
+        { "table.insert(D.queries, 5)\n", "query 2: not a declaration" },
+        { "D.queries = 5\n", "declared no query" },
+        { "ls.query 'lonely'\n", "job.lua:7: ls.query \"lonely\" has no { ... }" },
+        { "setmetatable(Q, { __index = function() error('boom') end })\n", NULL },
+        { "setmetatable(D, { __index = function() error('boom') end })\n", NULL },
+        { "package = nil\n", NULL },
+    };
+    write_radio();
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char script[2048], err[LS_ERRLEN] = "";
+        snprintf(script, sizeof script, "%s%s", base, cases[i].tail);
+        ls_engine *e = compile(script, err);
+        if (cases[i].want) {
+            ck_assert_msg(e == NULL, "case %zu compiled", i);
+            ck_assert_msg(strstr(err, cases[i].want) != NULL, "case %zu: %s", i, err);
+        } else {
+            ck_assert_msg(e != NULL, "case %zu: %s", i, err);
+        }
+        ls_engine_free(e);
+    }
+}
+END_TEST
+
 Suite *lua_api_suite(void)
 {
     Suite *s = suite_create("lua_api");
@@ -364,6 +424,7 @@ Suite *lua_api_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, engine_compiles_script);
     tcase_add_test(tc, engine_script_errors);
+    tcase_add_test(tc, engine_hostile_declarations);
     suite_add_tcase(s, tc);
     tc = tcase_create("regressions");
     tcase_add_checked_fixture(tc, engine_setup, engine_teardown);

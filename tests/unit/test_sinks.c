@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "ls_sink.h"
+#include "ls_textwidth.h"
 #include "suites.h"
 #include "test_helpers.h"
 
@@ -353,26 +354,29 @@ static int fmt_row(void *ctx, const ls_row *row, ls_buf *out, char *err)
     return 0;
 }
 
+/* A row the format fails on is skipped, counted and reported with the
+ * query and the row (not fatal: it was, with a message naming neither). */
 START_TEST(console_sink_format_mode)
 {
-    FILE *f = tmpfile();
+    FILE *f = tmpfile(), *errors = tmpfile();
     int calls = 0;
     ls_console_opts o = { 0 };
     o.query = "fmt";
-    o.num_rows = 1; /* not applied to formatted lines */
+    o.num_rows = 20;
     o.format = fmt_row;
     o.format_ctx = &calls;
+    o.errors = errors;
     ls_sink *s = ls_sink_console_new(&o, f);
     char err[LS_ERRLEN] = "";
     ck_assert_int_eq(s->vt->open_batch(s, 7, err), 0);
     console_row(s, "A", 1);
-    console_row(s, "B", 2);
     ls_value vals[] = { ls_str("C", 1), ls_int(-1) };
     ls_row bad = { 2, NAMES2, vals, 1 };
-    ck_assert_int_eq(s->vt->write(s, &bad, err), -1);
-    ck_assert_str_eq(err, "negative count");
+    ck_assert_int_eq(s->vt->write(s, &bad, err), 0);
+    console_row(s, "B", 2);
     ck_assert_int_eq(s->vt->close_batch(s, err), 0);
     ck_assert_int_eq(calls, 3);
+    ck_assert_int_eq(s->rows_in_batch, 3);
     char *text = th_read_stream(f, NULL);
     ck_assert_str_eq(text,
                      "-------------------------------------------\n"
@@ -382,8 +386,128 @@ START_TEST(console_sink_format_mode)
                      "B has 2\n"
                      "\n");
     free(text);
+    text = th_read_stream(errors, NULL);
+    ck_assert_str_eq(text, "luastream: query fmt, batch 7: console format failed on the row "
+                           "{\"station\":\"C\",\"count\":-1}: negative count (row skipped)\n");
+    free(text);
+    /* many failures: the first three in full, then a count */
+    fclose(errors);
+    errors = tmpfile();
+    ls_sink_destroy(s);
+    o.errors = errors;
+    s = ls_sink_console_new(&o, f);
+    ck_assert_int_eq(s->vt->open_batch(s, 8, err), 0);
+    for (int i = 0; i < 5; i++) ck_assert_int_eq(s->vt->write(s, &bad, err), 0);
+    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
+    text = th_read_stream(errors, NULL);
+    ck_assert_int_eq(th_count(text, "(row skipped)"), 3);
+    ck_assert_ptr_nonnull(strstr(text, "luastream: query fmt, batch 8: 5 rows skipped in all"));
+    free(text);
     ls_sink_destroy(s);
     fclose(f);
+    fclose(errors);
+}
+END_TEST
+
+/* num_rows applies to formatted lines too (it was ignored with a format). */
+START_TEST(console_sink_format_num_rows)
+{
+    FILE *f = tmpfile();
+    int calls = 0;
+    ls_console_opts o = { 0 };
+    o.query = "fmt";
+    o.num_rows = 2;
+    o.format = fmt_row;
+    o.format_ctx = &calls;
+    ls_sink *s = ls_sink_console_new(&o, f);
+    char err[LS_ERRLEN] = "";
+    ck_assert_int_eq(s->vt->open_batch(s, 1, err), 0);
+    console_row(s, "A", 1);
+    console_row(s, "B", 2);
+    console_row(s, "C", 3);
+    console_row(s, "D", 4);
+    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
+    ck_assert_int_eq(calls, 2); /* rows past num_rows are not formatted */
+    ck_assert_int_eq(s->rows_in_batch, 4);
+    char *text = th_read_stream(f, NULL);
+    ck_assert_str_eq(text,
+                     "-------------------------------------------\n"
+                     "Batch: 1 (fmt)\n"
+                     "-------------------------------------------\n"
+                     "A has 1\n"
+                     "B has 2\n"
+                     "only showing top 2 rows\n"
+                     "\n");
+    free(text);
+    ls_sink_destroy(s);
+    fclose(f);
+}
+END_TEST
+
+/* Columns line up in display columns ("São Tomé" is 8 wide in 10 bytes,
+ * "日本" 4 wide in 6), and cutting never splits a character. */
+START_TEST(console_sink_utf8_widths)
+{
+    FILE *f = tmpfile();
+    ls_console_opts o = { 0 };
+    o.query = "u";
+    o.num_rows = 20;
+    o.truncate = 1;
+    ls_sink *s = ls_sink_console_new(&o, f);
+    char err[LS_ERRLEN];
+    ck_assert_int_eq(s->vt->open_batch(s, 0, err), 0);
+    console_row(s, "São Tomé", 1);
+    console_row(s, "日本", 22);
+    console_row(s, "Chad", 3);
+    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
+    char *text = th_read_stream(f, NULL);
+    ck_assert_str_eq(text,
+                     "-------------------------------------------\n"
+                     "Batch: 0 (u)\n"
+                     "-------------------------------------------\n"
+                     "+--------+-----+\n"
+                     "| station|count|\n"
+                     "+--------+-----+\n"
+                     "|São Tomé|    1|\n"
+                     "|    日本|   22|\n"
+                     "|    Chad|    3|\n"
+                     "+--------+-----+\n"
+                     "\n");
+    free(text);
+    fclose(f);
+    /* 25 wide characters (50 columns): cut to 17 columns on a boundary
+     * (8 characters, 16 columns) plus "..."; bad bytes become U+FFFD */
+    f = tmpfile();
+    ls_sink_destroy(s);
+    s = ls_sink_console_new(&o, f);
+    ck_assert_int_eq(s->vt->open_batch(s, 1, err), 0);
+    console_row(s, "日本日本日本日本日本日本日本日本日本日本日本日本日", 1);
+    console_row(s, "ééééééééééééééééééééé", 2);
+    console_row(s, "a\xff\t" "b", 3);
+    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
+    text = th_read_stream(f, NULL);
+    ck_assert_msg(ls_utf8_valid(text, strlen(text)), "output is not valid UTF-8");
+    ck_assert_msg(strstr(text, "| 日本日本日本日本...|    1|\n") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "|ééééééééééééééééé...|    2|\n") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "|                a\xEF\xBF\xBD\xEF\xBF\xBD" "b|    3|\n") != NULL, "%s", text);
+    free(text);
+    ls_sink_destroy(s);
+    fclose(f);
+}
+END_TEST
+
+START_TEST(text_width_table)
+{
+    ck_assert_uint_eq(ls_text_width("abc", 3), 3);
+    ck_assert_uint_eq(ls_text_width("日本", 6), 4);
+    ck_assert_uint_eq(ls_text_width("e\xCC\x81", 3), 1); /* e + combining acute */
+    ck_assert_uint_eq(ls_text_prefix("日本語", 9, 5), 6);
+    ck_assert_uint_eq(ls_text_prefix("e\xCC\x81x", 4, 1), 3); /* keeps the combining mark */
+    ck_assert_int_eq(ls_text_cp_width_table(0x65E5), 2);
+    ck_assert_int_eq(ls_text_cp_width_table(0xE9), 1);
+    ck_assert_int_eq(ls_text_cp_width_table(0x301), 0);
+    ck_assert_int_eq(ls_text_cp_width_table(0xAC00), 2);
+    ck_assert_int_eq(ls_text_cp_width_table(0x1F600), 2);
 }
 END_TEST
 
@@ -407,6 +531,9 @@ Suite *sinks_suite(void)
     tcase_add_test(tc, console_sink_default_rows_and_truncate);
     tcase_add_test(tc, console_sink_window_and_empty);
     tcase_add_test(tc, console_sink_format_mode);
+    tcase_add_test(tc, console_sink_format_num_rows);
+    tcase_add_test(tc, console_sink_utf8_widths);
+    tcase_add_test(tc, text_width_table);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -186,19 +186,24 @@ START_TEST(split_errors_with_position)
                  "at byte 9 (line 1, column 10)");
     expect_error("[\n{\"a\":1}\n{\"b\":2}]", 1, "expected ',' or ']' between records",
                  "(line 3, column 1)");
-    expect_error("[{\"a\":1},{\"b\":2}", 2, "unexpected end of file: the array is not closed",
-                 "at byte 16");
+    expect_error("[{\"a\":1},{\"b\":2}", 2,
+                 "the array opened at line 1, column 1 is not closed: end of file",
+                 "at byte 16 (line 1, column 17)");
     expect_error("[{\"a\":1}] x", 1, "unexpected data after the closing ']'",
                  "at byte 10 (line 1, column 11)");
     expect_error("[{\"a\":1}]\n]", 1, "unexpected data after the closing ']'", "line 2, column 1");
-    expect_error("[{\"a\":1},{\"b\":", 1, "unexpected end of file inside a record", "at byte 14");
-    expect_error("[{\"a\":\"unterminated}]", 0, "unexpected end of file inside a record",
-                 "line 1");
-    expect_error("{\"a\":1}\n{\"b\":[1,2", 1, "unexpected end of file inside a record",
+    expect_error("[{\"a\":1},{\"b\":", 1,
+                 "the record that starts at line 1, column 10 is cut off: 1 bracket is never closed",
+                 "end of file at byte 14");
+    expect_error("[{\"a\":\"unterminated}]", 0,
+                 "the record that starts at line 1, column 2 is cut off: its string opened at "
+                 "line 1, column 7 is never closed", "end of file at byte 21");
+    expect_error("{\"a\":1}\n{\"b\":[1,2", 1,
+                 "the record that starts at line 2, column 1 is cut off: 2 brackets are never closed",
                  "(line 2, column 10)");
     expect_error("[{\"a\":1},]", 1, "expected a value", "at byte 9");
     expect_error("[,{\"a\":1}]", 0, "expected a value", "at byte 1");
-    expect_error("[", 0, "the array is not closed", "at byte 1");
+    expect_error("[", 0, "is not closed", "at byte 1");
     expect_error("{\"a\":1}}", 1, "unexpected closing bracket", "at byte 7");
     expect_error("{\"a\":1},{\"b\":2}", 1, "unexpected character", "at byte 7");
 }
@@ -257,6 +262,49 @@ START_TEST(split_record_position)
 }
 END_TEST
 
+/* The record as written (for exact error positions) beside the compact one,
+ * and positions inside it. */
+START_TEST(split_raw_record_and_locate)
+{
+    const char *text = "[\n  {\"a\": 1,\n   \"b\": tru},\n  {\"c\": \"x y\"}\n]";
+    FILE *f = fmemopen((void *)text, strlen(text), "rb");
+    ls_splitter s;
+    ls_splitter_init(&s, f);
+    char err[LS_ERRLEN];
+    ck_assert_int_eq(ls_splitter_next(&s, err), 1);
+    ck_assert_str_eq(s.rec.data, "{\"a\":1,\"b\":tru}");
+    ck_assert_str_eq(s.raw.data, "{\"a\": 1,\n   \"b\": tru}");
+    uint64_t off, line, col;
+    ls_splitter_locate(&s, 0, &off, &line, &col);
+    ck_assert_uint_eq(off, 4);
+    ck_assert_uint_eq(line, 2);
+    ck_assert_uint_eq(col, 3);
+    ls_splitter_locate(&s, strlen("{\"a\": 1,\n   \"b\": "), &off, &line, &col); /* "tru" */
+    ck_assert_uint_eq(line, 3);
+    ck_assert_uint_eq(col, 9);
+    ck_assert_uint_eq(off, (uint64_t)(strstr(text, "tru") - text));
+    ck_assert_int_eq(ls_splitter_next(&s, err), 1);
+    ck_assert_str_eq(s.raw.data, "{\"c\": \"x y\"}");
+    ck_assert_int_eq(ls_splitter_next(&s, err), 0);
+    ls_splitter_free(&s);
+    fclose(f);
+}
+END_TEST
+
+/* A read error is an error, not the end of the input (a directory given as
+ * the file read as "no records"). */
+START_TEST(split_read_error_is_not_the_end)
+{
+    FILE *f = fopen("/", "rb");
+    ck_assert_ptr_nonnull(f);
+    result r;
+    split_stream(f, &r);
+    fclose(f);
+    ck_assert_int_eq(r.rc, -1);
+    ck_assert_msg(strstr(r.err, "read error at byte 0: Is a directory") != NULL, "%s", r.err);
+}
+END_TEST
+
 /* Regression (was a bug in ls_json_split.c, read_value): records are compacted by dropping
  * every whitespace byte outside strings, which also removes whitespace that
  * separates tokens.  A malformed record such as {"a":1 2} (two numbers)
@@ -297,6 +345,8 @@ Suite *split_suite(void)
     tcase_add_test(tc, split_errors_with_position);
     tcase_add_test(tc, split_large_records_across_chunks);
     tcase_add_test(tc, split_record_position);
+    tcase_add_test(tc, split_raw_record_and_locate);
+    tcase_add_test(tc, split_read_error_is_not_the_end);
     suite_add_tcase(s, tc);
     tc = tcase_create("regressions");
     tcase_add_test(tc, split_compaction_keeps_tokens_apart);
