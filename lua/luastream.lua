@@ -451,7 +451,7 @@ end
 local QUERY_OPTIONS = {
   from = true, map = true, join = true, watermark = true, event_time = true, group_by = true,
   aggregate = true, output_mode = true, trigger = true, sink = true, partitions = true,
-  max_state_rows = true,
+  max_state_rows = true, order_by = true, limit = true,
 }
 local JOIN_OPTIONS = { with = true, on = true, how = true, type = "how", columns = true }
 -- { "column", "60 minutes" } or { "column", delay = "60 minutes" }; `unit` is
@@ -620,6 +620,43 @@ function M.query(name, ...)
     q.output_mode = spec.output_mode or "complete"
     if q.output_mode ~= "complete" and q.output_mode ~= "update" and q.output_mode ~= "append" then
       fail(2, "query %s: output_mode must be complete, update or append, got %q", name, tostring(q.output_mode))
+    end
+    -- order_by = "count" | { "count", "window", desc = true } | { { "count", desc = true }, "window" }
+    if spec.order_by ~= nil then
+      local ob = spec.order_by
+      if type(ob) == "string" then ob = { ob } end
+      if type(ob) ~= "table" or kind_of(ob) then
+        fail(2, "query %s: order_by must be a column name or a list, e.g. { \"count\", desc = true }", name)
+      end
+      local known = { desc = true }
+      for i = 1, #ob do known[i] = true end
+      check_options(2, "query " .. name .. ": order_by", ob, known)
+      if ob.desc ~= nil then check_type(2, "order_by desc", ob.desc, "boolean") end
+      q.order_by = {}
+      for i, e in ipairs(ob) do
+        local col, desc = e, ob.desc or false
+        if type(e) == "table" and not kind_of(e) then
+          check_options(2, "query " .. name .. ": order_by entry " .. i, e, { [1] = true, desc = true })
+          col = e[1]
+          if e.desc ~= nil then check_type(2, "order_by desc", e.desc, "boolean"); desc = e.desc end
+        end
+        if type(col) ~= "string" then
+          fail(2, "query %s: order_by entry %d must be a column name or { \"column\", desc = true }", name, i)
+        end
+        if not columns[col] then
+          local names = {}
+          for c in pairs(columns) do names[c] = true end
+          local hint = suggestion(col, names)
+          fail(2, "query %s: order_by column %q is not an output column%s", name, col,
+               hint and string.format(" (did you mean %q?)", hint) or "")
+        end
+        q.order_by[i] = { column = col, desc = desc }
+      end
+      if #q.order_by == 0 then fail(2, "query %s: order_by names no column", name) end
+    end
+    if spec.limit ~= nil then q.limit = check_integer(2, "limit", spec.limit, 1, math.maxinteger) end
+    if (q.order_by or q.limit) and q.output_mode ~= "complete" then
+      fail(2, "query %s: order_by and limit need output_mode \"complete\" (Spark sorts only a complete result)", name)
     end
     q.trigger = spec.trigger
     if q.trigger ~= nil then check_trigger(2, "trigger", q.trigger) end

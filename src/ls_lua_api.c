@@ -875,6 +875,37 @@ static int each_agg(ls_engine *e, lua_State *L, int decl, int d, ls_query *q, ch
     return compile_agg(L, d, q, err);
 }
 
+/* One order_by entry { column = name, desc = bool }: the output column's
+ * position (after ls_query_ready named the output columns). */
+static int each_order(ls_engine *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+{
+    (void)e;
+    (void)decl;
+    char what[300];
+    snprintf(what, sizeof what, "query %s: order_by", q->name);
+    char *col;
+    if (lua_type(L, d) != LUA_TTABLE) {
+        ls_seterr(err, "%s: an entry is not a declaration", what);
+        return -1;
+    }
+    if (get_str(L, d, "column", 1, what, &col, err)) return -1;
+    int desc = rawfield(L, d, "desc") == LUA_TBOOLEAN && lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    size_t ncols = q->ngroups + q->naggs, i;
+    for (i = 0; i < ncols && strcmp(q->out_names[i], col) != 0; i++) {}
+    if (i == ncols) {
+        ls_seterr(err, "%s: %s is not an output column", what, col);
+        free(col);
+        return -1;
+    }
+    free(col);
+    q->order = ls_xrealloc(q->order, (q->norder + 1) * sizeof *q->order);
+    q->order[q->norder].col = (int)i;
+    q->order[q->norder].desc = desc;
+    q->norder++;
+    return 0;
+}
+
 static size_t list_len(lua_State *L, int t, const char *k)
 {
     size_t n = rawfield(L, t, k) == LUA_TTABLE ? lua_rawlen(L, -1) : 0;
@@ -974,6 +1005,13 @@ static int compile_query(ls_engine *e, lua_State *L, int decl, int d, ls_query *
         get_int(L, d, "partitions", e->partitions, 1, 65536, what, &parts, err))
         return -1;
     if (ls_query_ready(q, (int)parts, err)) return -1;
+    if (each_of(e, L, d, "order_by", 0, q, decl, each_order, err) ||
+        get_int(L, d, "limit", 0, 0, INT64_MAX, what, &q->limit, err))
+        return -1;
+    if ((q->norder || q->limit) && q->mode != LS_MODE_COMPLETE) {
+        ls_seterr(err, "query %s: order_by and limit need output_mode \"complete\"", q->name);
+        return -1;
+    }
 
     rawfield(L, d, "sink");
     q->sink = compile_sink(e, L, lua_gettop(L), q, err);

@@ -132,6 +132,7 @@ void ls_query_free(ls_query *q)
     free(q->join_rows);
     free(q->out_names);
     free(q->out_vals);
+    free(q->order);
     free(q->name);
     free(q);
 }
@@ -182,6 +183,12 @@ ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, char *e
     }
     q->naggs = src->naggs;
     q->mode = src->mode;
+    q->limit = src->limit;
+    if (src->norder) {
+        q->order = ls_xmalloc(src->norder * sizeof *q->order);
+        memcpy(q->order, src->order, src->norder * sizeof *q->order);
+        q->norder = src->norder;
+    }
     q->trigger_ms = src->trigger_ms;
     q->max_state_rows = src->max_state_rows;
     if (ls_query_ready(q, src->state->nparts, err)) {
@@ -568,21 +575,93 @@ out:
     return rc;
 }
 
-static int emit_group(ls_query *q, const ls_group *g, char *err)
+/* The output row of a group into vals (ngroups + naggs values; strings
+ * point into the group). */
+static int group_values(const ls_query *q, const ls_group *g, ls_value *vals, char *err)
 {
     const char *key = ls_group_key(g, (int)q->naggs);
     size_t pos = 0;
     for (size_t i = 0; i < q->ngroups; i++)
-        if (ls_key_get(key, g->key_len, &pos, &q->out_vals[i])) {
+        if (ls_key_get(key, g->key_len, &pos, &vals[i])) {
             ls_seterr(err, "query %s: corrupt group key", q->name);
             return -1;
         }
-    for (size_t a = 0; a < q->naggs; a++)
-        q->out_vals[q->ngroups + a] = ls_acc_result(&g->acc[a], q->aggs[a].fn);
+    for (size_t a = 0; a < q->naggs; a++) vals[q->ngroups + a] = ls_acc_result(&g->acc[a], q->aggs[a].fn);
+    return 0;
+}
+
+static int emit_group(ls_query *q, const ls_group *g, char *err)
+{
+    if (group_values(q, g, q->out_vals, err)) return -1;
     ls_row row = { q->ngroups + q->naggs, q->out_names, q->out_vals, q->ngroups };
     if (q->sink->vt->write(q->sink, &row, err)) return -1;
     q->stats.output_rows++;
     return 0;
+}
+
+/* ---- order_by / limit (complete mode) ---------------------------------- */
+
+typedef struct sorted_row {
+    const ls_group *g;
+    ls_value *vals; /* the output row */
+} sorted_row;
+
+static const ls_query *sort_q; /* qsort has no context argument */
+
+/* Two non-null values of a column. */
+static int cmp_value(const ls_value *a, const ls_value *b)
+{
+    if (a->type == LS_WINDOW && b->type == LS_WINDOW) {
+        if (a->u.w.start != b->u.w.start) return a->u.w.start < b->u.w.start ? -1 : 1;
+        return a->u.w.end < b->u.w.end ? -1 : a->u.w.end > b->u.w.end;
+    }
+    return ls_value_order(a, b);
+}
+
+static int cmp_rows(const void *x, const void *y)
+{
+    const sorted_row *a = x, *b = y;
+    for (size_t k = 0; k < sort_q->norder; k++) {
+        const ls_order_key *o = &sort_q->order[k];
+        const ls_value *va = &a->vals[o->col], *vb = &b->vals[o->col];
+        int an = va->type == LS_NULL, bn = vb->type == LS_NULL, c;
+        if (an || bn) c = o->desc ? an - bn : bn - an; /* nulls first ascending, last descending */
+        else c = o->desc ? -cmp_value(va, vb) : cmp_value(va, vb);
+        if (c) return c;
+    }
+    return 0;
+}
+
+/* Complete mode with order_by / limit: every group's row, sorted, the
+ * first `limit` emitted. */
+static int emit_ordered(ls_query *q, char *err)
+{
+    size_t n = q->state->groups, ncols = q->ngroups + q->naggs, i = 0;
+    sorted_row *rows = ls_xcalloc(n + 1, sizeof *rows);
+    ls_value *vals = ls_xcalloc(n * ncols + 1, sizeof *vals);
+    int rc = 0;
+    for (int p = 0; p < q->state->nparts && rc == 0; p++) {
+        ls_group *g;
+        LS_HMAP_FOREACH(&q->state->parts[p], g) {
+            if (i == n) break;
+            rows[i].g = g;
+            rows[i].vals = vals + i * ncols;
+            if (group_values(q, g, rows[i].vals, err)) {
+                rc = -1;
+                break;
+            }
+            i++;
+        }
+    }
+    if (rc == 0 && q->norder) {
+        sort_q = q; /* the engine thread is the only one emitting */
+        qsort(rows, i, sizeof *rows, cmp_rows);
+    }
+    size_t upto = q->limit > 0 && (uint64_t)q->limit < i ? (size_t)q->limit : i;
+    for (size_t k = 0; rc == 0 && k < upto; k++) rc = emit_group(q, rows[k].g, err);
+    free(rows);
+    free(vals);
+    return rc;
 }
 
 /* A group or aggregate column that no record of the batch had is most
@@ -624,7 +703,10 @@ int ls_query_end_batch(ls_query *q, char *err)
     ls_state_clear(q->late);
     int64_t wm = q->wm.batch;
     if (q->sink->vt->open_batch(q->sink, q->batch_id, err)) return -1;
-    for (int p = 0; p < q->state->nparts; p++) {
+    if (q->norder || q->limit) {
+        if (emit_ordered(q, err)) return -1;
+    }
+    for (int p = 0; !q->norder && !q->limit && p < q->state->nparts; p++) {
         ls_group *g;
         LS_HMAP_FOREACH(&q->state->parts[p], g) {
             int emit;

@@ -47,6 +47,13 @@ typedef struct ls_groupcol {
 
 typedef enum { LS_MODE_COMPLETE, LS_MODE_UPDATE, LS_MODE_APPEND } ls_mode;
 
+/* order_by: a column of the output row (groups, then aggregates), ascending
+ * with nulls first or descending with nulls last, as Spark's defaults. */
+typedef struct ls_order_key {
+    int col;
+    int desc;
+} ls_order_key;
+
 const char *ls_mode_name(ls_mode m);
 int ls_mode_parse(const char *s, ls_mode *m);
 
@@ -101,6 +108,9 @@ typedef struct ls_query {
     ls_agg_spec *aggs;
     ls_colref *agg_cols;     /* per aggregate; name NULL for count(*) */
     ls_mode mode;
+    size_t norder;           /* complete mode: rows sorted by these keys ... */
+    ls_order_key *order;
+    int64_t limit;           /* ... and only the first `limit` emitted (0 = all) */
     int64_t trigger_ms;      /* this query's trigger interval (0 = as fast as possible) */
     int64_t max_state_rows;  /* cap on groups in state, 0 = none (a clear error past it) */
     ls_sink *sink;           /* owned */

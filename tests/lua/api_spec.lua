@@ -572,6 +572,32 @@ describe("luastream API", function()
       assert.matches("api_spec%.lua:%d+$", q.where)
     end)
 
+    it("sorts and limits a complete result with order_by and limit", function()
+      local q = ls.query "top" { from = src(), group_by = { "k" }, aggregate = { ls.count() },
+                                 order_by = { "count", "k", desc = true }, limit = 10 }
+      assert.are.same({ { column = "count", desc = true }, { column = "k", desc = true } }, q.order_by)
+      assert.are.equal(10, q.limit)
+      q = ls.query "top2" { from = src(), group_by = { "k" }, aggregate = { ls.count() },
+                            order_by = { { "count", desc = true }, "k" } }
+      assert.are.same({ { column = "count", desc = true }, { column = "k", desc = false } }, q.order_by)
+      q = ls.query "top3" { from = src(), group_by = { "k" }, aggregate = { ls.count() }, order_by = "k" }
+      assert.are.same({ { column = "k", desc = false } }, q.order_by)
+      local function bad(spec) return error_of(ls.query "bad", spec) end
+      assert_has(bad { from = src(), group_by = { "k" }, aggregate = { ls.count() }, order_by = { "coutn" } },
+        'order_by column "coutn" is not an output column (did you mean "count"?)')
+      assert_has(bad { from = src(), group_by = { "k" }, aggregate = { ls.count() }, order_by = { "k", dsec = true } },
+        'unknown option "dsec"; did you mean "desc"?')
+      assert_has(bad { from = src(), group_by = { "k" }, aggregate = { ls.count() }, order_by = { "k" },
+                       output_mode = "update" },
+        'order_by and limit need output_mode "complete"')
+      assert_has(bad { from = src(), group_by = { "k" }, aggregate = { ls.count() }, limit = 0 },
+        "limit must be")
+      assert_has(bad { from = src(), group_by = { "k" }, aggregate = { ls.count() }, order_by = {} },
+        "order_by names no column")
+      assert_has(bad { from = src(), group_by = { "k" }, aggregate = { ls.count() }, orderBy = { "k" } },
+        'did you mean "order_by"?')
+    end)
+
     it("reads numeric event times as seconds, or milliseconds with unit = \"ms\"", function()
       local q = ls.query "ms" { from = src(), watermark = { "ts", "1 minute", unit = "ms" },
                                 group_by = { ls.window("ts", "1 minute") }, aggregate = { ls.count() } }

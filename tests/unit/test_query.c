@@ -206,7 +206,13 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* The rows written since the last check, in any order, must be exactly want. */
-static void expect_rows(tq *t, const char *const *want, size_t n)
+static void check_rows(tq *t, const char *const *want, size_t n, int sorted);
+
+static void expect_rows(tq *t, const char *const *want, size_t n) { check_rows(t, want, n, 1); }
+/* The rows of the batch in the order they were written. */
+static void expect_rows_ordered(tq *t, const char *const *want, size_t n) { check_rows(t, want, n, 0); }
+
+static void check_rows(tq *t, const char *const *want, size_t n, int sorted)
 {
     size_t len;
     char *text = th_read_file(t->path, &len);
@@ -218,8 +224,10 @@ static void expect_rows(tq *t, const char *const *want, size_t n)
     const char *exp[256];
     ck_assert_uint_le(n, 256);
     for (size_t i = 0; i < n; i++) exp[i] = want[i];
-    qsort(lines, (size_t)got, sizeof *lines, cmp_str);
-    qsort(exp, n, sizeof *exp, cmp_str);
+    if (sorted) {
+        qsort(lines, (size_t)got, sizeof *lines, cmp_str);
+        qsort(exp, n, sizeof *exp, cmp_str);
+    }
     ls_buf g, w;
     ls_buf_init(&g);
     ls_buf_init(&w);
@@ -558,6 +566,46 @@ START_TEST(query_group_by_event_time)
     end(t);
     expect_rows(t, ROWS("{\"time\":\"2018-12-31T12:11:00.000Z\",\"count\":1}"));
     expect_stats(t, 2, 1, 1, 1, 0, 2);
+    qfree(t);
+}
+END_TEST
+
+/* Complete mode with order_by and limit: sorted as Spark's orderBy (nulls
+ * first ascending, last descending), then the first rows only. */
+START_TEST(query_order_by_and_limit)
+{
+    projected = _i;
+    tq *t = qnew("top");
+    add_group(t, "station");
+    add_agg(t, LS_AGG_COUNT, NULL, "n");
+    ready(t, LS_MODE_COMPLETE, 4);
+    t->q->order = calloc(2, sizeof *t->q->order);
+    t->q->order[0] = (ls_order_key){ 1, 1 }; /* n desc */
+    t->q->order[1] = (ls_order_key){ 0, 0 }; /* station asc */
+    t->q->norder = 2;
+    t->q->limit = 3;
+    begin(t, 0);
+    static const char *const st[] = { "b", "a", "c", "a", "b", "d", "a", NULL, NULL, "c" };
+    char rec[64];
+    for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) {
+        if (st[i]) snprintf(rec, sizeof rec, "{\"station\":\"%s\"}", st[i]);
+        else snprintf(rec, sizeof rec, "{\"station\":null}");
+        push(t, rec);
+    }
+    end(t);
+    /* a 3, then the ties b 2, c 2 and null 2 by station ascending: null first */
+    expect_rows_ordered(t, ROWS("{\"station\":\"a\",\"n\":3}", "{\"station\":null,\"n\":2}",
+                                "{\"station\":\"b\",\"n\":2}"));
+    ck_assert_int_eq(t->q->stats.output_rows, 3);
+    /* descending station: nulls last */
+    t->q->order[0] = (ls_order_key){ 0, 1 };
+    t->q->norder = 1;
+    t->q->limit = 0;
+    begin(t, 1);
+    end(t);
+    expect_rows_ordered(t, ROWS("{\"station\":\"d\",\"n\":1}", "{\"station\":\"c\",\"n\":2}",
+                                "{\"station\":\"b\",\"n\":2}", "{\"station\":\"a\",\"n\":3}",
+                                "{\"station\":null,\"n\":2}"));
     qfree(t);
 }
 END_TEST
@@ -1235,6 +1283,7 @@ Suite *query_suite(void)
     tcase_add_loop_test(tc, query_group_by_event_time, 0, 2);
     tcase_add_loop_test(tc, query_watermark_without_time_key, 0, 2);
     tcase_add_loop_test(tc, query_warns_about_missing_columns, 0, 2);
+    tcase_add_loop_test(tc, query_order_by_and_limit, 0, 2);
     tcase_add_loop_test(tc, query_sliding_windows, 0, 2);
     tcase_add_loop_test(tc, query_sliding_update_watermark, 0, 2);
     tcase_add_loop_test(tc, query_numeric_event_time, 0, 2);
