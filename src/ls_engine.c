@@ -1,7 +1,9 @@
 /* ls_engine.c - loading a script and running its queries batch by batch. */
 #include "ls_engine.h"
 
+#include <ctype.h>
 #include <lauxlib.h>
+#include <libgen.h>
 #include <lualib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +105,36 @@ static int plan_decoding(ls_engine *e, char *err)
     return rc;
 }
 
+/* A source without group_id commits under a group of its own job, so that
+ * Kafka's tools never mix unrelated jobs: "luastream.<script>" and, with a
+ * checkpoint, a hash of the checkpoint directory's absolute path
+ * ("luastream.pipeline.3f2a9c1e"): two runs of one script on one
+ * checkpoint are one job, on two checkpoints two jobs. */
+static void default_group_ids(ls_engine *e)
+{
+    char *copy = ls_xstrdup(e->script);
+    const char *base = basename(copy);
+    ls_buf id;
+    ls_buf_init(&id);
+    ls_buf_puts(&id, "luastream.");
+    size_t blen = strlen(base);
+    if (blen > 4 && strcmp(base + blen - 4, ".lua") == 0) blen -= 4;
+    for (size_t i = 0; i < blen && i < 100; i++) {
+        char c = base[i];
+        ls_buf_putc(&id, isalnum((unsigned char)c) || c == '-' || c == '_' ? c : '_');
+    }
+    free(copy);
+    if (e->checkpoint_dir) {
+        char *abs = realpath(e->checkpoint_dir, NULL);
+        const char *p = abs ? abs : e->checkpoint_dir;
+        ls_buf_printf(&id, ".%08llx", (unsigned long long)(ls_hash(p, strlen(p)) & 0xffffffffu));
+        free(abs);
+    }
+    for (size_t i = 0; i < e->nsources; i++)
+        if (!e->sources[i]->group_id) e->sources[i]->group_id = ls_xstrdup(id.data);
+    ls_buf_free(&id);
+}
+
 /* ls.checkpoint(dir) in the script, or NULL. */
 static char *script_checkpoint(ls_engine *e)
 {
@@ -158,6 +190,7 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
             return NULL;
         }
     }
+    default_group_ids(e); /* after the checkpoint directory exists: its absolute path */
     if (o->parallelism > 1) {
         e->workers = ls_workers_new(e, o, o->parallelism, err);
         if (!e->workers) {

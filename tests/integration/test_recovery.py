@@ -330,6 +330,36 @@ def test_consumer_group_offsets_show_the_lag(broker, tmp_path):
     assert all(r[5] == "0" for r in rows)          # LAG
 
 
+def test_default_consumer_group_is_the_jobs_own(broker, tmp_path):
+    """Without group_id, a checkpointed job commits under luastream.<script>.<hash of its
+    checkpoint directory>: two jobs on two checkpoints are two groups, and a second run
+    on the first checkpoint uses the first's."""
+    topic = broker.create_topic()
+    run(["produce", SAMPLE, "--topic", topic, "--bootstrap", broker.bootstrap, "--quiet", "--max", "100"])
+
+    def job(ck):
+        run([PIPELINE, "--set", "bootstrap=" + broker.bootstrap, "--set", "topic=" + topic,
+             "--set", "output=jsonl:" + str(tmp_path / "o"), "--checkpoint", str(ck),
+             "--trigger", "available-now", "--quiet"])
+
+    def groups():
+        jars = os.path.join(os.environ.get("KAFKA_JARS", os.path.join(ROOT, ".run", "kafka-jars")), "*")
+        d = subprocess.run(["java", "-cp", jars, "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+                            "--bootstrap-server", broker.bootstrap, "--list"],
+                           capture_output=True, text=True, timeout=120)
+        return set(d.stdout.split())
+
+    before = groups()
+    job(tmp_path / "ck1")
+    job(tmp_path / "ck2")
+    job(tmp_path / "ck1")
+    new = groups() - before
+    assert len(new) == 2, new
+    assert all(g.startswith("luastream.pipeline.") and len(g) == len("luastream.pipeline.") + 8
+               for g in new), new
+    assert "luastream" not in groups()  # the old shared default
+
+
 @pytest.mark.parametrize("sink", ["jsonl", "kafka"])
 def test_a_second_run_on_the_same_checkpoint_is_refused(broker, tmp_path, sink):
     """Two runs on one checkpoint directory used to corrupt it. The second
