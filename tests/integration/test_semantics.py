@@ -238,3 +238,15 @@ def test_epoch_milliseconds_need_unit_ms(broker, tmp_path):
     assert not (tmp_path / "s" / "q.jsonl").exists() or not read_jsonl(tmp_path / "s" / "q.jsonl")
     run_job(path, broker, topic, tmp_path / "ms", "--set", "unit=ms")
     assert window_rows(tmp_path / "ms" / "q.jsonl") == {("10:00", "a"): 2}
+
+
+def test_load_time_output_shows_once_with_workers(broker, tmp_path):
+    """With --parallelism N the script is loaded again in each worker's Lua state; what it
+    prints while loading shows once, not N + 1 times."""
+    topic = broker.create_topic()
+    produce(broker, topic, [rec("06:05")])
+    path = script(tmp_path, 'print("loading the job")\nio.write("written once\\n")\n' + WINDOWED.replace(
+        'group_by =', 'map = function(r) return r end,\n  group_by ='))
+    p = run_job(path, broker, topic, tmp_path, "--parallelism", "3")
+    assert p.stdout.count("loading the job") == 1 and p.stdout.count("written once") == 1, p.stdout
+    assert window_rows(tmp_path / "q.jsonl") == {("06:00", "a"): 1}
