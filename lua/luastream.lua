@@ -387,21 +387,45 @@ function M.jsonl(dir, ...)
   return make("sink", { type = "jsonl", dir = dir })
 end
 
-local KAFKA_SINK_OPTIONS = { prefix = true, bootstrap = true, kafka = true }
+local KAFKA_SINK_OPTIONS = { prefix = true, topic = true, bootstrap = true, kafka = true,
+                             key = true, headers = true }
 
 function M.kafka_sink(opts, ...)
   at_most_args(2, "ls.kafka_sink", 1 + select("#", ...), 1)
   check_type(2, "kafka_sink options", opts, "table")
   check_options(2, "ls.kafka_sink", opts, KAFKA_SINK_OPTIONS)
-  check_type(2, "kafka_sink prefix", opts.prefix, "string")
-  check_topic(2, "kafka_sink prefix", opts.prefix)
+  -- topic PREFIX.<query> (prefix), or a topic of its own: a name, or a function of the row
+  if (opts.prefix == nil) == (opts.topic == nil) then
+    fail(2, "ls.kafka_sink: give prefix = \"...\" (topic PREFIX.<query>) or topic = \"name\" | function(row), one of them")
+  end
+  if opts.prefix ~= nil then
+    check_type(2, "kafka_sink prefix", opts.prefix, "string")
+    check_topic(2, "kafka_sink prefix", opts.prefix)
+  elseif type(opts.topic) == "string" then
+    check_topic(2, "kafka_sink topic", opts.topic)
+  elseif type(opts.topic) ~= "function" then
+    fail(2, "kafka_sink topic must be a topic name or a function(row) returning one, got %s", type(opts.topic))
+  end
+  if opts.key ~= nil then check_type(2, "kafka_sink key (a column of the row)", opts.key, "string") end
+  local headers
+  if opts.headers ~= nil then
+    check_type(2, "kafka_sink headers", opts.headers, "table")
+    headers = {}
+    for k, v in pairs(opts.headers) do
+      if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
+        fail(2, "kafka_sink headers must be name = \"value\" pairs")
+      end
+      headers[k] = tostring(v)
+    end
+  end
   if opts.bootstrap ~= nil then
     check_type(2, "kafka_sink bootstrap", opts.bootstrap, "string")
     if opts.bootstrap == "" then fail(2, "kafka_sink bootstrap must not be empty") end
   end
   local kafka = {}
   if opts.kafka ~= nil then kafka = check_props(2, "kafka_sink kafka properties", opts.kafka) end
-  return make("sink", { type = "kafka", prefix = opts.prefix, bootstrap = opts.bootstrap, kafka = kafka })
+  return make("sink", { type = "kafka", prefix = opts.prefix, topic = opts.topic, key = opts.key,
+                        headers = headers, bootstrap = opts.bootstrap, kafka = kafka })
 end
 
 --- ls.output(spec [, opts]): a sink from text: "console", "jsonl:DIR", "kafka:PREFIX".
@@ -451,8 +475,62 @@ end
 local QUERY_OPTIONS = {
   from = true, map = true, join = true, watermark = true, event_time = true, group_by = true,
   aggregate = true, output_mode = true, trigger = true, sink = true, partitions = true,
-  max_state_rows = true, order_by = true, limit = true,
+  max_state_rows = true, order_by = true, limit = true, where = true,
 }
+local WHERE_OPS = { ["="] = true, ["=="] = true, ["~="] = true, ["!="] = true, ["<>"] = true,
+                    ["<"] = true, ["<="] = true, [">"] = true, [">="] = true, ["in"] = true,
+                    ["is null"] = true, ["is not null"] = true }
+
+-- where = { column = value | { op, operand } }: predicates on the input record, in C.
+local function check_where(name, w)
+  if type(w) ~= "table" or kind_of(w) then
+    fail(3, "query %s: where must be a table of column = value or column = { \"op\", value }", name)
+  end
+  local out = {}
+  local cols = {}
+  for col in pairs(w) do
+    if type(col) ~= "string" then fail(3, "query %s: where: keys are column names, got %s", name, type(col)) end
+    cols[#cols + 1] = col
+  end
+  table.sort(cols)
+  local function scalar(v) return type(v) == "string" or type(v) == "number" or type(v) == "boolean" end
+  for _, col in ipairs(cols) do
+    local v = w[col]
+    local p = { column = col }
+    if scalar(v) then
+      p.op, p.values = "=", { v }
+    elseif type(v) == "table" and not kind_of(v) then
+      local op = v[1]
+      if type(op) ~= "string" or not WHERE_OPS[op] then
+        local hint = type(op) == "string" and suggestion(op, WHERE_OPS) or nil
+        fail(3, "query %s: where %s: the operator must be one of = ~= < <= > >= in, is null, is not null, got %s%s",
+             name, col, type(op) == "string" and string.format("%q", op) or type(op),
+             hint and string.format(" (did you mean %q?)", hint) or "")
+      end
+      p.op = op
+      if op == "is null" or op == "is not null" then
+        if v[2] ~= nil then fail(3, "query %s: where %s: %q takes no value", name, col, op) end
+        p.values = {}
+      elseif op == "in" then
+        if type(v[2]) ~= "table" or #v[2] == 0 then fail(3, "query %s: where %s: \"in\" takes a list of values", name, col) end
+        for i, x in ipairs(v[2]) do
+          if not scalar(x) then fail(3, "query %s: where %s: value %d must be a string, number or boolean", name, col, i) end
+        end
+        p.values = { table.unpack(v[2]) }
+      else
+        if not scalar(v[2]) then fail(3, "query %s: where %s: %q needs a string, number or boolean", name, col, op) end
+        p.values = { v[2] }
+      end
+      for k in pairs(v) do
+        if k ~= 1 and k ~= 2 then fail(3, "query %s: where %s: write { \"op\", value }", name, col) end
+      end
+    else
+      fail(3, "query %s: where %s must be a value or { \"op\", value }, got %s", name, col, type(v))
+    end
+    out[#out + 1] = p
+  end
+  return out
+end
 local JOIN_OPTIONS = { with = true, on = true, how = true, type = "how", columns = true }
 -- { "column", "60 minutes" } or { "column", delay = "60 minutes" }; `unit` is
 -- kept for the engine's event-time units (in progress) and passed through.
@@ -614,10 +692,10 @@ function M.query(name, ...)
       if columns[a.name] then fail(2, "query %s: output column %q is defined twice", name, a.name) end
       columns[a.name] = true
     end
-    if #q.group_by == 0 and #q.aggregates == 0 then
-      fail(2, "query %s: needs group_by and/or aggregate", name)
-    end
-    q.output_mode = spec.output_mode or "complete"
+    -- no group_by and no aggregate: a per-record query (filter, transform, route)
+    q.per_record = #q.group_by == 0 and #q.aggregates == 0
+    if spec.where ~= nil then q.filters = check_where(name, spec.where) end
+    q.output_mode = spec.output_mode or (q.per_record and "append" or "complete")
     if q.output_mode ~= "complete" and q.output_mode ~= "update" and q.output_mode ~= "append" then
       fail(2, "query %s: output_mode must be complete, update or append, got %q", name, tostring(q.output_mode))
     end
@@ -655,6 +733,13 @@ function M.query(name, ...)
       if #q.order_by == 0 then fail(2, "query %s: order_by names no column", name) end
     end
     if spec.limit ~= nil then q.limit = check_integer(2, "limit", spec.limit, 1, math.maxinteger) end
+    if q.per_record and q.output_mode ~= "append" then
+      fail(2, "query %s: a query without group_by and aggregate writes each record's rows as they come: output_mode \"append\", not %q",
+           name, q.output_mode)
+    end
+    if q.per_record and (q.watermark_ms or q.event_time) then
+      fail(2, "query %s: a watermark or event time applies to aggregations; this query has no group_by or aggregate", name)
+    end
     if (q.order_by or q.limit) and q.output_mode ~= "complete" then
       fail(2, "query %s: order_by and limit need output_mode \"complete\" (Spark sorts only a complete result)", name)
     end
@@ -662,9 +747,12 @@ function M.query(name, ...)
     if q.trigger ~= nil then check_trigger(2, "trigger", q.trigger) end
     q.sink = spec.sink or M.console()
     if kind_of(q.sink) ~= "sink" then fail(2, "query %s: sink must come from ls.output/ls.console/ls.jsonl/ls.kafka_sink", name) end
-    if q.sink.type == "kafka" and #q.sink.prefix + 1 + #name > 249 then
+    if q.sink.type == "kafka" and q.sink.prefix and #q.sink.prefix + 1 + #name > 249 then
       fail(2, "query %s: the output topic %s.%s would be longer than Kafka's 249 characters", name,
            q.sink.prefix, name)
+    end
+    if q.sink.type == "kafka" and not q.per_record and (q.sink.key or type(q.sink.topic) == "function") then
+      fail(2, "query %s: a kafka_sink key or topic function applies to a per-record query (an aggregation's message key is its group key)", name)
     end
     if spec.partitions ~= nil then q.partitions = check_integer(2, "partitions", spec.partitions, 1, 65536) end
     if spec.max_state_rows ~= nil then

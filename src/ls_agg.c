@@ -150,6 +150,16 @@ static int cmp_double(double x, double y)
     return signbit(y) - signbit(x); /* -0.0 below 0.0, so min/max never depend on order */
 }
 
+int ls_number_compare(const ls_value *a, const ls_value *b)
+{
+    if (a->type == LS_INT && b->type == LS_INT) return a->u.i < b->u.i ? -1 : a->u.i > b->u.i;
+    if (a->type == LS_INT) return cmp_int_double(a->u.i, b->u.d);
+    if (b->type == LS_INT) return -cmp_int_double(b->u.i, a->u.d);
+    double x = a->u.d, y = b->u.d;
+    if (isnan(x) || isnan(y)) return isnan(x) - isnan(y);
+    return x < y ? -1 : x > y;
+}
+
 int ls_value_order(const ls_value *a, const ls_value *b)
 {
     int ra = rank(a), rb = rank(b);

@@ -68,7 +68,14 @@ size_t ls_acc_extra_bytes(const ls_acc *a);
 /* Sets a string accumulator's value to a copy of p[0..n) (snapshots). */
 void ls_acc_set_str(ls_acc *a, const char *p, size_t n);
 
-/* Spark's ordering of two non-null values for min/max: <0, 0, >0. */
+/* Two numbers (LS_INT or LS_DOUBLE) compared exactly, as SQL compares
+ * them: an int with a double by value, NaN equal to NaN and above every
+ * number, -0.0 equal to 0.0. */
+int ls_number_compare(const ls_value *a, const ls_value *b);
+
+/* Spark's ordering of two non-null values for min/max: <0, 0, >0 (a total
+ * order: equal numbers of different kinds, and -0.0 and 0.0, are told
+ * apart so the result never depends on input order). */
 int ls_value_order(const ls_value *a, const ls_value *b);
 
 #endif

@@ -21,11 +21,19 @@
 
 #include "ls_kafka.h"
 
+/* Where a record came from, and its Kafka metadata (what Spark's Kafka
+ * source exposes as columns, and a map receives as its second argument). */
 typedef struct ls_origin {
     const char *topic;
     int32_t partition;
     int64_t offset;
-    int64_t timestamp; /* Kafka message timestamp, ms; -1 if none */
+    int64_t timestamp;   /* Kafka message timestamp, ms; -1 if none */
+    int timestamp_type;  /* Spark's timestampType: 0 CreateTime, 1 LogAppendTime, -1 none */
+    const char *key;     /* the message key, NULL when it has none */
+    size_t key_len;
+    const void *msg;     /* the rd_kafka_message_t (headers are read from it when asked) */
+    int meta;            /* a map's meta table at this Lua stack index, 0 when none */
+    uint64_t seq;        /* the record's place in its batch's reading order */
 } ls_origin;
 
 typedef struct ls_dl_entry ls_dl_entry;

@@ -87,11 +87,12 @@ static int plan_decoding(ls_engine *e, char *err)
             ls_query *q = e->queries[i];
             if (q->source != e->sources[s]) continue;
             if (rc == 0 && ls_query_check_schema(q, schema, err)) rc = -1;
-            if (q->map_ref == LUA_NOREF) {
+            if (!ls_query_needs_table(q)) {
                 ls_query_project(q, p->fields);
                 p->needs_view = 1;
             } else {
                 p->needs_lua = 1;
+                p->needs_meta |= q->map_meta;
             }
         }
         if (schema) {
@@ -360,15 +361,16 @@ static int dispatch(ls_engine *e, reader *r, size_t si, char *err)
 {
     if (!r->fill) return 0;
     for (size_t k = 0; k < r->fill; k++) stamp(&e->stamps[si], r->chunk[k]);
+    uint64_t seq = (uint64_t)r->count;
     r->count += (int64_t)r->fill;
     if (e->workers) {
-        ls_workers_submit(e->workers, si, r->chunk, r->fill);
+        ls_workers_submit(e->workers, si, seq, r->chunk, r->fill);
         r->fill = 0;
         return 0;
     }
     int rc = 0;
     for (size_t k = 0; k < r->fill; k++) {
-        if (rc == 0) rc = ls_lane_handle(&e->lane, si, r->chunk[k], err);
+        if (rc == 0) rc = ls_lane_handle(&e->lane, si, seq + k, r->chunk[k], err);
         rd_kafka_message_destroy(r->chunk[k]);
     }
     r->fill = 0;
@@ -483,6 +485,8 @@ static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const 
     }
     if (e->workers) ls_workers_begin_batch(e->workers, batch);
     e->lane.decode_ms = 0;
+    for (size_t i = 0; i < e->nqueries; i++)
+        if (active[i] && ls_query_open_rows(e->queries[i], err)) return -1;
     if (e->cp) {
         double w0 = ls_mono_ms();
         if (ls_checkpoint_wal(e->cp, e, batch, err)) return -1;

@@ -2,6 +2,7 @@
 #include "ls_lane.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 void ls_lane_init(ls_lane *ln, lua_State *L, ls_query **queries, size_t nqueries,
                   ls_source **sources, const ls_decode_plan *plans, size_t nsources,
@@ -31,14 +32,79 @@ void ls_lane_free(ls_lane *ln)
     ls_buf_free(&ln->lua_scratch);
 }
 
-int ls_lane_handle(ls_lane *ln, size_t si, const rd_kafka_message_t *m, char *err)
+/* The Kafka metadata of a message, as a map's second argument: topic,
+ * partition, offset, timestamp (ms), timestamp_type ("CreateTime" or
+ * "LogAppendTime"), key (string or nil), headers (name -> value, a list of
+ * values for a repeated name; nil values for null ones). */
+static void push_meta(lua_State *L, const ls_origin *o)
+{
+    lua_createtable(L, 0, 7);
+    lua_pushstring(L, o->topic ? o->topic : "");
+    lua_setfield(L, -2, "topic");
+    lua_pushinteger(L, o->partition);
+    lua_setfield(L, -2, "partition");
+    lua_pushinteger(L, (lua_Integer)o->offset);
+    lua_setfield(L, -2, "offset");
+    if (o->timestamp >= 0) {
+        lua_pushinteger(L, (lua_Integer)o->timestamp);
+        lua_setfield(L, -2, "timestamp");
+        lua_pushstring(L, o->timestamp_type == 1 ? "LogAppendTime" : "CreateTime");
+        lua_setfield(L, -2, "timestamp_type");
+    }
+    if (o->key) {
+        lua_pushlstring(L, o->key, o->key_len);
+        lua_setfield(L, -2, "key");
+    }
+    rd_kafka_headers_t *hdrs = NULL;
+    const rd_kafka_message_t *m = o->msg;
+    lua_newtable(L);
+    if (m && rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) {
+        const char *name;
+        const void *val;
+        size_t len;
+        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &len) ==
+                           RD_KAFKA_RESP_ERR_NO_ERROR; i++) {
+            int t = lua_getfield(L, -1, name);
+            if (val) lua_pushlstring(L, val, len);
+            else lua_pushlightuserdata(L, NULL); /* a null header value */
+            if (t == LUA_TNIL) {
+                lua_setfield(L, -3, name);
+                lua_pop(L, 1);
+            } else if (t == LUA_TTABLE) { /* values are strings: a table is our list */
+                lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1); /* a third and later */
+                lua_pop(L, 1);
+            } else { /* a second value: a list of both */
+                lua_createtable(L, 2, 0);
+                lua_pushvalue(L, -3);
+                lua_rawseti(L, -2, 1);
+                lua_pushvalue(L, -2);
+                lua_rawseti(L, -2, 2);
+                lua_setfield(L, -4, name);
+                lua_pop(L, 2);
+            }
+        }
+    }
+    lua_setfield(L, -2, "headers");
+}
+
+int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const rd_kafka_message_t *m, char *err)
 {
     ls_origin o;
+    memset(&o, 0, sizeof o);
+    o.seq = seq;
     o.topic = rd_kafka_topic_name(m->rkt);
     o.partition = m->partition;
     o.offset = m->offset;
     rd_kafka_timestamp_type_t tt;
     o.timestamp = rd_kafka_message_timestamp(m, &tt);
+    o.timestamp_type = tt == RD_KAFKA_TIMESTAMP_CREATE_TIME       ? 0
+                     : tt == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? 1
+                                                                : -1;
+    if (m->key) {
+        o.key = m->key;
+        o.key_len = m->key_len;
+    }
+    o.msg = m;
     const ls_source *s = ln->sources[si];
     const ls_decode_plan *plan = &ln->plans[si];
     ls_recview *view = &ln->views[si];
@@ -73,13 +139,19 @@ int ls_lane_handle(ls_lane *ln, size_t si, const rd_kafka_message_t *m, char *er
             }
         return ls_deadletter_write(ln->dl, &o, NULL, why, payload, n, err);
     }
+    int rec = plan->needs_lua ? lua_gettop(ln->L) : 0; /* the record table */
+    if (plan->needs_meta) {
+        push_meta(ln->L, &o);
+        o.meta = lua_gettop(ln->L);
+    }
     int rc = 0;
     for (size_t i = 0; i < ln->nqueries && rc == 0; i++)
         if (ln->queries[i]->source == s) {
             ls_query *q = ln->queries[i];
             q->stats.unusable_values += (int64_t)(q->use_view ? view_nulls : table_nulls);
-            rc = ls_query_process(q, -1, view, &o, payload, n, ln->dl, err);
+            rc = ls_query_process(q, rec, view, &o, payload, n, ln->dl, err);
         }
+    if (plan->needs_meta) lua_pop(ln->L, 1);
     if (plan->needs_lua) lua_pop(ln->L, 1);
     return rc;
 }

@@ -24,6 +24,7 @@ typedef struct ls_decode_plan {
     ls_fieldset *fields;     /* union of the record columns projected queries read */
     int needs_view;
     int needs_lua;
+    int needs_meta;          /* some map takes the Kafka metadata table */
     const ls_schema *schema; /* the source's, or NULL */
     int *types;              /* with a schema: the type of each field of `fields` */
 } ls_decode_plan;
@@ -48,8 +49,8 @@ void ls_lane_init(ls_lane *ln, lua_State *L, ls_query **queries, size_t nqueries
                   ls_deadletter *dl);
 void ls_lane_free(ls_lane *ln); /* frees the views only */
 
-/* Runs message m of source si through the lane's queries. Returns -1 only
- * when the dead-letter output failed. */
-int ls_lane_handle(ls_lane *ln, size_t si, const rd_kafka_message_t *m, char *err);
+/* Runs message m of source si, the seq-th record its batch read, through
+ * the lane's queries. Returns -1 only when an output failed. */
+int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const rd_kafka_message_t *m, char *err);
 
 #endif

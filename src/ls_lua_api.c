@@ -512,7 +512,8 @@ static int compile_tables(ls_engine *e, lua_State *L, int decl, char *err)
  * else to the record. */
 static ls_colref resolve(const ls_query *q, size_t upto, const char *name)
 {
-    ls_colref c = { ls_xstrdup(name), -1, -1, -1 };
+    ls_colref c = { ls_xstrdup(name), -1, -1, -1, ls_meta_col_parse(name) };
+    if (c.meta) return c; /* @topic, @key, ...: the Kafka metadata */
     for (size_t j = upto; j-- > 0;) {
         const ls_join *jn = &q->joins[j];
         for (size_t k = 0; k < jn->ncols; k++)
@@ -596,6 +597,44 @@ static lua_format_ctx *new_format_ctx(lua_State *L, int fn_idx)
     return c;
 }
 
+/* A Kafka sink's key column, topic function and static headers (a
+ * per-record query's routing). */
+static int compile_route(lua_State *L, int sk, ls_query *q, const char *what, char *err)
+{
+    char *key;
+    if (get_str(L, sk, "key", 0, what, &key, err)) return -1;
+    if (key) {
+        q->route.has_key_col = 1;
+        q->route.key_col = resolve(q, q->njoins, key);
+        free(key);
+    }
+    if (rawfield(L, sk, "topic") == LUA_TFUNCTION) q->route.topic_fn = luaL_ref(L, LUA_REGISTRYINDEX);
+    else lua_pop(L, 1);
+    int has = get_table(L, sk, "headers", 0, what, err);
+    if (has < 0) return -1;
+    if (has) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            size_t nl, vl;
+            const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &nl) : NULL;
+            const char *val = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &vl) : NULL;
+            if (!name || !val || memchr(name, '\0', nl) || memchr(val, '\0', vl)) {
+                ls_seterr(err, "%s: headers must be name = \"value\"", what);
+                lua_pop(L, 3);
+                return -1;
+            }
+            size_t i = q->route.nheaders++;
+            q->route.hnames = ls_xrealloc(q->route.hnames, q->route.nheaders * sizeof *q->route.hnames);
+            q->route.hvals = ls_xrealloc(q->route.hvals, q->route.nheaders * sizeof *q->route.hvals);
+            q->route.hnames[i] = ls_xstrdup(name);
+            q->route.hvals[i] = ls_xstrdup(val);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
 static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, char *err)
 {
     char what[300];
@@ -632,10 +671,21 @@ static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, ch
         s = ls_sink_jsonl_new(dir, q->name, err);
         free(dir);
     } else if (strcmp(type, "kafka") == 0) {
-        char *prefix, *bootstrap;
-        if (get_str(L, sk, "prefix", 1, what, &prefix, err)) goto out;
+        char *prefix, *bootstrap, *fixed = NULL;
+        if (get_str(L, sk, "prefix", 0, what, &prefix, err)) goto out;
         if (get_str(L, sk, "bootstrap", 0, what, &bootstrap, err)) {
             free(prefix);
+            goto out;
+        }
+        int tt = rawfield(L, sk, "topic");
+        lua_pop(L, 1);
+        if ((tt == LUA_TSTRING && get_str(L, sk, "topic", 0, what, &fixed, err)) ||
+            (!prefix && tt != LUA_TSTRING && tt != LUA_TFUNCTION) ||
+            compile_route(L, sk, q, what, err)) {
+            if (!err[0]) ls_seterr(err, "%s: give prefix or topic", what);
+            free(prefix);
+            free(bootstrap);
+            free(fixed);
             goto out;
         }
         ls_props props = { 0 };
@@ -643,7 +693,10 @@ static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, ch
             const char *bs = bootstrap ? bootstrap : q->source->bootstrap;
             ls_buf topic;
             ls_buf_init(&topic);
-            ls_buf_printf(&topic, "%s.%s", prefix, q->name);
+            /* PREFIX.<query>, a topic of its own, or (routed by a function) the
+             * query's name, used only to name the sink */
+            if (prefix) ls_buf_printf(&topic, "%s.%s", prefix, q->name);
+            else ls_buf_puts(&topic, fixed ? fixed : q->name);
             if (e->checkpoint_dir) {
                 /* exactly once: a transactional.id stable for this checkpoint and query */
                 ls_buf id;
@@ -662,6 +715,7 @@ static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, ch
         }
         ls_props_free(&props);
         free(prefix);
+        free(fixed);
         free(bootstrap);
     } else {
         ls_seterr(err, "%s: unknown sink type %s", what, type);
@@ -693,9 +747,14 @@ static int compile_dead_letter(ls_engine *e, lua_State *L, int sk, char *err)
             free(dir);
         }
     } else if (strcmp(type, "kafka") == 0) {
-        char *prefix = NULL, *bootstrap = NULL;
+        char *prefix = NULL, *bootstrap = NULL, *fixed = NULL;
         ls_props props = { 0 };
-        if (get_str(L, sk, "prefix", 1, what, &prefix, err) == 0 &&
+        int tt = rawfield(L, sk, "topic");
+        lua_pop(L, 1);
+        /* PREFIX.dead_letter; beside a fixed topic T: T.dead_letter; with a
+         * topic function: luastream.dead_letter */
+        if (get_str(L, sk, "prefix", 0, what, &prefix, err) == 0 &&
+            (tt != LUA_TSTRING || get_str(L, sk, "topic", 0, what, &fixed, err) == 0) &&
             get_str(L, sk, "bootstrap", 0, what, &bootstrap, err) == 0 &&
             read_props(L, sk, &props, what, err) == 0) {
             const char *bs = bootstrap ? bootstrap : e->sources[0]->bootstrap;
@@ -703,13 +762,14 @@ static int compile_dead_letter(ls_engine *e, lua_State *L, int sk, char *err)
             if (p) {
                 ls_buf topic;
                 ls_buf_init(&topic);
-                ls_buf_printf(&topic, "%s.dead_letter", prefix);
+                ls_buf_printf(&topic, "%s.dead_letter", prefix ? prefix : fixed ? fixed : "luastream");
                 e->dl = ls_deadletter_kafka(p, topic.data);
                 ls_buf_free(&topic);
             }
         }
         ls_props_free(&props);
         free(prefix);
+        free(fixed);
         free(bootstrap);
     } else {
         e->dl = ls_deadletter_stderr();
@@ -906,6 +966,69 @@ static int each_order(ls_engine *e, lua_State *L, int decl, int d, ls_query *q, 
     return 0;
 }
 
+/* One `where` predicate { column =, op =, values = {...} } (validated by
+ * luastream.lua; checked again here: nothing from a script is trusted). */
+static int each_where(ls_engine *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+{
+    (void)e;
+    (void)decl;
+    char what[300];
+    snprintf(what, sizeof what, "query %s: where", q->name);
+    if (lua_type(L, d) != LUA_TTABLE) {
+        ls_seterr(err, "%s: an entry is not a declaration", what);
+        return -1;
+    }
+    char *col = NULL, *op = NULL;
+    ls_where_op wop;
+    if (get_str(L, d, "column", 1, what, &col, err) || get_str(L, d, "op", 1, what, &op, err) ||
+        ls_where_op_parse(op, &wop)) {
+        if (!err[0] || op) ls_seterr(err, "%s: unknown operator %s", what, op ? op : "?");
+        free(col);
+        free(op);
+        return -1;
+    }
+    free(op);
+    q->where = ls_xrealloc(q->where, (q->nwhere + 1) * sizeof *q->where);
+    ls_where_pred *p = &q->where[q->nwhere++];
+    p->col = resolve(q, 0, col); /* the input record, before joins and map */
+    free(col);
+    ls_where_operand_init(&p->w, wop);
+    if (get_table(L, d, "values", 1, what, err) < 0) return -1;
+    size_t n = lua_rawlen(L, -1);
+    for (size_t i = 1; i <= n; i++) {
+        ls_value v;
+        switch (lua_rawgeti(L, -1, (lua_Integer)i)) {
+        case LUA_TSTRING: {
+            size_t len;
+            const char *str = lua_tolstring(L, -1, &len);
+            v = ls_str(str, len);
+            break;
+        }
+        case LUA_TNUMBER:
+            v = lua_isinteger(L, -1) ? ls_int((int64_t)lua_tointeger(L, -1))
+                                     : ls_double((double)lua_tonumber(L, -1));
+            break;
+        case LUA_TBOOLEAN:
+            v.type = LS_BOOL;
+            v.u.b = lua_toboolean(L, -1);
+            break;
+        default:
+            ls_seterr(err, "%s %s: values must be strings, numbers or booleans", what, p->col.name);
+            lua_pop(L, 2);
+            return -1;
+        }
+        ls_where_operand_add(&p->w, &v);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    int want = wop == LS_OP_IN ? -1 : wop == LS_OP_IS_NULL || wop == LS_OP_NOT_NULL ? 0 : 1;
+    if ((want >= 0 && p->w.nvals != (size_t)want) || (want < 0 && p->w.nvals == 0)) {
+        ls_seterr(err, "%s %s: wrong number of values for %s", what, p->col.name, ls_where_op_name(wop));
+        return -1;
+    }
+    return 0;
+}
+
 static size_t list_len(lua_State *L, int t, const char *k)
 {
     size_t n = rawfield(L, t, k) == LUA_TTABLE ? lua_rawlen(L, -1) : 0;
@@ -927,6 +1050,9 @@ static int compile_query(ls_engine *e, lua_State *L, int decl, int d, ls_query *
     q->source = e->sources[si];
     int mt = rawfield(L, d, "map");
     if (mt == LUA_TFUNCTION) {
+        lua_Debug ar;
+        lua_pushvalue(L, -1);
+        if (lua_getinfo(L, ">u", &ar)) q->map_meta = ar.nparams >= 2 || ar.isvararg;
         q->map_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     } else {
         lua_pop(L, 1);
@@ -1005,7 +1131,8 @@ static int compile_query(ls_engine *e, lua_State *L, int decl, int d, ls_query *
         get_int(L, d, "partitions", e->partitions, 1, 65536, what, &parts, err))
         return -1;
     if (ls_query_ready(q, (int)parts, err)) return -1;
-    if (each_of(e, L, d, "order_by", 0, q, decl, each_order, err) ||
+    if (each_of(e, L, d, "filters", 0, q, decl, each_where, err) ||
+        each_of(e, L, d, "order_by", 0, q, decl, each_order, err) ||
         get_int(L, d, "limit", 0, 0, INT64_MAX, what, &q->limit, err))
         return -1;
     if ((q->norder || q->limit) && q->mode != LS_MODE_COMPLETE) {
@@ -1016,6 +1143,11 @@ static int compile_query(ls_engine *e, lua_State *L, int decl, int d, ls_query *
     rawfield(L, d, "sink");
     q->sink = compile_sink(e, L, lua_gettop(L), q, err);
     lua_pop(L, 1);
+    if (q->sink && !q->per_record && (q->route.has_key_col || q->route.topic_fn != LUA_NOREF)) {
+        ls_seterr(err, "query %s: a sink's key and topic function apply to per-record queries",
+                  q->name);
+        return -1;
+    }
     return q->sink ? 0 : -1;
 }
 

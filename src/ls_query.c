@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ls_json_encode.h"
 #include "ls_schema.h"
 #include "ls_time.h"
 
@@ -23,6 +24,17 @@ int ls_mode_parse(const char *s, ls_mode *m)
     return -1;
 }
 
+static const char *const meta_names[] = {
+    NULL, "@topic", "@partition", "@offset", "@timestamp", "@timestampType", "@key",
+};
+
+ls_meta_col ls_meta_col_parse(const char *name)
+{
+    for (int i = 1; i <= LS_META_KEY; i++)
+        if (strcmp(name, meta_names[i]) == 0) return (ls_meta_col)i;
+    return LS_META_NONE;
+}
+
 ls_query *ls_query_new(const char *name, lua_State *L)
 {
     ls_query *q = ls_xcalloc(1, sizeof *q);
@@ -32,6 +44,10 @@ ls_query *ls_query_new(const char *name, lua_State *L)
     q->window_idx = -1;
     q->mode = LS_MODE_COMPLETE;
     q->prev_start_ms = -1;
+    q->route.topic_fn = LUA_NOREF;
+    ls_outbuf_init(&q->out);
+    ls_buf_init(&q->outrow);
+    ls_buf_init(&q->outkey);
     ls_uuid4(q->id);
     ls_uuid4(q->run_id);
     ls_buf_init(&q->key);
@@ -42,8 +58,20 @@ ls_query *ls_query_new(const char *name, lua_State *L)
 
 int ls_query_ready(ls_query *q, int partitions, char *err)
 {
-    if (q->naggs == 0 && q->ngroups == 0) {
-        ls_seterr(err, "query %s: needs group_by and/or aggregate", q->name);
+    q->per_record = q->naggs == 0 && q->ngroups == 0;
+    if (q->per_record && q->mode != LS_MODE_APPEND) {
+        ls_seterr(err, "query %s: a query without group_by and aggregate writes each record's "
+                  "rows as they come: its output mode is append", q->name);
+        return -1;
+    }
+    if (q->per_record && (q->has_watermark || q->has_event_time)) {
+        ls_seterr(err, "query %s: a watermark or event time applies to aggregations (group_by, "
+                  "aggregate); this query writes rows one by one", q->name);
+        return -1;
+    }
+    if (!q->per_record && (q->route.has_key_col || q->route.topic_fn != LUA_NOREF)) {
+        ls_seterr(err, "query %s: a sink's key and topic apply to per-record queries (an "
+                  "aggregation's message key is its group key)", q->name);
         return -1;
     }
     for (size_t i = 0; i < q->ngroups; i++)
@@ -60,7 +88,7 @@ int ls_query_ready(ls_query *q, int partitions, char *err)
             if (!q->groups[i].is_window && q->groups[i].col.join == q->event_time.join &&
                 strcmp(q->groups[i].col.name, q->event_time.name) == 0)
                 q->et_group = (int)i;
-    if (q->mode == LS_MODE_APPEND &&
+    if (q->mode == LS_MODE_APPEND && !q->per_record &&
         (!q->has_watermark || (q->window_idx < 0 && q->et_group < 0))) {
         ls_seterr(err, "query %s: output mode append needs a watermark and its event-time "
                   "column in group_by, as a window or itself (rows are final only when the "
@@ -127,6 +155,22 @@ void ls_query_free(ls_query *q)
     ls_buf_free(&q->key);
     ls_buf_free(&q->scratch);
     ls_buf_free(&q->warnings);
+    ls_outbuf_free(&q->out);
+    ls_buf_free(&q->outrow);
+    ls_buf_free(&q->outkey);
+    for (size_t i = 0; i < q->nwhere; i++) {
+        free(q->where[i].col.name);
+        ls_where_operand_free(&q->where[i].w);
+    }
+    free(q->where);
+    free(q->route.key_col.name);
+    if (q->route.topic_fn != LUA_NOREF && q->L) luaL_unref(q->L, LUA_REGISTRYINDEX, q->route.topic_fn);
+    for (size_t i = 0; i < q->route.nheaders; i++) {
+        free(q->route.hnames[i]);
+        free(q->route.hvals[i]);
+    }
+    free(q->route.hnames);
+    free(q->route.hvals);
     free(q->gvals);
     free(q->avals);
     free(q->join_rows);
@@ -150,8 +194,27 @@ ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, char *e
     memcpy(q->id, src->id, sizeof q->id);
     memcpy(q->run_id, src->run_id, sizeof q->run_id);
     q->map_ref = map_ref;
+    q->map_meta = src->map_meta;
     q->use_view = src->use_view;
     q->source = src->source;
+    q->where = ls_xcalloc(src->nwhere + 1, sizeof *q->where);
+    for (size_t i = 0; i < src->nwhere; i++) {
+        q->where[i].col = copy_colref(&src->where[i].col);
+        ls_where_operand_init(&q->where[i].w, src->where[i].w.op);
+        for (size_t k = 0; k < src->where[i].w.nvals; k++)
+            ls_where_operand_add(&q->where[i].w, &src->where[i].w.vals[k]);
+    }
+    q->nwhere = src->nwhere;
+    q->route.has_key_col = src->route.has_key_col;
+    if (src->route.has_key_col) q->route.key_col = copy_colref(&src->route.key_col);
+    q->route.nheaders = src->route.nheaders;
+    q->route.hnames = ls_xcalloc(src->route.nheaders + 1, sizeof *q->route.hnames);
+    q->route.hvals = ls_xcalloc(src->route.nheaders + 1, sizeof *q->route.hvals);
+    for (size_t i = 0; i < src->route.nheaders; i++) {
+        q->route.hnames[i] = ls_xstrdup(src->route.hnames[i]);
+        q->route.hvals[i] = ls_xstrdup(src->route.hvals[i]);
+    }
+    /* route.topic_fn: the worker sets its own (a function of its Lua state) */
     q->joins = ls_xcalloc(src->njoins + 1, sizeof *q->joins);
     for (size_t j = 0; j < src->njoins; j++) {
         ls_join *d = &q->joins[j];
@@ -239,12 +302,19 @@ int ls_query_wants_batch(const ls_query *q)
 static void project_col(ls_query *q, ls_colref *c, ls_fieldset *fields)
 {
     (void)q;
-    if (c->name && c->join < 0) c->slot = ls_fieldset_add(fields, c->name);
+    if (c->name && c->join < 0 && !c->meta) c->slot = ls_fieldset_add(fields, c->name);
+}
+
+int ls_query_needs_table(const ls_query *q)
+{
+    return q->map_ref != LUA_NOREF || q->route.topic_fn != LUA_NOREF;
 }
 
 void ls_query_project(ls_query *q, ls_fieldset *fields)
 {
-    if (q->map_ref != LUA_NOREF) return;
+    if (ls_query_needs_table(q)) return;
+    for (size_t i = 0; i < q->nwhere; i++) project_col(q, &q->where[i].col, fields);
+    if (q->route.has_key_col) project_col(q, &q->route.key_col, fields);
     for (size_t j = 0; j < q->njoins; j++) project_col(q, &q->joins[j].left, fields);
     if (q->has_event_time) project_col(q, &q->event_time, fields);
     for (size_t i = 0; i < q->ngroups; i++) project_col(q, &q->groups[i].col, fields);
@@ -254,7 +324,7 @@ void ls_query_project(ls_query *q, ls_fieldset *fields)
 
 static int check_col(const ls_query *q, const ls_colref *c, const ls_schema *schema, char *err)
 {
-    if (!c->name || c->join >= 0 || ls_schema_type(schema, c->name) >= 0) return 0;
+    if (!c->name || c->join >= 0 || c->meta || ls_schema_type(schema, c->name) >= 0) return 0;
     const char *near = ls_nearest(c->name, (const char *const *)schema->fields->names,
                                   schema->fields->n);
     ls_seterr(err, "query %s: column %s is not in the source's schema%s%s%s", q->name, c->name,
@@ -282,6 +352,21 @@ int ls_query_check_schema(const ls_query *q, const ls_schema *schema, char *err)
 static int read_col(ls_query *q, int row, const ls_recview *view, const ls_colref *c,
                     ls_value *v, char *err)
 {
+    if (c->meta) {
+        const ls_origin *o = q->origin;
+        switch (c->meta) {
+        case LS_META_TOPIC: *v = o->topic ? ls_str(o->topic, strlen(o->topic)) : ls_null(); break;
+        case LS_META_PARTITION: *v = ls_int(o->partition); break;
+        case LS_META_OFFSET: *v = ls_int(o->offset); break;
+        case LS_META_TIMESTAMP: *v = o->timestamp >= 0 ? ls_timestamp(o->timestamp) : ls_null(); break;
+        case LS_META_TIMESTAMP_TYPE:
+            *v = o->timestamp_type >= 0 ? ls_int(o->timestamp_type) : ls_null();
+            break;
+        case LS_META_KEY: *v = o->key ? ls_str(o->key, o->key_len) : ls_null(); break;
+        default: *v = ls_null(); break;
+        }
+        return 0;
+    }
     if (c->join >= 0) {
         long r = q->join_rows[c->join];
         *v = r < 0 ? ls_null() : *ls_table_cell(q->joins[c->join].table, (size_t)r, (size_t)c->tcol);
@@ -342,7 +427,7 @@ static void note_present(ls_query *q, int row, const ls_recview *view, const ls_
     uint64_t m = bit < 64 ? (uint64_t)1 << bit : 0;
     if (!m || (q->stats.seen_cols & m)) return;
     int present;
-    if (c->join >= 0) {
+    if (c->join >= 0 || c->meta) {
         present = 1;
     } else if (q->use_view) {
         present = view->present[c->slot];
@@ -483,61 +568,217 @@ static int read_agg_col(ls_query *q, int row, const ls_recview *view, size_t a, 
     return 0;
 }
 
-int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_origin *o,
-                     const char *payload, size_t n, ls_deadletter *dl, char *err)
+/* ---- per-record rows ------------------------------------------------------ */
+
+/* The keys a map's row may carry for routing, left out of the row itself. */
+static const char *const route_keys[] = { "_key", "_topic", "_headers", NULL };
+
+/* A value's text as a Kafka key or header: strings as they are, numbers and
+ * booleans as JSON writes them; null (or anything else): none. */
+static int value_bytes(const ls_value *v, ls_buf *out)
+{
+    if (v->type == LS_NULL || v->type == LS_WINDOW) return -1;
+    if (v->type == LS_STR) ls_buf_append(out, v->u.s.p, v->u.s.n);
+    else ls_value_text(out, v);
+    return 0;
+}
+
+/* The joined columns of the current record, appended to an object's JSON
+ * text (which ends with '}'). */
+static void splice_joins(ls_query *q, ls_buf *json)
+{
+    if (!q->njoins) return;
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+    yajl_gen_map_open(g);
+    for (size_t j = 0; j < q->njoins; j++) {
+        const ls_join *jn = &q->joins[j];
+        long r = q->join_rows[j];
+        for (size_t k = 0; k < jn->ncols; k++) {
+            const char *name = jn->table->cols[jn->tcols[k]];
+            yajl_gen_string(g, (const unsigned char *)name, strlen(name));
+            ls_value v = r < 0 ? ls_null() : *ls_table_cell(jn->table, (size_t)r, (size_t)jn->tcols[k]);
+            if (ls_value_json(g, &v) != yajl_gen_status_ok) yajl_gen_null(g);
+        }
+    }
+    yajl_gen_map_close(g);
+    const unsigned char *p;
+    size_t n;
+    yajl_gen_get_buf(g, &p, &n);
+    if (n > 2 && json->len >= 2 && json->data[json->len - 1] == '}') {
+        json->len--; /* drop the '}' */
+        if (json->data[json->len - 1] != '{') ls_buf_putc(json, ',');
+        ls_buf_append(json, p + 1, n - 1);
+    }
+    yajl_gen_free(g);
+}
+
+/* Writes one row of a per-record query: the record itself (no map: its
+ * bytes as they came) or the map's row (row: its Lua stack index), with
+ * the joined columns, routed as the sink says. 1 + why for a row that
+ * cannot be written (a dead letter). */
+static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origin *o,
+                    const char *payload, size_t n, uint32_t sub, char *why, char *err)
 {
     lua_State *L = q->L;
-    int top = q->use_view ? 0 : lua_gettop(L); /* projected queries may have no Lua state */
-    char why[LS_ERRLEN];
-    int rc = 0;
-    int timed = (q->stats.input_rows % LS_TIME_SAMPLE) == 0;
-    double t0 = timed ? ls_mono_ms() : 0;
-    q->stats.input_rows++;
-    if (!q->use_view) rec = lua_absindex(L, rec);
-
-    int row = rec;
-    if (q->map_ref != LUA_NOREF) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, q->map_ref);
-        lua_pushvalue(L, rec);
+    ls_buf_reset(&q->outrow);
+    ls_buf_reset(&q->outkey);
+    if (q->map_ref == LUA_NOREF) {
+        ls_buf_append(&q->outrow, payload, n);
+    } else if (ls_json_encode(L, row, route_keys, &q->outrow, why)) {
+        char tmp[LS_ERRLEN];
+        snprintf(tmp, sizeof tmp, "map returned a row that is not JSON: %s", why);
+        memcpy(why, tmp, LS_ERRLEN);
+        return 1;
+    }
+    splice_joins(q, &q->outrow);
+    ls_out out = { 0 };
+    /* the key: the sink's key column, or the row's _key */
+    ls_value kv = ls_null();
+    if (q->route.has_key_col) {
+        if (read_col(q, row, view, &q->route.key_col, &kv, why) < 0) return 1;
+    } else if (q->map_ref != LUA_NOREF) {
+        int t = lua_getfield(L, row, "_key");
+        if (t == LUA_TSTRING || t == LUA_TNUMBER || t == LUA_TBOOLEAN) {
+            read_col(q, row, view, &(ls_colref){ (char *)"_key", -1, -1, -1, 0 }, &kv, why);
+        } else if (t != LUA_TNIL) {
+            ls_seterr(why, "_key must be a string or a number, got %s", luaL_typename(L, -1));
+            lua_pop(L, 1);
+            return 1;
+        }
+        lua_pop(L, 1);
+    }
+    if (value_bytes(&kv, &q->outkey) == 0) {
+        out.key = q->outkey.data ? q->outkey.data : "";
+        out.key_len = q->outkey.len;
+    }
+    /* the topic: the row's _topic, or the sink's topic function */
+    int top = q->map_ref != LUA_NOREF || q->route.topic_fn != LUA_NOREF ? lua_gettop(L) : 0;
+    if (q->map_ref != LUA_NOREF && lua_getfield(L, row, "_topic") != LUA_TNIL) {
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            ls_seterr(why, "_topic must be a string, got %s", luaL_typename(L, -1));
+            lua_settop(L, top);
+            return 1;
+        }
+        out.topic = lua_tostring(L, -1);
+    } else if (q->route.topic_fn != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, q->route.topic_fn);
+        lua_pushvalue(L, row);
         if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
             const char *msg = lua_tostring(L, -1);
-            ls_seterr(why, "map raised: %s", msg ? msg : luaL_typename(L, -1));
-            rc = dead(q, dl, o, why, payload, n, err);
-            goto out;
+            ls_seterr(why, "the sink's topic function raised: %s", msg ? msg : "(no message)");
+            lua_settop(L, top);
+            return 1;
         }
-        if (lua_isnil(L, -1)) {
-            q->stats.filtered_rows++;
-            goto out;
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            ls_seterr(why, "the sink's topic function returned a %s (expected a topic name)",
+                      luaL_typename(L, -1));
+            lua_settop(L, top);
+            return 1;
         }
-        if (!lua_istable(L, -1)) {
-            ls_seterr(why, "map returned a %s (expected a table or nil)", luaL_typename(L, -1));
-            rc = dead(q, dl, o, why, payload, n, err);
-            goto out;
-        }
-        row = lua_gettop(L);
+        out.topic = lua_tostring(L, -1);
     }
+    if (out.topic) {
+        size_t tl = strlen(out.topic);
+        if (tl == 0 || tl > 249) {
+            ls_seterr(why, "topic name of %zu characters (Kafka allows 1 to 249)", tl);
+            lua_settop(L, top);
+            return 1;
+        }
+    }
+    /* headers: the sink's, then the row's _headers */
+    const char *hn[64], *hv[64];
+    size_t hl[64], nh = 0;
+    for (size_t i = 0; i < q->route.nheaders && nh < 64; i++, nh++) {
+        hn[nh] = q->route.hnames[i];
+        hv[nh] = q->route.hvals[i];
+        hl[nh] = strlen(hv[nh]);
+    }
+    if (q->map_ref != LUA_NOREF && lua_getfield(L, row, "_headers") != LUA_TNIL) {
+        int ht = lua_gettop(L);
+        if (!lua_istable(L, ht)) {
+            ls_seterr(why, "_headers must be a table of name = value, got %s", luaL_typename(L, ht));
+            lua_settop(L, top);
+            return 1;
+        }
+        lua_pushnil(L);
+        while (lua_next(L, ht)) {
+            if (lua_type(L, -2) != LUA_TSTRING || (lua_type(L, -1) != LUA_TSTRING && !lua_isnumber(L, -1))) {
+                ls_seterr(why, "_headers: each header is name = string");
+                lua_settop(L, top);
+                return 1;
+            }
+            if (nh == 64) {
+                ls_seterr(why, "_headers: more than 64 headers");
+                lua_settop(L, top);
+                return 1;
+            }
+            lua_pushvalue(L, -1);
+            hv[nh] = lua_tolstring(L, -1, &hl[nh]); /* the copy stays on the stack until settop */
+            lua_insert(L, -3);
+            hn[nh] = lua_tostring(L, -2);
+            nh++;
+        }
+    }
+    out.json = q->outrow.data ? q->outrow.data : "";
+    out.len = q->outrow.len;
+    out.nheaders = nh;
+    out.hnames = hn;
+    out.hvals = hv;
+    out.hlens = hl;
+    int rc = 0;
+    if (q->sink) rc = q->sink->vt->write_out(q->sink, &out, err);
+    else ls_outbuf_add(&q->out, o->seq, sub, &out);
+    if (top) lua_settop(L, top);
+    if (rc == 0) q->stats.output_rows++;
+    return rc ? -1 : 0;
+}
 
+int ls_query_open_rows(ls_query *q, char *err)
+{
+    if (!q->per_record || !q->sink) return 0;
+    return q->sink->vt->open_batch(q->sink, q->batch_id, err);
+}
+
+/* ---- one record ------------------------------------------------------------- */
+
+/* The `where` predicates on the input record (before any map). */
+static int where_holds(ls_query *q, int rec, const ls_recview *view, char *why, int *bad)
+{
+    for (size_t i = 0; i < q->nwhere; i++) {
+        ls_value v;
+        int rc = read_col(q, rec, view, &q->where[i].col, &v, why);
+        if (rc > 0) v = ls_null(); /* an object or array: never equal to a scalar */
+        else if (rc < 0) {
+            *bad = 1;
+            return 0;
+        }
+        if (!ls_where_match(&q->where[i].w, &v)) return 0;
+    }
+    return 1;
+}
+
+/* One row (the record, or one of the rows its map returned) through joins,
+ * then out (per-record) or into the state. 1 + why for a bad row. */
+static int process_row(ls_query *q, int row, const ls_recview *view, const ls_origin *o,
+                       const char *payload, size_t n, uint32_t sub, char *why, char *err)
+{
     for (size_t j = 0; j < q->njoins; j++) {
         ls_value k;
-        if (read_col(q, row, view, &q->joins[j].left, &k, why)) {
-            rc = dead(q, dl, o, why, payload, n, err);
-            goto out;
-        }
+        if (read_col(q, row, view, &q->joins[j].left, &k, why)) return 1;
         q->join_rows[j] = k.type == LS_NULL ? -1 : ls_table_lookup(q->joins[j].table, &k, &q->scratch);
         if (q->join_rows[j] < 0 && q->joins[j].inner) {
             q->stats.filtered_rows++;
-            goto out;
+            return 0;
         }
     }
+    if (q->per_record) return emit_row(q, row, view, o, payload, n, sub, why, err);
 
     int64_t et = 0;
     if (q->has_event_time) {
         ls_value v;
-        if (read_col(q, row, view, &q->event_time, &v, why) ||
-            event_time_ms(q, &v, &et, why)) {
-            rc = dead(q, dl, o, why, payload, n, err);
-            goto out;
-        }
+        if (read_col(q, row, view, &q->event_time, &v, why) || event_time_ms(q, &v, &et, why))
+            return 1;
     }
 
     q->stats.keyed_rows++;
@@ -548,27 +789,102 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
             continue;
         }
         note_present(q, row, view, &q->groups[i].col, (int)i);
-        if (read_col(q, row, view, &q->groups[i].col, &q->gvals[i], why)) {
-            rc = dead(q, dl, o, why, payload, n, err);
-            goto out;
-        }
+        if (read_col(q, row, view, &q->groups[i].col, &q->gvals[i], why)) return 1;
     }
     for (size_t a = 0; a < q->naggs; a++) {
         if (!q->agg_cols[a].name) continue;
         note_present(q, row, view, &q->agg_cols[a], (int)(q->ngroups + a));
-        if (read_agg_col(q, row, view, a, why)) {
-            rc = dead(q, dl, o, why, payload, n, err);
-            goto out;
-        }
+        if (read_agg_col(q, row, view, a, why)) return 1;
     }
-    /* Only a record that passed every check moves event-time statistics
-     * and the watermark: a dead-lettered one must not make others late.
-     * Late ones do (Spark's EventTimeWatermark sees every row). */
+    /* Only a row that passed every check moves event-time statistics and
+     * the watermark: a dead-lettered one must not make others late. Late
+     * ones do (Spark's EventTimeWatermark sees every row). */
     if (q->has_event_time) {
         count_event_time(q, et);
         if (q->has_watermark) ls_watermark_observe(&q->wm, et);
     }
     fold(q, et);
+    return 0;
+}
+
+int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_origin *o,
+                     const char *payload, size_t n, ls_deadletter *dl, char *err)
+{
+    lua_State *L = q->L;
+    int top = q->use_view ? 0 : lua_gettop(L); /* projected queries may have no Lua state */
+    char why[LS_ERRLEN];
+    int rc = 0;
+    int timed = (q->stats.input_rows % LS_TIME_SAMPLE) == 0;
+    double t0 = timed ? ls_mono_ms() : 0;
+    q->stats.input_rows++;
+    q->origin = o;
+    if (!q->use_view) rec = lua_absindex(L, rec);
+
+    if (q->nwhere) {
+        int bad = 0;
+        if (!where_holds(q, rec, view, why, &bad)) {
+            if (bad) rc = dead(q, dl, o, why, payload, n, err);
+            else q->stats.filtered_rows++;
+            goto out;
+        }
+    }
+    if (q->map_ref == LUA_NOREF) {
+        int r = process_row(q, rec, view, o, payload, n, 0, why, err);
+        if (r > 0) rc = dead(q, dl, o, why, payload, n, err);
+        else rc = r;
+        goto out;
+    }
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, q->map_ref);
+    lua_pushvalue(L, rec);
+    int nargs = 1;
+    if (q->map_meta && o->meta) {
+        lua_pushvalue(L, o->meta);
+        nargs = 2;
+    }
+    if (lua_pcall(L, nargs, 1, 0) != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        ls_seterr(why, "map raised: %s", msg ? msg : luaL_typename(L, -1));
+        rc = dead(q, dl, o, why, payload, n, err);
+        goto out;
+    }
+    if (lua_isnil(L, -1)) {
+        q->stats.filtered_rows++;
+        goto out;
+    }
+    if (!lua_istable(L, -1)) {
+        ls_seterr(why, "map returned a %s (expected a table, a list of tables or nil)",
+                  luaL_typename(L, -1));
+        rc = dead(q, dl, o, why, payload, n, err);
+        goto out;
+    }
+    int result = lua_gettop(L);
+    /* a list of rows (Spark's explode): { {..}, {..} }; {} is an empty list */
+    int t1 = lua_rawgeti(L, result, 1);
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    int empty = !lua_next(L, result);
+    if (!empty) lua_pop(L, 2);
+    if (t1 != LUA_TTABLE && !empty) {
+        int r = process_row(q, result, view, o, payload, n, 0, why, err);
+        if (r > 0) rc = dead(q, dl, o, why, payload, n, err);
+        else rc = r;
+        goto out;
+    }
+    if (empty) q->stats.filtered_rows++;
+    lua_Integer count = (lua_Integer)lua_rawlen(L, result);
+    for (lua_Integer i = 1; i <= count && rc == 0; i++) {
+        if (lua_rawgeti(L, result, i) != LUA_TTABLE) {
+            ls_seterr(why, "map returned a list whose item %lld is a %s (expected a table)",
+                      (long long)i, luaL_typename(L, -1));
+            rc = dead(q, dl, o, why, payload, n, err);
+            break;
+        }
+        int r = process_row(q, lua_gettop(L), view, o, payload, n, (uint32_t)i, why, err);
+        if (r > 0) rc = dead(q, dl, o, why, payload, n, err);
+        else rc = r;
+        lua_settop(L, result);
+    }
 out:
     if (!q->use_view) lua_settop(L, top);
     if (timed) q->stats.process_ms += (ls_mono_ms() - t0) * LS_TIME_SAMPLE;
@@ -701,6 +1017,11 @@ int ls_query_end_batch(ls_query *q, char *err)
     }
     q->stats.late_rows = (int64_t)q->late->groups;
     ls_state_clear(q->late);
+    if (q->per_record) { /* its rows went out as they came (ls_query_open_rows) */
+        if (q->sink->vt->close_batch(q->sink, err)) return -1;
+        q->stats.emit_ms = ls_mono_ms() - t0;
+        return 0;
+    }
     int64_t wm = q->wm.batch;
     if (q->sink->vt->open_batch(q->sink, q->batch_id, err)) return -1;
     if (q->norder || q->limit) {

@@ -15,6 +15,8 @@
 
 #include "ls_agg.h"
 #include "ls_deadletter.h"
+#include "ls_outbuf.h"
+#include "ls_where.h"
 #include "ls_json_scan.h"
 #include "ls_sink.h"
 #include "ls_source.h"
@@ -23,11 +25,27 @@
 #include "ls_window.h"
 
 /* Where a column's value comes from: the (mapped) record, or a join. */
+/* Kafka metadata as columns, named as Spark's Kafka source names them with
+ * an @ that no JSON field of a record can clash with. */
+typedef enum {
+    LS_META_NONE = 0,
+    LS_META_TOPIC,          /* @topic */
+    LS_META_PARTITION,      /* @partition */
+    LS_META_OFFSET,         /* @offset */
+    LS_META_TIMESTAMP,      /* @timestamp: a timestamp (processing on Kafka time) */
+    LS_META_TIMESTAMP_TYPE, /* @timestampType: 0 CreateTime, 1 LogAppendTime */
+    LS_META_KEY,            /* @key: the message key as text, or null */
+} ls_meta_col;
+
+/* The metadata column named name ("@topic", ...), or LS_META_NONE. */
+ls_meta_col ls_meta_col_parse(const char *name);
+
 typedef struct ls_colref {
     char *name;
     int join;  /* -1 = the record; otherwise the join providing it */
     int tcol;  /* column of that join's table */
     int slot;  /* record column of a projected query: index in the view */
+    ls_meta_col meta; /* a Kafka metadata column instead (join = -1, no slot) */
 } ls_colref;
 
 typedef struct ls_join {
@@ -37,6 +55,20 @@ typedef struct ls_join {
     size_t ncols;     /* table columns added to the row */
     int *tcols;
 } ls_join;
+
+typedef struct ls_where_pred {
+    ls_colref col;
+    ls_where_operand w;
+} ls_where_pred;
+
+/* A per-record query's Kafka routing (ls.kafka_sink's key, topic, headers). */
+typedef struct ls_route {
+    int has_key_col;
+    ls_colref key_col;       /* the message key: this column of the row */
+    int topic_fn;            /* the topic: fn(row) in the query's Lua state, or LUA_NOREF */
+    size_t nheaders;         /* static headers */
+    char **hnames, **hvals;
+} ls_route;
 
 typedef struct ls_groupcol {
     char *name;           /* output name ("window" for a window) */
@@ -88,6 +120,11 @@ typedef struct ls_query {
     char id[37], run_id[37];
     lua_State *L;            /* borrowed */
     int map_ref;             /* LUA_NOREF when there is no map */
+    int map_meta;            /* the map takes a second argument: the Kafka metadata */
+    int per_record;          /* no group_by, no aggregate: rows out one by one (append) */
+    size_t nwhere;
+    ls_where_pred *where;    /* predicates on the input record, before the map */
+    ls_route route;
     int use_view;            /* record columns come from the projection view
                                 (set by ls_query_project), not a Lua table */
     ls_source *source;       /* borrowed */
@@ -120,8 +157,12 @@ typedef struct ls_query {
     double prev_start_ms;    /* monotonic start of this query's previous batch, or -1 */
     double since_prev_ms;    /* from that start to this batch's (inputRowsPerSecond) */
     ls_query_stats stats;
+    const ls_origin *origin; /* the record being processed */
     uint64_t warned_cols;    /* columns already reported missing from every record */
     ls_buf warnings;         /* this batch's warnings, each NUL-terminated */
+    ls_outbuf out;           /* a worker's clone of a per-record query: rows held back */
+    ls_buf outrow;           /* per-record scratch: the row's JSON, its key */
+    ls_buf outkey;
     /* scratch, reused per record */
     ls_buf key, scratch;
     ls_value *gvals, *avals;
@@ -146,6 +187,10 @@ void ls_query_add_partial(ls_query *q, const ls_query *part);
 
 void ls_query_begin_batch(ls_query *q, int64_t batch_id);
 
+/* The query reads records as Lua tables (a map, or a sink's topic
+ * function), not a projection. */
+int ls_query_needs_table(const ls_query *q);
+
 /* Plans the projection of a query without map: registers every record
  * column it reads in fields (the source's projection) and switches it to
  * read them from a ls_recview instead of a Lua table. */
@@ -161,6 +206,10 @@ int ls_query_check_schema(const ls_query *q, const ls_schema *schema, char *err)
  * Bad records go to dl; returns -1 only when dl itself failed. */
 int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_origin *o,
                      const char *payload, size_t n, ls_deadletter *dl, char *err);
+
+/* Per-record queries: opens the sink for the batch's rows (written as they
+ * come) before any record. -1 + err when the sink failed. */
+int ls_query_open_rows(ls_query *q, char *err);
 
 /* Ends the batch: emits rows per output mode, evicts what the batch's
  * watermark passed, then folds the batch's event times into the watermark

@@ -1,10 +1,12 @@
 /* ls_sink.h - where result rows go.
  *
  * A sink receives the rows a query emits for one batch, between
- * open_batch and close_batch.  Implementations: console (a table like
- * Spark's console sink, or a Lua-formatted line per row), JSON-lines
- * files and Kafka topics.  A row is a borrowed view: names and values are
- * valid only during the write call. */
+ * open_batch and close_batch: an aggregation's rows (write: columns and
+ * values) or a per-record query's rows (write_out: JSON text and where it
+ * goes).  Implementations: console (a table like Spark's console sink, or
+ * a Lua-formatted line per row; per-record rows as JSON lines), JSON-lines
+ * files and Kafka topics.  A row is a borrowed view: valid only during the
+ * write call. */
 #ifndef LS_SINK_H
 #define LS_SINK_H
 
@@ -30,11 +32,26 @@ void ls_row_json(const ls_row *row, int key_only, ls_buf *out);
 yajl_gen ls_row_gen_new(void);
 void ls_row_json_with(yajl_gen g, const ls_row *row, int key_only, ls_buf *out);
 
+/* A row of a per-record query, ready to write: its JSON text and, for a
+ * Kafka sink, the message's key, topic and headers (borrowed views). */
+typedef struct ls_out {
+    const char *json;
+    size_t len;
+    const char *key;         /* NULL: no key */
+    size_t key_len;
+    const char *topic;       /* NULL: the sink's own topic */
+    size_t nheaders;
+    const char *const *hnames;
+    const char *const *hvals; /* NULL value: a null header */
+    const size_t *hlens;
+} ls_out;
+
 typedef struct ls_sink ls_sink;
 
 typedef struct ls_sink_vt {
     int (*open_batch)(ls_sink *s, int64_t batch_id, char *err);
     int (*write)(ls_sink *s, const ls_row *row, char *err);
+    int (*write_out)(ls_sink *s, const ls_out *o, char *err);
     int (*close_batch)(ls_sink *s, char *err);
     void (*destroy)(ls_sink *s);
 } ls_sink_vt;

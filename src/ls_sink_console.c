@@ -36,6 +36,7 @@ typedef struct console_sink {
     size_t kept;       /* rows shown (table rows or formatted lines) */
     size_t total;
     size_t failed;     /* format failures in this batch */
+    int records;       /* a per-record query's rows: JSON lines */
     ls_buf lines;      /* formatted mode: the lines of this batch */
 } console_sink;
 
@@ -45,6 +46,7 @@ static void clear_cells(console_sink *c)
     free(c->cells);
     c->cells = NULL;
     c->kept = c->total = c->failed = 0;
+    c->records = 0;
 }
 
 static int open_batch(ls_sink *s, int64_t batch_id, char *err)
@@ -132,6 +134,20 @@ static int write_row(ls_sink *s, const ls_row *row, char *err)
     return 0;
 }
 
+/* A per-record query's row: its JSON text as a line (the first num_rows). */
+static int write_out(ls_sink *s, const ls_out *o, char *err)
+{
+    (void)err;
+    console_sink *c = (console_sink *)s;
+    c->total++;
+    c->records = 1;
+    if ((int)c->kept >= c->opts.num_rows) return 0;
+    ls_text_printable(&c->lines, o->json, o->len, 1);
+    ls_buf_putc(&c->lines, '\n');
+    c->kept++;
+    return 0;
+}
+
 static void rule(FILE *out, const size_t *w, size_t n)
 {
     fputc('+', out);
@@ -164,7 +180,7 @@ static int close_batch(ls_sink *s, char *err)
     fprintf(out, "-------------------------------------------\n");
     fprintf(out, "Batch: %lld (%s)\n", (long long)c->batch, c->opts.query);
     fprintf(out, "-------------------------------------------\n");
-    if (c->opts.format) {
+    if (c->opts.format || c->records) {
         fwrite(c->lines.data ? c->lines.data : "", 1, c->lines.len, out);
         if (c->total > c->kept + c->failed) fprintf(out, "only showing top %zu rows\n", c->kept);
     } else if (c->names) {
@@ -208,7 +224,7 @@ static void destroy(ls_sink *s)
     free(c);
 }
 
-static const ls_sink_vt console_vt = { open_batch, write_row, close_batch, destroy };
+static const ls_sink_vt console_vt = { open_batch, write_row, write_out, close_batch, destroy };
 
 ls_sink *ls_sink_console_new(const ls_console_opts *opts, void *out_file)
 {

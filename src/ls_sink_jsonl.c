@@ -62,6 +62,17 @@ static int write_row(ls_sink *s, const ls_row *row, char *err)
     return 0;
 }
 
+static int write_out(ls_sink *s, const ls_out *o, char *err)
+{
+    jsonl_sink *j = (jsonl_sink *)s;
+    if (fwrite(o->json, 1, o->len, j->f) != o->len || fputc('\n', j->f) == EOF) {
+        ls_seterr(err, "%s: write failed: %s", j->path, strerror(errno));
+        return -1;
+    }
+    s->rows_in_batch++;
+    return 0;
+}
+
 static int close_batch(ls_sink *s, char *err)
 {
     jsonl_sink *j = (jsonl_sink *)s;
@@ -83,7 +94,7 @@ static void destroy(ls_sink *s)
     free(j);
 }
 
-static const ls_sink_vt jsonl_vt = { open_batch, write_row, close_batch, destroy };
+static const ls_sink_vt jsonl_vt = { open_batch, write_row, write_out, close_batch, destroy };
 
 ls_sink *ls_sink_jsonl_new(const char *dir, const char *query, char *err)
 {

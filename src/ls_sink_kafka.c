@@ -9,13 +9,20 @@
  * (so a restart fences the old producer and aborts its open transaction),
  * and every message carries the header luastream.batch = batch id. A crash
  * after a batch's transaction committed but before the checkpoint's commit
- * record would replay that batch: at start the sink reads the tail of its
- * topic (read_committed) for the highest batch id already there and skips
- * batches up to it, so each result is committed exactly once. The
+ * record would replay that batch. Only the first batch of a run can be
+ * such a replay, so before its first message the sink reads the tail of the
+ * topic that message goes to (read_committed) for the batch ids already
+ * there: when the batch is there, its transaction committed, with all its
+ * messages (whatever topics a per-record query routed them to), and the
+ * whole batch is skipped. Each result is committed exactly once. The
  * transactional producer is initialised (which fences any other producer
  * with its transactional.id) when the first batch opens, not when the sink
  * is built: by then the run holds its checkpoint's lock, so a second run
  * started by mistake on the same checkpoint can never fence the first.
+ *
+ * Per-record rows (write_out) carry their own key, headers and, when the
+ * query routes them, topic. A transaction begins with a batch's first
+ * message, so a batch without rows writes nothing.
  *
  * Every librdkafka call that can fail is checked: a batch-id scan that
  * cannot read the whole tail of the topic is an error, never a guess (a
@@ -34,10 +41,12 @@ typedef struct kafka_sink {
     ls_sink base;
     ls_kafka_producer *p;      /* borrowed (plain) or owned (transactional) */
     int txn;
-    int txn_ready;             /* transactions initialised, done_until known */
+    int txn_ready;             /* transactions initialised */
+    int checked;               /* the run's first batch was checked against the topics */
+    int begun;                 /* this batch's transaction has begun */
     char *bootstrap;           /* transactional: for the batch-id scan */
     ls_props props;
-    int64_t done_until;        /* batches up to this id are already in the topic */
+    int64_t done_until;        /* batches up to this id are already in Kafka */
     int skipping;              /* this batch is one of those */
     int64_t batch;
     char *topic;
@@ -56,15 +65,11 @@ static int txn_error(rd_kafka_error_t *e, const char *what, const char *topic, c
 static int64_t last_batch_in(const char *bootstrap, const ls_props *props, const char *topic,
                              char *err);
 
-/* First batch of a transactional sink: fence older producers, then find
- * the batches already committed to the topic. */
+/* Fences older producers with the same transactional.id. */
 static int txn_init(kafka_sink *k, char *err)
 {
     rd_kafka_error_t *e = rd_kafka_init_transactions(k->p->rk, TXN_TIMEOUT_MS);
     if (e) return txn_error(e, "init transactions", k->topic, err);
-    int64_t done = last_batch_in(k->bootstrap, &k->props, k->topic, err);
-    if (done < -1) return -1;
-    k->done_until = done;
     k->txn_ready = 1;
     return 0;
 }
@@ -75,36 +80,57 @@ static int open_batch(ls_sink *s, int64_t batch_id, char *err)
     s->rows_in_batch = 0;
     if (k->txn && !k->txn_ready && txn_init(k, err)) return -1;
     k->batch = batch_id;
-    k->skipping = k->txn && batch_id <= k->done_until;
-    if (k->txn && !k->skipping) {
-        rd_kafka_error_t *e = rd_kafka_begin_transaction(k->p->rk);
-        if (e) return txn_error(e, "begin transaction", k->topic, err);
-    }
+    k->skipping = 0;
+    k->begun = 0;
     return 0;
 }
 
-static int write_row(ls_sink *s, const ls_row *row, char *err)
+/* Before a batch's first message: is the batch already in Kafka (the run's
+ * first batch only), and the transaction begun. */
+static int first_message(kafka_sink *k, const char *topic, char *err)
 {
-    kafka_sink *k = (kafka_sink *)s;
-    s->rows_in_batch++;
+    if (!k->checked) {
+        int64_t done = last_batch_in(k->bootstrap, &k->props, topic, err);
+        if (done < -1) return -1;
+        k->done_until = done;
+        k->checked = 1;
+        k->skipping = k->batch <= k->done_until;
+    }
     if (k->skipping) return 0; /* committed by the run before the restart */
-    ls_buf_reset(&k->key);
-    ls_buf_reset(&k->val);
-    ls_row_json_with(k->gen, row, 1, &k->key);
-    ls_row_json_with(k->gen, row, 0, &k->val);
-    if (!k->txn)
-        return ls_kafka_produce(k->p, k->topic, -1, k->key.data, k->key.len, k->val.data,
-                                k->val.len, err);
-    char b[24];
-    snprintf(b, sizeof b, "%lld", (long long)k->batch);
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(k->p->rk);
+    if (e) return txn_error(e, "begin transaction", k->topic, err);
+    k->begun = 1;
+    return 0;
+}
+
+/* One message: value, key, topic (NULL: the sink's), headers; with a
+ * checkpoint inside the batch's transaction, with the batch header. */
+static int produce(kafka_sink *k, const ls_out *o, char *err)
+{
+    const char *topic = o->topic ? o->topic : k->topic;
+    if (k->txn && !k->begun && !k->skipping && first_message(k, topic, err)) return -1;
+    if (k->skipping) return 0;
+    rd_kafka_headers_t *h = NULL;
+    if (o->nheaders || k->txn) {
+        h = rd_kafka_headers_new(o->nheaders + 1);
+        for (size_t i = 0; i < o->nheaders; i++)
+            rd_kafka_header_add(h, o->hnames[i], -1, o->hvals[i],
+                                o->hvals[i] ? (ssize_t)o->hlens[i] : 0);
+        if (k->txn) {
+            char b[24];
+            snprintf(b, sizeof b, "%lld", (long long)k->batch);
+            rd_kafka_header_add(h, BATCH_HEADER, -1, b, (ssize_t)strlen(b));
+        }
+    }
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            k->p->rk, RD_KAFKA_V_TOPIC(k->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(k->key.data, k->key.len), RD_KAFKA_V_VALUE(k->val.data, k->val.len),
-            RD_KAFKA_V_HEADER(BATCH_HEADER, b, (ssize_t)strlen(b)), RD_KAFKA_V_END);
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+            k->p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(o->key, o->key ? o->key_len : 0), RD_KAFKA_V_VALUE((void *)o->json, o->len),
+            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break; /* the message owns the headers now */
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            ls_seterr(err, "kafka sink %s: %s", k->topic, rd_kafka_err2str(e));
+            if (h) rd_kafka_headers_destroy(h);
+            ls_seterr(err, "kafka sink %s: %s", topic, rd_kafka_err2str(e));
             return -1;
         }
         rd_kafka_poll(k->p->rk, 5);
@@ -114,11 +140,30 @@ static int write_row(ls_sink *s, const ls_row *row, char *err)
     return 0;
 }
 
+static int write_row(ls_sink *s, const ls_row *row, char *err)
+{
+    kafka_sink *k = (kafka_sink *)s;
+    s->rows_in_batch++;
+    ls_buf_reset(&k->key);
+    ls_buf_reset(&k->val);
+    ls_row_json_with(k->gen, row, 1, &k->key);
+    ls_row_json_with(k->gen, row, 0, &k->val);
+    ls_out o = { k->val.data, k->val.len, k->key.data, k->key.len, NULL, 0, NULL, NULL, NULL };
+    return produce(k, &o, err);
+}
+
+static int write_out(ls_sink *s, const ls_out *o, char *err)
+{
+    s->rows_in_batch++;
+    return produce((kafka_sink *)s, o, err);
+}
+
 static int close_batch(ls_sink *s, char *err)
 {
     kafka_sink *k = (kafka_sink *)s;
     if (!k->txn) return ls_kafka_flush(k->p, 60000, err);
-    if (k->skipping) return 0;
+    if (!k->begun) return 0; /* nothing written, or the batch was already there */
+    k->begun = 0;
     rd_kafka_error_t *e = rd_kafka_commit_transaction(k->p->rk, TXN_TIMEOUT_MS);
     if (e) {
         char what[LS_ERRLEN];
@@ -155,7 +200,7 @@ static void destroy(ls_sink *s)
     free(k);
 }
 
-static const ls_sink_vt kafka_vt = { open_batch, write_row, close_batch, destroy };
+static const ls_sink_vt kafka_vt = { open_batch, write_row, write_out, close_batch, destroy };
 
 static kafka_sink *alloc_sink(const char *topic)
 {

@@ -17,6 +17,7 @@ enum { TASK_CHUNK, TASK_MERGE, TASK_CLEAR, TASK_STOP };
 typedef struct task {
     int kind;
     size_t si, n;
+    uint64_t seq;
     rd_kafka_message_t **msgs;
 } task;
 
@@ -84,7 +85,7 @@ static void *worker_main(void *arg)
         int stop = t->kind == TASK_STOP;
         if (t->kind == TASK_CHUNK) {
             for (size_t i = 0; i < t->n; i++) {
-                if (!wk->failed && ls_lane_handle(&wk->lane, t->si, t->msgs[i], wk->err))
+                if (!wk->failed && ls_lane_handle(&wk->lane, t->si, t->seq + i, t->msgs[i], wk->err))
                     wk->failed = 1;
                 rd_kafka_message_destroy(t->msgs[i]);
             }
@@ -140,9 +141,9 @@ static void broadcast(ls_workers *pool, int kind)
  * has a map: each map is taken from that state by query position. */
 static int setup_lua(worker *wk, ls_engine *e, const ls_engine_opts *o, char *err)
 {
-    int any_map = 0;
-    for (size_t i = 0; i < e->nqueries; i++) any_map |= e->queries[i]->map_ref != LUA_NOREF;
-    if (!any_map) return 0;
+    int any_lua = 0;
+    for (size_t i = 0; i < e->nqueries; i++) any_lua |= ls_query_needs_table(e->queries[i]);
+    if (!any_lua) return 0;
     wk->L = luaL_newstate();
     ls_lua_setup(wk->L, o);
     /* The script runs again here, for this worker's own maps: what it prints
@@ -162,6 +163,22 @@ static int setup_lua(worker *wk, ls_engine *e, const ls_engine_opts *o, char *er
     if (lua_pcall(wk->L, 0, 0, 0) != LUA_OK) lua_pop(wk->L, 1);
     luaL_unref(wk->L, LUA_REGISTRYINDEX, restore);
     return rc;
+}
+
+/* A per-record query's sink topic function, in the worker's Lua state. */
+static int topic_fn_of(lua_State *L, size_t qi)
+{
+    int ref = LUA_NOREF;
+    if (!ls_lua_push_declared(L)) return ref;
+    lua_getfield(L, -1, "queries");
+    lua_rawgeti(L, -1, (lua_Integer)qi + 1);
+    lua_getfield(L, -1, "sink");
+    if (lua_istable(L, -1) && lua_getfield(L, -1, "topic") == LUA_TFUNCTION)
+        ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    else
+        lua_pop(L, 1);
+    lua_pop(L, 4);
+    return ref;
 }
 
 static int map_ref_of(lua_State *L, size_t qi)
@@ -205,6 +222,7 @@ ls_workers *ls_workers_new(ls_engine *e, const ls_engine_opts *o, int n, char *e
                 ls_workers_free(pool);
                 return NULL;
             }
+            if (src->route.topic_fn != LUA_NOREF) wk->queries[qi]->route.topic_fn = topic_fn_of(wk->L, qi);
         }
         ls_lane_init(&wk->lane, wk->L, wk->queries, e->nqueries, e->sources, e->plans,
                      e->nsources, e->dl);
@@ -262,12 +280,14 @@ void ls_workers_begin_batch(ls_workers *pool, int64_t batch_id)
     }
 }
 
-void ls_workers_submit(ls_workers *pool, size_t si, rd_kafka_message_t **msgs, size_t n)
+void ls_workers_submit(ls_workers *pool, size_t si, uint64_t seq, rd_kafka_message_t **msgs,
+                       size_t n)
 {
     if (!n) return;
     task *t = ls_xcalloc(1, sizeof *t);
     t->kind = TASK_CHUNK;
     t->si = si;
+    t->seq = seq;
     t->n = n;
     t->msgs = ls_xmalloc(n * sizeof *t->msgs);
     memcpy(t->msgs, msgs, n * sizeof *msgs);
@@ -286,8 +306,16 @@ int ls_workers_end_batch(ls_workers *pool, double *decode_ms, char *err)
             return -1;
         }
     broadcast(pool, TASK_MERGE);
+    ls_outbuf **outs = ls_xcalloc((size_t)pool->n, sizeof *outs);
     for (size_t qi = 0; qi < e->nqueries; qi++) {
         ls_query *q = e->queries[qi];
+        if (q->per_record) { /* the workers' rows, in the order the batch read them */
+            for (int i = 0; i < pool->n; i++) outs[i] = &pool->w[i].queries[qi]->out;
+            if (ls_outbuf_write(outs, (size_t)pool->n, q->sink, err)) {
+                free(outs);
+                return -1;
+            }
+        }
         for (int i = 0; i < pool->n; i++) {
             const ls_merge_result *r = &pool->w[i].merged[qi];
             q->state->groups += r->groups_added;
@@ -295,8 +323,10 @@ int ls_workers_end_batch(ls_workers *pool, double *decode_ms, char *err)
             q->stats.rows_updated += r->rows_updated;
             q->late->groups += pool->w[i].late_added[qi];
             ls_query_add_partial(q, pool->w[i].queries[qi]);
+            q->stats.output_rows += pool->w[i].queries[qi]->stats.output_rows;
         }
     }
+    free(outs);
     broadcast(pool, TASK_CLEAR);
     double d = 0;
     for (int i = 0; i < pool->n; i++)

@@ -677,8 +677,44 @@ describe("luastream API", function()
       end
     end)
 
-    it("errors when there is neither group_by nor aggregate", function()
-      assert_has(error_of(function() ls.query "q" { from = src() } end), "query q: needs group_by and/or aggregate")
+    it("makes a query without group_by and aggregate a per-record query, in append mode", function()
+      local q = ls.query "q" { from = src() }
+      assert.is_true(q.per_record)
+      assert.are.equal("append", q.output_mode)
+      assert_has(error_of(function() ls.query "q2" { from = src(), output_mode = "complete" } end),
+        'query q2: a query without group_by and aggregate writes each record\'s rows as they come: output_mode "append", not "complete"')
+      assert_has(error_of(function() ls.query "q3" { from = src(), watermark = { "ts", "1 minute" } } end),
+        "query q3: a watermark or event time applies to aggregations")
+    end)
+
+    it("takes where predicates", function()
+      local q = ls.query "w" { from = src(), where = { d = "HAN", n = { ">", 2 }, c = { "in", { "A", "B" } },
+                                                     x = { "is null" } } }
+      assert.are.same({
+        { column = "c", op = "in", values = { "A", "B" } }, { column = "d", op = "=", values = { "HAN" } },
+        { column = "n", op = ">", values = { 2 } }, { column = "x", op = "is null", values = {} },
+      }, q.filters)
+      local function bad(w) return error_of(function() ls.query "bad" { from = src(), where = w } end) end
+      assert_has(bad { n = { "=>", 2 } }, 'where n: the operator must be one of')
+      assert_has(bad { n = { "in", 2 } }, '"in" takes a list of values')
+      assert_has(bad { n = { "is null", 1 } }, '"is null" takes no value')
+      assert_has(bad { n = { ">", {} } }, 'needs a string, number or boolean')
+      assert_has(bad { n = function() end }, "where n must be a value or")
+      assert_has(bad "d = 'HAN'", "where must be a table")
+    end)
+
+    it("routes per-record rows with a kafka_sink's key, topic and headers", function()
+      local s = ls.kafka_sink { topic = function(row) return row.t end, key = "id", headers = { a = "b", n = 1 } }
+      assert.are.equal("function", type(s.topic))
+      assert.are.same({ a = "b", n = "1" }, s.headers)
+      ls.query "r" { from = src(), sink = s }
+      assert_has(error_of(ls.kafka_sink, { prefix = "p", topic = "t" }), "give prefix")
+      assert_has(error_of(ls.kafka_sink, {}), "give prefix")
+      assert_has(error_of(ls.kafka_sink, { topic = 5 }), "kafka_sink topic must be a topic name or a function")
+      assert_has(error_of(ls.kafka_sink, { topic = "t", headers = { a = {} } }), "headers must be name")
+      assert_has(error_of(function() ls.query "agg" { from = src(), group_by = { "k" },
+                                                      sink = ls.kafka_sink { topic = "t", key = "k" } } end),
+        "applies to a per-record query")
     end)
 
     it("errors on bad group_by and aggregate entries", function()
@@ -1079,8 +1115,8 @@ describe("luastream API", function()
       },
       {
         "a mistake inside a function the script defines",
-        'local function make(name)\n  local q = ls.query(name) { from = src, group_by = {} } --!\n  return q\nend\nmake("q")\n',
-        "needs group_by and/or aggregate",
+        'local function make(name)\n  local q = ls.query(name) { from = src, output_mode = "update" } --!\n  return q\nend\nmake("q")\n',
+        'output_mode "append", not "update"',
       },
     }
 

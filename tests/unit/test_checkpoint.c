@@ -139,7 +139,7 @@ static void run_batch(ls_engine *e, int64_t batch, const char *const *recs, size
     ls_recview_init(&view, fs->n);
     for (size_t i = 0; i < e->nqueries; i++) ls_query_begin_batch(e->queries[i], batch);
     for (size_t r = 0; r < n; r++) {
-        ls_origin o = { "events", 0, (int64_t)r, -1 };
+        ls_origin o = { .topic = "events", .partition = 0, .offset = (int64_t)r, .timestamp = -1, .timestamp_type = -1 };
         size_t len = strlen(recs[r]);
         ck_assert_msg(ls_json_scan(recs[r], len, fs, &view, err) == 0, "%s", err);
         for (size_t i = 0; i < e->nqueries; i++)

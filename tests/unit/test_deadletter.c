@@ -18,7 +18,7 @@ static char *format(const ls_origin *o, const char *q, const char *e, const char
 
 START_TEST(dl_format_utf8_value)
 {
-    ls_origin o = { "radio", 2, 41, 1546300620000LL };
+    ls_origin o = { .topic = "radio", .partition = 2, .offset = 41, .timestamp = 1546300620000LL, .timestamp_type = -1 };
     const char *payload = "{\"a\":";
     char *s = format(&o, "q1", "invalid JSON at byte 5: premature EOF", payload, strlen(payload));
     ck_assert_str_eq(s, "{\"topic\":\"radio\",\"partition\":2,\"offset\":41,"
@@ -40,7 +40,7 @@ END_TEST
 
 START_TEST(dl_format_base64)
 {
-    ls_origin o = { "t", 0, 0, -1 };
+    ls_origin o = { .topic = "t", .partition = 0, .offset = 0, .timestamp = -1, .timestamp_type = -1 };
     char *s = format(&o, "q", "not valid UTF-8", "\xff\x00" "ab", 4);
     ck_assert_str_eq(s, "{\"topic\":\"t\",\"partition\":0,\"offset\":0,\"timestamp\":null,"
                         "\"query\":\"q\",\"error\":\"not valid UTF-8\","
@@ -85,7 +85,7 @@ END_TEST
 
 START_TEST(dl_format_parses_as_json)
 {
-    ls_origin o = { "topic \"quoted\"", 5, 123456789012LL, 0 };
+    ls_origin o = { .topic = "topic \"quoted\"", .partition = 5, .offset = 123456789012LL, .timestamp = 0, .timestamp_type = -1 };
     const char *err = "map raised: [string \"...\"]:1: bad\nsecond line\ttab";
     const char *payload = "{\"k\":\"\\u00e9\\n\"}\n";
     char *s = format(&o, "my query", err, payload, strlen(payload));
@@ -149,7 +149,7 @@ START_TEST(dl_file_writer_appends)
     char err[LS_ERRLEN] = "";
     ls_deadletter *d = ls_deadletter_file(path, err);
     ck_assert_msg(d != NULL, "%s", err);
-    ls_origin o = { "radio", 1, 10, -1 };
+    ls_origin o = { .topic = "radio", .partition = 1, .offset = 10, .timestamp = -1, .timestamp_type = -1 };
     ck_assert_int_eq(ls_deadletter_write(d, &o, "q", "first", "a", 1, err), 0);
     o.offset = 11;
     ck_assert_int_eq(ls_deadletter_write(d, &o, "q", "second", "\xff", 1, err), 0);

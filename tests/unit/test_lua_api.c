@@ -240,7 +240,7 @@ START_TEST(engine_compiles_script)
     };
     ls_query_begin_batch(q, 0);
     for (size_t i = 0; i < 5; i++) {
-        ls_origin o = { "events", 0, (int64_t)i, -1 };
+        ls_origin o = { .topic = "events", .partition = 0, .offset = (int64_t)i, .timestamp = -1, .timestamp_type = -1 };
         ck_assert_int_eq(ls_json_decode(e->L, recs[i], strlen(recs[i]), NULL, err), 0);
         ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, recs[i], strlen(recs[i]), e->dl, err), 0);
         lua_pop(e->L, 1);

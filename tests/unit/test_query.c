@@ -66,7 +66,7 @@ typedef struct tq {
 
 static ls_colref colref(const char *name)
 {
-    ls_colref c = { strdup(name), -1, -1, -1 };
+    ls_colref c = { strdup(name), -1, -1, -1, 0 };
     return c;
 }
 
@@ -174,7 +174,7 @@ static int64_t next_offset;
 static void push(tq *t, const char *json)
 {
     char err[LS_ERRLEN] = "";
-    ls_origin o = { "events", 3, next_offset++, -1 };
+    ls_origin o = { .topic = "events", .partition = 3, .offset = next_offset++, .timestamp = -1, .timestamp_type = -1 };
     if (t->fs) {
         int top = lua_gettop(L);
         ck_assert_msg(ls_json_scan(json, strlen(json), t->fs, &t->view, err) == 0, "%s: %s", json,
@@ -192,7 +192,12 @@ static void push(tq *t, const char *json)
     lua_settop(L, top - 1);
 }
 
-static void begin(tq *t, int64_t id) { ls_query_begin_batch(t->q, id); }
+static void begin(tq *t, int64_t id)
+{
+    char err[LS_ERRLEN] = "";
+    ls_query_begin_batch(t->q, id);
+    ck_assert_msg(ls_query_open_rows(t->q, err) == 0, "%s", err); /* per-record queries */
+}
 
 static void end(tq *t)
 {
@@ -570,6 +575,79 @@ START_TEST(query_group_by_event_time)
 }
 END_TEST
 
+static ls_table *load_radio(char *err);
+
+static void add_where(tq *t, const char *col, ls_where_op op, const ls_value *vals, size_t n)
+{
+    t->q->where = realloc(t->q->where, (t->q->nwhere + 1) * sizeof *t->q->where);
+    ls_where_pred *p = &t->q->where[t->q->nwhere++];
+    p->col = colref(col);
+    ls_where_operand_init(&p->w, op);
+    for (size_t i = 0; i < n; i++) ls_where_operand_add(&p->w, &vals[i]);
+}
+
+/* Per-record queries: no group_by, no aggregate. Without a map the
+ * record's own bytes go out; where filters before anything. */
+START_TEST(query_per_record_filter)
+{
+    projected = _i;
+    tq *t = qnew("han");
+    ls_value han = ls_str("HAN", 3), two = ls_int(2);
+    add_where(t, "d", LS_OP_EQ, &han, 1);
+    add_where(t, "n", LS_OP_GE, &two, 1);
+    ready(t, LS_MODE_APPEND, 1);
+    ck_assert(t->q->per_record);
+    begin(t, 0);
+    push(t, "{\"d\":\"HAN\",  \"n\":2}");   /* kept, bytes as they came */
+    push(t, "{\"d\":\"HAN\",\"n\":\"7\"}");  /* "7" against a number: 7 */
+    push(t, "{\"d\":\"GOA\",\"n\":9}");
+    push(t, "{\"d\":\"HAN\",\"n\":1}");
+    push(t, "{\"d\":\"HAN\"}");             /* null n: no comparison holds */
+    push(t, "{\"d\":\"HAN\",\"n\":\"x\"}");  /* not a number: no match */
+    end(t);
+    expect_rows_ordered(t, ROWS("{\"d\":\"HAN\",  \"n\":2}", "{\"d\":\"HAN\",\"n\":\"7\"}"));
+    ck_assert_int_eq(t->q->stats.input_rows, 6);
+    ck_assert_int_eq(t->q->stats.filtered_rows, 4);
+    ck_assert_int_eq(t->q->stats.output_rows, 2);
+    qfree(t);
+}
+END_TEST
+
+/* A map's rows: a table is one row (routing keys left out), a list of
+ * tables several (Spark's explode), {} none, nil none; joined columns are
+ * added to the row. */
+START_TEST(query_per_record_map_rows)
+{
+    tq *t = qnew("rows");
+    char err[LS_ERRLEN];
+    ls_table *tab = load_radio(err);
+    ck_assert_msg(tab != NULL, "%s", err);
+    add_join(t, tab, "code", 0);
+    (void)luaL_dostring(L, "return function(r)\n"
+                     "  if r.n == 0 then return nil end\n"
+                     "  if r.n == 1 then return {} end\n"
+                     "  if r.n == 2 then return { { code = r.code, i = 1 }, { code = r.code, i = 2.5 } } end\n"
+                     "  return { code = r.code, x = { 3, 'y', true }, z = {}, _key = 'k', _topic = 't' }\n"
+                     "end");
+    t->q->map_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    ready(t, LS_MODE_APPEND, 1);
+    begin(t, 0);
+    push(t, "{\"code\":\"A1\",\"n\":0}");
+    push(t, "{\"code\":\"A1\",\"n\":1}");
+    push(t, "{\"code\":\"B2\",\"n\":2}");
+    push(t, "{\"code\":\"ZZ\",\"n\":3}");
+    end(t);
+    expect_rows_ordered(t, ROWS(
+        "{\"code\":\"B2\",\"i\":1,\"name\":\"Bravo\",\"region\":\"south\"}",
+        "{\"code\":\"B2\",\"i\":2.5,\"name\":\"Bravo\",\"region\":\"south\"}",
+        "{\"code\":\"ZZ\",\"x\":[3,\"y\",true],\"z\":{},\"name\":null,\"region\":null}"));
+    ck_assert_int_eq(t->q->stats.filtered_rows, 2);
+    ck_assert_int_eq(t->q->stats.output_rows, 3);
+    qfree(t);
+    ls_table_free(tab);
+}
+END_TEST
+
 /* Complete mode with order_by and limit: sorted as Spark's orderBy (nulls
  * first ascending, last descending), then the first rows only. */
 START_TEST(query_order_by_and_limit)
@@ -832,7 +910,7 @@ START_TEST(query_map_function)
     ck_assert_msg(strstr(lines[0], "\"value\":\"{\\\"k\\\":\\\"b\\\",\\\"v\\\":-1}\"}") != NULL,
                   "%s", lines[0]);
     ck_assert_msg(strstr(lines[1], "\"offset\":104,") != NULL, "%s", lines[1]);
-    ck_assert_msg(strstr(lines[1], "\"error\":\"map returned a number (expected a table or nil)\"")
+    ck_assert_msg(strstr(lines[1], "\"error\":\"map returned a number (expected a table, a list of tables or nil)\"")
                   != NULL, "%s", lines[1]);
     free(text);
     qfree(t);
@@ -885,9 +963,15 @@ END_TEST
 START_TEST(query_ready_validation)
 {
     char err[LS_ERRLEN];
-    tq *t = qnew("empty");
+    tq *t = qnew("empty"); /* no group_by, no aggregate: per-record, in append mode only */
     ck_assert_int_eq(ls_query_ready(t->q, 1, err), -1);
-    ck_assert_str_eq(err, "query empty: needs group_by and/or aggregate");
+    ck_assert_str_eq(err, "query empty: a query without group_by and aggregate writes each record's "
+                          "rows as they come: its output mode is append");
+    qfree(t);
+    t = qnew("per_record");
+    t->q->mode = LS_MODE_APPEND;
+    ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);
+    ck_assert(t->q->per_record);
     qfree(t);
 
     t = qnew("append_no_wm");
@@ -1247,7 +1331,7 @@ START_TEST(query_projected_shared_view)
     ls_query_begin_batch(a->q, 0);
     ls_query_begin_batch(b->q, 0);
     for (size_t i = 0; i < 4; i++) {
-        ls_origin o = { "events", 0, (int64_t)i, -1 };
+        ls_origin o = { .topic = "events", .partition = 0, .offset = (int64_t)i, .timestamp = -1, .timestamp_type = -1 };
         size_t n = strlen(recs[i]);
         ck_assert_msg(ls_json_scan(recs[i], n, fs, &view, err) == 0, "%s", err);
         ck_assert_int_eq(ls_query_process(a->q, 0, &view, &o, recs[i], n, dl, err), 0);
@@ -1284,6 +1368,8 @@ Suite *query_suite(void)
     tcase_add_loop_test(tc, query_watermark_without_time_key, 0, 2);
     tcase_add_loop_test(tc, query_warns_about_missing_columns, 0, 2);
     tcase_add_loop_test(tc, query_order_by_and_limit, 0, 2);
+    tcase_add_loop_test(tc, query_per_record_filter, 0, 2);
+    tcase_add_test(tc, query_per_record_map_rows);
     tcase_add_loop_test(tc, query_sliding_windows, 0, 2);
     tcase_add_loop_test(tc, query_sliding_update_watermark, 0, 2);
     tcase_add_loop_test(tc, query_numeric_event_time, 0, 2);

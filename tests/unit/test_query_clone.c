@@ -64,7 +64,7 @@ typedef struct tq {
 
 static ls_colref colref(const char *name)
 {
-    ls_colref c = { strdup(name), -1, -1, -1 };
+    ls_colref c = { strdup(name), -1, -1, -1, 0 };
     return c;
 }
 
@@ -175,7 +175,7 @@ static void tq_free(tq *t)
 static void push(ls_query *q, ls_fieldset *fs, ls_recview *view, const char *json, int64_t off)
 {
     char err[LS_ERRLEN] = "";
-    ls_origin o = { "events", 1, off, -1 };
+    ls_origin o = { .topic = "events", .partition = 1, .offset = off, .timestamp = -1, .timestamp_type = -1 };
     size_t n = strlen(json);
     if (q->use_view) {
         ck_assert_msg(ls_json_scan(json, n, fs, view, err) == 0, "%s: %s", json, err);

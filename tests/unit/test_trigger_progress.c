@@ -92,7 +92,7 @@ static yajl_val only_elem(yajl_val root, const char *key)
 static void push(lua_State *L, ls_query *q, ls_deadletter *dl, const char *json)
 {
     char err[LS_ERRLEN];
-    ls_origin o = { "radio", 0, 0, -1 };
+    ls_origin o = { .topic = "radio", .partition = 0, .offset = 0, .timestamp = -1, .timestamp_type = -1 };
     ck_assert_int_eq(ls_json_decode(L, json, strlen(json), NULL, err), 0);
     ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, json, strlen(json), dl, err), 0);
     lua_pop(L, 1);
@@ -124,7 +124,7 @@ START_TEST(progress_json_fields)
     q->groups[0].name = strdup("window");
     q->groups[0].is_window = 1;
     q->groups[0].win.size = q->groups[0].win.slide = 600000;
-    q->groups[0].col = (ls_colref){ strdup("time"), -1, -1, -1 };
+    q->groups[0].col = (ls_colref){ strdup("time"), -1, -1, -1, 0 };
     q->ngroups = 1;
     q->aggs = calloc(1, sizeof *q->aggs);
     q->agg_cols = calloc(1, sizeof *q->agg_cols);
@@ -132,7 +132,7 @@ START_TEST(progress_json_fields)
     q->aggs[0].name = strdup("count");
     q->naggs = 1;
     q->has_event_time = 1;
-    q->event_time = (ls_colref){ strdup("time"), -1, -1, -1 };
+    q->event_time = (ls_colref){ strdup("time"), -1, -1, -1, 0 };
     q->has_watermark = 1;
     ls_watermark_init(&q->wm, 600000);
     q->mode = LS_MODE_UPDATE;
@@ -265,10 +265,10 @@ START_TEST(progress_json_empty_batch)
     q->source = src;
     q->groups = calloc(1, sizeof *q->groups);
     q->groups[0].name = strdup("k");
-    q->groups[0].col = (ls_colref){ strdup("k"), -1, -1, -1 };
+    q->groups[0].col = (ls_colref){ strdup("k"), -1, -1, -1, 0 };
     q->ngroups = 1;
     q->has_event_time = 1;
-    q->event_time = (ls_colref){ strdup("t"), -1, -1, -1 };
+    q->event_time = (ls_colref){ strdup("t"), -1, -1, -1, 0 };
     q->has_watermark = 1;
     ls_watermark_init(&q->wm, 1000);
     ck_assert_int_eq(ls_query_ready(q, 1, err), 0);
