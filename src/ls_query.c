@@ -345,6 +345,15 @@ int ls_query_check_schema(const ls_query *q, const ls_schema *schema, char *err)
     return 0;
 }
 
+/* t[name] without metamethods: a map's row is the script's table, and a
+ * metamethod raising outside a protected call would end the process. */
+static int raw_field(lua_State *L, int t, const char *name)
+{
+    t = lua_absindex(L, t);
+    lua_pushstring(L, name);
+    return lua_rawget(L, t);
+}
+
 /* Reads a column of the current row into *v. Strings stay owned by the row
  * table (kept on the Lua stack), the message / view, or the join table.
  * Returns 0, 1 for a nested value (an object or array: err says so), or -1
@@ -381,7 +390,7 @@ static int read_col(ls_query *q, int row, const ls_recview *view, const ls_colre
         return 0;
     }
     lua_State *L = q->L;
-    int t = lua_getfield(L, row, c->name);
+    int t = raw_field(L, row, c->name);
     switch (t) {
     case LUA_TNIL:
         *v = ls_null();
@@ -432,7 +441,7 @@ static void note_present(ls_query *q, int row, const ls_recview *view, const ls_
     } else if (q->use_view) {
         present = view->present[c->slot];
     } else {
-        present = lua_getfield(q->L, row, c->name) != LUA_TNIL;
+        present = raw_field(q->L, row, c->name) != LUA_TNIL;
         lua_pop(q->L, 1);
     }
     if (present) q->stats.seen_cols |= m;
@@ -638,7 +647,7 @@ static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origi
     if (q->route.has_key_col) {
         if (read_col(q, row, view, &q->route.key_col, &kv, why) < 0) return 1;
     } else if (q->map_ref != LUA_NOREF) {
-        int t = lua_getfield(L, row, "_key");
+        int t = raw_field(L, row, "_key");
         if (t == LUA_TSTRING || t == LUA_TNUMBER || t == LUA_TBOOLEAN) {
             read_col(q, row, view, &(ls_colref){ (char *)"_key", -1, -1, -1, 0 }, &kv, why);
         } else if (t != LUA_TNIL) {
@@ -654,7 +663,7 @@ static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origi
     }
     /* the topic: the row's _topic, or the sink's topic function */
     int top = q->map_ref != LUA_NOREF || q->route.topic_fn != LUA_NOREF ? lua_gettop(L) : 0;
-    if (q->map_ref != LUA_NOREF && lua_getfield(L, row, "_topic") != LUA_TNIL) {
+    if (q->map_ref != LUA_NOREF && raw_field(L, row, "_topic") != LUA_TNIL) {
         if (lua_type(L, -1) != LUA_TSTRING) {
             ls_seterr(why, "_topic must be a string, got %s", luaL_typename(L, -1));
             lua_settop(L, top);
@@ -694,17 +703,18 @@ static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origi
         hv[nh] = q->route.hvals[i];
         hl[nh] = strlen(hv[nh]);
     }
-    if (q->map_ref != LUA_NOREF && lua_getfield(L, row, "_headers") != LUA_TNIL) {
+    if (q->map_ref != LUA_NOREF && raw_field(L, row, "_headers") != LUA_TNIL) {
         int ht = lua_gettop(L);
         if (!lua_istable(L, ht)) {
-            ls_seterr(why, "_headers must be a table of name = value, got %s", luaL_typename(L, ht));
+            ls_seterr(why, "_headers must be a table of name = \"value\", got %s", luaL_typename(L, ht));
             lua_settop(L, top);
             return 1;
         }
+        /* the names and values stay in the table (on the stack) while they are used */
         lua_pushnil(L);
         while (lua_next(L, ht)) {
-            if (lua_type(L, -2) != LUA_TSTRING || (lua_type(L, -1) != LUA_TSTRING && !lua_isnumber(L, -1))) {
-                ls_seterr(why, "_headers: each header is name = string");
+            if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+                ls_seterr(why, "_headers: each header is name = \"value\" (strings)");
                 lua_settop(L, top);
                 return 1;
             }
@@ -713,11 +723,10 @@ static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origi
                 lua_settop(L, top);
                 return 1;
             }
-            lua_pushvalue(L, -1);
-            hv[nh] = lua_tolstring(L, -1, &hl[nh]); /* the copy stays on the stack until settop */
-            lua_insert(L, -3);
             hn[nh] = lua_tostring(L, -2);
+            hv[nh] = lua_tolstring(L, -1, &hl[nh]);
             nh++;
+            lua_pop(L, 1);
         }
     }
     out.json = q->outrow.data ? q->outrow.data : "";
