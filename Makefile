@@ -24,7 +24,7 @@ LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/unit/*.c)
 
-.PHONY: all clean install test test-unit test-asan test-lua test-integration test-spark deps kafka-start kafka-stop demo bench soak fuzz
+.PHONY: all clean install test test-unit test-asan test-lua test-examples test-integration test-spark deps kafka-start kafka-stop demo bench soak fuzz
 
 all: $(BUILD)/luastream $(BUILD)/lua/luastream/core.so
 
@@ -72,6 +72,10 @@ test-asan:
 test-lua: all
 	tests/lua/run.sh
 
+# Every example script in scripts/ run by `luastream test` over its fixture (no broker).
+test-examples: all
+	tests/examples/run.sh
+
 test-integration: all
 	tests/integration/run.sh
 
@@ -112,7 +116,7 @@ install: all
 	install -m 755 $(BUILD)/luastream $(DESTDIR)$(PREFIX)/bin/luastream
 	install -m 644 docs/luastream.1 $(DESTDIR)$(MANDIR)/man1/luastream.1
 	install -m 644 lua/luastream.lua $(DESTDIR)$(PREFIX)/share/luastream/lua/
-	install -m 644 scripts/pipeline.lua $(DESTDIR)$(PREFIX)/share/luastream/scripts/
+	install -m 644 scripts/*.lua $(DESTDIR)$(PREFIX)/share/luastream/scripts/
 	install -m 644 data/radio_code.json $(DESTDIR)$(PREFIX)/share/luastream/data/
 
 clean:

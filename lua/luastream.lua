@@ -228,6 +228,24 @@ M.decode = core.decode
 
 local INT_MAX = 2147483647
 
+-- schema = { column = "type" } (Spark's type names), checked; nil when absent.
+local function schema_of(schema)
+  if schema == nil then return nil end
+  check_type(3, "schema", schema, "table")
+  local types = { string = true, int = true, integer = true, bigint = true, long = true,
+                  double = true, float = true, boolean = true, timestamp = true }
+  local out = {}
+  for col, ty in pairs(schema) do
+    if type(col) ~= "string" then fail(3, "schema: column names must be strings, got %s", type(col)) end
+    if type(ty) ~= "string" or not types[ty:lower()] then
+      fail(3, "schema: column %s: type must be one of string, int, bigint, double, boolean, timestamp (Spark's names), got %s",
+           col, type(ty) == "string" and string.format("%q", ty) or type(ty))
+    end
+    out[col] = ty:lower()
+  end
+  return out
+end
+
 --- ls.kafka{ topic=..., bootstrap=..., starting_offsets=..., ... }: a Kafka source.
 local KAFKA_OPTIONS = {
   topic = true, topics = true, bootstrap = true, starting_offsets = true,
@@ -285,20 +303,55 @@ function M.kafka(opts, ...)
       src.kafka[k:sub(7)] = check_props(2, "kafka properties", { [k:sub(7)] = v })[k:sub(7)]
     end
   end
-  if opts.schema ~= nil then
-    check_type(2, "schema", opts.schema, "table")
-    local types = { string = true, int = true, integer = true, bigint = true, long = true,
-                    double = true, float = true, boolean = true, timestamp = true }
-    src.schema = {}
-    for col, ty in pairs(opts.schema) do
-      if type(col) ~= "string" then fail(2, "schema: column names must be strings, got %s", type(col)) end
-      if type(ty) ~= "string" or not types[ty:lower()] then
-        fail(2, "schema: column %s: type must be one of string, int, bigint, double, boolean, timestamp (Spark's names), got %s",
-             col, type(ty) == "string" and string.format("%q", ty) or type(ty))
-      end
-      src.schema[col] = ty:lower()
+  src.schema = schema_of(opts.schema)
+  src.where = where_of(2)
+  declared.sources[#declared.sources + 1] = src
+  return make("source", src)
+end
+
+--- ls.files{ path=..., format=... }: a file source (Spark's file source).
+local FILES_OPTIONS = {
+  path = true, format = true, max_files_per_trigger = true, maxFilesPerTrigger = "max_files_per_trigger",
+  max_records_per_trigger = true, polling = true, schema = true, max_record_bytes = true,
+}
+local FORMATS = { json = "json", ndjson = "ndjson", jsonl = "ndjson", lines = "lines", text = "lines" }
+
+function M.files(opts, ...)
+  at_most_args(2, "ls.files", 1 + select("#", ...), 1)
+  check_type(2, "ls.files options", opts, "table")
+  check_options(2, "ls.files", opts, FILES_OPTIONS)
+  if opts.path == nil then fail(2, "ls.files: give path = \"dir/*.json\" (a glob pattern, or a directory)") end
+  check_type(2, "path", opts.path, "string")
+  if opts.path == "" or opts.path:find("\0", 1, true) then fail(2, "ls.files: path must be a file pattern or a directory") end
+  local src = { kind = "files", path = opts.path }
+  local format = opts.format
+  if format == nil then
+    local ext = opts.path:match("%.(%w+)$")
+    format = ext and ({ json = "json", jsonl = "ndjson", ndjson = "ndjson", txt = "lines", log = "lines" })[ext:lower()]
+    if not format then
+      fail(2, "ls.files: give format = \"json\", \"ndjson\" or \"lines\" (it cannot be told from %q)", opts.path)
     end
+  else
+    check_type(2, "format", format, "string")
+    if not FORMATS[format] then
+      fail(2, "ls.files: format must be \"json\" (a JSON array or values one after another), \"ndjson\" (one JSON object per line) or \"lines\" (each line is {value = line}), got %q", format)
+    end
+    format = FORMATS[format]
   end
+  src.format = format
+  if opts.max_files_per_trigger ~= nil and opts.maxFilesPerTrigger ~= nil then
+    fail(2, "ls.files: give max_files_per_trigger or its Spark name maxFilesPerTrigger, not both")
+  end
+  src.max_files_per_trigger = check_integer(2, "max_files_per_trigger",
+    opts.max_files_per_trigger or opts.maxFilesPerTrigger or 0, 0, math.maxinteger)
+  src.max_records_per_trigger = check_integer(2, "max_records_per_trigger", opts.max_records_per_trigger or 0,
+    0, math.maxinteger)
+  src.max_record_bytes = check_integer(2, "max_record_bytes", opts.max_record_bytes or 1048576, 1, INT_MAX)
+  src.polling_ms = duration(2, "polling", opts.polling or "1 second")
+  if src.polling_ms <= 0 or src.polling_ms > INT_MAX then
+    fail(2, "polling must be positive and at most 24 days, got %s", tostring(opts.polling))
+  end
+  src.schema = schema_of(opts.schema)
   src.where = where_of(2)
   declared.sources[#declared.sources + 1] = src
   return make("source", src)
@@ -595,7 +648,7 @@ function M.query(name, ...)
     end
     check_options(2, "query " .. name, spec, QUERY_OPTIONS)
     local q = { name = name }
-    if kind_of(spec.from) ~= "source" then fail(2, "query %s: from must be a source (ls.kafka{...})", name) end
+    if kind_of(spec.from) ~= "source" then fail(2, "query %s: from must be a source (ls.kafka{...} or ls.files{...})", name) end
     q.from = spec.from
     if spec.map ~= nil then check_type(2, "query " .. name .. ": map", spec.map, "function") end
     q.map = spec.map

@@ -156,7 +156,7 @@ static void gen_offsets(yajl_gen g, const ls_engine *e, int planned_end)
             yajl_gen_array_open(g);
             gen_str(g, src->parts[i].topic);
             yajl_gen_integer(g, src->parts[i].partition);
-            yajl_gen_integer(g, planned_end ? src->parts[i].batch_end : src->parts[i].next);
+            yajl_gen_integer(g, ls_source_position(&src->parts[i], planned_end));
             yajl_gen_array_close(g);
         }
         yajl_gen_array_close(g);

@@ -62,6 +62,25 @@ ls_deadletter *ls_deadletter_kafka(ls_kafka_producer *kp, const char *topic)
     return d;
 }
 
+ls_deadletter *ls_deadletter_memory(void)
+{
+    ls_deadletter *d = alloc_dl();
+    d->f = open_memstream(&d->mem, &d->mem_len);
+    if (!d->f) {
+        ls_log("out of memory");
+        abort();
+    }
+    d->owns_f = 1;
+    return d;
+}
+
+const char *ls_deadletter_text(ls_deadletter *d, size_t *len)
+{
+    if (d->f) fflush(d->f);
+    *len = d->mem ? d->mem_len : 0;
+    return d->mem ? d->mem : "";
+}
+
 static void free_entry(ls_dl_entry *e)
 {
     free(e->topic);
@@ -78,6 +97,7 @@ void ls_deadletter_free(ls_deadletter *d)
     }
     free(d->pending);
     if (d->owns_f && d->f) fclose(d->f);
+    free(d->mem);
     free(d->path);
     free(d->topic);
     pthread_mutex_destroy(&d->lock);
@@ -94,6 +114,13 @@ void ls_deadletter_format(const ls_origin *o, const char *query, const char *err
 {
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_map_open(g);
+    if (o && o->file) { /* a file source's record */
+        gen_str(g, "file");
+        gen_str(g, o->file);
+        gen_str(g, "line");
+        yajl_gen_integer(g, o->line);
+        goto rest;
+    }
     gen_str(g, "topic");
     if (o && o->topic) gen_str(g, o->topic); else yajl_gen_null(g);
     gen_str(g, "partition");
@@ -102,6 +129,7 @@ void ls_deadletter_format(const ls_origin *o, const char *query, const char *err
     if (o && o->topic) yajl_gen_integer(g, o->offset); else yajl_gen_null(g);
     gen_str(g, "timestamp");
     if (o && o->timestamp >= 0) yajl_gen_integer(g, o->timestamp); else yajl_gen_null(g);
+rest:
     gen_str(g, "query");
     if (query) gen_str(g, query); else yajl_gen_null(g);
     gen_str(g, "error");
@@ -150,13 +178,14 @@ int ls_deadletter_write(ls_deadletter *d, const ls_origin *o, const char *query,
         d->pending = ls_xrealloc(d->pending, d->pending_cap * sizeof *d->pending);
     }
     ls_dl_entry *e = &d->pending[d->npending];
-    e->topic = o && o->topic ? ls_xstrdup(o->topic) : NULL;
+    const char *from = o ? (o->file ? o->file : o->topic) : NULL; /* file records: by path */
+    e->topic = from ? ls_xstrdup(from) : NULL;
     e->partition = o ? o->partition : 0;
     e->offset = o ? o->offset : 0;
     e->seq = d->count++;
     e->line = line.data ? line.data : ls_xstrdup("");
     e->len = line.len;
-    e->key = ls_xstrdup(o && o->topic ? o->topic : "");
+    e->key = ls_xstrdup(from ? from : "");
     d->npending++;
     pthread_mutex_unlock(&d->lock);
     return 0;

@@ -5,11 +5,12 @@
  * written here as one JSON object with where it came from and why:
  *   {"topic","partition","offset","timestamp","query","error",
  *    "value" | "value_base64"}
+ * (a file source's record has "file" and "line" instead of the first four)
  * "value" holds the payload when it is valid UTF-8, otherwise
  * "value_base64" holds it encoded.  Nothing is dropped silently.
  *
  * Entries of a batch are kept until ls_deadletter_flush and written in
- * (topic, partition, offset) order, the order the batch read them, so the
+ * the order the batch read them (seq), so the
  * output is the same from run to run whatever worker thread found them. */
 #ifndef LS_DEADLETTER_H
 #define LS_DEADLETTER_H
@@ -32,6 +33,9 @@ typedef struct ls_origin {
     const char *key;     /* the message key, NULL when it has none */
     size_t key_len;
     const void *msg;     /* the rd_kafka_message_t (headers are read from it when asked) */
+    const void *headers; /* or (a test input's message) its rd_kafka_headers_t, or NULL */
+    const char *file;    /* a file source's record: its file (topic NULL, partition -1) */
+    int64_t line;        /* and the line it starts on */
     int meta;            /* a map's meta table at this Lua stack index, 0 when none */
     uint64_t seq;        /* the record's place in its batch's reading order */
 } ls_origin;
@@ -42,6 +46,8 @@ typedef struct ls_deadletter {
     FILE *f;                 /* file or stderr */
     int owns_f;
     char *path;
+    char *mem;               /* ls_deadletter_memory: open_memstream's buffer */
+    size_t mem_len;
     ls_kafka_producer *kp;   /* or a Kafka topic (producer borrowed) */
     char *topic;
     int64_t count;
@@ -55,6 +61,10 @@ typedef struct ls_deadletter {
 ls_deadletter *ls_deadletter_stderr(void);
 ls_deadletter *ls_deadletter_file(const char *path, char *err);
 ls_deadletter *ls_deadletter_kafka(ls_kafka_producer *kp, const char *topic);
+/* In memory (`luastream test`): the entries flushed so far, as JSON lines,
+ * are ls_deadletter_text's. */
+ls_deadletter *ls_deadletter_memory(void);
+const char *ls_deadletter_text(ls_deadletter *d, size_t *len);
 void ls_deadletter_free(ls_deadletter *d);
 
 /* Formats the entry (exposed for tests) into out. */

@@ -168,13 +168,15 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
         }
         e->has_trigger_override = 1;
     }
+    e->capture = o->capture;
     e->L = luaL_newstate();
     ls_lua_setup(e->L, o);
     if (ls_lua_run_script(e->L, o->script, err)) {
         ls_engine_free(e);
         return NULL;
     }
-    e->checkpoint_dir = o->checkpoint ? ls_xstrdup(o->checkpoint) : script_checkpoint(e);
+    if (!e->capture) /* a test keeps nothing */
+        e->checkpoint_dir = o->checkpoint ? ls_xstrdup(o->checkpoint) : script_checkpoint(e);
     if (ls_lua_compile(e, err)) {
         ls_engine_free(e);
         return NULL;
@@ -253,10 +255,11 @@ void ls_engine_free(ls_engine *e)
     free(e);
 }
 
-static void stamp(ls_stamps *st, const rd_kafka_message_t *m)
+static void stamp(ls_stamps *st, const ls_record *r)
 {
+    if (!r->msg) return; /* a file's record: no time of arrival */
     rd_kafka_timestamp_type_t tt;
-    int64_t ts = rd_kafka_message_timestamp(m, &tt);
+    int64_t ts = rd_kafka_message_timestamp(r->msg, &tt);
     if (ts < 0) return;
     if (st->n == st->cap) {
         st->cap = st->cap ? st->cap * 2 : 4096;
@@ -352,7 +355,7 @@ static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, const i
 #define CHUNK 1024
 
 typedef struct reader {
-    rd_kafka_message_t *chunk[CHUNK];
+    ls_record chunk[CHUNK];
     size_t fill;
     int64_t count;
 } reader;
@@ -360,7 +363,7 @@ typedef struct reader {
 static int dispatch(ls_engine *e, reader *r, size_t si, char *err)
 {
     if (!r->fill) return 0;
-    for (size_t k = 0; k < r->fill; k++) stamp(&e->stamps[si], r->chunk[k]);
+    for (size_t k = 0; k < r->fill; k++) stamp(&e->stamps[si], &r->chunk[k]);
     uint64_t seq = (uint64_t)r->count;
     r->count += (int64_t)r->fill;
     if (e->workers) {
@@ -370,8 +373,8 @@ static int dispatch(ls_engine *e, reader *r, size_t si, char *err)
     }
     int rc = 0;
     for (size_t k = 0; k < r->fill; k++) {
-        if (rc == 0) rc = ls_lane_handle(&e->lane, si, seq + k, r->chunk[k], err);
-        rd_kafka_message_destroy(r->chunk[k]);
+        if (rc == 0) rc = ls_lane_handle(&e->lane, si, seq + k, &r->chunk[k], err);
+        ls_record_release(&r->chunk[k]);
     }
     r->fill = 0;
     return rc;

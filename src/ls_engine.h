@@ -71,6 +71,7 @@ typedef struct ls_engine {
     size_t nproducers;
     ls_kafka_producer **producers;
     ls_deadletter *dl;
+    int capture;             /* luastream test: sinks and dead letters kept in memory */
     int has_trigger_override;
     ls_trigger trigger;
     int partitions;          /* default hash partitions of aggregation state */
@@ -97,6 +98,7 @@ typedef struct ls_engine_opts {
     int64_t max_state_rows;  /* --max-state-rows, 0 = none */
     const char *ui;          /* --ui HOST:PORT, or NULL */
     int quiet;
+    int capture;             /* luastream test: no checkpoint, sinks and dead letters in memory */
     volatile sig_atomic_t *stop;
 } ls_engine_opts;
 

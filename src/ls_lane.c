@@ -39,6 +39,13 @@ void ls_lane_free(ls_lane *ln)
 static void push_meta(lua_State *L, const ls_origin *o)
 {
     lua_createtable(L, 0, 7);
+    if (o->file) { /* a file's record: where it is in the file */
+        lua_pushstring(L, o->file);
+        lua_setfield(L, -2, "file");
+        lua_pushinteger(L, (lua_Integer)o->line);
+        lua_setfield(L, -2, "line");
+        return;
+    }
     lua_pushstring(L, o->topic ? o->topic : "");
     lua_setfield(L, -2, "topic");
     lua_pushinteger(L, o->partition);
@@ -55,10 +62,11 @@ static void push_meta(lua_State *L, const ls_origin *o)
         lua_pushlstring(L, o->key, o->key_len);
         lua_setfield(L, -2, "key");
     }
-    rd_kafka_headers_t *hdrs = NULL;
+    rd_kafka_headers_t *hdrs = (rd_kafka_headers_t *)o->headers;
     const rd_kafka_message_t *m = o->msg;
     lua_newtable(L);
-    if (m && rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs) {
+    if (m && rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) hdrs = NULL;
+    if (hdrs) {
         const char *name;
         const void *val;
         size_t len;
@@ -87,29 +95,58 @@ static void push_meta(lua_State *L, const ls_origin *o)
     lua_setfield(L, -2, "headers");
 }
 
-int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const rd_kafka_message_t *m, char *err)
+/* Where r came from: its Kafka metadata, or its file and line. */
+static void origin_of(const ls_record *r, const ls_source *s, uint64_t seq, ls_origin *o)
+{
+    memset(o, 0, sizeof *o);
+    o->seq = seq;
+    const rd_kafka_message_t *m = r->msg;
+    const ls_file_msg *k = r->kmsg;
+    if (k) { /* a test input's Kafka message */
+        o->topic = k->topic ? k->topic : s->ntopics ? s->topics[0] : "";
+        o->partition = k->partition;
+        o->offset = k->offset;
+        o->timestamp = k->timestamp;
+        o->timestamp_type = k->timestamp >= 0 ? 0 : -1;
+        o->key = k->key;
+        o->key_len = k->key_len;
+        o->headers = k->headers;
+        return;
+    }
+    if (!m) {
+        o->file = r->file;
+        o->line = r->line;
+        o->partition = -1;
+        o->offset = r->index;
+        o->timestamp = -1;
+        o->timestamp_type = -1;
+        return;
+    }
+    o->topic = rd_kafka_topic_name(m->rkt);
+    o->partition = m->partition;
+    o->offset = m->offset;
+    rd_kafka_timestamp_type_t tt;
+    o->timestamp = rd_kafka_message_timestamp(m, &tt);
+    o->timestamp_type = tt == RD_KAFKA_TIMESTAMP_CREATE_TIME       ? 0
+                      : tt == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? 1
+                                                                 : -1;
+    if (m->key) {
+        o->key = m->key;
+        o->key_len = m->key_len;
+    }
+    o->msg = m;
+}
+
+int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const ls_record *r, char *err)
 {
     ls_origin o;
-    memset(&o, 0, sizeof o);
-    o.seq = seq;
-    o.topic = rd_kafka_topic_name(m->rkt);
-    o.partition = m->partition;
-    o.offset = m->offset;
-    rd_kafka_timestamp_type_t tt;
-    o.timestamp = rd_kafka_message_timestamp(m, &tt);
-    o.timestamp_type = tt == RD_KAFKA_TIMESTAMP_CREATE_TIME       ? 0
-                     : tt == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? 1
-                                                                : -1;
-    if (m->key) {
-        o.key = m->key;
-        o.key_len = m->key_len;
-    }
-    o.msg = m;
+    origin_of(r, ln->sources[si], seq, &o);
     const ls_source *s = ln->sources[si];
     const ls_decode_plan *plan = &ln->plans[si];
     ls_recview *view = &ln->views[si];
-    const char *payload = m->payload ? (const char *)m->payload : "";
-    size_t n = m->payload ? m->len : 0;
+    const char *payload = r->msg ? (r->msg->payload ? (const char *)r->msg->payload : "")
+                                 : (r->data ? r->data : "");
+    size_t n = r->msg ? (r->msg->payload ? r->msg->len : 0) : r->len;
 
     char why[LS_ERRLEN];
     int bad = 0;

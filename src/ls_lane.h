@@ -15,6 +15,7 @@
 #include "ls_json_lua.h"
 #include "ls_json_scan.h"
 #include "ls_query.h"
+#include "ls_record.h"
 #include "ls_schema.h"
 #include "ls_source.h"
 
@@ -49,8 +50,8 @@ void ls_lane_init(ls_lane *ln, lua_State *L, ls_query **queries, size_t nqueries
                   ls_deadletter *dl);
 void ls_lane_free(ls_lane *ln); /* frees the views only */
 
-/* Runs message m of source si, the seq-th record its batch read, through
+/* Runs record r of source si, the seq-th record its batch read, through
  * the lane's queries. Returns -1 only when an output failed. */
-int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const rd_kafka_message_t *m, char *err);
+int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const ls_record *r, char *err);
 
 #endif

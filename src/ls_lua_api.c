@@ -344,14 +344,54 @@ static int read_schema(lua_State *L, int d, ls_source *s, const char *what, char
     return 0;
 }
 
+/* ls.files{...}: a file source. */
+static int compile_files(ls_engine *e, lua_State *L, int d, const char *what, char *err)
+{
+    char *path = NULL, *format = NULL;
+    ls_file_format f;
+    if (get_str(L, d, "path", 1, what, &path, err) || get_str(L, d, "format", 1, what, &format, err)) {
+        free(path);
+        return -1;
+    }
+    if (ls_file_format_parse(format, &f)) {
+        ls_seterr(err, "%s: format must be json, ndjson or lines", what);
+        free(path);
+        free(format);
+        return -1;
+    }
+    free(format);
+    ls_source *s = ls_source_new_files(path, f);
+    e->sources[e->nsources++] = s;
+    ls_buf name;
+    ls_buf_init(&name);
+    ls_buf_printf(&name, "FileStreamSource[%s]", path);
+    s->name = name.data;
+    free(path);
+    int64_t v;
+    if (get_int(L, d, "max_files_per_trigger", 0, 0, INT64_MAX, what, &v, err)) return -1;
+    s->max_files = v;
+    if (get_int(L, d, "max_records_per_trigger", 0, 0, INT64_MAX, what, &v, err)) return -1;
+    s->max_per_trigger = v;
+    if (get_int(L, d, "max_record_bytes", 1 << 20, 1, INT32_MAX, what, &v, err)) return -1;
+    s->max_record_bytes = (size_t)v;
+    if (get_int(L, d, "polling_ms", 1000, 1, INT32_MAX, what, &v, err)) return -1;
+    s->polling_ms = v;
+    return read_schema(L, d, s, what, err);
+}
+
 static int compile_source(ls_engine *e, lua_State *L, int d, size_t i, char *err)
 {
     char what[64];
     snprintf(what, sizeof what, "source %zu", i);
     if (lua_type(L, d) != LUA_TTABLE) {
-        ls_seterr(err, "%s: not a declaration from ls.kafka", what);
+        ls_seterr(err, "%s: not a declaration from ls.kafka or ls.files", what);
         return -1;
     }
+    char *kind;
+    if (get_str(L, d, "kind", 0, what, &kind, err)) return -1;
+    int files = kind && strcmp(kind, "files") == 0;
+    free(kind);
+    if (files) return compile_files(e, L, d, what, err);
     char *bootstrap;
     if (get_str(L, d, "bootstrap", 1, what, &bootstrap, err)) return -1;
     ls_source *s = ls_source_new(bootstrap);
@@ -646,7 +686,9 @@ static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, ch
     char *type;
     if (get_str(L, sk, "type", 1, what, &type, err)) return NULL;
     ls_sink *s = NULL;
-    if (strcmp(type, "console") == 0) {
+    if (e->capture && strcmp(type, "kafka") != 0) { /* luastream test: rows kept in memory */
+        s = ls_sink_memory_new(q->name, (int)q->mode, NULL);
+    } else if (strcmp(type, "console") == 0) {
         ls_console_opts o = { 0 };
         o.query = q->name;
         int64_t rows;
@@ -697,7 +739,10 @@ static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, ch
              * query's name, used only to name the sink */
             if (prefix) ls_buf_printf(&topic, "%s.%s", prefix, q->name);
             else ls_buf_puts(&topic, fixed ? fixed : q->name);
-            if (e->checkpoint_dir) {
+            if (e->capture) {
+                s = ls_sink_memory_new(q->name, (int)q->mode,
+                                       prefix || fixed ? topic.data : NULL);
+            } else if (e->checkpoint_dir) {
                 /* exactly once: a transactional.id stable for this checkpoint and query */
                 ls_buf id;
                 ls_buf_init(&id);
@@ -736,7 +781,9 @@ static int compile_dead_letter(ls_engine *e, lua_State *L, int sk, char *err)
         return -1;
     }
     if (get_str(L, sk, "type", 1, what, &type, err)) return -1;
-    if (strcmp(type, "jsonl") == 0) {
+    if (e->capture) {
+        e->dl = ls_deadletter_memory();
+    } else if (strcmp(type, "jsonl") == 0) {
         char *dir;
         if (get_str(L, sk, "dir", 1, what, &dir, err) == 0) {
             ls_buf p;

@@ -30,9 +30,28 @@ static int64_t ms_of(double d) { return (int64_t)(d + 0.5); }
 
 static double rate(int64_t rows, double ms) { return ms > 0 ? (double)rows * 1000.0 / ms : 0.0; }
 
+/* A file source's offsets: {"path": records read, ...} for the files the
+ * batch read. */
+static void file_offsets(yajl_gen g, const ls_source *s, int which)
+{
+    yajl_gen_map_open(g);
+    for (size_t i = 0; i < s->nparts; i++) {
+        const ls_source_part *p = &s->parts[i];
+        if (p->batch_end <= p->batch_start) continue;
+        key(g, p->topic);
+        yajl_gen_integer(g, which == 0 ? p->batch_start : which == 1 ? p->next
+                                      : (p->latest > p->next ? p->latest : p->next));
+    }
+    yajl_gen_map_close(g);
+}
+
 /* {"topic": {"0": offset, ...}, ...} for one of the offset fields. */
 static void offsets(yajl_gen g, const ls_source *s, int which)
 {
+    if (s->is_files) {
+        file_offsets(g, s, which);
+        return;
+    }
     yajl_gen_map_open(g);
     for (size_t t = 0; t < s->ntopics; t++) {
         key(g, s->topics[t]);
@@ -56,6 +75,7 @@ static void offsets(yajl_gen g, const ls_source *s, int which)
  * latest offset known at planning; the values are strings, as Spark's. */
 static void behind_latest(yajl_gen g, const ls_source *s)
 {
+    if (s->is_files) return; /* Kafka's metrics only */
     int64_t lo = INT64_MAX, hi = 0;
     double sum = 0;
     for (size_t i = 0; i < s->nparts; i++) {

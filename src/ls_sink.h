@@ -91,6 +91,15 @@ struct ls_props;
 ls_sink *ls_sink_kafka_new_txn(const char *bootstrap, const struct ls_props *props,
                                const char *topic, const char *txn_id, char *err);
 
+/* Keeps the query's final rows in memory (`luastream test`, see
+ * ls_sink_memory.c); mode is the query's ls_mode; topic (or NULL) the
+ * Kafka topic the declared sink writes per-record rows to. */
+ls_sink *ls_sink_memory_new(const char *query, int mode, const char *topic);
+int ls_sink_is_memory(const ls_sink *s);
+size_t ls_sink_memory_count(const ls_sink *s);
+/* Row i's JSON text (owned by the sink), or NULL. */
+const char *ls_sink_memory_row(const ls_sink *s, size_t i);
+
 static inline void ls_sink_destroy(ls_sink *s) { if (s) s->vt->destroy(s); }
 
 /* Creates dir and its parents (mkdir -p). Returns 0 or -1 with err. */

@@ -27,6 +27,7 @@ void ls_source_add_topic(ls_source *s, const char *topic)
 void ls_source_free(ls_source *s)
 {
     if (!s) return;
+    if (s->is_files) ls_fsrc_free(s);
     for (size_t i = 0; i < s->nparts; i++) {
         ls_source_part *p = &s->parts[i];
         for (size_t k = 0; k < p->nstash; k++) rd_kafka_message_destroy(p->stash[k]);
@@ -126,6 +127,7 @@ static int split_queues(ls_source *s, char *err)
 
 int ls_source_open(ls_source *s, int bounded, char *err)
 {
+    if (s->is_files) return ls_fsrc_open(s, bounded, err);
     ls_props props = { 0 };
     ls_props_set(&props, "group.id", s->group_id ? s->group_id : "luastream");
     ls_props_set(&props, "enable.auto.commit", "false");
@@ -316,6 +318,7 @@ static int query_latest(ls_source *s, char *err)
 
 int64_t ls_source_plan(ls_source *s, int64_t cap, char *err)
 {
+    if (s->is_files) return ls_fsrc_plan(s, cap);
     int fatal = 0;
     if (s->queue && drain_consumer_queue(s, &fatal, err)) return -1;
     int replay = 0;
@@ -404,10 +407,9 @@ static int drain_consumer_queue(ls_source *s, int *fatal, char *err)
     return *fatal ? -1 : 0;
 }
 
-size_t ls_source_read(ls_source *s, size_t pi, int timeout_ms, rd_kafka_message_t **out,
-                      size_t max, int *fatal, char *err)
+static size_t kafka_read(ls_source *s, size_t pi, int timeout_ms, rd_kafka_message_t **out,
+                         size_t max, int *fatal, char *err)
 {
-    *fatal = 0;
     ls_source_part *p = &s->parts[pi];
     if (p->reached || max == 0) return 0;
     if (p->nstash) return from_stash(p, out, max);
@@ -460,8 +462,24 @@ size_t ls_source_read(ls_source *s, size_t pi, int timeout_ms, rd_kafka_message_
     return kept;
 }
 
+size_t ls_source_read(ls_source *s, size_t pi, int timeout_ms, ls_record *out, size_t max,
+                      int *fatal, char *err)
+{
+    *fatal = 0;
+    if (s->is_files) return ls_fsrc_read(s, pi, out, max);
+    rd_kafka_message_t *msgs[1024];
+    if (max > sizeof msgs / sizeof *msgs) max = sizeof msgs / sizeof *msgs;
+    size_t n = kafka_read(s, pi, timeout_ms, msgs, max, fatal, err);
+    for (size_t i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        out[i].msg = msgs[i];
+    }
+    return n;
+}
+
 void ls_source_end_batch(ls_source *s)
 {
+    if (s->is_files) ls_fsrc_end_batch(s);
     for (size_t i = 0; i < s->nparts; i++) {
         ls_source_part *p = &s->parts[i];
         if (p->reached && p->next < p->batch_end) p->next = p->batch_end;
@@ -470,6 +488,7 @@ void ls_source_end_batch(ls_source *s)
 
 size_t ls_source_arrived(ls_source *s)
 {
+    if (s->is_files) return ls_fsrc_arrived(s);
     size_t got = 0;
     for (size_t i = 0; i < s->nparts; i++) {
         ls_source_part *p = &s->parts[i];
@@ -514,8 +533,15 @@ void ls_source_replay(ls_source *s, const char *topic, int32_t partition, int64_
     if (p) p->fixed_end = end;
 }
 
+int64_t ls_source_position(const ls_source_part *p, int planned_end)
+{
+    if (p->done) return LS_FILE_DONE;
+    return planned_end ? p->batch_end : p->next;
+}
+
 void ls_source_commit_group(ls_source *s)
 {
+    if (s->is_files) return;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)s->nparts);
     for (size_t i = 0; i < s->nparts; i++)
         if (s->parts[i].next >= 0)

@@ -1,5 +1,6 @@
-/* ls_source.h - a Kafka source: one consumer reading every partition of
- * its topics, from the starting offsets, feeding all queries declared on it.
+/* ls_source.h - a source: a Kafka consumer reading every partition of its
+ * topics from the starting offsets, or a file source (ls_source_files.c),
+ * feeding all queries declared on it.
  *
  * Partitions are assigned explicitly (no group rebalancing) and read from
  * `starting_offsets`, as Spark's Kafka source does without a checkpoint;
@@ -23,7 +24,9 @@
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
 
+#include "ls_files.h"
 #include "ls_kafka.h"
+#include "ls_record.h"
 #include "ls_schema.h"
 
 typedef struct ls_source_part {
@@ -41,7 +44,14 @@ typedef struct ls_source_part {
     size_t nstash;       /* messages fetched at or past batch_end, in offset order */
     size_t stash_cap;
     rd_kafka_message_t **stash;
+    ls_file_records *recs; /* file sources: the file's records while it is read, or NULL */
+    ls_file_format format; /* file sources: how this file is read */
+    int done;              /* file sources: read to its end (or unreadable): never again */
 } ls_source_part;
+
+/* A file source records a file read to its end at this position in its
+ * checkpoint, so that a restart skips it without reading it again. */
+#define LS_FILE_DONE (-1)
 
 typedef struct ls_source {
     char *name;              /* the description shown in progress reports */
@@ -63,9 +73,27 @@ typedef struct ls_source {
     char *group_id;          /* consumer group offsets are committed under (lag tools) */
     size_t nresume;          /* resume offsets set before open */
     ls_source_part *resume;
+    /* File sources (ls.files): each file is a part (topic = its path,
+     * partition 0) whose offsets count records; no Kafka at all. */
+    int is_files;
+    char *path;              /* the glob pattern or directory; NULL: the fixed list below */
+    size_t nfixed;           /* ls_source_use_files: the files, their formats */
+    char **fixed;
+    ls_file_format *fixed_formats;
+    ls_file_format format;
+    int64_t max_files;       /* max_files_per_trigger, 0 = unlimited */
+    int64_t polling_ms;      /* least time between two listings */
+    double listed_at;        /* when the files were last listed (monotonic ms), -1 never */
+    int list_failing;        /* listing failed (reported once until it works again) */
 } ls_source;
 
 ls_source *ls_source_new(const char *bootstrap);
+/* A file source over path (a glob pattern or a directory) read as format. */
+ls_source *ls_source_new_files(const char *path, ls_file_format format);
+/* Before open: makes s (of either kind) read exactly these n files, in this
+ * order, each as its format says, and nothing else (`luastream test`). */
+void ls_source_use_files(ls_source *s, const char *const *paths, const ls_file_format *formats,
+                         size_t n);
 void ls_source_add_topic(ls_source *s, const char *topic);
 void ls_source_free(ls_source *s);
 
@@ -96,12 +124,13 @@ void ls_source_rate_limit(int64_t limit, size_t n, const int64_t *start, const i
  * -1 with err when the broker could not be asked. */
 int64_t ls_source_plan(ls_source *s, int64_t cap, char *err);
 
-/* Reads the planned batch of partition pi: up to max messages below its
+/* Reads the planned batch of partition pi: up to max records below its
  * end, waiting at most timeout_ms when none is there yet. Returns how many
- * (the caller destroys them). Sets the partition's `reached` once its end
- * is reached. Fatal consumer errors fill err and set *fatal. */
-size_t ls_source_read(ls_source *s, size_t pi, int timeout_ms, rd_kafka_message_t **out,
-                      size_t max, int *fatal, char *err);
+ * (the caller releases them: ls_record_release). Sets the partition's
+ * `reached` once its end is reached. Fatal consumer errors fill err and
+ * set *fatal. A file record's bytes stay valid until the next plan. */
+size_t ls_source_read(ls_source *s, size_t pi, int timeout_ms, ls_record *out, size_t max,
+                      int *fatal, char *err);
 
 /* After a batch: every partition's position moves to its planned end. */
 void ls_source_end_batch(ls_source *s);
@@ -117,9 +146,22 @@ void ls_source_resume_at(ls_source *s, const char *topic, int32_t partition, int
 /* Replay of a batch recorded in a checkpoint: the next plan ends partition
  * (topic, partition) at end instead of planning anew. */
 void ls_source_replay(ls_source *s, const char *topic, int32_t partition, int64_t end);
+/* The position a checkpoint records for part p: the planned end of the
+ * batch (planned_end) or the position reached; LS_FILE_DONE for a file
+ * read to its end. */
+int64_t ls_source_position(const ls_source_part *p, int planned_end);
 /* Commits the current positions to the consumer group (asynchronously):
- * for lag tools; the checkpoint, not the group, is the source of truth. */
+ * for lag tools; the checkpoint, not the group, is the source of truth.
+ * Nothing for a file source. */
 void ls_source_commit_group(ls_source *s);
 ls_source_part *ls_source_find(ls_source *s, const char *topic, int32_t partition);
+
+/* The file source's side of the functions above (ls_source_files.c). */
+int ls_fsrc_open(ls_source *s, int bounded, char *err);
+int64_t ls_fsrc_plan(ls_source *s, int64_t cap);
+size_t ls_fsrc_read(ls_source *s, size_t pi, ls_record *out, size_t max);
+void ls_fsrc_end_batch(ls_source *s);
+size_t ls_fsrc_arrived(ls_source *s);
+void ls_fsrc_free(ls_source *s);
 
 #endif

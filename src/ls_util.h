@@ -55,6 +55,8 @@ double ls_mono_ms(void);      /* monotonic, fractional ms */
 /* Logging to stderr with a "luastream: " prefix. */
 void ls_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The length of the valid UTF-8 sequence at s (1 to 4), 0 when none starts there. */
+size_t ls_utf8_seq_len(const unsigned char *s, size_t n);
 /* True when s[0..n) is valid UTF-8. */
 int ls_utf8_valid(const char *s, size_t n);
 

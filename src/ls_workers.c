@@ -18,7 +18,7 @@ typedef struct task {
     int kind;
     size_t si, n;
     uint64_t seq;
-    rd_kafka_message_t **msgs;
+    ls_record *recs;
 } task;
 
 typedef struct worker {
@@ -85,11 +85,11 @@ static void *worker_main(void *arg)
         int stop = t->kind == TASK_STOP;
         if (t->kind == TASK_CHUNK) {
             for (size_t i = 0; i < t->n; i++) {
-                if (!wk->failed && ls_lane_handle(&wk->lane, t->si, t->seq + i, t->msgs[i], wk->err))
+                if (!wk->failed && ls_lane_handle(&wk->lane, t->si, t->seq + i, &t->recs[i], wk->err))
                     wk->failed = 1;
-                rd_kafka_message_destroy(t->msgs[i]);
+                ls_record_release(&t->recs[i]);
             }
-            free(t->msgs);
+            free(t->recs);
         } else if (t->kind == TASK_MERGE) {
             run_merge(wk);
         } else if (t->kind == TASK_CLEAR) {
@@ -280,7 +280,7 @@ void ls_workers_begin_batch(ls_workers *pool, int64_t batch_id)
     }
 }
 
-void ls_workers_submit(ls_workers *pool, size_t si, uint64_t seq, rd_kafka_message_t **msgs,
+void ls_workers_submit(ls_workers *pool, size_t si, uint64_t seq, const ls_record *recs,
                        size_t n)
 {
     if (!n) return;
@@ -289,8 +289,8 @@ void ls_workers_submit(ls_workers *pool, size_t si, uint64_t seq, rd_kafka_messa
     t->si = si;
     t->seq = seq;
     t->n = n;
-    t->msgs = ls_xmalloc(n * sizeof *t->msgs);
-    memcpy(t->msgs, msgs, n * sizeof *msgs);
+    t->recs = ls_xmalloc(n * sizeof *t->recs);
+    memcpy(t->recs, recs, n * sizeof *recs);
     worker *wk = &pool->w[pool->next];
     pool->next = (pool->next + 1) % (size_t)pool->n;
     push(pool, wk, t);

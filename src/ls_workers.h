@@ -11,7 +11,7 @@
 #ifndef LS_WORKERS_H
 #define LS_WORKERS_H
 
-#include <librdkafka/rdkafka.h>
+#include "ls_record.h"
 
 struct ls_engine;
 struct ls_engine_opts;
@@ -23,10 +23,10 @@ void ls_workers_free(ls_workers *w);
 
 /* Resets the workers' counters and gives them the current watermarks. */
 void ls_workers_begin_batch(ls_workers *w, int64_t batch_id);
-/* Hands n messages of source si, from the seq-th record of the batch on, to
- * a worker (which destroys them); blocks
+/* Hands n records of source si, from the seq-th record of the batch on, to
+ * a worker (which releases them); blocks
  * while every worker's queue is full (backpressure). */
-void ls_workers_submit(ls_workers *w, size_t si, uint64_t seq, rd_kafka_message_t **msgs, size_t n);
+void ls_workers_submit(ls_workers *w, size_t si, uint64_t seq, const ls_record *recs, size_t n);
 /* Waits for every message, merges the partial states into the engine's
  * queries and adds the workers' counters. -1 + err if a worker failed. */
 int ls_workers_end_batch(ls_workers *w, double *decode_ms, char *err);

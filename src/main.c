@@ -14,6 +14,7 @@
 
 #include "ls_engine.h"
 #include "ls_produce.h"
+#include "ls_test.h"
 
 #ifndef LS_VERSION
 #define LS_VERSION "0.1.0"
@@ -55,12 +56,13 @@ static void install_signals(void)
 
 /* ---- options ------------------------------------------------------------ */
 
-enum { RUN = 1, PRODUCE = 2, CONSUME = 4, ANY = 7 };
+enum { RUN = 1, PRODUCE = 2, CONSUME = 4, TEST = 8, ANY = 15 };
 
 enum {
     O_SET, O_TRIGGER, O_PROGRESS, O_CHECKPOINT, O_PARTITIONS, O_PARALLELISM, O_MAX_STATE, O_UI,
     O_UNSAFE_LUA, O_QUIET, O_TOPIC, O_BOOTSTRAP, O_RATE, O_KEY, O_PARTITION, O_MAX, O_KAFKA,
-    O_RAW, O_FROM_BEGINNING, O_TO_END, O_META, O_HELP, O_VERSION, O_COUNT
+    O_RAW, O_FROM_BEGINNING, O_TO_END, O_META, O_INPUT, O_EXPECT, O_OUTPUT, O_BATCH_SIZE, O_HELP,
+    O_VERSION, O_COUNT
 };
 
 typedef struct option_def {
@@ -71,15 +73,15 @@ typedef struct option_def {
 } option_def;
 
 static const option_def options[O_COUNT] = {
-    [O_SET] = { "set", "NAME=VALUE", RUN, 1 },
+    [O_SET] = { "set", "NAME=VALUE", RUN | TEST, 1 },
     [O_TRIGGER] = { "trigger", "SPEC", RUN, 0 },
     [O_PROGRESS] = { "progress", "PATH", RUN, 0 },
     [O_CHECKPOINT] = { "checkpoint", "DIR", RUN, 0 },
-    [O_PARTITIONS] = { "partitions", "N", RUN, 0 },
+    [O_PARTITIONS] = { "partitions", "N", RUN | TEST, 0 },
     [O_PARALLELISM] = { "parallelism", "N", RUN, 0 },
-    [O_MAX_STATE] = { "max-state-rows", "N", RUN, 0 },
+    [O_MAX_STATE] = { "max-state-rows", "N", RUN | TEST, 0 },
     [O_UI] = { "ui", "[HOST:]PORT", RUN, 0 },
-    [O_UNSAFE_LUA] = { "unsafe-lua", NULL, RUN, 0 },
+    [O_UNSAFE_LUA] = { "unsafe-lua", NULL, RUN | TEST, 0 },
     [O_QUIET] = { "quiet", NULL, RUN | PRODUCE, 0 },
     [O_TOPIC] = { "topic", "T", PRODUCE | CONSUME, 0 },
     [O_BOOTSTRAP] = { "bootstrap", "B", PRODUCE | CONSUME, 0 },
@@ -92,6 +94,10 @@ static const option_def options[O_COUNT] = {
     [O_FROM_BEGINNING] = { "from-beginning", NULL, CONSUME, 0 },
     [O_TO_END] = { "to-end", NULL, CONSUME, 0 },
     [O_META] = { "meta", NULL, CONSUME, 0 },
+    [O_INPUT] = { "input", "[SOURCE=]FILE", TEST, 1 },
+    [O_EXPECT] = { "expect", "DIR", TEST, 0 },
+    [O_OUTPUT] = { "output", "DIR", TEST, 0 },
+    [O_BATCH_SIZE] = { "batch-size", "N", TEST, 0 },
     [O_HELP] = { "help", NULL, ANY, 1 },
     [O_VERSION] = { "version", NULL, ANY, 1 },
 };
@@ -216,7 +222,8 @@ static int parse(int argc, char **argv, cli *c)
 
 static const char *command_name(int cmd)
 {
-    return cmd == PRODUCE ? "produce" : cmd == CONSUME ? "consume" : "a script run";
+    return cmd == PRODUCE ? "produce" : cmd == CONSUME ? "consume" : cmd == TEST ? "test"
+                                                                               : "a script run";
 }
 
 /* An option given to a command it does not belong to: say where it does. */
@@ -232,6 +239,7 @@ static int misplaced(int id, int cmd)
                            "put librdkafka properties in the script, "
                            "ls.kafka { kafka = { [\"PROP\"] = VALUE } }");
     const char *where = o->commands & RUN ? "a script run"
+                        : o->commands & TEST ? "test"
                         : (o->commands & PRODUCE) && (o->commands & CONSUME) ? "produce and consume"
                         : o->commands & PRODUCE ? "produce" : "consume";
     return usage_error("--%s is an option of %s, not of %s", o->name, where, command_name(cmd));
@@ -267,7 +275,10 @@ typedef struct settings {
     ls_props props;
     const char *topic, *bootstrap, *key;
     double rate;
-    long long max, partition;
+    long long max, partition, batch_size;
+    const char **inputs;
+    size_t ninputs;
+    const char *expect, *output;
     int from_beginning, to_end, meta, raw, quiet;
 } settings;
 
@@ -279,6 +290,7 @@ static void free_settings(settings *s)
     }
     free(s->run.set_names);
     free(s->run.set_values);
+    free(s->inputs);
     ls_props_free(&s->props);
 }
 
@@ -373,6 +385,15 @@ static int apply(const given *g, settings *s)
     case O_FROM_BEGINNING: s->from_beginning = 1; return 0;
     case O_TO_END: s->to_end = 1; return 0;
     case O_META: s->meta = 1; return 0;
+    case O_INPUT:
+        if (!g->value[0]) return usage_error("--input expects [SOURCE=]FILE");
+        s->inputs = ls_xrealloc(s->inputs, (s->ninputs + 1) * sizeof *s->inputs);
+        s->inputs[s->ninputs++] = g->value;
+        return 0;
+    case O_EXPECT: s->expect = g->value; return 0;
+    case O_OUTPUT: s->output = g->value; return 0;
+    case O_BATCH_SIZE:
+        return parse_int(g->id, g->value, 1, INT64_MAX, &s->batch_size) ? 2 : 0;
     }
     return 0;
 }
@@ -436,6 +457,24 @@ static int consume(settings *s)
     return ls_consume(&o);
 }
 
+static int test(const char *script, settings *s)
+{
+    if (!s->ninputs)
+        return usage_error("test needs at least one --input [SOURCE=]FILE (records to run "
+                           "the script's queries over)");
+    ls_test_opts o;
+    memset(&o, 0, sizeof o);
+    o.run = s->run;
+    o.run.script = script;
+    o.run.stop = &stop_requested;
+    o.inputs = s->inputs;
+    o.ninputs = s->ninputs;
+    o.expect_dir = s->expect;
+    o.output_dir = s->output;
+    o.batch_size = s->batch_size;
+    return ls_test(&o);
+}
+
 static int dispatch(cli *c)
 {
     if (c->seen[O_HELP] || (c->npos > 0 && strcmp(c->pos[0], "help") == 0)) {
@@ -450,17 +489,22 @@ static int dispatch(cli *c)
         return usage_error("missing SCRIPT or command; usage: luastream SCRIPT [options] | "
                            "luastream produce FILE --topic T | luastream consume --topic T");
     const char *first = c->pos[0];
-    int cmd = strcmp(first, "produce") == 0 ? PRODUCE : strcmp(first, "consume") == 0 ? CONSUME : RUN;
+    int cmd = strcmp(first, "produce") == 0   ? PRODUCE
+              : strcmp(first, "consume") == 0 ? CONSUME
+              : strcmp(first, "test") == 0    ? TEST
+                                              : RUN;
     for (size_t i = 0; i < c->nopts; i++)
         if (!(options[c->opts[i].id].commands & cmd)) return misplaced(c->opts[i].id, cmd);
     if (cmd == PRODUCE && c->npos < 2)
         return usage_error("produce needs a FILE (a JSON array or newline-delimited JSON, "
                            "or - for stdin): luastream produce FILE --topic T");
-    size_t want = cmd == PRODUCE ? 2 : 1;
+    if (cmd == TEST && c->npos < 2)
+        return usage_error("test needs a SCRIPT: luastream test SCRIPT --input [SOURCE=]FILE...");
+    size_t want = cmd == PRODUCE || cmd == TEST ? 2 : 1;
     if (c->npos > want)
         return usage_error("unexpected argument \"%s\" after %s", c->pos[want],
                            cmd == RUN ? first : command_name(cmd));
-    if (cmd != RUN && !c->seen[O_TOPIC])
+    if ((cmd == PRODUCE || cmd == CONSUME) && !c->seen[O_TOPIC])
         return usage_error("%s needs --topic T", command_name(cmd));
 
     settings s;
@@ -471,8 +515,10 @@ static int dispatch(cli *c)
     for (size_t i = 0; i < c->nopts && rc == 0; i++) rc = apply(&c->opts[i], &s);
     if (rc == 0) {
         install_signals();
-        rc = cmd == PRODUCE ? produce(c->pos[1], &s) : cmd == CONSUME ? consume(&s)
-                                                                   : run_script(first, &s);
+        rc = cmd == PRODUCE   ? produce(c->pos[1], &s)
+             : cmd == CONSUME ? consume(&s)
+             : cmd == TEST    ? test(c->pos[1], &s)
+                              : run_script(first, &s);
     }
     free_settings(&s);
     return rc;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/run-all.sh - every test of luastream, as `make test` and .ci/run run it:
 # dependencies (scripts/deps.sh), build, C unit tests (plain, then under
-# AddressSanitizer + UndefinedBehaviorSanitizer), Lua tests (busted), the
+# AddressSanitizer + UndefinedBehaviorSanitizer), Lua tests (busted), the example
+# scripts checked by `luastream test` against their fixtures (tests/examples), the
 # integration tests against a real Kafka broker that they start themselves, and the
 # differential suite against Apache Spark (tests/spark/run.sh: installs PySpark itself).
 # Ends with one summary line: "N passed, N failed".
@@ -27,6 +28,8 @@ t = open(sys.argv[1], errors="replace").read()
 p = f = 0
 for m in re.finditer(r"Checks: (\d+), Failures: (\d+), Errors: (\d+)", t):
     n, a, b = map(int, m.groups()); p += n - a - b; f += a + b
+for m in re.finditer(r"examples: (\d+) passed, (\d+) failed", t):
+    p += int(m.group(1)); f += int(m.group(2))
 for m in re.finditer(r"(\d+) successes / (\d+) failures / (\d+) errors", t):
     n, a, b = map(int, m.groups()); p += n; f += a + b
 m = re.findall(r"^=*\s*(.*?) in [\d.]+s", t, re.M)
@@ -59,6 +62,7 @@ step() {
 step "C unit tests (Check)" make -s test-unit
 step "C unit tests under ASan+UBSan" make -s test-asan
 step "Lua tests (busted)" tests/lua/run.sh
+step "example scripts (luastream test)" tests/examples/run.sh
 step "integration tests (real Kafka)" tests/integration/run.sh
 step "differential tests against Spark" tests/spark/run.sh
 

@@ -261,6 +261,57 @@ describe("luastream API", function()
     end)
   end)
 
+  describe("ls.files", function()
+    it("declares a file source, its format told from the path", function()
+      local s = ls.files { path = "landing/*.json" }
+      assert.are.equal("source", s._kind)
+      assert.are.equal("files", s.kind)
+      assert.are.equal("landing/*.json", s.path)
+      assert.are.equal("json", s.format)
+      assert.are.equal(0, s.max_files_per_trigger)
+      assert.are.equal(0, s.max_records_per_trigger)
+      assert.are.equal(1000, s.polling_ms)
+      assert.are.equal(s, ls._declared.sources[1])
+      assert.are.equal("ndjson", ls.files({ path = "x/*.jsonl" }).format)
+      assert.are.equal("lines", ls.files({ path = "logs/app.log" }).format)
+    end)
+
+    it("takes the given options, with Spark's name of the file cap", function()
+      local s = ls.files { path = "in", format = "lines", max_files_per_trigger = 3,
+                           max_records_per_trigger = 100, polling = "250ms", max_record_bytes = 10,
+                           schema = { n = "int" } }
+      assert.are.equal("lines", s.format)
+      assert.are.equal(3, s.max_files_per_trigger)
+      assert.are.equal(100, s.max_records_per_trigger)
+      assert.are.equal(250, s.polling_ms)
+      assert.are.equal(10, s.max_record_bytes)
+      assert.are.same({ n = "int" }, s.schema)
+      assert.are.equal(2, ls.files({ path = "in", format = "text", maxFilesPerTrigger = 2 }).max_files_per_trigger)
+      assert.are.equal("ndjson", ls.files({ path = "in", format = "jsonl" }).format)
+    end)
+
+    it("errors on a missing path, an unknown format and misspelled options", function()
+      assert_has(error_of(ls.files, {}), 'ls.files: give path = "dir/*.json"')
+      assert_has(error_of(ls.files, { path = "" }), "ls.files: path must be a file pattern or a directory")
+      assert_has(error_of(ls.files, { path = "in" }), 'ls.files: give format = "json", "ndjson" or "lines"')
+      assert_has(error_of(ls.files, { path = "in", format = "csv" }), 'format must be "json"')
+      assert_has(error_of(ls.files, { path = "in", format = "json", max_file_per_trigger = 1 }),
+        "max_files_per_trigger")
+      assert_has(error_of(ls.files, { path = "in", format = "json", max_files_per_trigger = -1 }),
+        "max_files_per_trigger")
+      assert_has(error_of(ls.files, { path = "in", format = "json", polling = "soon" }), "polling")
+      assert_has(error_of(ls.files, { path = "in", format = "json", max_files_per_trigger = 1,
+                                     maxFilesPerTrigger = 2 }), "not both")
+      assert_has(error_of(ls.files, { path = "in", format = "json", schema = { n = "num" } }),
+        "schema: column n")
+    end)
+
+    it("feeds queries like a Kafka source", function()
+      local q = ls.query "q" { from = ls.files { path = "in/*.json" }, group_by = { "k" } }
+      assert.are.equal("files", q.from.kind)
+    end)
+  end)
+
   describe("ls.kafka", function()
     it("declares a source with defaults", function()
       local s = ls.kafka { topic = "calls" }
@@ -664,7 +715,7 @@ describe("luastream API", function()
 
     it("errors when from is missing or not a source", function()
       assert_has(error_of(function() ls.query "q" { group_by = { "k" } } end),
-        "query q: from must be a source (ls.kafka{...})")
+        "query q: from must be a source (ls.kafka{...} or ls.files{...})")
       assert_has(error_of(function() ls.query "q" { from = tbl(), group_by = { "k" } } end),
         "query q: from must be a source")
     end)
