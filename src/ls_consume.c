@@ -25,7 +25,7 @@ int ls_consume(const ls_consume_opts *o)
     if (ls_source_open(s, o->to_end, err)) {
         ls_log("consume: %s", err);
         ls_source_free(s);
-        return 2;
+        return o->stop && *o->stop ? 128 + (int)*o->stop : 2;
     }
     int64_t n = 0;
     int rc = 0;

@@ -384,7 +384,7 @@ static int dispatch(ls_engine *e, reader *r, size_t si, char *err)
  * planned end, CHUNK records of one partition at a time, partitions taken
  * in turn (so librdkafka keeps fetching for all of them). The order of
  * records, and so of chunks, depends only on the offsets: the same for
- * every run. Returns 1 when stopped before the end, -1 on a fatal error. */
+ * every run. Returns -1 on a fatal error. */
 static int read_batch(ls_engine *e, const int64_t *planned, reader *r, ls_batch_timing *t,
                       char *err)
 {
@@ -395,10 +395,9 @@ static int read_batch(ls_engine *e, const int64_t *planned, reader *r, ls_batch_
             left = 0;
             for (size_t pi = 0; pi < s->nparts; pi++) {
                 while (!s->parts[pi].reached && r->fill < CHUNK) {
-                    if (e->stop && *e->stop) {
-                        int rc = dispatch(e, r, si, err);
-                        return rc ? rc : 1;
-                    }
+                    /* a stop (SIGINT, SIGTERM) is not looked at here: the batch is
+                     * read to its planned end and finished, so that what a run
+                     * commits never depends on when a signal came */
                     int fatal = 0;
                     double p0 = ls_mono_ms();
                     size_t n = ls_source_read(s, pi, 100, r->chunk + r->fill, CHUNK - r->fill,

@@ -109,10 +109,29 @@ rd_kafka_conf_t *ls_kafka_conf(const char *bootstrap, const ls_props *props, cha
     return conf;
 }
 
+static volatile sig_atomic_t *interrupt_flag;
+
+void ls_kafka_set_interrupt(volatile sig_atomic_t *flag)
+{
+    interrupt_flag = flag;
+}
+
 int ls_kafka_check_reachable(rd_kafka_t *rk, const char *bootstrap, int timeout_ms, char *err)
 {
+    /* asked in slices of at most 250 ms, so that a stop is seen quickly */
+    double until = ls_mono_ms() + timeout_ms;
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+    for (;;) {
+        if (interrupt_flag && *interrupt_flag) {
+            ls_seterr(err, "interrupted while reaching Kafka at %s", bootstrap);
+            return -1;
+        }
+        double left = until - ls_mono_ms();
+        if (left <= 0) break;
+        e = rd_kafka_metadata(rk, 0, NULL, &md, left > 250 ? 250 : (int)left + 1);
+        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT && e != RD_KAFKA_RESP_ERR__TRANSPORT) break;
+    }
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         ls_seterr(err, "cannot reach Kafka at %s within %.1f s: %s", bootstrap,
                   timeout_ms / 1000.0, rd_kafka_err2str(e));

@@ -34,8 +34,15 @@ rd_kafka_conf_t *ls_kafka_conf(const char *bootstrap, const ls_props *props, cha
 int ls_kafka_check_topic(const char *topic, char *err);
 
 /* Asks the cluster for metadata within timeout_ms. Returns 0 when a broker
- * answered, -1 with a message naming bootstrap otherwise. */
+ * answered, -1 with a message naming bootstrap otherwise (also when the
+ * interrupt flag is raised meanwhile: "interrupted"). */
 int ls_kafka_check_reachable(rd_kafka_t *rk, const char *bootstrap, int timeout_ms, char *err);
+
+/* The program's stop flag (set by its SIGINT/SIGTERM handler): waits of
+ * this module that could last seconds (reaching a broker) watch it and
+ * give up when it is raised, so Ctrl-C works while a broker is down. Set
+ * once at start; NULL (the default) watches nothing. */
+void ls_kafka_set_interrupt(volatile sig_atomic_t *flag);
 
 typedef struct ls_kafka_producer {
     rd_kafka_t *rk;

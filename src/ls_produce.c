@@ -250,7 +250,7 @@ int ls_produce(const ls_produce_opts *o)
     if (!r.p) {
         ls_log("produce: %s", err);
         if (f != stdin) fclose(f);
-        return 2;
+        return stopped(o) ? 128 + (int)*o->stop : 2;
     }
     r.p->stop = o->stop;
     r.start = r.last_report = ls_mono_ms();

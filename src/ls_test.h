@@ -11,7 +11,8 @@
  * batch, or batches of --batch-size records per source with the watermark
  * advancing between them, then the no-data batch a watermark asks for.
  * A query's final rows are what a table fed by it would hold at the end
- * (see ls_sink_memory.c), written as JSON lines with sorted keys, sorted. */
+ * (see ls_sink_memory.c), written as JSON lines with sorted keys, sorted.
+ * Dead letters name an input file by its base name, wherever it is. */
 #ifndef LS_TEST_H
 #define LS_TEST_H
 

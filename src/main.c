@@ -50,6 +50,7 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    ls_kafka_set_interrupt(&stop_requested);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* a full file system or size limit is a write error, not a death */
 }
@@ -408,12 +409,12 @@ static int run_script(const char *script, settings *s)
     ls_engine *e = ls_engine_new(&s->run, err);
     if (!e) {
         fprintf(stderr, "luastream: %s\n", err);
-        return 2;
+        return stop_requested ? 128 + stop_requested : 2;
     }
     int rc = 0;
     if (ls_engine_run(e, err)) {
         fprintf(stderr, "luastream: %s\n", err);
-        rc = strstr(err, "cannot reach Kafka") ? 2 : 1;
+        rc = stop_requested ? 128 + stop_requested : strstr(err, "cannot reach Kafka") ? 2 : 1;
     }
     ls_engine_free(e);
     return rc;
