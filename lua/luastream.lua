@@ -192,7 +192,10 @@ function M.param(name, default, ...)
   local v = core.params[name]
   if v == nil then return default end
   if type(default) == "number" then
-    local n = tonumber(v)
+    -- decimal only, as the command line's own numbers: no hex, no spaces
+    local n = (v:match("^[+-]?%d+%.?%d*$") or v:match("^[+-]?%.%d+$") or
+               v:match("^[+-]?%d+%.?%d*[eE][+-]?%d+$") or v:match("^[+-]?%.%d+[eE][+-]?%d+$"))
+              and tonumber(v)
     if not n then
       fail(2, "--set %s=%s: a number is expected (the default is %s: --set %s=%s)", name, v,
            tostring(default), name, tostring(default))
@@ -266,6 +269,9 @@ function M.kafka(opts, ...)
     if seen[t] then fail(3, "ls.kafka: topic %q is given twice", t) end
     seen[t] = true
     src.topics[#src.topics + 1] = t
+  end
+  if opts.topic ~= nil and opts.topics ~= nil then
+    fail(2, "ls.kafka: give topic = \"name\" or topics = { ... }, not both")
   end
   if opts.topic ~= nil then add_topic("topic", opts.topic) end
   if opts.topics ~= nil then
@@ -401,15 +407,19 @@ end
 
 --- Aggregates: ls.count([column]), ls.sum(c), ls.min(c), ls.max(c), ls.avg(c);
 -- an optional last argument names the output column.
+-- (not tail calls: aggregate's errors are reported at the script's line,
+-- three levels up)
 function M.count(column, name, ...)
   at_most_args(2, "ls.count", 2 + select("#", ...), 2)
-  return aggregate("count", column, name)
+  local a = aggregate("count", column, name)
+  return a
 end
 for _, fn in ipairs { "sum", "min", "max", "avg" } do
   M[fn] = function(column, name, ...)
     at_most_args(2, "ls." .. fn, 2 + select("#", ...), 2)
     check_type(2, fn .. " column", column, "string")
-    return aggregate(fn, column, name)
+    local a = aggregate(fn, column, name)
+    return a
   end
 end
 
@@ -715,6 +725,9 @@ function M.query(name, ...)
     q.aggregates = {}
     if spec.aggregate ~= nil and (type(spec.aggregate) ~= "table" or kind_of(spec.aggregate)) then
       fail(2, "query %s: aggregate must be a list, e.g. { ls.count() }", name)
+    end
+    if spec.aggregate ~= nil and next(spec.aggregate) == nil then
+      fail(2, "query %s: aggregate is empty: name at least one (ls.count(), ls.sum(\"x\"), ...) or leave it out", name)
     end
     local seen = {}
     for i, a in ipairs(spec.aggregate or {}) do

@@ -382,12 +382,12 @@ out:
 /* DIR/lock, flock'ed for the run's lifetime (the kernel releases it when
  * the process ends, kill -9 included), holding the pid of the run that has
  * it. A second run on the same directory is refused, naming that pid. */
-static int take_lock(ls_checkpoint *cp, char *err)
+int ls_checkpoint_lock(const char *dir, char *err)
 {
-    if (ls_mkdirs(cp->dir, err)) return -1;
+    if (ls_mkdirs(dir, err)) return -1;
     ls_buf p;
     ls_buf_init(&p);
-    ls_buf_printf(&p, "%s/lock", cp->dir);
+    ls_buf_printf(&p, "%s/lock", dir);
     int fd = open(p.data, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
         ls_seterr(err, "checkpoint: cannot open %s: %s", p.data, strerror(errno));
@@ -403,7 +403,7 @@ static int take_lock(ls_checkpoint *cp, char *err)
         if (busy)
             ls_seterr(err, "checkpoint directory %s is in use by another luastream run (pid %s): "
                       "two runs on one checkpoint would corrupt it; stop that run, or give this "
-                      "one another --checkpoint", cp->dir, pid[0] ? pid : "unknown");
+                      "one another --checkpoint", dir, pid[0] ? pid : "unknown");
         else
             ls_seterr(err, "checkpoint: cannot lock %s: %s", p.data, strerror(errno));
         close(fd);
@@ -419,19 +419,17 @@ static int take_lock(ls_checkpoint *cp, char *err)
         return -1;
     }
     ls_buf_free(&p);
-    cp->lock_fd = fd;
-    return 0;
+    return fd;
 }
 
-ls_checkpoint *ls_checkpoint_open(const char *dir, ls_engine *e, char *err)
+ls_checkpoint *ls_checkpoint_open(const char *dir, int lock_fd, ls_engine *e, char *err)
 {
     ls_checkpoint *cp = ls_xcalloc(1, sizeof *cp);
     cp->dir = ls_xstrdup(dir);
     cp->kept = KEEP_BATCHES;
-    cp->lock_fd = -1;
+    cp->lock_fd = lock_fd;
     ls_buf p;
     ls_buf_init(&p);
-    if (take_lock(cp, err)) goto fail;
     const char *subs[] = { "offsets", "commits", "state" };
     for (size_t i = 0; i < 3; i++) {
         path_of(&p, cp, subs[i], -1);

@@ -40,11 +40,17 @@ typedef struct ls_checkpoint {
     int lock_fd;          /* DIR/lock, flock'ed while the run lasts: one run per directory */
 } ls_checkpoint;
 
+/* Creates dir if needed and takes its lock: the descriptor holding it, or
+ * -1 + err (another run has it: err names its pid). Taken before anything
+ * of the run touches the disk (its sinks' files), so a refused second run
+ * leaves no trace. */
+int ls_checkpoint_lock(const char *dir, char *err);
 /* Opens or creates dir for engine e (compiled, sources not yet open),
- * first taking its lock (refused when another run holds it):
- * checks compatibility, restores state and watermarks, sets the sources'
- * resume offsets and truncates output files. -1 + err naming the file. */
-ls_checkpoint *ls_checkpoint_open(const char *dir, struct ls_engine *e, char *err);
+ * given its lock (ls_checkpoint_lock; the checkpoint owns it from here,
+ * also when opening fails): checks compatibility, restores state and
+ * watermarks, sets the sources' resume offsets and truncates output files.
+ * NULL + err naming the file. */
+ls_checkpoint *ls_checkpoint_open(const char *dir, int lock_fd, struct ls_engine *e, char *err);
 /* After the sources are open: limits the first batch when replaying. */
 void ls_checkpoint_apply_replay(ls_checkpoint *cp, struct ls_engine *e);
 /* The write-ahead entry of batch N (before the sinks write). */

@@ -2,6 +2,7 @@
 #include "ls_engine.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <lauxlib.h>
 #include <libgen.h>
 #include <lualib.h>
@@ -42,6 +43,7 @@ void ls_trigger_text(const ls_trigger *t, char *out, size_t n)
 {
     if (t->kind == LS_TRIGGER_ONCE) snprintf(out, n, "once");
     else if (t->kind == LS_TRIGGER_AVAILABLE_NOW) snprintf(out, n, "available-now");
+    else if (t->interval_ms == 0) snprintf(out, n, "a batch as soon as the last ends");
     else snprintf(out, n, "every %lld ms", (long long)t->interval_ms);
 }
 
@@ -73,11 +75,10 @@ static void warn_unused_params(ls_engine *e, const ls_engine_opts *o)
 
 /* Queries without a map read only the columns they name: gather them per
  * source so messages are scanned once, in C, for just those fields. */
-static int plan_decoding(ls_engine *e, char *err)
+static void plan_decoding(ls_engine *e)
 {
     e->plans = ls_xcalloc(e->nsources + 1, sizeof *e->plans);
     e->stamps = ls_xcalloc(e->nsources + 1, sizeof *e->stamps);
-    int rc = 0;
     for (size_t s = 0; s < e->nsources; s++) {
         ls_decode_plan *p = &e->plans[s];
         const ls_schema *schema = e->sources[s]->schema;
@@ -86,7 +87,6 @@ static int plan_decoding(ls_engine *e, char *err)
         for (size_t i = 0; i < e->nqueries; i++) {
             ls_query *q = e->queries[i];
             if (q->source != e->sources[s]) continue;
-            if (rc == 0 && ls_query_check_schema(q, schema, err)) rc = -1;
             if (!ls_query_needs_table(q)) {
                 ls_query_project(q, p->fields);
                 p->needs_view = 1;
@@ -103,7 +103,6 @@ static int plan_decoding(ls_engine *e, char *err)
     }
     ls_lane_init(&e->lane, e->L, e->queries, e->nqueries, e->sources, e->plans, e->nsources,
                  e->dl);
-    return rc;
 }
 
 /* A source without group_id commits under a group of its own job, so that
@@ -162,7 +161,7 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
     if (o->trigger) {
         if (ls_trigger_parse(o->trigger, &e->trigger)) {
             ls_seterr(err, "--trigger %s: expected an interval (\"2 seconds\", \"500ms\"), "
-                      "once or available-now", o->trigger);
+                      "once or available-now (see luastream --help)", o->trigger);
             ls_engine_free(e);
             return NULL;
         }
@@ -177,17 +176,20 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
     }
     if (!e->capture) /* a test keeps nothing */
         e->checkpoint_dir = o->checkpoint ? ls_xstrdup(o->checkpoint) : script_checkpoint(e);
+    int lock_fd = -1; /* before compiling: the sinks create their files */
+    if (e->checkpoint_dir && (lock_fd = ls_checkpoint_lock(e->checkpoint_dir, err)) < 0) {
+        ls_engine_free(e);
+        return NULL;
+    }
     if (ls_lua_compile(e, err)) {
+        if (lock_fd >= 0) close(lock_fd);
         ls_engine_free(e);
         return NULL;
     }
     warn_unused_params(e, o);
-    if (plan_decoding(e, err)) {
-        ls_engine_free(e);
-        return NULL;
-    }
+    plan_decoding(e);
     if (e->checkpoint_dir) {
-        e->cp = ls_checkpoint_open(e->checkpoint_dir, e, err);
+        e->cp = ls_checkpoint_open(e->checkpoint_dir, lock_fd, e, err);
         if (!e->cp) {
             ls_engine_free(e);
             return NULL;
@@ -211,12 +213,12 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
             ls_engine_free(e);
             return NULL;
         }
-        if (!o->quiet) ls_log("web UI on %s", ls_http_url(e->http));
+        ls_log("web UI on %s", ls_http_url(e->http)); /* also with --quiet: not progress */
     }
     if (o->progress_path) {
         e->progress = fopen(o->progress_path, "a");
         if (!e->progress) {
-            ls_seterr(err, "cannot open progress file %s", o->progress_path);
+            ls_seterr(err, "--progress %s: cannot open it: %s", o->progress_path, strerror(errno));
             ls_engine_free(e);
             return NULL;
         }

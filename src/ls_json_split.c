@@ -142,6 +142,15 @@ static int read_value(ls_splitter *s, char *err)
             (container || is_ws(c) || c == ',' || c == ']'))
             break;
         if (in_str) {
+            if (c == '\n') {
+                /* JSON strings cannot hold a raw newline: the mistake is here
+                 * (most often a missing closing quote), not at the end of the file */
+                char what[160];
+                snprintf(what, sizeof what, "a line break inside the string opened at line %llu, "
+                         "column %llu (a missing closing quote?)",
+                         (unsigned long long)str_line, (unsigned long long)str_col);
+                return fail(s, err, what);
+            }
             if (esc) esc = 0;
             else if (c == '\\') esc = 1;
             else if (c == '"') in_str = 0;

@@ -156,14 +156,36 @@ void ls_lua_setup(lua_State *L, const ls_engine_opts *opts)
     if (!opts || !opts->unsafe_lua) ls_sandbox_apply(L, opts ? opts->script : NULL);
 }
 
+/* Message handler of the script's load: an error value that is not a
+ * message (error { code = 1 }) is reported with the place it was raised
+ * (the first Lua function on the stack: error() itself is C) and its type;
+ * no metamethod of it runs. */
+static int load_msgh(lua_State *L)
+{
+    if (lua_type(L, 1) == LUA_TSTRING) return 1;
+    const char *type = luaL_typename(L, 1);
+    for (int level = 1; level <= 3; level++) {
+        luaL_where(L, level);
+        if (lua_rawlen(L, -1) > 0) break;
+        lua_pop(L, 1);
+        if (level == 3) lua_pushliteral(L, "");
+    }
+    lua_pushfstring(L, "%sthe script raised an error that is not a message (a %s value; "
+                       "error(\"text\") says what went wrong)", lua_tostring(L, -1), type);
+    return 1;
+}
+
 int ls_lua_run_script(lua_State *L, const char *path, char *err)
 {
-    if (luaL_loadfile(L, path) != LUA_OK || lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    lua_pushcfunction(L, load_msgh);
+    int h = lua_gettop(L);
+    if (luaL_loadfile(L, path) != LUA_OK || lua_pcall(L, 0, 0, h) != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
-        ls_seterr(err, "%s", msg ? msg : "script failed with a non-string error");
-        lua_pop(L, 1);
+        ls_seterr(err, "%s", msg ? msg : "the script raised an error that is not a message");
+        lua_settop(L, h - 1);
         return -1;
     }
+    lua_settop(L, h - 1);
     return 0;
 }
 
@@ -316,6 +338,15 @@ static int read_props(lua_State *L, int t, ls_props *p, const char *what, char *
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
+    /* librdkafka's own check, now, so that a misspelled property is an
+     * error at the script's line rather than when the consumer starts */
+    char why[LS_ERRLEN];
+    rd_kafka_conf_t *conf = ls_kafka_conf("localhost:9092", p, why);
+    if (!conf) {
+        ls_seterr(err, "%s: %s", what, why);
+        return -1;
+    }
+    rd_kafka_conf_destroy(conf);
     return 0;
 }
 
@@ -1178,6 +1209,7 @@ static int compile_query(ls_engine *e, lua_State *L, int decl, int d, ls_query *
         get_int(L, d, "partitions", e->partitions, 1, 65536, what, &parts, err))
         return -1;
     if (ls_query_ready(q, (int)parts, err)) return -1;
+    if (ls_query_check_schema(q, q->source->schema, err)) return -1; /* at the query's line */
     if (each_of(e, L, d, "filters", 0, q, decl, each_where, err) ||
         each_of(e, L, d, "order_by", 0, q, decl, each_order, err) ||
         get_int(L, d, "limit", 0, 0, INT64_MAX, what, &q->limit, err))

@@ -491,7 +491,7 @@ static int event_time_ms(const ls_query *q, const ls_value *v, int64_t *ms, char
         }
         return 0;
     case LS_NULL:
-        ls_seterr(err, "event time %s is missing", col);
+        ls_seterr(err, "event time %s is null or missing", col);
         return -1;
     default:
         break;

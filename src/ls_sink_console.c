@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "ls_sink.h"
+#include "ls_time.h"
 #include "ls_textwidth.h"
 
 #define MAX_REPORTED 3 /* format failures printed in full per batch */
@@ -59,6 +60,39 @@ static int open_batch(ls_sink *s, int64_t batch_id, char *err)
     return 0;
 }
 
+/* A timestamp as Spark's show() prints one (UTC): "2018-12-31 23:50:00",
+ * with the milliseconds only when there are some (".5", ".25", ".125"). */
+static void spark_time(ls_buf *out, int64_t ms)
+{
+    char t[40];
+    size_t n = ls_time_format_ms(ms, t); /* 2018-12-31T23:50:00.000Z */
+    if (n != 24 || t[10] != 'T') { /* a year outside 0..9999: as it comes */
+        ls_buf_append(out, t, n);
+        return;
+    }
+    t[10] = ' ';
+    size_t keep = 19;
+    if (memcmp(t + 19, ".000", 4) != 0) keep = t[22] != '0' ? 23 : t[21] != '0' ? 22 : 21;
+    ls_buf_append(out, t, keep);
+}
+
+/* A value as the console shows it: timestamps and windows as Spark's
+ * show() does ({start, end} of the window), the rest as everywhere. */
+static void console_text(ls_buf *out, const ls_value *v)
+{
+    if (v->type == LS_TIME) {
+        spark_time(out, v->u.i);
+    } else if (v->type == LS_WINDOW) {
+        ls_buf_putc(out, '{');
+        spark_time(out, v->u.w.start);
+        ls_buf_puts(out, ", ");
+        spark_time(out, v->u.w.end);
+        ls_buf_putc(out, '}');
+    } else {
+        ls_value_text(out, v);
+    }
+}
+
 /* A cell's text, printable, cut as Spark does (more than 20 columns: the
  * first 17 and "..."), in columns, never inside a character. */
 static char *cell_text(const ls_value *v, int truncate)
@@ -66,7 +100,7 @@ static char *cell_text(const ls_value *v, int truncate)
     ls_buf raw, b;
     ls_buf_init(&raw);
     ls_buf_init(&b);
-    if (v) ls_value_text(&raw, v);
+    if (v) console_text(&raw, v);
     ls_text_printable(&b, raw.data ? raw.data : "", raw.len, 0);
     ls_buf_free(&raw);
     ls_buf_reserve(&b, 0);

@@ -76,7 +76,7 @@ ls_table *ls_table_load(const char *path, const char *key, char *err)
     col_index(t, key, 1);
     for (size_t r = 0; r < n; r++) {
         if (!YAJL_IS_OBJECT(items[r])) {
-            ls_seterr(err, "%s: element %zu is not an object", path, r);
+            ls_seterr(err, "%s: element %zu (counting from 1) is not an object", path, r + 1);
             goto fail;
         }
         for (size_t k = 0; k < YAJL_GET_OBJECT(items[r])->len; k++)
@@ -94,14 +94,14 @@ ls_table *ls_table_load(const char *path, const char *key, char *err)
             if (cell->type == LS_STR) free((char *)cell->u.s.p); /* repeated field: last wins */
             *cell = ls_null();
             if (cell_from_node(cell, YAJL_GET_OBJECT(obj)->values[k])) {
-                ls_seterr(err, "%s: element %zu, field \"%s\": nested values are not supported",
-                          path, r, YAJL_GET_OBJECT(obj)->keys[k]);
+                ls_seterr(err, "%s: element %zu (counting from 1), field \"%s\": nested values "
+                          "are not supported", path, r + 1, YAJL_GET_OBJECT(obj)->keys[k]);
                 goto fail;
             }
         }
         const ls_value *kv = &t->cells[r * t->ncols];
         if (kv->type == LS_NULL) {
-            ls_seterr(err, "%s: element %zu has no key \"%s\"", path, r, key);
+            ls_seterr(err, "%s: element %zu (counting from 1) has no key \"%s\"", path, r + 1, key);
             goto fail;
         }
         ls_table_row *row = &t->rows[r];
@@ -113,8 +113,8 @@ ls_table *ls_table_load(const char *path, const char *key, char *err)
             ls_buf text;
             ls_buf_init(&text);
             ls_value_text(&text, kv);
-            ls_seterr(err, "%s: duplicate key %s = \"%s\" at element %zu", path, key,
-                      text.data, r);
+            ls_seterr(err, "%s: duplicate key %s = \"%s\" at element %zu (counting from 1)", path,
+                      key, text.data, r + 1);
             ls_buf_free(&text);
             goto fail;
         }

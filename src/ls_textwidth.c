@@ -79,6 +79,11 @@ int ls_text_cp_width_table(uint32_t cp)
     return in(wide, sizeof wide / sizeof *wide, cp) ? 2 : 1;
 }
 
+static int is_emoji(uint32_t cp)
+{
+    return (cp >= 0x1F300 && cp <= 0x1FAFF) || (cp >= 0x2600 && cp <= 0x27BF);
+}
+
 static locale_t utf8;
 static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
 
@@ -95,12 +100,18 @@ static size_t walk(const char *s, size_t n, size_t cols, size_t *bytes)
     locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, width = 0;
+    uint32_t prev = 0;
     while (i < n) {
         uint32_t cp;
         size_t len = decode(p + i, n - i, &cp);
         if (len == 0) len = 1, cp = 0xFFFD;
         int w = utf8 ? wcwidth((wchar_t)cp) : ls_text_cp_width_table(cp);
         if (w < 0) w = 1; /* unassigned: the terminal shows a box */
+        /* emoji sequences show as one glyph: a skin-tone modifier after an
+         * emoji, and an emoji after a zero-width joiner, add no columns */
+        if ((cp >= 0x1F3FB && cp <= 0x1F3FF && is_emoji(prev)) || (prev == 0x200D && is_emoji(cp)))
+            w = 0;
+        prev = cp;
         if (width + (size_t)w > cols) break;
         width += (size_t)w;
         i += len;

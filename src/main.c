@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ls_engine.h"
 #include "ls_produce.h"
@@ -494,6 +495,14 @@ static int dispatch(cli *c)
               : strcmp(first, "consume") == 0 ? CONSUME
               : strcmp(first, "test") == 0    ? TEST
                                               : RUN;
+    if (cmd == RUN && !strchr(first, '/') && !strchr(first, '.') && access(first, F_OK) != 0) {
+        /* not a script: perhaps a misspelled command */
+        static const char *commands[] = { "help", "produce", "consume", "test" };
+        for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+            if (distance(first, commands[i]) <= 2)
+                return usage_error("no script or command %s; did you mean %s?", first,
+                                   commands[i]);
+    }
     for (size_t i = 0; i < c->nopts; i++)
         if (!(options[c->opts[i].id].commands & cmd)) return misplaced(c->opts[i].id, cmd);
     if (cmd == PRODUCE && c->npos < 2)

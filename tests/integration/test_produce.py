@@ -99,11 +99,18 @@ def test_error_position_is_the_offending_token(broker, tmp_path):
     assert p.returncode == 1 and "malformed record 2 at line 5, column 13" in p.stderr, p.stderr
     # cut off at the end of the file: where the record and its string began
     f = tmp_path / "cut.ndjson"
-    f.write_text('{"a": 1}\n{"a": "no end\n')
+    f.write_text('{"a": 1}\n{"a": "no end')
     p = run(["produce", str(f), "--topic", topic, "--bootstrap", broker.bootstrap], check=False)
     assert p.returncode == 1
     assert ("the record that starts at line 2, column 1 is cut off: its string opened at line 2, "
             "column 7 is never closed" in p.stderr), p.stderr
+    # a missing closing quote: found at the end of its line, not of the file
+    f = tmp_path / "quote.ndjson"
+    f.write_text('{"a":"x}\n{"b":1}\n{"c":2}\n{"d":3}\n')
+    p = run(["produce", str(f), "--topic", topic, "--bootstrap", broker.bootstrap], check=False)
+    assert p.returncode == 1
+    assert ("a line break inside the string opened at line 1, column 6 (a missing closing "
+            "quote?) at byte 8 (line 1, column 9)" in p.stderr), p.stderr
 
 
 def test_a_file_without_records_is_an_error(broker, tmp_path):

@@ -126,6 +126,15 @@ describe("luastream API", function()
       assert_has(error_of(ls.param, "n", 10), "--set n=ten: a number is expected (the default is 10: --set n=10)")
       ls = H.fresh { n = "1e999" }
       assert_has(error_of(ls.param, "n", 10), "a finite number is expected")
+      -- decimal only, as the command line's numbers: no hex, no spaces
+      for _, v in ipairs { "0x10", " 5", "5 ", "1_000", "nan", "inf", "." } do
+        ls = H.fresh { n = v }
+        assert_has(error_of(ls.param, "n", 10), "a number is expected")
+      end
+      for v, want in pairs { ["5"] = 5, ["-2.5"] = -2.5, [".5"] = 0.5, ["1e3"] = 1000.0, ["+7"] = 7 } do
+        ls = H.fresh { n = v }
+        assert.are.equal(want, ls.param("n", 10))
+      end
     end)
 
     it("requires a string name", function()
@@ -343,9 +352,21 @@ describe("luastream API", function()
       assert.are.equal(7, ls.kafka({ topic = "t", maxOffsetsPerTrigger = 7 }).max_records_per_trigger)
     end)
 
-    it("accepts a topics list, after topic", function()
+    it("accepts a topics list, but not beside topic", function()
       assert.are.same({ "a", "b" }, ls.kafka({ topics = { "a", "b" } }).topics)
-      assert.are.same({ "x", "a", "b" }, ls.kafka({ topic = "x", topics = { "a", "b" } }).topics)
+      assert_has(error_of(ls.kafka, { topic = "x", topics = { "a", "b" } }),
+        'ls.kafka: give topic = "name" or topics = { ... }, not both')
+    end)
+
+    it("refuses an empty aggregate list, as Spark's agg() does", function()
+      assert_has(error_of(function() ls.query "q" { from = src(), group_by = { "k" }, aggregate = {} } end),
+        "query q: aggregate is empty")
+    end)
+
+    it("reports a bad aggregate name at the script's line", function()
+      local msg = error_of(function() local a = ls.sum("v", 5); return a end)
+      assert_has(msg, "the name of sum must be a string, got number")
+      assert.matches("api_spec.lua:%d+:", msg)
     end)
 
     it("errors when no topic is given", function()

@@ -948,7 +948,7 @@ START_TEST(query_invalid_rows_dead_lettered)
     ck_assert_int_eq(th_lines(text, lines, 8), 4);
     ck_assert_msg(strstr(lines[0], "\"error\":\"event time time: invalid timestamp \\\"yesterday\\\"\"")
                   != NULL, "%s", lines[0]);
-    ck_assert_msg(strstr(lines[1], "\"error\":\"event time time is missing\"") != NULL, "%s", lines[1]);
+    ck_assert_msg(strstr(lines[1], "\"error\":\"event time time is null or missing\"") != NULL, "%s", lines[1]);
     ck_assert_msg(strstr(lines[2], "\"error\":\"event time time: not a timestamp\"") != NULL, "%s",
                   lines[2]);
     ck_assert_msg(strstr(lines[3], "\"error\":\"column station: a nested value cannot be grouped or aggregated\"")
@@ -1246,8 +1246,8 @@ START_TEST(query_projected_dead_letters)
     static const char *const want[] = {
         "\"error\":\"column station: a nested value cannot be grouped or aggregated\"",
         "\"error\":\"column station: a nested value cannot be grouped or aggregated\"",
-        "\"error\":\"event time time is missing\"",
-        "\"error\":\"event time time is missing\"",
+        "\"error\":\"event time time is null or missing\"",
+        "\"error\":\"event time time is null or missing\"",
         "\"error\":\"column time: a nested value cannot be grouped or aggregated\"",
         "\"error\":\"event time time: invalid timestamp \\\"yesterday\\\"\"",
     };

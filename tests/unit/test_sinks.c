@@ -328,11 +328,11 @@ START_TEST(console_sink_window_and_empty)
                      "-------------------------------------------\n"
                      "Batch: 1 (w)\n"
                      "-------------------------------------------\n"
-                     "+--------------------------------------------+-------+-----+\n"
-                     "|                                      window|station|count|\n"
-                     "+--------------------------------------------+-------+-----+\n"
-                     "|{1970-01-01T00:00:00Z, 1970-01-01T00:10:00Z}|      S|    2|\n"
-                     "+--------------------------------------------+-------+-----+\n"
+                     "+------------------------------------------+-------+-----+\n"
+                     "|                                    window|station|count|\n"
+                     "+------------------------------------------+-------+-----+\n"
+                     "|{1970-01-01 00:00:00, 1970-01-01 00:10:00}|      S|    2|\n"
+                     "+------------------------------------------+-------+-----+\n"
                      "\n");
     free(text);
     ls_sink_destroy(s);
@@ -508,6 +508,11 @@ START_TEST(text_width_table)
     ck_assert_int_eq(ls_text_cp_width_table(0x301), 0);
     ck_assert_int_eq(ls_text_cp_width_table(0xAC00), 2);
     ck_assert_int_eq(ls_text_cp_width_table(0x1F600), 2);
+    /* an emoji with a skin tone, and two joined by a zero-width joiner: one glyph each */
+    ck_assert_uint_eq(ls_text_width("\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD", 8), 2);
+    ck_assert_uint_eq(ls_text_width("\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x92\xBB", 11), 2);
+    /* a modifier alone shows as itself */
+    ck_assert_uint_eq(ls_text_width("a\xF0\x9F\x8F\xBD", 5), 3);
 }
 END_TEST
 

@@ -181,17 +181,17 @@ START_TEST(table_errors)
     load_fails("not json", "invalid JSON");
     load_fails("{\"code\":\"A\"}", "expected a JSON array of objects");
     load_fails("42", "expected a JSON array of objects");
-    load_fails("[{\"code\":\"A\"}, 5]", "element 1 is not an object");
-    load_fails("[[1]]", "element 0 is not an object");
-    load_fails("[{\"code\":\"A\"}, {\"name\":\"x\"}]", "element 1 has no key \"code\"");
-    load_fails("[{\"code\":null}]", "element 0 has no key \"code\"");
+    load_fails("[{\"code\":\"A\"}, 5]", "element 2 (counting from 1) is not an object");
+    load_fails("[[1]]", "element 1 (counting from 1) is not an object");
+    load_fails("[{\"code\":\"A\"}, {\"name\":\"x\"}]", "element 2 (counting from 1) has no key \"code\"");
+    load_fails("[{\"code\":null}]", "element 1 (counting from 1) has no key \"code\"");
     load_fails("[{\"code\":\"A\"}, {\"code\":\"B\"}, {\"code\":\"A\"}]",
-               "duplicate key code = \"A\" at element 2");
-    load_fails("[{\"code\":1}, {\"code\":1.0}]", "duplicate key code = \"1.0\" at element 1");
+               "duplicate key code = \"A\" at element 3 (counting from 1)");
+    load_fails("[{\"code\":1}, {\"code\":1.0}]", "duplicate key code = \"1.0\" at element 2 (counting from 1)");
     load_fails("[{\"code\":\"A\",\"loc\":{\"lat\":1}}]",
-               "element 0, field \"loc\": nested values are not supported");
+               "element 1 (counting from 1), field \"loc\": nested values are not supported");
     load_fails("[{\"code\":\"A\"},{\"code\":\"B\",\"tags\":[1,2]}]",
-               "element 1, field \"tags\": nested values are not supported");
+               "element 2 (counting from 1), field \"tags\": nested values are not supported");
     load_fails("[{\"code\":{\"a\":1}}]", "nested values are not supported");
 }
 END_TEST
