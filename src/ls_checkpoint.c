@@ -164,6 +164,19 @@ static void gen_offsets(yajl_gen g, const ls_engine *e, int planned_end)
     yajl_gen_array_close(g);
 }
 
+static void note_files(ls_checkpoint *cp, const ls_engine *e);
+
+void ls_checkpoint_adopt(ls_checkpoint *cp, ls_engine *e)
+{
+    for (size_t i = 0; i < e->nqueries; i++) e->queries[i]->sink->sync = 1;
+    e->dl->sync = 1;
+    free(cp->file_paths); /* they were borrowed from the sinks it had */
+    free(cp->file_lens);
+    cp->file_paths = NULL;
+    cp->file_lens = NULL;
+    note_files(cp, e);
+}
+
 /* Records the current lengths of the output files (sinks and dead
  * letters): at open and after each commit, i.e. between batches, when
  * everything is flushed; a batch's entry reports these, not lengths taken
@@ -457,9 +470,7 @@ ls_checkpoint *ls_checkpoint_open(const char *dir, int lock_fd, ls_engine *e, ch
         cp->replay = 1;
         cp->replay_offsets = wal;
     }
-    for (size_t i = 0; i < e->nqueries; i++) e->queries[i]->sink->sync = 1;
-    e->dl->sync = 1;
-    note_files(cp, e); /* after the cut: what the first batch starts from */
+    ls_checkpoint_adopt(cp, e); /* after the cut: what the first batch starts from */
     ls_buf_free(&p);
     return cp;
 fail:

@@ -51,6 +51,10 @@ int ls_checkpoint_lock(const char *dir, char *err);
  * watermarks, sets the sources' resume offsets and truncates output files.
  * NULL + err naming the file. */
 ls_checkpoint *ls_checkpoint_open(const char *dir, int lock_fd, struct ls_engine *e, char *err);
+/* The engine's sinks and dead-letter output (new ones after a reload):
+ * they sync at each batch's end, and their lengths are what the next
+ * batch's entry records. */
+void ls_checkpoint_adopt(ls_checkpoint *cp, struct ls_engine *e);
 /* After the sources are open: limits the first batch when replaying. */
 void ls_checkpoint_apply_replay(ls_checkpoint *cp, struct ls_engine *e);
 /* The write-ahead entry of batch N (before the sinks write). */

@@ -14,6 +14,7 @@
 #include "ls_json_lua.h"
 #include "ls_lua_api.h"
 #include "ls_progress.h"
+#include "ls_reload.h"
 #include "ls_time.h"
 
 #define DEFAULT_PARTITIONS 16
@@ -73,6 +74,20 @@ static void warn_unused_params(ls_engine *e, const ls_engine_opts *o)
     lua_pop(L, 2);
 }
 
+static void free_plans(ls_engine *e)
+{
+    ls_lane_free(&e->lane);
+    for (size_t i = 0; e->plans && i < e->nsources; i++) {
+        ls_fieldset_free(e->plans[i].fields);
+        free(e->plans[i].types);
+        free(e->stamps[i].ts);
+    }
+    free(e->plans);
+    free(e->stamps);
+    e->plans = NULL;
+    e->stamps = NULL;
+}
+
 /* Queries without a map read only the columns they name: gather them per
  * source so messages are scanned once, in C, for just those fields. */
 static void plan_decoding(ls_engine *e)
@@ -103,6 +118,12 @@ static void plan_decoding(ls_engine *e)
     }
     ls_lane_init(&e->lane, e->L, e->queries, e->nqueries, e->sources, e->plans, e->nsources,
                  e->dl);
+}
+
+void ls_engine_replan(ls_engine *e)
+{
+    free_plans(e);
+    plan_decoding(e);
 }
 
 /* A source without group_id commits under a group of its own job, so that
@@ -168,6 +189,13 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
         e->has_trigger_override = 1;
     }
     e->capture = o->capture;
+    e->opts = o;
+    ls_file_stamp st;
+    if (ls_reload_stat(o->script, &st) == 0) {
+        e->script_mtime_ns = st.mtime_ns;
+        e->script_size = st.size;
+        e->script_ino = st.ino;
+    }
     e->L = luaL_newstate();
     ls_lua_setup(e->L, o);
     if (ls_lua_run_script(e->L, o->script, err)) {
@@ -236,14 +264,7 @@ void ls_engine_free(ls_engine *e)
     ls_workers_free(e->workers);
     ls_checkpoint_free(e->cp);
     free(e->checkpoint_dir);
-    ls_lane_free(&e->lane);
-    for (size_t i = 0; e->plans && i < e->nsources; i++) {
-        ls_fieldset_free(e->plans[i].fields);
-        free(e->plans[i].types);
-        free(e->stamps[i].ts);
-    }
-    free(e->plans);
-    free(e->stamps);
+    free_plans(e);
     for (size_t i = 0; i < e->nsources; i++) ls_source_free(e->sources[i]);
     free(e->sources);
     for (size_t i = 0; i < e->ntables; i++) ls_table_free(e->tables[i]);
@@ -428,6 +449,28 @@ static void sleep_ms(double ms)
     nanosleep(&ts, NULL);
 }
 
+/* A reload asked for (SIGHUP), or --watch and the script file changed
+ * since it was loaded (its time, size or inode). */
+static int reload_due(ls_engine *e)
+{
+    const ls_engine_opts *o = e->opts;
+    if (!o) return 0;
+    int due = 0;
+    if (o->reload && *o->reload) {
+        *o->reload = 0;
+        due = 1;
+    }
+    ls_file_stamp st;
+    if ((o->watch || due) && ls_reload_stat(e->script, &st) == 0 &&
+        (st.mtime_ns != e->script_mtime_ns || st.size != e->script_size || st.ino != e->script_ino)) {
+        e->script_mtime_ns = st.mtime_ns;
+        e->script_size = st.size;
+        e->script_ino = st.ino;
+        due |= o->watch;
+    }
+    return due;
+}
+
 /* Waits until the monotonic clock reaches when, or a stop is asked for. */
 static void wait_until(const ls_engine *e, double when)
 {
@@ -533,6 +576,11 @@ int ls_engine_run(ls_engine *e, char *err)
             wait_until(e, next_tick);
             if (e->stop && *e->stop) break;
         }
+        if (reload_due(e) && ls_reload(e, e->opts, err) < 0) {
+            rc = -1;
+            break;
+        }
+        interval = (double)e->trigger.interval_ms; /* a reload may change it */
         ls_batch_timing t = { 0 };
         t.start_ms = ls_mono_ms();
         t.trigger_wall_ms = ls_now_ms();

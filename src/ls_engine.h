@@ -72,6 +72,10 @@ typedef struct ls_engine {
     ls_kafka_producer **producers;
     ls_deadletter *dl;
     int capture;             /* luastream test: sinks and dead letters kept in memory */
+    const struct ls_engine_opts *opts; /* borrowed: what the run was started with (reloads) */
+    int64_t script_mtime_ns; /* --watch: the script file as last loaded */
+    int64_t script_size;
+    uint64_t script_ino;
     int has_trigger_override;
     ls_trigger trigger;
     int partitions;          /* default hash partitions of aggregation state */
@@ -99,6 +103,8 @@ typedef struct ls_engine_opts {
     const char *ui;          /* --ui HOST:PORT, or NULL */
     int quiet;
     int capture;             /* luastream test: no checkpoint, sinks and dead letters in memory */
+    int watch;               /* --watch: reload the script when its file changes */
+    volatile sig_atomic_t *reload; /* raised (SIGHUP) to reload the script, or NULL */
     volatile sig_atomic_t *stop;
 } ls_engine_opts;
 
@@ -108,6 +114,9 @@ ls_engine *ls_engine_new(const ls_engine_opts *opts, char *err);
 /* Runs until the trigger is exhausted (once / available-now) or *stop. */
 int ls_engine_run(ls_engine *e, char *err);
 void ls_engine_free(ls_engine *e);
+
+/* Plans the decoding again (after the queries changed: a reload). */
+void ls_engine_replan(ls_engine *e);
 
 /* Shared producers by bootstrap address (for Kafka sinks and dead letters). */
 ls_kafka_producer *ls_engine_producer(ls_engine *e, const char *bootstrap,

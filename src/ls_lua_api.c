@@ -189,6 +189,26 @@ int ls_lua_run_script(lua_State *L, const char *path, char *err)
     return 0;
 }
 
+int ls_lua_run_script_muted(lua_State *L, const char *path, char *err)
+{
+    static const char mute[] =
+        "local p, io_, w = print, io, io and io.write\n"
+        "print = function() end\n"
+        "if w then io_.write = function() return io_.stdout end end\n"
+        "return function() print = p; if w then io_.write = w end end\n";
+    if (luaL_dostring(L, mute) != LUA_OK || !lua_isfunction(L, -1)) {
+        ls_seterr(err, "cannot prepare a Lua state");
+        lua_settop(L, 0);
+        return -1;
+    }
+    int restore = luaL_ref(L, LUA_REGISTRYINDEX);
+    int rc = ls_lua_run_script(L, path, err);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, restore);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) lua_pop(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, restore);
+    return rc;
+}
+
 /* ---- compiling declarations ------------------------------------------- */
 
 /* The declarations are plain tables the script can reach (ls._declared)

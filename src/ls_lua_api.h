@@ -20,6 +20,9 @@ void ls_lua_setup(lua_State *L, const ls_engine_opts *opts);
 
 /* Runs the script file. -1 + err ("file:line: message") on failure. */
 int ls_lua_run_script(lua_State *L, const char *path, char *err);
+/* The same with print and io.write silenced while it loads (a second load
+ * of a script whose output was shown once: workers, a reload's check). */
+int ls_lua_run_script_muted(lua_State *L, const char *path, char *err);
 
 /* Pushes the script's declarations (require("luastream")._declared) and
  * returns 1, or pushes nothing and returns 0 when the script declared none. */

@@ -332,6 +332,34 @@ static int check_col(const ls_query *q, const ls_colref *c, const ls_schema *sch
     return -1;
 }
 
+void ls_query_shape(const ls_query *q, ls_buf *out)
+{
+    ls_buf_puts(out, "group by");
+    for (size_t i = 0; i < q->ngroups; i++) {
+        const ls_groupcol *g = &q->groups[i];
+        if (g->is_window)
+            ls_buf_printf(out, "%s window(%s, %lld ms, %lld ms)", i ? "," : "", g->col.name,
+                          (long long)g->win.size, (long long)g->win.slide);
+        else
+            ls_buf_printf(out, "%s %s", i ? "," : "", g->col.name);
+        if (strcmp(g->name, g->col.name) != 0 && !g->is_window) ls_buf_printf(out, " as %s", g->name);
+    }
+    if (!q->ngroups) ls_buf_puts(out, " nothing");
+    ls_buf_puts(out, "\naggregates");
+    for (size_t a = 0; a < q->naggs; a++)
+        ls_buf_printf(out, "%s %s(%s) as %s", a ? "," : "", ls_agg_fn_name(q->aggs[a].fn),
+                      q->aggs[a].column ? q->aggs[a].column : "*", q->aggs[a].name);
+    if (!q->naggs) ls_buf_puts(out, " none");
+    ls_buf_printf(out, "\noutput mode %s\n", ls_mode_name(q->mode));
+    if (q->has_event_time)
+        ls_buf_printf(out, "event time %s%s", q->event_time.name, q->event_time_ms_unit ? " (ms)" : "");
+    else
+        ls_buf_puts(out, "no event time");
+    if (q->has_watermark) ls_buf_printf(out, "\nwatermark delay %lld ms", (long long)q->wm.delay);
+    else ls_buf_puts(out, "\nno watermark");
+    ls_buf_printf(out, "\n%s\n", q->per_record ? "per record" : "aggregation");
+}
+
 int ls_query_check_schema(const ls_query *q, const ls_schema *schema, char *err)
 {
     if (!schema || q->map_ref != LUA_NOREF) return 0;

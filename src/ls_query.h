@@ -196,6 +196,11 @@ int ls_query_needs_table(const ls_query *q);
  * read them from a ls_recview instead of a Lua table. */
 void ls_query_project(ls_query *q, ls_fieldset *fields);
 
+/* What the query's state is made of, one line per part (grouping,
+ * aggregates, output mode, event time, watermark, per record or not): two
+ * declarations with the same text can share a state (hot reload). */
+void ls_query_shape(const ls_query *q, ls_buf *out);
+
 /* With a source schema, a query without a map may name only declared
  * columns: -1 + err naming the first other one (and the nearest declared
  * name). */

@@ -148,21 +148,7 @@ static int setup_lua(worker *wk, ls_engine *e, const ls_engine_opts *o, char *er
     ls_lua_setup(wk->L, o);
     /* The script runs again here, for this worker's own maps: what it prints
      * while loading was shown once already, by the engine's load. */
-    static const char mute[] =
-        "local p, io_, w = print, io, io and io.write\n"
-        "print = function() end\n"
-        "if w then io_.write = function() return io_.stdout end end\n"
-        "return function() print = p; if w then io_.write = w end end\n";
-    if (luaL_dostring(wk->L, mute) != LUA_OK || !lua_isfunction(wk->L, -1)) {
-        ls_seterr(err, "worker %d: cannot prepare its Lua state", wk->index);
-        return -1;
-    }
-    int restore = luaL_ref(wk->L, LUA_REGISTRYINDEX);
-    int rc = ls_lua_run_script(wk->L, e->script, err);
-    lua_rawgeti(wk->L, LUA_REGISTRYINDEX, restore);
-    if (lua_pcall(wk->L, 0, 0, 0) != LUA_OK) lua_pop(wk->L, 1);
-    luaL_unref(wk->L, LUA_REGISTRYINDEX, restore);
-    return rc;
+    return ls_lua_run_script_muted(wk->L, e->script, err);
 }
 
 /* A per-record query's sink topic function, in the worker's Lua state. */

@@ -32,6 +32,14 @@ static const char see_help[] = "see luastream --help";
  * progress (produce: the deliveries in flight) and exit cleanly. A second
  * signal ends the process at once. */
 static volatile sig_atomic_t stop_requested = 0;
+/* SIGHUP during a script run: reload the script between two batches. */
+static volatile sig_atomic_t reload_requested = 0;
+
+static void on_hangup(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -51,6 +59,8 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hangup;
+    sigaction(SIGHUP, &sa, NULL);
     ls_kafka_set_interrupt(&stop_requested);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* a full file system or size limit is a write error, not a death */
@@ -62,7 +72,7 @@ enum { RUN = 1, PRODUCE = 2, CONSUME = 4, TEST = 8, ANY = 15 };
 
 enum {
     O_SET, O_TRIGGER, O_PROGRESS, O_CHECKPOINT, O_PARTITIONS, O_PARALLELISM, O_MAX_STATE, O_UI,
-    O_UNSAFE_LUA, O_QUIET, O_TOPIC, O_BOOTSTRAP, O_RATE, O_KEY, O_PARTITION, O_MAX, O_KAFKA,
+    O_UNSAFE_LUA, O_WATCH, O_QUIET, O_TOPIC, O_BOOTSTRAP, O_RATE, O_KEY, O_PARTITION, O_MAX, O_KAFKA,
     O_RAW, O_FROM_BEGINNING, O_TO_END, O_META, O_INPUT, O_EXPECT, O_OUTPUT, O_BATCH_SIZE, O_HELP,
     O_VERSION, O_COUNT
 };
@@ -84,6 +94,7 @@ static const option_def options[O_COUNT] = {
     [O_MAX_STATE] = { "max-state-rows", "N", RUN | TEST, 0 },
     [O_UI] = { "ui", "[HOST:]PORT", RUN, 0 },
     [O_UNSAFE_LUA] = { "unsafe-lua", NULL, RUN | TEST, 0 },
+    [O_WATCH] = { "watch", NULL, RUN, 0 },
     [O_QUIET] = { "quiet", NULL, RUN | PRODUCE, 0 },
     [O_TOPIC] = { "topic", "T", PRODUCE | CONSUME, 0 },
     [O_BOOTSTRAP] = { "bootstrap", "B", PRODUCE | CONSUME, 0 },
@@ -343,6 +354,7 @@ static int apply(const given *g, settings *s)
         return 0;
     }
     case O_UNSAFE_LUA: s->run.unsafe_lua = 1; return 0;
+    case O_WATCH: s->run.watch = 1; return 0;
     case O_QUIET: s->quiet = s->run.quiet = 1; return 0;
     case O_PARTITIONS:
         if (parse_int(g->id, g->value, 1, 65536, &v)) return 2;
@@ -407,6 +419,7 @@ static int run_script(const char *script, settings *s)
     char err[LS_ERRLEN] = "";
     s->run.script = script;
     s->run.stop = &stop_requested;
+    s->run.reload = &reload_requested;
     ls_engine *e = ls_engine_new(&s->run, err);
     if (!e) {
         fprintf(stderr, "luastream: %s\n", err);

@@ -1,0 +1,258 @@
+/* ls_reload.c - hot reload: a running job takes a new version of its
+ * script between two batches, keeping its state (see ls_reload.h).
+ *
+ * Two loads of the new script. The first compiles it with its sinks kept
+ * in memory (nothing opened, nothing written, prints muted) only to decide:
+ * every query must keep its name, place, source and what its state is made
+ * of (grouping, windows, aggregates, output mode, event time, watermark),
+ * and every source its declaration; otherwise the reload is refused with
+ * the first difference and the running script goes on. The second load is
+ * the real one (its sinks open, its prints show). Then the new queries take
+ * over the old ones' state, watermarks, ids and batch numbers and the old
+ * sources (their consumers and positions stay open); everything else (maps,
+ * filters, joins and their tables, sinks, dead letters, the Lua state, the
+ * decoding plan, the workers) is the new script's, and the old is freed. */
+#include "ls_reload.h"
+
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ls_cast.h"
+#include "ls_lua_api.h"
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Everything a source's records and positions depend on, as text (a
+ * schema's columns sorted: a Lua table has no order). */
+static void source_shape(const ls_source *s, ls_buf *out)
+{
+    ls_buf_printf(out, "%s", s->name ? s->name : "?");
+    if (s->is_files) ls_buf_printf(out, " format %s", ls_file_format_name(s->format));
+    else ls_buf_printf(out, " at %s from %s", s->bootstrap, s->start_latest ? "latest" : "earliest");
+    if (!s->schema) return;
+    size_t n = s->schema->fields->n;
+    char **cols = ls_xcalloc(n + 1, sizeof *cols);
+    for (size_t i = 0; i < n; i++) {
+        ls_buf c;
+        ls_buf_init(&c);
+        ls_buf_printf(&c, "%s:%s", s->schema->fields->names[i], ls_type_name(s->schema->types[i]));
+        cols[i] = c.data;
+    }
+    qsort(cols, n, sizeof *cols, by_text);
+    ls_buf_puts(out, " schema");
+    for (size_t i = 0; i < n; i++) {
+        ls_buf_printf(out, " %s", cols[i]);
+        free(cols[i]);
+    }
+    free(cols);
+}
+
+static size_t source_index(const ls_engine *e, const ls_source *s)
+{
+    for (size_t i = 0; i < e->nsources; i++)
+        if (e->sources[i] == s) return i;
+    return 0;
+}
+
+/* 1 when new can take over old's state; 0 with why saying what changed. */
+static int compatible(const ls_engine *old, const ls_engine *new, char *why)
+{
+    if (new->nsources != old->nsources) {
+        ls_seterr(why, "the script declares %zu source%s, the running one %zu", new->nsources,
+                  new->nsources == 1 ? "" : "s", old->nsources);
+        return 0;
+    }
+    ls_buf a, b;
+    ls_buf_init(&a);
+    ls_buf_init(&b);
+    int ok = 1;
+    for (size_t i = 0; ok && i < old->nsources; i++) {
+        ls_buf_reset(&a);
+        ls_buf_reset(&b);
+        source_shape(old->sources[i], &a);
+        source_shape(new->sources[i], &b);
+        if (strcmp(a.data, b.data) != 0) {
+            ls_seterr(why, "source %zu changed from %s to %s", i + 1, a.data, b.data);
+            ok = 0;
+        }
+    }
+    if (ok && new->nqueries != old->nqueries) {
+        ls_seterr(why, "the script declares %zu quer%s, the running one %zu", new->nqueries,
+                  new->nqueries == 1 ? "y" : "ies", old->nqueries);
+        ok = 0;
+    }
+    for (size_t i = 0; ok && i < old->nqueries; i++) {
+        const ls_query *o = old->queries[i], *n = new->queries[i];
+        if (strcmp(o->name, n->name) != 0) {
+            ls_seterr(why, "query %zu is %s, the running one's is %s (queries keep their names "
+                      "and order)", i + 1, n->name, o->name);
+            ok = 0;
+            break;
+        }
+        if (source_index(old, o->source) != source_index(new, n->source)) {
+            ls_seterr(why, "query %s reads another source", o->name);
+            ok = 0;
+            break;
+        }
+        ls_buf_reset(&a);
+        ls_buf_reset(&b);
+        ls_query_shape(o, &a);
+        ls_query_shape(n, &b);
+        if (strcmp(a.data, b.data) != 0) {
+            /* the first line that differs */
+            const char *x = a.data, *y = b.data;
+            while (*x && *x == *y) {
+                const char *nx = strchr(x, '\n'), *ny = strchr(y, '\n');
+                if (!nx || !ny || nx - x != ny - y || strncmp(x, y, (size_t)(nx - x)) != 0) break;
+                x = nx + 1;
+                y = ny + 1;
+            }
+            ls_seterr(why, "query %s: %.*s became %.*s (its state could not be kept)", o->name,
+                      (int)strcspn(x, "\n"), x, (int)strcspn(y, "\n"), y);
+            ok = 0;
+        }
+    }
+    ls_buf_free(&a);
+    ls_buf_free(&b);
+    return ok;
+}
+
+/* The script's declarations compiled into a fresh engine (its sinks in
+ * memory when capture): no checkpoint, workers, UI or progress of its own. */
+static ls_engine *load(const ls_engine *e, const ls_engine_opts *o, int capture, char *err)
+{
+    ls_engine *n = ls_xcalloc(1, sizeof *n);
+    n->script = ls_xstrdup(e->script);
+    n->partitions = e->partitions;
+    n->max_state_rows = e->max_state_rows;
+    n->quiet = e->quiet;
+    n->stop = e->stop;
+    n->has_trigger_override = e->has_trigger_override;
+    n->trigger.kind = LS_TRIGGER_INTERVAL;
+    if (e->has_trigger_override) n->trigger = e->trigger;
+    n->capture = capture;
+    n->checkpoint_dir = e->checkpoint_dir ? ls_xstrdup(e->checkpoint_dir) : NULL;
+    n->L = luaL_newstate();
+    ls_lua_setup(n->L, o);
+    int rc = capture ? ls_lua_run_script_muted(n->L, e->script, err)
+                     : ls_lua_run_script(n->L, e->script, err);
+    if (rc == 0) rc = ls_lua_compile(n, err);
+    if (rc) {
+        ls_engine_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* New query q takes over old's state and place in the run. */
+static void take_over(ls_query *q, ls_query *old, ls_source *source)
+{
+    memcpy(q->id, old->id, sizeof q->id);
+    memcpy(q->run_id, old->run_id, sizeof q->run_id);
+    q->wm = old->wm;
+    ls_state *st = q->state;
+    q->state = old->state;
+    old->state = st;
+    st = q->late;
+    q->late = old->late;
+    old->late = st;
+    q->batch_id = old->batch_id;
+    q->prev_start_ms = old->prev_start_ms;
+    q->since_prev_ms = old->since_prev_ms;
+    q->warned_cols = old->warned_cols;
+    q->stats = old->stats;
+    q->source = source;
+}
+
+/* What a source may change in place: its caps and polling. */
+static void adopt_source_options(ls_source *s, const ls_source *n)
+{
+    s->max_per_trigger = n->max_per_trigger;
+    s->max_files = n->max_files;
+    s->polling_ms = n->polling_ms;
+    s->max_record_bytes = n->max_record_bytes;
+}
+
+int ls_reload(ls_engine *e, const ls_engine_opts *o, char *fatal)
+{
+    char why[LS_ERRLEN];
+    ls_engine *t = load(e, o, 1, why);
+    if (!t) {
+        ls_log("reload of %s refused: %s (the running script goes on)", e->script, why);
+        return 1;
+    }
+    int ok = compatible(e, t, why);
+    ls_engine_free(t);
+    if (!ok) {
+        ls_log("reload of %s refused: %s (the running script goes on)", e->script, why);
+        return 1;
+    }
+    ls_engine *n = load(e, o, 0, why);
+    if (!n) {
+        ls_log("reload of %s refused: %s (the running script goes on)", e->script, why);
+        return 1;
+    }
+
+    /* the new queries, with the old state, reading the old (open) sources */
+    for (size_t i = 0; i < e->nqueries; i++)
+        take_over(n->queries[i], e->queries[i], e->sources[source_index(n, n->queries[i]->source)]);
+    for (size_t i = 0; i < e->nsources; i++) adopt_source_options(e->sources[i], n->sources[i]);
+    if (e->workers) {
+        ls_workers_free(e->workers);
+        e->workers = NULL;
+    }
+    /* the old declarations go: queries (their sinks), tables, dead letters,
+     * then the producers they wrote through, then their Lua state */
+    for (size_t i = 0; i < e->nqueries; i++) ls_query_free(e->queries[i]);
+    free(e->queries);
+    e->queries = n->queries;
+    n->queries = NULL;
+    n->nqueries = 0;
+    for (size_t i = 0; i < e->ntables; i++) ls_table_free(e->tables[i]);
+    free(e->tables);
+    e->tables = n->tables;
+    e->ntables = n->ntables;
+    n->tables = NULL;
+    n->ntables = 0;
+    char derr[LS_ERRLEN];
+    if (ls_deadletter_flush(e->dl, derr)) ls_log("%s", derr);
+    ls_deadletter_free(e->dl);
+    e->dl = n->dl;
+    n->dl = NULL;
+    for (size_t i = 0; i < e->nproducers; i++) ls_kafka_producer_free(e->producers[i], 10000);
+    free(e->producers);
+    e->producers = n->producers;
+    e->nproducers = n->nproducers;
+    n->producers = NULL;
+    n->nproducers = 0;
+    lua_close(e->L);
+    e->L = n->L;
+    n->L = NULL;
+    if (!e->has_trigger_override) e->trigger = n->trigger;
+    ls_engine_free(n); /* its sources, never opened */
+
+    ls_engine_replan(e);
+    if (e->cp) ls_checkpoint_adopt(e->cp, e);
+    if (o->parallelism > 1) {
+        e->workers = ls_workers_new(e, o, o->parallelism, fatal);
+        if (!e->workers) return -1;
+    }
+    ls_log("reloaded %s: %zu quer%s, state kept", e->script, e->nqueries,
+           e->nqueries == 1 ? "y" : "ies");
+    return 0;
+}
+
+int ls_reload_stat(const char *path, ls_file_stamp *st)
+{
+    struct stat s;
+    if (stat(path, &s) != 0) return -1;
+    st->mtime_ns = (int64_t)s.st_mtim.tv_sec * 1000000000 + s.st_mtim.tv_nsec;
+    st->size = (int64_t)s.st_size;
+    st->ino = (uint64_t)s.st_ino;
+    return 0;
+}
