@@ -1064,7 +1064,7 @@ int ls_query_end_batch(ls_query *q, char *err)
                              err))
             return -1;
         q->stats.rows_updated = sr.sessions_updated;
-        q->stats.evicted_rows = (int64_t)sr.merged_away;
+        q->stats.evicted_rows = (int64_t)sr.stored_merged; /* Spark counts them as removed */
     }
     if (q->max_state_rows > 0 && (int64_t)q->state->groups > q->max_state_rows) {
         ls_seterr(err, "query %s: the state holds %zu groups, more than max_state_rows = %lld "

@@ -76,6 +76,7 @@ typedef struct merge_ctx {
     int64_t batch_id;
     ls_buf nk;          /* a merged session's key */
     size_t merged_away;
+    size_t stored_merged;
     int64_t updated;    /* sessions of the keys merged, after merging */
 } merge_ctx;
 
@@ -106,6 +107,7 @@ static void merge_run(merge_ctx *c, member *m, size_t n, int64_t end)
     for (size_t i = 0; i < n; i++) {
         ls_group *g = m[i].g;
         if (g == target) continue;
+        if (g->updated_batch != c->batch_id) c->stored_merged++;
         for (int a = 0; a < s->nagg; a++) ls_acc_merge(&target->acc[a], &g->acc[a], c->aggs[a].fn);
         g->window_end = MERGED_AWAY;
         c->merged_away++;
@@ -143,7 +145,7 @@ int ls_session_merge(ls_state *s, int session_col, int ngroups, const ls_agg_spe
     ls_hmap_init(&buckets, bucket_key);
     ls_buf kws;
     ls_buf_init(&kws);
-    merge_ctx c = { s, aggs, batch_id, { 0 }, 0, 0 };
+    merge_ctx c = { s, aggs, batch_id, { 0 }, 0, 0, 0 };
     ls_buf_init(&c.nk);
     int rc = 0;
     /* pass 0: the keys the batch touched; pass 1: their older sessions */
@@ -190,6 +192,7 @@ int ls_session_merge(ls_state *s, int session_col, int ngroups, const ls_agg_spe
     ls_buf_free(&c.nk);
     if (c.merged_away) ls_state_evict(s, MERGED_AWAY);
     r->merged_away = c.merged_away;
+    r->stored_merged = c.stored_merged;
     r->sessions_updated = c.updated;
     return rc;
 }
