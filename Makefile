@@ -112,7 +112,7 @@ install: all
 	install -m 755 $(BUILD)/luastream $(DESTDIR)$(PREFIX)/bin/luastream
 	install -m 644 docs/luastream.1 $(DESTDIR)$(MANDIR)/man1/luastream.1
 	install -m 644 lua/luastream.lua $(DESTDIR)$(PREFIX)/share/luastream/lua/
-	install -m 644 scripts/pipeline.lua $(DESTDIR)$(PREFIX)/share/luastream/scripts/
+	install -m 644 scripts/pipeline.lua scripts/sessions.lua $(DESTDIR)$(PREFIX)/share/luastream/scripts/
 	install -m 644 data/radio_code.json $(DESTDIR)$(PREFIX)/share/luastream/data/
 
 clean:

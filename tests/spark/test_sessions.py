@@ -9,10 +9,13 @@ before the end of another (so records exactly `gap` apart are one session); a la
 judged per record (t + gap <= the previous batch's watermark), before any merging, in append
 and in complete mode; append emits a session once, when the watermark reaches its end;
 complete emits every session and evicts none; update mode is refused."""
+import json
+import os
+
 import pytest
 from pyspark.sql import functions as F
 
-from harness import Case, Mismatch, Query, run_case
+from harness import ROOT, Case, Produce, Query, run_case
 
 T = "2019-01-01T"
 
@@ -38,6 +41,23 @@ def spark_sessions(gap="5 minutes", watermark="10 minutes"):
 
 
 K = ("session_window", "key")
+
+SAMPLE = os.path.abspath(os.path.join(ROOT, "..", "shared", "data", "sf-police-calls-sample.json"))
+
+
+def sample_halves():
+    with open(SAMPLE) as f:
+        recs = json.load(f)
+    return [[Produce(records=recs[:3400])], [Produce(records=recs[3400:])]]
+
+
+def spark_crime_type_sessions(s):
+    """scripts/sessions.lua in PySpark."""
+    df = s.json("call_date_time", "original_crime_type_name").select(
+        F.to_timestamp("call_date_time").alias("call_date_time"), "original_crime_type_name")
+    return (df.withWatermark("call_date_time", "60 minutes")
+            .groupBy(F.session_window("call_date_time", "30 minutes"), "original_crime_type_name")
+            .agg(F.count(F.lit(1)).alias("count")))
 
 # Four runs: a session; one record extending it (+ another key); out-of-order records of which
 # two are too late (their own session ends at or before the previous watermark) while one
@@ -102,6 +122,13 @@ CASES = [
                   rec("v", "10:30:00", 4), rec("u", "10:14:00", 5), rec("u", "10:40:00", 6)],
                  [rec("v", "10:19:00", 7), rec("v", "10:11:00", 8), rec("u", "11:30:00", 9),
                   rec("u", "10:50:00", 10), rec("v", "12:00:00", 11)]]),
+    Case("session_pipeline_sample",
+         "scripts/sessions.lua (sessions of calls per crime type, gap 30 min, append) on the "
+         "6,802-record sample (newest first, so the second run is mostly late), 4 partitions, "
+         "1,500 records per batch, --parallelism 2, two runs",
+         lua="scripts/sessions.lua", partitions=4, cap=1500, args=("--parallelism", "2"),
+         queries=[Query("crime_type_sessions", spark_crime_type_sessions, "append")],
+         rounds=sample_halves()),
     Case("session_parallel",
          "--parallelism 2 over 3 partitions, 3 records per batch, append mode: each worker's "
          "partial sessions are merged at the end of the batch, sessions spanning partitions "
