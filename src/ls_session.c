@@ -107,7 +107,9 @@ static void merge_run(merge_ctx *c, member *m, size_t n, int64_t end)
     for (size_t i = 0; i < n; i++) {
         ls_group *g = m[i].g;
         if (g == target) continue;
-        if (g->updated_batch != c->batch_id) c->stored_merged++;
+        /* Spark rewrites a key's sessions by start: a stored one is removed unless the
+         * merged session keeps its start */
+        if (g->updated_batch != c->batch_id && m[i].start != m[0].start) c->stored_merged++;
         for (int a = 0; a < s->nagg; a++) ls_acc_merge(&target->acc[a], &g->acc[a], c->aggs[a].fn);
         g->window_end = MERGED_AWAY;
         c->merged_away++;

@@ -30,7 +30,8 @@
 
 typedef struct ls_session_result {
     size_t merged_away;   /* groups removed because they became part of another session */
-    size_t stored_merged; /* of those, sessions stored before the batch (Spark's removed rows) */
+    size_t stored_merged; /* sessions stored before the batch that a merged session with
+                             another start replaced (Spark's numRowsRemoved) */
     int64_t sessions_updated; /* sessions of the keys the batch touched, after merging
                                  (Spark's numRowsUpdated: it rewrites a key's sessions) */
 } ls_session_result;
