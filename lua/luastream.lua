@@ -342,6 +342,9 @@ function M.session_window(column, gap, ...)
   if column == "" then fail(2, "session_window column must not be empty") end
   if gap == nil then fail(2, "ls.session_window(column, gap): the gap is missing (e.g. \"30 minutes\")") end
   local w = { column = column, gap_ms = duration(2, "session_window gap", gap) }
+  if math.type(w.gap_ms) ~= "integer" or w.gap_ms > math.maxinteger // 4 then
+    fail(2, "session_window gap is out of range, got %s", tostring(gap))
+  end
   if w.gap_ms <= 0 then fail(2, "session_window gap must be positive, got %s", tostring(gap)) end
   return make("session_window", w)
 end
