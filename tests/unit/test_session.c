@@ -464,6 +464,7 @@ END_TEST
  * bridged; unrelated keys untouched. */
 START_TEST(session_merge_direct)
 {
+    int sess_col = _i; /* the session first, then second, among the two group columns */
     ls_agg_spec spec[1] = { { LS_AGG_COUNT, NULL, "count" } };
     ls_state *s = ls_state_new(3, 1);
     ls_buf k;
@@ -474,9 +475,9 @@ START_TEST(session_merge_direct)
             ls_value w = { .type = LS_WINDOW };
             w.u.w.start = i * 5 * MIN + key * 1000 * MIN;
             w.u.w.end = w.u.w.start + 5 * MIN;
-            ls_key_put(&k, &w);
             ls_value kv = ls_int(key);
-            ls_key_put(&k, &kv);
+            ls_key_put(&k, sess_col == 0 ? &w : &kv);
+            ls_key_put(&k, sess_col == 0 ? &kv : &w);
             int created;
             ls_group *g = ls_state_upsert(s, k.data, k.len, ls_hash(k.data, k.len), w.u.w.end, &created);
             ck_assert(created);
@@ -486,7 +487,7 @@ START_TEST(session_merge_direct)
     }
     ls_session_result r;
     char err[LS_ERRLEN] = "";
-    ck_assert_int_eq(ls_session_merge(s, 0, 2, spec, 7, &r, err), 0);
+    ck_assert_int_eq(ls_session_merge(s, sess_col, 2, spec, 7, &r, err), 0);
     ck_assert_uint_eq(s->groups, 2);
     ck_assert_int_eq(r.sessions_updated, 2);
     ck_assert_uint_eq(r.merged_away, 42);
@@ -495,6 +496,16 @@ START_TEST(session_merge_direct)
     int seen = 0;
     for (int p = 0; p < s->nparts; p++)
         LS_HMAP_FOREACH(&s->parts[p], g) {
+            size_t pos = 0;
+            ls_value v[2];
+            const char *key = ls_group_key(g, 1);
+            ck_assert_int_eq(ls_key_get(key, g->key_len, &pos, &v[0]), 0);
+            ck_assert_int_eq(ls_key_get(key, g->key_len, &pos, &v[1]), 0);
+            ck_assert_int_eq(v[sess_col].type, LS_WINDOW);
+            int64_t base = v[1 - sess_col].u.i * 1000 * MIN;
+            ck_assert_int_eq(v[sess_col].u.w.start, base);
+            ck_assert_int_eq(v[sess_col].u.w.end, base + 105 * MIN);
+            ck_assert_int_eq(g->window_end, base + 105 * MIN);
             ck_assert_int_eq(g->acc[0].n, 21);
             ck_assert_int_eq(g->updated_batch, 7);
             seen++;
@@ -506,7 +517,7 @@ START_TEST(session_merge_direct)
     int created;
     ls_group *bad = ls_state_upsert(s, k.data, k.len, ls_hash(k.data, k.len), 1, &created);
     bad->updated_batch = 8;
-    ck_assert_int_eq(ls_session_merge(s, 0, 2, spec, 8, &r, err), -1);
+    ck_assert_int_eq(ls_session_merge(s, sess_col, 2, spec, 8, &r, err), -1);
     ck_assert_ptr_nonnull(strstr(err, "corrupt"));
     ls_buf_free(&k);
     ls_state_free(s);
@@ -560,7 +571,7 @@ Suite *session_suite(void)
     tcase_add_test(tc, session_workers_merge);
     tcase_add_test(tc, session_snapshot_restore);
     tcase_add_test(tc, session_max_state_rows);
-    tcase_add_test(tc, session_merge_direct);
+    tcase_add_loop_test(tc, session_merge_direct, 0, 2);
     tcase_add_test(tc, session_refusals);
     suite_add_tcase(s, tc);
     return s;
