@@ -123,3 +123,19 @@ def test_update_mode_is_refused_at_the_scripts_line(broker, tmp_path):
     p = run([str(script), "--set", "bootstrap=" + broker.bootstrap, "--trigger", "once"], check=False)
     assert p.returncode != 0
     assert "bad.lua:" in p.stderr and 'output_mode "update" is not supported with a session window' in p.stderr
+
+
+def test_a_checkpoint_of_another_gap_or_a_window_is_refused(broker, topic, tmp_path):
+    """The checkpoint's query signature holds the session window and its gap: resuming with
+    another gap, or with a window instead, is refused (exit 2, naming the metadata file)."""
+    name, script = topic
+    ckpt = tmp_path / "ckpt"
+    run(args(broker, name, script, tmp_path / "out", ckpt))
+    for change in (('"10 minutes"),', '"15 minutes"),'),
+                   ('ls.session_window("ts", "10 minutes")', 'ls.window("ts", "10 minutes")')):
+        other = tmp_path / "other.lua"
+        other.write_text(SCRIPT.replace(*change))
+        assert other.read_text() != SCRIPT
+        p = run(args(broker, name, str(other), tmp_path / "out2", ckpt), check=False)
+        assert p.returncode == 2, p.stderr
+        assert str(ckpt / "metadata") in p.stderr and "sessions" in p.stderr
