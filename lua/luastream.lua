@@ -393,6 +393,21 @@ function M.window(column, size, slide, ...)
   return make("window", w)
 end
 
+--- ls.session_window(column, gap): Spark's session_window for group_by: the
+-- sessions of each key, closed by `gap` without records (see README).
+function M.session_window(column, gap, ...)
+  at_most_args(2, "ls.session_window", 2 + select("#", ...), 2)
+  check_type(2, "session_window column", column, "string")
+  if column == "" then fail(2, "session_window column must not be empty") end
+  if gap == nil then fail(2, "ls.session_window(column, gap): the gap is missing (e.g. \"30 minutes\")") end
+  local w = { column = column, gap_ms = duration(2, "session_window gap", gap) }
+  if math.type(w.gap_ms) ~= "integer" or w.gap_ms > math.maxinteger // 4 then
+    fail(2, "session_window gap is out of range, got %s", tostring(gap))
+  end
+  if w.gap_ms <= 0 then fail(2, "session_window gap must be positive, got %s", tostring(gap)) end
+  return make("session_window", w)
+end
+
 local function aggregate(fn, column, name)
   if name ~= nil and type(name) ~= "string" then
     fail(3, "the name of %s must be a string, got %s", fn, type(name))
@@ -716,10 +731,15 @@ function M.query(name, ...)
     for i, g in ipairs(spec.group_by or {}) do
       if type(g) == "string" and g ~= "" then
         q.group_by[i] = { column = g }
-      elseif kind_of(g) == "window" then
+      elseif kind_of(g) == "window" or kind_of(g) == "session_window" then
+        if q.window_entry then
+          fail(2, "query %s: group_by has two windows (entries %d and %d): at most one ls.window or ls.session_window",
+               name, q.window_entry, i)
+        end
+        q.window_entry = i
         q.group_by[i] = g
       else
-        fail(2, "query %s: group_by entry %d must be a column name or ls.window(...)", name, i)
+        fail(2, "query %s: group_by entry %d must be a column name, ls.window(...) or ls.session_window(...)", name, i)
       end
     end
     q.aggregates = {}
@@ -750,7 +770,7 @@ function M.query(name, ...)
     end
     local columns = {}
     for _, g in ipairs(q.group_by) do
-      local c = kind_of(g) == "window" and "window" or g.column
+      local c = (kind_of(g) == "window" or kind_of(g) == "session_window") and g._kind or g.column
       if columns[c] then fail(2, "query %s: column %q appears twice in group_by", name, c) end
       columns[c] = true
     end
@@ -806,6 +826,26 @@ function M.query(name, ...)
     if q.per_record and (q.watermark_ms or q.event_time) then
       fail(2, "query %s: a watermark or event time applies to aggregations; this query has no group_by or aggregate", name)
     end
+    local session = q.window_entry and kind_of(q.group_by[q.window_entry]) == "session_window"
+    if session then
+      local sw = q.group_by[q.window_entry]
+      -- Spark's refusals (UnsupportedOperationChecker, planStreamingAggregationForSession)
+      if q.output_mode == "update" then
+        fail(2, "query %s: output_mode \"update\" is not supported with a session window (Spark refuses it: a session can still merge with another); use \"append\" (with a watermark) or \"complete\"", name)
+      end
+      if #q.group_by < 2 then
+        fail(2, "query %s: a session window needs another group_by column, e.g. { ls.session_window(%q, ...), \"user\" } (Spark does not support a global aggregation with a session window)", name, sw.column)
+      end
+      if q.event_time and q.event_time ~= sw.column then
+        fail(2, "query %s: the session window is on %q but the %s is on %q: use one event-time column",
+             name, sw.column, q.watermark_ms and "watermark" or "event_time", q.event_time)
+      end
+      if q.output_mode == "append" and not q.watermark_ms then
+        fail(2, "query %s: output_mode \"append\" with a session window needs a watermark on %q (a session is final only when the watermark passes its end), e.g. watermark = { %q, \"10 minutes\" }",
+             name, sw.column, sw.column)
+      end
+    end
+    q.window_entry = nil
     if (q.order_by or q.limit) and q.output_mode ~= "complete" then
       fail(2, "query %s: order_by and limit need output_mode \"complete\" (Spark sorts only a complete result)", name)
     end

@@ -939,16 +939,27 @@ static int compile_group(lua_State *L, int gd, ls_query *q, char *err)
     char what[300];
     snprintf(what, sizeof what, "query %s: group_by entry %zu", q->name, q->ngroups + 1);
     if (lua_type(L, gd) != LUA_TTABLE) {
-        ls_seterr(err, "%s: must be a column name or ls.window(...)", what);
+        ls_seterr(err, "%s: must be a column name, ls.window(...) or ls.session_window(...)", what);
         return -1;
     }
     char *col;
     if (get_str(L, gd, "column", 1, what, &col, err)) return -1;
     ls_groupcol *g = &q->groups[q->ngroups++];
-    int is_window = rawfield(L, gd, "_kind") == LUA_TSTRING && strcmp(lua_tostring(L, -1), "window") == 0;
+    int is_window = 0, is_session = 0;
+    if (rawfield(L, gd, "_kind") == LUA_TSTRING) {
+        is_window = strcmp(lua_tostring(L, -1), "window") == 0;
+        is_session = strcmp(lua_tostring(L, -1), "session_window") == 0;
+    }
     lua_pop(L, 1);
     g->col = resolve(q, q->njoins, col);
     free(col);
+    if (is_session) { /* Spark's session_window(col, gap): see ls_session.h */
+        g->is_window = g->is_session = 1;
+        g->name = ls_xstrdup("session_window");
+        if (get_int(L, gd, "gap_ms", 0, 1, INT64_MAX / 4, what, &g->win.size, err)) return -1;
+        g->win.slide = g->win.size;
+        return 0;
+    }
     if (!is_window) {
         g->name = ls_xstrdup(g->col.name);
         return 0;

@@ -8,6 +8,7 @@
 
 #include "ls_json_encode.h"
 #include "ls_schema.h"
+#include "ls_session.h"
 #include "ls_time.h"
 
 static const char *const mode_names[] = { "complete", "update", "append" };
@@ -77,11 +78,31 @@ int ls_query_ready(ls_query *q, int partitions, char *err)
     for (size_t i = 0; i < q->ngroups; i++)
         if (q->groups[i].is_window) {
             if (q->window_idx >= 0) {
-                ls_seterr(err, "query %s: at most one window in group_by", q->name);
+                ls_seterr(err, "query %s: at most one window in group_by (ls.window or "
+                          "ls.session_window)", q->name);
                 return -1;
             }
             q->window_idx = (int)i;
+            q->session = q->groups[i].is_session;
         }
+    if (q->session && q->mode == LS_MODE_UPDATE) { /* Spark's UnsupportedOperationChecker */
+        ls_seterr(err, "query %s: output mode update is not supported for a session window "
+                  "(as in Spark: a session can still merge with another; use append, or "
+                  "complete)", q->name);
+        return -1;
+    }
+    if (q->session && q->ngroups < 2) { /* Spark: "Global aggregation with session window" */
+        ls_seterr(err, "query %s: a session window needs at least one other group_by column "
+                  "(Spark does not support a global aggregation with a session window)", q->name);
+        return -1;
+    }
+    if (q->session && q->has_event_time &&
+        (q->groups[q->window_idx].col.join != q->event_time.join ||
+         strcmp(q->groups[q->window_idx].col.name, q->event_time.name) != 0)) {
+        ls_seterr(err, "query %s: the session window is on column %s but the event time on %s",
+                  q->name, q->groups[q->window_idx].col.name, q->event_time.name);
+        return -1;
+    }
     q->et_group = -1;
     if (q->has_watermark && q->has_event_time)
         for (size_t i = 0; i < q->ngroups; i++)
@@ -112,6 +133,10 @@ int ls_query_ready(ls_query *q, int partitions, char *err)
     }
     q->late_filter = q->has_watermark && q->mode != LS_MODE_COMPLETE &&
                      (q->window_idx >= 0 || q->et_group >= 0);
+    q->evicts = q->late_filter;
+    /* Spark's SessionWindowStateStoreRestoreExec drops late rows in every
+     * output mode (its complete mode keeps every session: no eviction). */
+    if (q->session && q->has_watermark) q->late_filter = 1;
     q->state = ls_state_new(partitions, (int)q->naggs);
     q->late = ls_state_new(partitions, 0);
     for (size_t a = 0; a < q->naggs; a++)
@@ -337,7 +362,10 @@ void ls_query_shape(const ls_query *q, ls_buf *out)
     ls_buf_puts(out, "group by");
     for (size_t i = 0; i < q->ngroups; i++) {
         const ls_groupcol *g = &q->groups[i];
-        if (g->is_window)
+        if (g->is_session)
+            ls_buf_printf(out, "%s session_window(%s, %lld ms)", i ? "," : "", g->col.name,
+                          (long long)g->win.size);
+        else if (g->is_window)
             ls_buf_printf(out, "%s window(%s, %lld ms, %lld ms)", i ? "," : "", g->col.name,
                           (long long)g->win.size, (long long)g->win.slide);
         else
@@ -552,7 +580,11 @@ static void fold(ls_query *q, int64_t et)
     int64_t starts[LS_MAX_WINDOWS];
     int nw = 1;
     const ls_groupcol *wg = q->window_idx >= 0 ? &q->groups[q->window_idx] : NULL;
-    if (wg) nw = ls_window_assign(&wg->win, et, starts);
+    if (wg && wg->is_session) { /* Spark's SessionWindowing: [t, t + gap), merged at batch end */
+        starts[0] = et;
+    } else if (wg) {
+        nw = ls_window_assign(&wg->win, et, starts);
+    }
     int late = 0;
     for (int w = 0; w < nw; w++) {
         int64_t evict_at = q->et_group >= 0 ? et : LS_NO_TIME;
@@ -562,7 +594,9 @@ static void fold(ls_query *q, int64_t et)
                 ls_value wv;
                 wv.type = LS_WINDOW;
                 wv.u.w.start = starts[w];
-                wv.u.w.end = evict_at = starts[w] + wg->win.size;
+                if (__builtin_add_overflow(starts[w], wg->win.size, &wv.u.w.end))
+                    wv.u.w.end = INT64_MAX;
+                evict_at = wv.u.w.end;
                 ls_key_put(&q->key, &wv);
             } else {
                 ls_key_put(&q->key, &q->gvals[i]);
@@ -572,6 +606,15 @@ static void fold(ls_query *q, int64_t et)
         uint64_t h = ls_hash(q->key.data, q->key.len);
         const char *key = q->key.data ? q->key.data : "";
         if (q->late_filter && ls_watermark_is_late(&q->wm, evict_at)) {
+            if (q->session && q->origin) {
+                /* Spark drops a session window's rows before any shuffle: one per
+                 * (key, event time) of each Kafka partition */
+                int32_t part = q->origin->partition;
+                ls_buf_append(&q->key, &part, sizeof part);
+                if (q->origin->topic) ls_buf_puts(&q->key, q->origin->topic);
+                h = ls_hash(q->key.data, q->key.len);
+                key = q->key.data;
+            }
             ls_state_upsert(q->late, key, q->key.len, h, evict_at, &created);
             late++;
             continue;
@@ -1046,6 +1089,14 @@ int ls_query_end_batch(ls_query *q, char *err)
 {
     double t0 = ls_mono_ms();
     warn_missing_columns(q);
+    if (q->session) { /* the batch's sessions (and the workers') joined to the others */
+        ls_session_result sr;
+        if (ls_session_merge(q->state, q->window_idx, (int)q->ngroups, q->aggs, q->batch_id, &sr,
+                             err))
+            return -1;
+        q->stats.rows_updated = sr.sessions_updated;
+        q->stats.evicted_rows = (int64_t)sr.stored_merged; /* Spark counts them as removed */
+    }
     if (q->max_state_rows > 0 && (int64_t)q->state->groups > q->max_state_rows) {
         ls_seterr(err, "query %s: the state holds %zu groups, more than max_state_rows = %lld "
                   "(evict old windows with a watermark and output mode update or append, "
@@ -1080,7 +1131,7 @@ int ls_query_end_batch(ls_query *q, char *err)
     }
     if (q->sink->vt->close_batch(q->sink, err)) return -1;
     double e0 = ls_mono_ms();
-    if (q->late_filter) q->stats.evicted_rows = (int64_t)ls_state_evict(q->state, wm);
+    if (q->evicts) q->stats.evicted_rows += (int64_t)ls_state_evict(q->state, wm);
     q->stats.evict_ms = ls_mono_ms() - e0;
     if (q->has_watermark) ls_watermark_end_batch(&q->wm);
     q->stats.emit_ms = ls_mono_ms() - t0;

@@ -71,8 +71,9 @@ typedef struct ls_route {
 } ls_route;
 
 typedef struct ls_groupcol {
-    char *name;           /* output name ("window" for a window) */
-    int is_window;
+    char *name;           /* output name ("window", "session_window") */
+    int is_window;        /* a window of either kind (ls.window, ls.session_window) */
+    int is_session;       /* a session window: win.size = win.slide = its gap (ls_session.h) */
     ls_window_spec win;
     ls_colref col;        /* the grouped column, or the window's time column */
 } ls_groupcol;
@@ -137,10 +138,13 @@ typedef struct ls_query {
     ls_watermark wm;
     int et_group;            /* group column that is the event-time column itself, or -1 */
     int late_filter;         /* late (window, key) rows are dropped (update/append modes
-                                with the event time in the grouping) */
+                                with the event time in the grouping; session windows in
+                                every mode, as Spark's SessionWindowStateStoreRestoreExec) */
+    int evicts;              /* the watermark evicts state (update/append with a late filter) */
     size_t ngroups;
     ls_groupcol *groups;
-    int window_idx;          /* index of the window group column, or -1 */
+    int window_idx;          /* index of the window group column (either kind), or -1 */
+    int session;             /* that window is a session window */
     size_t naggs;
     ls_agg_spec *aggs;
     ls_colref *agg_cols;     /* per aggregate; name NULL for count(*) */

@@ -791,7 +791,7 @@ describe("luastream API", function()
 
     it("errors on bad group_by and aggregate entries", function()
       assert_has(error_of(function() ls.query "q" { from = src(), group_by = { "k", 5 } } end),
-        "query q: group_by entry 2 must be a column name or ls.window(...)")
+        "query q: group_by entry 2 must be a column name, ls.window(...) or ls.session_window(...)")
       assert_has(error_of(function() ls.query "q" { from = src(), aggregate = { "count" } } end),
         "query q: aggregate entry 1 must be ls.count()")
       assert_has(error_of(function() ls.query "q" { from = src(), aggregate = { n = "count" } } end),
@@ -998,7 +998,7 @@ describe("luastream API", function()
       assert_has(error_of(ls.dead_letter, { _kind = "sink", type = "jsonl" }), "ls.dead_letter expects a sink")
       assert_has(error_of(function()
         ls.query "q" { from = src(), group_by = { { _kind = "window", column = "ts" } } }
-      end), "group_by entry 1 must be a column name or ls.window(...)")
+      end), "group_by entry 1 must be a column name, ls.window(...) or ls.session_window(...)")
       assert_has(error_of(function()
         ls.query "q" { from = src(), aggregate = { { _kind = "aggregate", fn = "count" } } }
       end), "aggregate entry 1 must be ls.count()")

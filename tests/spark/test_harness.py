@@ -1,8 +1,8 @@
 """The comparison itself, without Spark or Kafka: what counts as equal, what a diff says."""
 import json
 
-from harness import (Diff, ExpectedDifference, Row, diff_results, format_diff, matches_expected,
-                     normalize, parse_row, same)
+from harness import (Diff, ExpectedDifference, Row, diff_results, format_diff, last_batch_rows,
+                     matches_expected, normalize, parse_row, same)
 
 WINDOW = {"type": "struct", "fields": [
     {"name": "start", "type": "timestamp"}, {"name": "end", "type": "timestamp"}]}
@@ -74,3 +74,23 @@ def test_expected_difference_is_exact():
     assert matches_expected(d, exp, SCHEMA)
     assert not matches_expected(d, ExpectedDifference("x"), SCHEMA)
     assert not matches_expected(Diff(), exp, SCHEMA)
+
+
+def test_last_batch_takes_each_engines_last_batch(tmp_path):
+    """A complete-mode query marked last_batch: the rows of the last batch only (a row that an
+    earlier batch had and the last one has not, as a merged session, is not compared)."""
+    ls_out, spark_out = tmp_path / "ls", tmp_path / "spark"
+    ls_out.mkdir()
+    spark_out.mkdir()
+    (spark_out / "q.batches.jsonl").write_text(
+        '{"round": 0, "batchId": 0, "rows": 2}\n{"round": 1, "batchId": 1, "rows": 1}\n')
+    (ls_out / "progress.jsonl").write_text(
+        '{"name": "q", "sink": {"numOutputRows": 2}}\n{"name": "other", "sink": {"numOutputRows": 5}}\n'
+        '{"name": "q", "sink": {"numOutputRows": 1}}\n')
+    s = rows(row("2019-01-01T05:00:00Z", "a", 1, 1.0), row("2019-01-01T05:10:00Z", "a", 1, 1.0),
+             row("2019-01-01T05:00:00Z", "a", 2, 1.0))
+    l, sp = last_batch_rows(str(ls_out), str(spark_out), "q", list(s), list(s))
+    assert [r.text for r in l] == [s[2].text] and [r.text for r in sp] == [s[2].text]
+    (ls_out / "progress.jsonl").write_text('{"name": "q", "sink": {"numOutputRows": 0}}\n')
+    l, _ = last_batch_rows(str(ls_out), str(spark_out), "q", list(s), list(s))
+    assert l == []  # an empty last batch is empty, not everything

@@ -29,5 +29,6 @@ Suite *cast_suite(void);
 Suite *source_suite(void);
 Suite *per_record_suite(void);
 Suite *files_suite(void);
+Suite *session_suite(void);
 
 #endif

@@ -994,7 +994,7 @@ START_TEST(query_ready_validation)
     add_window(t, "time", MIN, MIN);
     add_window(t, "time", 2 * MIN, MIN);
     ck_assert_int_eq(ls_query_ready(t->q, 1, err), -1);
-    ck_assert_str_eq(err, "query two_windows: at most one window in group_by");
+    ck_assert_str_eq(err, "query two_windows: at most one window in group_by (ls.window or ls.session_window)");
     qfree(t);
 
     t = qnew("mismatch");
