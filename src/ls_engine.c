@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ls_explain.h"
 #include "ls_json_lua.h"
 #include "ls_lua_api.h"
 #include "ls_progress.h"
@@ -126,7 +127,9 @@ static void default_group_ids(ls_engine *e)
     }
     free(copy);
     if (e->checkpoint_dir) {
-        char *abs = realpath(e->checkpoint_dir, NULL);
+        /* explain creates no directory: the path it would have */
+        char *abs = e->explain ? ls_explain_abspath(e->checkpoint_dir)
+                               : realpath(e->checkpoint_dir, NULL);
         const char *p = abs ? abs : e->checkpoint_dir;
         ls_buf_printf(&id, ".%08llx", (unsigned long long)(ls_hash(p, strlen(p)) & 0xffffffffu));
         free(abs);
@@ -155,6 +158,7 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
     e->max_state_rows = o->max_state_rows;
     e->quiet = o->quiet;
     e->stop = o->stop;
+    e->explain = o->explain;
     e->trigger.kind = LS_TRIGGER_INTERVAL;
     e->trigger.interval_ms = 0;
     const char *crash = getenv("LUASTREAM_TEST_CRASH_AFTER_SINK");
@@ -183,6 +187,10 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
     if (plan_decoding(e, err)) {
         ls_engine_free(e);
         return NULL;
+    }
+    if (e->explain) { /* the plan is complete: open nothing */
+        default_group_ids(e);
+        return e;
     }
     if (e->checkpoint_dir) {
         e->cp = ls_checkpoint_open(e->checkpoint_dir, e, err);
@@ -245,6 +253,7 @@ void ls_engine_free(ls_engine *e)
     for (size_t i = 0; i < e->ntables; i++) ls_table_free(e->tables[i]);
     free(e->tables);
     ls_deadletter_free(e->dl);
+    ls_sink_destroy(e->dl_plan);
     for (size_t i = 0; i < e->nproducers; i++) ls_kafka_producer_free(e->producers[i], 10000);
     free(e->producers);
     if (e->L) lua_close(e->L);
@@ -504,6 +513,10 @@ static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const 
 
 int ls_engine_run(ls_engine *e, char *err)
 {
+    if (e->explain) {
+        ls_seterr(err, "an engine built for explain has only planned sinks: it cannot run");
+        return -1;
+    }
     int bounded = e->trigger.kind != LS_TRIGGER_INTERVAL;
     for (size_t i = 0; i < e->nsources; i++) {
         e->sources[i]->planned = 1;

@@ -28,5 +28,6 @@ Suite *checkpoint_suite(void);
 Suite *cast_suite(void);
 Suite *source_suite(void);
 Suite *per_record_suite(void);
+Suite *explain_suite(void);
 
 #endif
