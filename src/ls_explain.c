@@ -383,7 +383,9 @@ static int console_format(const ls_query *q)
     return p && p->kind == LS_PLAN_CONSOLE && p->format;
 }
 
-static void sink_text(ls_buf *b, const ls_sink_plan *p, const ls_query *q)
+/* cp: the job has a checkpoint (files are cut back to the last commit on
+ * restart: exactly once). */
+static void sink_text(ls_buf *b, const ls_sink_plan *p, const ls_query *q, int cp)
 {
     if (!p) {
         ls_buf_puts(b, "?");
@@ -398,6 +400,7 @@ static void sink_text(ls_buf *b, const ls_sink_plan *p, const ls_query *q)
     case LS_PLAN_JSONL:
         ls_buf_puts(b, "JSON lines appended to ");
         put_safe(b, p->path);
+        if (cp) ls_buf_puts(b, ", exactly once (cut back to the last commit on restart)");
         break;
     case LS_PLAN_STDERR:
         ls_buf_puts(b, "stderr");
@@ -623,7 +626,7 @@ static void query_text(ls_buf *b, const ls_engine *e, const ls_query *q)
             if (i) ls_buf_puts(b, " and ");
             where_text(b, &q->where[i]);
         }
-        ls_buf_puts(b, table ? " (in C, before the map)\n" : " (in C)\n");
+        ls_buf_puts(b, q->map_ref != LUA_NOREF ? " (in C, before the map)\n" : " (in C)\n");
     }
     if (q->map_ref != LUA_NOREF) {
         label(b, "map");
@@ -748,7 +751,7 @@ static void query_text(ls_buf *b, const ls_engine *e, const ls_query *q)
     }
     const ls_sink_plan *sp = ls_sink_plan_of(q->sink);
     label(b, "sink");
-    sink_text(b, sp, q);
+    sink_text(b, sp, q, e->checkpoint_dir != NULL);
     ls_buf_putc(b, '\n');
     sink_kafka_lines(b, sp, q);
     label(b, "Lua per record");
@@ -785,23 +788,25 @@ void ls_explain_text(const ls_engine *e, const ls_engine_opts *o, ls_buf *b)
     else
         ls_buf_puts(b, "1 (every record on the engine thread)\n");
     label(b, "dead letters");
-    sink_text(b, ls_sink_plan_of(e->dl_plan), NULL);
+    sink_text(b, ls_sink_plan_of(e->dl_plan), NULL, e->checkpoint_dir != NULL);
     ls_buf_putc(b, '\n');
     label(b, "Lua per record");
     if (!any_lua) {
         ls_buf_puts(b, "no: every query reads its fields in C\n");
     } else {
         ls_buf_puts(b, "yes, for ");
-        int first = 1;
+        int first = 1, schema = 0;
         for (size_t i = 0; i < e->nqueries; i++) {
             const ls_query *q = e->queries[i];
             if (!ls_query_needs_table(q)) continue;
             if (!first) ls_buf_puts(b, ", ");
             first = 0;
+            schema |= q->source->schema != NULL;
             put_safe(b, q->name);
             ls_buf_printf(b, " (%s)", lua_reason(q));
         }
-        ls_buf_puts(b, ": each record of its source is decoded whole into a Lua table\n");
+        ls_buf_printf(b, ": each record of its source is decoded%s into a Lua table\n",
+                      schema ? "" : " whole");
     }
     for (size_t i = 0; i < e->nsources; i++) source_text(b, e, i);
     for (size_t i = 0; i < e->ntables; i++) table_text(b, e, i);
@@ -897,7 +902,7 @@ static void j_col(yajl_gen g, const ls_colref *c)
     yajl_gen_map_close(g);
 }
 
-static void j_sink(yajl_gen g, const ls_sink_plan *p, const ls_query *q)
+static void j_sink(yajl_gen g, const ls_sink_plan *p, const ls_query *q, int cp)
 {
     static const char *kinds[] = { "console", "jsonl", "kafka", "stderr" };
     yajl_gen_map_open(g);
@@ -908,6 +913,7 @@ static void j_sink(yajl_gen g, const ls_sink_plan *p, const ls_query *q)
         kv_bool(g, "format", p->format);
     } else if (p && p->kind == LS_PLAN_JSONL) {
         kv_str(g, "path", p->path);
+        kv_bool(g, "exactly_once", cp);
     } else if (p && p->kind == LS_PLAN_KAFKA) {
         kv_str(g, "topic", p->topic);
         kv_bool(g, "topic_function", q && q->route.topic_fn != LUA_NOREF);
@@ -1115,7 +1121,7 @@ static void j_query(yajl_gen g, const ls_engine *e, const ls_query *q)
         yajl_gen_map_close(g);
     }
     jkey(g, "sink");
-    j_sink(g, ls_sink_plan_of(q->sink), q);
+    j_sink(g, ls_sink_plan_of(q->sink), q, e->checkpoint_dir != NULL);
     kv_bool(g, "lua_per_record", table);
     kv_bool(g, "lua_per_output_row", console_format(q));
     yajl_gen_map_close(g);
@@ -1145,7 +1151,7 @@ void ls_explain_json(const ls_engine *e, const ls_engine_opts *o, ls_buf *out)
     }
     kv_int(g, "parallelism", o && o->parallelism > 1 ? o->parallelism : 1);
     jkey(g, "dead_letter");
-    j_sink(g, ls_sink_plan_of(e->dl_plan), NULL);
+    j_sink(g, ls_sink_plan_of(e->dl_plan), NULL, e->checkpoint_dir != NULL);
     int any_lua = 0;
     for (size_t i = 0; i < e->nqueries; i++) any_lua |= ls_query_needs_table(e->queries[i]);
     kv_bool(g, "lua_per_record", any_lua);

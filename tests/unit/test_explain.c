@@ -174,7 +174,7 @@ START_TEST(explain_text_plan)
         "  checkpoint       ",
         "ckpt/job (does not exist: a run creates it)",
         "  dead letters     JSON lines appended to ",
-        "/out/dead_letter.jsonl\n",
+        "/out/dead_letter.jsonl, exactly once (cut back to the last commit on restart)\n",
         "  Lua per record   yes, for shout (map)",
         "\nsource 1  KafkaV2[Subscribe[calls]]\n",
         "  max per trigger  50 records",
@@ -195,7 +195,7 @@ START_TEST(explain_text_plan)
         "  aggregate        count, sum(v) as total\n",
         "  output mode      update: the groups a batch changed\n",
         "  state            3 hash partitions, no cap on groups\n",
-        "/out/counts.jsonl\n",
+        "/out/counts.jsonl, exactly once (cut back to the last commit on restart)\n",
         "\nquery shout  (source 1, per record)\n",
         "  read             the whole record, decoded into a Lua table\n",
         "  where            level = \"ERROR\" (in C, before the map)\n",
@@ -293,6 +293,45 @@ START_TEST(explain_script_errors_as_a_run)
                            "  kafka = { ['linger.ms'] = 'soon' } } }\n", 1, err);
     ck_assert_ptr_null(e);
     ck_assert_msg(strstr(err, "job.lua:3:") && strstr(err, "kafka property linger.ms"), "%s", err);
+}
+END_TEST
+
+/* Lua per record without a map (a sink's topic function), and with a
+ * source schema (the map's table holds the schema's columns only). */
+START_TEST(explain_topic_function_and_schema)
+{
+    char err[LS_ERRLEN] = "";
+    ls_engine *e = compile("local ls = require 'luastream'\n"
+                           "local s = ls.kafka { topic = 't', bootstrap = '127.0.0.1:1',\n"
+                           "  schema = { level = 'string', n = 'bigint', ts = 'timestamp' } }\n"
+                           "ls.query 'route' { from = s, where = { level = { '~=', 'DEBUG' } },\n"
+                           "  sink = ls.kafka_sink { topic = function(r) return r.level end } }\n"
+                           "ls.query 'm' { from = s, map = function(r) return r end,\n"
+                           "  group_by = { 'level' }, aggregate = { ls.sum('n') } }\n", 1, err);
+    ck_assert_msg(e != NULL, "%s", err);
+    char *t = plan_text(e);
+    static const char *want[] = {
+        "  Lua per record   yes, for route (the sink's topic function), m (map): each record of "
+        "its source is decoded into a Lua table\n",
+        "  schema           level string, n bigint, ts timestamp (other fields are not read)\n",
+        "  decoding         a Lua table of the schema's 3 columns, per record, for route (the "
+        "sink's topic function), m (map)\n",
+        "  where            level ~= \"DEBUG\" (in C)\n",
+        "  sink             Kafka, each row's topic from a Lua function at 127.0.0.1:1, at least once\n",
+        "  read             a Lua table of the schema's columns\n",
+        "  Lua per record   yes (the sink's topic function)\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        ck_assert_msg(strstr(t, want[i]) != NULL, "missing \"%s\" in:\n%s", want[i], t);
+    free(t);
+    yajl_val v = plan_json(e);
+    yajl_val q = at(get(v, "queries", NULL, NULL), 0);
+    ck_assert(YAJL_IS_TRUE(get(q, "sink", "topic_function", NULL)));
+    ck_assert(YAJL_IS_TRUE(get(q, "lua_per_record", NULL, NULL)));
+    ck_assert(YAJL_IS_NULL(get(q, "map", NULL, NULL)));
+    ck_assert_str_eq(YAJL_GET_STRING(get(at(get(v, "sources", NULL, NULL), 0), "schema", "n", NULL)), "bigint");
+    yajl_tree_free(v);
+    ls_engine_free(e);
 }
 END_TEST
 
@@ -514,6 +553,7 @@ Suite *explain_suite(void)
     tcase_add_test(tc, explain_opens_nothing);
     tcase_add_test(tc, explain_text_plan);
     tcase_add_test(tc, explain_json_plan);
+    tcase_add_test(tc, explain_topic_function_and_schema);
     tcase_add_test(tc, explain_script_errors_as_a_run);
     tcase_add_test(tc, explain_command);
     tcase_add_test(tc, explain_group_id_as_a_run);
