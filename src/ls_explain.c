@@ -283,29 +283,27 @@ static void names_put(ls_buf *b, const names *ns)
 
 /* The record columns a query reads (C projection: every operator; with a
  * map: its `where` only, the rest read the map's rows) and the Kafka
- * metadata columns it reads, in the projection's order (ls_query_project). */
+ * metadata columns it reads, in the projection's order (ls_query_project:
+ * where, the sink's key, join keys, event time, groups, aggregates). */
 static void query_columns(const ls_query *q, names *fields, names *meta)
 {
     int table = ls_query_needs_table(q);
-    const ls_colref *refs[4];
-    for (size_t i = 0; i < q->nwhere; i++) {
-        const ls_colref *c = &q->where[i].col;
+    size_t n = 0, max = q->nwhere + 2 + q->njoins + q->ngroups + q->naggs;
+    const ls_colref **refs = ls_xcalloc(max, sizeof *refs);
+    for (size_t i = 0; i < q->nwhere; i++) refs[n++] = &q->where[i].col;
+    size_t nwhere = n; /* read before any map */
+    if (q->route.has_key_col) refs[n++] = &q->route.key_col;
+    for (size_t j = 0; j < q->njoins; j++) refs[n++] = &q->joins[j].left;
+    if (q->has_event_time) refs[n++] = &q->event_time;
+    for (size_t i = 0; i < q->ngroups; i++) refs[n++] = &q->groups[i].col;
+    for (size_t a = 0; a < q->naggs; a++) refs[n++] = &q->agg_cols[a];
+    for (size_t k = 0; k < n; k++) {
+        const ls_colref *c = refs[k];
+        if (!c->name || (table && k >= nwhere)) continue;
         if (c->meta) names_add(meta, c->name);
         else if (c->join < 0) names_add(fields, c->name);
     }
-    size_t nr = 0;
-    if (q->route.has_key_col) refs[nr++] = &q->route.key_col;
-    if (q->has_event_time) refs[nr++] = &q->event_time;
-    for (size_t k = 0; k < q->njoins + nr + q->ngroups + q->naggs; k++) {
-        const ls_colref *c;
-        if (k < q->njoins) c = &q->joins[k].left;
-        else if (k < q->njoins + nr) c = refs[k - q->njoins];
-        else if (k < q->njoins + nr + q->ngroups) c = &q->groups[k - q->njoins - nr].col;
-        else c = &q->agg_cols[k - q->njoins - nr - q->ngroups];
-        if (!c->name) continue;
-        if (c->meta && !table) names_add(meta, c->name);
-        else if (c->join < 0 && !table) names_add(fields, c->name);
-    }
+    free(refs);
 }
 
 static void put_col(ls_buf *b, const ls_colref *c)
