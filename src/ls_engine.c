@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ls_explain.h"
 #include "ls_json_lua.h"
 #include "ls_lua_api.h"
 #include "ls_progress.h"
@@ -146,7 +147,9 @@ static void default_group_ids(ls_engine *e)
     }
     free(copy);
     if (e->checkpoint_dir) {
-        char *abs = realpath(e->checkpoint_dir, NULL);
+        /* explain creates no directory: the path it would have */
+        char *abs = e->explain ? ls_explain_abspath(e->checkpoint_dir)
+                               : realpath(e->checkpoint_dir, NULL);
         const char *p = abs ? abs : e->checkpoint_dir;
         ls_buf_printf(&id, ".%08llx", (unsigned long long)(ls_hash(p, strlen(p)) & 0xffffffffu));
         free(abs);
@@ -175,6 +178,7 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
     e->max_state_rows = o->max_state_rows;
     e->quiet = o->quiet;
     e->stop = o->stop;
+    e->explain = o->explain;
     e->trigger.kind = LS_TRIGGER_INTERVAL;
     e->trigger.interval_ms = 0;
     const char *crash = getenv("LUASTREAM_TEST_CRASH_AFTER_SINK");
@@ -205,7 +209,8 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
     if (!e->capture) /* a test keeps nothing */
         e->checkpoint_dir = o->checkpoint ? ls_xstrdup(o->checkpoint) : script_checkpoint(e);
     int lock_fd = -1; /* before compiling: the sinks create their files */
-    if (e->checkpoint_dir && (lock_fd = ls_checkpoint_lock(e->checkpoint_dir, err)) < 0) {
+    if (e->checkpoint_dir && !e->explain &&
+        (lock_fd = ls_checkpoint_lock(e->checkpoint_dir, err)) < 0) {
         ls_engine_free(e);
         return NULL;
     }
@@ -216,6 +221,10 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
     }
     warn_unused_params(e, o);
     plan_decoding(e);
+    if (e->explain) { /* the plan is complete: open nothing */
+        default_group_ids(e);
+        return e;
+    }
     if (e->checkpoint_dir) {
         e->cp = ls_checkpoint_open(e->checkpoint_dir, lock_fd, e, err);
         if (!e->cp) {
@@ -270,6 +279,7 @@ void ls_engine_free(ls_engine *e)
     for (size_t i = 0; i < e->ntables; i++) ls_table_free(e->tables[i]);
     free(e->tables);
     ls_deadletter_free(e->dl);
+    ls_sink_destroy(e->dl_plan);
     for (size_t i = 0; i < e->nproducers; i++) ls_kafka_producer_free(e->producers[i], 10000);
     free(e->producers);
     if (e->L) lua_close(e->L);
@@ -551,6 +561,10 @@ static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const 
 
 int ls_engine_run(ls_engine *e, char *err)
 {
+    if (e->explain) {
+        ls_seterr(err, "an engine built for explain has only planned sinks: it cannot run");
+        return -1;
+    }
     int bounded = e->trigger.kind != LS_TRIGGER_INTERVAL;
     for (size_t i = 0; i < e->nsources; i++) {
         e->sources[i]->planned = 1;

@@ -86,6 +86,9 @@ typedef struct ls_engine {
     int64_t batches_run;
     int64_t total_input;
     int plan_failing;        /* the latest offsets could not be read (reported once) */
+    int explain;             /* built for `luastream explain` (ls_explain.h): sinks are
+                                planned, nothing is opened, the engine never runs */
+    ls_sink *dl_plan;        /* explain: where dead letters would go (a planned sink) */
 } ls_engine;
 
 typedef struct ls_engine_opts {
@@ -106,10 +109,13 @@ typedef struct ls_engine_opts {
     int watch;               /* --watch: reload the script when its file changes */
     volatile sig_atomic_t *reload; /* raised (SIGHUP) to reload the script, or NULL */
     volatile sig_atomic_t *stop;
+    int explain;             /* luastream explain: compile and plan only; no Kafka client,
+                                checkpoint, sink output, worker, UI or progress file */
 } ls_engine_opts;
 
 /* Loads the script and builds everything it declares. On failure returns
- * NULL and fills err (script errors carry file:line). */
+ * NULL and fills err (script errors carry file:line). With opts->explain
+ * it stops after the decoding plan, having opened nothing. */
 ls_engine *ls_engine_new(const ls_engine_opts *opts, char *err);
 /* Runs until the trigger is exhausted (once / available-now) or *stop. */
 int ls_engine_run(ls_engine *e, char *err);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ls_explain.h"
 #include "ls_json_lua.h"
 #include "ls_sandbox.h"
 #include "ls_time.h"
@@ -757,11 +758,22 @@ static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, ch
             ls_seterr(err, "%s: format must be a function, got %s", what, lua_typename(L, ft));
             goto out;
         }
-        s = ls_sink_console_new(&o, stdout);
+        if (e->explain) {
+            ls_sink_plan p = { .kind = LS_PLAN_CONSOLE, .num_rows = o.num_rows,
+                               .truncate = o.truncate, .format = ft == LUA_TFUNCTION };
+            s = ls_sink_planned(&p, err);
+        } else {
+            s = ls_sink_console_new(&o, stdout);
+        }
     } else if (strcmp(type, "jsonl") == 0) {
         char *dir;
         if (get_str(L, sk, "dir", 1, what, &dir, err)) goto out;
-        s = ls_sink_jsonl_new(dir, q->name, err);
+        if (e->explain) { /* no directory made, no file opened */
+            ls_sink_plan p = { .kind = LS_PLAN_JSONL, .dir = dir, .name = q->name };
+            s = ls_sink_planned(&p, err);
+        } else {
+            s = ls_sink_jsonl_new(dir, q->name, err);
+        }
         free(dir);
     } else if (strcmp(type, "kafka") == 0) {
         char *prefix, *bootstrap, *fixed = NULL;
@@ -790,18 +802,24 @@ static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, ch
              * query's name, used only to name the sink */
             if (prefix) ls_buf_printf(&topic, "%s.%s", prefix, q->name);
             else ls_buf_puts(&topic, fixed ? fixed : q->name);
-            if (e->capture) {
-                s = ls_sink_memory_new(q->name, (int)q->mode,
-                                       prefix || fixed ? topic.data : NULL);
-            } else if (e->checkpoint_dir) {
+            char txn[64] = "";
+            if (e->checkpoint_dir) {
                 /* exactly once: a transactional.id stable for this checkpoint and query */
                 ls_buf id;
                 ls_buf_init(&id);
                 ls_buf_printf(&id, "%s|%s", e->checkpoint_dir, q->name);
-                char txn[64];
                 snprintf(txn, sizeof txn, "luastream-%016llx",
                          (unsigned long long)ls_hash(id.data, id.len));
                 ls_buf_free(&id);
+            }
+            if (e->capture) { /* luastream test: rows kept in memory */
+                s = ls_sink_memory_new(q->name, (int)q->mode,
+                                       prefix || fixed ? topic.data : NULL);
+            } else if (e->explain) { /* no producer: nothing connects */
+                ls_sink_plan p = { .kind = LS_PLAN_KAFKA, .topic = topic.data, .bootstrap = bs,
+                                   .txn_id = txn[0] ? txn : NULL, .props = &props };
+                s = ls_sink_planned(&p, err);
+            } else if (txn[0]) {
                 s = ls_sink_kafka_new_txn(bs, &props, topic.data, txn, err);
             } else {
                 ls_kafka_producer *p = ls_engine_producer(e, bs, &props, err);
@@ -837,11 +855,16 @@ static int compile_dead_letter(ls_engine *e, lua_State *L, int sk, char *err)
     } else if (strcmp(type, "jsonl") == 0) {
         char *dir;
         if (get_str(L, sk, "dir", 1, what, &dir, err) == 0) {
-            ls_buf p;
-            ls_buf_init(&p);
-            ls_buf_printf(&p, "%s/dead_letter.jsonl", dir);
-            e->dl = ls_deadletter_file(p.data, err);
-            ls_buf_free(&p);
+            if (e->explain) { /* no directory made, no file opened */
+                ls_sink_plan plan = { .kind = LS_PLAN_JSONL, .dir = dir, .name = "dead_letter" };
+                e->dl_plan = ls_sink_planned(&plan, err);
+            } else {
+                ls_buf p;
+                ls_buf_init(&p);
+                ls_buf_printf(&p, "%s/dead_letter.jsonl", dir);
+                e->dl = ls_deadletter_file(p.data, err);
+                ls_buf_free(&p);
+            }
             free(dir);
         }
     } else if (strcmp(type, "kafka") == 0) {
@@ -856,24 +879,31 @@ static int compile_dead_letter(ls_engine *e, lua_State *L, int sk, char *err)
             get_str(L, sk, "bootstrap", 0, what, &bootstrap, err) == 0 &&
             read_props(L, sk, &props, what, err) == 0) {
             const char *bs = bootstrap ? bootstrap : e->sources[0]->bootstrap;
-            ls_kafka_producer *p = ls_engine_producer(e, bs, &props, err);
-            if (p) {
-                ls_buf topic;
-                ls_buf_init(&topic);
-                ls_buf_printf(&topic, "%s.dead_letter", prefix ? prefix : fixed ? fixed : "luastream");
-                e->dl = ls_deadletter_kafka(p, topic.data);
-                ls_buf_free(&topic);
+            ls_buf topic;
+            ls_buf_init(&topic);
+            ls_buf_printf(&topic, "%s.dead_letter", prefix ? prefix : fixed ? fixed : "luastream");
+            if (e->explain) { /* no producer: nothing connects */
+                ls_sink_plan plan = { .kind = LS_PLAN_KAFKA, .topic = topic.data, .bootstrap = bs,
+                                      .props = &props };
+                e->dl_plan = ls_sink_planned(&plan, err);
+            } else {
+                ls_kafka_producer *p = ls_engine_producer(e, bs, &props, err);
+                if (p) e->dl = ls_deadletter_kafka(p, topic.data);
             }
+            ls_buf_free(&topic);
         }
         ls_props_free(&props);
         free(prefix);
         free(fixed);
         free(bootstrap);
+    } else if (e->explain) {
+        ls_sink_plan plan = { .kind = LS_PLAN_STDERR };
+        e->dl_plan = ls_sink_planned(&plan, err);
     } else {
         e->dl = ls_deadletter_stderr();
     }
     free(type);
-    return e->dl ? 0 : -1;
+    return e->dl || e->dl_plan ? 0 : -1;
 }
 
 static int compile_join(ls_engine *e, lua_State *L, int decl, int jd, ls_query *q, char *err)

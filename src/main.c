@@ -1,5 +1,5 @@
-/* main.c - the command line: which command (a script run, produce,
- * consume, help), its options, and the signals. Options are matched
+/* main.c - the command line: which command (a script run, explain,
+ * produce, consume, help), its options, and the signals. Options are matched
  * exactly (no abbreviations), checked against the command they belong to,
  * and every numeric value against its range: a mistake is one line naming
  * the option, and what it accepts, exit 2. The help text is generated from
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ls_engine.h"
+#include "ls_explain.h"
 #include "ls_produce.h"
 #include "ls_test.h"
 
@@ -68,13 +69,13 @@ static void install_signals(void)
 
 /* ---- options ------------------------------------------------------------ */
 
-enum { RUN = 1, PRODUCE = 2, CONSUME = 4, TEST = 8, ANY = 15 };
+enum { RUN = 1, PRODUCE = 2, CONSUME = 4, TEST = 8, EXPLAIN = 16, ANY = 31 };
 
 enum {
     O_SET, O_TRIGGER, O_PROGRESS, O_CHECKPOINT, O_PARTITIONS, O_PARALLELISM, O_MAX_STATE, O_UI,
     O_UNSAFE_LUA, O_WATCH, O_QUIET, O_TOPIC, O_BOOTSTRAP, O_RATE, O_KEY, O_PARTITION, O_MAX, O_KAFKA,
-    O_RAW, O_FROM_BEGINNING, O_TO_END, O_META, O_INPUT, O_EXPECT, O_OUTPUT, O_BATCH_SIZE, O_HELP,
-    O_VERSION, O_COUNT
+    O_RAW, O_FROM_BEGINNING, O_TO_END, O_META, O_INPUT, O_EXPECT, O_OUTPUT, O_BATCH_SIZE, O_JSON,
+    O_HELP, O_VERSION, O_COUNT
 };
 
 typedef struct option_def {
@@ -85,15 +86,15 @@ typedef struct option_def {
 } option_def;
 
 static const option_def options[O_COUNT] = {
-    [O_SET] = { "set", "NAME=VALUE", RUN | TEST, 1 },
-    [O_TRIGGER] = { "trigger", "SPEC", RUN, 0 },
+    [O_SET] = { "set", "NAME=VALUE", RUN | TEST | EXPLAIN, 1 },
+    [O_TRIGGER] = { "trigger", "SPEC", RUN | EXPLAIN, 0 },
     [O_PROGRESS] = { "progress", "PATH", RUN, 0 },
-    [O_CHECKPOINT] = { "checkpoint", "DIR", RUN, 0 },
-    [O_PARTITIONS] = { "partitions", "N", RUN | TEST, 0 },
-    [O_PARALLELISM] = { "parallelism", "N", RUN, 0 },
-    [O_MAX_STATE] = { "max-state-rows", "N", RUN | TEST, 0 },
+    [O_CHECKPOINT] = { "checkpoint", "DIR", RUN | EXPLAIN, 0 },
+    [O_PARTITIONS] = { "partitions", "N", RUN | TEST | EXPLAIN, 0 },
+    [O_PARALLELISM] = { "parallelism", "N", RUN | EXPLAIN, 0 },
+    [O_MAX_STATE] = { "max-state-rows", "N", RUN | TEST | EXPLAIN, 0 },
     [O_UI] = { "ui", "[HOST:]PORT", RUN, 0 },
-    [O_UNSAFE_LUA] = { "unsafe-lua", NULL, RUN | TEST, 0 },
+    [O_UNSAFE_LUA] = { "unsafe-lua", NULL, RUN | TEST | EXPLAIN, 0 },
     [O_WATCH] = { "watch", NULL, RUN, 0 },
     [O_QUIET] = { "quiet", NULL, RUN | PRODUCE, 0 },
     [O_TOPIC] = { "topic", "T", PRODUCE | CONSUME, 0 },
@@ -111,6 +112,7 @@ static const option_def options[O_COUNT] = {
     [O_EXPECT] = { "expect", "DIR", TEST, 0 },
     [O_OUTPUT] = { "output", "DIR", TEST, 0 },
     [O_BATCH_SIZE] = { "batch-size", "N", TEST, 0 },
+    [O_JSON] = { "json", NULL, EXPLAIN, 0 },
     [O_HELP] = { "help", NULL, ANY, 1 },
     [O_VERSION] = { "version", NULL, ANY, 1 },
 };
@@ -235,24 +237,32 @@ static int parse(int argc, char **argv, cli *c)
 
 static const char *command_name(int cmd)
 {
-    return cmd == PRODUCE ? "produce" : cmd == CONSUME ? "consume" : cmd == TEST ? "test"
-                                                                               : "a script run";
+    return cmd == PRODUCE   ? "produce"
+           : cmd == CONSUME ? "consume"
+           : cmd == TEST    ? "test"
+           : cmd == EXPLAIN ? "explain"
+                            : "a script run";
 }
 
 /* An option given to a command it does not belong to: say where it does. */
 static int misplaced(int id, int cmd)
 {
     const option_def *o = &options[id];
-    if (cmd == RUN && (id == O_TOPIC || id == O_BOOTSTRAP))
-        return usage_error("--%s is an option of produce and consume, not of a script run: "
+    int script = cmd == RUN || cmd == EXPLAIN || cmd == TEST;
+    if (script && (id == O_TOPIC || id == O_BOOTSTRAP))
+        return usage_error("--%s is an option of produce and consume, not of %s: "
                            "give it to the script as --set %s=%s (read with ls.param)",
-                           o->name, o->name, id == O_TOPIC ? "T" : "HOST:PORT");
-    if (cmd == RUN && id == O_KAFKA)
-        return usage_error("--kafka is an option of produce and consume, not of a script run: "
+                           o->name, command_name(cmd), o->name, id == O_TOPIC ? "T" : "HOST:PORT");
+    if (script && id == O_KAFKA)
+        return usage_error("--kafka is an option of produce and consume, not of %s: "
                            "put librdkafka properties in the script, "
-                           "ls.kafka { kafka = { [\"PROP\"] = VALUE } }");
+                           "ls.kafka { kafka = { [\"PROP\"] = VALUE } }", command_name(cmd));
+    if (cmd == EXPLAIN && (o->commands & RUN))
+        return usage_error("--%s is an option of a script run, not of explain (which runs "
+                           "nothing and opens nothing)", o->name);
     const char *where = o->commands & RUN ? "a script run"
                         : o->commands & TEST ? "test"
+                        : o->commands & EXPLAIN ? "explain"
                         : (o->commands & PRODUCE) && (o->commands & CONSUME) ? "produce and consume"
                         : o->commands & PRODUCE ? "produce" : "consume";
     return usage_error("--%s is an option of %s, not of %s", o->name, where, command_name(cmd));
@@ -292,7 +302,7 @@ typedef struct settings {
     const char **inputs;
     size_t ninputs;
     const char *expect, *output;
-    int from_beginning, to_end, meta, raw, quiet;
+    int from_beginning, to_end, meta, raw, quiet, json;
 } settings;
 
 static void free_settings(settings *s)
@@ -408,6 +418,7 @@ static int apply(const given *g, settings *s)
     case O_OUTPUT: s->output = g->value; return 0;
     case O_BATCH_SIZE:
         return parse_int(g->id, g->value, 1, INT64_MAX, &s->batch_size) ? 2 : 0;
+    case O_JSON: s->json = 1; return 0;
     }
     return 0;
 }
@@ -431,6 +442,17 @@ static int run_script(const char *script, settings *s)
         rc = stop_requested ? 128 + stop_requested : strstr(err, "cannot reach Kafka") ? 2 : 1;
     }
     ls_engine_free(e);
+    return rc;
+}
+
+/* luastream explain: the script's plan on stdout, nothing connected or
+ * opened (ls_explain.h). */
+static int explain(const char *script, settings *s)
+{
+    char err[LS_ERRLEN] = "";
+    s->run.script = script;
+    int rc = ls_explain(&s->run, s->json, stdout, err);
+    if (rc) fprintf(stderr, "luastream: %s\n", err);
     return rc;
 }
 
@@ -502,15 +524,17 @@ static int dispatch(cli *c)
     }
     if (c->npos == 0)
         return usage_error("missing SCRIPT or command; usage: luastream SCRIPT [options] | "
-                           "luastream produce FILE --topic T | luastream consume --topic T");
+                           "luastream explain SCRIPT | luastream produce FILE --topic T | "
+                           "luastream consume --topic T");
     const char *first = c->pos[0];
     int cmd = strcmp(first, "produce") == 0   ? PRODUCE
               : strcmp(first, "consume") == 0 ? CONSUME
               : strcmp(first, "test") == 0    ? TEST
+              : strcmp(first, "explain") == 0 ? EXPLAIN
                                               : RUN;
     if (cmd == RUN && !strchr(first, '/') && !strchr(first, '.') && access(first, F_OK) != 0) {
         /* not a script: perhaps a misspelled command */
-        static const char *commands[] = { "help", "produce", "consume", "test" };
+        static const char *commands[] = { "help", "produce", "consume", "test", "explain" };
         for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
             if (distance(first, commands[i]) <= 2)
                 return usage_error("no script or command %s; did you mean %s?", first,
@@ -523,7 +547,9 @@ static int dispatch(cli *c)
                            "or - for stdin): luastream produce FILE --topic T");
     if (cmd == TEST && c->npos < 2)
         return usage_error("test needs a SCRIPT: luastream test SCRIPT --input [SOURCE=]FILE...");
-    size_t want = cmd == PRODUCE || cmd == TEST ? 2 : 1;
+    if (cmd == EXPLAIN && c->npos < 2)
+        return usage_error("explain needs a SCRIPT: luastream explain SCRIPT [--set NAME=VALUE]...");
+    size_t want = cmd == PRODUCE || cmd == TEST || cmd == EXPLAIN ? 2 : 1;
     if (c->npos > want)
         return usage_error("unexpected argument \"%s\" after %s", c->pos[want],
                            cmd == RUN ? first : command_name(cmd));
@@ -541,6 +567,7 @@ static int dispatch(cli *c)
         rc = cmd == PRODUCE   ? produce(c->pos[1], &s)
              : cmd == CONSUME ? consume(&s)
              : cmd == TEST    ? test(c->pos[1], &s)
+             : cmd == EXPLAIN ? explain(c->pos[1], &s)
                               : run_script(first, &s);
     }
     free_settings(&s);

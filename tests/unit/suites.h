@@ -30,5 +30,6 @@ Suite *source_suite(void);
 Suite *per_record_suite(void);
 Suite *files_suite(void);
 Suite *session_suite(void);
+Suite *explain_suite(void);
 
 #endif
