@@ -32,6 +32,7 @@ int main(void)
     srunner_add_suite(sr, per_record_suite());
     srunner_add_suite(sr, files_suite());
     srunner_add_suite(sr, http_suite());
+    srunner_add_suite(sr, engine_suite());
     srunner_add_suite(sr, session_suite());
     srunner_add_suite(sr, explain_suite());
     srunner_run_all(sr, CK_NORMAL);

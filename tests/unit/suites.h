@@ -30,6 +30,7 @@ Suite *source_suite(void);
 Suite *per_record_suite(void);
 Suite *files_suite(void);
 Suite *http_suite(void);
+Suite *engine_suite(void);
 Suite *session_suite(void);
 Suite *explain_suite(void);
 

@@ -1,0 +1,129 @@
+/* test_engine.c - the engine's batch loop without a broker: a script over a
+ * file source, run available-now with a cap, checked batch by batch through
+ * its progress reports (batch ids, rows per batch, the no-data batch the
+ * watermark asks for, the watermark itself) and its rows; the same rows
+ * with worker threads. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ls_engine.h"
+#include "suites.h"
+#include "test_helpers.h"
+
+static char *put(const char *dir, const char *name, const char *text)
+{
+    return th_write_file(dir, name, text, strlen(text));
+}
+
+static char *write_script(const char *dir, const char *text) { return put(dir, "job.lua", text); }
+
+/* Runs path to the end; returns the progress report text. */
+static char *run(const char *path, const char *progress, int parallelism)
+{
+    ls_engine_opts o = { 0 };
+    o.script = path;
+    o.trigger = "available-now";
+    o.progress_path = progress;
+    o.parallelism = parallelism;
+    o.quiet = 1;
+    char err[LS_ERRLEN];
+    ls_engine *e = ls_engine_new(&o, err);
+    ck_assert_msg(e != NULL, "%s", err);
+    ck_assert_msg(ls_engine_run(e, err) == 0, "%s", err);
+    ls_engine_free(e);
+    return th_read_file(progress, NULL);
+}
+
+START_TEST(capped_batches_then_a_no_data_batch)
+{
+    ck_assert_int_eq(th_set_lua_path(), 0);
+    char *dir = th_tmpdir();
+    /* 7 records over two files: batches of 3, 3, 1, then the watermark's no-data batch */
+    free(put(dir, "a.ndjson",
+                       "{\"k\":\"x\",\"t\":\"2024-01-01T10:00:00\"}\n"
+                       "{\"k\":\"x\",\"t\":\"2024-01-01T10:01:00\"}\n"
+                       "{\"k\":\"y\",\"t\":\"2024-01-01T10:02:00\"}\n"
+                       "{\"k\":\"x\",\"t\":\"2024-01-01T10:12:00\"}\n"));
+    free(put(dir, "b.ndjson",
+                       "{\"k\":\"y\",\"t\":\"2024-01-01T10:13:00\"}\n"
+                       "{\"k\":\"x\",\"t\":\"2024-01-01T10:30:00\"}\n"
+                       "{\"k\":\"y\",\"t\":\"2024-01-01T10:31:00\"}\n"));
+    char text[1024], out[600], prog[600], prog2[600];
+    snprintf(out, sizeof out, "%s/out", dir);
+    snprintf(prog, sizeof prog, "%s/progress.jsonl", dir);
+    snprintf(prog2, sizeof prog2, "%s/progress2.jsonl", dir);
+    snprintf(text, sizeof text,
+             "local ls = require 'luastream'\n"
+             "local f = ls.files { path = '%s/*.ndjson', max_records_per_trigger = 3 }\n"
+             "ls.query 'w' { from = f, watermark = { 't', '5 minutes' },\n"
+             "  group_by = { ls.window('t', '10 minutes'), 'k' }, aggregate = { ls.count() },\n"
+             "  output_mode = 'append', sink = ls.jsonl('%s') }\n", dir, out);
+    char *script = write_script(dir, text);
+    char *p = run(script, prog, 1);
+    char *lines[16];
+    int n = th_lines(p, lines, 16);
+    ck_assert_int_eq(n, 4);
+    const char *rows[] = { "\"numInputRows\":3", "\"numInputRows\":3", "\"numInputRows\":1",
+                           "\"numInputRows\":0" };
+    for (int i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "\"batchId\":%d", i);
+        ck_assert_msg(strstr(lines[i], id), "%s", lines[i]);
+        ck_assert_msg(strstr(lines[i], rows[i]), "batch %d: %s", i, lines[i]);
+    }
+    /* after batch 2 the latest event is 10:31: the watermark 10:26 closes 10:00 and 10:10 */
+    ck_assert_msg(strstr(lines[3], "\"watermark\":\"2024-01-01T10:26:00.000Z\""), "%s", lines[3]);
+    free(p);
+    char wpath[700];
+    snprintf(wpath, sizeof wpath, "%s/w.jsonl", out);
+    char *rows1 = th_read_file(wpath, NULL);
+    ck_assert_int_eq(th_count(rows1, "\n"), 4); /* (10:00, x), (10:00, y), (10:10, x), (10:10, y) */
+    ck_assert_int_eq(th_count(rows1, "\"count\":2"), 1);
+
+    /* with two workers: the same batches and rows */
+    remove(wpath);
+    p = run(script, prog2, 2);
+    ck_assert_int_eq(th_count(p, "\n"), 4);
+    char *rows2 = th_read_file(wpath, NULL);
+    ck_assert_str_eq(rows1, rows2);
+    free(p);
+    free(rows1);
+    free(rows2);
+    free(script);
+    th_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(nothing_to_read_runs_no_batch)
+{
+    ck_assert_int_eq(th_set_lua_path(), 0);
+    char *dir = th_tmpdir();
+    char text[512], prog[600];
+    snprintf(prog, sizeof prog, "%s/progress.jsonl", dir);
+    snprintf(text, sizeof text,
+             "local ls = require 'luastream'\n"
+             "ls.query 'q' { from = ls.files { path = '%s/none/*.json' }, group_by = { 'k' },\n"
+             "  sink = ls.jsonl('%s/out') }\n", dir, dir);
+    char *script = write_script(dir, text);
+    char *p = run(script, prog, 1);
+    ck_assert_msg(!p || p[0] == '\0', "a batch ran: %s", p ? p : "");
+    free(p);
+    free(script);
+    th_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+Suite *engine_suite(void)
+{
+    Suite *s = suite_create("engine");
+    TCase *tc = tcase_create("batches");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, capped_batches_then_a_no_data_batch);
+    tcase_add_test(tc, nothing_to_read_runs_no_batch);
+    suite_add_tcase(s, tc);
+    return s;
+}
