@@ -87,7 +87,7 @@ int ls_query_ready(ls_query *q, int partitions, char *err)
     q->state = ls_state_new(partitions, (int)q->naggs);
     q->late = ls_state_new(partitions, 0);
     for (size_t a = 0; a < q->naggs; a++)
-        if (q->aggs[a].fn == LS_AGG_MIN || q->aggs[a].fn == LS_AGG_MAX) q->state->owns_strings = 1;
+        if (ls_agg_owns_memory(q->aggs[a].fn)) q->state->owns_blobs = 1;
     q->gvals = ls_xcalloc(q->ngroups + 1, sizeof *q->gvals);
     q->avals = ls_xcalloc(q->naggs + 1, sizeof *q->avals);
     q->join_rows = ls_xcalloc(q->njoins + 1, sizeof *q->join_rows);
@@ -114,8 +114,7 @@ void ls_query_free(ls_query *q)
     }
     free(q->groups);
     for (size_t i = 0; i < q->naggs; i++) {
-        free(q->aggs[i].column);
-        free(q->aggs[i].name);
+        ls_agg_spec_free(&q->aggs[i]);
         free(q->agg_cols[i].name);
     }
     free(q->aggs);
@@ -176,9 +175,7 @@ ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, char *e
     q->aggs = ls_xcalloc(src->naggs + 1, sizeof *q->aggs);
     q->agg_cols = ls_xcalloc(src->naggs + 1, sizeof *q->agg_cols);
     for (size_t a = 0; a < src->naggs; a++) {
-        q->aggs[a].fn = src->aggs[a].fn;
-        q->aggs[a].column = src->aggs[a].column ? ls_xstrdup(src->aggs[a].column) : NULL;
-        q->aggs[a].name = ls_xstrdup(src->aggs[a].name);
+        ls_agg_spec_copy(&q->aggs[a], &src->aggs[a]);
         q->agg_cols[a] = copy_colref(&src->agg_cols[a]);
     }
     q->naggs = src->naggs;
@@ -456,8 +453,8 @@ static void fold(ls_query *q, int64_t et)
         }
         ls_group *g = ls_state_upsert(q->state, key, q->key.len, h, evict_at, &created);
         for (size_t a = 0; a < q->naggs; a++)
-            ls_acc_update(&g->acc[a], q->aggs[a].fn, q->agg_cols[a].name ? &q->avals[a] : NULL,
-                          NULL); /* values were prepared before folding */
+            ls_acc_fold(&g->acc[a], &q->aggs[a], q->agg_cols[a].name ? &q->avals[a] : NULL,
+                        NULL); /* values were prepared before folding */
         if (g->updated_batch != q->batch_id) {
             g->updated_batch = q->batch_id;
             q->stats.rows_updated++;
@@ -702,6 +699,7 @@ int ls_query_end_batch(ls_query *q, char *err)
     q->stats.late_rows = (int64_t)q->late->groups;
     ls_state_clear(q->late);
     int64_t wm = q->wm.batch;
+    ls_state_seal(q->state, q->aggs, q->batch_id); /* percentile digests take in the batch */
     if (q->sink->vt->open_batch(q->sink, q->batch_id, err)) return -1;
     if (q->norder || q->limit) {
         if (emit_ordered(q, err)) return -1;

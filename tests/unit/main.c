@@ -29,6 +29,7 @@ int main(void)
     srunner_add_suite(sr, checkpoint_suite());
     srunner_add_suite(sr, cast_suite());
     srunner_add_suite(sr, source_suite());
+    srunner_add_suite(sr, sketch_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

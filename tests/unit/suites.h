@@ -27,5 +27,6 @@ Suite *query_clone_suite(void);
 Suite *checkpoint_suite(void);
 Suite *cast_suite(void);
 Suite *source_suite(void);
+Suite *sketch_suite(void);
 
 #endif
