@@ -397,6 +397,7 @@ end
 function M.approx_count_distinct(column, rsd, name, ...)
   at_most_args(2, "ls.approx_count_distinct", 3 + select("#", ...), 3)
   check_type(2, "approx_count_distinct column", column, "string")
+  if name ~= nil then check_type(2, "the name of approx_count_distinct", name, "string") end
   if rsd ~= nil then
     if type(rsd) ~= "number" then
       fail(2, "ls.approx_count_distinct: rsd (the relative standard deviation) must be a number, got %s%s",
@@ -418,6 +419,7 @@ end
 function M.percentile_approx(column, p, accuracy, name, ...)
   at_most_args(2, "ls.percentile_approx", 4 + select("#", ...), 4)
   check_type(2, "percentile_approx column", column, "string")
+  if name ~= nil then check_type(2, "the name of percentile_approx", name, "string") end
   local function check_p(what, x)
     if type(x) ~= "number" or x ~= x or x < 0 or x > 1 then
       fail(3, "ls.percentile_approx: %s must be a number from 0 to 1 (0.5 is the median), got %s", what,
