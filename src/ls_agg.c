@@ -215,6 +215,7 @@ static int rank(const ls_value *v)
     case LS_BOOL: return 0;
     case LS_STR: return 2;
     case LS_TIME: return 3;
+    case LS_LIST: return 4;
     default: return 1;
     }
 }
@@ -244,6 +245,14 @@ int ls_value_order(const ls_value *a, const ls_value *b)
     if (ra != rb) return ra < rb ? -1 : 1;
     if (ra == 0) return a->u.b - b->u.b;
     if (ra == 3) return a->u.i < b->u.i ? -1 : a->u.i > b->u.i;
+    if (ra == 4) { /* lists (percentiles): element by element, then the shorter first */
+        for (uint32_t i = 0; i < a->u.l.n && i < b->u.l.n; i++) {
+            ls_value x = ls_list_at(a, i), y = ls_list_at(b, i);
+            int c = ls_value_order(&x, &y);
+            if (c) return c;
+        }
+        return a->u.l.n < b->u.l.n ? -1 : a->u.l.n > b->u.l.n;
+    }
     if (ra == 2) {
         size_t n = a->u.s.n < b->u.s.n ? a->u.s.n : b->u.s.n;
         int c = memcmp(a->u.s.p, b->u.s.p, n);

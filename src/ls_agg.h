@@ -120,7 +120,8 @@ void ls_acc_set_str(ls_acc *a, const char *p, size_t n);
 size_t ls_acc_sketch_bytes(const ls_acc *a, const unsigned char **p);
 int ls_acc_load_sketch(ls_acc *a, uint8_t kind, const unsigned char *p, size_t n);
 
-/* Spark's ordering of two non-null values for min/max: <0, 0, >0. */
+/* Spark's ordering of two non-null values for min/max (and order_by; lists,
+ * as Spark's arrays, element by element): <0, 0, >0. */
 int ls_value_order(const ls_value *a, const ls_value *b);
 
 #endif

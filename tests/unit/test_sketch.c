@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ls_agg.h"
+#include "ls_cast.h"
 #include "ls_hll.h"
 #include "ls_quantile.h"
 #include "ls_sparkhash.h"
@@ -215,6 +216,11 @@ START_TEST(sketch_hll_nulls_and_kinds)
     ck_assert_int_eq(ls_agg_prepare(LS_AGG_APPROX_DISTINCT, &w), 1); /* unusable: null */
     ck_assert_int_eq(w.type, LS_NULL);
     ls_acc_release(&a);
+    /* a schema "float" is a double: hashed as a double (Spark's FloatType hashes 4 bytes;
+     * README, Differences from Spark) */
+    ls_type t;
+    ck_assert_int_eq(ls_type_parse("float", &t), 0);
+    ck_assert_int_eq(t, LS_TYPE_DOUBLE);
 }
 END_TEST
 
@@ -283,6 +289,14 @@ START_TEST(sketch_percentile_equals_spark)
     }
     assert_list(ls_acc_result(&b, LS_AGG_PERCENTILE), LS_DOUBLE, want11, 11);
     assert_list(ls_acc_result(&c, LS_AGG_PERCENTILE), LS_DOUBLE, want_acc2, 9);
+    /* lists order as Spark's arrays (order_by): element by element, then by length */
+    ls_value lb = ls_acc_result(&b, LS_AGG_PERCENTILE), lc = ls_acc_result(&c, LS_AGG_PERCENTILE);
+    ck_assert_int_lt(ls_value_order(&lb, &lc), 0); /* -1e300 < NaN */
+    ck_assert_int_gt(ls_value_order(&lc, &lb), 0);
+    ck_assert_int_eq(ls_value_order(&lb, &lb), 0);
+    ls_value shorter = lb;
+    shorter.u.l.n = 3;
+    ck_assert_int_lt(ls_value_order(&shorter, &lb), 0);
     ls_acc_release(&b);
     ls_acc_release(&c);
 }
