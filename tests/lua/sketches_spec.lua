@@ -143,6 +143,25 @@ describe("sketch aggregates", function()
     end)
   end)
 
+  it("declares the README's example as written, with the column names its row shows", function()
+    local f = assert(io.open("README.md"))
+    local text = f:read("a")
+    f:close()
+    local example
+    for block in text:gmatch("```lua\n(.-)```") do
+      if block:find("approx_count_distinct", 1, true) then example = block end
+    end
+    assert.is_string(example)
+    local ok, err = H.run_script('local ls = require "luastream"\n'
+      .. 'local clicks = ls.kafka { topic = "clicks" }\n' .. example)
+    assert.is_true(ok, err)
+    local q = ls._declared.queries[1]
+    local row = text:match("gives rows like (`.-`)"):gsub("%s*\n%s*", " ")
+    for _, a in ipairs(q.aggregates) do
+      assert_has(row, '"' .. a.name .. '":')
+    end
+  end)
+
   describe("Spark's literal text", function()
     it("writes numbers as Spark's column names do (Java's Double.toString)", function()
       local cases = { { 0.5, "0.5" }, { 1, "1" }, { 1.0, "1.0" }, { 0.001, "0.001" }, { 0.0001, "1.0E-4" },
