@@ -265,7 +265,9 @@ static unsigned char *build(const qhdr *proto, summ s, summ b, size_t spare)
     h->b_n = b.n;
     h->head_n = 0;
     h->fresh = 0;
+    h->has_result = 0;
     memcpy(pcts(h), pcts(proto), proto->npct * sizeof(double));
+    memset(results(h), 0, proto->npct * sizeof(int64_t)); /* computed when asked */
     if (s.n) memcpy(s_of(h), s.st, s.n * sizeof(qstat));
     if (b.n) memcpy(b_of(h), b.st, b.n * sizeof(qstat));
     return q;
