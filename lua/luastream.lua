@@ -406,8 +406,8 @@ function M.approx_count_distinct(column, rsd, name, ...)
     end
     -- Spark needs precision >= 4; luastream keeps at most 2^18 registers per group
     if rsd ~= rsd or rsd <= 0 or hll_precision(rsd) < 4 or hll_precision(rsd) > 18 then
-      fail(2, "ls.approx_count_distinct: rsd must be at least 0.00216 and below 0.391 (HyperLogLog++ "
-           .. "with 2^4 to 2^18 registers; Spark refuses 0.391 and above), got %s", tostring(rsd))
+      fail(2, "ls.approx_count_distinct: rsd must be from 0.00217 to 0.391 (HyperLogLog++ with 2^18 "
+           .. "down to 2^4 registers per group; Spark refuses more than 0.391), got %s", tostring(rsd))
     end
   end
   return aggregate("approx_count_distinct", column, name, { rsd = rsd or 0.05 })

@@ -848,7 +848,7 @@ static int compile_hll(lua_State *L, int ad, const ls_query *q, ls_agg_spec *a, 
     if (get_num(L, ad, "rsd", LS_HLL_DEFAULT_RSD, what, &rsd, err)) return -1;
     a->hll_p = ls_hll_precision(rsd);
     if (a->hll_p < LS_HLL_MIN_P || a->hll_p > LS_HLL_MAX_P) {
-        ls_seterr(err, "%s: rsd must be at least 0.00216 and below 0.391, got %g", what, rsd);
+        ls_seterr(err, "%s: rsd must be from 0.00217 to 0.391, got %g", what, rsd);
         return -1;
     }
     const ls_colref *c = &q->agg_cols[q->naggs - 1];

@@ -43,17 +43,18 @@ describe("sketch aggregates", function()
     end)
 
     it("accepts rsd over Spark's range that luastream keeps", function()
-      assert.are.equal(0.39, ls.approx_count_distinct("u", 0.39).rsd)       -- 2^4 registers
-      assert.are.equal(0.0022, ls.approx_count_distinct("u", 0.0022).rsd)   -- 2^18
+      assert.are.equal(0.391, ls.approx_count_distinct("u", 0.391).rsd)     -- 2^4 registers
+      assert.are.equal(0.00217, ls.approx_count_distinct("u", 0.00217).rsd) -- 2^18
     end)
 
     it("refuses a bad rsd at the script's line", function()
       assert_has(error_at_line('ls.approx_count_distinct("u", 0.5)'),
-        "rsd must be at least 0.00216 and below 0.391")
-      assert_has(error_at_line('ls.approx_count_distinct("u", 0.0021)'), "got 0.0021")
-      assert_has(error_at_line('ls.approx_count_distinct("u", 0)'), "rsd must be at least")
-      assert_has(error_at_line('ls.approx_count_distinct("u", -1)'), "rsd must be at least")
-      assert_has(error_at_line('ls.approx_count_distinct("u", 0/0)'), "rsd must be at least")
+        "rsd must be from 0.00217 to 0.391")
+      assert_has(error_at_line('ls.approx_count_distinct("u", 0.00216)'), "got 0.00216") -- 2^19 registers
+      assert_has(error_at_line('ls.approx_count_distinct("u", 0.3911)'), "got 0.3911")     -- 2^3
+      assert_has(error_at_line('ls.approx_count_distinct("u", 0)'), "rsd must be from")
+      assert_has(error_at_line('ls.approx_count_distinct("u", -1)'), "rsd must be from")
+      assert_has(error_at_line('ls.approx_count_distinct("u", 0/0)'), "rsd must be from")
       assert_has(error_at_line('ls.approx_count_distinct("u", {})'), "rsd (the relative standard deviation) must be a number, got table")
     end)
 
