@@ -310,7 +310,8 @@ static int fold_hll(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, char 
 
 /* percentile_approx: the value as Spark's digest takes it (a double; a
  * timestamp as epoch microseconds). */
-static int fold_qsum(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, char *err)
+static int fold_qsum(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, int64_t part,
+                     char *err)
 {
     double x;
     int kind;
@@ -329,18 +330,18 @@ static int fold_qsum(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, char
                                 spec->pcts ? spec->npcts : 1, spec->pct_list);
         a->kind = LS_ACC_QSUM;
     }
-    a->v.blob = ls_qsum_add(a->v.blob, x, kind);
+    a->v.blob = ls_qsum_add(a->v.blob, x, kind, part);
     a->n++;
     return 0;
 }
 
-int ls_acc_fold(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, char *err)
+int ls_acc_fold(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, int64_t part, char *err)
 {
     if (spec->fn != LS_AGG_APPROX_DISTINCT && spec->fn != LS_AGG_PERCENTILE)
         return ls_acc_update(a, spec->fn, v, err);
     if (!v || v->type == LS_NULL) return 0;
     return spec->fn == LS_AGG_APPROX_DISTINCT ? fold_hll(a, spec, v, err)
-                                              : fold_qsum(a, spec, v, err);
+                                              : fold_qsum(a, spec, v, part, err);
 }
 
 void ls_acc_seal(ls_acc *a)
@@ -354,7 +355,7 @@ int ls_acc_update(ls_acc *a, ls_agg_fn fn, const ls_value *v, char *err)
         ls_agg_spec spec;
         memset(&spec, 0, sizeof spec);
         spec.fn = fn;
-        return ls_acc_fold(a, &spec, v, err);
+        return ls_acc_fold(a, &spec, v, -1, err);
     }
     if (fn == LS_AGG_COUNT) {
         if (!v || v->type != LS_NULL) a->n++;

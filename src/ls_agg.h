@@ -20,8 +20,9 @@
  * hash of each value (ls_sparkhash.h); percentile_approx is Spark's
  * quantile summary (ls_quantile.h) over numbers (strings cast to double as
  * for sum, timestamps too), which an accumulator holds as the state
- * summary plus the batch's partial: the owner seals it (ls_acc_seal) at
- * the end of each batch, as Spark's state store keeps the digest.
+ * summary plus the batch's partial digests (one per source partition): the
+ * owner seals it (ls_acc_seal) at the end of each batch, as Spark's state
+ * store keeps the digest.
  *
  * What an accumulator owns apart from its cell is one blob: a string
  * min/max's copy, or a sketch. The owner of the accumulator calls
@@ -95,8 +96,10 @@ void ls_acc_init(ls_acc *a);
  * fills err) when v is a kind fn cannot fold (not prepared). Sketches get
  * Spark's default parameters. */
 int ls_acc_update(ls_acc *a, ls_agg_fn fn, const ls_value *v, char *err);
-/* The same with the aggregate's parameters (what queries call). */
-int ls_acc_fold(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, char *err);
+/* The same with the aggregate's parameters (what queries call); part is the
+ * source partition the value was read from (-1 when not known): Spark
+ * makes one partial percentile_approx digest per partition. */
+int ls_acc_fold(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, int64_t part, char *err);
 /* End of a batch: a percentile_approx digest merges the batch's values
  * into its summary; nothing for the other functions. */
 void ls_acc_seal(ls_acc *a);

@@ -19,29 +19,44 @@ typedef struct qhdr {
     uint64_t len, cap;  /* bytes in use, allocated */
     double eps;         /* relative error: 1 / accuracy */
     int64_t s_count;    /* values summarised by S */
-    int64_t b_count;    /* values in B's samples (its head not included) */
-    uint64_t s_n, b_n;  /* samples of S and of B */
-    uint64_t head_n;    /* values in B's head buffer */
+    uint64_t s_n;       /* samples of S */
     uint32_t npct;      /* percentages */
+    uint32_t nparts;    /* partial digests of the batch: one per source partition */
+    uint32_t last;      /* the partial the last value went to (where to look first) */
     uint8_t list;       /* the result is a list */
     uint8_t kinds;      /* LS_QK_* seen */
     uint8_t fresh;      /* the cached results are those of the current content */
     uint8_t has_result; /* ... and there was a value (else the result is null) */
-} qhdr;                 /* then pct[npct], result[npct], S, B, head */
+} qhdr;                 /* then pct[npct], result[npct], S's samples, the partials */
+
+/* A partial digest: Spark's buffer of one map task (one Kafka partition) in a batch. */
+typedef struct qpart {
+    int64_t part;       /* the source partition (-1: not known) */
+    int64_t count;      /* values in its samples (its head not included) */
+    uint64_t n;         /* samples */
+    uint64_t head_n;    /* values in its head buffer ... */
+    uint64_t head_cap;  /* ... of this many places */
+} qpart;                /* then qstat[n], double[head_cap] */
 
 #define MAX_COUNT ((int64_t)1 << 60) /* sums of three stay within int64 */
+#define FIRST_HEAD 8                 /* head places of a new partial (doubled as it fills) */
 
 static qhdr *hdr(const unsigned char *q) { return (qhdr *)(void *)q; }
 static double *pcts(const qhdr *h) { return (double *)(void *)(h + 1); }
 static int64_t *results(const qhdr *h) { return (int64_t *)(void *)(pcts(h) + h->npct); }
 static qstat *s_of(const qhdr *h) { return (qstat *)(void *)(results(h) + h->npct); }
-static qstat *b_of(const qhdr *h) { return s_of(h) + h->s_n; }
-static double *head_of(const qhdr *h) { return (double *)(void *)(b_of(h) + h->b_n); }
-
-static size_t layout_len(uint32_t npct, uint64_t s_n, uint64_t b_n, uint64_t head_n)
+static qpart *first_part(const qhdr *h) { return (qpart *)(void *)(s_of(h) + h->s_n); }
+static qstat *part_stats(const qpart *p) { return (qstat *)(void *)(p + 1); }
+static double *part_head(const qpart *p) { return (double *)(void *)(part_stats(p) + p->n); }
+static size_t part_size(const qpart *p)
 {
-    return sizeof(qhdr) + 2 * (size_t)npct * 8 + (size_t)(s_n + b_n) * sizeof(qstat) +
-           (size_t)head_n * 8;
+    return sizeof *p + (size_t)p->n * sizeof(qstat) + (size_t)p->head_cap * 8;
+}
+static qpart *next_part(const qpart *p) { return (qpart *)(void *)((char *)p + part_size(p)); }
+
+static size_t base_len(uint32_t npct, uint64_t s_n)
+{
+    return sizeof(qhdr) + 2 * (size_t)npct * 8 + (size_t)s_n * sizeof(qstat);
 }
 
 /* ---- summaries (sampled, count) ----------------------------------------- */
@@ -248,29 +263,65 @@ static void query(const summ *s, double eps, const double *ps, uint32_t np, doub
 
 /* ---- the digest block ------------------------------------------------------ */
 
-/* A new block like proto (parameters, kinds) holding S and B (B's head
- * empty), with room for `spare` head values. */
-static unsigned char *build(const qhdr *proto, summ s, summ b, size_t spare)
+static summ s_summ(const qhdr *h) { return borrow(s_of(h), h->s_n, h->s_count); }
+static summ p_summ(const qpart *p) { return borrow(part_stats(p), p->n, p->count); }
+
+/* A partial as the next block holds it: its samples and its head. */
+typedef struct partv {
+    int64_t part;
+    summ st;
+    const double *head;
+    size_t head_n, head_cap;
+} partv;
+
+/* A new block like proto (parameters, kinds) holding S and the partials. */
+static unsigned char *build(const qhdr *proto, summ s, const partv *parts, size_t np)
 {
-    size_t len = layout_len(proto->npct, s.n, b.n, 0);
-    size_t cap = len + spare * 8;
-    unsigned char *q = ls_xmalloc(cap);
+    size_t len = base_len(proto->npct, s.n);
+    for (size_t k = 0; k < np; k++)
+        len += sizeof(qpart) + parts[k].st.n * sizeof(qstat) + parts[k].head_cap * 8;
+    unsigned char *q = ls_xmalloc(len);
     qhdr *h = hdr(q);
     *h = *proto;
-    h->len = len;
-    h->cap = cap;
+    h->len = h->cap = len;
     h->s_count = s.count;
     h->s_n = s.n;
-    h->b_count = b.count;
-    h->b_n = b.n;
-    h->head_n = 0;
+    h->nparts = (uint32_t)np;
+    h->last = 0;
     h->fresh = 0;
     h->has_result = 0;
     memcpy(pcts(h), pcts(proto), proto->npct * sizeof(double));
     memset(results(h), 0, proto->npct * sizeof(int64_t)); /* computed when asked */
     if (s.n) memcpy(s_of(h), s.st, s.n * sizeof(qstat));
-    if (b.n) memcpy(b_of(h), b.st, b.n * sizeof(qstat));
+    qpart *p = first_part(h);
+    for (size_t k = 0; k < np; k++) {
+        memset(p, 0, sizeof *p);
+        p->part = parts[k].part;
+        p->count = parts[k].st.count;
+        p->n = parts[k].st.n;
+        p->head_n = parts[k].head_n;
+        p->head_cap = parts[k].head_cap;
+        if (p->n) memcpy(part_stats(p), parts[k].st.st, p->n * sizeof(qstat));
+        memset(part_head(p), 0, p->head_cap * 8);
+        if (p->head_n) memcpy(part_head(p), parts[k].head, p->head_n * 8);
+        p = next_part(p);
+    }
     return q;
+}
+
+/* The partials of h as they stand. */
+static partv *partials(const qhdr *h)
+{
+    partv *v = ls_xcalloc(h->nparts + 1, sizeof *v);
+    const qpart *p = first_part(h);
+    for (uint32_t k = 0; k < h->nparts; k++, p = next_part(p)) {
+        v[k].part = p->part;
+        v[k].st = p_summ(p);
+        v[k].head = part_head(p);
+        v[k].head_n = p->head_n;
+        v[k].head_cap = p->head_cap;
+    }
+    return v;
 }
 
 unsigned char *ls_qsum_new(int64_t accuracy, const double *ps, size_t npct, int list)
@@ -280,63 +331,136 @@ unsigned char *ls_qsum_new(int64_t accuracy, const double *ps, size_t npct, int 
     proto.eps = 1.0 / (double)(accuracy > 0 ? accuracy : LS_QSUM_DEFAULT_ACCURACY);
     proto.npct = (uint32_t)npct;
     proto.list = list != 0;
-    size_t len = layout_len(proto.npct, 0, 0, 0), cap = len + 4 * 8;
-    unsigned char *q = ls_xcalloc(1, cap);
+    unsigned char *q = ls_xcalloc(1, base_len(proto.npct, 0));
     qhdr *h = hdr(q);
     *h = proto;
-    h->len = len;
-    h->cap = cap;
+    h->len = h->cap = base_len(proto.npct, 0);
     memcpy(pcts(h), ps, npct * sizeof(double));
     return q;
 }
 
-static summ s_summ(const qhdr *h) { return borrow(s_of(h), h->s_n, h->s_count); }
-static summ b_summ(const qhdr *h) { return borrow(b_of(h), h->b_n, h->b_count); }
-
-unsigned char *ls_qsum_add(unsigned char *q, double x, int kind)
+/* Makes room for `more` bytes at the end of q. */
+static unsigned char *reserve(unsigned char *q, size_t more)
 {
     qhdr *h = hdr(q);
-    if (h->len + 8 > h->cap) {
-        size_t cap = h->cap * 2 > h->len + 8 ? h->cap * 2 : h->len + 8;
-        q = ls_xrealloc(q, cap);
-        h = hdr(q);
-        h->cap = cap;
+    if (h->len + more <= h->cap) return q;
+    size_t cap = h->cap * 2 > h->len + more ? h->cap * 2 : h->len + more;
+    q = ls_xrealloc(q, cap);
+    hdr(q)->cap = cap;
+    return q;
+}
+
+/* The partial of source partition `part`, made when there is none; *at is
+ * its offset in q (q may move). */
+static unsigned char *partial_of(unsigned char *q, int64_t part, size_t *at)
+{
+    qhdr *h = hdr(q);
+    qpart *p = first_part(h);
+    uint32_t k = 0;
+    if (h->last < h->nparts) { /* values come in runs of one partition: try the last one */
+        for (; k < h->last; k++) p = next_part(p);
+        if (p->part != part) {
+            p = first_part(h);
+            k = 0;
+        }
     }
-    head_of(h)[h->head_n++] = x;
-    h->len += 8;
+    for (; k < h->nparts && p->part != part; k++) p = next_part(p);
+    if (k < h->nparts) {
+        h->last = k;
+        *at = (size_t)((unsigned char *)p - q);
+        return q;
+    }
+    size_t size = sizeof(qpart) + FIRST_HEAD * 8;
+    q = reserve(q, size);
+    h = hdr(q);
+    *at = h->len;
+    p = (qpart *)(void *)(q + h->len);
+    memset(p, 0, size);
+    p->part = part;
+    p->head_cap = FIRST_HEAD;
+    h->len += size;
+    h->last = h->nparts++;
+    return q;
+}
+
+unsigned char *ls_qsum_add(unsigned char *q, double x, int kind, int64_t part)
+{
+    size_t at;
+    q = partial_of(q, part, &at);
+    qpart *p = (qpart *)(void *)(q + at);
+    if (p->head_n == p->head_cap) { /* double its head, moving the partials after it */
+        size_t grow = p->head_cap ? p->head_cap : FIRST_HEAD;
+        if (p->head_cap + grow > LS_QSUM_HEAD_SIZE) grow = LS_QSUM_HEAD_SIZE - p->head_cap;
+        q = reserve(q, grow * 8);
+        p = (qpart *)(void *)(q + at);
+        unsigned char *tail = (unsigned char *)next_part(p), *end = q + hdr(q)->len;
+        memmove(tail + grow * 8, tail, (size_t)(end - tail));
+        p->head_cap += grow;
+        hdr(q)->len += grow * 8;
+    }
+    qhdr *h = hdr(q);
+    part_head(p)[p->head_n++] = x;
     h->kinds |= (uint8_t)kind;
     h->fresh = 0;
-    if (h->head_n < LS_QSUM_HEAD_SIZE) return q;
+    if (p->head_n < LS_QSUM_HEAD_SIZE) return q;
     /* Spark's insert: the full head buffer goes into the samples, which
      * are compressed once there are compressThreshold of them */
-    summ r = with_head(b_summ(h), head_of(h), h->head_n, h->eps);
+    summ r = with_head(p_summ(p), part_head(p), p->head_n, h->eps);
     if (r.n >= LS_QSUM_COMPRESS_THRESHOLD) {
         summ c = compress_immut(r, 2 * h->eps * (double)r.count);
         summ_free(&r);
         r = c;
     }
-    unsigned char *nq = build(h, s_summ(h), r, 0);
+    partv *v = partials(h);
+    v[h->last].st = r;
+    v[h->last].head_n = 0;
+    v[h->last].head_cap = FIRST_HEAD;
+    unsigned char *nq = build(h, s_summ(h), v, h->nparts);
     summ_free(&r);
+    free(v);
     free(q);
     return nq;
 }
 
-/* All of q as one compressed summary: S merged with compressed B. */
+static int by_part(const void *a, const void *b)
+{
+    const partv *x = a, *y = b;
+    return x->part < y->part ? -1 : x->part > y->part;
+}
+
+/* The batch's partials as Spark's shuffle merges them: each compressed (as
+ * serialized), then merged one into the other in partition order. */
+static summ batch_partial(const qhdr *h)
+{
+    partv *v = partials(h);
+    qsort(v, h->nparts, sizeof *v, by_part);
+    summ c = { NULL, 0, 0, 1 };
+    for (uint32_t k = 0; k < h->nparts; k++) {
+        summ pc = compress(v[k].st, v[k].head, v[k].head_n, h->eps);
+        summ m = merge(c, pc, h->eps);
+        summ_free(&pc);
+        summ_free(&c);
+        c = m;
+    }
+    free(v);
+    return c;
+}
+
+/* All of q as one compressed summary: S merged with the batch's partials. */
 static summ whole(const qhdr *h)
 {
-    summ b = compress(b_summ(h), head_of(h), h->head_n, h->eps);
-    summ w = merge(s_summ(h), b, h->eps);
-    summ_free(&b);
+    summ c = batch_partial(h);
+    summ w = merge(s_summ(h), c, h->eps);
+    summ_free(&c);
     return w;
 }
 
 unsigned char *ls_qsum_seal(unsigned char *q)
 {
     qhdr *h = hdr(q);
-    if (h->b_count == 0 && h->head_n == 0) return q;
+    if (h->nparts == 0) return q;
     summ w = whole(h);
-    summ none = { NULL, 0, 0, 1 };
-    unsigned char *nq = build(h, w, none, 0);
+    unsigned char *nq = build(h, w, NULL, 0);
     summ_free(&w);
     free(q);
     return nq;
@@ -346,15 +470,43 @@ unsigned char *ls_qsum_merge(unsigned char *q, const unsigned char *other)
 {
     const qhdr *o = hdr(other);
     qhdr *h = hdr(q);
-    if (o->s_count == 0 && o->b_count == 0 && o->head_n == 0) return q;
-    summ ow = whole(o);
-    summ mine = compress(b_summ(h), head_of(h), h->head_n, h->eps);
-    summ nb = merge(mine, ow, h->eps > o->eps ? h->eps : o->eps);
-    summ_free(&ow);
-    summ_free(&mine);
+    if (o->s_count == 0 && o->nparts == 0) return q;
+    double eps = h->eps > o->eps ? h->eps : o->eps;
+    /* every partial compressed; other's joins the one of its partition */
+    partv *mine = partials(h), *theirs = partials(o);
+    partv *v = ls_xcalloc((size_t)h->nparts + o->nparts + 1, sizeof *v);
+    size_t np = 0;
+    for (uint32_t k = 0; k < h->nparts; k++) {
+        v[np] = mine[k];
+        v[np].st = compress(mine[k].st, mine[k].head, mine[k].head_n, h->eps);
+        v[np].head_n = v[np].head_cap = 0;
+        np++;
+    }
+    for (uint32_t k = 0; k < o->nparts; k++) {
+        summ pc = compress(theirs[k].st, theirs[k].head, theirs[k].head_n, o->eps);
+        size_t j = 0;
+        while (j < np && v[j].part != theirs[k].part) j++;
+        if (j < np) {
+            summ m = merge(v[j].st, pc, eps);
+            summ_free(&v[j].st);
+            summ_free(&pc);
+            v[j].st = m;
+        } else {
+            v[np].part = theirs[k].part;
+            v[np].st = pc;
+            v[np].head = NULL;
+            v[np].head_n = v[np].head_cap = 0;
+            np++;
+        }
+    }
+    summ s = o->s_count ? merge(s_summ(h), s_summ(o), eps) : s_summ(h);
     h->kinds |= o->kinds;
-    unsigned char *nq = build(h, s_summ(h), nb, 0);
-    summ_free(&nb);
+    unsigned char *nq = build(h, s, v, np);
+    for (size_t k = 0; k < np; k++) summ_free(&v[k].st);
+    summ_free(&s);
+    free(v);
+    free(mine);
+    free(theirs);
     free(q);
     return nq;
 }
@@ -426,7 +578,15 @@ ls_value ls_qsum_result(const unsigned char *q)
 
 size_t ls_qsum_len(const unsigned char *q) { return hdr(q)->len; }
 size_t ls_qsum_cap(const unsigned char *q) { return hdr(q)->cap; }
-int64_t ls_qsum_count(const unsigned char *q) { return hdr(q)->s_count + hdr(q)->b_count + (int64_t)hdr(q)->head_n; }
+
+int64_t ls_qsum_count(const unsigned char *q)
+{
+    const qhdr *h = hdr(q);
+    int64_t n = h->s_count;
+    const qpart *p = first_part(h);
+    for (uint32_t k = 0; k < h->nparts; k++, p = next_part(p)) n += p->count + (int64_t)p->head_n;
+    return n;
+}
 
 static int stats_ok(const qstat *st, uint64_t n)
 {
@@ -435,27 +595,44 @@ static int stats_ok(const qstat *st, uint64_t n)
     return 1;
 }
 
-unsigned char *ls_qsum_load(const unsigned char *p, size_t n)
+unsigned char *ls_qsum_load(const unsigned char *b, size_t n)
 {
     qhdr h;
     if (n < sizeof h) return NULL;
-    memcpy(&h, p, sizeof h);
+    memcpy(&h, b, sizeof h);
     uint64_t limit = n / 8; /* no count of items can exceed the bytes there are */
-    if (h.len != n || h.npct == 0 || h.npct > limit || h.s_n > limit || h.b_n > limit ||
-        h.head_n > limit || h.head_n >= LS_QSUM_HEAD_SIZE ||
-        layout_len(h.npct, h.s_n, h.b_n, h.head_n) != n || !(h.eps > 0 && h.eps <= 1) ||
-        h.list > 1 || h.kinds > 7 || h.s_count < 0 || h.s_count > MAX_COUNT || h.b_count < 0 ||
-        h.b_count > MAX_COUNT || (h.s_n > 0) != (h.s_count > 0) || (h.b_n > 0) != (h.b_count > 0))
+    if (h.len != n || h.npct == 0 || h.npct > limit || h.s_n > limit || h.nparts > limit ||
+        base_len(h.npct, h.s_n) > n || !(h.eps > 0 && h.eps <= 1) || h.list > 1 ||
+        h.kinds > 7 || h.s_count < 0 || h.s_count > MAX_COUNT || (h.s_n > 0) != (h.s_count > 0))
         return NULL;
     unsigned char *q = ls_xmalloc(n);
-    memcpy(q, p, n);
+    memcpy(q, b, n);
     qhdr *nh = hdr(q);
     nh->cap = n;
+    nh->last = 0;
     nh->fresh = 0;
     nh->has_result = 0;
-    int ok = stats_ok(s_of(nh), nh->s_n) && stats_ok(b_of(nh), nh->b_n);
+    int ok = stats_ok(s_of(nh), nh->s_n);
     for (uint32_t k = 0; ok && k < nh->npct; k++) ok = pcts(nh)[k] >= 0 && pcts(nh)[k] <= 1;
-    if (!ok) {
+    /* the partials, each within the block */
+    size_t at = base_len(nh->npct, nh->s_n);
+    for (uint32_t k = 0; ok && k < nh->nparts; k++) {
+        qpart p;
+        if (n - at < sizeof p) {
+            ok = 0;
+            break;
+        }
+        memcpy(&p, q + at, sizeof p);
+        ok = p.n <= limit && p.head_cap <= LS_QSUM_HEAD_SIZE && p.head_n <= p.head_cap &&
+             p.head_n < LS_QSUM_HEAD_SIZE && p.count >= 0 && p.count <= MAX_COUNT &&
+             (p.n > 0) == (p.count > 0) && (n - at - sizeof p) / sizeof(qstat) >= p.n &&
+             n - at - sizeof p - p.n * sizeof(qstat) >= p.head_cap * 8;
+        if (ok) {
+            ok = stats_ok((const qstat *)(const void *)(q + at + sizeof p), p.n);
+            at += sizeof p + p.n * sizeof(qstat) + p.head_cap * 8;
+        }
+    }
+    if (!ok || at != n) {
         free(q);
         return NULL;
     }

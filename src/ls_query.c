@@ -422,7 +422,7 @@ static int dead(ls_query *q, ls_deadletter *dl, const ls_origin *o, const char *
  * (window, key) pair the watermark has passed is late: it is not folded,
  * and counted once per batch per distinct pair, as Spark drops rows at its
  * stateful operator after partial aggregation. */
-static void fold(ls_query *q, int64_t et)
+static void fold(ls_query *q, int64_t et, int64_t part)
 {
     int64_t starts[LS_MAX_WINDOWS];
     int nw = 1;
@@ -453,7 +453,7 @@ static void fold(ls_query *q, int64_t et)
         }
         ls_group *g = ls_state_upsert(q->state, key, q->key.len, h, evict_at, &created);
         for (size_t a = 0; a < q->naggs; a++)
-            ls_acc_fold(&g->acc[a], &q->aggs[a], q->agg_cols[a].name ? &q->avals[a] : NULL,
+            ls_acc_fold(&g->acc[a], &q->aggs[a], q->agg_cols[a].name ? &q->avals[a] : NULL, part,
                         NULL); /* values were prepared before folding */
         if (g->updated_batch != q->batch_id) {
             g->updated_batch = q->batch_id;
@@ -565,7 +565,7 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
         count_event_time(q, et);
         if (q->has_watermark) ls_watermark_observe(&q->wm, et);
     }
-    fold(q, et);
+    fold(q, et, o ? o->partition : -1); /* the partition: Spark's percentile digests are per partition */
 out:
     if (!q->use_view) lua_settop(L, top);
     if (timed) q->stats.process_ms += (ls_mono_ms() - t0) * LS_TIME_SAMPLE;

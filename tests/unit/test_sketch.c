@@ -47,7 +47,7 @@ static ls_agg_spec pct_spec(int64_t accuracy, const double *pcts, size_t n, int 
 static void fold(ls_acc *a, const ls_agg_spec *s, ls_value v)
 {
     char err[LS_ERRLEN] = "";
-    if (ls_agg_prepare(s->fn, &v) != 0 || ls_acc_fold(a, s, &v, err) != 0)
+    if (ls_agg_prepare(s->fn, &v) != 0 || ls_acc_fold(a, s, &v, -1, err) != 0)
         ck_abort_msg("fold failed: %s", err);
 }
 
@@ -197,7 +197,7 @@ START_TEST(sketch_hll_nulls_and_kinds)
     ls_acc_init(&a);
     ck_assert_int_eq(ls_acc_result(&a, LS_AGG_APPROX_DISTINCT).u.i, 0); /* no value: 0, not null */
     ls_value null = ls_null();
-    ck_assert_int_eq(ls_acc_fold(&a, &d, &null, NULL), 0);
+    ck_assert_int_eq(ls_acc_fold(&a, &d, &null, -1, NULL), 0);
     ck_assert_int_eq(a.n, 0);
     /* 5 and "5" and 5.0 are three values (three Spark types); -0.0 is 0.0 */
     fold(&a, &d, ls_int(5));
@@ -382,6 +382,67 @@ START_TEST(sketch_percentile_merge_within_bound)
 }
 END_TEST
 
+/* Values of two partitions arriving in interleaved chunks, over batches:
+ * the digest is Spark's (one partial per partition and batch, compressed,
+ * merged in partition order, then into the state), far beyond the exact
+ * regime and with a NaN (whose place Spark's merges decide). */
+START_TEST(sketch_percentile_partials_per_partition)
+{
+    static const double ps[] = { 0.1, 0.5, 0.9, 0.99 };
+    ls_agg_spec s = pct_spec(100, ps, 4, 1);
+    ls_acc a;
+    ls_acc_init(&a);
+    unsigned char *state = ls_qsum_new(100, ps, 4, 1);
+    char err[LS_ERRLEN];
+    for (int batch = 0; batch < 4; batch++) {
+        unsigned char *part[2] = { ls_qsum_new(100, ps, 4, 1), ls_qsum_new(100, ps, 4, 1) };
+        for (int chunk = 0; chunk < 6; chunk++)     /* partition 0, 1, 0, 1, ... */
+            for (int i = 0; i < 500; i++) {
+                int p = chunk % 2;
+                int64_t k = ((int64_t)batch * 3000 + chunk * 500 + i) * 7919 % 100003;
+                double x = k == 4242 ? NAN : (double)k;
+                ls_value v = ls_double(x);
+                if (ls_acc_fold(&a, &s, &v, p, err)) ck_abort_msg("%s", err);
+                part[p] = ls_qsum_add(part[p], x, LS_QK_DOUBLE, p);
+            }
+        /* Spark: the partials merged in partition order, the result into the state */
+        unsigned char *merged = ls_qsum_new(100, ps, 4, 1);
+        for (int p = 0; p < 2; p++) {
+            merged = ls_qsum_merge(merged, part[p]);
+            free(part[p]);
+        }
+        merged = ls_qsum_seal(merged);
+        state = ls_qsum_merge(state, merged);
+        state = ls_qsum_seal(state);
+        free(merged);
+        ls_acc_seal(&a);
+        ls_value got = ls_acc_result(&a, LS_AGG_PERCENTILE), want = ls_qsum_result(state);
+        double w[4];
+        for (uint32_t i = 0; i < 4; i++) w[i] = ls_list_at(&want, i).u.d;
+        assert_list(got, LS_DOUBLE, w, 4);
+        ck_assert_int_eq(ls_qsum_count(a.v.blob), (batch + 1) * 3000);
+    }
+    /* not the same as one partial: the partition split matters beyond the exact regime */
+    ls_acc one;
+    ls_acc_init(&one);
+    for (int batch = 0; batch < 4; batch++) {
+        for (int chunk = 0; chunk < 6; chunk++)
+            for (int i = 0; i < 500; i++) {
+                int64_t k = ((int64_t)batch * 3000 + chunk * 500 + i) * 7919 % 100003;
+                fold(&one, &s, ls_double(k == 4242 ? NAN : (double)k));
+            }
+        ls_acc_seal(&one);
+    }
+    ls_value r1 = ls_acc_result(&one, LS_AGG_PERCENTILE), r2 = ls_acc_result(&a, LS_AGG_PERCENTILE);
+    int same = 1;
+    for (uint32_t i = 0; i < 4; i++) same &= ls_list_at(&r1, i).u.d == ls_list_at(&r2, i).u.d;
+    ck_assert_msg(!same, "a partition split that changes nothing tests nothing");
+    ls_acc_release(&one);
+    ls_acc_release(&a);
+    free(state);
+}
+END_TEST
+
 START_TEST(sketch_percentile_types)
 {
     static const double half = 0.5;
@@ -390,7 +451,7 @@ START_TEST(sketch_percentile_types)
     ls_acc_init(&a);
     ck_assert_int_eq(ls_acc_result(&a, LS_AGG_PERCENTILE).type, LS_NULL); /* no value: null */
     ls_value null = ls_null();
-    ck_assert_int_eq(ls_acc_fold(&a, &one, &null, NULL), 0);
+    ck_assert_int_eq(ls_acc_fold(&a, &one, &null, -1, NULL), 0);
     ck_assert_int_eq(ls_acc_result(&a, LS_AGG_PERCENTILE).type, LS_NULL);
     fold(&a, &one, ls_int(7));
     fold(&a, &one, ls_int(-3));
@@ -460,7 +521,7 @@ static void fill(ls_state *s, int nkeys, int batch, int per_key)
             int64_t v = ((int64_t)(batch * per_key + i) * 7919 + k) % 10007;
             ls_value iv = ls_int(v);
             for (int a = 0; a < 3; a++)
-                if (ls_acc_fold(&g->acc[a], &SPECS[a], a == 2 ? NULL : &iv, NULL)) ck_abort();
+                if (ls_acc_fold(&g->acc[a], &SPECS[a], a == 2 ? NULL : &iv, k % 3, NULL)) ck_abort();
         }
         ls_buf_free(&kb);
     }
@@ -599,7 +660,7 @@ START_TEST(sketch_snapshot_corrupt_sketch_refused)
                         ls_value_json(gen, &r);
                         ls_acc_seal(&g->acc[a]);
                         ls_value v = ls_int(1);
-                        ls_acc_fold(&g->acc[a], &SPECS[a], a == 2 ? NULL : &v, NULL);
+                        ls_acc_fold(&g->acc[a], &SPECS[a], a == 2 ? NULL : &v, -1, NULL);
                     }
                 yajl_gen_free(gen);
             } else {
@@ -708,7 +769,7 @@ START_TEST(sketch_state_memory_and_merge)
         for (int i = 30; i < 60; i++) {
             ls_value iv = ls_int(((int64_t)i * 7919 + k) % 10007);
             for (int a = 0; a < 3; a++)
-                if (ls_acc_fold(&g->acc[a], &SPECS[a], a == 2 ? NULL : &iv, NULL)) ck_abort();
+                if (ls_acc_fold(&g->acc[a], &SPECS[a], a == 2 ? NULL : &iv, k % 3, NULL)) ck_abort();
         }
         ls_buf_free(&kb);
     }
@@ -750,6 +811,7 @@ Suite *sketch_suite(void)
     tcase_add_test(tc, sketch_percentile_equals_spark);
     tcase_add_test(tc, sketch_percentile_exact_regime_any_order);
     tcase_add_test(tc, sketch_percentile_merge_within_bound);
+    tcase_add_test(tc, sketch_percentile_partials_per_partition);
     tcase_add_test(tc, sketch_percentile_types);
     tcase_add_test(tc, sketch_snapshot_round_trip);
     tcase_add_test(tc, sketch_snapshot_corrupt_sketch_refused);
