@@ -395,6 +395,7 @@ unsigned char *ls_qsum_add(unsigned char *q, double x, int kind, int64_t part)
         p = (qpart *)(void *)(q + at);
         unsigned char *tail = (unsigned char *)next_part(p), *end = q + hdr(q)->len;
         memmove(tail + grow * 8, tail, (size_t)(end - tail));
+        memset(tail, 0, grow * 8); /* the new places (never left uninitialised in a snapshot) */
         p->head_cap += grow;
         hdr(q)->len += grow * 8;
     }
