@@ -203,8 +203,8 @@ def percentile_rounds(kind, big=3000):
     values: beyond 2^53, the bigint limits, text; for doubles -0.0, NaN, infinities) and "none"
     (null only). big and small are spread over 2 partitions, edge and none are in partition 0:
     Spark merges its partitions' partial digests comparing with <, which a NaN never
-    satisfies, so where a NaN lands depends on the order of those merges, which follows the
-    topic's name (README, Differences)."""
+    satisfies, so where a NaN lands depends on the order of those merges, which luastream
+    cannot know (README, Differences)."""
     recs = []
     for i in range(big):
         v = (i * 7919) % 10007 - 5003
