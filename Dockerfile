@@ -11,7 +11,7 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         build-essential pkg-config librdkafka-dev liblua5.4-dev lua-cjson-dev \
-        libyajl-dev libmicrohttpd-dev python3 \
+        libyajl-dev libmicrohttpd-dev libxxhash-dev python3 \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -27,7 +27,7 @@ FROM debian:bookworm-slim AS runtime
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        librdkafka1 liblua5.4-0 lua-cjson libyajl2 libmicrohttpd12 \
+        librdkafka1 liblua5.4-0 lua-cjson libyajl2 libmicrohttpd12 libxxhash0 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /
 # Scripts run from here: scripts/pipeline.lua, data/radio_code.json, data/calls.json;

@@ -11,7 +11,7 @@ PREFIX   ?= /usr/local
 MANDIR   ?= $(PREFIX)/share/man
 VERSION  := 0.1.0
 CC       ?= cc
-PKGS     := lua5.4 rdkafka yajl libmicrohttpd
+PKGS     := lua5.4 rdkafka yajl libmicrohttpd libxxhash
 OPT      ?= -O2
 CFLAGS   ?=
 CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -fPIC -pthread -D_GNU_SOURCE \
@@ -54,7 +54,7 @@ $(BUILD)/luastream: $(BUILD)/obj/main.o $(BUILD)/libluastream.a
 $(BUILD)/lua/luastream/core.so: $(BUILD)/libluastream.a
 	mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -shared -o $@ -Wl,--whole-archive $< -Wl,--no-whole-archive \
-	    $(shell pkg-config --libs rdkafka yajl libmicrohttpd) -lm
+	    $(shell pkg-config --libs rdkafka yajl libmicrohttpd libxxhash) -lm
 
 $(BUILD)/unit_tests: $(TEST_SRC) $(BUILD)/libluastream.a
 	$(CC) $(CFLAGS) -Isrc -o $@ $(TEST_SRC) $(BUILD)/libluastream.a \

@@ -408,7 +408,9 @@ function M.session_window(column, gap, ...)
   return make("session_window", w)
 end
 
-local function aggregate(fn, column, name)
+-- params: the function's own parameters (sketches), copied into the declaration;
+-- default_name: the output name when none is given (else fn(column)).
+local function aggregate(fn, column, name, params, default_name)
   if name ~= nil and type(name) ~= "string" then
     fail(3, "the name of %s must be a string, got %s", fn, type(name))
   end
@@ -416,7 +418,8 @@ local function aggregate(fn, column, name)
     fail(3, "the column of %s must be a string, got %s", fn, type(column))
   end
   local a = { fn = fn, column = column }
-  a.name = name or (column and (fn .. "(" .. column .. ")") or fn)
+  for k, v in pairs(params or {}) do a[k] = v end
+  a.name = name or default_name or (column and (fn .. "(" .. column .. ")") or fn)
   return make("aggregate", a)
 end
 
@@ -436,6 +439,96 @@ for _, fn in ipairs { "sum", "min", "max", "avg" } do
     local a = aggregate(fn, column, name)
     return a
   end
+end
+
+-- A number as Spark names a literal of it in a column name: an integer as
+-- is, a double as Java's Double.toString (0.5, 100.0, 1.0E-5, 1.0E7).
+local function spark_literal(x)
+  if math.type(x) == "integer" then return tostring(x) end
+  if x == 0 then return 1 / x < 0 and "-0.0" or "0.0" end
+  local t -- the shortest text that reads back as x, as d.ddde+-x
+  for prec = 0, 16 do
+    t = string.format("%." .. prec .. "e", x)
+    if tonumber(t) == x then break end
+  end
+  local sign, first, rest, exp = t:match("^(-?)(%d)%.?(%d*)e([-+]%d+)$")
+  local digits = (first .. rest):gsub("0+$", "")
+  exp = tonumber(exp)
+  if math.abs(x) >= 1e-3 and math.abs(x) < 1e7 then -- plain decimal
+    if exp < 0 then return sign .. "0." .. string.rep("0", -exp - 1) .. digits end
+    local ip = digits:sub(1, exp + 1)
+    local fp = digits:sub(exp + 2)
+    return sign .. ip .. string.rep("0", exp + 1 - #ip) .. "." .. (fp == "" and "0" or fp)
+  end
+  local r = digits:sub(2)
+  return sign .. digits:sub(1, 1) .. "." .. (r == "" and "0" or r) .. "E" .. exp
+end
+M._spark_literal = spark_literal -- for tests
+
+-- Spark's HLL++ precision for a relative standard deviation (HyperLogLogPlusPlusHelper).
+local function hll_precision(rsd)
+  return math.ceil(2.0 * math.log(1.106 / rsd) / math.log(2.0))
+end
+
+--- ls.approx_count_distinct(column [, rsd [, name]]): Spark's approx_count_distinct
+-- (HyperLogLog++, relative standard deviation rsd, default 0.05).
+function M.approx_count_distinct(column, rsd, name, ...)
+  at_most_args(2, "ls.approx_count_distinct", 3 + select("#", ...), 3)
+  check_type(2, "approx_count_distinct column", column, "string")
+  if name ~= nil then check_type(2, "the name of approx_count_distinct", name, "string") end
+  if rsd ~= nil then
+    if type(rsd) ~= "number" then
+      fail(2, "ls.approx_count_distinct: rsd (the relative standard deviation) must be a number, got %s%s",
+           type(rsd), type(rsd) == "string" and string.format(
+             " (to name the column: ls.approx_count_distinct(%q, nil, %q))", column, rsd) or "")
+    end
+    -- Spark needs precision >= 4; luastream keeps at most 2^18 registers per group
+    if rsd ~= rsd or rsd <= 0 or hll_precision(rsd) < 4 or hll_precision(rsd) > 18 then
+      fail(2, "ls.approx_count_distinct: rsd must be from 0.00217 to 0.391 (HyperLogLog++ with 2^18 "
+           .. "down to 2^4 registers per group; Spark refuses more than 0.391), got %s", tostring(rsd))
+    end
+  end
+  return aggregate("approx_count_distinct", column, name, { rsd = rsd or 0.05 })
+end
+
+--- ls.percentile_approx(column, p [, accuracy [, name]]): Spark's percentile_approx: the
+-- approximate percentile p (in [0, 1], or a list of them: the result is then a list) with
+-- relative error 1/accuracy (default 10000).
+function M.percentile_approx(column, p, accuracy, name, ...)
+  at_most_args(2, "ls.percentile_approx", 4 + select("#", ...), 4)
+  check_type(2, "percentile_approx column", column, "string")
+  if name ~= nil then check_type(2, "the name of percentile_approx", name, "string") end
+  local function check_p(what, x)
+    if type(x) ~= "number" or x ~= x or x < 0 or x > 1 then
+      fail(3, "ls.percentile_approx: %s must be a number from 0 to 1 (0.5 is the median), got %s", what,
+           type(x) == "string" and string.format("%q", x) or tostring(x))
+    end
+  end
+  local pcts, list, shown = {}, false, nil
+  if p == nil then
+    fail(2, "ls.percentile_approx(%q, p): p is required: a number from 0 to 1, or a list of them", column)
+  elseif type(p) == "table" and not kind_of(p) then
+    check_list(2, "percentile_approx p", p)
+    if #p == 0 then fail(2, "ls.percentile_approx: the list of percentages is empty") end
+    local names = {}
+    for i, x in ipairs(p) do
+      check_p("p[" .. i .. "]", x)
+      pcts[i], names[i] = x + 0.0, spark_literal(x)
+    end
+    list, shown = true, "array(" .. table.concat(names, ", ") .. ")"
+  else
+    check_p("p", p)
+    pcts[1], shown = p + 0.0, spark_literal(p)
+  end
+  if accuracy ~= nil and type(accuracy) ~= "number" then
+    fail(2, "ls.percentile_approx: accuracy must be a whole number from 1 to 2147483647, got %s%s",
+         type(accuracy), type(accuracy) == "string" and string.format(
+           " (to name the column: ls.percentile_approx(%q, %s, 10000, %q))", column, shown, accuracy) or "")
+  end
+  local acc = check_integer(2, "percentile_approx accuracy", accuracy or 10000, 1, INT_MAX)
+  return aggregate("percentile_approx", column, name,
+                   { percentages = pcts, pct_list = list, accuracy = acc },
+                   string.format("percentile_approx(%s, %s, %d)", column, shown, acc))
 end
 
 --- Sinks.
@@ -766,7 +859,10 @@ function M.query(name, ...)
     table.sort(seen)
     for _, k in ipairs(seen) do
       local a = spec.aggregate[k]
-      q.aggregates[#q.aggregates + 1] = aggregate(a.fn, a.column, k)
+      local named = {}
+      for f, v in pairs(a) do named[f] = v end -- a sketch's parameters come along
+      named.name = k
+      q.aggregates[#q.aggregates + 1] = make("aggregate", named)
     end
     local columns = {}
     for _, g in ipairs(q.group_by) do

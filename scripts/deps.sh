@@ -4,7 +4,7 @@
 # changes nothing and runs no apt command. Prints one line per action on stderr.
 #
 # Packages: compiler and headers (build-essential, pkg-config, librdkafka, Lua 5.4,
-# lua-cjson, yajl), unit tests (check, busted, valgrind), the local Kafka broker and its
+# lua-cjson, yajl, xxHash for Spark's hash in approx_count_distinct), unit tests (check, busted, valgrind), the local Kafka broker and its
 # clients (kcat, maven, a Java 17+ runtime), python3/curl for the data scripts, python3-venv
 # for the virtualenv that scripts/spark-deps.sh installs PySpark into, groff/man-db for the
 # man page test and docker-compose to validate docker-compose.yml (no engine needed).
@@ -14,7 +14,7 @@ set -euo pipefail
 
 PACKAGES=(
     build-essential pkg-config librdkafka-dev liblua5.4-dev lua5.4 lua-cjson lua-cjson-dev
-    libyajl-dev libmicrohttpd-dev check lua-busted kcat maven openjdk-17-jdk-headless valgrind python3 python3-venv curl
+    libyajl-dev libmicrohttpd-dev libxxhash-dev check lua-busted kcat maven openjdk-17-jdk-headless valgrind python3 python3-venv curl
     chromium groff-base man-db docker-compose
 )
 

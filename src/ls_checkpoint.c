@@ -135,9 +135,12 @@ static void signature(const ls_query *q, char out[17])
         if (g->is_window) ls_buf_printf(&b, " %lld/%lld", (long long)g->win.size, (long long)g->win.slide);
         ls_buf_putc(&b, ';');
     }
-    for (size_t a = 0; a < q->naggs; a++)
-        ls_buf_printf(&b, "agg %s %s %s;", ls_agg_fn_name(q->aggs[a].fn),
+    for (size_t a = 0; a < q->naggs; a++) {
+        ls_buf_printf(&b, "agg %s %s %s", ls_agg_fn_name(q->aggs[a].fn),
                       q->aggs[a].column ? q->aggs[a].column : "*", q->aggs[a].name);
+        ls_agg_params_text(&q->aggs[a], &b); /* sketches: their parameters */
+        ls_buf_putc(&b, ';');
+    }
     ls_buf_printf(&b, "mode %s", ls_mode_name(q->mode));
     snprintf(out, 17, "%016llx", (unsigned long long)ls_hash(b.data, b.len));
     ls_buf_free(&b);

@@ -11,8 +11,11 @@
 #include <unistd.h>
 
 #include "ls_explain.h"
+#include "ls_hll.h"
 #include "ls_json_lua.h"
+#include "ls_quantile.h"
 #include "ls_sandbox.h"
+#include "ls_schema.h"
 #include "ls_time.h"
 
 #ifndef LS_VERSION
@@ -280,6 +283,23 @@ static int get_int(lua_State *L, int t, const char *k, int64_t def, int64_t min,
         return -1;
     }
     *out = v;
+    return 0;
+}
+
+/* t[k] as a number, def when absent. */
+static int get_num(lua_State *L, int t, const char *k, double def, const char *what, double *out,
+                   char *err)
+{
+    int ty = rawfield(L, t, k);
+    *out = def;
+    if (ty == LUA_TNUMBER) {
+        *out = (double)lua_tonumber(L, -1);
+    } else if (ty != LUA_TNIL) {
+        ls_seterr(err, "%s: %s must be a number, got %s", what, k, lua_typename(L, ty));
+        lua_pop(L, 1);
+        return -1;
+    }
+    lua_pop(L, 1);
     return 0;
 }
 
@@ -656,6 +676,16 @@ static int lua_format(void *ctx, const ls_row *row, ls_buf *out, char *err)
             lua_setfield(L, -2, "end");
             break;
         case LS_TIME: lua_pushlstring(L, t, ls_time_format(v->u.i, t)); break;
+        case LS_LIST:
+            lua_createtable(L, (int)v->u.l.n, 0);
+            for (uint32_t k = 0; k < v->u.l.n; k++) {
+                ls_value e = ls_list_at(v, k);
+                if (e.type == LS_INT) lua_pushinteger(L, (lua_Integer)e.u.i);
+                else if (e.type == LS_DOUBLE) lua_pushnumber(L, e.u.d);
+                else lua_pushlstring(L, t, ls_time_format(e.u.i, t));
+                lua_rawseti(L, -2, (lua_Integer)k + 1);
+            }
+            break;
         default: lua_pushnil(L); break;
         }
         lua_setfield(L, -2, row->names[i]);
@@ -1007,6 +1037,56 @@ static int compile_group(lua_State *L, int gd, ls_query *q, char *err)
     return 0;
 }
 
+/* approx_count_distinct's rsd, as a precision Spark would use and luastream
+ * keeps (4 to 18); a column the source schema declares "int" hashes as
+ * Spark's IntegerType when the query reads it directly (no map, no join). */
+static int compile_hll(lua_State *L, int ad, const ls_query *q, ls_agg_spec *a, const char *what,
+                       char *err)
+{
+    double rsd;
+    if (get_num(L, ad, "rsd", LS_HLL_DEFAULT_RSD, what, &rsd, err)) return -1;
+    a->hll_p = ls_hll_precision(rsd);
+    if (a->hll_p < LS_HLL_MIN_P || a->hll_p > LS_HLL_MAX_P) {
+        ls_seterr(err, "%s: rsd must be from 0.00217 to 0.391, got %g", what, rsd);
+        return -1;
+    }
+    const ls_colref *c = &q->agg_cols[q->naggs - 1];
+    a->hash_int32 = q->map_ref == LUA_NOREF && c->join < 0 && q->source && q->source->schema &&
+                    ls_schema_type(q->source->schema, c->name) == (int)LS_TYPE_INT;
+    return 0;
+}
+
+/* percentile_approx's accuracy and percentages (a list, or one). */
+static int compile_percentile(lua_State *L, int ad, ls_agg_spec *a, const char *what, char *err)
+{
+    if (get_int(L, ad, "accuracy", LS_QSUM_DEFAULT_ACCURACY, 1, INT32_MAX, what, &a->accuracy, err))
+        return -1;
+    int lt = rawfield(L, ad, "pct_list");
+    a->pct_list = lt == LUA_TBOOLEAN && lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (get_table(L, ad, "percentages", 1, what, err) < 0) return -1;
+    size_t n = lua_rawlen(L, -1);
+    if (n == 0 || (!a->pct_list && n != 1)) {
+        ls_seterr(err, "%s: percentages must list %s", what, a->pct_list ? "at least one" : "one");
+        lua_pop(L, 1);
+        return -1;
+    }
+    a->pcts = ls_xcalloc(n + 1, sizeof *a->pcts);
+    for (size_t i = 1; i <= n; i++) {
+        int ty = lua_rawgeti(L, -1, (lua_Integer)i);
+        double p = ty == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : -1;
+        lua_pop(L, 1);
+        if (!(p >= 0 && p <= 1)) {
+            ls_seterr(err, "%s: percentages[%zu] must be a number from 0 to 1", what, i);
+            lua_pop(L, 1);
+            return -1;
+        }
+        a->pcts[a->npcts++] = p;
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
 static int compile_agg(lua_State *L, int ad, ls_query *q, char *err)
 {
     char what[300];
@@ -1033,6 +1113,8 @@ static int compile_agg(lua_State *L, int ad, ls_query *q, char *err)
         return -1;
     }
     if (a->column) q->agg_cols[q->naggs - 1] = resolve(q, q->njoins, a->column);
+    if (a->fn == LS_AGG_APPROX_DISTINCT) return compile_hll(L, ad, q, a, what, err);
+    if (a->fn == LS_AGG_PERCENTILE) return compile_percentile(L, ad, a, what, err);
     return 0;
 }
 

@@ -140,7 +140,7 @@ int ls_query_ready(ls_query *q, int partitions, char *err)
     q->state = ls_state_new(partitions, (int)q->naggs);
     q->late = ls_state_new(partitions, 0);
     for (size_t a = 0; a < q->naggs; a++)
-        if (q->aggs[a].fn == LS_AGG_MIN || q->aggs[a].fn == LS_AGG_MAX) q->state->owns_strings = 1;
+        if (ls_agg_owns_memory(q->aggs[a].fn)) q->state->owns_blobs = 1;
     q->gvals = ls_xcalloc(q->ngroups + 1, sizeof *q->gvals);
     q->avals = ls_xcalloc(q->naggs + 1, sizeof *q->avals);
     q->join_rows = ls_xcalloc(q->njoins + 1, sizeof *q->join_rows);
@@ -167,8 +167,7 @@ void ls_query_free(ls_query *q)
     }
     free(q->groups);
     for (size_t i = 0; i < q->naggs; i++) {
-        free(q->aggs[i].column);
-        free(q->aggs[i].name);
+        ls_agg_spec_free(&q->aggs[i]);
         free(q->agg_cols[i].name);
     }
     free(q->aggs);
@@ -264,9 +263,7 @@ ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, char *e
     q->aggs = ls_xcalloc(src->naggs + 1, sizeof *q->aggs);
     q->agg_cols = ls_xcalloc(src->naggs + 1, sizeof *q->agg_cols);
     for (size_t a = 0; a < src->naggs; a++) {
-        q->aggs[a].fn = src->aggs[a].fn;
-        q->aggs[a].column = src->aggs[a].column ? ls_xstrdup(src->aggs[a].column) : NULL;
-        q->aggs[a].name = ls_xstrdup(src->aggs[a].name);
+        ls_agg_spec_copy(&q->aggs[a], &src->aggs[a]);
         q->agg_cols[a] = copy_colref(&src->agg_cols[a]);
     }
     q->naggs = src->naggs;
@@ -374,9 +371,18 @@ void ls_query_shape(const ls_query *q, ls_buf *out)
     }
     if (!q->ngroups) ls_buf_puts(out, " nothing");
     ls_buf_puts(out, "\naggregates");
-    for (size_t a = 0; a < q->naggs; a++)
-        ls_buf_printf(out, "%s %s(%s) as %s", a ? "," : "", ls_agg_fn_name(q->aggs[a].fn),
-                      q->aggs[a].column ? q->aggs[a].column : "*", q->aggs[a].name);
+    for (size_t a = 0; a < q->naggs; a++) {
+        const ls_agg_spec *g = &q->aggs[a];
+        ls_buf_printf(out, "%s %s(%s) as %s", a ? "," : "", ls_agg_fn_name(g->fn),
+                      g->column ? g->column : "*", g->name);
+        /* a sketch's shape: what its state holds */
+        if (g->hll_p) ls_buf_printf(out, " [precision %d%s]", g->hll_p, g->hash_int32 ? ", int" : "");
+        if (g->npcts) {
+            ls_buf_printf(out, " [accuracy %lld,", (long long)g->accuracy);
+            for (size_t i = 0; i < g->npcts; i++) ls_buf_printf(out, " %.17g", g->pcts[i]);
+            ls_buf_puts(out, "]");
+        }
+    }
     if (!q->naggs) ls_buf_puts(out, " none");
     ls_buf_printf(out, "\noutput mode %s\n", ls_mode_name(q->mode));
     if (q->has_event_time)
@@ -575,7 +581,7 @@ static int dead(ls_query *q, ls_deadletter *dl, const ls_origin *o, const char *
  * (window, key) pair the watermark has passed is late: it is not folded,
  * and counted once per batch per distinct pair, as Spark drops rows at its
  * stateful operator after partial aggregation. */
-static void fold(ls_query *q, int64_t et)
+static void fold(ls_query *q, int64_t et, int64_t part)
 {
     int64_t starts[LS_MAX_WINDOWS];
     int nw = 1;
@@ -621,8 +627,8 @@ static void fold(ls_query *q, int64_t et)
         }
         ls_group *g = ls_state_upsert(q->state, key, q->key.len, h, evict_at, &created);
         for (size_t a = 0; a < q->naggs; a++)
-            ls_acc_update(&g->acc[a], q->aggs[a].fn, q->agg_cols[a].name ? &q->avals[a] : NULL,
-                          NULL); /* values were prepared before folding */
+            ls_acc_fold(&g->acc[a], &q->aggs[a], q->agg_cols[a].name ? &q->avals[a] : NULL, part,
+                        NULL); /* values were prepared before folding */
         if (g->updated_batch != q->batch_id) {
             g->updated_batch = q->batch_id;
             q->stats.rows_updated++;
@@ -883,7 +889,7 @@ static int process_row(ls_query *q, int row, const ls_recview *view, const ls_or
         count_event_time(q, et);
         if (q->has_watermark) ls_watermark_observe(&q->wm, et);
     }
-    fold(q, et);
+    fold(q, et, o ? o->partition : -1); /* the partition: Spark's percentile digests are per partition */
     return 0;
 }
 
@@ -1111,6 +1117,7 @@ int ls_query_end_batch(ls_query *q, char *err)
         return 0;
     }
     int64_t wm = q->wm.batch;
+    ls_state_seal(q->state, q->aggs, q->batch_id); /* percentile digests take in the batch */
     if (q->sink->vt->open_batch(q->sink, q->batch_id, err)) return -1;
     if (q->norder || q->limit) {
         if (emit_ordered(q, err)) return -1;

@@ -42,7 +42,7 @@ size_t ls_state_group_cost(const ls_state *s, size_t key_len)
     return charged(group_size(s, key_len));
 }
 
-/* Frees a group and what its accumulators own (string min/max). */
+/* Frees a group and what its accumulators own (their blobs). */
 static void free_group_of(const ls_state *s, ls_group *g)
 {
     for (int a = 0; a < s->nagg; a++) ls_acc_release(&g->acc[a]);
@@ -118,6 +118,21 @@ void ls_state_merge_part(ls_state *dst, const ls_state *src, int part, const ls_
     }
 }
 
+void ls_state_seal(ls_state *s, const ls_agg_spec *aggs, int64_t batch_id)
+{
+    int any = 0;
+    for (int a = 0; a < s->nagg; a++) any |= ls_agg_needs_seal(aggs[a].fn);
+    if (!any) return;
+    for (int i = 0; i < s->nparts; i++) {
+        ls_group *g;
+        LS_HMAP_FOREACH(&s->parts[i], g) {
+            if (g->updated_batch != batch_id) continue; /* sealed in an earlier batch */
+            for (int a = 0; a < s->nagg; a++)
+                if (ls_agg_needs_seal(aggs[a].fn)) ls_acc_seal(&g->acc[a]);
+        }
+    }
+}
+
 static int keep_none(void *item, void *ctx)
 {
     (void)item;
@@ -172,13 +187,13 @@ size_t ls_state_memory(const ls_state *s)
 {
     size_t bytes = s->group_bytes + sizeof *s + (size_t)s->nparts * sizeof(ls_hmap);
     for (int i = 0; i < s->nparts; i++) bytes += ls_hmap_bytes(&s->parts[i]);
-    if (s->owns_strings) { /* string min/max values live apart from their groups */
+    if (s->owns_blobs) { /* string min/max values and sketches live apart from their groups */
         for (int i = 0; i < s->nparts; i++) {
             const ls_group *g;
             LS_HMAP_FOREACH(&s->parts[i], g)
                 for (int a = 0; a < s->nagg; a++) {
                     size_t extra = ls_acc_extra_bytes(&g->acc[a]);
-                    if (extra) bytes += charged(extra + 1);
+                    if (extra) bytes += charged(extra);
                 }
         }
     }
@@ -188,9 +203,11 @@ size_t ls_state_memory(const ls_state *s)
 /* ---- snapshots ---------------------------------------------------------- */
 
 #define SNAP_MAGIC "LSST"
-/* Version 2 writes a string accumulator as its length and bytes; version 1
- * (no string accumulators) is still read. */
-#define SNAP_VERSION 2u
+/* Version 2 writes a string accumulator as its length and bytes; version 3
+ * adds sketches (approx_count_distinct, percentile_approx) as a uint64
+ * length and their bytes. Versions 1 (no string accumulators) and 2 are
+ * still read. */
+#define SNAP_VERSION 3u
 
 typedef struct snapio {
     FILE *f;
@@ -236,10 +253,15 @@ int ls_state_save(const ls_state *s, FILE *f)
                 const ls_acc *ac = &g->acc[a];
                 put(&io, &ac->n, 8);
                 put(&io, &ac->kind, 1);
+                const unsigned char *sk;
+                uint64_t skn = ls_acc_sketch_bytes(ac, &sk);
                 if (ac->kind == LS_ACC_STR) {
                     uint32_t n;
                     memcpy(&n, ac->v.s, 4);
                     put(&io, ac->v.s, 4 + (size_t)n);
+                } else if (skn) {
+                    put(&io, &skn, 8);
+                    put(&io, sk, (size_t)skn);
                 } else {
                     put(&io, &ac->v, 8);
                 }
@@ -300,7 +322,7 @@ int ls_state_load(ls_state *s, FILE *f, const char *path, char *err)
     uint32_t version, nagg;
     memcpy(&version, b.data + 4, 4);
     memcpy(&nagg, b.data + 8, 4);
-    if (version != SNAP_VERSION && version != 1) {
+    if (version != SNAP_VERSION && version != 2 && version != 1) {
         ls_seterr(err, "%s: unsupported snapshot version %u", path, version);
         goto out;
     }
@@ -343,9 +365,15 @@ int ls_state_load(ls_state *s, FILE *f, const char *path, char *err)
                 continue;
             }
             uint8_t kind;
-            bad = take(&r, &acc[a].n, 8) || take(&r, &kind, 1) || kind > LS_ACC_TIME;
+            bad = take(&r, &acc[a].n, 8) || take(&r, &kind, 1) ||
+                  kind > (version >= 3 ? LS_ACC_QSUM : LS_ACC_TIME);
             if (bad) break;
-            if (kind == LS_ACC_STR) {
+            if (kind == LS_ACC_HLL || kind == LS_ACC_QSUM) {
+                uint64_t n;
+                bad = take(&r, &n, 8) || (uint64_t)(r.end - r.p) < n ||
+                      ls_acc_load_sketch(&acc[a], kind, r.p, (size_t)n);
+                if (!bad) r.p += n;
+            } else if (kind == LS_ACC_STR) {
                 uint32_t n;
                 bad = take(&r, &n, 4) || (size_t)(r.end - r.p) < n;
                 if (!bad) {
@@ -371,8 +399,9 @@ int ls_state_load(ls_state *s, FILE *f, const char *path, char *err)
         }
         g->updated_batch = upd;
         for (int a = 0; a < s->nagg; a++) {
-            g->acc[a] = acc[a]; /* the group takes the strings */
-            if (acc[a].kind == LS_ACC_STR) s->owns_strings = 1;
+            g->acc[a] = acc[a]; /* the group takes the blobs */
+            if (ls_acc_extra_bytes(&acc[a])) s->owns_blobs = 1;
+            ls_acc_init(&acc[a]); /* so that a later failure cannot free them again */
         }
         count++;
     }

@@ -4,8 +4,9 @@
  * a group lives in partition hash(key) % nparts.  Partitions are the unit
  * that later work checkpoints and moves between consumer-group members; a
  * worker thread will own a slice of them.  Each group is one allocation:
- * header, `nagg` inline accumulators, then the encoded key bytes; a string
- * min/max is the one thing an accumulator owns apart (freed with its group).
+ * header, `nagg` inline accumulators, then the encoded key bytes; what an
+ * accumulator owns apart (a string min/max, a sketch: its blob) is freed
+ * with its group and counted in the state's memory.
  *
  * window_end is the event time that decides when a group is evicted and
  * when it is late: its window's end, or, for a query grouping by the
@@ -34,7 +35,8 @@ typedef struct ls_state {
     ls_hmap *parts;
     size_t groups;      /* total across partitions */
     size_t group_bytes; /* bytes held by group allocations */
-    int owns_strings;   /* some accumulator holds a string (memory is counted by a walk) */
+    int owns_blobs;     /* some accumulator may own a blob: a string, a sketch (memory is
+                           counted by a walk) */
 } ls_state;
 
 static inline char *ls_group_key(const ls_group *g, int nagg)
@@ -78,11 +80,20 @@ void ls_state_merge_part(ls_state *dst, const ls_state *src, int part, const ls_
  * 16-byte granules, 32 bytes at least), so memoryUsedBytes is honest. */
 size_t ls_state_group_cost(const ls_state *s, size_t key_len);
 
+/* End of batch batch_id: every accumulator of a group updated in it whose
+ * function needs it is sealed (ls_acc_seal: a percentile digest takes in
+ * the batch's values, as Spark's state store saves it). Nothing to do, and
+ * no walk, when no aggregate needs it. */
+void ls_state_seal(ls_state *s, const ls_agg_spec *aggs, int64_t batch_id);
+
 /* Frees every group (a worker's partial state after its merge). */
 void ls_state_clear(ls_state *s);
 
 /* Snapshots (checkpoints). The format: "LSST", version, nagg, total length,
- * then each group (window end, last batch updated, key, accumulators), then
+ * then each group (window end, last batch updated, key length,
+ * accumulators, key bytes; an accumulator is its count, its kind and
+ * either 8 value bytes, a string's uint32 length and bytes, or a sketch's
+ * uint64 length and bytes), then
  * a count and a 64-bit checksum of everything but the length. f must be
  * seekable (the length is written last). Loading re-hashes every
  * key, so a snapshot can be loaded with another number of partitions. */

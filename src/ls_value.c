@@ -8,6 +8,17 @@
 
 #include "ls_time.h"
 
+ls_value ls_list_at(const ls_value *list, uint32_t i)
+{
+    int64_t c;
+    memcpy(&c, &list->u.l.cells[i], 8);
+    if (list->u.l.elem == LS_TIME) return ls_timestamp(c);
+    if (list->u.l.elem == LS_INT) return ls_int(c);
+    double d;
+    memcpy(&d, &c, 8);
+    return ls_double(d);
+}
+
 void ls_key_put(ls_buf *key, const ls_value *v)
 {
     char tag;
@@ -52,6 +63,9 @@ void ls_key_put(ls_buf *key, const ls_value *v)
     case LS_TIME:
         ls_buf_putc(key, 'M');
         ls_buf_append(key, &v->u.i, sizeof v->u.i);
+        break;
+    case LS_LIST: /* unreachable: a list is an aggregate's result, never a group value */
+        ls_buf_putc(key, 'N');
         break;
     }
 }
@@ -181,6 +195,14 @@ yajl_gen_status ls_value_json(yajl_gen g, const ls_value *v)
     }
     case LS_TIME: return gen_time(g, v->u.i);
     case LS_STR: return yajl_gen_string(g, (const unsigned char *)v->u.s.p, v->u.s.n);
+    case LS_LIST: {
+        yajl_gen_status st = yajl_gen_array_open(g);
+        for (uint32_t i = 0; st == yajl_gen_status_ok && i < v->u.l.n; i++) {
+            ls_value e = ls_list_at(v, i);
+            st = ls_value_json(g, &e);
+        }
+        return st == yajl_gen_status_ok ? yajl_gen_array_close(g) : st;
+    }
     case LS_WINDOW: {
         yajl_gen_status st = yajl_gen_map_open(g);
         if (st == yajl_gen_status_ok) st = yajl_gen_string(g, (const unsigned char *)"start", 5);
@@ -222,6 +244,15 @@ void ls_value_text(ls_buf *out, const ls_value *v)
         break;
     case LS_TIME:
         ls_buf_append(out, a, ls_time_format(v->u.i, a));
+        break;
+    case LS_LIST: /* as Spark's show(): [1.0, 2.5] */
+        ls_buf_putc(out, '[');
+        for (uint32_t i = 0; i < v->u.l.n; i++) {
+            ls_value e = ls_list_at(v, i);
+            if (i) ls_buf_puts(out, ", ");
+            ls_value_text(out, &e);
+        }
+        ls_buf_putc(out, ']');
         break;
     }
 }

@@ -2,8 +2,9 @@
  *
  * A value is what a group column, an aggregate or a joined column holds:
  * null, boolean, integer, double, string, timestamp (from a source schema)
- * or an event-time window.  Strings are borrowed (pointer + length) unless
- * stated otherwise.
+ * or an event-time window, and, as an aggregate's result only, a list of
+ * numbers (percentile_approx with several percentages).  Strings and lists
+ * are borrowed (pointer + length) unless stated otherwise.
  *
  * Rendering follows Spark's to_json: a double is written as the shortest
  * text that reads back to the same double, with ".0" when it is integral
@@ -31,6 +32,8 @@ typedef enum {
     LS_STR,
     LS_WINDOW,
     LS_TIME,   /* u.i: epoch milliseconds */
+    LS_LIST,   /* u.l: n numbers of one type (elem: LS_INT, LS_DOUBLE or LS_TIME), each
+                  8 bytes (an int64, a double's bits, epoch ms); JSON array, Spark's array */
 } ls_vtype;
 
 typedef struct ls_value {
@@ -41,6 +44,7 @@ typedef struct ls_value {
         double d;
         struct { const char *p; size_t n; } s;
         struct { int64_t start, end; } w; /* epoch ms, [start, end) */
+        struct { const int64_t *cells; uint32_t n; uint8_t elem; } l;
     } u;
 } ls_value;
 
@@ -50,6 +54,9 @@ static inline ls_value ls_double(double d) { ls_value v; v.type = LS_DOUBLE; v.u
 static inline ls_value ls_str(const char *p, size_t n)
 { ls_value v; v.type = LS_STR; v.u.s.p = p; v.u.s.n = n; return v; }
 static inline ls_value ls_timestamp(int64_t ms) { ls_value v; v.type = LS_TIME; v.u.i = ms; return v; }
+
+/* Element i of a list, as a value of the list's element type. */
+ls_value ls_list_at(const ls_value *list, uint32_t i);
 
 /* Appends the tagged encoding of v to a key buffer. */
 void ls_key_put(ls_buf *key, const ls_value *v);

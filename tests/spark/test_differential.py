@@ -143,6 +143,94 @@ def spark_sum_overflow(s):
         F.avg("v").alias("avg(v)"), F.min("v").alias("min(v)"), F.max("v").alias("max(v)")))
 
 
+# approx_count_distinct and percentile_approx (sketches): Spark names the columns itself here,
+# so a luastream name that differs shows as a missing column.
+
+def spark_approx_distinct_strings(s):
+    df = s.json("key", "v")
+    return df.groupBy("key").agg(*counts(
+        F.approx_count_distinct("v"), F.approx_count_distinct("v", 0.01).alias("acd_01")))
+
+
+def spark_approx_distinct_numbers(s):
+    df = s.json("key", "v", "i", "d").select(
+        "key", try_cast("v", "bigint"), try_cast("i", "int"), try_cast("d", "double"))
+    return df.groupBy("key").agg(*counts(
+        F.approx_count_distinct("v"), F.approx_count_distinct("v", 0.01).alias("acd_01"),
+        F.approx_count_distinct("i"), F.approx_count_distinct("d")))
+
+
+def spark_percentiles(typ, accuracy):
+    def build(s):
+        df = s.json("key", "v", "ts").select("key", try_cast("v", typ), try_cast("ts", "timestamp"))
+        return df.groupBy("key").agg(*counts(
+            F.percentile_approx("v", 0.5), F.percentile_approx("v", [0.1, 0.5, 0.9], accuracy),
+            F.percentile_approx("v", [0.0, 0.25, 0.75, 0.99, 1.0], 10000),
+            F.percentile_approx("ts", 0.5)))
+    return build
+
+
+def distinct_string_rounds():
+    """Strings: a key past linear counting (2,600 distinct of 5,000), one in it (150), a
+    few odd ones (empty, accents, East Asian), one all null or missing."""
+    big = [{"key": "big", "v": "user-%d" % ((i * 7919) % 2600)} for i in range(5000)]
+    mid = [{"key": "mid", "v": "u%d" % (i % 150)} for i in range(600)]
+    odd = [{"key": "odd", "v": v} for v in ["", "a", "A", "é", "é", "日本", "日本語", " a", "a "]]
+    nul = [{"key": "nul", "v": None}, {"key": "nul"}]
+    every = big + mid + odd + nul
+    return [every[0::2], every[1::2]]
+
+
+def distinct_number_rounds():
+    """bigint v (negatives, 2^53 and beyond, numbers in strings, bad text), int i, double d
+    (-0.0 and 0.0 one value, NaN one value, 1 and 1.0 one value), over 2 partitions."""
+    recs = []
+    for i in range(6000):
+        v = (i * 104729) % 9000 - 4500
+        recs.append({"key": "big", "v": v if i % 7 else str(v), "i": (i * 31) % 3000,
+                     "d": ((i * 7) % 2500) / 8.0})
+    for i, v in enumerate([9007199254740993, 9007199254740992, -9223372036854775808,
+                           9223372036854775807, 0, "0", " 5", "abc", None, 1.5]):
+        recs.append({"key": "edge", "v": v, "i": [2147483647, -2147483648, 0, "7", "x"][i % 5],
+                     "d": [-0.0, 0.0, "NaN", "nan", 1, 1.0, "1e3", 1000, "Infinity", None][i]})
+    recs.append({"key": "none"})
+    part = [(i % 2, r) for i, r in enumerate(recs)]
+    return [part[:4000], part[4000:]]
+
+
+def percentile_rounds(kind, big=3000):
+    """Keys "big" (`big` values: a permutation of part of -5003..5003), "small", "edge" (odd
+    values: beyond 2^53, the bigint limits, text; for doubles -0.0, NaN, infinities) and "none"
+    (null only). big and small are spread over 2 partitions, edge and none are in partition 0:
+    Spark merges its partitions' partial digests comparing with <, which a NaN never
+    satisfies, so where a NaN lands depends on the order of those merges, which luastream
+    cannot know (README, Differences)."""
+    recs = []
+    for i in range(big):
+        v = (i * 7919) % 10007 - 5003
+        if kind == "double":
+            v = v / 16.0 if i % 5 else "%r" % (v / 16.0)
+        recs.append((i % 2, {"key": "big", "v": v,
+                             "ts": "2019-01-01T00:00:00Z" if i % 3 else None}))
+    for i in range(40):
+        recs.append((i % 2, {"key": "small", "v": (i * 13) % 17 if kind == "bigint" else (i * 13) % 17 + 0.5,
+                             "ts": "2019-01-01T%02d:%02d:00Z" % (i % 24, i % 60)}))
+    edge = ([9007199254740993, -9223372036854775808, 9223372036854775807, "12", "abc", None, 3]
+            if kind == "bigint" else
+            [-0.0, 0.0, "NaN", "Infinity", "-Infinity", 1e300, "1e-300", "abc", None, 2.5])
+    recs += [(0, {"key": "edge", "v": v}) for v in edge]
+    recs.append((0, {"key": "none", "v": None}))
+    half = len(recs) * 4 // 7
+    return [recs[:half], recs[half:]]
+
+
+def percentile_batch_rounds():
+    """One partition, 24,000 values of one key in batches of 3,000 over 2 runs: far beyond
+    where Spark's summary starts compressing (50 values at accuracy 100; 5,000 at 10,000)."""
+    recs = [{"key": "k", "v": (i * 7919) % 24001} for i in range(24000)]
+    return [recs[:15000], recs[15000:]]
+
+
 def spark_min_max_text(s):
     df = s.json("key", "name", "ts").select("key", "name", try_cast("ts", "timestamp"))
     return df.groupBy("key").agg(*counts(
@@ -466,6 +554,49 @@ CASES = [
                       '{"key":"big","count":2,"count(v)":2,"sum(v)":1.8446744073709552e+19,'
                       '"avg(v)":9.223372036854776e+18,"min(v)":9223372036854775807,'
                       '"max(v)":9223372036854775807}')])}),
+    # 3b. sketches: approx_count_distinct (HyperLogLog++) and percentile_approx
+    Case("approx_count_distinct_strings",
+         "approx_count_distinct over strings (Spark's xxhash64 of the UTF-8 bytes, HLL++ with "
+         "rsd 0.05 and 0.01: linear counting, bias correction and raw estimates), two runs",
+         lua="approx_distinct.lua",
+         queries=[Query("distinct", spark_approx_distinct_strings, "update", ("key",))],
+         rounds=distinct_string_rounds()),
+    Case("approx_count_distinct_numbers",
+         "approx_count_distinct over bigint (8-byte hash), int (4-byte hash) and double (-0.0 "
+         "and NaN normalised) columns of the schema; numbers in strings, bad values; 2 "
+         "partitions, 1,500 records per batch, two runs",
+         lua="approx_distinct.lua", params={"typed": "yes"}, partitions=2, cap=1500,
+         queries=[Query("distinct", spark_approx_distinct_numbers, "update", ("key",))],
+         rounds=distinct_number_rounds()),
+    Case("percentile_approx_bigint",
+         "percentile_approx over bigint with one percentage and with lists (bigint results), "
+         "and over a timestamp column; fewer values per key than the summary keeps exactly; 2 "
+         "partitions, 800 records per batch, two runs",
+         lua="percentile.lua", params={"vtype": "bigint", "accuracy": "10000"}, partitions=2,
+         cap=800,
+         queries=[Query("percentiles", spark_percentiles("bigint", 10000), "update", ("key",))],
+         rounds=percentile_rounds("bigint")),
+    Case("percentile_approx_double",
+         "percentile_approx over doubles (numbers in strings, -0.0, NaN above everything, "
+         "infinities), one percentage and lists; 2 partitions, 800 records per batch, two runs",
+         lua="percentile.lua", params={"vtype": "double", "accuracy": "10000"}, partitions=2,
+         cap=800,
+         queries=[Query("percentiles", spark_percentiles("double", 10000), "update", ("key",))],
+         rounds=percentile_rounds("double")),
+    Case("percentile_approx_batches",
+         "percentile_approx far beyond the exact regime: 24,000 values of one key in batches "
+         "of 3,000 over two runs on one partition: Spark's per-batch partial digest merged into "
+         "the state's, step for step, gives Spark's very samples",
+         lua="percentile.lua", params={"vtype": "bigint"}, cap=3000,
+         queries=[Query("percentiles", spark_percentiles("bigint", 100), "update", ("key",))],
+         rounds=percentile_batch_rounds()),
+    Case("percentile_approx_partitions",
+         "percentile_approx beyond the exact regime (3,000 values at accuracy 100) over 2 "
+         "partitions in chunks, 800 records per batch: one partial digest per partition and "
+         "batch, merged as Spark's shuffle merges them, gives Spark's samples",
+         lua="percentile.lua", params={"vtype": "bigint"}, partitions=2, cap=800,
+         queries=[Query("percentiles", spark_percentiles("bigint", 100), "update", ("key",))],
+         rounds=percentile_rounds("bigint")),
     Case("min_max_text",
          "min and max over a text column (Spark: by code point) and over event-time text (the "
          "latest time per key, a timestamp)",

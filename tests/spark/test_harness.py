@@ -1,7 +1,7 @@
 """The comparison itself, without Spark or Kafka: what counts as equal, what a diff says."""
 import json
 
-from harness import (Diff, ExpectedDifference, Row, diff_results, format_diff, last_batch_rows,
+from harness import (Diff, ExpectedDifference, Row, Tolerance, diff_results, format_diff, last_batch_rows,
                      matches_expected, normalize, parse_row, same)
 
 WINDOW = {"type": "struct", "fields": [
@@ -94,3 +94,21 @@ def test_last_batch_takes_each_engines_last_batch(tmp_path):
     (ls_out / "progress.jsonl").write_text('{"name": "q", "sink": {"numOutputRows": 0}}\n')
     l, _ = last_batch_rows(str(ls_out), str(spark_out), "q", list(s), list(s))
     assert l == []  # an empty last batch is empty, not everything
+
+
+def test_tolerance_accepts_only_its_column_within_its_bound():
+    near = Tolerance("approximation", lambda a, b: abs(a - b) <= 0.5)
+    s = rows(row("2019-01-01T05:00:00Z", "a", 2, 1.0))
+    close = rows(row("2019-01-01T05:00:00Z", "a", 2, 1.25))
+    far = rows(row("2019-01-01T05:00:00Z", "a", 2, 2.0))
+    other = rows(row("2019-01-01T05:00:00Z", "a", 3, 1.25))    # count differs: no tolerance
+    keys = ("window", "key")
+    assert len(diff_results(s, close, "update", keys).differ) == 1
+    used = set()
+    assert diff_results(s, close, "update", keys, {"avg(v)": near}, used).empty()
+    assert used == {"avg(v)"}
+    used = set()
+    assert len(diff_results(s, far, "update", keys, {"avg(v)": near}, used).differ) == 1
+    assert len(diff_results(s, other, "update", keys, {"avg(v)": near}, used).differ) == 1
+    assert diff_results(s, s, "update", keys, {"avg(v)": near}, used).empty()
+    assert used == set()                                       # equal rows need no tolerance

@@ -33,5 +33,6 @@ Suite *http_suite(void);
 Suite *engine_suite(void);
 Suite *session_suite(void);
 Suite *explain_suite(void);
+Suite *sketch_suite(void);
 
 #endif

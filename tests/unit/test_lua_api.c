@@ -12,6 +12,7 @@
 #include "ls_engine.h"
 #include "ls_json_lua.h"
 #include "ls_lua_api.h"
+#include "ls_schema.h"
 #include "suites.h"
 #include "test_helpers.h"
 
@@ -265,6 +266,85 @@ START_TEST(engine_compiles_script)
 }
 END_TEST
 
+/* approx_count_distinct and percentile_approx compiled from a script:
+ * their parameters, Spark's names, a schema "int" column hashed as Spark's
+ * IntegerType, and rows with a list (JSON array) for a list of percentages. */
+START_TEST(engine_compiles_sketches)
+{
+    char err[LS_ERRLEN] = "";
+    ls_engine *e = compile(
+        "local ls = require 'luastream'\n"
+        "local src = ls.kafka { topic = 'e', bootstrap = '127.0.0.1:1',\n"
+        "                       schema = { k = 'string', i = 'int', v = 'bigint', d = 'double' } }\n"
+        "ls.query 'q' {\n"
+        "  from = src, group_by = { 'k' }, output_mode = 'update', sink = ls.jsonl('DIR/out'),\n"
+        "  aggregate = { ls.approx_count_distinct('i'), ls.approx_count_distinct('v', 0.01),\n"
+        "                ls.percentile_approx('v', 0.5), ls.percentile_approx('d', { 0.25, 0.75 }, 100),\n"
+        "                p90 = ls.percentile_approx('v', 0.9, 50) },\n"
+        "}\n", err);
+    ck_assert_msg(e != NULL, "ls_engine_new: %s", err);
+    ls_query *q = e->queries[0];
+    ck_assert_uint_eq(q->naggs, 5);
+    ck_assert_str_eq(q->aggs[0].name, "approx_count_distinct(i)");
+    ck_assert_int_eq(q->aggs[0].fn, LS_AGG_APPROX_DISTINCT);
+    ck_assert_int_eq(q->aggs[0].hll_p, 9);
+    ck_assert_int_eq(q->aggs[0].hash_int32, 1);
+    ck_assert_str_eq(q->aggs[1].name, "approx_count_distinct(v)");
+    ck_assert_int_eq(q->aggs[1].hll_p, 14);
+    ck_assert_int_eq(q->aggs[1].hash_int32, 0);
+    ck_assert_str_eq(q->aggs[2].name, "percentile_approx(v, 0.5, 10000)");
+    ck_assert_int_eq(q->aggs[2].accuracy, 10000);
+    ck_assert_uint_eq(q->aggs[2].npcts, 1);
+    ck_assert_int_eq(q->aggs[2].pct_list, 0);
+    ck_assert_str_eq(q->aggs[3].name, "percentile_approx(d, array(0.25, 0.75), 100)");
+    ck_assert_int_eq(q->aggs[3].pct_list, 1);
+    ck_assert_uint_eq(q->aggs[3].npcts, 2);
+    ck_assert_double_eq(q->aggs[3].pcts[1], 0.75);
+    ck_assert_str_eq(q->aggs[4].name, "p90"); /* a named one keeps its parameters */
+    ck_assert_int_eq(q->aggs[4].accuracy, 50);
+    ck_assert_double_eq(q->aggs[4].pcts[0], 0.9);
+    ck_assert_int_eq(q->state->owns_blobs, 1);
+
+    const char *recs[] = {
+        "{\"k\":\"a\",\"i\":1,\"v\":10,\"d\":1.5}",
+        "{\"k\":\"a\",\"i\":\"2\",\"v\":\"30\",\"d\":\"2.5\"}",
+        "{\"k\":\"a\",\"i\":2,\"v\":20,\"d\":\"x\"}",
+        "{\"k\":\"b\",\"i\":null}",
+    };
+    const ls_decode_plan *plan = &e->plans[0]; /* the source's projection and its casts */
+    ck_assert_int_eq(q->use_view, 1);
+    ls_recview view;
+    ls_recview_init(&view, plan->fields->n);
+    ls_buf scratch;
+    ls_buf_init(&scratch);
+    ls_query_begin_batch(q, 0);
+    for (size_t i = 0; i < 4; i++) {
+        ls_origin o = { .topic = "e", .partition = 0, .offset = (int64_t)i, .timestamp = -1 };
+        ck_assert_int_eq(ls_json_scan(recs[i], strlen(recs[i]), plan->fields, &view, err), 0);
+        ls_schema_cast_view(plan->types, &view, &scratch);
+        ck_assert_int_eq(ls_query_process(q, 0, &view, &o, recs[i], strlen(recs[i]), e->dl, err), 0);
+    }
+    ck_assert_int_eq(ls_query_end_batch(q, err), 0);
+    ck_assert_int_eq(q->stats.output_rows, 2);
+    char out[600];
+    snprintf(out, sizeof out, "%s/out/q.jsonl", dir);
+    char *text = th_read_file(out, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "{\"k\":\"a\",\"approx_count_distinct(i)\":2,\"approx_count_distinct(v)\":3,"
+                               "\"percentile_approx(v, 0.5, 10000)\":20,"
+                               "\"percentile_approx(d, array(0.25, 0.75), 100)\":[1.5,2.5],\"p90\":30}") != NULL,
+                  "%s", text);
+    ck_assert_msg(strstr(text, "{\"k\":\"b\",\"approx_count_distinct(i)\":0,\"approx_count_distinct(v)\":0,"
+                               "\"percentile_approx(v, 0.5, 10000)\":null,"
+                               "\"percentile_approx(d, array(0.25, 0.75), 100)\":null,\"p90\":null}") != NULL,
+                  "%s", text);
+    free(text);
+    ls_buf_free(&scratch);
+    ls_recview_free(&view);
+    ls_engine_free(e);
+}
+END_TEST
+
 START_TEST(engine_script_errors)
 {
     char err[LS_ERRLEN] = "";
@@ -377,6 +457,23 @@ START_TEST(engine_hostile_declarations)
         { "Q.group_by = { 5 }\n", "group_by entry 1: must be a column name" },
         { "Q.aggregates = { { fn = 'sum', name = 'x' } }\n", "x needs a column" },
         { "Q.aggregates = { { fn = 'median', name = 'x', column = 'v' } }\n", "unknown aggregate function" },
+        { "Q.aggregates = { { fn = 'approx_count_distinct', name = 'x' } }\n", "x needs a column" },
+        { "Q.aggregates = { { fn = 'approx_count_distinct', name = 'x', column = 'v', rsd = 0.5 } }\n", "rsd must be from 0.00217 to 0.391, got 0.5" },
+        { "Q.aggregates = { { fn = 'approx_count_distinct', name = 'x', column = 'v', rsd = 0 } }\n", "rsd must be from" },
+        { "Q.aggregates = { { fn = 'approx_count_distinct', name = 'x', column = 'v', rsd = 0/0 } }\n", "rsd must be from" },
+        { "Q.aggregates = { { fn = 'approx_count_distinct', name = 'x', column = 'v', rsd = 1e-9 } }\n", "rsd must be from" },
+        { "Q.aggregates = { { fn = 'approx_count_distinct', name = 'x', column = 'v', rsd = '0.1' } }\n", "rsd must be a number, got string" },
+        { "Q.aggregates = { { fn = 'approx_count_distinct', name = 'x', column = 'v' } }\n", NULL },
+        { "Q.aggregates = { { fn = 'percentile_approx', name = 'x', column = 'v' } }\n", "percentages must be a table, got nil" },
+        { "Q.aggregates = { { fn = 'percentile_approx', name = 'x', column = 'v', percentages = { 1.5 } } }\n", "percentages[1] must be a number from 0 to 1" },
+        { "Q.aggregates = { { fn = 'percentile_approx', name = 'x', column = 'v', percentages = { 'a' } } }\n", "percentages[1] must be a number from 0 to 1" },
+        { "Q.aggregates = { { fn = 'percentile_approx', name = 'x', column = 'v', percentages = { 0/0 } } }\n", "percentages[1] must be a number from 0 to 1" },
+        { "Q.aggregates = { { fn = 'percentile_approx', name = 'x', column = 'v', percentages = {}, pct_list = true } }\n", "percentages must list at least one" },
+        { "Q.aggregates = { { fn = 'percentile_approx', name = 'x', column = 'v', percentages = { 0.1, 0.2 } } }\n", "percentages must list one" },
+        { "Q.aggregates = { { fn = 'percentile_approx', name = 'x', column = 'v', percentages = { 0.5 }, accuracy = 0 } }\n", "accuracy must be from 1 to 2147483647" },
+        { "Q.aggregates = { { fn = 'percentile_approx', name = 'x', column = 'v', percentages = { 0.5 }, accuracy = 2.5 } }\n", "accuracy must be a whole number" },
+        { "Q.aggregates = { { fn = 'percentile_approx', name = 'x', column = 'v', percentages = setmetatable({}, { __len = function() error('boom') end }) } }\n", "percentages must list one" },
+        { "Q.aggregates = { { fn = 'percentile_approx', name = 'x', column = 'v', percentages = { 0.5 } } }\n", NULL },
         { "Q.partitions = 0\n", "partitions must be from 1 to 65536" },
         { "Q.output_mode = 'sometimes'\n", "output_mode must be" },
         { "Q.watermark_ms = 1.5\n", "watermark_ms must be a whole number" },
@@ -425,6 +522,7 @@ Suite *lua_api_suite(void)
     tcase_add_test(tc, engine_compiles_script);
     tcase_add_test(tc, engine_script_errors);
     tcase_add_test(tc, engine_hostile_declarations);
+    tcase_add_test(tc, engine_compiles_sketches);
     suite_add_tcase(s, tc);
     tc = tcase_create("regressions");
     tcase_add_checked_fixture(tc, engine_setup, engine_teardown);

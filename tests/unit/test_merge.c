@@ -350,8 +350,12 @@ END_TEST
 /* ---- states ------------------------------------------------------------- */
 
 static const ls_agg_spec SPECS[] = {
-    { LS_AGG_COUNT, NULL, "n" },      { LS_AGG_SUM, "v", "total" }, { LS_AGG_MIN, "v", "lo" },
-    { LS_AGG_MAX, "v", "hi" },        { LS_AGG_AVG, "v", "mean" },   { LS_AGG_COUNT, "v", "nv" },
+    { .fn = LS_AGG_COUNT, .column = NULL, .name = "n" },
+    { .fn = LS_AGG_SUM, .column = "v", .name = "total" },
+    { .fn = LS_AGG_MIN, .column = "v", .name = "lo" },
+    { .fn = LS_AGG_MAX, .column = "v", .name = "hi" },
+    { .fn = LS_AGG_AVG, .column = "v", .name = "mean" },
+    { .fn = LS_AGG_COUNT, .column = "v", .name = "nv" },
 };
 enum { NSPECS = sizeof SPECS / sizeof SPECS[0] };
 

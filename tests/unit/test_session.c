@@ -465,7 +465,7 @@ END_TEST
 START_TEST(session_merge_direct)
 {
     int sess_col = _i; /* the session first, then second, among the two group columns */
-    ls_agg_spec spec[1] = { { LS_AGG_COUNT, NULL, "count" } };
+    ls_agg_spec spec[1] = { { .fn = LS_AGG_COUNT, .column = NULL, .name = "count" } };
     ls_state *s = ls_state_new(3, 1);
     ls_buf k;
     ls_buf_init(&k);

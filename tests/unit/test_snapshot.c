@@ -394,8 +394,9 @@ START_TEST(snapshot_single_byte_corruption)
             ck_assert_msg(strstr(err, "snap/7") != NULL, "%s", err);
             if (i < 4) {
                 ck_assert_msg(strstr(err, "not a luastream state snapshot") != NULL, "%s", err);
-            } else if (i < 8) {
-                ck_assert_msg(strstr(err, "version") != NULL, "%s", err);
+            } else if (i < 8) { /* 3 ^ 0x01 is 2, an older version still read: the checksum */
+                ck_assert_msg(strstr(err, "version") != NULL || strstr(err, "corrupt") != NULL,
+                              "%s", err);
             } else if (i < 12) {
                 ck_assert_msg(strstr(err, "aggregates") != NULL, "%s", err);
             } else {

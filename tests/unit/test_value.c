@@ -59,6 +59,7 @@ START_TEST(key_round_trip_every_type)
             ck_assert_int_eq(out.u.w.end, in[i].u.w.end);
             break;
         case LS_TIME: ck_assert_int_eq(out.u.i, in[i].u.i); break;
+        case LS_LIST: ck_abort_msg("a list is never a group key"); break;
         }
     }
     ck_assert_uint_eq(pos, key.len);
