@@ -20,15 +20,21 @@ CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -fPIC -pthread -D_GNU_SOURC
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 BUILD    ?= build
 
-LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))
-LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+# src/ is in folders by layer (src/README.md: the record's path through them);
+# every folder is on the include path, objects are named by file.
+SRC_DIRS := src/core src/ops src/io src/json src/lua src/recovery src/ui src/util
+CFLAGS   += $(addprefix -I,$(SRC_DIRS))
+HEADERS  := $(wildcard $(addsuffix /*.h,$(SRC_DIRS)) $(addsuffix /*.inc,$(SRC_DIRS)))
+LIB_SRC  := $(wildcard $(addsuffix /*.c,$(SRC_DIRS)))
+LIB_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(notdir $(LIB_SRC)))
 TEST_SRC := $(wildcard tests/unit/*.c)
+vpath %.c $(SRC_DIRS)
 
 .PHONY: all clean install test test-unit test-asan test-lua test-examples test-integration test-spark deps kafka-start kafka-stop demo bench soak fuzz
 
 all: $(BUILD)/luastream $(BUILD)/lua/luastream/core.so
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
+$(BUILD)/obj/%.o: %.c $(HEADERS) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # --help is the manual page's SYNOPSIS, OPTIONS and EXIT STATUS sections, as
@@ -38,7 +44,7 @@ $(BUILD)/help.inc: docs/luastream.1 scripts/man2help.awk | $(BUILD)/obj
 	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' > $@.tmp
 	mv $@.tmp $@
 
-$(BUILD)/obj/main.o: src/main.c $(BUILD)/help.inc $(wildcard src/*.h) | $(BUILD)/obj
+$(BUILD)/obj/main.o: src/main.c $(BUILD)/help.inc $(HEADERS) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -I$(BUILD) -c $< -o $@
 
 $(BUILD)/obj:
@@ -57,7 +63,7 @@ $(BUILD)/lua/luastream/core.so: $(BUILD)/libluastream.a
 	    $(shell pkg-config --libs rdkafka yajl libmicrohttpd libxxhash) -lm
 
 $(BUILD)/unit_tests: $(TEST_SRC) $(BUILD)/libluastream.a
-	$(CC) $(CFLAGS) -Isrc -o $@ $(TEST_SRC) $(BUILD)/libluastream.a \
+	$(CC) $(CFLAGS) -o $@ $(TEST_SRC) $(BUILD)/libluastream.a \
 	    $(LDLIBS) $(shell pkg-config --libs check)
 
 test-unit: $(BUILD)/unit_tests

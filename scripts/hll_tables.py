@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""scripts/hll_tables.py - writes src/ls_hll_tables.inc: the constants of HyperLogLog++ as Spark
+"""scripts/hll_tables.py - writes src/ops/ls_hll_tables.inc: the constants of HyperLogLog++ as Spark
 uses them (HyperLogLogPlusPlusHelper: the linear-counting thresholds and the bias-correction
 tables of the HLL++ paper's appendix, per precision 4 to 18), read from the installed Spark
 itself so that luastream's approx_count_distinct corrects exactly as Spark does.
 
 Run with the Spark virtualenv's python (scripts/spark-deps.sh installs it):
-    .run/spark/venv/bin/python scripts/hll_tables.py > src/ls_hll_tables.inc
+    .run/spark/venv/bin/python scripts/hll_tables.py > src/ops/ls_hll_tables.inc
 """
 import sys
 

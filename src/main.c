@@ -15,6 +15,7 @@
 
 #include "ls_engine.h"
 #include "ls_explain.h"
+#include "ls_consume.h"
 #include "ls_produce.h"
 #include "ls_test.h"
 

@@ -13,9 +13,10 @@ if ! command -v clang-14 >/dev/null 2>&1 || ! dpkg-query -W libclang-rt-14-dev >
 fi
 OUT=build/fuzz
 mkdir -p "$OUT"
-CFLAGS="-std=c11 -g -O1 -D_GNU_SOURCE -pthread -fsanitize=fuzzer,address,undefined $(pkg-config --cflags lua5.4 rdkafka yajl libmicrohttpd) -Isrc"
-LIBS="$(pkg-config --libs lua5.4 rdkafka yajl libmicrohttpd) -lm -lpthread"
-SRC=$(ls src/*.c | grep -v src/main.c)
+INCLUDES=$(for d in src/*/; do printf -- '-I%s ' "${d%/}"; done)
+CFLAGS="-std=c11 -g -O1 -D_GNU_SOURCE -pthread -fsanitize=fuzzer,address,undefined $(pkg-config --cflags lua5.4 rdkafka yajl libmicrohttpd libxxhash) $INCLUDES"
+LIBS="$(pkg-config --libs lua5.4 rdkafka yajl libmicrohttpd libxxhash) -lm -lpthread"
+SRC=$(find src -mindepth 2 -name '*.c' | sort)
 status=0
 for t in scan decode split params; do
     echo "== fuzz_$t (${SECONDS_EACH}s)"

@@ -428,10 +428,10 @@ START_TEST(clone_partials_equal_single_query)
                 ls_state_merge_part(merged->q->late, w[k]->late, p, merged->q->aggs, b, &lr[k]);
             }
         for (int k = 0; k < 2; k++) {
-            merged->q->state->groups += r[k].groups_added;
-            merged->q->state->group_bytes += r[k].bytes_added;
+            ls_state_add_merged(merged->q->state, &r[k]);
             merged->q->stats.rows_updated += r[k].rows_updated;
-            merged->q->late->groups += lr[k].groups_added;
+            ls_merge_result late = { lr[k].groups_added, 0, 0 };
+            ls_state_add_merged(merged->q->late, &late);
             ls_query_add_partial(merged->q, w[k]);
         }
         for (int k = 0; k < 2; k++) {

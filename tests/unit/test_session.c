@@ -385,8 +385,7 @@ START_TEST(session_workers_merge)
             for (int p = 0; p < t->q->state->nparts; p++) {
                 ls_merge_result r = { 0 };
                 ls_state_merge_part(t->q->state, w[i]->state, p, t->q->aggs, b, &r);
-                t->q->state->groups += r.groups_added;
-                t->q->state->group_bytes += r.bytes_added;
+                ls_state_add_merged(t->q->state, &r);
             }
             ls_query_add_partial(t->q, w[i]);
             ls_state_clear(w[i]->state);

@@ -777,8 +777,7 @@ START_TEST(sketch_state_memory_and_merge)
         for (int p = 0; p < 4; p++) {
             ls_merge_result r = { 0, 0, 0 };
             ls_state_merge_part(main, w[i], p, SPECS, 0, &r);
-            main->groups += r.groups_added;
-            main->group_bytes += r.bytes_added;
+            ls_state_add_merged(main, &r);
         }
     ls_state_seal(one, SPECS, 0);
     ls_state_seal(main, SPECS, 0);

@@ -10,24 +10,9 @@
 #include <lua.h>
 #include <stddef.h>
 
+#include "ls_fieldset.h"
 #include "ls_util.h"
 
-#define LS_JSON_MAX_DEPTH 128
-
-/* A set of top-level field names to keep (NULL = keep everything). */
-typedef struct ls_fieldset {
-    size_t n;
-    char **names;
-    size_t *lens;
-} ls_fieldset;
-
-ls_fieldset *ls_fieldset_new(void);
-/* Adds name (once) and returns its index. */
-int ls_fieldset_add(ls_fieldset *fs, const char *name);
-/* Index of name, or -1. */
-int ls_fieldset_index(const ls_fieldset *fs, const char *name, size_t len);
-int ls_fieldset_has(const ls_fieldset *fs, const char *name, size_t len);
-void ls_fieldset_free(ls_fieldset *fs);
 
 /* Decodes p[0..n) which must hold one JSON object. On success pushes the
  * table and returns 0; otherwise pushes nothing, fills err and returns -1.

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -259,4 +260,26 @@ const char *ls_nearest(const char *word, const char *const *cands, size_t n)
         }
     }
     return best_d <= limit ? best : NULL;
+}
+
+int ls_mkdirs(const char *dir, char *err)
+{
+    char *p = ls_xstrdup(dir);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        if (mkdir(p, 0777) && errno != EEXIST) {
+            ls_seterr(err, "cannot create directory %s: %s", p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        *s = '/';
+    }
+    int rc = 0;
+    if (mkdir(p, 0777) && errno != EEXIST) {
+        ls_seterr(err, "cannot create directory %s: %s", p, strerror(errno));
+        rc = -1;
+    }
+    free(p);
+    return rc;
 }

@@ -1,5 +1,6 @@
 /* ls_source.c - the Kafka consumer behind a source (see ls_source.h). */
 #include "ls_source.h"
+#include "ls_source_files.h"
 
 #include <math.h>
 #include <stdio.h>

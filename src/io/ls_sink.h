@@ -102,7 +102,5 @@ const char *ls_sink_memory_row(const ls_sink *s, size_t i);
 
 static inline void ls_sink_destroy(ls_sink *s) { if (s) s->vt->destroy(s); }
 
-/* Creates dir and its parents (mkdir -p). Returns 0 or -1 with err. */
-int ls_mkdirs(const char *dir, char *err);
 
 #endif

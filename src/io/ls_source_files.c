@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ls_source.h"
+#include "ls_source_files.h"
 
 ls_source *ls_source_new_files(const char *path, ls_file_format format)
 {

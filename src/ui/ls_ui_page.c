@@ -5,7 +5,7 @@
  * so the charts are drawn while the page loads (a screenshot needs no
  * script time); then the page refreshes them from /api/queries and
  * /api/queries/NAME/progress every second. */
-#include "ls_http.h"
+#include "ls_ui_page.h"
 
 const char ls_ui_page[] =
     "<!doctype html>\n"

@@ -42,6 +42,9 @@ int ls_read_file(const char *path, ls_buf *b, char *err);
 
 /* Error text: modules report failures by filling a caller-owned buffer. */
 #define LS_ERRLEN 512
+
+/* The deepest JSON nesting any decoder or encoder of the engine accepts. */
+#define LS_JSON_MAX_DEPTH 128
 void ls_seterr(char *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -57,6 +60,9 @@ void ls_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The length of the valid UTF-8 sequence at s (1 to 4), 0 when none starts there. */
 size_t ls_utf8_seq_len(const unsigned char *s, size_t n);
+/* Creates dir and its parents (mkdir -p). Returns 0 or -1 with err. */
+int ls_mkdirs(const char *dir, char *err);
+
 /* True when s[0..n) is valid UTF-8. */
 int ls_utf8_valid(const char *s, size_t n);
 

@@ -1,4 +1,4 @@
-/* ls_produce.h - the `produce` and `consume` commands. */
+/* ls_produce.h - the `produce` command. */
 #ifndef LS_PRODUCE_H
 #define LS_PRODUCE_H
 
@@ -27,18 +27,5 @@ typedef struct ls_produce_opts {
 /* Returns the process exit code: 0 ok, 1 delivery or input errors, 2 set-up. */
 int ls_produce(const ls_produce_opts *o);
 
-typedef struct ls_consume_opts {
-    const char *topic;
-    const char *bootstrap;
-    int from_beginning;
-    int to_end;              /* stop at the end offsets seen at start */
-    int64_t max;             /* 0 = no limit */
-    int show_meta;           /* prefix topic/partition@offset and key */
-    int connect_timeout_ms;
-    const ls_props *props;
-    volatile sig_atomic_t *stop;
-} ls_consume_opts;
-
-int ls_consume(const ls_consume_opts *o);
 
 #endif

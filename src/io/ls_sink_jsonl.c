@@ -18,28 +18,6 @@ typedef struct jsonl_sink {
     yajl_gen gen;
 } jsonl_sink;
 
-int ls_mkdirs(const char *dir, char *err)
-{
-    char *p = ls_xstrdup(dir);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(p, 0777) && errno != EEXIST) {
-            ls_seterr(err, "cannot create directory %s: %s", p, strerror(errno));
-            free(p);
-            return -1;
-        }
-        *s = '/';
-    }
-    int rc = 0;
-    if (mkdir(p, 0777) && errno != EEXIST) {
-        ls_seterr(err, "cannot create directory %s: %s", p, strerror(errno));
-        rc = -1;
-    }
-    free(p);
-    return rc;
-}
-
 static int open_batch(ls_sink *s, int64_t batch_id, char *err)
 {
     (void)batch_id;

@@ -66,8 +66,8 @@ size_t ls_state_evict(ls_state *s, int64_t watermark);
 /* Folds partition `part` of src (a worker's partial state) into dst,
  * marking the groups it touches as updated in batch_id. Touches only that
  * partition of dst, so partitions can be merged in parallel; returns the
- * groups and bytes dst gained and how many groups became updated, for the
- * caller to add to dst's totals once all partitions are done. */
+ * groups and bytes dst gained and how many groups became updated, for
+ * ls_state_add_merged once all partitions are done. */
 typedef struct ls_merge_result {
     size_t groups_added;
     size_t bytes_added;
@@ -75,6 +75,9 @@ typedef struct ls_merge_result {
 } ls_merge_result;
 void ls_state_merge_part(ls_state *dst, const ls_state *src, int part, const ls_agg_spec *aggs,
                          int64_t batch_id, ls_merge_result *r);
+/* After every partition was merged (on one thread): adds what the merges
+ * gained (r's groups and bytes) to s's totals. */
+void ls_state_add_merged(ls_state *s, const ls_merge_result *r);
 /* Bytes a group with a key of key_len bytes costs, as counted in
  * group_bytes: its size as glibc's malloc really takes it (a size word,
  * 16-byte granules, 32 bytes at least), so memoryUsedBytes is honest. */

@@ -15,7 +15,4 @@ void ls_http_stop(ls_http *h);
 /* "http://HOST:PORT/" as bound (for the log line). */
 const char *ls_http_url(const ls_http *h);
 
-/* The page at "/" (ls_ui_page.c). */
-extern const char ls_ui_page[];
-
 #endif

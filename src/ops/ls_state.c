@@ -416,3 +416,9 @@ out:
     ls_buf_free(&b);
     return rc;
 }
+
+void ls_state_add_merged(ls_state *s, const ls_merge_result *r)
+{
+    s->groups += r->groups_added;
+    s->group_bytes += r->bytes_added;
+}

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ls_json_lua.h"
+#include "ls_fieldset.h"
 #include "ls_value.h"
 
 /* The projected fields of one record. Strings point into the message or

@@ -1,6 +1,7 @@
 /* ls_http.c - routes of the embedded web server (see ls_http.h). HTTP
  * parsing, limits and connection handling are libmicrohttpd's. */
 #include "ls_http.h"
+#include "ls_ui_page.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ls_produce.h"
+#include "ls_consume.h"
 #include "ls_source.h"
 
 int ls_consume(const ls_consume_opts *o)

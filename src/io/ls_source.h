@@ -156,12 +156,5 @@ int64_t ls_source_position(const ls_source_part *p, int planned_end);
 void ls_source_commit_group(ls_source *s);
 ls_source_part *ls_source_find(ls_source *s, const char *topic, int32_t partition);
 
-/* The file source's side of the functions above (ls_source_files.c). */
-int ls_fsrc_open(ls_source *s, int bounded, char *err);
-int64_t ls_fsrc_plan(ls_source *s, int64_t cap);
-size_t ls_fsrc_read(ls_source *s, size_t pi, ls_record *out, size_t max);
-void ls_fsrc_end_batch(ls_source *s);
-size_t ls_fsrc_arrived(ls_source *s);
-void ls_fsrc_free(ls_source *s);
 
 #endif

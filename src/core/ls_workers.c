@@ -304,10 +304,10 @@ int ls_workers_end_batch(ls_workers *pool, double *decode_ms, char *err)
         }
         for (int i = 0; i < pool->n; i++) {
             const ls_merge_result *r = &pool->w[i].merged[qi];
-            q->state->groups += r->groups_added;
-            q->state->group_bytes += r->bytes_added;
+            ls_state_add_merged(q->state, r);
             q->stats.rows_updated += r->rows_updated;
-            q->late->groups += pool->w[i].late_added[qi];
+            ls_merge_result late = { pool->w[i].late_added[qi], 0, 0 };
+            ls_state_add_merged(q->late, &late);
             ls_query_add_partial(q, pool->w[i].queries[qi]);
             q->stats.output_rows += pool->w[i].queries[qi]->stats.output_rows;
         }
