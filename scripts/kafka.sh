@@ -4,11 +4,13 @@
 # run straight from the official jars on Maven Central (see scripts/kafka-pom.xml).
 #
 # Usage: scripts/kafka.sh start | stop | status | bootstrap | create-topic NAME [PARTITIONS]
+#                         | delete-topic NAME
 #   start         start the broker (idempotent); prints the bootstrap address on stdout
 #   stop          stop it (fine when it is not running)
 #   status        prints "running" (exit 0) or "stopped" (exit 1)
 #   bootstrap     prints the bootstrap address 127.0.0.1:PORT
 #   create-topic  creates a topic if it does not exist and waits until clients see it
+#   delete-topic  deletes a topic if it exists (its files go shortly after)
 # Environment:
 #   KAFKA_PORT             client port (default 9092)
 #   KAFKA_CONTROLLER_PORT  KRaft controller port (default KAFKA_PORT+1)
@@ -390,8 +392,19 @@ cmd_create_topic() {
     done
 }
 
+cmd_delete_topic() {
+    if [ $# -ne 1 ] || [ -z "$1" ]; then die "usage: $0 delete-topic NAME"; fi
+    broker_pid >/dev/null || die "the broker is not running; run '$0 start' first"
+    need_java
+    ensure_jars
+    [ -f "$TOOLS_LOG4J" ] || write_configs
+    log "deleting topic '$1' if it exists"
+    run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" --delete \
+        --if-exists --topic "$1" >&2 || die "deleting topic '$1' failed"
+}
+
 usage() {
-    sed -n '6,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '6,13p' "$0" | sed 's/^# \{0,1\}//' >&2
 }
 
 [ $# -ge 1 ] || { usage; exit 2; }
@@ -403,6 +416,7 @@ case "$command" in
     status) cmd_status ;;
     bootstrap) printf '%s\n' "$BOOTSTRAP" ;;
     create-topic) cmd_create_topic "$@" ;;
+    delete-topic) cmd_delete_topic "$@" ;;
     -h | --help | help) usage ;;
     *) usage; exit 2 ;;
 esac
