@@ -2,7 +2,7 @@
 -- the aggregation state's memory per key (progress: memoryUsedBytes).
 local ls = require "luastream"
 ls.query "per_call" {
-  from = ls.kafka { topic = ls.param("topic", "police.calls"),
+  from = ls.kafka_source { topic = ls.param("topic", "police.calls"),
                     bootstrap = ls.param("bootstrap", "localhost:9092") },
   group_by = { "crime_id" },
   aggregate = { ls.count() },

@@ -223,8 +223,13 @@ end
 --- ls.format_timestamp(seconds): epoch seconds to "YYYY-MM-DDThh:mm:ssZ".
 M.format_timestamp = core.format_timestamp
 
---- ls.duration(s): "10 minutes" -> 600000 (milliseconds), or nil.
-M.duration = core.duration
+--- ls.seconds(s): "10 minutes" -> 600 (seconds; "500ms" -> 0.5), or nil. Every time
+-- and duration the API takes or gives as a number is in seconds.
+function M.seconds(s)
+  local ms = core.duration(s)
+  if not ms then return nil end
+  return ms % 1000 == 0 and ms // 1000 or ms / 1000
+end
 
 --- ls.decode(json): JSON text to a Lua value using the engine's decoder.
 M.decode = core.decode
@@ -249,7 +254,7 @@ local function schema_of(schema)
   return out
 end
 
---- ls.kafka{ topic=..., bootstrap=..., starting_offsets=..., ... }: a Kafka source.
+--- ls.kafka_source{ topic=..., bootstrap=..., starting_offsets=..., ... }: a Kafka source.
 local KAFKA_OPTIONS = {
   topic = true, topics = true, bootstrap = true, starting_offsets = true,
   max_records_per_trigger = true, maxOffsetsPerTrigger = "max_records_per_trigger",
@@ -258,20 +263,20 @@ local KAFKA_OPTIONS = {
 }
 local function is_kafka_property_key(k) return k:sub(1, 6) == "kafka." and #k > 6 end
 
-function M.kafka(opts, ...)
-  at_most_args(2, "ls.kafka", 1 + select("#", ...), 1)
-  check_type(2, "ls.kafka options", opts, "table")
-  check_options(2, "ls.kafka", opts, KAFKA_OPTIONS, is_kafka_property_key)
+function M.kafka_source(opts, ...)
+  at_most_args(2, "ls.kafka_source", 1 + select("#", ...), 1)
+  check_type(2, "ls.kafka_source options", opts, "table")
+  check_options(2, "ls.kafka_source", opts, KAFKA_OPTIONS, is_kafka_property_key)
   local src = { topics = {}, kafka = {} }
   local seen = {}
   local function add_topic(what, t)
     check_topic(3, what, t)
-    if seen[t] then fail(3, "ls.kafka: topic %q is given twice", t) end
+    if seen[t] then fail(3, "ls.kafka_source: topic %q is given twice", t) end
     seen[t] = true
     src.topics[#src.topics + 1] = t
   end
   if opts.topic ~= nil and opts.topics ~= nil then
-    fail(2, "ls.kafka: give topic = \"name\" or topics = { ... }, not both")
+    fail(2, "ls.kafka_source: give topic = \"name\" or topics = { ... }, not both")
   end
   if opts.topic ~= nil then add_topic("topic", opts.topic) end
   if opts.topics ~= nil then
@@ -279,7 +284,7 @@ function M.kafka(opts, ...)
     check_list(2, "topics", opts.topics)
     for i, t in ipairs(opts.topics) do add_topic("topics[" .. i .. "]", t) end
   end
-  if #src.topics == 0 then fail(2, "ls.kafka: give topic = \"name\" or topics = {...}") end
+  if #src.topics == 0 then fail(2, "ls.kafka_source: give topic = \"name\" or topics = {...}") end
   src.bootstrap = opts.bootstrap or "localhost:9092"
   check_type(2, "bootstrap", src.bootstrap, "string")
   if src.bootstrap == "" then fail(2, "bootstrap must not be empty (host:port[,host:port...])") end
@@ -288,7 +293,7 @@ function M.kafka(opts, ...)
     fail(2, "starting_offsets must be \"earliest\" or \"latest\", got %q", tostring(src.starting_offsets))
   end
   if opts.max_records_per_trigger ~= nil and opts.maxOffsetsPerTrigger ~= nil then
-    fail(2, "ls.kafka: give max_records_per_trigger or its Spark name maxOffsetsPerTrigger, not both")
+    fail(2, "ls.kafka_source: give max_records_per_trigger or its Spark name maxOffsetsPerTrigger, not both")
   end
   src.max_records_per_trigger = check_integer(2, "max_records_per_trigger",
     opts.max_records_per_trigger or opts.maxOffsetsPerTrigger or 0, 0, math.maxinteger)
@@ -315,38 +320,38 @@ function M.kafka(opts, ...)
   return make("source", src)
 end
 
---- ls.files{ path=..., format=... }: a file source (Spark's file source).
+--- ls.file_source{ path=..., format=... }: a file source (Spark's file source).
 local FILES_OPTIONS = {
   path = true, format = true, max_files_per_trigger = true, maxFilesPerTrigger = "max_files_per_trigger",
   max_records_per_trigger = true, polling = true, schema = true, max_record_bytes = true,
 }
 local FORMATS = { json = "json", ndjson = "ndjson", jsonl = "ndjson", lines = "lines", text = "lines" }
 
-function M.files(opts, ...)
-  at_most_args(2, "ls.files", 1 + select("#", ...), 1)
-  check_type(2, "ls.files options", opts, "table")
-  check_options(2, "ls.files", opts, FILES_OPTIONS)
-  if opts.path == nil then fail(2, "ls.files: give path = \"dir/*.json\" (a glob pattern, or a directory)") end
+function M.file_source(opts, ...)
+  at_most_args(2, "ls.file_source", 1 + select("#", ...), 1)
+  check_type(2, "ls.file_source options", opts, "table")
+  check_options(2, "ls.file_source", opts, FILES_OPTIONS)
+  if opts.path == nil then fail(2, "ls.file_source: give path = \"dir/*.json\" (a glob pattern, or a directory)") end
   check_type(2, "path", opts.path, "string")
-  if opts.path == "" or opts.path:find("\0", 1, true) then fail(2, "ls.files: path must be a file pattern or a directory") end
+  if opts.path == "" or opts.path:find("\0", 1, true) then fail(2, "ls.file_source: path must be a file pattern or a directory") end
   local src = { kind = "files", path = opts.path }
   local format = opts.format
   if format == nil then
     local ext = opts.path:match("%.(%w+)$")
     format = ext and ({ json = "json", jsonl = "ndjson", ndjson = "ndjson", txt = "lines", log = "lines" })[ext:lower()]
     if not format then
-      fail(2, "ls.files: give format = \"json\", \"ndjson\" or \"lines\" (it cannot be told from %q)", opts.path)
+      fail(2, "ls.file_source: give format = \"json\", \"ndjson\" or \"lines\" (it cannot be told from %q)", opts.path)
     end
   else
     check_type(2, "format", format, "string")
     if not FORMATS[format] then
-      fail(2, "ls.files: format must be \"json\" (a JSON array or values one after another), \"ndjson\" (one JSON object per line) or \"lines\" (each line is {value = line}), got %q", format)
+      fail(2, "ls.file_source: format must be \"json\" (a JSON array or values one after another), \"ndjson\" (one JSON object per line) or \"lines\" (each line is {value = line}), got %q", format)
     end
     format = FORMATS[format]
   end
   src.format = format
   if opts.max_files_per_trigger ~= nil and opts.maxFilesPerTrigger ~= nil then
-    fail(2, "ls.files: give max_files_per_trigger or its Spark name maxFilesPerTrigger, not both")
+    fail(2, "ls.file_source: give max_files_per_trigger or its Spark name maxFilesPerTrigger, not both")
   end
   src.max_files_per_trigger = check_integer(2, "max_files_per_trigger",
     opts.max_files_per_trigger or opts.maxFilesPerTrigger or 0, 0, math.maxinteger)
@@ -534,11 +539,11 @@ end
 --- Sinks.
 local CONSOLE_OPTIONS = { num_rows = true, truncate = true, format = true }
 
-function M.console(opts, ...)
-  at_most_args(2, "ls.console", 1 + select("#", ...), 1)
+function M.console_sink(opts, ...)
+  at_most_args(2, "ls.console_sink", 1 + select("#", ...), 1)
   if opts == nil then opts = {} end
-  check_type(2, "ls.console options", opts, "table")
-  check_options(2, "ls.console", opts, CONSOLE_OPTIONS)
+  check_type(2, "ls.console_sink options", opts, "table")
+  check_options(2, "ls.console_sink", opts, CONSOLE_OPTIONS)
   local num_rows = 20
   if opts.num_rows ~= nil then num_rows = check_integer(2, "num_rows", opts.num_rows, 1, INT_MAX) end
   if opts.truncate ~= nil then check_type(2, "truncate", opts.truncate, "boolean") end
@@ -547,10 +552,10 @@ function M.console(opts, ...)
                         format = opts.format })
 end
 
-function M.jsonl(dir, ...)
-  at_most_args(2, "ls.jsonl", 1 + select("#", ...), 1)
+function M.jsonl_sink(dir, ...)
+  at_most_args(2, "ls.jsonl_sink", 1 + select("#", ...), 1)
   if type(dir) == "table" then
-    check_options(2, "ls.jsonl", dir, { dir = true })
+    check_options(2, "ls.jsonl_sink", dir, { dir = true })
     dir = dir.dir
   end
   check_type(2, "jsonl directory", dir, "string")
@@ -606,11 +611,11 @@ function M.output(spec, opts, ...)
   at_most_args(2, "ls.output", 2 + select("#", ...), 2)
   check_type(2, "output", spec, "string")
   if opts ~= nil then check_type(2, "output options", opts, "table") end
-  if spec == "console" then return M.console(opts) end -- a tail call: errors stay at the caller's line
+  if spec == "console" then return M.console_sink(opts) end -- a tail call: errors stay at the caller's line
   local dir = spec:match("^jsonl:(.+)$")
   if dir then
     if opts ~= nil then check_options(2, "ls.output " .. spec, opts, {}) end
-    return M.jsonl(dir)
+    return M.jsonl_sink(dir)
   end
   local prefix = spec:match("^kafka:(.+)$")
   if prefix then
@@ -766,7 +771,7 @@ function M.query(name, ...)
     end
     check_options(2, "query " .. name, spec, QUERY_OPTIONS)
     local q = { name = name }
-    if kind_of(spec.from) ~= "source" then fail(2, "query %s: from must be a source (ls.kafka{...} or ls.files{...})", name) end
+    if kind_of(spec.from) ~= "source" then fail(2, "query %s: from must be a source (ls.kafka_source{...} or ls.file_source{...})", name) end
     q.from = spec.from
     if spec.map ~= nil then check_type(2, "query " .. name .. ": map", spec.map, "function") end
     q.map = spec.map
@@ -947,7 +952,7 @@ function M.query(name, ...)
     end
     q.trigger = spec.trigger
     if q.trigger ~= nil then check_trigger(2, "trigger", q.trigger) end
-    q.sink = spec.sink or M.console()
+    q.sink = spec.sink or M.console_sink()
     if kind_of(q.sink) ~= "sink" then fail(2, "query %s: sink must come from ls.output/ls.console/ls.jsonl/ls.kafka_sink", name) end
     if q.sink.type == "kafka" and q.sink.prefix and #q.sink.prefix + 1 + #name > 249 then
       fail(2, "query %s: the output topic %s.%s would be longer than Kafka's 249 characters", name,
@@ -966,5 +971,31 @@ function M.query(name, ...)
     return make("query", q)
   end
 end
+
+--- Deprecated names, kept for this release (each use is reported once, at the
+-- script's line, when the script has loaded): the sources and sinks are named
+-- ls.<kind>_source and ls.<kind>_sink, and numbers are seconds everywhere.
+declared.warnings = {}
+local warned = {}
+local function deprecated(old, new, fn, why)
+  return function(...)
+    if not warned[old] then
+      warned[old] = true
+      local info = debug.getinfo(2, "Sl")
+      local where = info and info.currentline and info.currentline > 0
+        and (info.short_src .. ":" .. info.currentline .. ": ") or ""
+      declared.warnings[#declared.warnings + 1] = string.format(
+        "%s%s is deprecated: use %s%s (the old name goes in the next release)", where, old, new,
+        why or "")
+    end
+    return fn(...)
+  end
+end
+M.kafka = deprecated("ls.kafka", "ls.kafka_source", M.kafka_source)
+M.files = deprecated("ls.files", "ls.file_source", M.file_source)
+M.console = deprecated("ls.console", "ls.console_sink", M.console_sink)
+M.jsonl = deprecated("ls.jsonl", "ls.jsonl_sink", M.jsonl_sink)
+M.duration = deprecated("ls.duration", "ls.seconds", core.duration,
+  ", which gives seconds as every number of the API does (ls.duration gives milliseconds)")
 
 return M

@@ -11,7 +11,7 @@
 
 local ls = require "luastream"
 
-local landing = ls.files {
+local landing = ls.file_source {
   path = ls.param("landing", "landing") .. "/*.json",
   format = "json",                 -- a JSON array (or values one after another) per file
   max_files_per_trigger = 10,

@@ -14,7 +14,7 @@
 
 local ls = require "luastream"
 
-local calls = ls.kafka {
+local calls = ls.kafka_source {
   topic = ls.param("topic", "police.calls"),
   bootstrap = ls.param("bootstrap", "localhost:9092"),
   starting_offsets = "earliest",

@@ -257,7 +257,7 @@ static int misplaced(int id, int cmd)
     if (script && id == O_KAFKA)
         return usage_error("--kafka is an option of produce and consume, not of %s: "
                            "put librdkafka properties in the script, "
-                           "ls.kafka { kafka = { [\"PROP\"] = VALUE } }", command_name(cmd));
+                           "ls.kafka_source { kafka = { [\"PROP\"] = VALUE } }", command_name(cmd));
     if (cmd == EXPLAIN && (o->commands & RUN))
         return usage_error("--%s is an option of a script run, not of explain (which runs "
                            "nothing and opens nothing)", o->name);

@@ -61,6 +61,22 @@ ls_kafka_producer *ls_engine_producer(ls_engine *e, const char *bootstrap,
     return p;
 }
 
+/* What the script's load noted (deprecated names, at their lines): shown
+ * once, after the load. */
+static void show_load_warnings(ls_engine *e)
+{
+    lua_State *L = e->L;
+    if (!ls_lua_push_declared(L)) return;
+    if (lua_getfield(L, -1, "warnings") == LUA_TTABLE) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_rawgeti(L, -1, i) == LUA_TSTRING) ls_log("warning: %s", lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 2);
+}
+
 static void warn_unused_params(ls_engine *e, const ls_engine_opts *o)
 {
     lua_State *L = e->L;
@@ -220,6 +236,7 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
         return NULL;
     }
     warn_unused_params(e, o);
+    show_load_warnings(e);
     plan_decoding(e);
     if (e->explain) { /* the plan is complete: open nothing */
         default_group_ids(e);

@@ -73,7 +73,7 @@ typedef struct ls_source {
     char *group_id;          /* consumer group offsets are committed under (lag tools) */
     size_t nresume;          /* resume offsets set before open */
     ls_source_part *resume;
-    /* File sources (ls.files): each file is a part (topic = its path,
+    /* File sources (ls.file_source): each file is a part (topic = its path,
      * partition 0) whose offsets count records; no Kafka at all. */
     int is_files;
     char *path;              /* the glob pattern or directory; NULL: the fixed list below */

@@ -1,4 +1,4 @@
-/* ls_source_files.c - a file source (ls.files): Spark's file source.
+/* ls_source_files.c - a file source (ls.file_source): Spark's file source.
  *
  * Every file the path matches is a part of the source (topic = its path,
  * partition 0) whose offsets count records, so batches, the checkpoint's

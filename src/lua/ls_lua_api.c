@@ -416,7 +416,7 @@ static int read_schema(lua_State *L, int d, ls_source *s, const char *what, char
     return 0;
 }
 
-/* ls.files{...}: a file source. */
+/* ls.file_source{...}: a file source. */
 static int compile_files(ls_engine *e, lua_State *L, int d, const char *what, char *err)
 {
     char *path = NULL, *format = NULL;
@@ -456,7 +456,7 @@ static int compile_source(ls_engine *e, lua_State *L, int d, size_t i, char *err
     char what[64];
     snprintf(what, sizeof what, "source %zu", i);
     if (lua_type(L, d) != LUA_TTABLE) {
-        ls_seterr(err, "%s: not a declaration from ls.kafka or ls.files", what);
+        ls_seterr(err, "%s: not a declaration from ls.kafka_source or ls.file_source", what);
         return -1;
     }
     char *kind;
@@ -762,7 +762,7 @@ static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, ch
     char what[300];
     snprintf(what, sizeof what, "query %s: sink", q->name);
     if (lua_type(L, sk) != LUA_TTABLE) {
-        ls_seterr(err, "%s: not a sink from ls.output/ls.console/ls.jsonl/ls.kafka_sink", what);
+        ls_seterr(err, "%s: not a sink from ls.output, ls.console_sink, ls.jsonl_sink or ls.kafka_sink", what);
         return NULL;
     }
     char *type;
@@ -1265,7 +1265,7 @@ static int compile_query(ls_engine *e, lua_State *L, int decl, int d, ls_query *
     int si = decl_index(L, decl, "sources", -1);
     lua_pop(L, 1);
     if (si < 0 || (size_t)si >= e->nsources) {
-        ls_seterr(err, "query %s: from must be a source from ls.kafka", q->name);
+        ls_seterr(err, "query %s: from must be a source from ls.kafka_source", q->name);
         return -1;
     }
     q->source = e->sources[si];

@@ -3,7 +3,7 @@
 -- dead-letter output while every other count stays exactly the same.
 local ls = require "luastream"
 
-local calls = ls.kafka { topic = ls.param("topic", "police.calls"),
+local calls = ls.kafka_source { topic = ls.param("topic", "police.calls"),
                          bootstrap = ls.param("bootstrap", "localhost:9092") }
 local radio = ls.json_table("data/radio_code.json", { key = "disposition_code" })
 local out = ls.output(ls.param("output", "console"))

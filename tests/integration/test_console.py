@@ -23,7 +23,7 @@ def names_topic(broker, tmp_path_factory):
 def job(tmp_path, sink):
     p = tmp_path / "job.lua"
     p.write_text('local ls = require "luastream"\n'
-                 'local src = ls.kafka { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "b") }\n'
+                 'local src = ls.kafka_source { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "b") }\n'
                  'ls.query "by_name" { from = src, group_by = { "name" }, aggregate = { ls.count() },\n'
                  '  sink = %s }\n' % sink)
     return str(p)
@@ -39,7 +39,7 @@ def table_lines(stdout):
 
 
 def test_table_lines_up_in_display_columns(broker, names_topic, tmp_path):
-    p = run_job(broker, names_topic, job(tmp_path, "ls.console { num_rows = 20 }"))
+    p = run_job(broker, names_topic, job(tmp_path, "ls.console_sink { num_rows = 20 }"))
     lines = table_lines(p.stdout)
     widths = set()
     for l in lines:
@@ -51,7 +51,7 @@ def test_table_lines_up_in_display_columns(broker, names_topic, tmp_path):
 
 
 def test_format_failures_skip_the_row_and_name_the_query(broker, names_topic, tmp_path):
-    sink = ('ls.console { format = function(row)\n'
+    sink = ('ls.console_sink { format = function(row)\n'
             '    if row.name == "bad" then error("cannot format " .. row.name) end\n'
             '    if row.name == "nil" then return nil end\n'
             '    if row.name == "Chad" then error({}) end\n'
@@ -68,7 +68,7 @@ def test_format_failures_skip_the_row_and_name_the_query(broker, names_topic, tm
 
 
 def test_num_rows_applies_with_a_format(broker, names_topic, tmp_path):
-    p = run_job(broker, names_topic, job(tmp_path, 'ls.console { num_rows = 3, format = function(row)\n'
+    p = run_job(broker, names_topic, job(tmp_path, 'ls.console_sink { num_rows = 3, format = function(row)\n'
                                                    '  return row.name end }'))
     lines = [l for l in p.stdout.splitlines() if l and not l.startswith("---") and not l.startswith("Batch")]
     assert lines[:3] and len(lines) == 4 and lines[3] == "only showing top 3 rows", p.stdout

@@ -24,7 +24,7 @@ def test_syntax_error_reports_file_and_line(tmp_path):
 
 def test_api_misuse_reports_the_scripts_line(tmp_path):
     s = script(tmp_path, 'local ls = require "luastream"\n'
-                         'local src = ls.kafka { topic = "t" }\n'
+                         'local src = ls.kafka_source { topic = "t" }\n'
                          'ls.query "q" {\n'
                          '  from = src, group_by = { "a" }, aggregate = { ls.count() },\n'
                          '  output_mode = "sometimes",\n'
@@ -112,7 +112,7 @@ def test_hand_built_join_spec_is_an_error_at_the_scripts_line_not_a_crash(tmp_pa
     """Was a segfault (rc 139): the engine trusted an index read back from
     a table the script built by hand."""
     s = script(tmp_path, 'local ls = require "luastream"\n'
-                         'local src = ls.kafka { topic = "t", bootstrap = "127.0.0.1:1" }\n'
+                         'local src = ls.kafka_source { topic = "t", bootstrap = "127.0.0.1:1" }\n'
                          'ls.query "q" { from = src, group_by = { "k" },\n'
                          '  join = { with = { _kind = "table", key = "k" }, on = "k" } }\n')
     p = run([s], check=False)
@@ -120,7 +120,7 @@ def test_hand_built_join_spec_is_an_error_at_the_scripts_line_not_a_crash(tmp_pa
     assert "job.lua:3:" in p.stderr and "join.with must be a table from ls.json_table" in p.stderr
     # the same look-alike slipped into the declarations after the check
     s = script(tmp_path, 'local ls = require "luastream"\n'
-                         'local src = ls.kafka { topic = "t", bootstrap = "127.0.0.1:1" }\n'
+                         'local src = ls.kafka_source { topic = "t", bootstrap = "127.0.0.1:1" }\n'
                          'ls.query "q" { from = src, group_by = { "k" } }\n'
                          'ls._declared.queries[1].joins = { { table = { _kind = "table", key = "k" }, left = "k" } }\n',
                name="job2.lua")
@@ -133,12 +133,12 @@ def test_typo_in_an_option_is_an_error_not_ignored(tmp_path):
     """starting_offset = "latest" (missing s) used to be ignored: the job
     read from earliest."""
     s = script(tmp_path, 'local ls = require "luastream"\n'
-                         'local src = ls.kafka { topic = "t", bootstrap = "127.0.0.1:1",\n'
+                         'local src = ls.kafka_source { topic = "t", bootstrap = "127.0.0.1:1",\n'
                          '                       starting_offset = "latest" }\n'
                          'ls.query "q" { from = src, group_by = { "k" } }\n')
     p = run([s], check=False)
     assert p.returncode == 2
-    assert ('job.lua:2: ls.kafka: unknown option "starting_offset"; did you mean "starting_offsets"?'
+    assert ('job.lua:2: ls.kafka_source: unknown option "starting_offset"; did you mean "starting_offsets"?'
             in p.stderr)
 
 
@@ -157,7 +157,7 @@ def test_table_beside_the_script_is_found_from_another_folder(broker, tmp_path):
     data.write_text("".join(json.dumps({"c": c}) + "\n" for c in ["ST", "JP", "JP", "XX"]))
     run(["produce", str(data), "--topic", topic, "--bootstrap", broker.bootstrap, "--quiet"])
     text = ('local ls = require "luastream"\n'
-            'local src = ls.kafka { topic = ls.param("topic", "x"), bootstrap = ls.param("bootstrap", "x") }\n'
+            'local src = ls.kafka_source { topic = ls.param("topic", "x"), bootstrap = ls.param("bootstrap", "x") }\n'
             'local countries = ls.json_table(ls.param("table", "countries.json"), { key = "code" })\n'
             'ls.query "by_country" { from = src, join = { with = countries, on = { "c", "code" }, how = "left" },\n'
             '  group_by = { "name" }, aggregate = { ls.count() }, sink = ls.output(ls.param("output", "console")) }\n')

@@ -108,11 +108,11 @@ def test_pipeline_json_with_options(tmp_path):
 def test_per_record_query_with_where(tmp_path):
     script = write(tmp_path, """
 local ls = require "luastream"
-local src = ls.kafka { topic = "logs", bootstrap = "127.0.0.1:1" }
+local src = ls.kafka_source { topic = "logs", bootstrap = "127.0.0.1:1" }
 ls.query "errors" {
   from = src,
   where = { level = "ERROR", code = { ">=", 500 }, ["@partition"] = { "in", { 0, 1 } } },
-  sink = ls.jsonl("out"),
+  sink = ls.jsonl_sink("out"),
 }
 """)
     d = plan([script], cwd=str(tmp_path))
@@ -135,7 +135,7 @@ ls.query "errors" {
 def test_projection_aggregation_and_map(tmp_path):
     script = write(tmp_path, """
 local ls = require "luastream"
-local src = ls.kafka { topic = "calls", bootstrap = "127.0.0.1:1" }
+local src = ls.kafka_source { topic = "calls", bootstrap = "127.0.0.1:1" }
 ls.query "by_kind" {
   from = src, group_by = { "kind" }, aggregate = { ls.sum("n"), top = ls.max("n") },
   output_mode = "complete", order_by = { "top", desc = true }, limit = 3,
@@ -180,7 +180,7 @@ def test_connects_to_nothing_and_creates_nothing(tmp_path):
     bs = "127.0.0.1:%d" % lsock.getsockname()[1]
     script = write(tmp_path, """
 local ls = require "luastream"
-local src = ls.kafka { topic = "calls", bootstrap = "%s" }
+local src = ls.kafka_source { topic = "calls", bootstrap = "%s" }
 ls.checkpoint("ck/job")
 ls.dead_letter(ls.output("kafka:dl"))
 ls.query "counts" { from = src, group_by = { "k" }, aggregate = { ls.count() },
@@ -212,7 +212,7 @@ ls.query "files" { from = src, group_by = { "k" }, aggregate = { ls.count() },
 def test_unreachable_kafka_sink_returns_at_once(tmp_path):
     script = write(tmp_path, """
 local ls = require "luastream"
-local src = ls.kafka { topic = "t", bootstrap = "10.255.255.1:9092" }
+local src = ls.kafka_source { topic = "t", bootstrap = "10.255.255.1:9092" }
 ls.query "q" { from = src, sink = ls.kafka_sink { topic = "o", bootstrap = "10.255.255.1:9092" } }
 """)
     p, took = explain([script])
@@ -221,7 +221,7 @@ ls.query "q" { from = src, sink = ls.kafka_sink { topic = "o", bootstrap = "10.2
 
 def test_script_errors_exit_2_with_file_line(tmp_path):
     script = write(tmp_path, """local ls = require "luastream"
-local src = ls.kafka { topic = "t" }
+local src = ls.kafka_source { topic = "t" }
 ls.query "q" {
   from = src, group_by = { "k" }, output_mod = "update",
 }
@@ -233,7 +233,7 @@ ls.query "q" {
     # the same message as a run
     r = run(["job.lua"], check=False, cwd=str(tmp_path))
     assert r.returncode == 2 and r.stderr == p.stderr
-    bad = write(tmp_path, 'local ls = require "luastream"\nls.param("n", 1)\nlocal x = ls.kafka {}\n',
+    bad = write(tmp_path, 'local ls = require "luastream"\nls.param("n", 1)\nlocal x = ls.kafka_source {}\n',
                 "bad.lua")
     p = run(["explain", bad], check=False)
     assert p.returncode == 2 and "bad.lua:3:" in p.stderr
@@ -248,7 +248,7 @@ def test_what_the_script_prints_goes_to_stderr(tmp_path):
 local ls = require "luastream"
 print("hello from the script")
 io.write("and io.write\\n")
-ls.query "q" { from = ls.kafka { topic = "t" } }
+ls.query "q" { from = ls.kafka_source { topic = "t" } }
 """)
     p, _ = explain([script, "--json", "--set", "unused=1"])
     assert json.loads(p.stdout)["queries"][0]["name"] == "q"
@@ -259,7 +259,7 @@ ls.query "q" { from = ls.kafka { topic = "t" } }
 def test_secrets_are_not_shown(tmp_path):
     script = write(tmp_path, """
 local ls = require "luastream"
-local src = ls.kafka { topic = "t", kafka = { ["sasl.password"] = "hunter2", ["fetch.min.bytes"] = 1 } }
+local src = ls.kafka_source { topic = "t", kafka = { ["sasl.password"] = "hunter2", ["fetch.min.bytes"] = 1 } }
 ls.query "q" { from = src, sink = ls.kafka_sink { topic = "o", kafka = { ["ssl.key.password"] = "swordfish" } } }
 """)
     for args in ([script], [script, "--json"]):

@@ -1,4 +1,4 @@
-"""File sources (ls.files) end to end: files present at start and files
+"""File sources (ls.file_source) end to end: files present at start and files
 arriving while the job runs, each read once; every format; dead letters
 naming the file and line; max_files_per_trigger in the progress reports;
 exactly the same output after kill -9 at random moments with a
@@ -43,15 +43,15 @@ def test_formats_dead_letters_and_metadata(tmp_path):
     (land / ".hidden.json").write_text('[{"k": "hidden"}]')
     out = tmp_path / "out"
     path = script(tmp_path, """
-local docs = ls.files { path = "%s/*.json" }
-local lines = ls.files { path = "%s/*.ndjson" }
-local logs = ls.files { path = "%s/*.log" }
+local docs = ls.file_source { path = "%s/*.json" }
+local lines = ls.file_source { path = "%s/*.ndjson" }
+local logs = ls.file_source { path = "%s/*.log" }
 ls.query "sums" { from = docs, group_by = { "k" }, aggregate = { ls.sum("n") },
-                  output_mode = "complete", sink = ls.jsonl("%s") }
+                  output_mode = "complete", sink = ls.jsonl_sink("%s") }
 ls.query "recs" { from = lines, map = function(r, meta)
                     return { k = r.k, file = meta.file:match("[^/]+$"), line = meta.line } end,
-                  sink = ls.jsonl("%s") }
-ls.query "logs" { from = logs, sink = ls.jsonl("%s") }
+                  sink = ls.jsonl_sink("%s") }
+ls.query "logs" { from = logs, sink = ls.jsonl_sink("%s") }
 """ % (land, land, land, out, out, out))
     run([path, "--trigger", "available-now", "--quiet"])
     assert sorted((r["k"], r["sum(n)"]) for r in read_jsonl(out / "sums.jsonl")) == \
@@ -72,8 +72,8 @@ def test_new_files_are_read_once_as_they_arrive(tmp_path):
     drop(land, "f0.ndjson", [{"i": 0}, {"i": 1}])
     out, progress = tmp_path / "out", tmp_path / "progress.jsonl"
     path = script(tmp_path, """
-local f = ls.files { path = "%s", format = "ndjson", polling = "100ms", max_files_per_trigger = 1 }
-ls.query "rows" { from = f, sink = ls.jsonl("%s") }
+local f = ls.file_source { path = "%s", format = "ndjson", polling = "100ms", max_files_per_trigger = 1 }
+ls.query "rows" { from = f, sink = ls.jsonl_sink("%s") }
 """ % (land, out))
     p = subprocess.Popen([BIN, path, "--trigger", "200ms", "--progress", str(progress), "--quiet"],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -108,10 +108,10 @@ def test_exactly_once_across_kill_9(tmp_path):
     land.mkdir()
     out, ck = tmp_path / "out", tmp_path / "ck"
     path = script(tmp_path, """
-local f = ls.files { path = "%s/*.ndjson", polling = "50ms", max_records_per_trigger = 7 }
-ls.query "rows" { from = f, map = function(r) return { i = r.i } end, sink = ls.jsonl("%s") }
+local f = ls.file_source { path = "%s/*.ndjson", polling = "50ms", max_records_per_trigger = 7 }
+ls.query "rows" { from = f, map = function(r) return { i = r.i } end, sink = ls.jsonl_sink("%s") }
 ls.query "counts" { from = f, group_by = { "g" }, aggregate = { ls.count(), ls.sum("i") },
-                    output_mode = "update", sink = ls.jsonl("%s") }
+                    output_mode = "update", sink = ls.jsonl_sink("%s") }
 """ % (land, out, out))
     rng = random.Random(7)
     n = 0
@@ -141,8 +141,8 @@ def test_unreadable_and_vanishing_files_are_reported(tmp_path):
     bad.write_text('{"i": 2}\n')
     bad.chmod(0)
     out = tmp_path / "out"
-    path = script(tmp_path, 'ls.query "rows" { from = ls.files { path = "%s" , format = "ndjson" }, '
-                            'sink = ls.jsonl("%s") }' % (land, out))
+    path = script(tmp_path, 'ls.query "rows" { from = ls.file_source { path = "%s" , format = "ndjson" }, '
+                            'sink = ls.jsonl_sink("%s") }' % (land, out))
     p = run([path, "--trigger", "available-now", "--quiet"])
     if os.geteuid() != 0:  # root reads anything
         assert "locked.ndjson" in p.stderr and "skipped" in p.stderr

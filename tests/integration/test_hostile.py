@@ -64,7 +64,7 @@ def test_extreme_messages(broker, tmp_path):
 def script(tmp_path, body):
     p = tmp_path / "s.lua"
     p.write_text('local ls = require "luastream"\n' + body +
-                 '\nls.query "q" { from = ls.kafka { topic = "t", bootstrap = "127.0.0.1:1" },'
+                 '\nls.query "q" { from = ls.kafka_source { topic = "t", bootstrap = "127.0.0.1:1" },'
                  ' group_by = { "a" } }\n')
     return str(p)
 
@@ -94,7 +94,7 @@ def test_unsafe_lua_opts_in(tmp_path):
 def test_secrets_never_appear_in_output(tmp_path):
     s = tmp_path / "sasl.lua"
     s.write_text('local ls = require "luastream"\n'
-                 'ls.query "q" { from = ls.kafka { topic = "t", bootstrap = "127.0.0.1:1",\n'
+                 'ls.query "q" { from = ls.kafka_source { topic = "t", bootstrap = "127.0.0.1:1",\n'
                  '  connect_timeout = "3 seconds",\n'
                  '  kafka = { ["security.protocol"] = "sasl_plaintext", ["sasl.mechanisms"] = "PLAIN",\n'
                  '            ["sasl.username"] = "u", ["sasl.password"] = "S3CR3T-pw" } },\n'

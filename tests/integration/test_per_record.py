@@ -43,7 +43,7 @@ def sample_topic(broker):
 def test_filter_and_forward_keeps_the_records_bytes(broker, sample_topic, sample, tmp_path):
     out = "han" + os.urandom(3).hex()
     path = script(tmp_path, """
-local src = ls.kafka { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x") }
+local src = ls.kafka_source { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x") }
 ls.query "han" {
   from = src,
   where = { disposition = "HAN" },
@@ -67,7 +67,7 @@ ls.query "han" {
 def test_a_script_splits_a_topic_with_keys_and_headers(broker, sample_topic, sample, tmp_path):
     prefix = "split" + os.urandom(3).hex()
     path = script(tmp_path, """
-local src = ls.kafka { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x") }
+local src = ls.kafka_source { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x") }
 local prefix = ls.param("prefix", "p")
 ls.query "split" {
   from = src,
@@ -96,7 +96,7 @@ ls.query "split" {
 
 def test_explode_and_metadata_columns(broker, sample_topic, sample, tmp_path):
     path = script(tmp_path, """
-local src = ls.kafka { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x") }
+local src = ls.kafka_source { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x") }
 local out = ls.output(ls.param("output", "console"))
 ls.query "words" {
   from = src,
@@ -131,7 +131,7 @@ ls.query "per_partition" {
 
 def test_per_record_outputs_are_the_same_with_workers(broker, sample_topic, tmp_path):
     path = script(tmp_path, """
-local src = ls.kafka { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x"),
+local src = ls.kafka_source { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x"),
                        max_records_per_trigger = 1000 }
 ls.query "mapped" {
   from = src,
@@ -160,7 +160,7 @@ def test_per_record_kafka_output_is_exactly_once_across_kill_9(broker, tmp_path)
     run(["produce", str(data), "--topic", topic, "--bootstrap", broker.bootstrap, "--quiet"])
     prefix = "eo" + os.urandom(3).hex()
     path = script(tmp_path, """
-local src = ls.kafka { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x"),
+local src = ls.kafka_source { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x"),
                        max_records_per_trigger = 1500 }
 local prefix = ls.param("prefix", "p")
 ls.query "route" {
@@ -197,7 +197,7 @@ def test_hostile_rows_never_crash_the_engine(broker, tmp_path):
     data.write_text("".join(json.dumps({"i": i}) + "\n" for i in range(8)))
     run(["produce", str(data), "--topic", topic, "--bootstrap", broker.bootstrap, "--quiet"])
     path = script(tmp_path, """
-local src = ls.kafka { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x") }
+local src = ls.kafka_source { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x") }
 local boom = { __index = function() error("boom") end, __newindex = function() error("boom") end }
 ls.query "rows" {
   from = src,

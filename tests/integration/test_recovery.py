@@ -249,9 +249,9 @@ def test_slow_sink_slows_consumption_instead_of_growing_memory(broker, big_topic
     s = tmp_path / "slow.lua"
     s.write_text('local ls = require "luastream"\n'
                  'ls.query "slow" {\n'
-                 '  from = ls.kafka { topic = "%s", bootstrap = "%s", max_records_per_trigger = 2000 },\n'
+                 '  from = ls.kafka_source { topic = "%s", bootstrap = "%s", max_records_per_trigger = 2000 },\n'
                  '  group_by = { "disposition" }, aggregate = { ls.count() }, trigger = "100ms",\n'
-                 '  sink = ls.console { num_rows = 100, format = function(row)\n'
+                 '  sink = ls.console_sink { num_rows = 100, format = function(row)\n'
                  '    local t = os.clock() + 0.02; while os.clock() < t do end\n'
                  '    return row.disposition .. " " .. row.count end } }\n' % (topic, broker.bootstrap))
     p = subprocess.Popen([BIN, str(s), "--progress", str(tmp_path / "p.jsonl"), "--quiet"],

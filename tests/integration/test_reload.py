@@ -11,11 +11,11 @@ import time
 from conftest import BIN, ROOT, read_jsonl, run
 
 SCRIPT = """local ls = require 'luastream'
-local src = ls.kafka { topic = "%(topic)s", bootstrap = "%(bootstrap)s" }
+local src = ls.kafka_source { topic = "%(topic)s", bootstrap = "%(bootstrap)s" }
 ls.query "tagged" { from = src, map = function(r) return { k = r.k, tag = "%(tag)s" } end,
-                    sink = ls.jsonl("%(out)s") }
+                    sink = ls.jsonl_sink("%(out)s") }
 ls.query "counts" { from = src, group_by = { %(groups)s }, aggregate = { ls.count() },
-                    output_mode = "update", sink = ls.jsonl("%(out)s") }
+                    output_mode = "update", sink = ls.jsonl_sink("%(out)s") }
 """
 
 

@@ -71,7 +71,7 @@ def test_batches_move_the_watermark_between_them(tmp_path):
     batches of 2 the record that comes after the watermark passed its
     window is late (Spark judges it by the previous batch's watermark)."""
     path = script(tmp_path, """
-local src = ls.kafka { topic = "events" }
+local src = ls.kafka_source { topic = "events" }
 ls.query "per_window" {
   from = src, watermark = { "t", "5 minutes" },
   group_by = { ls.window("t", "10 minutes") }, aggregate = { ls.count() },
@@ -95,8 +95,8 @@ ls.query "per_window" {
 
 def test_sources_are_named_by_topic_or_number(tmp_path):
     path = script(tmp_path, """
-local a = ls.kafka { topic = "a" }
-local b = ls.kafka { topics = { "b1", "b2" } }
+local a = ls.kafka_source { topic = "a" }
+local b = ls.kafka_source { topics = { "b1", "b2" } }
 ls.query "qa" { from = a, sink = ls.output("console") }
 ls.query "qb" { from = b, map = function(r, m) return { x = r.x, topic = m.topic } end,
                 sink = ls.output("console") }
@@ -137,7 +137,7 @@ def test_no_network_and_no_checkpoint(tmp_path):
     ck = tmp_path / "ck"
     path = script(tmp_path, """
 ls.checkpoint("%s")
-local src = ls.kafka { topic = "t", bootstrap = "192.0.2.1:9092" }
+local src = ls.kafka_source { topic = "t", bootstrap = "192.0.2.1:9092" }
 ls.query "fwd" { from = src, where = { ok = true }, sink = ls.kafka_sink { prefix = "out", key = "id" } }
 """ % ck)
     data = tmp_path / "d.jsonl"
@@ -191,9 +191,9 @@ def test_ctrl_c_mid_batch_finishes_the_batch(broker, tmp_path):
     run(["produce", str(data), "--topic", topic, "--bootstrap", broker.bootstrap, "--quiet"])
     ck = tmp_path / "ck"
     path = script(tmp_path, """
-local src = ls.kafka { topic = "%s", bootstrap = "%s", max_records_per_trigger = 3000 }
+local src = ls.kafka_source { topic = "%s", bootstrap = "%s", max_records_per_trigger = 3000 }
 ls.query "slow" { from = src, map = function(r) local x = 0; for k = 1, 20000 do x = x + k end
-                    return { i = r.i } end, sink = ls.jsonl("%s") }
+                    return { i = r.i } end, sink = ls.jsonl_sink("%s") }
 """ % (topic, broker.bootstrap, tmp_path / "out"))
     p = subprocess.Popen([BIN, path, "--checkpoint", str(ck), "--trigger", "1 second", "--quiet"],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -45,7 +45,7 @@ def window_rows(path):
 
 
 WINDOWED = """
-local src = ls.kafka { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x"),
+local src = ls.kafka_source { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x"),
                        max_records_per_trigger = ls.param("cap", 0) }
 ls.query "q" {
   from = src,
@@ -131,7 +131,7 @@ def generated(n, seed):
 
 
 DETERMINISTIC = """
-local src = ls.kafka { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x"),
+local src = ls.kafka_source { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x"),
                        max_records_per_trigger = 137 }
 ls.query "late" {
   from = src,
@@ -176,7 +176,7 @@ def test_identical_capped_runs_give_identical_bytes(broker, tmp_path, parallelis
 
 
 SCHEMA = """
-local src = ls.kafka { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x"),
+local src = ls.kafka_source { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x"),
                        schema = { k = "string", v = "double", n = "bigint", ts = "timestamp" } }
 ls.query "typed" {
   from = src,
@@ -217,7 +217,7 @@ def test_source_schema_casts_as_spark(broker, tmp_path):
 
 
 def test_source_schema_mistakes_fail_at_the_scripts_line(broker, tmp_path):
-    bad_type = script(tmp_path, 'ls.kafka { topic = "t", schema = { v = "number" } }\n', "a.lua")
+    bad_type = script(tmp_path, 'ls.kafka_source { topic = "t", schema = { v = "number" } }\n', "a.lua")
     p = run([bad_type], check=False)
     assert p.returncode == 2 and "a.lua:2:" in p.stderr and "number" in p.stderr
     unknown = script(tmp_path, SCHEMA.replace('ls.max("n")', 'ls.max("nn")'), "b.lua")

@@ -16,7 +16,7 @@ from conftest import BIN, ROOT, read_jsonl, run
 
 SCRIPT = """
 local ls = require "luastream"
-local src = ls.kafka { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x"),
+local src = ls.kafka_source { topic = ls.param("topic", "t"), bootstrap = ls.param("bootstrap", "x"),
                        starting_offsets = "earliest",
                        max_records_per_trigger = ls.param("max_records_per_trigger", 0) }
 ls.query "sessions" {

@@ -168,7 +168,7 @@ def test_log_line_names_the_real_address(tmp_path):
     """--ui PORT logged the literal text http://127.0.0.1:<port>/."""
     s = tmp_path / "job.lua"
     s.write_text('local ls = require "luastream"\n'
-                 'ls.query "q" { from = ls.kafka { topic = "t", bootstrap = "127.0.0.1:1",\n'
+                 'ls.query "q" { from = ls.kafka_source { topic = "t", bootstrap = "127.0.0.1:1",\n'
                  '  connect_timeout = "1 second" }, group_by = { "a" } }\n')
     port = free_port()
     p = run([str(s), "--ui", str(port)], check=False, timeout=60)

@@ -20,7 +20,7 @@ describe("luastream API", function()
   end)
 
   -- A minimal valid source / table for query tests.
-  local function src() return ls.kafka { topic = "t" } end
+  local function src() return ls.kafka_source { topic = "t" } end
   local function tbl() return ls.json_table("codes.json", { key = "code" }) end
 
   describe("module", function()
@@ -42,7 +42,7 @@ describe("luastream API", function()
     end)
 
     it("is a new module (with new declarations) after a fresh require", function()
-      ls.kafka { topic = "a" }
+      ls.kafka_source { topic = "a" }
       assert.are.equal(1, #ls._declared.sources)
       local ls2 = H.fresh()
       assert.are_not.equal(ls, ls2)
@@ -204,23 +204,49 @@ describe("luastream API", function()
     end)
   end)
 
-  describe("ls.duration", function()
-    it("reads durations in milliseconds", function()
-      assert.are.equal(600000, ls.duration("10 minutes"))
-      assert.are.equal(2000, ls.duration("2 seconds"))
-      assert.are.equal(500, ls.duration("500ms"))
-      assert.are.equal(3600000, ls.duration("1 hour"))
-      assert.are.equal(86400000, ls.duration("1 day"))
-      assert.are.equal(1500, ls.duration("1.5 seconds"))
-      assert.are.equal(60000, ls.duration("interval 1 minute"))
+  describe("ls.seconds", function()
+    it("reads durations in seconds, as every number of the API", function()
+      assert.are.equal(600, ls.seconds("10 minutes"))
+      assert.are.equal(2, ls.seconds("2 seconds"))
+      assert.are.equal(0.5, ls.seconds("500ms"))
+      assert.are.equal(3600, ls.seconds("1 hour"))
+      assert.are.equal(86400, ls.seconds("1 day"))
+      assert.are.equal(1.5, ls.seconds("1.5 seconds"))
+      assert.are.equal(60, ls.seconds("interval 1 minute"))
+      assert.are.equal("integer", math.type(ls.seconds("1 minute")))
     end)
 
     it("returns nil for text it cannot read", function()
-      assert.is_nil(ls.duration("ten minutes"))
-      assert.is_nil(ls.duration("10 fortnights"))
-      assert.is_nil(ls.duration("10"))
-      assert.is_nil(ls.duration(""))
-      assert.is_nil(ls.duration("-5 seconds"))
+      assert.is_nil(ls.seconds("ten minutes"))
+      assert.is_nil(ls.seconds("10 fortnights"))
+      assert.is_nil(ls.seconds("10"))
+      assert.is_nil(ls.seconds(""))
+      assert.is_nil(ls.seconds("-5 seconds"))
+    end)
+  end)
+
+  describe("deprecated names", function()
+    it("still work, each noted once with the new name and the caller's line", function()
+      assert.are.equal(600000, ls.duration("10 minutes")) -- milliseconds, as before
+      ls.duration("1 minute")
+      local s = ls.kafka { topic = "t" }
+      assert.are.same({ "t" }, s.topics)
+      assert.are.equal("files", ls.files({ path = "in", format = "json" }).kind)
+      assert.are.equal("console", ls.console().type)
+      assert.are.equal("jsonl", ls.jsonl("out").type)
+      local w = ls._declared.warnings
+      assert.are.equal(5, #w)
+      assert_has(w[1], "ls.duration is deprecated: use ls.seconds")
+      assert.matches("api_spec.lua:%d+: ls.duration", w[1])
+      assert_has(w[2], "ls.kafka is deprecated: use ls.kafka_source")
+      assert_has(w[3], "ls.files is deprecated: use ls.file_source")
+      assert_has(w[4], "ls.console is deprecated: use ls.console_sink")
+      assert_has(w[5], "ls.jsonl is deprecated: use ls.jsonl_sink")
+    end)
+
+    it("report errors at the caller's line, as the new names do", function()
+      local msg = error_of(function() local s = ls.kafka { topics = 5 }; return s end)
+      assert.matches("api_spec.lua:%d+: topics must be a table", msg)
     end)
   end)
 
@@ -270,9 +296,9 @@ describe("luastream API", function()
     end)
   end)
 
-  describe("ls.files", function()
+  describe("ls.file_source", function()
     it("declares a file source, its format told from the path", function()
-      local s = ls.files { path = "landing/*.json" }
+      local s = ls.file_source { path = "landing/*.json" }
       assert.are.equal("source", s._kind)
       assert.are.equal("files", s.kind)
       assert.are.equal("landing/*.json", s.path)
@@ -281,12 +307,12 @@ describe("luastream API", function()
       assert.are.equal(0, s.max_records_per_trigger)
       assert.are.equal(1000, s.polling_ms)
       assert.are.equal(s, ls._declared.sources[1])
-      assert.are.equal("ndjson", ls.files({ path = "x/*.jsonl" }).format)
-      assert.are.equal("lines", ls.files({ path = "logs/app.log" }).format)
+      assert.are.equal("ndjson", ls.file_source({ path = "x/*.jsonl" }).format)
+      assert.are.equal("lines", ls.file_source({ path = "logs/app.log" }).format)
     end)
 
     it("takes the given options, with Spark's name of the file cap", function()
-      local s = ls.files { path = "in", format = "lines", max_files_per_trigger = 3,
+      local s = ls.file_source { path = "in", format = "lines", max_files_per_trigger = 3,
                            max_records_per_trigger = 100, polling = "250ms", max_record_bytes = 10,
                            schema = { n = "int" } }
       assert.are.equal("lines", s.format)
@@ -295,35 +321,35 @@ describe("luastream API", function()
       assert.are.equal(250, s.polling_ms)
       assert.are.equal(10, s.max_record_bytes)
       assert.are.same({ n = "int" }, s.schema)
-      assert.are.equal(2, ls.files({ path = "in", format = "text", maxFilesPerTrigger = 2 }).max_files_per_trigger)
-      assert.are.equal("ndjson", ls.files({ path = "in", format = "jsonl" }).format)
+      assert.are.equal(2, ls.file_source({ path = "in", format = "text", maxFilesPerTrigger = 2 }).max_files_per_trigger)
+      assert.are.equal("ndjson", ls.file_source({ path = "in", format = "jsonl" }).format)
     end)
 
     it("errors on a missing path, an unknown format and misspelled options", function()
-      assert_has(error_of(ls.files, {}), 'ls.files: give path = "dir/*.json"')
-      assert_has(error_of(ls.files, { path = "" }), "ls.files: path must be a file pattern or a directory")
-      assert_has(error_of(ls.files, { path = "in" }), 'ls.files: give format = "json", "ndjson" or "lines"')
-      assert_has(error_of(ls.files, { path = "in", format = "csv" }), 'format must be "json"')
-      assert_has(error_of(ls.files, { path = "in", format = "json", max_file_per_trigger = 1 }),
+      assert_has(error_of(ls.file_source, {}), 'ls.file_source: give path = "dir/*.json"')
+      assert_has(error_of(ls.file_source, { path = "" }), "ls.file_source: path must be a file pattern or a directory")
+      assert_has(error_of(ls.file_source, { path = "in" }), 'ls.file_source: give format = "json", "ndjson" or "lines"')
+      assert_has(error_of(ls.file_source, { path = "in", format = "csv" }), 'format must be "json"')
+      assert_has(error_of(ls.file_source, { path = "in", format = "json", max_file_per_trigger = 1 }),
         "max_files_per_trigger")
-      assert_has(error_of(ls.files, { path = "in", format = "json", max_files_per_trigger = -1 }),
+      assert_has(error_of(ls.file_source, { path = "in", format = "json", max_files_per_trigger = -1 }),
         "max_files_per_trigger")
-      assert_has(error_of(ls.files, { path = "in", format = "json", polling = "soon" }), "polling")
-      assert_has(error_of(ls.files, { path = "in", format = "json", max_files_per_trigger = 1,
+      assert_has(error_of(ls.file_source, { path = "in", format = "json", polling = "soon" }), "polling")
+      assert_has(error_of(ls.file_source, { path = "in", format = "json", max_files_per_trigger = 1,
                                      maxFilesPerTrigger = 2 }), "not both")
-      assert_has(error_of(ls.files, { path = "in", format = "json", schema = { n = "num" } }),
+      assert_has(error_of(ls.file_source, { path = "in", format = "json", schema = { n = "num" } }),
         "schema: column n")
     end)
 
     it("feeds queries like a Kafka source", function()
-      local q = ls.query "q" { from = ls.files { path = "in/*.json" }, group_by = { "k" } }
+      local q = ls.query "q" { from = ls.file_source { path = "in/*.json" }, group_by = { "k" } }
       assert.are.equal("files", q.from.kind)
     end)
   end)
 
-  describe("ls.kafka", function()
+  describe("ls.kafka_source", function()
     it("declares a source with defaults", function()
-      local s = ls.kafka { topic = "calls" }
+      local s = ls.kafka_source { topic = "calls" }
       assert.are.equal("source", s._kind)
       assert.are.same({ "calls" }, s.topics)
       assert.are.equal("localhost:9092", s.bootstrap)
@@ -337,7 +363,7 @@ describe("luastream API", function()
     end)
 
     it("takes the given options", function()
-      local s = ls.kafka {
+      local s = ls.kafka_source {
         topic = "calls", bootstrap = "broker:9093", starting_offsets = "latest",
         max_records_per_trigger = 500, max_record_bytes = 4096, connect_timeout = "3 seconds",
       }
@@ -349,13 +375,13 @@ describe("luastream API", function()
     end)
 
     it("accepts maxOffsetsPerTrigger as an alias", function()
-      assert.are.equal(7, ls.kafka({ topic = "t", maxOffsetsPerTrigger = 7 }).max_records_per_trigger)
+      assert.are.equal(7, ls.kafka_source({ topic = "t", maxOffsetsPerTrigger = 7 }).max_records_per_trigger)
     end)
 
     it("accepts a topics list, but not beside topic", function()
-      assert.are.same({ "a", "b" }, ls.kafka({ topics = { "a", "b" } }).topics)
-      assert_has(error_of(ls.kafka, { topic = "x", topics = { "a", "b" } }),
-        'ls.kafka: give topic = "name" or topics = { ... }, not both')
+      assert.are.same({ "a", "b" }, ls.kafka_source({ topics = { "a", "b" } }).topics)
+      assert_has(error_of(ls.kafka_source, { topic = "x", topics = { "a", "b" } }),
+        'ls.kafka_source: give topic = "name" or topics = { ... }, not both')
     end)
 
     it("refuses an empty aggregate list, as Spark's agg() does", function()
@@ -370,31 +396,31 @@ describe("luastream API", function()
     end)
 
     it("errors when no topic is given", function()
-      assert_has(error_of(ls.kafka, {}), "ls.kafka: give topic = \"name\" or topics = {...}")
-      assert_has(error_of(ls.kafka, { topics = {} }), "ls.kafka: give topic")
+      assert_has(error_of(ls.kafka_source, {}), "ls.kafka_source: give topic = \"name\" or topics = {...}")
+      assert_has(error_of(ls.kafka_source, { topics = {} }), "ls.kafka_source: give topic")
       assert.are.equal(0, #ls._declared.sources)
     end)
 
     it("errors when a topic is not a string", function()
-      assert_has(error_of(ls.kafka, { topics = { "a", 5 } }), "topics[2] must be a string, got number")
+      assert_has(error_of(ls.kafka_source, { topics = { "a", 5 } }), "topics[2] must be a string, got number")
     end)
 
     it("errors on a bad starting_offsets", function()
-      assert_has(error_of(ls.kafka, { topic = "t", starting_offsets = "beginning" }),
+      assert_has(error_of(ls.kafka_source, { topic = "t", starting_offsets = "beginning" }),
         'starting_offsets must be "earliest" or "latest", got "beginning"')
     end)
 
     it("errors on a bad connect_timeout", function()
-      assert_has(error_of(ls.kafka, { topic = "t", connect_timeout = "soon" }),
+      assert_has(error_of(ls.kafka_source, { topic = "t", connect_timeout = "soon" }),
         'connect_timeout: cannot read duration "soon"')
     end)
 
     it("errors when the options are not a table", function()
-      assert_has(error_of(ls.kafka, "t"), "ls.kafka options must be a table, got string")
+      assert_has(error_of(ls.kafka_source, "t"), "ls.kafka_source options must be a table, got string")
     end)
 
     it("passes kafka.* keys and the kafka table through as text", function()
-      local s = ls.kafka {
+      local s = ls.kafka_source {
         topic = "t",
         ["kafka.fetch.min.bytes"] = 1024,
         ["kafka.security.protocol"] = "SSL",
@@ -409,58 +435,58 @@ describe("luastream API", function()
     end)
 
     it("takes a schema of Spark type names", function()
-      local s = ls.kafka { topic = "t", schema = { a = "int", b = "DOUBLE", c = "timestamp", d = "long" } }
+      local s = ls.kafka_source { topic = "t", schema = { a = "int", b = "DOUBLE", c = "timestamp", d = "long" } }
       assert.are.same({ a = "int", b = "double", c = "timestamp", d = "long" }, s.schema)
-      assert_has(error_of(ls.kafka, { topic = "t", schema = { a = "number" } }),
+      assert_has(error_of(ls.kafka_source, { topic = "t", schema = { a = "number" } }),
         'schema: column a: type must be one of string, int, bigint, double, boolean, timestamp (Spark\'s names), got "number"')
-      assert_has(error_of(ls.kafka, { topic = "t", schema = { a = 5 } }), "got number")
-      assert_has(error_of(ls.kafka, { topic = "t", schema = { "int" } }), "column names must be strings")
-      assert_has(error_of(ls.kafka, { topic = "t", schema = "a:int" }), "schema must be a table")
+      assert_has(error_of(ls.kafka_source, { topic = "t", schema = { a = 5 } }), "got number")
+      assert_has(error_of(ls.kafka_source, { topic = "t", schema = { "int" } }), "column names must be strings")
+      assert_has(error_of(ls.kafka_source, { topic = "t", schema = "a:int" }), "schema must be a table")
     end)
 
     it("has no fields option (the engine never read it)", function()
-      assert_has(error_of(ls.kafka, { topic = "t", fields = { "a", "b" } }), 'ls.kafka: unknown option "fields"')
+      assert_has(error_of(ls.kafka_source, { topic = "t", fields = { "a", "b" } }), 'ls.kafka_source: unknown option "fields"')
     end)
 
     it("rejects unknown options, with a suggestion for near misses", function()
-      assert_has(error_of(ls.kafka, { topic = "t", starting_offset = "latest" }),
-        'ls.kafka: unknown option "starting_offset"; did you mean "starting_offsets"?')
-      assert_has(error_of(ls.kafka, { topic = "t", maxOffsetPerTrigger = 5 }),
+      assert_has(error_of(ls.kafka_source, { topic = "t", starting_offset = "latest" }),
+        'ls.kafka_source: unknown option "starting_offset"; did you mean "starting_offsets"?')
+      assert_has(error_of(ls.kafka_source, { topic = "t", maxOffsetPerTrigger = 5 }),
         'unknown option "maxOffsetPerTrigger"; did you mean "max_records_per_trigger"?')
-      assert_has(error_of(ls.kafka, { topic = "t", startingOffsets = "latest" }),
+      assert_has(error_of(ls.kafka_source, { topic = "t", startingOffsets = "latest" }),
         'did you mean "starting_offsets"?')
-      assert_has(error_of(ls.kafka, { topic = "t", nonsense = 1 }),
-        'ls.kafka: unknown option "nonsense" (known: bootstrap, connect_timeout, group_id')
-      assert_has(error_of(ls.kafka, { "t" }), "ls.kafka: unexpected value at position 1")
+      assert_has(error_of(ls.kafka_source, { topic = "t", nonsense = 1 }),
+        'ls.kafka_source: unknown option "nonsense" (known: bootstrap, connect_timeout, group_id')
+      assert_has(error_of(ls.kafka_source, { "t" }), "ls.kafka_source: unexpected value at position 1")
       assert.are.equal(0, #ls._declared.sources)
     end)
 
     it("keeps kafka.* keys and the kafka table free-form", function()
-      local s = ls.kafka { topic = "t", ["kafka.anything.at.all"] = "x", kafka = { ["whatever.prop"] = 1 } }
+      local s = ls.kafka_source { topic = "t", ["kafka.anything.at.all"] = "x", kafka = { ["whatever.prop"] = 1 } }
       assert.are.same({ ["anything.at.all"] = "x", ["whatever.prop"] = "1" }, s.kafka)
-      assert_has(error_of(ls.kafka, { topic = "t", kafka = { ["a.b"] = {} } }),
+      assert_has(error_of(ls.kafka_source, { topic = "t", kafka = { ["a.b"] = {} } }),
         "property a.b must be a string, number or boolean, got table")
     end)
 
     it("checks numbers, names and ranges", function()
-      assert_has(error_of(ls.kafka, { topic = "t", max_records_per_trigger = -1 }),
+      assert_has(error_of(ls.kafka_source, { topic = "t", max_records_per_trigger = -1 }),
         "max_records_per_trigger must be from 0 to")
-      assert_has(error_of(ls.kafka, { topic = "t", max_records_per_trigger = 1.5 }),
+      assert_has(error_of(ls.kafka_source, { topic = "t", max_records_per_trigger = 1.5 }),
         "max_records_per_trigger must be a whole number")
-      assert_has(error_of(ls.kafka, { topic = "t", max_record_bytes = 0 }), "max_record_bytes must be from 1 to")
-      assert_has(error_of(ls.kafka, { topic = "t", maxOffsetsPerTrigger = 5, max_records_per_trigger = 5 }),
+      assert_has(error_of(ls.kafka_source, { topic = "t", max_record_bytes = 0 }), "max_record_bytes must be from 1 to")
+      assert_has(error_of(ls.kafka_source, { topic = "t", maxOffsetsPerTrigger = 5, max_records_per_trigger = 5 }),
         "not both")
-      assert_has(error_of(ls.kafka, { topic = string.rep("x", 600) }), "is not a valid Kafka topic name")
-      assert_has(error_of(ls.kafka, { topic = "a b" }), "is not a valid Kafka topic name")
-      assert_has(error_of(ls.kafka, { topics = { "a", "a" } }), 'topic "a" is given twice')
-      assert_has(error_of(ls.kafka, { topic = "t", bootstrap = "" }), "bootstrap must not be empty")
-      assert_has(error_of(ls.kafka, { topic = "t", group_id = "" }), "group_id must not be empty")
-      assert_has(error_of(ls.kafka, { topic = "t", connect_timeout = 0 }), "connect_timeout must be positive")
-      assert_has(error_of(ls.kafka, { topic = "t" }, "extra"), "ls.kafka takes at most 1 argument, got 2")
+      assert_has(error_of(ls.kafka_source, { topic = string.rep("x", 600) }), "is not a valid Kafka topic name")
+      assert_has(error_of(ls.kafka_source, { topic = "a b" }), "is not a valid Kafka topic name")
+      assert_has(error_of(ls.kafka_source, { topics = { "a", "a" } }), 'topic "a" is given twice')
+      assert_has(error_of(ls.kafka_source, { topic = "t", bootstrap = "" }), "bootstrap must not be empty")
+      assert_has(error_of(ls.kafka_source, { topic = "t", group_id = "" }), "group_id must not be empty")
+      assert_has(error_of(ls.kafka_source, { topic = "t", connect_timeout = 0 }), "connect_timeout must be positive")
+      assert_has(error_of(ls.kafka_source, { topic = "t" }, "extra"), "ls.kafka_source takes at most 1 argument, got 2")
     end)
 
     it("reads starting_offsets = \"latest\" (it is not ignored)", function()
-      assert.are.equal("latest", ls.kafka({ topic = "t", starting_offsets = "latest" }).starting_offsets)
+      assert.are.equal("latest", ls.kafka_source({ topic = "t", starting_offsets = "latest" }).starting_offsets)
     end)
   end)
 
@@ -572,7 +598,7 @@ describe("luastream API", function()
 
     it("ls.output(\"jsonl:DIR\")", function()
       assert.are.same({ _kind = "sink", type = "jsonl", dir = "/tmp/out dir" }, ls.output("jsonl:/tmp/out dir"))
-      assert.are.same({ _kind = "sink", type = "jsonl", dir = "out" }, ls.jsonl { dir = "out" })
+      assert.are.same({ _kind = "sink", type = "jsonl", dir = "out" }, ls.jsonl_sink { dir = "out" })
     end)
 
     it("ls.output(\"kafka:PREFIX\")", function()
@@ -736,7 +762,7 @@ describe("luastream API", function()
 
     it("errors when from is missing or not a source", function()
       assert_has(error_of(function() ls.query "q" { group_by = { "k" } } end),
-        "query q: from must be a source (ls.kafka{...} or ls.files{...})")
+        "query q: from must be a source (ls.kafka_source{...} or ls.file_source{...})")
       assert_has(error_of(function() ls.query "q" { from = tbl(), group_by = { "k" } } end),
         "query q: from must be a source")
     end)
@@ -943,12 +969,12 @@ describe("luastream API", function()
     it("every option table of the API rejects unknown keys", function()
       local s = src()
       local cases = {
-        { function() ls.jsonl { dir = "out", mode = "a" } end, 'ls.jsonl: unknown option "mode"' },
+        { function() ls.jsonl_sink { dir = "out", mode = "a" } end, 'ls.jsonl_sink: unknown option "mode"' },
         { function() ls.kafka_sink { prefix = "p", bootstrp = "b" } end, 'did you mean "bootstrap"?' },
         { function() ls.output("jsonl:out", { num_rows = 5 }) end, 'ls.output jsonl:out: unknown option "num_rows" (known: none)' },
         { function() ls.output("kafka:p", { bootstrap = "b", kafak = {} }) end, 'did you mean "kafka"?' },
         { function() ls.output("console", { num_row = 5 }) end, 'did you mean "num_rows"?' },
-        { function() ls.console { formt = tostring } end, 'did you mean "format"?' },
+        { function() ls.console_sink { formt = tostring } end, 'did you mean "format"?' },
         { function() ls.json_table("x.json", { key = "k", keys = "k" }) end, 'ls.json_table: unknown option "keys"' },
         { function() ls.query "q" { from = s, group_by = { "k" }, watermark = { "ts", "1 minute", dealy = 1 } } end,
           'watermark: unknown option "dealy"; did you mean "delay"?' },
@@ -962,8 +988,8 @@ describe("luastream API", function()
         { function() ls.query "q" { from = s, group_by = { "k" }, max_state_rows = 0.5 } end, "max_state_rows must be a whole number" },
         { function() ls.query "q" { from = s, group_by = { "k" }, watermark = { "a", "1 minute" }, event_time = "b" } end,
           'event_time "b" and the watermark\'s column "a" differ' },
-        { function() ls.console { num_rows = 0 } end, "num_rows must be from 1 to" },
-        { function() ls.console { truncate = "no" } end, "truncate must be a boolean, got string" },
+        { function() ls.console_sink { num_rows = 0 } end, "num_rows must be from 1 to" },
+        { function() ls.console_sink { truncate = "no" } end, "truncate must be a boolean, got string" },
         { function() ls.window("ts", "1 minute", "1 minute", "extra") end, "ls.window takes at most 3 arguments, got 4" },
         { function() ls.checkpoint("a"); ls.checkpoint("b") end, "ls.checkpoint is called twice" },
       }
@@ -1011,35 +1037,35 @@ describe("luastream API", function()
   describe("errors point at the script's file:line", function()
     local prelude = table.concat({
       'local ls = require "luastream"',
-      'local src = ls.kafka { topic = "calls" }',
+      'local src = ls.kafka_source { topic = "calls" }',
       'local codes = ls.json_table("codes.json", { key = "code" })',
       "",
     }, "\n")
 
     local cases = {
       {
-        "ls.kafka without topic",
-        'local s = ls.kafka { bootstrap = "broker:9092" } --!\n',
-        "ls.kafka: give topic",
+        "ls.kafka_source without topic",
+        'local s = ls.kafka_source { bootstrap = "broker:9092" } --!\n',
+        "ls.kafka_source: give topic",
       },
       {
-        "ls.kafka without topic, multi-line call",
-        'local s = ls.kafka { --!\n  bootstrap = "broker:9092",\n  starting_offsets = "earliest",\n}\n',
-        "ls.kafka: give topic",
+        "ls.kafka_source without topic, multi-line call",
+        'local s = ls.kafka_source { --!\n  bootstrap = "broker:9092",\n  starting_offsets = "earliest",\n}\n',
+        "ls.kafka_source: give topic",
       },
       {
-        "ls.kafka bad starting_offsets",
-        'ls.kafka { topic = "t", starting_offsets = "first" } --!\n',
+        "ls.kafka_source bad starting_offsets",
+        'ls.kafka_source { topic = "t", starting_offsets = "first" } --!\n',
         "starting_offsets must be",
       },
       {
-        "ls.kafka bad connect_timeout (checked in a helper)",
-        'ls.kafka { topic = "t", connect_timeout = "whenever" } --!\n',
+        "ls.kafka_source bad connect_timeout (checked in a helper)",
+        'ls.kafka_source { topic = "t", connect_timeout = "whenever" } --!\n',
         "connect_timeout: cannot read duration",
       },
       {
-        "ls.kafka non-string topic (type check)",
-        "ls.kafka { topic = 5 } --!\n",
+        "ls.kafka_source non-string topic (type check)",
+        "ls.kafka_source { topic = 5 } --!\n",
         "topic must be a string",
       },
       {
@@ -1119,14 +1145,14 @@ describe("luastream API", function()
         'ls.json_table: unknown option "column" (known: key)',
       },
       {
-        "ls.kafka with a misspelt option (did you mean)",
-        'local s = ls.kafka { topic = "t", --!\n  starting_offset = "latest" }\n',
-        'ls.kafka: unknown option "starting_offset"; did you mean "starting_offsets"?',
+        "ls.kafka_source with a misspelt option (did you mean)",
+        'local s = ls.kafka_source { topic = "t", --!\n  starting_offset = "latest" }\n',
+        'ls.kafka_source: unknown option "starting_offset"; did you mean "starting_offsets"?',
       },
       {
-        "ls.console with Spark's numRows",
-        'local c = ls.console { numRows = 5 } --!\n',
-        'ls.console: unknown option "numRows"; did you mean "num_rows"?',
+        "ls.console_sink with Spark's numRows",
+        'local c = ls.console_sink { numRows = 5 } --!\n',
+        'ls.console_sink: unknown option "numRows"; did you mean "num_rows"?',
       },
       {
         "ls.output console with a misspelt option (through a tail call)",
@@ -1144,7 +1170,7 @@ describe("luastream API", function()
         "join.with must be a table from ls.json_table",
       },
       {
-        "a source not made by ls.kafka",
+        "a source not made by ls.kafka_source",
         'ls.query "q" { from = { _kind = "source", topics = { "t" } }, group_by = { "c" } } --!\n',
         "from must be a source",
       },
@@ -1254,11 +1280,11 @@ describe("luastream API", function()
     local cases = {
       { "BUG: ls.query join = <number>", 'ls.query "q" { from = src, join = 42, group_by = { "k" } } --!\n' },
       { "BUG: ls.query aggregate = <string>", 'ls.query "q" { from = src, aggregate = "count" } --!\n' },
-      { "BUG: ls.kafka kafka = <string>", 'ls.kafka { topic = "t", kafka = "fetch.min.bytes=1" } --!\n' },
+      { "BUG: ls.kafka_source kafka = <string>", 'ls.kafka_source { topic = "t", kafka = "fetch.min.bytes=1" } --!\n' },
     }
     for _, c in ipairs(cases) do
       it(c[1] .. " is reported inside luastream.lua, not at the script's line", function()
-        local text = 'local ls = require "luastream"\nlocal src = ls.kafka { topic = "calls" }\n' .. c[2]
+        local text = 'local ls = require "luastream"\nlocal src = ls.kafka_source { topic = "calls" }\n' .. c[2]
         local line = H.line_of(text, "--!")
         local ok, err, path = H.run_script(text)
         assert.is_false(ok)

@@ -21,7 +21,7 @@ describe("ls.session_window", function()
     ls = H.fresh()
   end)
 
-  local function src() return ls.kafka { topic = "t" } end
+  local function src() return ls.kafka_source { topic = "t" } end
 
   -- a query with a session window; spec entries override the defaults
   local function declare(spec)

@@ -99,7 +99,7 @@ describe("sketch aggregates", function()
 
     it("keeps its parameters when named in a map", function()
       local q = ls.query "q" {
-        from = ls.kafka { topic = "t" }, group_by = { "k" },
+        from = ls.kafka_source { topic = "t" }, group_by = { "k" },
         aggregate = { p99 = ls.percentile_approx("v", 0.99, 500), users = ls.approx_count_distinct("u", 0.01) },
       }
       local p99, users = q.aggregates[1], q.aggregates[2]
@@ -154,7 +154,7 @@ describe("sketch aggregates", function()
     end
     assert.is_string(example)
     local ok, err = H.run_script('local ls = require "luastream"\n'
-      .. 'local clicks = ls.kafka { topic = "clicks" }\n' .. example)
+      .. 'local clicks = ls.kafka_source { topic = "clicks" }\n' .. example)
     assert.is_true(ok, err)
     local q = ls._declared.queries[1]
     local row = text:match("gives rows like (`.-`)"):gsub("%s*\n%s*", " ")

@@ -2,7 +2,7 @@
 -- mode, so finished windows are evicted and state stays bounded.
 local ls = require "luastream"
 ls.query "soak_counts" {
-  from = ls.kafka { topic = ls.param("topic", "soak"), bootstrap = ls.param("bootstrap", "localhost:9092") },
+  from = ls.kafka_source { topic = ls.param("topic", "soak"), bootstrap = ls.param("bootstrap", "localhost:9092") },
   watermark = { "call_date_time", "10 minutes" },
   group_by = { ls.window("call_date_time", "10 minutes", "5 minutes"), "original_crime_type_name" },
   aggregate = { ls.count() },

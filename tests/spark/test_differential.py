@@ -241,7 +241,7 @@ def spark_min_max_text(s):
 MIN_MAX_TEXT_LUA = """\
 -- min and max over text and over event-time text, per key (inline script of case min_max_text)
 local ls = require "luastream"
-local src = ls.kafka {
+local src = ls.kafka_source {
   topic = ls.param("topic", "t"),
   bootstrap = ls.param("bootstrap", "localhost:9092"),
   starting_offsets = "earliest",
@@ -347,7 +347,7 @@ def spark_schema(s):
 SCHEMA_LUA = """\
 -- the planned source schema: Spark's type names, try_cast semantics (a bad value is null)
 local ls = require "luastream"
-local src = ls.kafka {
+local src = ls.kafka_source {
   topic = ls.param("topic", "t"),
   bootstrap = ls.param("bootstrap", "localhost:9092"),
   starting_offsets = "earliest",
@@ -815,7 +815,7 @@ CASES = [
               "key": "k", "count": 2, "sum(v)": 2} for h in range(4)]}),
     # the planned source schema
     Case("schema_try_cast",
-         "ls.kafka{schema=...} (planned): Spark type names with try_cast semantics: numbers in "
+         "ls.kafka_source{schema=...} (planned): Spark type names with try_cast semantics: numbers in "
          "a string column are text, bad numbers are null, '1.5' is not a bigint",
          lua=SCHEMA_LUA,
          queries=[Query("typed", spark_schema, "update", W)],

@@ -57,7 +57,7 @@ static long file_size(const char *rel)
  * is the second group column of per_window, {PARTS} its partitions. */
 static const char *SCRIPT =
     "local ls = require 'luastream'\n"
-    "local src = ls.kafka { topic = '{TOPIC}', bootstrap = '127.0.0.1:1' }\n"
+    "local src = ls.kafka_source { topic = '{TOPIC}', bootstrap = '127.0.0.1:1' }\n"
     "ls.query 'per_window' {\n"
     "  from = src,\n"
     "  watermark = { 'time', '10 minutes' },\n"
@@ -65,12 +65,12 @@ static const char *SCRIPT =
     "  aggregate = { ls.count(), ls.sum('v', 'total'), ls.avg('v', 'mean'), ls.max('v', 'peak') },\n"
     "  output_mode = '{MODE}',\n"
     "  trigger = '{TRIGGER}',\n"
-    "  sink = ls.jsonl('DIR/out'),\n"
+    "  sink = ls.jsonl_sink('DIR/out'),\n"
     "  partitions = {PARTS},\n"
     "}\n"
     "ls.query 'totals' {\n"
     "  from = src, group_by = { 'station' }, aggregate = { n = ls.count(), s = ls.sum('v') },\n"
-    "  sink = ls.jsonl('DIR/out'),\n"
+    "  sink = ls.jsonl_sink('DIR/out'),\n"
     "}\n"
     "{EXTRA}\n";
 
@@ -292,7 +292,7 @@ START_TEST(checkpoint_changed_declaration_refused)
     changes[0].group = "v";        /* grouping */
     changes[1].mode = "append";    /* output mode */
     changes[2].topic = "other";    /* source */
-    changes[3].extra = "ls.query 'third' { from = src, group_by = { 'station' }, sink = ls.jsonl('DIR/out') }";
+    changes[3].extra = "ls.query 'third' { from = src, group_by = { 'station' }, sink = ls.jsonl_sink('DIR/out') }";
     for (int i = 0; i < 4; i++) {
         e = engine(&changes[i], at("cp"), err);
         ck_assert_msg(e == NULL, "change %d accepted", i);

@@ -56,10 +56,10 @@ START_TEST(capped_batches_then_a_no_data_batch)
     snprintf(prog2, sizeof prog2, "%s/progress2.jsonl", dir);
     snprintf(text, sizeof text,
              "local ls = require 'luastream'\n"
-             "local f = ls.files { path = '%s/*.ndjson', max_records_per_trigger = 3 }\n"
+             "local f = ls.file_source { path = '%s/*.ndjson', max_records_per_trigger = 3 }\n"
              "ls.query 'w' { from = f, watermark = { 't', '5 minutes' },\n"
              "  group_by = { ls.window('t', '10 minutes'), 'k' }, aggregate = { ls.count() },\n"
-             "  output_mode = 'append', sink = ls.jsonl('%s') }\n", dir, out);
+             "  output_mode = 'append', sink = ls.jsonl_sink('%s') }\n", dir, out);
     char *script = write_script(dir, text);
     char *p = run(script, prog, 1);
     char *lines[16];
@@ -105,8 +105,8 @@ START_TEST(nothing_to_read_runs_no_batch)
     snprintf(prog, sizeof prog, "%s/progress.jsonl", dir);
     snprintf(text, sizeof text,
              "local ls = require 'luastream'\n"
-             "ls.query 'q' { from = ls.files { path = '%s/none/*.json' }, group_by = { 'k' },\n"
-             "  sink = ls.jsonl('%s/out') }\n", dir, dir);
+             "ls.query 'q' { from = ls.file_source { path = '%s/none/*.json' }, group_by = { 'k' },\n"
+             "  sink = ls.jsonl_sink('%s/out') }\n", dir, dir);
     char *script = write_script(dir, text);
     char *p = run(script, prog, 1);
     ck_assert_msg(!p || p[0] == '\0', "a batch ran: %s", p ? p : "");

@@ -109,7 +109,7 @@ static yajl_val at(yajl_val arr, size_t i)
 
 static const char *JOB =
     "local ls = require 'luastream'\n"
-    "local src = ls.kafka { topic = 'calls', bootstrap = '127.0.0.1:1', max_records_per_trigger = 50,\n"
+    "local src = ls.kafka_source { topic = 'calls', bootstrap = '127.0.0.1:1', max_records_per_trigger = 50,\n"
     "                       kafka = { ['sasl.password'] = 'hunter2', ['fetch.min.bytes'] = 1 } }\n"
     "local radio = ls.json_table('DIR/radio.json', { key = 'code' })\n"
     "ls.checkpoint('DIR/ckpt/job')\n"
@@ -267,12 +267,12 @@ END_TEST
 START_TEST(explain_script_errors_as_a_run)
 {
     static const char *scripts[] = {
-        "local ls = require 'luastream'\nlocal s = ls.kafka { topic = 't' }\n"
+        "local ls = require 'luastream'\nlocal s = ls.kafka_source { topic = 't' }\n"
         "ls.query 'q' { from = s, group_by = { 'a' }, output_mod = 'update' }\n",
-        "local ls = require 'luastream'\nlocal s = ls.kafka { topic = 't' }\n"
-        "ls.query 'q' { from = s, sink = ls.jsonl('DIR/o') }\n"
+        "local ls = require 'luastream'\nlocal s = ls.kafka_source { topic = 't' }\n"
+        "ls.query 'q' { from = s, sink = ls.jsonl_sink('DIR/o') }\n"
         "ls._declared.queries[1].sink = { type = 'console', num_rows = -1 }\n",
-        "local ls = require 'luastream'\nlocal s = ls.kafka { topic = 't' }\n"
+        "local ls = require 'luastream'\nlocal s = ls.kafka_source { topic = 't' }\n"
         "local t = ls.json_table('nowhere.json', { key = 'k' })\n"
         "ls.query 'q' { from = s }\n",
         "syntax error\n",
@@ -288,7 +288,7 @@ START_TEST(explain_script_errors_as_a_run)
     /* a Kafka sink property librdkafka refuses: refused without a client */
     char err[LS_ERRLEN] = "";
     ls_engine *e = compile("local ls = require 'luastream'\n"
-                           "local s = ls.kafka { topic = 't', bootstrap = '127.0.0.1:1' }\n"
+                           "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1' }\n"
                            "ls.query 'q' { from = s, sink = ls.kafka_sink { topic = 'o',\n"
                            "  kafka = { ['linger.ms'] = 'soon' } } }\n", 1, err);
     ck_assert_ptr_null(e);
@@ -302,7 +302,7 @@ START_TEST(explain_topic_function_and_schema)
 {
     char err[LS_ERRLEN] = "";
     ls_engine *e = compile("local ls = require 'luastream'\n"
-                           "local s = ls.kafka { topic = 't', bootstrap = '127.0.0.1:1',\n"
+                           "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1',\n"
                            "  schema = { level = 'string', n = 'bigint', ts = 'timestamp' } }\n"
                            "ls.query 'route' { from = s, where = { level = { '~=', 'DEBUG' } },\n"
                            "  sink = ls.kafka_sink { topic = function(r) return r.level end } }\n"
@@ -342,7 +342,7 @@ START_TEST(explain_command)
     char err[LS_ERRLEN] = "";
     ls_engine_opts o = { 0 };
     char *path = write_script("local ls = require 'luastream'\n"
-                              "local s = ls.kafka { topic = 't', bootstrap = '127.0.0.1:1' }\n"
+                              "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1' }\n"
                               "ls.query 'q' { from = s, group_by = { 'a' }, aggregate = { ls.max('b') },\n"
                               "  sink = ls.output('jsonl:DIR/rows') }\n");
     o.script = path;
@@ -370,7 +370,7 @@ START_TEST(explain_command)
     free(path);
 
     path = write_script("local ls = require 'luastream'\n"
-                        "local s = ls.kafka { topic = 't', bootstrap = '127.0.0.1:1',\n"
+                        "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1',\n"
                         "  kafka = { ['no.such.property'] = 1 } }\n"
                         "ls.query 'q' { from = s }\n");
     o.script = path;
@@ -381,7 +381,7 @@ START_TEST(explain_command)
     fclose(f);
     free(path);
 
-    path = write_script("local ls = require 'luastream'\nlocal s = ls.kafka { topic = 't' }\n"
+    path = write_script("local ls = require 'luastream'\nlocal s = ls.kafka_source { topic = 't' }\n"
                         "ls.query 'q' { from = s, group_by = 'a' }\n");
     o.script = path;
     f = tmpfile();
@@ -399,7 +399,7 @@ START_TEST(explain_group_id_as_a_run)
 {
     static const char *script =
         "local ls = require 'luastream'\n"
-        "local s = ls.kafka { topic = 't', bootstrap = '127.0.0.1:1' }\n"
+        "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1' }\n"
         "ls.checkpoint('DIR/a/./b/../cp')\n"
         "ls.query 'q' { from = s, group_by = { 'k' }, aggregate = { ls.count() } }\n";
     char err[LS_ERRLEN] = "";
@@ -501,10 +501,10 @@ START_TEST(explain_hostile_declarations)
 {
     static const char *base =
         "local ls = require 'luastream'\n"
-        "local s = ls.kafka { topic = 't', bootstrap = '127.0.0.1:1' }\n"
+        "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1' }\n"
         "local t = ls.json_table('DIR/radio.json', { key = 'code' })\n"
         "ls.query 'q' { from = s, group_by = { 'a' }, join = { with = t, on = 'code' },\n"
-        "               sink = ls.jsonl('DIR/o') }\n"
+        "               sink = ls.jsonl_sink('DIR/o') }\n"
         "local D, Q = ls._declared, ls._declared.queries[1]\n";
     static const char *tails[] = {
         "Q.sink = { _kind = 'sink', type = 'kafka', prefix = 'p', kafka = { ['a'] = {} } }\n",

@@ -147,7 +147,7 @@ static ls_engine *compile(const char *script, char *err)
 
 static const char *JOB =
     "local ls = require 'luastream'\n"
-    "local src = ls.kafka { topic = 'events', bootstrap = '127.0.0.1:1',\n"
+    "local src = ls.kafka_source { topic = 'events', bootstrap = '127.0.0.1:1',\n"
     "                       kafka = { ['fetch.min.bytes'] = 1 } }\n"
     "local radio = ls.json_table('DIR/radio.json', { key = 'code' })\n"
     "ls.query 'per_window' {\n"
@@ -165,7 +165,7 @@ static const char *JOB =
     "}\n"
     "ls.query 'totals' {\n"
     "  from = src, group_by = { 'station' }, aggregate = { n = ls.count() },\n"
-    "  sink = ls.jsonl('DIR/out'), trigger = '500ms',\n"
+    "  sink = ls.jsonl_sink('DIR/out'), trigger = '500ms',\n"
     "}\n";
 
 static void write_radio(void)
@@ -274,10 +274,10 @@ START_TEST(engine_compiles_sketches)
     char err[LS_ERRLEN] = "";
     ls_engine *e = compile(
         "local ls = require 'luastream'\n"
-        "local src = ls.kafka { topic = 'e', bootstrap = '127.0.0.1:1',\n"
+        "local src = ls.kafka_source { topic = 'e', bootstrap = '127.0.0.1:1',\n"
         "                       schema = { k = 'string', i = 'int', v = 'bigint', d = 'double' } }\n"
         "ls.query 'q' {\n"
-        "  from = src, group_by = { 'k' }, output_mode = 'update', sink = ls.jsonl('DIR/out'),\n"
+        "  from = src, group_by = { 'k' }, output_mode = 'update', sink = ls.jsonl_sink('DIR/out'),\n"
         "  aggregate = { ls.approx_count_distinct('i'), ls.approx_count_distinct('v', 0.01),\n"
         "                ls.percentile_approx('v', 0.5), ls.percentile_approx('d', { 0.25, 0.75 }, 100),\n"
         "                p90 = ls.percentile_approx('v', 0.9, 50) },\n"
@@ -360,9 +360,9 @@ START_TEST(engine_script_errors)
     ck_assert_msg(strstr(err, "job.lua:1:") != NULL, "%s", err);
     /* a table that does not exist names the file */
     ck_assert_ptr_null(compile("local ls = require 'luastream'\n"
-                               "local s = ls.kafka { topic = 't' }\n"
+                               "local s = ls.kafka_source { topic = 't' }\n"
                                "local t = ls.json_table('DIR/missing.json', { key = 'k' })\n"
-                               "ls.query 'q' { from = s, group_by = { 'a' }, sink = ls.jsonl('DIR/o') }\n",
+                               "ls.query 'q' { from = s, group_by = { 'a' }, sink = ls.jsonl_sink('DIR/o') }\n",
                                err));
     ck_assert_msg(strstr(err, "missing.json") != NULL, "%s", err);
 }
@@ -382,10 +382,10 @@ START_TEST(engine_source_kafka_properties)
 {
     char err[LS_ERRLEN] = "";
     ls_engine *e = compile("local ls = require 'luastream'\n"
-                           "local s = ls.kafka { topic = 't', bootstrap = '127.0.0.1:1',\n"
+                           "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1',\n"
                            "  kafka = { ['fetch.min.bytes'] = 1, ['client.id'] = 'me' },\n"
                            "  ['kafka.socket.timeout.ms'] = 7000 }\n"
-                           "ls.query 'q' { from = s, group_by = { 'a' }, sink = ls.jsonl('DIR/o') }\n",
+                           "ls.query 'q' { from = s, group_by = { 'a' }, sink = ls.jsonl_sink('DIR/o') }\n",
                            err);
     ck_assert_msg(e != NULL, "%s", err);
     ls_props props = e->sources[0]->props;
@@ -419,7 +419,7 @@ START_TEST(engine_kafka_sink_numeric_property)
 {
     char err[LS_ERRLEN] = "";
     ls_engine *e = compile("local ls = require 'luastream'\n"
-                           "local s = ls.kafka { topic = 't', bootstrap = '127.0.0.1:1' }\n"
+                           "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1' }\n"
                            "ls.query 'q' { from = s, group_by = { 'a' },\n"
                            "  sink = ls.output('kafka:out', { bootstrap = '127.0.0.1:1',\n"
                            "    kafka = { ['linger.ms'] = 5, ['enable.idempotence'] = false,\n"
@@ -438,15 +438,15 @@ START_TEST(engine_hostile_declarations)
 {
     static const char *base =
         "local ls = require 'luastream'\n"
-        "local s = ls.kafka { topic = 't', bootstrap = '127.0.0.1:1' }\n"
+        "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1' }\n"
         "local t = ls.json_table('DIR/radio.json', { key = 'code' })\n"
         "ls.query 'q' { from = s, group_by = { 'a' }, join = { with = t, on = 'code' },\n"
-        "               sink = ls.jsonl('DIR/o') }\n"
+        "               sink = ls.jsonl_sink('DIR/o') }\n"
         "local D, Q = ls._declared, ls._declared.queries[1]\n";
     static const struct { const char *tail, *want; } cases[] = {
         { "Q.joins[1].table = { _kind = 'table', key = 'k', _index = 7 }\n", "with must be a table from ls.json_table" },
         { "Q.joins[1].table = nil\n", "with must be a table from ls.json_table" },
-        { "Q.from = { _kind = 'source', _index = -3 }\n", "from must be a source from ls.kafka" },
+        { "Q.from = { _kind = 'source', _index = -3 }\n", "from must be a source from ls.kafka_source" },
         { "D.tables[1].path = nil\n", "job.lua:3: table 1: path must be a string, got nil" },
         { "D.tables[1].key = 5\n", "key must be a string, got number" },
         { "Q.sink = { _kind = 'sink', type = 'jsonl' }\n", "job.lua:4: query q: sink: dir must be a string" },

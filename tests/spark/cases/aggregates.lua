@@ -5,7 +5,7 @@ local ls = require "luastream"
 -- vtype: the type of v in the source's schema (Spark's from_json of strings + try_cast),
 -- or "" for no schema (JSON types decide).
 local vtype = ls.param("vtype", "")
-local src = ls.kafka {
+local src = ls.kafka_source {
   topic = ls.param("topic", "t"),
   bootstrap = ls.param("bootstrap", "localhost:9092"),
   starting_offsets = "earliest",

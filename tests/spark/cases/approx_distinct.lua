@@ -6,7 +6,7 @@ local ls = require "luastream"
 -- typed = "yes": v bigint, i int, d double in the source's schema (Spark: try_cast);
 -- otherwise no schema: the JSON values as they are (strings in these cases).
 local typed = ls.param("typed", "no") == "yes"
-local src = ls.kafka {
+local src = ls.kafka_source {
   topic = ls.param("topic", "t"),
   bootstrap = ls.param("bootstrap", "localhost:9092"),
   starting_offsets = "earliest",

@@ -5,7 +5,7 @@ local ls = require "luastream"
 -- vtype: v's type in the source's schema (Spark: try_cast); ts is a timestamp column;
 -- accuracy: that of the list { 0.1, 0.5, 0.9 }.
 local vtype = ls.param("vtype", "bigint")
-local src = ls.kafka {
+local src = ls.kafka_source {
   topic = ls.param("topic", "t"),
   bootstrap = ls.param("bootstrap", "localhost:9092"),
   starting_offsets = "earliest",

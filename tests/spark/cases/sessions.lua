@@ -4,7 +4,7 @@
 -- Spark side: tests/spark/test_sessions.py.
 local ls = require "luastream"
 
-local src = ls.kafka {
+local src = ls.kafka_source {
   topic = ls.param("topic", "t"),
   bootstrap = ls.param("bootstrap", "localhost:9092"),
   starting_offsets = "earliest",

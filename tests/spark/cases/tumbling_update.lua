@@ -2,7 +2,7 @@
 -- 10 minutes, update mode. Spark: tests/spark/test_differential.py, case tumbling_update.
 local ls = require "luastream"
 
-local src = ls.kafka {
+local src = ls.kafka_source {
   topic = ls.param("topic", "t"),
   bootstrap = ls.param("bootstrap", "localhost:9092"),
   starting_offsets = "earliest",
