@@ -20,52 +20,12 @@
 
 #define DEFAULT_PARTITIONS 16
 
-int ls_trigger_parse(const char *s, ls_trigger *t)
-{
-    if (!s) return -1;
-    if (strcmp(s, "once") == 0) {
-        t->kind = LS_TRIGGER_ONCE;
-        t->interval_ms = 0;
-        return 0;
-    }
-    if (strcmp(s, "available-now") == 0 || strcmp(s, "availableNow") == 0 ||
-        strcmp(s, "available_now") == 0) {
-        t->kind = LS_TRIGGER_AVAILABLE_NOW;
-        t->interval_ms = 0;
-        return 0;
-    }
-    int64_t ms;
-    if (ls_duration_parse(s, &ms)) return -1;
-    t->kind = LS_TRIGGER_INTERVAL;
-    t->interval_ms = ms;
-    return 0;
-}
-
-void ls_trigger_text(const ls_trigger *t, char *out, size_t n)
-{
-    if (t->kind == LS_TRIGGER_ONCE) snprintf(out, n, "once");
-    else if (t->kind == LS_TRIGGER_AVAILABLE_NOW) snprintf(out, n, "available-now");
-    else if (t->interval_ms == 0) snprintf(out, n, "a batch as soon as the last ends");
-    else snprintf(out, n, "every %lld ms", (long long)t->interval_ms);
-}
-
-ls_kafka_producer *ls_engine_producer(ls_engine *e, const char *bootstrap,
-                                      const ls_props *props, char *err)
-{
-    for (size_t i = 0; i < e->nproducers; i++)
-        if (strcmp(e->producers[i]->bootstrap, bootstrap) == 0) return e->producers[i];
-    ls_kafka_producer *p = ls_kafka_producer_new(bootstrap, props, 10000, err);
-    if (!p) return NULL;
-    e->producers = ls_xrealloc(e->producers, (e->nproducers + 1) * sizeof *e->producers);
-    e->producers[e->nproducers++] = p;
-    return p;
-}
 
 /* What the script's load noted (deprecated names, at their lines): shown
  * once, after the load. */
 static void show_load_warnings(ls_engine *e)
 {
-    lua_State *L = e->L;
+    lua_State *L = e->plan->L;
     if (!ls_lua_push_declared(L)) return;
     if (lua_getfield(L, -1, "warnings") == LUA_TTABLE) {
         lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
@@ -79,7 +39,7 @@ static void show_load_warnings(ls_engine *e)
 
 static void warn_unused_params(ls_engine *e, const ls_engine_opts *o)
 {
-    lua_State *L = e->L;
+    lua_State *L = e->plan->L;
     if (!ls_lua_push_declared(L)) return;
     lua_getfield(L, -1, "params_used");
     for (size_t i = 0; i < o->nset; i++) {
@@ -94,7 +54,7 @@ static void warn_unused_params(ls_engine *e, const ls_engine_opts *o)
 static void free_plans(ls_engine *e)
 {
     ls_lane_free(&e->lane);
-    for (size_t i = 0; e->plans && i < e->nsources; i++) {
+    for (size_t i = 0; e->plans && i < e->plan->nsources; i++) {
         ls_fieldset_free(e->plans[i].fields);
         free(e->plans[i].types);
         free(e->stamps[i].ts);
@@ -109,16 +69,16 @@ static void free_plans(ls_engine *e)
  * source so messages are scanned once, in C, for just those fields. */
 static void plan_decoding(ls_engine *e)
 {
-    e->plans = ls_xcalloc(e->nsources + 1, sizeof *e->plans);
-    e->stamps = ls_xcalloc(e->nsources + 1, sizeof *e->stamps);
-    for (size_t s = 0; s < e->nsources; s++) {
+    e->plans = ls_xcalloc(e->plan->nsources + 1, sizeof *e->plans);
+    e->stamps = ls_xcalloc(e->plan->nsources + 1, sizeof *e->stamps);
+    for (size_t s = 0; s < e->plan->nsources; s++) {
         ls_decode_plan *p = &e->plans[s];
-        const ls_schema *schema = e->sources[s]->schema;
+        const ls_schema *schema = e->plan->sources[s]->schema;
         p->fields = ls_fieldset_new();
         p->schema = schema;
-        for (size_t i = 0; i < e->nqueries; i++) {
-            ls_query *q = e->queries[i];
-            if (q->source != e->sources[s]) continue;
+        for (size_t i = 0; i < e->plan->nqueries; i++) {
+            ls_query *q = e->plan->queries[i];
+            if (q->source != e->plan->sources[s]) continue;
             if (!ls_query_needs_table(q)) {
                 ls_query_project(q, p->fields);
                 p->needs_view = 1;
@@ -133,8 +93,23 @@ static void plan_decoding(ls_engine *e)
                 p->types[f] = ls_schema_type(schema, p->fields->names[f]);
         }
     }
-    ls_lane_init(&e->lane, e->L, e->queries, e->nqueries, e->sources, e->plans, e->nsources,
-                 e->dl);
+    ls_lane_init(&e->lane, e->plan->L, e->plan->queries, e->plan->nqueries, e->plan->sources, e->plans, e->plan->nsources,
+                 e->plan->dl);
+}
+
+void ls_engine_lua_env(const ls_engine_opts *o, ls_lua_env *env)
+{
+    env->script = o->script;
+    env->set_names = o->set_names;
+    env->set_values = o->set_values;
+    env->nset = o->nset;
+    env->unsafe_lua = o->unsafe_lua;
+}
+
+void ls_engine_sync_outputs(ls_engine *e)
+{
+    for (size_t i = 0; i < e->plan->nqueries; i++) e->plan->queries[i]->sink->sync = 1;
+    if (e->plan->dl) e->plan->dl->sync = 1;
 }
 
 void ls_engine_replan(ls_engine *e)
@@ -170,8 +145,8 @@ static void default_group_ids(ls_engine *e)
         ls_buf_printf(&id, ".%08llx", (unsigned long long)(ls_hash(p, strlen(p)) & 0xffffffffu));
         free(abs);
     }
-    for (size_t i = 0; i < e->nsources; i++)
-        if (!e->sources[i]->group_id) e->sources[i]->group_id = ls_xstrdup(id.data);
+    for (size_t i = 0; i < e->plan->nsources; i++)
+        if (!e->plan->sources[i]->group_id) e->plan->sources[i]->group_id = ls_xstrdup(id.data);
     ls_buf_free(&id);
 }
 
@@ -179,7 +154,7 @@ static void default_group_ids(ls_engine *e)
 static char *script_checkpoint(ls_engine *e)
 {
     char *dir = NULL;
-    lua_State *L = e->L;
+    lua_State *L = e->plan->L;
     if (!ls_lua_push_declared(L)) return NULL;
     if (lua_getfield(L, -1, "checkpoint") == LUA_TSTRING) dir = ls_xstrdup(lua_tostring(L, -1));
     lua_pop(L, 2);
@@ -216,9 +191,12 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
         e->script_size = st.size;
         e->script_ino = st.ino;
     }
-    e->L = luaL_newstate();
-    ls_lua_setup(e->L, o);
-    if (ls_lua_run_script(e->L, o->script, err)) {
+    lua_State *L = luaL_newstate();
+    ls_lua_env env;
+    ls_engine_lua_env(o, &env);
+    ls_lua_setup(L, &env);
+    e->plan = ls_plan_new(L); /* owns L from here */
+    if (ls_lua_run_script(L, o->script, err)) {
         ls_engine_free(e);
         return NULL;
     }
@@ -230,11 +208,14 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
         ls_engine_free(e);
         return NULL;
     }
-    if (ls_lua_compile(e, err)) {
+    ls_plan_opts po = { o->script, e->checkpoint_dir, e->partitions, e->max_state_rows,
+                        e->capture, e->explain };
+    if (ls_lua_compile(e->plan, &po, err)) {
         if (lock_fd >= 0) close(lock_fd);
         ls_engine_free(e);
         return NULL;
     }
+    if (!e->has_trigger_override && e->plan->has_trigger) e->trigger = e->plan->trigger;
     warn_unused_params(e, o);
     show_load_warnings(e);
     plan_decoding(e);
@@ -243,7 +224,8 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
         return e;
     }
     if (e->checkpoint_dir) {
-        e->cp = ls_checkpoint_open(e->checkpoint_dir, lock_fd, e, err);
+        ls_engine_sync_outputs(e); /* before the checkpoint notes their lengths */
+        e->cp = ls_checkpoint_open(e->checkpoint_dir, lock_fd, e->plan, err);
         if (!e->cp) {
             ls_engine_free(e);
             return NULL;
@@ -258,9 +240,9 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
         }
     }
     if (o->ui) {
-        const char **names = ls_xcalloc(e->nqueries + 1, sizeof *names);
-        for (size_t i = 0; i < e->nqueries; i++) names[i] = e->queries[i]->name;
-        e->monitor = ls_monitor_new(names, e->nqueries);
+        const char **names = ls_xcalloc(e->plan->nqueries + 1, sizeof *names);
+        for (size_t i = 0; i < e->plan->nqueries; i++) names[i] = e->plan->queries[i]->name;
+        e->monitor = ls_monitor_new(names, e->plan->nqueries);
         free(names);
         e->http = ls_http_start(o->ui, e->monitor, err);
         if (!e->http) {
@@ -283,23 +265,13 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
 void ls_engine_free(ls_engine *e)
 {
     if (!e) return;
-    for (size_t i = 0; i < e->nqueries; i++) ls_query_free(e->queries[i]);
-    free(e->queries);
     ls_http_stop(e->http); /* before anything it reads goes */
     ls_monitor_free(e->monitor);
     ls_workers_free(e->workers);
     ls_checkpoint_free(e->cp);
     free(e->checkpoint_dir);
     free_plans(e);
-    for (size_t i = 0; i < e->nsources; i++) ls_source_free(e->sources[i]);
-    free(e->sources);
-    for (size_t i = 0; i < e->ntables; i++) ls_table_free(e->tables[i]);
-    free(e->tables);
-    ls_deadletter_free(e->dl);
-    ls_sink_destroy(e->dl_plan);
-    for (size_t i = 0; i < e->nproducers; i++) ls_kafka_producer_free(e->producers[i], 10000);
-    free(e->producers);
-    if (e->L) lua_close(e->L);
+    ls_plan_free(e->plan);
     if (e->progress) fclose(e->progress);
     free(e->script);
     free(e);
@@ -339,8 +311,8 @@ static void set_latency(ls_query *q, const ls_stamps *p, int64_t now)
 
 static size_t source_index(const ls_engine *e, const ls_source *s)
 {
-    for (size_t i = 0; i < e->nsources; i++)
-        if (e->sources[i] == s) return i;
+    for (size_t i = 0; i < e->plan->nsources; i++)
+        if (e->plan->sources[i] == s) return i;
     return 0;
 }
 
@@ -348,8 +320,8 @@ static void report(ls_engine *e, const ls_batch_timing *t, const int *active)
 {
     ls_buf line;
     ls_buf_init(&line);
-    for (size_t i = 0; i < e->nqueries; i++) {
-        const ls_query *q = e->queries[i];
+    for (size_t i = 0; i < e->plan->nqueries; i++) {
+        const ls_query *q = e->plan->queries[i];
         if (!active[i]) continue;
         if (e->progress || e->monitor) {
             ls_buf_reset(&line);
@@ -378,20 +350,20 @@ static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, const i
 {
     if (e->workers && ls_workers_end_batch(e->workers, &t->decode_ms, err)) return -1;
     if (!e->workers) t->decode_ms = e->lane.decode_ms;
-    for (size_t s = 0; s < e->nsources; s++)
+    for (size_t s = 0; s < e->plan->nsources; s++)
         if (e->stamps[s].n) qsort(e->stamps[s].ts, e->stamps[s].n, sizeof(int64_t), cmp_i64);
-    for (size_t i = 0; i < e->nqueries; i++) {
-        ls_query *q = e->queries[i];
+    for (size_t i = 0; i < e->plan->nqueries; i++) {
+        ls_query *q = e->plan->queries[i];
         if (!active[i]) continue;
         if (ls_query_end_batch(q, err)) return -1;
         set_latency(q, &e->stamps[source_index(e, q->source)], ls_now_ms());
     }
-    for (size_t s = 0; s < e->nsources; s++) e->stamps[s].n = 0;
-    if (ls_deadletter_flush(e->dl, err)) return -1;
+    for (size_t s = 0; s < e->plan->nsources; s++) e->stamps[s].n = 0;
+    if (ls_deadletter_flush(e->plan->dl, err)) return -1;
     if (batch == e->crash_after_sink) _exit(137); /* see ls_engine.h */
     if (e->cp) {
         double c0 = ls_mono_ms();
-        if (ls_checkpoint_commit(e->cp, e, batch, err)) return -1;
+        if (ls_checkpoint_commit(e->cp, e->plan, batch, err)) return -1;
         t->commit_ms = ls_mono_ms() - c0;
     }
     t->trigger_ms = ls_mono_ms() - t->start_ms;
@@ -438,8 +410,8 @@ static int dispatch(ls_engine *e, reader *r, size_t si, char *err)
 static int read_batch(ls_engine *e, const int64_t *planned, reader *r, ls_batch_timing *t,
                       char *err)
 {
-    for (size_t si = 0; si < e->nsources; si++) {
-        ls_source *s = e->sources[si];
+    for (size_t si = 0; si < e->plan->nsources; si++) {
+        ls_source *s = e->plan->sources[si];
         if (planned[si] <= 0) continue;
         for (int left = 1; left;) {
             left = 0;
@@ -512,9 +484,9 @@ static void wait_until(const ls_engine *e, double when)
 static int plan_batch(ls_engine *e, int64_t *planned, int *active, ls_batch_timing *t)
 {
     double t0 = ls_mono_ms();
-    for (size_t si = 0; si < e->nsources; si++) {
+    for (size_t si = 0; si < e->plan->nsources; si++) {
         char why[LS_ERRLEN];
-        planned[si] = ls_source_plan(e->sources[si], records_per_trigger(e->sources[si], &e->trigger),
+        planned[si] = ls_source_plan(e->plan->sources[si], records_per_trigger(e->plan->sources[si], &e->trigger),
                                      why);
         if (planned[si] < 0) {
             if (!e->plan_failing) ls_log("%s (retrying)", why);
@@ -526,8 +498,8 @@ static int plan_batch(ls_engine *e, int64_t *planned, int *active, ls_batch_timi
     }
     t->latest_offset_ms = ls_mono_ms() - t0;
     int any = 0;
-    for (size_t i = 0; i < e->nqueries; i++) {
-        ls_query *q = e->queries[i];
+    for (size_t i = 0; i < e->plan->nqueries; i++) {
+        ls_query *q = e->plan->queries[i];
         active[i] = planned[source_index(e, q->source)] > 0 ||
                     (e->trigger.kind != LS_TRIGGER_ONCE && ls_query_wants_batch(q));
         any |= active[i];
@@ -541,8 +513,8 @@ static void wait_for_input(ls_engine *e)
 {
     double until = ls_mono_ms() + 1000;
     while (!(e->stop && *e->stop) && ls_mono_ms() < until) {
-        for (size_t si = 0; si < e->nsources; si++)
-            if (ls_source_arrived(e->sources[si])) return;
+        for (size_t si = 0; si < e->plan->nsources; si++)
+            if (ls_source_arrived(e->plan->sources[si])) return;
         sleep_ms(10);
     }
 }
@@ -550,8 +522,8 @@ static void wait_for_input(ls_engine *e)
 static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const int *active,
                      ls_batch_timing *t, reader *r, char *err)
 {
-    for (size_t i = 0; i < e->nqueries; i++) {
-        ls_query *q = e->queries[i];
+    for (size_t i = 0; i < e->plan->nqueries; i++) {
+        ls_query *q = e->plan->queries[i];
         if (!active[i]) continue;
         ls_query_begin_batch(q, batch);
         q->since_prev_ms = q->prev_start_ms < 0 ? -1 : t->start_ms - q->prev_start_ms;
@@ -559,17 +531,17 @@ static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const 
     }
     if (e->workers) ls_workers_begin_batch(e->workers, batch);
     e->lane.decode_ms = 0;
-    for (size_t i = 0; i < e->nqueries; i++)
-        if (active[i] && ls_query_open_rows(e->queries[i], err)) return -1;
+    for (size_t i = 0; i < e->plan->nqueries; i++)
+        if (active[i] && ls_query_open_rows(e->plan->queries[i], err)) return -1;
     if (e->cp) {
         double w0 = ls_mono_ms();
-        if (ls_checkpoint_wal(e->cp, e, batch, err)) return -1;
+        if (ls_checkpoint_wal(e->cp, e->plan, batch, err)) return -1;
         t->wal_ms = ls_mono_ms() - w0;
     }
     r->count = 0;
     int rc = read_batch(e, planned, r, t, err);
     if (rc < 0) return -1;
-    for (size_t si = 0; si < e->nsources; si++) ls_source_end_batch(e->sources[si]);
+    for (size_t si = 0; si < e->plan->nsources; si++) ls_source_end_batch(e->plan->sources[si]);
     if (finish_batch(e, t, batch, active, err)) return -1;
     e->total_input += r->count;
     e->batches_run++;
@@ -583,22 +555,22 @@ int ls_engine_run(ls_engine *e, char *err)
         return -1;
     }
     int bounded = e->trigger.kind != LS_TRIGGER_INTERVAL;
-    for (size_t i = 0; i < e->nsources; i++) {
-        e->sources[i]->planned = 1;
-        if (ls_source_open(e->sources[i], bounded, err)) return -1;
+    for (size_t i = 0; i < e->plan->nsources; i++) {
+        e->plan->sources[i]->planned = 1;
+        if (ls_source_open(e->plan->sources[i], bounded, err)) return -1;
     }
     if (!e->quiet) {
         char tt[64];
         ls_trigger_text(&e->trigger, tt, sizeof tt);
-        ls_log("running %zu quer%s from %s (trigger: %s)", e->nqueries,
-               e->nqueries == 1 ? "y" : "ies", e->script, tt);
+        ls_log("running %zu quer%s from %s (trigger: %s)", e->plan->nqueries,
+               e->plan->nqueries == 1 ? "y" : "ies", e->script, tt);
     }
-    if (e->cp) ls_checkpoint_apply_replay(e->cp, e);
+    if (e->cp) ls_checkpoint_apply_replay(e->cp, e->plan);
     if (e->monitor) ls_monitor_set_running(e->monitor, 1);
     int64_t batch = e->cp ? e->cp->next_batch : 0;
     double interval = (double)e->trigger.interval_ms;
-    int64_t *planned = ls_xcalloc(e->nsources + 1, sizeof *planned);
-    int *active = ls_xcalloc(e->nqueries + 1, sizeof *active);
+    int64_t *planned = ls_xcalloc(e->plan->nsources + 1, sizeof *planned);
+    int *active = ls_xcalloc(e->plan->nqueries + 1, sizeof *active);
     reader *r = ls_xcalloc(1, sizeof *r);
     int rc = 0;
     double next_tick = ls_mono_ms();

@@ -25,23 +25,15 @@
 #include "ls_deadletter.h"
 #include "ls_http.h"
 #include "ls_monitor.h"
+#include "ls_plan.h"
 #include "ls_kafka.h"
 #include "ls_lane.h"
 #include "ls_workers.h"
 #include "ls_query.h"
 #include "ls_source.h"
 #include "ls_table.h"
+#include "ls_trigger.h"
 
-typedef enum { LS_TRIGGER_INTERVAL, LS_TRIGGER_ONCE, LS_TRIGGER_AVAILABLE_NOW } ls_trigger_kind;
-
-typedef struct ls_trigger {
-    ls_trigger_kind kind;
-    int64_t interval_ms; /* LS_TRIGGER_INTERVAL; 0 = next batch as soon as one ends */
-} ls_trigger;
-
-/* "2 seconds", "500ms", "once", "available-now" (also "availableNow"). */
-int ls_trigger_parse(const char *s, ls_trigger *t);
-void ls_trigger_text(const ls_trigger *t, char *out, size_t n);
 
 /* Kafka timestamps of one source's records in the current batch (latency). */
 typedef struct ls_stamps {
@@ -50,10 +42,8 @@ typedef struct ls_stamps {
 } ls_stamps;
 
 typedef struct ls_engine {
-    lua_State *L;
+    ls_plan *plan;           /* owned: the compiled script (sources, queries, sinks, Lua state) */
     char *script;
-    size_t nsources;
-    ls_source **sources;
     ls_decode_plan *plans;   /* one per source */
     ls_stamps *stamps;       /* one per source */
     ls_lane lane;            /* the engine thread's lane (parallelism 1) */
@@ -64,13 +54,6 @@ typedef struct ls_engine {
     ls_http *http;
     int64_t crash_after_sink; /* fault injection for tests (LUASTREAM_TEST_CRASH_AFTER_SINK):
                                  die after the sinks wrote this batch, before its commit */
-    size_t ntables;
-    ls_table **tables;
-    size_t nqueries;
-    ls_query **queries;
-    size_t nproducers;
-    ls_kafka_producer **producers;
-    ls_deadletter *dl;
     int capture;             /* luastream test: sinks and dead letters kept in memory */
     const struct ls_engine_opts *opts; /* borrowed: what the run was started with (reloads) */
     int64_t script_mtime_ns; /* --watch: the script file as last loaded */
@@ -88,7 +71,6 @@ typedef struct ls_engine {
     int plan_failing;        /* the latest offsets could not be read (reported once) */
     int explain;             /* built for `luastream explain` (ls_explain.h): sinks are
                                 planned, nothing is opened, the engine never runs */
-    ls_sink *dl_plan;        /* explain: where dead letters would go (a planned sink) */
 } ls_engine;
 
 typedef struct ls_engine_opts {
@@ -121,11 +103,16 @@ ls_engine *ls_engine_new(const ls_engine_opts *opts, char *err);
 int ls_engine_run(ls_engine *e, char *err);
 void ls_engine_free(ls_engine *e);
 
+/* The Lua set-up a run's options ask for (script, --set, --unsafe-lua). */
+struct ls_lua_env;
+void ls_engine_lua_env(const ls_engine_opts *o, struct ls_lua_env *env);
+
+/* Checkpointed runs: every sink and the dead-letter output sync at the end
+ * of each batch (fsync), so a commit never names rows not on disk. */
+void ls_engine_sync_outputs(ls_engine *e);
+
 /* Plans the decoding again (after the queries changed: a reload). */
 void ls_engine_replan(ls_engine *e);
 
-/* Shared producers by bootstrap address (for Kafka sinks and dead letters). */
-ls_kafka_producer *ls_engine_producer(ls_engine *e, const char *bootstrap,
-                                      const ls_props *props, char *err);
 
 #endif

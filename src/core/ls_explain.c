@@ -243,15 +243,15 @@ static void value_text(ls_buf *b, const ls_value *v)
 
 static size_t source_no(const ls_engine *e, const ls_source *s)
 {
-    for (size_t i = 0; i < e->nsources; i++)
-        if (e->sources[i] == s) return i + 1;
+    for (size_t i = 0; i < e->plan->nsources; i++)
+        if (e->plan->sources[i] == s) return i + 1;
     return 0;
 }
 
 static size_t table_no(const ls_engine *e, const ls_table *t)
 {
-    for (size_t i = 0; i < e->ntables; i++)
-        if (e->tables[i] == t) return i + 1;
+    for (size_t i = 0; i < e->plan->ntables; i++)
+        if (e->plan->tables[i] == t) return i + 1;
     return 0;
 }
 
@@ -467,7 +467,7 @@ static void where_text(ls_buf *b, const ls_where_pred *p)
 
 static void source_text(ls_buf *b, const ls_engine *e, size_t si)
 {
-    const ls_source *s = e->sources[si];
+    const ls_source *s = e->plan->sources[si];
     const ls_decode_plan *plan = &e->plans[si];
     ls_buf_printf(b, "\nsource %zu  ", si + 1);
     put_safe(b, s->name);
@@ -570,8 +570,8 @@ schema:
         if (plan->needs_meta) ls_buf_puts(b, " and a Kafka metadata table");
         ls_buf_puts(b, ", per record, for ");
         int first = 1;
-        for (size_t i = 0; i < e->nqueries; i++) {
-            const ls_query *q = e->queries[i];
+        for (size_t i = 0; i < e->plan->nqueries; i++) {
+            const ls_query *q = e->plan->queries[i];
             if (q->source != s || !ls_query_needs_table(q)) continue;
             if (!first) ls_buf_puts(b, ", ");
             first = 0;
@@ -582,11 +582,11 @@ schema:
     ls_buf_putc(b, '\n');
     label(b, "queries");
     int first = 1;
-    for (size_t i = 0; i < e->nqueries; i++) {
-        if (e->queries[i]->source != s) continue;
+    for (size_t i = 0; i < e->plan->nqueries; i++) {
+        if (e->plan->queries[i]->source != s) continue;
         if (!first) ls_buf_puts(b, ", ");
         first = 0;
-        put_safe(b, e->queries[i]->name);
+        put_safe(b, e->plan->queries[i]->name);
     }
     if (first) ls_buf_puts(b, "none (a run still reads it)");
     ls_buf_putc(b, '\n');
@@ -594,7 +594,7 @@ schema:
 
 static void table_text(ls_buf *b, const ls_engine *e, size_t ti)
 {
-    const ls_table *t = e->tables[ti];
+    const ls_table *t = e->plan->tables[ti];
     ls_buf_printf(b, "\ntable %zu  ", ti + 1);
     put_safe(b, t->path);
     ls_buf_putc(b, '\n');
@@ -800,7 +800,7 @@ void ls_explain_text(const ls_engine *e, const ls_engine_opts *o, ls_buf *b)
     }
     ls_buf_putc(b, '\n');
     int any_lua = 0;
-    for (size_t i = 0; i < e->nqueries; i++) any_lua |= ls_query_needs_table(e->queries[i]);
+    for (size_t i = 0; i < e->plan->nqueries; i++) any_lua |= ls_query_needs_table(e->plan->queries[i]);
     label(b, "parallelism");
     if (o && o->parallelism > 1)
         ls_buf_printf(b, "%d worker threads%s\n", o->parallelism,
@@ -808,7 +808,7 @@ void ls_explain_text(const ls_engine *e, const ls_engine_opts *o, ls_buf *b)
     else
         ls_buf_puts(b, "1 (every record on the engine thread)\n");
     label(b, "dead letters");
-    sink_text(b, ls_sink_plan_of(e->dl_plan), NULL, e->checkpoint_dir != NULL);
+    sink_text(b, ls_sink_plan_of(e->plan->dl_plan), NULL, e->checkpoint_dir != NULL);
     ls_buf_putc(b, '\n');
     label(b, "Lua per record");
     if (!any_lua) {
@@ -816,8 +816,8 @@ void ls_explain_text(const ls_engine *e, const ls_engine_opts *o, ls_buf *b)
     } else {
         ls_buf_puts(b, "yes, for ");
         int first = 1, schema = 0;
-        for (size_t i = 0; i < e->nqueries; i++) {
-            const ls_query *q = e->queries[i];
+        for (size_t i = 0; i < e->plan->nqueries; i++) {
+            const ls_query *q = e->plan->queries[i];
             if (!ls_query_needs_table(q)) continue;
             if (!first) ls_buf_puts(b, ", ");
             first = 0;
@@ -828,9 +828,9 @@ void ls_explain_text(const ls_engine *e, const ls_engine_opts *o, ls_buf *b)
         ls_buf_printf(b, ": each record of its source is decoded%s into a Lua table\n",
                       schema ? "" : " whole");
     }
-    for (size_t i = 0; i < e->nsources; i++) source_text(b, e, i);
-    for (size_t i = 0; i < e->ntables; i++) table_text(b, e, i);
-    for (size_t i = 0; i < e->nqueries; i++) query_text(b, e, e->queries[i]);
+    for (size_t i = 0; i < e->plan->nsources; i++) source_text(b, e, i);
+    for (size_t i = 0; i < e->plan->ntables; i++) table_text(b, e, i);
+    for (size_t i = 0; i < e->plan->nqueries; i++) query_text(b, e, e->plan->queries[i]);
 }
 
 /* ---- JSON -------------------------------------------------------------------- */
@@ -963,7 +963,7 @@ static void j_value(yajl_gen g, const ls_value *v)
 
 static void j_source(yajl_gen g, const ls_engine *e, size_t si)
 {
-    const ls_source *s = e->sources[si];
+    const ls_source *s = e->plan->sources[si];
     const ls_decode_plan *plan = &e->plans[si];
     yajl_gen_map_open(g);
     kv_int(g, "id", (int64_t)si + 1);
@@ -1012,15 +1012,15 @@ static void j_source(yajl_gen g, const ls_engine *e, size_t si)
     yajl_gen_map_close(g);
     jkey(g, "queries");
     yajl_gen_array_open(g);
-    for (size_t i = 0; i < e->nqueries; i++)
-        if (e->queries[i]->source == s) jstr(g, e->queries[i]->name);
+    for (size_t i = 0; i < e->plan->nqueries; i++)
+        if (e->plan->queries[i]->source == s) jstr(g, e->plan->queries[i]->name);
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
 }
 
 static void j_table(yajl_gen g, const ls_engine *e, size_t ti)
 {
-    const ls_table *t = e->tables[ti];
+    const ls_table *t = e->plan->tables[ti];
     yajl_gen_map_open(g);
     kv_int(g, "id", (int64_t)ti + 1);
     kv_str(g, "path", t->path);
@@ -1183,21 +1183,21 @@ void ls_explain_json(const ls_engine *e, const ls_engine_opts *o, ls_buf *out)
     }
     kv_int(g, "parallelism", o && o->parallelism > 1 ? o->parallelism : 1);
     jkey(g, "dead_letter");
-    j_sink(g, ls_sink_plan_of(e->dl_plan), NULL, e->checkpoint_dir != NULL);
+    j_sink(g, ls_sink_plan_of(e->plan->dl_plan), NULL, e->checkpoint_dir != NULL);
     int any_lua = 0;
-    for (size_t i = 0; i < e->nqueries; i++) any_lua |= ls_query_needs_table(e->queries[i]);
+    for (size_t i = 0; i < e->plan->nqueries; i++) any_lua |= ls_query_needs_table(e->plan->queries[i]);
     kv_bool(g, "lua_per_record", any_lua);
     jkey(g, "sources");
     yajl_gen_array_open(g);
-    for (size_t i = 0; i < e->nsources; i++) j_source(g, e, i);
+    for (size_t i = 0; i < e->plan->nsources; i++) j_source(g, e, i);
     yajl_gen_array_close(g);
     jkey(g, "tables");
     yajl_gen_array_open(g);
-    for (size_t i = 0; i < e->ntables; i++) j_table(g, e, i);
+    for (size_t i = 0; i < e->plan->ntables; i++) j_table(g, e, i);
     yajl_gen_array_close(g);
     jkey(g, "queries");
     yajl_gen_array_open(g);
-    for (size_t i = 0; i < e->nqueries; i++) j_query(g, e, e->queries[i]);
+    for (size_t i = 0; i < e->plan->nqueries; i++) j_query(g, e, e->plan->queries[i]);
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
     const unsigned char *p;
@@ -1233,12 +1233,12 @@ int ls_explain(const ls_engine_opts *o, int json, FILE *out, char *err)
     if (!e) return 2;
     /* A run checks its consumers' properties when it connects: check them
      * now, one by one as librdkafka reads them, with no client made. */
-    for (size_t i = 0; i < e->nsources; i++) {
+    for (size_t i = 0; i < e->plan->nsources; i++) {
         char why[LS_ERRLEN];
-        if (e->sources[i]->is_files) continue;
-        rd_kafka_conf_t *conf = ls_kafka_conf(e->sources[i]->bootstrap, &e->sources[i]->props, why);
+        if (e->plan->sources[i]->is_files) continue;
+        rd_kafka_conf_t *conf = ls_kafka_conf(e->plan->sources[i]->bootstrap, &e->plan->sources[i]->props, why);
         if (!conf) {
-            ls_seterr(err, "source %zu (%s): %s", i + 1, e->sources[i]->name, why);
+            ls_seterr(err, "source %zu (%s): %s", i + 1, e->plan->sources[i]->name, why);
             ls_engine_free(e);
             return 2;
         }

@@ -52,15 +52,15 @@ static void source_shape(const ls_source *s, ls_buf *out)
     free(cols);
 }
 
-static size_t source_index(const ls_engine *e, const ls_source *s)
+static size_t source_index(const ls_plan *p, const ls_source *s)
 {
-    for (size_t i = 0; i < e->nsources; i++)
-        if (e->sources[i] == s) return i;
+    for (size_t i = 0; i < p->nsources; i++)
+        if (p->sources[i] == s) return i;
     return 0;
 }
 
 /* 1 when new can take over old's state; 0 with why saying what changed. */
-static int compatible(const ls_engine *old, const ls_engine *new, char *why)
+static int compatible(const ls_plan *old, const ls_plan *new, char *why)
 {
     if (new->nsources != old->nsources) {
         ls_seterr(why, "the script declares %zu source%s, the running one %zu", new->nsources,
@@ -122,31 +122,23 @@ static int compatible(const ls_engine *old, const ls_engine *new, char *why)
     return ok;
 }
 
-/* The script's declarations compiled into a fresh engine (its sinks in
- * memory when capture): no checkpoint, workers, UI or progress of its own. */
-static ls_engine *load(const ls_engine *e, const ls_engine_opts *o, int capture, char *err)
+/* The script compiled into a new plan (its sinks in memory when capture,
+ * its prints muted then). */
+static ls_plan *load(const ls_engine *e, const ls_engine_opts *o, int capture, char *err)
 {
-    ls_engine *n = ls_xcalloc(1, sizeof *n);
-    n->script = ls_xstrdup(e->script);
-    n->partitions = e->partitions;
-    n->max_state_rows = e->max_state_rows;
-    n->quiet = e->quiet;
-    n->stop = e->stop;
-    n->has_trigger_override = e->has_trigger_override;
-    n->trigger.kind = LS_TRIGGER_INTERVAL;
-    if (e->has_trigger_override) n->trigger = e->trigger;
-    n->capture = capture;
-    n->checkpoint_dir = e->checkpoint_dir ? ls_xstrdup(e->checkpoint_dir) : NULL;
-    n->L = luaL_newstate();
-    ls_lua_setup(n->L, o);
-    int rc = capture ? ls_lua_run_script_muted(n->L, e->script, err)
-                     : ls_lua_run_script(n->L, e->script, err);
-    if (rc == 0) rc = ls_lua_compile(n, err);
+    lua_State *L = luaL_newstate();
+    ls_lua_env env;
+    ls_engine_lua_env(o, &env);
+    ls_lua_setup(L, &env);
+    ls_plan *p = ls_plan_new(L);
+    int rc = capture ? ls_lua_run_script_muted(L, e->script, err) : ls_lua_run_script(L, e->script, err);
+    ls_plan_opts po = { e->script, e->checkpoint_dir, e->partitions, e->max_state_rows, capture, 0 };
+    if (rc == 0) rc = ls_lua_compile(p, &po, err);
     if (rc) {
-        ls_engine_free(n);
+        ls_plan_free(p);
         return NULL;
     }
-    return n;
+    return p;
 }
 
 /* New query q takes over old's state and place in the run. */
@@ -181,69 +173,56 @@ static void adopt_source_options(ls_source *s, const ls_source *n)
 int ls_reload(ls_engine *e, const ls_engine_opts *o, char *fatal)
 {
     char why[LS_ERRLEN];
-    ls_engine *t = load(e, o, 1, why);
+    ls_plan *t = load(e, o, 1, why);
     if (!t) {
         ls_log("reload of %s refused: %s (the running script goes on)", e->script, why);
         return 1;
     }
-    int ok = compatible(e, t, why);
-    ls_engine_free(t);
+    int ok = compatible(e->plan, t, why);
+    ls_plan_free(t);
     if (!ok) {
         ls_log("reload of %s refused: %s (the running script goes on)", e->script, why);
         return 1;
     }
-    ls_engine *n = load(e, o, 0, why);
+    ls_plan *n = load(e, o, 0, why);
     if (!n) {
         ls_log("reload of %s refused: %s (the running script goes on)", e->script, why);
         return 1;
     }
-
-    /* the new queries, with the old state, reading the old (open) sources */
-    for (size_t i = 0; i < e->nqueries; i++)
-        take_over(n->queries[i], e->queries[i], e->sources[source_index(n, n->queries[i]->source)]);
-    for (size_t i = 0; i < e->nsources; i++) adopt_source_options(e->sources[i], n->sources[i]);
+    ls_plan *old = e->plan;
+    /* the new queries, with the old state, reading the old (open) sources:
+     * the sources change places, the new plan's unopened ones go with the old */
+    for (size_t i = 0; i < n->nqueries; i++)
+        take_over(n->queries[i], old->queries[i], old->sources[source_index(n, n->queries[i]->source)]);
+    for (size_t i = 0; i < n->nsources; i++) {
+        adopt_source_options(old->sources[i], n->sources[i]);
+        ls_source *unopened = n->sources[i];
+        n->sources[i] = old->sources[i];
+        old->sources[i] = unopened;
+    }
     if (e->workers) {
         ls_workers_free(e->workers);
         e->workers = NULL;
     }
-    /* the old declarations go: queries (their sinks), tables, dead letters,
-     * then the producers they wrote through, then their Lua state */
-    for (size_t i = 0; i < e->nqueries; i++) ls_query_free(e->queries[i]);
-    free(e->queries);
-    e->queries = n->queries;
-    n->queries = NULL;
-    n->nqueries = 0;
-    for (size_t i = 0; i < e->ntables; i++) ls_table_free(e->tables[i]);
-    free(e->tables);
-    e->tables = n->tables;
-    e->ntables = n->ntables;
-    n->tables = NULL;
-    n->ntables = 0;
     char derr[LS_ERRLEN];
-    if (ls_deadletter_flush(e->dl, derr)) ls_log("%s", derr);
-    ls_deadletter_free(e->dl);
-    e->dl = n->dl;
-    n->dl = NULL;
-    for (size_t i = 0; i < e->nproducers; i++) ls_kafka_producer_free(e->producers[i], 10000);
-    free(e->producers);
-    e->producers = n->producers;
-    e->nproducers = n->nproducers;
-    n->producers = NULL;
-    n->nproducers = 0;
-    lua_close(e->L);
-    e->L = n->L;
-    n->L = NULL;
-    if (!e->has_trigger_override) e->trigger = n->trigger;
-    ls_engine_free(n); /* its sources, never opened */
-
+    if (ls_deadletter_flush(old->dl, derr)) ls_log("%s", derr);
+    e->plan = n;
+    ls_plan_free(old); /* queries and sinks, tables, dead letters, producers, Lua state */
+    if (!e->has_trigger_override) {
+        ls_trigger t0 = { LS_TRIGGER_INTERVAL, 0 };
+        e->trigger = n->has_trigger ? n->trigger : t0;
+    }
     ls_engine_replan(e);
-    if (e->cp) ls_checkpoint_adopt(e->cp, e);
+    if (e->cp) {
+        ls_engine_sync_outputs(e);
+        ls_checkpoint_adopt(e->cp, e->plan);
+    }
     if (o->parallelism > 1) {
         e->workers = ls_workers_new(e, o, o->parallelism, fatal);
         if (!e->workers) return -1;
     }
-    ls_log("reloaded %s: %zu quer%s, state kept", e->script, e->nqueries,
-           e->nqueries == 1 ? "y" : "ies");
+    ls_log("reloaded %s: %zu quer%s, state kept", e->script, n->nqueries,
+           n->nqueries == 1 ? "y" : "ies");
     return 0;
 }
 

@@ -54,8 +54,8 @@ static void run_merge(worker *wk)
 {
     ls_workers *pool = wk->pool;
     ls_engine *e = pool->e;
-    for (size_t qi = 0; qi < e->nqueries; qi++) {
-        ls_query *q = e->queries[qi];
+    for (size_t qi = 0; qi < e->plan->nqueries; qi++) {
+        ls_query *q = e->plan->queries[qi];
         memset(&wk->merged[qi], 0, sizeof wk->merged[qi]);
         ls_merge_result late = { 0 };
         for (int p = wk->index; p < q->state->nparts; p += pool->n)
@@ -93,7 +93,7 @@ static void *worker_main(void *arg)
         } else if (t->kind == TASK_MERGE) {
             run_merge(wk);
         } else if (t->kind == TASK_CLEAR) {
-            for (size_t qi = 0; qi < pool->e->nqueries; qi++) {
+            for (size_t qi = 0; qi < pool->e->plan->nqueries; qi++) {
                 ls_state_clear(wk->queries[qi]->state);
                 ls_state_clear(wk->queries[qi]->late);
             }
@@ -142,10 +142,12 @@ static void broadcast(ls_workers *pool, int kind)
 static int setup_lua(worker *wk, ls_engine *e, const ls_engine_opts *o, char *err)
 {
     int any_lua = 0;
-    for (size_t i = 0; i < e->nqueries; i++) any_lua |= ls_query_needs_table(e->queries[i]);
+    for (size_t i = 0; i < e->plan->nqueries; i++) any_lua |= ls_query_needs_table(e->plan->queries[i]);
     if (!any_lua) return 0;
     wk->L = luaL_newstate();
-    ls_lua_setup(wk->L, o);
+    ls_lua_env env;
+    ls_engine_lua_env(o, &env);
+    ls_lua_setup(wk->L, &env);
     /* The script runs again here, for this worker's own maps: what it prints
      * while loading was shown once already, by the engine's load. */
     return ls_lua_run_script_muted(wk->L, e->script, err);
@@ -193,15 +195,15 @@ ls_workers *ls_workers_new(ls_engine *e, const ls_engine_opts *o, int n, char *e
         wk->index = i;
         pthread_mutex_init(&wk->mu, NULL);
         pthread_cond_init(&wk->cv, NULL);
-        wk->queries = ls_xcalloc(e->nqueries + 1, sizeof *wk->queries);
-        wk->merged = ls_xcalloc(e->nqueries + 1, sizeof *wk->merged);
-        wk->late_added = ls_xcalloc(e->nqueries + 1, sizeof *wk->late_added);
+        wk->queries = ls_xcalloc(e->plan->nqueries + 1, sizeof *wk->queries);
+        wk->merged = ls_xcalloc(e->plan->nqueries + 1, sizeof *wk->merged);
+        wk->late_added = ls_xcalloc(e->plan->nqueries + 1, sizeof *wk->late_added);
         if (setup_lua(wk, e, o, err)) {
             ls_workers_free(pool);
             return NULL;
         }
-        for (size_t qi = 0; qi < e->nqueries; qi++) {
-            const ls_query *src = e->queries[qi];
+        for (size_t qi = 0; qi < e->plan->nqueries; qi++) {
+            const ls_query *src = e->plan->queries[qi];
             int ref = src->map_ref != LUA_NOREF ? map_ref_of(wk->L, qi) : LUA_NOREF;
             wk->queries[qi] = ls_query_clone(src, wk->L, ref, err);
             if (!wk->queries[qi]) {
@@ -210,8 +212,8 @@ ls_workers *ls_workers_new(ls_engine *e, const ls_engine_opts *o, int n, char *e
             }
             if (src->route.topic_fn != LUA_NOREF) wk->queries[qi]->route.topic_fn = topic_fn_of(wk->L, qi);
         }
-        ls_lane_init(&wk->lane, wk->L, wk->queries, e->nqueries, e->sources, e->plans,
-                     e->nsources, e->dl);
+        ls_lane_init(&wk->lane, wk->L, wk->queries, e->plan->nqueries, e->plan->sources, e->plans,
+                     e->plan->nsources, e->plan->dl);
         if (pthread_create(&wk->thread, NULL, worker_main, wk) != 0) {
             ls_seterr(err, "cannot start worker thread %d", i);
             ls_workers_free(pool);
@@ -235,7 +237,7 @@ void ls_workers_free(ls_workers *pool)
     }
     for (int i = 0; i < pool->n; i++) {
         worker *wk = &pool->w[i];
-        for (size_t qi = 0; wk->queries && qi < pool->e->nqueries; qi++)
+        for (size_t qi = 0; wk->queries && qi < pool->e->plan->nqueries; qi++)
             ls_query_free(wk->queries[qi]);
         free(wk->queries);
         free(wk->merged);
@@ -258,10 +260,10 @@ void ls_workers_begin_batch(ls_workers *pool, int64_t batch_id)
     for (int i = 0; i < pool->n; i++) {
         worker *wk = &pool->w[i];
         wk->lane.decode_ms = 0;
-        for (size_t qi = 0; qi < pool->e->nqueries; qi++) {
+        for (size_t qi = 0; qi < pool->e->plan->nqueries; qi++) {
             ls_query *c = wk->queries[qi];
             ls_query_begin_batch(c, batch_id);
-            c->wm = pool->e->queries[qi]->wm; /* late checks use the current watermark */
+            c->wm = pool->e->plan->queries[qi]->wm; /* late checks use the current watermark */
         }
     }
 }
@@ -293,8 +295,8 @@ int ls_workers_end_batch(ls_workers *pool, double *decode_ms, char *err)
         }
     broadcast(pool, TASK_MERGE);
     ls_outbuf **outs = ls_xcalloc((size_t)pool->n, sizeof *outs);
-    for (size_t qi = 0; qi < e->nqueries; qi++) {
-        ls_query *q = e->queries[qi];
+    for (size_t qi = 0; qi < e->plan->nqueries; qi++) {
+        ls_query *q = e->plan->queries[qi];
         if (q->per_record) { /* the workers' rows, in the order the batch read them */
             for (int i = 0; i < pool->n; i++) outs[i] = &pool->w[i].queries[qi]->out;
             if (ls_outbuf_write(outs, (size_t)pool->n, q->sink, err)) {

@@ -18,6 +18,12 @@
 #include "ls_schema.h"
 #include "ls_time.h"
 
+/* What compiling reads (the run's options) and fills (the plan). */
+typedef struct compiler {
+    ls_plan *plan;
+    const ls_plan_opts *opts;
+} compiler;
+
 #ifndef LS_VERSION
 #define LS_VERSION "0.1.0"
 #endif
@@ -134,7 +140,7 @@ static void lua_dir(ls_buf *out)
     ls_buf_puts(out, LS_LUA_DIR);
 }
 
-void ls_lua_setup(lua_State *L, const ls_engine_opts *opts)
+void ls_lua_setup(lua_State *L, const ls_lua_env *opts)
 {
     luaL_openlibs(L);
     lua_newtable(L);
@@ -417,7 +423,7 @@ static int read_schema(lua_State *L, int d, ls_source *s, const char *what, char
 }
 
 /* ls.file_source{...}: a file source. */
-static int compile_files(ls_engine *e, lua_State *L, int d, const char *what, char *err)
+static int compile_files(compiler *e, lua_State *L, int d, const char *what, char *err)
 {
     char *path = NULL, *format = NULL;
     ls_file_format f;
@@ -433,7 +439,7 @@ static int compile_files(ls_engine *e, lua_State *L, int d, const char *what, ch
     }
     free(format);
     ls_source *s = ls_source_new_files(path, f);
-    e->sources[e->nsources++] = s;
+    e->plan->sources[e->plan->nsources++] = s;
     ls_buf name;
     ls_buf_init(&name);
     ls_buf_printf(&name, "FileStreamSource[%s]", path);
@@ -451,7 +457,7 @@ static int compile_files(ls_engine *e, lua_State *L, int d, const char *what, ch
     return read_schema(L, d, s, what, err);
 }
 
-static int compile_source(ls_engine *e, lua_State *L, int d, size_t i, char *err)
+static int compile_source(compiler *e, lua_State *L, int d, size_t i, char *err)
 {
     char what[64];
     snprintf(what, sizeof what, "source %zu", i);
@@ -468,7 +474,7 @@ static int compile_source(ls_engine *e, lua_State *L, int d, size_t i, char *err
     if (get_str(L, d, "bootstrap", 1, what, &bootstrap, err)) return -1;
     ls_source *s = ls_source_new(bootstrap);
     free(bootstrap);
-    e->sources[e->nsources++] = s;
+    e->plan->sources[e->plan->nsources++] = s;
     if (get_table(L, d, "topics", 1, what, err) < 0) return -1;
     ls_buf name;
     ls_buf_init(&name);
@@ -516,11 +522,11 @@ static int compile_source(ls_engine *e, lua_State *L, int d, size_t i, char *err
     return read_schema(L, d, s, what, err);
 }
 
-static int compile_sources(ls_engine *e, lua_State *L, int decl, char *err)
+static int compile_sources(compiler *e, lua_State *L, int decl, char *err)
 {
     lua_getfield(L, decl, "sources"); /* a table: ls_lua_push_declared checked */
     size_t n = lua_rawlen(L, -1);
-    e->sources = ls_xcalloc(n + 1, sizeof *e->sources);
+    e->plan->sources = ls_xcalloc(n + 1, sizeof *e->plan->sources);
     for (size_t i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, (lua_Integer)i);
         int d = lua_gettop(L);
@@ -554,7 +560,7 @@ static size_t table_candidates(const char *script, const char *path, ls_buf *pat
     return n;
 }
 
-static int compile_table(ls_engine *e, lua_State *L, int d, size_t i, char *err)
+static int compile_table(compiler *e, lua_State *L, int d, size_t i, char *err)
 {
     char what[64];
     snprintf(what, sizeof what, "table %zu", i);
@@ -570,7 +576,7 @@ static int compile_table(ls_engine *e, lua_State *L, int d, size_t i, char *err)
     }
     ls_buf cands[3];
     for (size_t k = 0; k < 3; k++) ls_buf_init(&cands[k]);
-    size_t nc = table_candidates(e->script, path, cands), found = nc;
+    size_t nc = table_candidates(e->opts->script, path, cands), found = nc;
     for (size_t k = 0; k < nc && found == nc; k++)
         if (file_exists(cands[k].data)) found = k;
     ls_table *t = NULL;
@@ -598,15 +604,15 @@ static int compile_table(ls_engine *e, lua_State *L, int d, size_t i, char *err)
     free(path);
     free(key);
     if (!t) return -1;
-    e->tables[e->ntables++] = t;
+    e->plan->tables[e->plan->ntables++] = t;
     return 0;
 }
 
-static int compile_tables(ls_engine *e, lua_State *L, int decl, char *err)
+static int compile_tables(compiler *e, lua_State *L, int decl, char *err)
 {
     lua_getfield(L, decl, "tables");
     size_t n = lua_rawlen(L, -1);
-    e->tables = ls_xcalloc(n + 1, sizeof *e->tables);
+    e->plan->tables = ls_xcalloc(n + 1, sizeof *e->plan->tables);
     for (size_t i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, (lua_Integer)i);
         int d = lua_gettop(L);
@@ -757,7 +763,7 @@ static int compile_route(lua_State *L, int sk, ls_query *q, const char *what, ch
     return 0;
 }
 
-static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, char *err)
+static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, char *err)
 {
     char what[300];
     snprintf(what, sizeof what, "query %s: sink", q->name);
@@ -768,7 +774,7 @@ static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, ch
     char *type;
     if (get_str(L, sk, "type", 1, what, &type, err)) return NULL;
     ls_sink *s = NULL;
-    if (e->capture && strcmp(type, "kafka") != 0) { /* luastream test: rows kept in memory */
+    if (e->opts->capture && strcmp(type, "kafka") != 0) { /* luastream test: rows kept in memory */
         s = ls_sink_memory_new(q->name, (int)q->mode, NULL);
     } else if (strcmp(type, "console") == 0) {
         ls_console_opts o = { 0 };
@@ -788,7 +794,7 @@ static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, ch
             ls_seterr(err, "%s: format must be a function, got %s", what, lua_typename(L, ft));
             goto out;
         }
-        if (e->explain) {
+        if (e->opts->explain) {
             ls_sink_plan p = { .kind = LS_PLAN_CONSOLE, .num_rows = o.num_rows,
                                .truncate = o.truncate, .format = ft == LUA_TFUNCTION };
             s = ls_sink_planned(&p, err);
@@ -798,7 +804,7 @@ static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, ch
     } else if (strcmp(type, "jsonl") == 0) {
         char *dir;
         if (get_str(L, sk, "dir", 1, what, &dir, err)) goto out;
-        if (e->explain) { /* no directory made, no file opened */
+        if (e->opts->explain) { /* no directory made, no file opened */
             ls_sink_plan p = { .kind = LS_PLAN_JSONL, .dir = dir, .name = q->name };
             s = ls_sink_planned(&p, err);
         } else {
@@ -833,26 +839,26 @@ static ls_sink *compile_sink(ls_engine *e, lua_State *L, int sk, ls_query *q, ch
             if (prefix) ls_buf_printf(&topic, "%s.%s", prefix, q->name);
             else ls_buf_puts(&topic, fixed ? fixed : q->name);
             char txn[64] = "";
-            if (e->checkpoint_dir) {
+            if (e->opts->checkpoint_dir) {
                 /* exactly once: a transactional.id stable for this checkpoint and query */
                 ls_buf id;
                 ls_buf_init(&id);
-                ls_buf_printf(&id, "%s|%s", e->checkpoint_dir, q->name);
+                ls_buf_printf(&id, "%s|%s", e->opts->checkpoint_dir, q->name);
                 snprintf(txn, sizeof txn, "luastream-%016llx",
                          (unsigned long long)ls_hash(id.data, id.len));
                 ls_buf_free(&id);
             }
-            if (e->capture) { /* luastream test: rows kept in memory */
+            if (e->opts->capture) { /* luastream test: rows kept in memory */
                 s = ls_sink_memory_new(q->name, (int)q->mode,
                                        prefix || fixed ? topic.data : NULL);
-            } else if (e->explain) { /* no producer: nothing connects */
+            } else if (e->opts->explain) { /* no producer: nothing connects */
                 ls_sink_plan p = { .kind = LS_PLAN_KAFKA, .topic = topic.data, .bootstrap = bs,
                                    .txn_id = txn[0] ? txn : NULL, .props = &props };
                 s = ls_sink_planned(&p, err);
             } else if (txn[0]) {
                 s = ls_sink_kafka_new_txn(bs, &props, topic.data, txn, err);
             } else {
-                ls_kafka_producer *p = ls_engine_producer(e, bs, &props, err);
+                ls_kafka_producer *p = ls_plan_producer(e->plan, bs, &props, err);
                 if (p) s = ls_sink_kafka_new(p, topic.data, err);
             }
             ls_buf_free(&topic);
@@ -871,7 +877,7 @@ out:
 
 /* The dead-letter output mirrors a sink: DIR/dead_letter.jsonl for
  * jsonl:DIR, topic PREFIX.dead_letter for kafka:PREFIX, stderr for console. */
-static int compile_dead_letter(ls_engine *e, lua_State *L, int sk, char *err)
+static int compile_dead_letter(compiler *e, lua_State *L, int sk, char *err)
 {
     const char *what = "dead-letter sink";
     char *type = NULL;
@@ -880,19 +886,19 @@ static int compile_dead_letter(ls_engine *e, lua_State *L, int sk, char *err)
         return -1;
     }
     if (get_str(L, sk, "type", 1, what, &type, err)) return -1;
-    if (e->capture) {
-        e->dl = ls_deadletter_memory();
+    if (e->opts->capture) {
+        e->plan->dl = ls_deadletter_memory();
     } else if (strcmp(type, "jsonl") == 0) {
         char *dir;
         if (get_str(L, sk, "dir", 1, what, &dir, err) == 0) {
-            if (e->explain) { /* no directory made, no file opened */
+            if (e->opts->explain) { /* no directory made, no file opened */
                 ls_sink_plan plan = { .kind = LS_PLAN_JSONL, .dir = dir, .name = "dead_letter" };
-                e->dl_plan = ls_sink_planned(&plan, err);
+                e->plan->dl_plan = ls_sink_planned(&plan, err);
             } else {
                 ls_buf p;
                 ls_buf_init(&p);
                 ls_buf_printf(&p, "%s/dead_letter.jsonl", dir);
-                e->dl = ls_deadletter_file(p.data, err);
+                e->plan->dl = ls_deadletter_file(p.data, err);
                 ls_buf_free(&p);
             }
             free(dir);
@@ -908,17 +914,17 @@ static int compile_dead_letter(ls_engine *e, lua_State *L, int sk, char *err)
             (tt != LUA_TSTRING || get_str(L, sk, "topic", 0, what, &fixed, err) == 0) &&
             get_str(L, sk, "bootstrap", 0, what, &bootstrap, err) == 0 &&
             read_props(L, sk, &props, what, err) == 0) {
-            const char *bs = bootstrap ? bootstrap : e->sources[0]->bootstrap;
+            const char *bs = bootstrap ? bootstrap : e->plan->sources[0]->bootstrap;
             ls_buf topic;
             ls_buf_init(&topic);
             ls_buf_printf(&topic, "%s.dead_letter", prefix ? prefix : fixed ? fixed : "luastream");
-            if (e->explain) { /* no producer: nothing connects */
+            if (e->opts->explain) { /* no producer: nothing connects */
                 ls_sink_plan plan = { .kind = LS_PLAN_KAFKA, .topic = topic.data, .bootstrap = bs,
                                       .props = &props };
-                e->dl_plan = ls_sink_planned(&plan, err);
+                e->plan->dl_plan = ls_sink_planned(&plan, err);
             } else {
-                ls_kafka_producer *p = ls_engine_producer(e, bs, &props, err);
-                if (p) e->dl = ls_deadletter_kafka(p, topic.data);
+                ls_kafka_producer *p = ls_plan_producer(e->plan, bs, &props, err);
+                if (p) e->plan->dl = ls_deadletter_kafka(p, topic.data);
             }
             ls_buf_free(&topic);
         }
@@ -926,17 +932,17 @@ static int compile_dead_letter(ls_engine *e, lua_State *L, int sk, char *err)
         free(prefix);
         free(fixed);
         free(bootstrap);
-    } else if (e->explain) {
+    } else if (e->opts->explain) {
         ls_sink_plan plan = { .kind = LS_PLAN_STDERR };
-        e->dl_plan = ls_sink_planned(&plan, err);
+        e->plan->dl_plan = ls_sink_planned(&plan, err);
     } else {
-        e->dl = ls_deadletter_stderr();
+        e->plan->dl = ls_deadletter_stderr();
     }
     free(type);
-    return e->dl || e->dl_plan ? 0 : -1;
+    return e->plan->dl || e->plan->dl_plan ? 0 : -1;
 }
 
-static int compile_join(ls_engine *e, lua_State *L, int decl, int jd, ls_query *q, char *err)
+static int compile_join(compiler *e, lua_State *L, int decl, int jd, ls_query *q, char *err)
 {
     char what[300];
     snprintf(what, sizeof what, "query %s: join %zu", q->name, q->njoins + 1);
@@ -947,12 +953,12 @@ static int compile_join(ls_engine *e, lua_State *L, int decl, int jd, ls_query *
     rawfield(L, jd, "table");
     int ti = decl_index(L, decl, "tables", -1);
     lua_pop(L, 1);
-    if (ti < 0 || (size_t)ti >= e->ntables) {
+    if (ti < 0 || (size_t)ti >= e->plan->ntables) {
         ls_seterr(err, "%s: with must be a table from ls.json_table", what);
         return -1;
     }
     ls_join *jn = &q->joins[q->njoins];
-    jn->table = e->tables[ti];
+    jn->table = e->plan->tables[ti];
     char *left, *how;
     if (get_str(L, jd, "left", 1, what, &left, err)) return -1;
     if (get_str(L, jd, "how", 0, what, &how, err)) {
@@ -1119,8 +1125,8 @@ static int compile_agg(lua_State *L, int ad, ls_query *q, char *err)
 }
 
 /* Runs `each` over the list t[k] (a table of declarations). */
-static int each_of(ls_engine *e, lua_State *L, int t, const char *k, int required, ls_query *q,
-                   int decl, int (*each)(ls_engine *, lua_State *, int, int, ls_query *, char *),
+static int each_of(compiler *e, lua_State *L, int t, const char *k, int required, ls_query *q,
+                   int decl, int (*each)(compiler *, lua_State *, int, int, ls_query *, char *),
                    char *err)
 {
     char what[300];
@@ -1137,19 +1143,19 @@ static int each_of(ls_engine *e, lua_State *L, int t, const char *k, int require
     return 0;
 }
 
-static int each_join(ls_engine *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+static int each_join(compiler *e, lua_State *L, int decl, int d, ls_query *q, char *err)
 {
     return compile_join(e, L, decl, d, q, err);
 }
 
-static int each_group(ls_engine *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+static int each_group(compiler *e, lua_State *L, int decl, int d, ls_query *q, char *err)
 {
     (void)e;
     (void)decl;
     return compile_group(L, d, q, err);
 }
 
-static int each_agg(ls_engine *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+static int each_agg(compiler *e, lua_State *L, int decl, int d, ls_query *q, char *err)
 {
     (void)e;
     (void)decl;
@@ -1158,7 +1164,7 @@ static int each_agg(ls_engine *e, lua_State *L, int decl, int d, ls_query *q, ch
 
 /* One order_by entry { column = name, desc = bool }: the output column's
  * position (after ls_query_ready named the output columns). */
-static int each_order(ls_engine *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+static int each_order(compiler *e, lua_State *L, int decl, int d, ls_query *q, char *err)
 {
     (void)e;
     (void)decl;
@@ -1189,7 +1195,7 @@ static int each_order(ls_engine *e, lua_State *L, int decl, int d, ls_query *q, 
 
 /* One `where` predicate { column =, op =, values = {...} } (validated by
  * luastream.lua; checked again here: nothing from a script is trusted). */
-static int each_where(ls_engine *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+static int each_where(compiler *e, lua_State *L, int decl, int d, ls_query *q, char *err)
 {
     (void)e;
     (void)decl;
@@ -1257,18 +1263,18 @@ static size_t list_len(lua_State *L, int t, const char *k)
     return n;
 }
 
-static int compile_query(ls_engine *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q, char *err)
 {
     char what[300];
     snprintf(what, sizeof what, "query %s", q->name);
     rawfield(L, d, "from");
     int si = decl_index(L, decl, "sources", -1);
     lua_pop(L, 1);
-    if (si < 0 || (size_t)si >= e->nsources) {
+    if (si < 0 || (size_t)si >= e->plan->nsources) {
         ls_seterr(err, "query %s: from must be a source from ls.kafka_source", q->name);
         return -1;
     }
-    q->source = e->sources[si];
+    q->source = e->plan->sources[si];
     int mt = rawfield(L, d, "map");
     if (mt == LUA_TFUNCTION) {
         lua_Debug ar;
@@ -1337,19 +1343,19 @@ static int compile_query(ls_engine *e, lua_State *L, int decl, int d, ls_query *
             free(trig);
             return -1;
         }
-        if (!e->has_trigger_override) {
-            /* Queries of one engine run in lockstep: the shortest interval wins. */
-            if (t.kind != LS_TRIGGER_INTERVAL || e->trigger.kind != LS_TRIGGER_INTERVAL ||
-                e->trigger.interval_ms == 0 || t.interval_ms < e->trigger.interval_ms)
-                e->trigger = t;
-        }
+        /* Queries of one engine run in lockstep: the shortest interval wins. */
+        ls_plan *p = e->plan;
+        if (!p->has_trigger || t.kind != LS_TRIGGER_INTERVAL || p->trigger.kind != LS_TRIGGER_INTERVAL ||
+            p->trigger.interval_ms == 0 || t.interval_ms < p->trigger.interval_ms)
+            p->trigger = t;
+        p->has_trigger = 1;
         free(trig);
     }
 
     int64_t parts;
-    if (get_int(L, d, "max_state_rows", e->max_state_rows, 0, INT64_MAX, what,
+    if (get_int(L, d, "max_state_rows", e->opts->max_state_rows, 0, INT64_MAX, what,
                 &q->max_state_rows, err) ||
-        get_int(L, d, "partitions", e->partitions, 1, 65536, what, &parts, err))
+        get_int(L, d, "partitions", e->opts->partitions, 1, 65536, what, &parts, err))
         return -1;
     if (ls_query_ready(q, (int)parts, err)) return -1;
     if (ls_query_check_schema(q, q->source->schema, err)) return -1; /* at the query's line */
@@ -1416,7 +1422,7 @@ none:
 }
 
 typedef struct compile_args {
-    ls_engine *e;
+    compiler *e;
     char *err;
     int rc;
 } compile_args;
@@ -1424,12 +1430,12 @@ typedef struct compile_args {
 static int compile_all(lua_State *L)
 {
     compile_args *a = lua_touserdata(L, 1);
-    ls_engine *e = a->e;
+    compiler *e = a->e;
     char *err = a->err;
     a->rc = -1;
     if (!ls_lua_push_declared(L)) {
         ls_seterr(err, "%s: the script declared nothing (it must use require \"luastream\")",
-                  e->script);
+                  e->opts->script);
         return 0;
     }
     int decl = lua_gettop(L);
@@ -1453,10 +1459,10 @@ static int compile_all(lua_State *L)
     lua_getfield(L, decl, "queries");
     size_t nq = lua_rawlen(L, -1);
     if (nq == 0) {
-        ls_seterr(err, "%s: the script declared no query (ls.query \"name\" {...})", e->script);
+        ls_seterr(err, "%s: the script declared no query (ls.query \"name\" {...})", e->opts->script);
         return 0;
     }
-    e->queries = ls_xcalloc(nq, sizeof *e->queries);
+    e->plan->queries = ls_xcalloc(nq, sizeof *e->plan->queries);
     for (size_t i = 1; i <= nq; i++) {
         lua_rawgeti(L, -1, (lua_Integer)i);
         int d = lua_gettop(L);
@@ -1471,7 +1477,7 @@ static int compile_all(lua_State *L)
         }
         ls_query *q = ls_query_new(name, L);
         free(name);
-        e->queries[e->nqueries++] = q;
+        e->plan->queries[e->plan->nqueries++] = q;
         if (compile_query(e, L, decl, d, q, err)) {
             at_where(L, d, err);
             return 0;
@@ -1491,15 +1497,16 @@ static int compile_all(lua_State *L)
     return 0;
 }
 
-int ls_lua_compile(ls_engine *e, char *err)
+int ls_lua_compile(ls_plan *plan, const ls_plan_opts *opts, char *err)
 {
-    lua_State *L = e->L;
+    lua_State *L = plan->L;
     int top = lua_gettop(L);
-    compile_args a = { e, err, -1 };
+    compiler c = { plan, opts };
+    compile_args a = { &c, err, -1 };
     lua_pushcfunction(L, compile_all);
     lua_pushlightuserdata(L, &a);
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        ls_seterr(err, "%s: while reading the declarations: %s", e->script, error_text(L, -1));
+        ls_seterr(err, "%s: while reading the declarations: %s", opts->script, error_text(L, -1));
         a.rc = -1;
     }
     lua_settop(L, top);

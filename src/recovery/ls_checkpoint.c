@@ -13,7 +13,7 @@
 #include <yajl_gen.h>
 #include <yajl_tree.h>
 
-#include "ls_engine.h"
+#include "ls_plan.h"
 #include "ls_sink.h"
 
 #define KEEP_BATCHES 2
@@ -148,12 +148,12 @@ static void signature(const ls_query *q, char out[17])
 
 /* Every partition's offset: the planned end of the batch (the log entry
  * written before reading it) or the position reached (its commit). */
-static void gen_offsets(yajl_gen g, const ls_engine *e, int planned_end)
+static void gen_offsets(yajl_gen g, const ls_plan *pl, int planned_end)
 {
     gen_str(g, "sources");
     yajl_gen_array_open(g);
-    for (size_t s = 0; s < e->nsources; s++) {
-        const ls_source *src = e->sources[s];
+    for (size_t s = 0; s < pl->nsources; s++) {
+        const ls_source *src = pl->sources[s];
         yajl_gen_array_open(g);
         for (size_t i = 0; i < src->nparts; i++) {
             yajl_gen_array_open(g);
@@ -167,17 +167,15 @@ static void gen_offsets(yajl_gen g, const ls_engine *e, int planned_end)
     yajl_gen_array_close(g);
 }
 
-static void note_files(ls_checkpoint *cp, const ls_engine *e);
+static void note_files(ls_checkpoint *cp, const ls_plan *pl);
 
-void ls_checkpoint_adopt(ls_checkpoint *cp, ls_engine *e)
+void ls_checkpoint_adopt(ls_checkpoint *cp, ls_plan *pl)
 {
-    for (size_t i = 0; i < e->nqueries; i++) e->queries[i]->sink->sync = 1;
-    e->dl->sync = 1;
     free(cp->file_paths); /* they were borrowed from the sinks it had */
     free(cp->file_lens);
     cp->file_paths = NULL;
     cp->file_lens = NULL;
-    note_files(cp, e);
+    note_files(cp, pl);
 }
 
 /* Records the current lengths of the output files (sinks and dead
@@ -185,15 +183,15 @@ void ls_checkpoint_adopt(ls_checkpoint *cp, ls_engine *e)
  * everything is flushed; a batch's entry reports these, not lengths taken
  * after its records were processed (buffered dead letters may already have
  * reached the disk by then). */
-static void note_files(ls_checkpoint *cp, const ls_engine *e)
+static void note_files(ls_checkpoint *cp, const ls_plan *pl)
 {
     if (!cp->file_paths) {
-        cp->file_paths = ls_xcalloc(e->nqueries + 1, sizeof *cp->file_paths);
-        cp->file_lens = ls_xcalloc(e->nqueries + 1, sizeof *cp->file_lens);
+        cp->file_paths = ls_xcalloc(pl->nqueries + 1, sizeof *cp->file_paths);
+        cp->file_lens = ls_xcalloc(pl->nqueries + 1, sizeof *cp->file_lens);
     }
     cp->nfiles = 0;
-    for (size_t i = 0; i <= e->nqueries; i++) {
-        const char *f = i < e->nqueries ? e->queries[i]->sink->file : e->dl->path;
+    for (size_t i = 0; i <= pl->nqueries; i++) {
+        const char *f = i < pl->nqueries ? pl->queries[i]->sink->file : pl->dl->path;
         struct stat st;
         if (f && stat(f, &st) == 0) {
             cp->file_paths[cp->nfiles] = f;
@@ -247,15 +245,15 @@ static int restore_files(yajl_val entry, const char *path, char *err)
 }
 
 /* Calls fn(source, topic, partition, offset) for each recorded position. */
-static int each_offset(ls_engine *e, yajl_val entry, const char *path,
+static int each_offset(ls_plan *pl, yajl_val entry, const char *path,
                        void (*fn)(ls_source *, const char *, int32_t, int64_t), char *err)
 {
     yajl_val srcs = field(entry, "sources");
-    if (!srcs || !YAJL_IS_ARRAY(srcs) || YAJL_GET_ARRAY(srcs)->len != e->nsources) {
+    if (!srcs || !YAJL_IS_ARRAY(srcs) || YAJL_GET_ARRAY(srcs)->len != pl->nsources) {
         ls_seterr(err, "checkpoint: %s does not match the script's sources", path);
         return -1;
     }
-    for (size_t s = 0; s < e->nsources; s++) {
+    for (size_t s = 0; s < pl->nsources; s++) {
         yajl_val parts = YAJL_GET_ARRAY(srcs)->values[s];
         if (!YAJL_IS_ARRAY(parts)) goto bad;
         for (size_t i = 0; i < YAJL_GET_ARRAY(parts)->len; i++) {
@@ -263,7 +261,7 @@ static int each_offset(ls_engine *e, yajl_val entry, const char *path,
             if (!YAJL_IS_ARRAY(p) || YAJL_GET_ARRAY(p)->len != 3) goto bad;
             yajl_val *v = YAJL_GET_ARRAY(p)->values;
             if (!YAJL_IS_STRING(v[0]) || !YAJL_IS_INTEGER(v[1]) || !YAJL_IS_INTEGER(v[2])) goto bad;
-            fn(e->sources[s], YAJL_GET_STRING(v[0]), (int32_t)YAJL_GET_INTEGER(v[1]),
+            fn(pl->sources[s], YAJL_GET_STRING(v[0]), (int32_t)YAJL_GET_INTEGER(v[1]),
                YAJL_GET_INTEGER(v[2]));
         }
     }
@@ -275,7 +273,7 @@ bad:
 
 /* ---- open / recover ----------------------------------------------------- */
 
-static int check_metadata(ls_checkpoint *cp, ls_engine *e, char *err)
+static int check_metadata(ls_checkpoint *cp, ls_plan *pl, char *err)
 {
     ls_buf p;
     ls_buf_init(&p);
@@ -288,12 +286,12 @@ static int check_metadata(ls_checkpoint *cp, ls_engine *e, char *err)
         yajl_gen_integer(g, 1);
         gen_str(g, "queries");
         yajl_gen_array_open(g);
-        for (size_t i = 0; i < e->nqueries; i++) {
+        for (size_t i = 0; i < pl->nqueries; i++) {
             char sig[17];
-            signature(e->queries[i], sig);
+            signature(pl->queries[i], sig);
             yajl_gen_map_open(g);
             gen_str(g, "name");
-            gen_str(g, e->queries[i]->name);
+            gen_str(g, pl->queries[i]->name);
             gen_str(g, "signature");
             gen_str(g, sig);
             yajl_gen_map_close(g);
@@ -311,27 +309,27 @@ static int check_metadata(ls_checkpoint *cp, ls_engine *e, char *err)
         ls_seterr(err, "checkpoint: %s is corrupt (no queries)", p.data);
         goto out;
     }
-    if (YAJL_GET_ARRAY(qs)->len != e->nqueries) {
+    if (YAJL_GET_ARRAY(qs)->len != pl->nqueries) {
         ls_seterr(err, "checkpoint %s was written by a script with %zu quer%s, this one has %zu: "
                   "use a new checkpoint directory", p.data, YAJL_GET_ARRAY(qs)->len,
-                  YAJL_GET_ARRAY(qs)->len == 1 ? "y" : "ies", e->nqueries);
+                  YAJL_GET_ARRAY(qs)->len == 1 ? "y" : "ies", pl->nqueries);
         goto out;
     }
-    for (size_t i = 0; i < e->nqueries; i++) {
+    for (size_t i = 0; i < pl->nqueries; i++) {
         yajl_val q = YAJL_GET_ARRAY(qs)->values[i];
         yajl_val name = field(q, "name"), sig = field(q, "signature");
         char want[17];
-        signature(e->queries[i], want);
+        signature(pl->queries[i], want);
         if (!YAJL_IS_STRING(name) || !YAJL_IS_STRING(sig)) {
             ls_seterr(err, "checkpoint: %s is corrupt", p.data);
             goto out;
         }
         const char *have_name = YAJL_GET_STRING(name), *have_sig = YAJL_GET_STRING(sig);
-        if (!have_name || !have_sig || strcmp(have_name, e->queries[i]->name) != 0 ||
+        if (!have_name || !have_sig || strcmp(have_name, pl->queries[i]->name) != 0 ||
             strcmp(have_sig, want) != 0) {
             ls_seterr(err, "checkpoint %s was written by another script: query %s changed "
                       "(name, source, grouping, aggregates or output mode); use a new "
-                      "checkpoint directory", p.data, e->queries[i]->name);
+                      "checkpoint directory", p.data, pl->queries[i]->name);
             goto out;
         }
     }
@@ -347,7 +345,7 @@ static void set_resume(ls_source *s, const char *topic, int32_t part, int64_t of
     ls_source_resume_at(s, topic, part, off);
 }
 
-static int restore_commit(ls_checkpoint *cp, ls_engine *e, int64_t c, char *err)
+static int restore_commit(ls_checkpoint *cp, ls_plan *pl, int64_t c, char *err)
 {
     ls_buf p;
     ls_buf_init(&p);
@@ -355,11 +353,11 @@ static int restore_commit(ls_checkpoint *cp, ls_engine *e, int64_t c, char *err)
     int rc = -1;
     yajl_val cm = read_json(p.data, err);
     if (!cm) goto out;
-    if (each_offset(e, cm, p.data, set_resume, err) || restore_files(cm, p.data, err)) goto out;
+    if (each_offset(pl, cm, p.data, set_resume, err) || restore_files(cm, p.data, err)) goto out;
     yajl_val wms = field(cm, "eventTimeWatermarks");
     yajl_val old = field(cm, "watermarks"); /* checkpoints of luastream 0.1 */
-    for (size_t i = 0; i < e->nqueries; i++) {
-        ls_query *q = e->queries[i];
+    for (size_t i = 0; i < pl->nqueries; i++) {
+        ls_query *q = pl->queries[i];
         const char *wp[] = { q->name, NULL };
         const char *bp[] = { q->name, "batch", NULL }, *np[] = { q->name, "next", NULL };
         yajl_val b = wms ? yajl_tree_get(wms, bp, yajl_t_number) : NULL;
@@ -438,7 +436,7 @@ int ls_checkpoint_lock(const char *dir, char *err)
     return fd;
 }
 
-ls_checkpoint *ls_checkpoint_open(const char *dir, int lock_fd, ls_engine *e, char *err)
+ls_checkpoint *ls_checkpoint_open(const char *dir, int lock_fd, ls_plan *pl, char *err)
 {
     ls_checkpoint *cp = ls_xcalloc(1, sizeof *cp);
     cp->dir = ls_xstrdup(dir);
@@ -451,15 +449,15 @@ ls_checkpoint *ls_checkpoint_open(const char *dir, int lock_fd, ls_engine *e, ch
         path_of(&p, cp, subs[i], -1);
         if (ls_mkdirs(p.data, err)) goto fail;
     }
-    for (size_t i = 0; i < e->nqueries; i++) {
+    for (size_t i = 0; i < pl->nqueries; i++) {
         ls_buf_reset(&p);
-        ls_buf_printf(&p, "%s/state/%s", dir, e->queries[i]->name);
+        ls_buf_printf(&p, "%s/state/%s", dir, pl->queries[i]->name);
         if (ls_mkdirs(p.data, err)) goto fail;
     }
-    if (check_metadata(cp, e, err)) goto fail;
+    if (check_metadata(cp, pl, err)) goto fail;
 
     int64_t c = latest(cp, "commits");
-    if (c >= 0 && restore_commit(cp, e, c, err)) goto fail;
+    if (c >= 0 && restore_commit(cp, pl, c, err)) goto fail;
     cp->next_batch = c + 1;
     path_of(&p, cp, "offsets", cp->next_batch);
     if (exists(p.data)) {
@@ -473,7 +471,7 @@ ls_checkpoint *ls_checkpoint_open(const char *dir, int lock_fd, ls_engine *e, ch
         cp->replay = 1;
         cp->replay_offsets = wal;
     }
-    ls_checkpoint_adopt(cp, e); /* after the cut: what the first batch starts from */
+    ls_checkpoint_adopt(cp, pl); /* after the cut: what the first batch starts from */
     ls_buf_free(&p);
     return cp;
 fail:
@@ -487,25 +485,25 @@ static void set_replay(ls_source *s, const char *topic, int32_t part, int64_t of
     ls_source_replay(s, topic, part, off);
 }
 
-void ls_checkpoint_apply_replay(ls_checkpoint *cp, ls_engine *e)
+void ls_checkpoint_apply_replay(ls_checkpoint *cp, ls_plan *pl)
 {
     if (!cp->replay) return;
     char err[LS_ERRLEN];
-    if (each_offset(e, cp->replay_offsets, "offsets", set_replay, err) == 0)
+    if (each_offset(pl, cp->replay_offsets, "offsets", set_replay, err) == 0)
         ls_log("checkpoint: replaying batch %lld over the offsets it recorded",
                (long long)cp->next_batch);
 }
 
 /* ---- per batch ---------------------------------------------------------- */
 
-int ls_checkpoint_wal(ls_checkpoint *cp, ls_engine *e, int64_t batch, char *err)
+int ls_checkpoint_wal(ls_checkpoint *cp, ls_plan *pl, int64_t batch, char *err)
 {
     if (cp->replay && batch == cp->next_batch) return 0; /* its entry is already there */
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_map_open(g);
     gen_str(g, "batchId");
     yajl_gen_integer(g, batch);
-    gen_offsets(g, e, 1);
+    gen_offsets(g, pl, 1);
     gen_files(g, cp); /* before this batch's rows: what a restart cuts back to */
     yajl_gen_map_close(g);
     ls_buf p;
@@ -516,7 +514,7 @@ int ls_checkpoint_wal(ls_checkpoint *cp, ls_engine *e, int64_t batch, char *err)
     return rc;
 }
 
-static void prune(ls_checkpoint *cp, ls_engine *e, int64_t batch)
+static void prune(ls_checkpoint *cp, ls_plan *pl, int64_t batch)
 {
     ls_buf p;
     ls_buf_init(&p);
@@ -525,21 +523,21 @@ static void prune(ls_checkpoint *cp, ls_engine *e, int64_t batch)
         unlink(p.data);
         path_of(&p, cp, "commits", old);
         unlink(p.data);
-        for (size_t i = 0; i < e->nqueries; i++) {
+        for (size_t i = 0; i < pl->nqueries; i++) {
             ls_buf_reset(&p);
-            ls_buf_printf(&p, "%s/state/%s/%lld", cp->dir, e->queries[i]->name, (long long)old);
+            ls_buf_printf(&p, "%s/state/%s/%lld", cp->dir, pl->queries[i]->name, (long long)old);
             unlink(p.data);
         }
     }
     ls_buf_free(&p);
 }
 
-int ls_checkpoint_commit(ls_checkpoint *cp, ls_engine *e, int64_t batch, char *err)
+int ls_checkpoint_commit(ls_checkpoint *cp, ls_plan *pl, int64_t batch, char *err)
 {
     ls_buf p;
     ls_buf_init(&p);
-    for (size_t i = 0; i < e->nqueries; i++) {
-        ls_query *q = e->queries[i];
+    for (size_t i = 0; i < pl->nqueries; i++) {
+        ls_query *q = pl->queries[i];
         ls_buf_reset(&p);
         ls_buf_printf(&p, "%s/state/%s/%lld.tmp", cp->dir, q->name, (long long)batch);
         FILE *f = fopen(p.data, "wb");
@@ -563,20 +561,20 @@ int ls_checkpoint_commit(ls_checkpoint *cp, ls_engine *e, int64_t batch, char *e
     yajl_gen_map_open(g);
     gen_str(g, "batchId");
     yajl_gen_integer(g, batch);
-    gen_offsets(g, e, 0);
-    note_files(cp, e); /* the sinks wrote and flushed this batch */
+    gen_offsets(g, pl, 0);
+    note_files(cp, pl); /* the sinks wrote and flushed this batch */
     gen_files(g, cp);
     /* per query: the watermark this batch ran with (the next batch's late
      * rows are judged by it) and the one the next batch runs with */
     gen_str(g, "eventTimeWatermarks");
     yajl_gen_map_open(g);
-    for (size_t i = 0; i < e->nqueries; i++) {
-        gen_str(g, e->queries[i]->name);
+    for (size_t i = 0; i < pl->nqueries; i++) {
+        gen_str(g, pl->queries[i]->name);
         yajl_gen_map_open(g);
         gen_str(g, "batch");
-        yajl_gen_integer(g, e->queries[i]->wm.batch);
+        yajl_gen_integer(g, pl->queries[i]->wm.batch);
         gen_str(g, "next");
-        yajl_gen_integer(g, e->queries[i]->wm.global);
+        yajl_gen_integer(g, pl->queries[i]->wm.global);
         yajl_gen_map_close(g);
     }
     yajl_gen_map_close(g);
@@ -585,8 +583,8 @@ int ls_checkpoint_commit(ls_checkpoint *cp, ls_engine *e, int64_t batch, char *e
     int rc = write_gen(g, p.data, err);
     ls_buf_free(&p);
     if (rc) return -1;
-    prune(cp, e, batch);
-    for (size_t s = 0; s < e->nsources; s++) ls_source_commit_group(e->sources[s]);
+    prune(cp, pl, batch);
+    for (size_t s = 0; s < pl->nsources; s++) ls_source_commit_group(pl->sources[s]);
     return 0;
 }
 

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct ls_engine;
+struct ls_plan;
 
 typedef struct ls_checkpoint {
     char *dir;
@@ -50,17 +50,17 @@ int ls_checkpoint_lock(const char *dir, char *err);
  * also when opening fails): checks compatibility, restores state and
  * watermarks, sets the sources' resume offsets and truncates output files.
  * NULL + err naming the file. */
-ls_checkpoint *ls_checkpoint_open(const char *dir, int lock_fd, struct ls_engine *e, char *err);
-/* The engine's sinks and dead-letter output (new ones after a reload):
- * they sync at each batch's end, and their lengths are what the next
- * batch's entry records. */
-void ls_checkpoint_adopt(ls_checkpoint *cp, struct ls_engine *e);
+ls_checkpoint *ls_checkpoint_open(const char *dir, int lock_fd, struct ls_plan *pl, char *err);
+/* The plan's sinks and dead-letter output (new ones after a reload): their
+ * lengths are what the next batch's entry records. (The engine makes them
+ * sync at each batch's end when it checkpoints.) */
+void ls_checkpoint_adopt(ls_checkpoint *cp, struct ls_plan *pl);
 /* After the sources are open: limits the first batch when replaying. */
-void ls_checkpoint_apply_replay(ls_checkpoint *cp, struct ls_engine *e);
+void ls_checkpoint_apply_replay(ls_checkpoint *cp, struct ls_plan *pl);
 /* The write-ahead entry of batch N (before the sinks write). */
-int ls_checkpoint_wal(ls_checkpoint *cp, struct ls_engine *e, int64_t batch, char *err);
+int ls_checkpoint_wal(ls_checkpoint *cp, struct ls_plan *pl, int64_t batch, char *err);
 /* Snapshots and the commit record of batch N (after the sinks wrote). */
-int ls_checkpoint_commit(ls_checkpoint *cp, struct ls_engine *e, int64_t batch, char *err);
+int ls_checkpoint_commit(ls_checkpoint *cp, struct ls_plan *pl, int64_t batch, char *err);
 void ls_checkpoint_free(ls_checkpoint *cp);
 
 #endif

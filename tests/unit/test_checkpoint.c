@@ -137,20 +137,20 @@ static void run_batch(ls_engine *e, int64_t batch, const char *const *recs, size
     ls_recview view;
     ls_fieldset *fs = e->plans[0].fields;
     ls_recview_init(&view, fs->n);
-    for (size_t i = 0; i < e->nqueries; i++) ls_query_begin_batch(e->queries[i], batch);
+    for (size_t i = 0; i < e->plan->nqueries; i++) ls_query_begin_batch(e->plan->queries[i], batch);
     for (size_t r = 0; r < n; r++) {
         ls_origin o = { .topic = "events", .partition = 0, .offset = (int64_t)r, .timestamp = -1, .timestamp_type = -1 };
         size_t len = strlen(recs[r]);
         ck_assert_msg(ls_json_scan(recs[r], len, fs, &view, err) == 0, "%s", err);
-        for (size_t i = 0; i < e->nqueries; i++)
-            ck_assert_int_eq(ls_query_process(e->queries[i], 0, &view, &o, recs[r], len, e->dl, err), 0);
+        for (size_t i = 0; i < e->plan->nqueries; i++)
+            ck_assert_int_eq(ls_query_process(e->plan->queries[i], 0, &view, &o, recs[r], len, e->plan->dl, err), 0);
     }
     ls_recview_free(&view);
-    ck_assert_msg(ls_checkpoint_wal(e->cp, e, batch, err) == 0, "wal: %s", err);
-    for (size_t i = 0; i < e->nqueries; i++)
-        ck_assert_msg(ls_query_end_batch(e->queries[i], err) == 0, "%s", err);
-    ck_assert_msg(ls_deadletter_flush(e->dl, err) == 0, "%s", err);
-    if (commit) ck_assert_msg(ls_checkpoint_commit(e->cp, e, batch, err) == 0, "commit: %s", err);
+    ck_assert_msg(ls_checkpoint_wal(e->cp, e->plan, batch, err) == 0, "wal: %s", err);
+    for (size_t i = 0; i < e->plan->nqueries; i++)
+        ck_assert_msg(ls_query_end_batch(e->plan->queries[i], err) == 0, "%s", err);
+    ck_assert_msg(ls_deadletter_flush(e->plan->dl, err) == 0, "%s", err);
+    if (commit) ck_assert_msg(ls_checkpoint_commit(e->cp, e->plan, batch, err) == 0, "commit: %s", err);
 }
 
 static const char *const B0[] = {
@@ -227,8 +227,8 @@ START_TEST(checkpoint_fresh_dir_writes_metadata)
     ck_assert(file_exists("cp/state/totals"));
     ck_assert(!file_exists("cp/metadata.tmp"));
     /* checkpointing makes the outputs durable per batch */
-    for (size_t i = 0; i < e->nqueries; i++) ck_assert_int_eq(e->queries[i]->sink->sync, 1);
-    ck_assert_int_eq(e->dl->sync, 1);
+    for (size_t i = 0; i < e->plan->nqueries; i++) ck_assert_int_eq(e->plan->queries[i]->sink->sync, 1);
+    ck_assert_int_eq(e->plan->dl->sync, 1);
     yajl_val md = read_json_file("cp/metadata");
     yajl_val qs = get(md, "queries", NULL);
     ck_assert(YAJL_IS_ARRAY(qs));
@@ -246,7 +246,7 @@ START_TEST(checkpoint_fresh_dir_writes_metadata)
     char *before = th_read_file(at("cp/metadata"), NULL);
     e = engine_ok(&BASE);
     ck_assert_int_eq(e->cp->next_batch, 0);
-    ck_assert_uint_eq(e->queries[0]->state->groups, 0);
+    ck_assert_uint_eq(e->plan->queries[0]->state->groups, 0);
     char *after = th_read_file(at("cp/metadata"), NULL);
     ck_assert_str_eq(after, before);
     free(before);
@@ -274,7 +274,7 @@ START_TEST(checkpoint_dir_from_script)
     e = engine(&BASE, NULL, err);
     ck_assert_msg(e != NULL, "%s", err);
     ck_assert_ptr_null(e->cp);
-    ck_assert_int_eq(e->queries[0]->sink->sync, 0);
+    ck_assert_int_eq(e->plan->queries[0]->sink->sync, 0);
     ls_engine_free(e);
 }
 END_TEST
@@ -309,7 +309,7 @@ START_TEST(checkpoint_changed_declaration_refused)
     e = engine(&ok, at("cp"), err);
     ck_assert_msg(e != NULL, "%s", err);
     ck_assert_int_eq(e->cp->next_batch, 1);
-    ck_assert_int_eq(e->queries[0]->state->nparts, 11);
+    ck_assert_int_eq(e->plan->queries[0]->state->nparts, 11);
     ls_engine_free(e);
 }
 END_TEST
@@ -353,7 +353,7 @@ START_TEST(checkpoint_wal_and_commit_files)
     yajl_tree_free(wal);
 
     char err[LS_ERRLEN];
-    ck_assert_msg(ls_checkpoint_commit(e->cp, e, 0, err) == 0, "%s", err);
+    ck_assert_msg(ls_checkpoint_commit(e->cp, e->plan, 0, err) == 0, "%s", err);
     ck_assert(file_exists("cp/commits/0"));
     ck_assert(file_exists("cp/state/per_window/0"));
     ck_assert(file_exists("cp/state/totals/0"));
@@ -374,17 +374,17 @@ START_TEST(checkpoint_wal_and_commit_files)
     yajl_val wm = get(get(cm, "eventTimeWatermarks", NULL), "per_window", NULL);
     ck_assert(YAJL_IS_OBJECT(wm));
     ck_assert_int_eq(YAJL_GET_INTEGER(get(wm, "batch", NULL)), 0);
-    ck_assert_int_eq(YAJL_GET_INTEGER(get(wm, "next", NULL)), e->queries[0]->wm.global);
-    ck_assert_int_eq(e->queries[0]->wm.max_event, 1546257780000LL);      /* 12:03 */
-    ck_assert_int_eq(e->queries[0]->wm.global, 1546257780000LL - 600000); /* 11:53 */
+    ck_assert_int_eq(YAJL_GET_INTEGER(get(wm, "next", NULL)), e->plan->queries[0]->wm.global);
+    ck_assert_int_eq(e->plan->queries[0]->wm.max_event, 1546257780000LL);      /* 12:03 */
+    ck_assert_int_eq(e->plan->queries[0]->wm.global, 1546257780000LL - 600000); /* 11:53 */
     yajl_tree_free(cm);
 
     /* the state snapshot is the query's state */
     FILE *f = fopen(at("cp/state/per_window/0"), "rb");
-    ls_state *s = ls_state_new(1, (int)e->queries[0]->naggs);
+    ls_state *s = ls_state_new(1, (int)e->plan->queries[0]->naggs);
     ck_assert_msg(ls_state_load(s, f, "x", err) == 0, "%s", err);
     fclose(f);
-    assert_same_groups(e->queries[0]->state, s);
+    assert_same_groups(e->plan->queries[0]->state, s);
     ls_state_free(s);
 
     /* the next batch's write-ahead entry records the lengths after batch 0 */
@@ -420,13 +420,13 @@ END_TEST
 START_TEST(checkpoint_offsets_recorded_and_restored)
 {
     ls_engine *e = engine_ok(&BASE);
-    ls_source *src = e->sources[0];
+    ls_source *src = e->plan->sources[0];
     src->nparts = 2;
     src->parts = calloc(2, sizeof *src->parts);
     src->parts[0] = (ls_source_part){ .topic = strdup("events"), .partition = 0, .next = 42, .batch_end = 42, .bound = -1, .batch_start = 40, .resume = -1, .fixed_end = -1 };
     src->parts[1] = (ls_source_part){ .topic = strdup("events"), .partition = 1, .next = 7, .batch_end = 7, .bound = -1, .batch_start = 7, .resume = -1, .fixed_end = -1 };
     char err[LS_ERRLEN];
-    ck_assert_msg(ls_checkpoint_wal(e->cp, e, 0, err) == 0, "%s", err);
+    ck_assert_msg(ls_checkpoint_wal(e->cp, e->plan, 0, err) == 0, "%s", err);
     char *text = th_read_file(at("cp/offsets/0"), NULL);
     ck_assert_msg(strstr(text, "\"sources\":[[[\"events\",0,42],[\"events\",1,7]]]") != NULL, "%s", text);
     free(text);
@@ -436,21 +436,21 @@ START_TEST(checkpoint_offsets_recorded_and_restored)
     free(th_write_file(dir, "cp/commits/0", text, strlen(text)));
     free(text);
     FILE *f = fopen(at("cp/state/per_window/0"), "wb");
-    ck_assert_int_eq(ls_state_save(e->queries[0]->state, f), 0);
+    ck_assert_int_eq(ls_state_save(e->plan->queries[0]->state, f), 0);
     fclose(f);
     f = fopen(at("cp/state/totals/0"), "wb");
-    ck_assert_int_eq(ls_state_save(e->queries[1]->state, f), 0);
+    ck_assert_int_eq(ls_state_save(e->plan->queries[1]->state, f), 0);
     fclose(f);
     /* the entry of batch 1 holds its planned ends */
     src->parts[0].batch_end = 50;
     src->parts[1].batch_end = 9;
-    ck_assert_msg(ls_checkpoint_wal(e->cp, e, 1, err) == 0, "%s", err);
+    ck_assert_msg(ls_checkpoint_wal(e->cp, e->plan, 1, err) == 0, "%s", err);
     ls_engine_free(e);
 
     e = engine_ok(&BASE);
     ck_assert_int_eq(e->cp->next_batch, 1);
     ck_assert_int_eq(e->cp->replay, 1);
-    src = e->sources[0];
+    src = e->plan->sources[0];
     ck_assert_uint_eq(src->nresume, 2);
     ck_assert_str_eq(src->resume[0].topic, "events");
     ck_assert_int_eq(src->resume[0].partition, 0);
@@ -462,7 +462,7 @@ START_TEST(checkpoint_offsets_recorded_and_restored)
     src->parts = calloc(2, sizeof *src->parts);
     src->parts[0] = (ls_source_part){ .topic = strdup("events"), .partition = 0, .next = 42, .batch_start = 42, .batch_end = 42, .bound = -1, .resume = 42, .fixed_end = -1 };
     src->parts[1] = (ls_source_part){ .topic = strdup("events"), .partition = 1, .next = 7, .batch_start = 7, .batch_end = 7, .bound = -1, .resume = 7, .fixed_end = -1 };
-    ls_checkpoint_apply_replay(e->cp, e);
+    ls_checkpoint_apply_replay(e->cp, e->plan);
     ck_assert_int_eq(src->parts[0].fixed_end, 50);
     ck_assert_int_eq(src->parts[1].fixed_end, 9);
     /* the replayed batch is planned with exactly those ends, without asking Kafka */
@@ -472,7 +472,7 @@ START_TEST(checkpoint_offsets_recorded_and_restored)
     ck_assert_int_eq(src->parts[0].fixed_end, -1);
     /* replaying batch 1 does not rewrite its entry */
     long size = file_size("cp/offsets/1");
-    ck_assert_msg(ls_checkpoint_wal(e->cp, e, 1, err) == 0, "%s", err);
+    ck_assert_msg(ls_checkpoint_wal(e->cp, e->plan, 1, err) == 0, "%s", err);
     ck_assert_int_eq(file_size("cp/offsets/1"), size);
     /* (the sources are freed with the engine; the consumer was never created) */
     ls_engine_free(e);
@@ -504,10 +504,10 @@ START_TEST(checkpoint_restore_after_commit)
     char *ref_rows = th_read_file(at("out/totals.jsonl"), NULL);
     char *ref_window = th_read_file(at("out/per_window.jsonl"), NULL);
     size_t nref[2];
-    char *ref_state[2] = { state_bytes(ref->queries[0]->state, &nref[0]),
-                           state_bytes(ref->queries[1]->state, &nref[1]) };
-    ls_watermark ref_wm = ref->queries[0]->wm;
-    int64_t ref_late = ref->queries[0]->stats.late_rows;
+    char *ref_state[2] = { state_bytes(ref->plan->queries[0]->state, &nref[0]),
+                           state_bytes(ref->plan->queries[1]->state, &nref[1]) };
+    ls_watermark ref_wm = ref->plan->queries[0]->wm;
+    int64_t ref_late = ref->plan->queries[0]->stats.late_rows;
     ck_assert_int_eq(ref_late, 1);
     ls_engine_free(ref);
     th_rmrf(at("cp"));
@@ -518,9 +518,9 @@ START_TEST(checkpoint_restore_after_commit)
     run_batch(e, 0, B0, N(B0), 1);
     run_batch(e, 1, B1, N(B1), 1);
     size_t n1;
-    char *before = state_bytes(e->queries[0]->state, &n1);
-    size_t groups1 = e->queries[0]->state->groups, tgroups1 = e->queries[1]->state->groups;
-    ls_watermark wm1 = e->queries[0]->wm;
+    char *before = state_bytes(e->plan->queries[0]->state, &n1);
+    size_t groups1 = e->plan->queries[0]->state->groups, tgroups1 = e->plan->queries[1]->state->groups;
+    ls_watermark wm1 = e->plan->queries[0]->wm;
     ck_assert_uint_gt(groups1, 0);
     ck_assert_uint_gt(tgroups1, 0);
     ck_assert_int_gt(wm1.global, 0);
@@ -531,30 +531,30 @@ START_TEST(checkpoint_restore_after_commit)
     e = engine_ok(&v);
     ck_assert_int_eq(e->cp->next_batch, 2);
     ck_assert_int_eq(e->cp->replay, 0);
-    ck_assert_int_eq(e->queries[0]->state->nparts, 8);
-    ck_assert_uint_eq(e->queries[0]->state->groups, groups1);
-    ck_assert_uint_eq(e->queries[1]->state->groups, tgroups1);
-    ck_assert_int_eq(e->queries[0]->wm.global, wm1.global);
-    ck_assert_int_eq(e->queries[0]->wm.batch, wm1.batch);
-    ls_state *s1 = ls_state_new(3, (int)e->queries[0]->naggs);
+    ck_assert_int_eq(e->plan->queries[0]->state->nparts, 8);
+    ck_assert_uint_eq(e->plan->queries[0]->state->groups, groups1);
+    ck_assert_uint_eq(e->plan->queries[1]->state->groups, tgroups1);
+    ck_assert_int_eq(e->plan->queries[0]->wm.global, wm1.global);
+    ck_assert_int_eq(e->plan->queries[0]->wm.batch, wm1.batch);
+    ls_state *s1 = ls_state_new(3, (int)e->plan->queries[0]->naggs);
     FILE *f = tmpfile();
     fwrite(before, 1, n1, f);
     rewind(f);
     char err[LS_ERRLEN];
     ck_assert_msg(ls_state_load(s1, f, "before", err) == 0, "%s", err);
     fclose(f);
-    assert_same_groups(s1, e->queries[0]->state);
-    assert_same_groups(e->queries[0]->state, s1);
+    assert_same_groups(s1, e->plan->queries[0]->state);
+    assert_same_groups(e->plan->queries[0]->state, s1);
     ls_state_free(s1);
     free(before);
     ck_assert_int_eq(file_size("out/totals.jsonl"), ref_len1);
 
     run_batch(e, 2, B2, N(B2), 1);
     /* the late row of batch 2 is late after the restart too */
-    ck_assert_int_eq(e->queries[0]->stats.late_rows, ref_late);
-    ck_assert_int_eq(e->queries[0]->wm.global, ref_wm.global);
-    ck_assert_int_eq(e->queries[0]->wm.batch, ref_wm.batch);
-    ck_assert_int_eq(e->queries[0]->wm.late, ref_wm.late);
+    ck_assert_int_eq(e->plan->queries[0]->stats.late_rows, ref_late);
+    ck_assert_int_eq(e->plan->queries[0]->wm.global, ref_wm.global);
+    ck_assert_int_eq(e->plan->queries[0]->wm.batch, ref_wm.batch);
+    ck_assert_int_eq(e->plan->queries[0]->wm.late, ref_wm.late);
     /* the outputs are byte for byte those of the run without restart... */
     char *rows = th_read_file(at("out/totals.jsonl"), NULL);
     char *window = th_read_file(at("out/per_window.jsonl"), NULL);
@@ -571,13 +571,13 @@ START_TEST(checkpoint_restore_after_commit)
         ck_assert_msg(found, "row %s not in the reference run", a[i]);
     }
     for (int q = 0; q < 2; q++) {
-        ls_state *r = ls_state_new(1, (int)e->queries[q]->naggs);
+        ls_state *r = ls_state_new(1, (int)e->plan->queries[q]->naggs);
         f = tmpfile();
         fwrite(ref_state[q], 1, nref[q], f);
         rewind(f);
         ck_assert_msg(ls_state_load(r, f, "ref", err) == 0, "%s", err);
         fclose(f);
-        assert_same_groups(r, e->queries[q]->state);
+        assert_same_groups(r, e->plan->queries[q]->state);
         ls_state_free(r);
         free(ref_state[q]);
     }
@@ -714,23 +714,23 @@ START_TEST(checkpoint_crash_before_commit)
     ck_assert_ptr_nonnull(e->cp->replay_offsets);
     ck_assert_int_eq(file_size("out/per_window.jsonl"), 0);
     ck_assert_int_eq(file_size("out/totals.jsonl"), 0);
-    ck_assert_uint_eq(e->queries[0]->state->groups, 0);
+    ck_assert_uint_eq(e->plan->queries[0]->state->groups, 0);
     run_batch(e, 0, B0, N(B0), 1);
-    size_t groups0 = e->queries[1]->state->groups;
+    size_t groups0 = e->plan->queries[1]->state->groups;
     long len0 = file_size("out/totals.jsonl");
     /* batch 1 written but not committed */
     run_batch(e, 1, B1, N(B1), 0);
-    ck_assert_uint_gt(e->queries[1]->state->groups, groups0);
+    ck_assert_uint_gt(e->plan->queries[1]->state->groups, groups0);
     ck_assert_int_gt(file_size("out/totals.jsonl"), len0);
     ls_engine_free(e);
     e = engine_ok(&BASE);
     ck_assert_int_eq(e->cp->next_batch, 1);
     ck_assert_int_eq(e->cp->replay, 1);
-    ck_assert_uint_eq(e->queries[1]->state->groups, groups0); /* batch 0's state */
+    ck_assert_uint_eq(e->plan->queries[1]->state->groups, groups0); /* batch 0's state */
     ck_assert_int_eq(file_size("out/totals.jsonl"), len0);
     /* the replay gives the same rows again */
     run_batch(e, 1, B1, N(B1), 1);
-    ck_assert_int_eq(e->queries[1]->stats.output_rows, 3);
+    ck_assert_int_eq(e->plan->queries[1]->stats.output_rows, 3);
     ls_engine_free(e);
     e = engine_ok(&BASE);
     ck_assert_int_eq(e->cp->next_batch, 2);
@@ -749,15 +749,15 @@ START_TEST(checkpoint_write_errors_named)
     /* the state folder of a query replaced by a file */
     th_rmrf(at("cp/state/totals"));
     free(th_write_file(dir, "cp/state/totals", "x", 1));
-    ck_assert_msg(ls_checkpoint_wal(e->cp, e, 1, err) == 0, "%s", err);
-    ck_assert_int_eq(ls_checkpoint_commit(e->cp, e, 1, err), -1);
+    ck_assert_msg(ls_checkpoint_wal(e->cp, e->plan, 1, err) == 0, "%s", err);
+    ck_assert_int_eq(ls_checkpoint_commit(e->cp, e->plan, 1, err), -1);
     ck_assert_msg(strstr(err, at("cp/state/totals/1")) != NULL, "%s", err);
     ck_assert(!file_exists("cp/commits/1"));
     ck_assert(file_exists("cp/commits/0"));
     /* the offsets folder replaced by a file */
     th_rmrf(at("cp/offsets"));
     free(th_write_file(dir, "cp/offsets", "x", 1));
-    ck_assert_int_eq(ls_checkpoint_wal(e->cp, e, 2, err), -1);
+    ck_assert_int_eq(ls_checkpoint_wal(e->cp, e->plan, 2, err), -1);
     ck_assert_msg(strstr(err, at("cp/offsets/2")) != NULL, "%s", err);
     ls_engine_free(e);
     ls_checkpoint_free(NULL);
