@@ -8,14 +8,18 @@ call records, produces them into a fresh 4-partition topic, then measures on tha
   Spark      bench/spark/pipeline.py (PySpark Structured Streaming), the same two queries,
              trigger availableNow, tuned by a small search over its knobs
 checks that Spark's final counts equal luastream's, sweeps luastream's knobs, measures
-end-to-end latency at steady produce rates, and writes bench/results/{results.md,
-results.json,*.png}. Only the Python standard library, plus matplotlib for the charts.
+filter and forward (kcat | kcat and kcat | grep | kcat against luastream's per-record
+query bench/filter.lua writing to a topic; every output topic counted and checked),
+measures end-to-end latency at steady produce rates, and writes bench/results/{results.md,
+results.json,*.png}. --only PART,... runs some parts (--only filter merges its section into
+the existing results). Only the Python standard library, plus matplotlib for the charts.
 Every process it starts runs in its own session and is ended by its id; the broker is
 stopped on exit, also after an error or a signal.
 """
 import argparse
 import datetime as dt
 import glob
+import hashlib
 import json
 import os
 import platform
@@ -36,6 +40,7 @@ KAFKA_SH = os.path.join(REPO, "scripts", "kafka.sh")
 GEN = os.path.join(REPO, "scripts", "gen_calls.py")
 RADIO = os.path.join(REPO, "data", "radio_code.json")
 SPARK_JOB = os.path.join(HERE, "spark", "pipeline.py")
+FILTER_LUA = os.path.join(HERE, "filter.lua")
 GNU_TIME = "/usr/bin/time"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -253,6 +258,19 @@ class Broker:
         if self.started:
             run([KAFKA_SH, "stop"], env=self.env, check=False, timeout=120)
             self.started = False
+            # The topics' data goes (the next run starts from an empty broker anyway; the
+            # filter part's output topics reach about 20 GB at N = 2,000,000); logs stay.
+            if run([KAFKA_SH, "status"], env=self.env, check=False).returncode == 1:
+                shutil.rmtree(os.path.join(self.data, "data"), ignore_errors=True)
+
+    def pid(self):
+        """The broker's process id (scripts/kafka.sh's pid file), or None."""
+        try:
+            with open(os.path.join(self.data, "kafka.pid")) as f:
+                pid = int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if read_stat(pid) else None
 
     def create_topic(self, name, partitions=4):
         run([KAFKA_SH, "create-topic", name, str(partitions)], env=self.env, timeout=120)
@@ -433,6 +451,132 @@ def compare(lua_out, spark_out, n):
         problems.append("window counts of luastream sum to %d, expected 2N = %d"
                         % (summary["crime_type_counts"]["sum_luastream"], 2 * n))
     return {"ok": not problems, "problems": problems, "summary": summary}
+
+
+# ------------------------------------------------------------------ filter and forward
+
+# What each filter run's output must hold, computed from the generated file (the produced
+# messages are its lines, byte for byte). Every record is a JSON object of 14 string fields.
+FILTER_IN = ("HAN", "GOA", "CIT")
+FILTER_GREP = b'"disposition":"HAN"'
+
+
+def digest64(b):
+    return int.from_bytes(hashlib.blake2b(b, digest_size=8).digest(), "little")
+
+
+class Multiset:
+    """An order-independent fingerprint of a multiset of byte strings: count and the sum of
+    64-bit hashes (mod 2^64). Equal multisets give equal fingerprints."""
+    def __init__(self):
+        self.count = 0
+        self.sum = 0
+
+    def add(self, b):
+        self.count += 1
+        self.sum = (self.sum + digest64(b)) & 0xFFFFFFFFFFFFFFFF
+
+    def as_dict(self):
+        return {"count": self.count, "digest": "%016x" % self.sum}
+
+
+def as_number(v):
+    """A where comparison's view of a value against a number (Spark's implicit cast of a
+    string to double; not a number: no match), or None."""
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def filter_predicates(crime_id_gt):
+    """The bench's filters as Python functions of a decoded record, with luastream's `where`
+    semantics (ls_where.c: null never matches a comparison, strings compare by bytes, a
+    string against a number is cast to double)."""
+    def multi(r):
+        d = r.get("disposition")
+        cid = as_number(r.get("crime_id"))
+        at = r.get("address_type")
+        return (isinstance(d, str) and d in FILTER_IN and cid is not None and cid > crime_id_gt
+                and isinstance(at, str) and at != "Intersection"
+                and r.get("common_location") is not None)
+    return {
+        "all": lambda r: True,
+        "han": lambda r: r.get("disposition") == "HAN",
+        "multi": multi,
+    }
+
+
+def median_crime_id(path):
+    ids = []
+    with open(path, "rb") as f:
+        for line in f:
+            v = as_number(json.loads(line).get("crime_id"))
+            if v is not None:
+                ids.append(v)
+    ids.sort()
+    return int(ids[len(ids) // 2]) if ids else 0
+
+
+def filter_expectations(path, cache_path):
+    """Per filter: the count and fingerprint of the matching lines (their bytes), plus for
+    "han" the fingerprint of their crime_id values (a Lua map re-encodes the record, so its
+    output is checked by ids), and "grep": the lines that contain "disposition":"HAN" as text.
+    Cached beside the data file."""
+    st = os.stat(path)
+    key = {"file": os.path.basename(path), "bytes": st.st_size, "mtime": int(st.st_mtime), "v": 1}
+    try:
+        c = json.load(open(cache_path))
+        if c.get("key") == key:
+            return c
+    except (OSError, ValueError):
+        pass
+    gt = median_crime_id(path)
+    preds = filter_predicates(gt)
+    sets = {k: Multiset() for k in list(preds) + ["grep"]}
+    han_ids = Multiset()
+    with open(path, "rb") as f:
+        for line in f:
+            line = line.rstrip(b"\n")
+            if not line:
+                continue
+            r = json.loads(line)
+            for k, fn in preds.items():
+                if fn(r):
+                    sets[k].add(line)
+            if FILTER_GREP in line:
+                sets["grep"].add(line)
+            if preds["han"](r):
+                han_ids.add(str(r.get("crime_id")).encode())
+    out = {"key": key, "crime_id_gt": gt, "expected": {k: v.as_dict() for k, v in sets.items()},
+           "han_ids": han_ids.as_dict()}
+    tmp = cache_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(out, f)
+    os.rename(tmp, cache_path)
+    return out
+
+
+def machine_busy_s():
+    """CPU seconds the whole machine has spent busy (all cores; /proc/stat), or None."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is inside user)
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)) / TICK
+
+
+def proc_cpu_s(pid):
+    st = read_stat(pid) if pid else None
+    return st[2] / TICK if st else None
 
 
 # ------------------------------------------------------------------ the benchmark
@@ -830,6 +974,223 @@ class Bench:
                     out.append(cands[0])
         self.res["latency"] = out
 
+    # -- filter and forward (issue 10 section 1)
+    def filter_runs(self):
+        """The runs of the filter part in table order: the kcat references, then luastream per
+        variant, parallelism 1 and 2, then the checkpointed (exactly-once) ones."""
+        a = self.a
+        B, T = self.broker.bootstrap, self.topic
+        read = "kcat -C -b %s -t %s -e -o beginning -q" % (B, T)
+        runs = [
+            {"tag": "kcat-read", "engine": "kcat", "label": "kcat -C > /dev/null (read only)",
+             "expect": None, "shell": read + " > /dev/null"},
+            {"tag": "kcat-kcat", "engine": "kcat", "label": "kcat -C | kcat -P (forward all)",
+             "expect": "all", "shell": read + " | kcat -P -b %s -t {out}" % B},
+            {"tag": "kcat-grep-kcat", "engine": "kcat",
+             "label": "kcat -C | grep -F '\"disposition\":\"HAN\"' | kcat -P (text, not JSON)",
+             "short": "kcat -C | grep (HAN, as text) | kcat -P",
+             "expect": "grep",
+             "shell": read + " | LC_ALL=C grep -F '\"disposition\":\"HAN\"' | kcat -P -b %s -t {out}" % B},
+        ]
+        labels = {"han": 'where disposition = "HAN"', "multi": "where: in, >, ~=, is not null (4 predicates)",
+                  "all": "no where (forward all)", "lua": 'Lua map: if r.disposition == "HAN"'}
+        expect = {"han": "han", "multi": "multi", "all": "all", "lua": "han"}
+        for v in a.filter_variants:
+            for ckpt in ([False, True] if v in a.filter_checkpoint else [False]):
+                for par in a.filter_parallelism:
+                    runs.append({"tag": "%s-p%d%s" % (v, par, "-ckpt" if ckpt else ""), "engine": "luastream",
+                                 "variant": v, "parallelism": par, "checkpoint": ckpt,
+                                 "label": "luastream %s, --parallelism %d%s"
+                                          % (labels[v], par, ", checkpoint (exactly once)" if ckpt else ""),
+                                 "expect": expect[v], "check_by": "ids" if v == "lua" else "bytes"})
+        return runs
+
+    def filter_luastream_cmd(self, run, out, d, topic=None):
+        cmd = [LUASTREAM, FILTER_LUA, "--set", "bootstrap=" + self.broker.bootstrap,
+               "--set", "topic=" + (topic or self.topic), "--set", "out=" + out,
+               "--set", "variant=" + run["variant"],
+               "--set", "max_records_per_trigger=%d" % self.a.filter_max_per_trigger,
+               "--trigger", "available-now", "--quiet",
+               "--progress", os.path.join(d, "progress.jsonl"),
+               "--parallelism", str(run["parallelism"])]
+        if run["variant"] == "multi":
+            cmd += ["--set", "crime_id_gt=%d" % self.filter_exp["crime_id_gt"]]
+        if run["checkpoint"]:
+            cmd += ["--checkpoint", os.path.join(d, "checkpoint")]
+        return cmd
+
+    def filter_read_output(self, topic, outdir, by):
+        """The output topic as a read_committed consumer sees it: its fingerprint (of the
+        messages' bytes, or with by="ids" of their crime_id values) and how many messages
+        are not what the filter lets through (by="ids": a disposition other than HAN)."""
+        errf = open(os.path.join(outdir, "check.stderr"), "w")
+        p = spawn(["kcat", "-C", "-b", self.broker.bootstrap, "-t", topic, "-e", "-o", "beginning",
+                   "-q", "-X", "isolation.level=read_committed", "-f", "%s\n"],
+                  stdout=subprocess.PIPE, stderr=errf)
+        timer = threading.Timer(self.a.filter_timeout, end_group, [p])
+        timer.start()
+        ms = Multiset()
+        bad = 0
+        try:
+            for line in p.stdout:
+                line = line[:-1] if line.endswith(b"\n") else line
+                if by == "ids":
+                    try:
+                        r = json.loads(line)
+                    except ValueError:
+                        bad += 1
+                        continue
+                    if not isinstance(r, dict) or r.get("disposition") != "HAN":
+                        bad += 1
+                    ms.add(str(r.get("crime_id") if isinstance(r, dict) else None).encode())
+                else:
+                    ms.add(line)
+            rc = p.wait()
+        finally:
+            timer.cancel()
+            if p.poll() is None:
+                end_group(p)
+            reap(p)
+            errf.close()
+        if rc != 0:
+            raise BenchError("reading %s failed (kcat exit %d, see %s)" % (topic, rc, outdir))
+        return ms.as_dict(), bad
+
+    def filter_warmup(self):
+        """Not timed: a small luastream run with a checkpoint, so that the broker's consumer
+        offsets and transaction state topics exist before the first timed run (on a fresh
+        broker the first transactional producer waits for them)."""
+        topic = "filter.warmup"
+        d = self.fresh_dir("filter", "warmup")
+        small = os.path.join(d, "in.ndjson")
+        with open(self.data_file, "rb") as f, open(small, "wb") as g:
+            for i, line in enumerate(f):
+                if i >= 1000:
+                    break
+                g.write(line)
+        self.broker.create_topic(topic, 4)
+        self.broker.create_topic(topic + ".out", 4)
+        run([LUASTREAM, "produce", small, "--topic", topic, "--bootstrap", self.broker.bootstrap,
+             "--quiet"], timeout=300)
+        w = {"variant": "han", "parallelism": 1, "checkpoint": True}
+        r = run(self.filter_luastream_cmd(w, topic + ".out", d, topic=topic), check=False, timeout=300)
+        if r.returncode != 0:
+            log("filter warm-up run exited with %d: %s" % (r.returncode, (r.stderr or "")[-500:]))
+
+    def filter_one(self, spec, rep):
+        d = self.fresh_dir("filter", spec["tag"], str(rep))
+        out = "filter.%s.%d" % (spec["tag"], rep)
+        if spec["expect"]:
+            self.broker.create_topic(out, 4)
+        if spec["engine"] == "kcat":
+            shell = spec["shell"].format(out=out)
+            cmd = ["sh", "-c", shell]
+        else:
+            cmd = self.filter_luastream_cmd(spec, out, d)
+        bpid = self.broker.pid()
+        b0, all0 = proc_cpu_s(bpid), machine_busy_s()
+        m = measure(cmd, spec["engine"], d, timeout=self.a.filter_timeout)
+        b1, all1 = proc_cpu_s(bpid), machine_busy_s()
+        m["broker_cpu_s"] = (b1 - b0) if b0 is not None and b1 is not None else None
+        # Whatever else ran on the machine meanwhile (other users, this driver's polling):
+        # busy CPU time of the machine minus the run's and the broker's.
+        if all0 is not None and all1 is not None and m["broker_cpu_s"] is not None:
+            m["others_cpu_s"] = max(0.0, all1 - all0 - m["cpu_s"] - m["broker_cpu_s"])
+        m["rate"] = self.n / m["wall_s"]
+        m["output_topic"] = out if spec["expect"] else None
+        m["outdir"] = d
+        problems = []
+        if m["exit"] != 0 or m["timed_out"]:
+            problems.append("exit %d%s (see %s)" % (m["exit"], ", timed out" if m["timed_out"] else "", d))
+        if spec["engine"] == "luastream":
+            reports = read_jsonl(os.path.join(d, "progress.jsonl"))
+            prog = progress_summary(reports, "filter")
+            if prog:
+                rs = [r for r in reports if r.get("name") == "filter"]
+                prog["numOutputRows"] = sum((r.get("sink") or {}).get("numOutputRows", 0) for r in rs)
+                prog["numFilteredRows"] = sum(r.get("numFilteredRows", 0) for r in rs)
+                prog["durationMs"] = {}
+                for r in rs:
+                    for k, v in (r.get("durationMs") or {}).items():
+                        prog["durationMs"][k] = prog["durationMs"].get(k, 0) + v
+                prog.pop("per_batch_processedRowsPerSecond", None)
+            m["progress"] = prog
+            if not prog or prog["numInputRows"] != self.n:
+                problems.append("read %s rows, expected N = %d" % (prog and prog["numInputRows"], self.n))
+            shutil.rmtree(os.path.join(d, "checkpoint"), ignore_errors=True)
+        if spec["expect"]:
+            want = self.filter_exp["expected"][spec["expect"]]
+            if spec.get("check_by") == "ids":
+                want_fp = self.filter_exp["han_ids"]
+                got, bad = self.filter_read_output(out, d, "ids")
+            else:
+                want_fp = want
+                got, bad = self.filter_read_output(out, d, "bytes")
+            m["output_records"] = got["count"]
+            m["expected_records"] = want["count"]
+            if got["count"] != want["count"]:
+                problems.append("output topic has %d records, expected %d" % (got["count"], want["count"]))
+            elif got["digest"] != want_fp["digest"]:
+                problems.append("output topic has the expected count but other %s"
+                                % ("crime ids" if spec.get("check_by") == "ids" else "bytes"))
+            if bad:
+                problems.append("%d output rows are not HAN records" % bad)
+        m["check"] = "OK" if not problems else "; ".join(problems)
+        log("filter %s #%d: %.1f s, %.0f records/s, CPU %.1f s (broker %s s), out %s/%s: %s"
+            % (spec["tag"], rep, m["wall_s"], m["rate"], m["cpu_s"],
+               "%.1f" % m["broker_cpu_s"] if m["broker_cpu_s"] is not None else "?",
+               m.get("output_records", "-"), m.get("expected_records", "-"), m["check"]))
+        return m
+
+    def filter(self):
+        a = self.a
+        t0 = time.monotonic()
+        self.filter_exp = filter_expectations(
+            self.data_file, os.path.splitext(self.data_file)[0] + ".filter-expected.json")
+        exp = self.filter_exp
+        f = {"n": self.n, "machine": machine_info(), "versions": self.res.get("versions"),
+             "data": self.res.get("data"), "repeat": a.filter_repeat,
+             "max_records_per_trigger": a.filter_max_per_trigger,
+             "crime_id_gt": exp["crime_id_gt"],
+             "expected": {k: v["count"] for k, v in exp["expected"].items()},
+             "rows": [], "problems": []}
+        self.res["filter"] = f
+        log("filter: expected records: %s (multi: crime_id > %d)"
+            % (", ".join("%s %d" % (k, v) for k, v in f["expected"].items()), exp["crime_id_gt"]))
+        self.filter_warmup()
+        specs = self.filter_runs()
+        # Round after round over every run (not each run K times in a row): a load that comes
+        # and goes on the machine then touches every run alike.
+        results = {spec["tag"]: [] for spec in specs}
+        for rep in range(a.filter_repeat):
+            for spec in specs:
+                try:
+                    results[spec["tag"]].append(self.filter_one(spec, rep))
+                except BenchError as e:
+                    results[spec["tag"]].append({"check": str(e), "rate": 0})
+        for spec in specs:
+            runs = results[spec["tag"]]
+            ok = [r for r in runs if r["check"] == "OK"]
+            bad = [r for r in runs if r["check"] != "OK"]
+            for r in bad:
+                msg = "filter %s: %s" % (spec["tag"], r["check"])
+                f["problems"].append(msg)
+                self.res["errors"].append(msg)
+            best = max(ok, key=lambda r: r["rate"]) if ok else (runs[0] if runs else {})
+            row = {k: v for k, v in spec.items() if k != "shell"}
+            row["command"] = (spec["shell"].format(out="OUT") if spec["engine"] == "kcat" else
+                              " ".join(self.filter_luastream_cmd(spec, "OUT", "DIR")).replace(REPO + "/", ""))
+            row.update({k: best.get(k) for k in (
+                "wall_s", "rate", "cpu_s", "user_s", "sys_s", "broker_cpu_s", "others_cpu_s", "peak_rss_tree_mib",
+                "peak_rss_single_mib", "maxrss_gnu_time_mib", "output_records", "expected_records",
+                "progress", "exit")})
+            row["check"] = "OK" if not bad and ok else (bad[0]["check"] if bad else "no run")
+            row["runs"] = [r.get("rate") for r in runs]
+            f["rows"].append(row)
+        f["seconds"] = round(time.monotonic() - t0, 1)
+        if f["problems"]:
+            raise BenchError("filter: %d run(s) failed their check (see the report)" % len(f["problems"]))
+
     # -- main
     def run(self):
         self.phase("setup", self.setup)
@@ -839,13 +1200,18 @@ class Bench:
         self.phase("produce", self.produce)
         if "produce" not in self.res or not self.res["produce"]:
             raise BenchError("producing the data failed")
-        self.phase("kcat", self.kcat)
-        self.phase("luastream", self.luastream)
+        if not self.a.no_kcat:
+            self.phase("kcat", self.kcat)
+        if not self.a.no_luastream:
+            self.phase("luastream", self.luastream)
         if not self.a.no_spark:
             self.phase("spark", self.spark)
-            self.phase("verify", self.verify)
+            if not self.a.no_luastream:
+                self.phase("verify", self.verify)
         if not self.a.no_sweep:
             self.phase("sweep", self.sweep)
+        if not self.a.no_filter:
+            self.phase("filter", self.filter)
         if not self.a.no_latency:
             self.phase("latency", self.latency)
 
@@ -915,6 +1281,138 @@ def f1(x):
     return "n/a" if x is None else "{:,.1f}".format(x)
 
 
+FILTER_NOTE = (
+    "records/s = N input records / wall time of the whole command (start to exit: connecting, "
+    "reading every partition to its end, writing, and waiting for the last delivery or the "
+    "transaction's commit). CPU s = user + sys of the command's processes (GNU time, "
+    "cross-checked with /proc); broker CPU s = what the Kafka broker (same 2 cores, not counted "
+    "in CPU s) spent during the run; others' CPU s = the machine's busy CPU time during the run "
+    "minus both (other programs, and this driver's polling): a run with a large figure there was "
+    "measured on a busy machine. Output records are counted by a read_committed kcat "
+    "reading the output topic after the run and compared with the count computed in Python "
+    "from the generated file; \"OK\" also means the multiset of messages is the expected one, "
+    "byte for byte (for the Lua map, whose rows are re-encoded JSON: the multiset of crime ids, "
+    "every row a HAN record).")
+
+
+def render_filter_md(f):
+    L = []
+    m = f["machine"]
+    L.append("## Filter and forward (issue 10 section 1)")
+    L.append("")
+    L.append("%s, N = %s records, %s: input the benchmark's 4-partition topic, each output a fresh "
+             "4-partition topic; best of %d run(s) each. Machine: %s, %s cores, %s GiB; load average "
+             "at start %s."
+             % (m["date"], "{:,}".format(f["n"]), "one batch (available-now, no cap)"
+                if not f.get("max_records_per_trigger") else
+                "available-now, max_records_per_trigger %s" % "{:,}".format(f["max_records_per_trigger"]),
+                f["repeat"], m["cpu"], m["nproc"], m["memory_gib"], " ".join(m["loadavg_at_start"])))
+    L.append("")
+    ex = f.get("expected", {})
+    L.append("Expected output (from the generated file): all %s; HAN %s; 4 predicates %s "
+             "(disposition in HAN/GOA/CIT, crime_id > %s, address_type ~= \"Intersection\", "
+             "common_location is not null); grep %s."
+             % (tuple("{:,}".format(ex.get(k, 0)) for k in ("all", "han", "multi")) +
+                (f.get("crime_id_gt", 0), "{:,}".format(ex.get("grep", 0)))))
+    L.append("")
+    L.append("| run | output records | check | wall s | records/s | every run, records/s | CPU s | broker CPU s | others' CPU s | peak RSS MiB | largest process MiB |")
+    L.append("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in f["rows"]:
+        every = ", ".join("%.0fk" % (x / 1000) if x else "failed" for x in (r.get("runs") or []))
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+                 % (r["label"].replace("|", "\\|"), f0(r.get("output_records")) if r.get("expect") else "-",
+                    r.get("check", "n/a") if r.get("check") == "OK" else "**%s**" % r.get("check"),
+                    f1(r.get("wall_s")), f0(r.get("rate")), every or "n/a", f1(r.get("cpu_s")),
+                    f1(r.get("broker_cpu_s")), f1(r.get("others_cpu_s")), f0(r.get("peak_rss_tree_mib")),
+                    f0(r.get("peak_rss_single_mib"))))
+    L.append("")
+    L.append(FILTER_NOTE)
+    L.append("")
+    lua = [r for r in f["rows"] if r.get("engine") == "luastream" and r.get("progress")]
+    if lua:
+        L.append("luastream's own view (progress reports, summed over batches): rows over the time inside "
+                 "batches, and where the time went as the engine samples it (decode: scanning the records, "
+                 "and the where; process: the map, routing and handing rows to the sink; sink: the batch's "
+                 "flush or transaction commit). The parts are extrapolated from one record in "
+                 "LS_TIME_SAMPLE and overlap: approximate.")
+        L.append("")
+        L.append("| run | batches | processedRowsPerSecond | decode ms | process ms | sink ms | trigger ms |")
+        L.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for r in lua:
+            p = r["progress"]
+            dm = p.get("durationMs") or {}
+            L.append("| %s | %s | %s | %s | %s | %s | %s |"
+                     % (r["label"].replace("|", "\\|"), p.get("batches"), f0(p.get("processedRowsPerSecond")),
+                        f0(dm.get("decode")), f0(dm.get("process")), f0(dm.get("sink")),
+                        f0(dm.get("triggerExecution"))))
+        L.append("")
+    by = {r["tag"]: r for r in f["rows"]}
+    ratios = []
+    for a, b, what in (("han-p1", "kcat-grep-kcat", "HAN filter, luastream 1 thread / kcat | grep | kcat"),
+                       ("all-p1", "kcat-kcat", "forward all, luastream 1 thread / kcat | kcat"),
+                       ("lua-p1", "han-p1", "Lua map / C where (1 thread)")):
+        if by.get(a, {}).get("rate") and by.get(b, {}).get("rate"):
+            cpu = ""
+            if by[a].get("cpu_s") and by[b].get("cpu_s"):
+                cpu = " (CPU s %.2f)" % (by[a]["cpu_s"] / by[b]["cpu_s"])
+            ratios.append("%s: **%.2f**%s" % (what, by[a]["rate"] / by[b]["rate"], cpu))
+    if ratios:
+        L.append("Rate ratios (and CPU time ratios): " + "; ".join(ratios) + ".")
+        L.append("")
+    if f.get("problems"):
+        for p in f["problems"]:
+            L.append("- **%s**" % p)
+        L.append("")
+    return L
+
+
+def filter_chart(f, outdir):
+    import matplotlib
+    import matplotlib.ticker
+    import matplotlib.pyplot as plt
+    rows = [r for r in f["rows"] if r.get("rate")]
+    if not rows:
+        return None
+    colors = {"kcat": "#999999", "luastream": "#1f77b4"}
+    fig, ax = plt.subplots(figsize=(9.5, 0.42 * len(rows) + 1.4))
+    ys = list(range(len(rows)))[::-1]
+    col = []
+    for r in rows:
+        c = colors.get(r["engine"], "#1f77b4")
+        if r.get("variant") == "lua":
+            c = "#ff7f0e"
+        elif r.get("checkpoint"):
+            c = "#2ca02c"
+        col.append(c)
+    bars = ax.barh(ys, [r["rate"] for r in rows], color=col)
+    for b, r in zip(bars, rows):
+        ax.annotate("{:,.0f}".format(r["rate"]) + ("" if r.get("check") == "OK" else " (check failed)"),
+                    (b.get_width(), b.get_y() + b.get_height() / 2), xytext=(3, 0),
+                    textcoords="offset points", va="center", fontsize=8)
+    short = []
+    for r in rows:
+        s = r.get("short") or r["label"]
+        s = s.replace("luastream ", "").replace(", --parallelism", ", par.")
+        s = s.replace("checkpoint (exactly once)", "checkpoint")
+        short.append(s if len(s) <= 62 else s[:60] + "...")
+    ax.set_yticks(ys)
+    ax.set_yticklabels(short, fontsize=7.5)
+    ax.set_xlabel("input records/s (N / wall time)")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: "{:,.0f}".format(x)))
+    ax.set_title("Filter and forward to a topic, N = %s" % "{:,}".format(f["n"]), fontsize=10)
+    from matplotlib.patches import Patch
+    ax.legend(handles=[Patch(color="#999999", label="kcat"), Patch(color="#1f77b4", label="luastream, where in C"),
+                       Patch(color="#2ca02c", label="luastream, checkpoint (exactly once)"),
+                       Patch(color="#ff7f0e", label="luastream, Lua map")],
+              fontsize=7.5, loc="lower right")
+    ax.margins(x=0.18)
+    fig.tight_layout()
+    p = os.path.join(outdir, "filter.png")
+    fig.savefig(p, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return p
+
+
 def render_md(res):
     m, v = res["machine"], res["versions"]
     L = []
@@ -930,18 +1428,20 @@ def render_md(res):
              % (v.get("luastream"), v.get("kcat"), v.get("librdkafka"), v.get("java"),
                 ("; Spark (PySpark) %s" % v["spark"]) if v.get("spark") else "", v.get("python")))
     L.append("")
-    L.append("## Throughput (reading the whole topic)")
-    L.append("")
-    L.append("| engine | wall s | records/s | CPU s (user+sys) | peak RSS, process tree (MiB) | largest process (MiB) |")
-    L.append("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, label in (("kcat", "kcat (read limit)"), ("luastream", "luastream"), ("spark", "Spark")):
-        r = res.get(name)
-        if not r:
-            L.append("| %s | n/a | n/a | n/a | n/a | n/a |" % label)
-            continue
-        L.append("| %s | %s | %s | %s | %s | %s |" % (label, f1(r["wall_s"]), f0(r.get("rate")), f1(r["cpu_s"]),
-                                                 f0(r["peak_rss_tree_mib"]), f0(r["peak_rss_single_mib"])))
-    L.append("")
+    engines = (("kcat", "kcat (read limit)"), ("luastream", "luastream"), ("spark", "Spark"))
+    if any(res.get(name) for name, _ in engines):     # not after a run of --only filter
+        L.append("## Throughput (reading the whole topic)")
+        L.append("")
+        L.append("| engine | wall s | records/s | CPU s (user+sys) | peak RSS, process tree (MiB) | largest process (MiB) |")
+        L.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for name, label in engines:
+            r = res.get(name)
+            if not r:
+                L.append("| %s | n/a | n/a | n/a | n/a | n/a |" % label)
+                continue
+            L.append("| %s | %s | %s | %s | %s | %s |" % (label, f1(r["wall_s"]), f0(r.get("rate")), f1(r["cpu_s"]),
+                                                     f0(r["peak_rss_tree_mib"]), f0(r["peak_rss_single_mib"])))
+        L.append("")
     k, l, s = res.get("kcat"), res.get("luastream"), res.get("spark")
     ratios = res.get("ratios", {})
     if l:
@@ -1028,6 +1528,8 @@ def render_md(res):
                  "Behind at the end: seconds from the producer's end until the engine had processed every "
                  "record (about one batch when it kept up; more means it fell behind the rate).")
         L.append("")
+    if res.get("filter"):
+        L.extend(render_filter_md(res["filter"]))
     L.append("## Time per part of this run")
     L.append("")
     L.append("| part | seconds |")
@@ -1108,6 +1610,10 @@ def charts(res, outdir):
         fig.savefig(p, dpi=110)
         plt.close(fig)
         made.append(p)
+    if res.get("filter"):
+        p = filter_chart(res["filter"], outdir)
+        if p:
+            made.append(p)
     lat = res.get("latency")
     if lat:
         fig, ax = plt.subplots(figsize=(7.5, 4))
@@ -1142,7 +1648,37 @@ def charts(res, outdir):
     return made
 
 
-def finish(res, results_dir):
+def finish(res, results_dir, merge=False):
+    """Writes results.json, results.md and the charts. merge (--only filter): the filter
+    section replaces its own in the existing results.json; every other part, the header and
+    the other charts stay as they were (the filter section names its own N, date and machine)."""
+    if merge:
+        try:
+            with open(os.path.join(results_dir, "results.json")) as f:
+                old = json.load(f)
+        except (OSError, ValueError):
+            old = None
+        if old and old.get("machine"):
+            old["filter"] = res.get("filter")
+            if old["filter"] is not None:
+                old["filter"]["errors"] = res.get("errors", [])
+                old["filter"]["phases"] = res.get("phases", {})
+            with open(os.path.join(results_dir, "results.json"), "w") as f:
+                json.dump(old, f, indent=1, default=str)
+            md = render_md(old)
+            with open(os.path.join(results_dir, "results.md"), "w") as f:
+                f.write(md)
+            made = []
+            if old.get("filter"):
+                try:
+                    import matplotlib
+                    matplotlib.use("Agg")
+                    p = filter_chart(old["filter"], results_dir)
+                    if p:
+                        made.append(p)
+                except ImportError:
+                    log("matplotlib missing: no chart")
+            return md, made
     k, l, s = res.get("kcat"), res.get("luastream"), res.get("spark")
     ratios = {}
     if k and l:
@@ -1170,6 +1706,23 @@ def int_list(s):
     return [int(x) for x in s.split(",") if x.strip()]
 
 
+PARTS = ("kcat", "luastream", "spark", "sweep", "filter", "latency")
+FILTER_VARIANTS = ("han", "multi", "all", "lua")
+
+
+def str_list(allowed):
+    def parse(s):
+        out = [x.strip() for x in s.split(",") if x.strip()]
+        for x in out:
+            if x not in allowed:
+                raise argparse.ArgumentTypeError("%r is not one of %s" % (x, ", ".join(allowed)))
+        return out
+    return parse
+
+
+parts_list = str_list(PARTS)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="luastream vs kcat vs Spark benchmark (see bench/README.md)")
     ap.add_argument("--n", type=int, default=2000000, help="records (default 2,000,000)")
@@ -1182,6 +1735,10 @@ def main(argv=None):
     ap.add_argument("--no-spark", action="store_true")
     ap.add_argument("--no-latency", action="store_true")
     ap.add_argument("--no-sweep", action="store_true")
+    ap.add_argument("--no-filter", action="store_true", help="skip the filter-and-forward part")
+    ap.add_argument("--only", type=parts_list, default=None,
+                    help="run only these parts (comma-separated: %s); --only filter adds its "
+                         "section to the existing results instead of replacing them" % ",".join(PARTS))
     ap.add_argument("--keep-outputs", action="store_true",
                     help="keep the result rows of sweep and latency runs (large)")
     ap.add_argument("--spark-jars", default=os.path.join(HERE, "work", "spark-jars"))
@@ -1198,6 +1755,16 @@ def main(argv=None):
     ap.add_argument("--sweep-partitions", type=int_list, default=[4, 16, 64])
     ap.add_argument("--sweep-parallelism", type=int_list, default=[1, 2])
     ap.add_argument("--sweep-timeout", type=float, default=3600)
+    ap.add_argument("--filter-repeat", type=int, default=None,
+                    help="runs of each filter variant, best kept (default: --repeat)")
+    ap.add_argument("--filter-variants", type=str_list(FILTER_VARIANTS), default=list(FILTER_VARIANTS),
+                    help="luastream filter variants (default all: %s)" % ",".join(FILTER_VARIANTS))
+    ap.add_argument("--filter-parallelism", type=int_list, default=[1, 2])
+    ap.add_argument("--filter-checkpoint", type=str_list(FILTER_VARIANTS), default=["han", "all"],
+                    help="variants also run with a checkpoint, exactly once (default han,all)")
+    ap.add_argument("--filter-max-per-trigger", type=int, default=0,
+                    help="the filter source's max_records_per_trigger (default 0: one batch)")
+    ap.add_argument("--filter-timeout", type=float, default=1800)
     ap.add_argument("--rates", type=int_list, default=[20000, 100000])
     ap.add_argument("--latency-seconds", type=float, default=None, help="produce duration (default 25, quick 10)")
     ap.add_argument("--latency-trigger", default="100ms")
@@ -1206,6 +1773,12 @@ def main(argv=None):
     a = ap.parse_args(argv)
 
     a.repeat = a.repeat or (1 if a.quick else 3)
+    a.filter_repeat = a.filter_repeat or a.repeat
+    a.no_kcat = a.no_luastream = False
+    if a.only:
+        for part in PARTS:
+            if part not in a.only:
+                setattr(a, "no_" + part, True)
     a.spark_shuffle = a.spark_shuffle or ([2, 8] if a.quick else [2, 8, 200])
     mo = a.spark_max_offsets or ("0" if a.quick else "0,25%")
     a.spark_driver_memory = a.spark_driver_memory or ("2g" if a.n <= 1000000 else "4g")
@@ -1246,7 +1819,7 @@ def main(argv=None):
         b.broker.stop()
     b.res["phases"]["total"] = round(time.monotonic() - t0, 1)
     if "machine" in b.res:
-        md, made = finish(b.res, os.path.abspath(a.results))
+        md, made = finish(b.res, os.path.abspath(a.results), merge=a.only == ["filter"])
         print(md)
         log("wrote %s" % ", ".join(os.path.relpath(p, REPO) for p in
                                    [os.path.join(a.results, "results.md"), os.path.join(a.results, "results.json")] + made))

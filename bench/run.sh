@@ -2,12 +2,16 @@
 # bench/run.sh — the luastream benchmark in one command: luastream vs kcat (the read limit)
 # vs Apache Spark Structured Streaming on the same Kafka topic. See bench/README.md.
 #
-# Usage: bench/run.sh [N] [--quick] [--no-spark] [--no-latency] [--no-sweep] [bench.py options]
+# Usage: bench/run.sh [N] [--quick] [--no-spark] [--no-latency] [--no-sweep] [--no-filter]
+#                     [--only PART,...] [bench.py options]
 #   N             records to generate and produce (default 2000000; --quick: 100000)
 #   --quick       smoke run: N=100000 unless given, 1 repeat, fewer Spark settings, 10 s latency runs
 #   --no-spark    skip Spark (no PySpark install, no Maven jars)
 #   --no-latency  skip the steady-rate latency runs
 #   --no-sweep    skip the luastream trigger x parallelism x partitions sweep
+#   --no-filter   skip the filter-and-forward part (kcat | kcat vs luastream where/map to a topic)
+#   --only PARTS  only these of kcat,luastream,spark,sweep,filter,latency (--only filter: its
+#                 section is added to the existing results instead of replacing them)
 #   --setup-only  install and build, then stop
 #   anything else is passed to bench/bench.py (.run/spark/venv/bin/python bench/bench.py --help)
 # Environment: SPARK_VERSION (default 4.2.0), BENCH_KAFKA_PORT (default 29092).
@@ -32,14 +36,19 @@ N=
 QUICK=0
 NO_SPARK=0
 SETUP_ONLY=0
+ONLY=
 PASS=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1; PASS+=("$1") ;;
         --no-spark) NO_SPARK=1; PASS+=("$1") ;;
-        --no-latency | --no-sweep | --keep-outputs) PASS+=("$1") ;;
+        --no-latency | --no-sweep | --no-filter | --keep-outputs) PASS+=("$1") ;;
         --setup-only) SETUP_ONLY=1 ;;
-        -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --only)
+            [ $# -ge 2 ] || die "--only needs a value"
+            ONLY=$2; PASS+=("$1" "$2"); shift ;;
+        --only=*) ONLY=${1#--only=}; PASS+=("$1") ;;
+        -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         --*=*) PASS+=("$1") ;;
         --*)  # another bench.py option: its value follows
             PASS+=("$1")
@@ -52,6 +61,8 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+# --only without spark: no PySpark install either.
+case ",$ONLY," in ,,) ;; *,spark,*) ;; *) NO_SPARK=1 ;; esac
 if [ -z "$N" ]; then
     if [ "$QUICK" = 1 ]; then N=100000; else N=2000000; fi
 fi
