@@ -18,7 +18,7 @@ local ls = require "luastream"
 
 local variant = ls.param("variant", "han")
 
-local calls = ls.kafka {
+local calls = ls.kafka_source {
   topic = ls.param("topic", "calls.bench"),
   bootstrap = ls.param("bootstrap", "127.0.0.1:29092"),
   starting_offsets = "earliest",
