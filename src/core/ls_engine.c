@@ -233,7 +233,7 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
     }
     default_group_ids(e); /* after the checkpoint directory exists: its absolute path */
     if (o->parallelism > 1) {
-        e->workers = ls_workers_new(e, o, o->parallelism, err);
+        e->workers = ls_workers_new(e->plan, e->plans, &env, o->parallelism, err);
         if (!e->workers) {
             ls_engine_free(e);
             return NULL;

@@ -186,7 +186,7 @@ int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const ls_record *r, cha
         if (ln->queries[i]->source == s) {
             ls_query *q = ln->queries[i];
             q->stats.unusable_values += (int64_t)(q->use_view ? view_nulls : table_nulls);
-            rc = ls_query_process(q, rec, view, &o, payload, n, ln->dl, err);
+            rc = ls_query_process(q, rec, view, &o, payload, n, ls_reject_to(ln->dl), err);
         }
     if (plan->needs_meta) lua_pop(ln->L, 1);
     if (plan->needs_lua) lua_pop(ln->L, 1);

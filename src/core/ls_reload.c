@@ -218,7 +218,9 @@ int ls_reload(ls_engine *e, const ls_engine_opts *o, char *fatal)
         ls_checkpoint_adopt(e->cp, e->plan);
     }
     if (o->parallelism > 1) {
-        e->workers = ls_workers_new(e, o, o->parallelism, fatal);
+        ls_lua_env env;
+        ls_engine_lua_env(o, &env);
+        e->workers = ls_workers_new(e->plan, e->plans, &env, o->parallelism, fatal);
         if (!e->workers) return -1;
     }
     ls_log("reloaded %s: %zu quer%s, state kept", e->script, n->nqueries,

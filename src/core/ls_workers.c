@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ls_engine.h"
+#include "ls_lua_api.h"
 #include "ls_lane.h"
 #include "ls_lua_api.h"
 
@@ -40,7 +40,9 @@ typedef struct worker {
 } worker;
 
 struct ls_workers {
-    ls_engine *e;
+    ls_plan *plan;           /* the engine's: queries, sources, dead letters */
+    const ls_decode_plan *decoding; /* the engine's, one per source */
+    ls_lua_env env;          /* how a worker's Lua state is set up */
     int n;
     worker *w;
     size_t next;             /* round robin */
@@ -53,9 +55,9 @@ struct ls_workers {
 static void run_merge(worker *wk)
 {
     ls_workers *pool = wk->pool;
-    ls_engine *e = pool->e;
-    for (size_t qi = 0; qi < e->plan->nqueries; qi++) {
-        ls_query *q = e->plan->queries[qi];
+    ls_plan *pl = pool->plan;
+    for (size_t qi = 0; qi < pl->nqueries; qi++) {
+        ls_query *q = pl->queries[qi];
         memset(&wk->merged[qi], 0, sizeof wk->merged[qi]);
         ls_merge_result late = { 0 };
         for (int p = wk->index; p < q->state->nparts; p += pool->n)
@@ -93,7 +95,7 @@ static void *worker_main(void *arg)
         } else if (t->kind == TASK_MERGE) {
             run_merge(wk);
         } else if (t->kind == TASK_CLEAR) {
-            for (size_t qi = 0; qi < pool->e->plan->nqueries; qi++) {
+            for (size_t qi = 0; qi < pool->plan->nqueries; qi++) {
                 ls_state_clear(wk->queries[qi]->state);
                 ls_state_clear(wk->queries[qi]->late);
             }
@@ -139,18 +141,16 @@ static void broadcast(ls_workers *pool, int kind)
 
 /* The worker's own Lua state, with the script run in it, when some query
  * has a map: each map is taken from that state by query position. */
-static int setup_lua(worker *wk, ls_engine *e, const ls_engine_opts *o, char *err)
+static int setup_lua(worker *wk, ls_plan *pl, const ls_lua_env *env, char *err)
 {
     int any_lua = 0;
-    for (size_t i = 0; i < e->plan->nqueries; i++) any_lua |= ls_query_needs_table(e->plan->queries[i]);
+    for (size_t i = 0; i < pl->nqueries; i++) any_lua |= ls_query_needs_table(pl->queries[i]);
     if (!any_lua) return 0;
     wk->L = luaL_newstate();
-    ls_lua_env env;
-    ls_engine_lua_env(o, &env);
-    ls_lua_setup(wk->L, &env);
+    ls_lua_setup(wk->L, env);
     /* The script runs again here, for this worker's own maps: what it prints
      * while loading was shown once already, by the engine's load. */
-    return ls_lua_run_script_muted(wk->L, e->script, err);
+    return ls_lua_run_script_muted(wk->L, env->script, err);
 }
 
 /* A per-record query's sink topic function, in the worker's Lua state. */
@@ -181,10 +181,13 @@ static int map_ref_of(lua_State *L, size_t qi)
     return ref;
 }
 
-ls_workers *ls_workers_new(ls_engine *e, const ls_engine_opts *o, int n, char *err)
+ls_workers *ls_workers_new(ls_plan *pl, const ls_decode_plan *decoding, const ls_lua_env *env,
+                           int n, char *err)
 {
     ls_workers *pool = ls_xcalloc(1, sizeof *pool);
-    pool->e = e;
+    pool->plan = pl;
+    pool->decoding = decoding;
+    pool->env = *env;
     pool->n = n;
     pool->w = ls_xcalloc((size_t)n, sizeof *pool->w);
     pthread_mutex_init(&pool->mu, NULL);
@@ -195,15 +198,15 @@ ls_workers *ls_workers_new(ls_engine *e, const ls_engine_opts *o, int n, char *e
         wk->index = i;
         pthread_mutex_init(&wk->mu, NULL);
         pthread_cond_init(&wk->cv, NULL);
-        wk->queries = ls_xcalloc(e->plan->nqueries + 1, sizeof *wk->queries);
-        wk->merged = ls_xcalloc(e->plan->nqueries + 1, sizeof *wk->merged);
-        wk->late_added = ls_xcalloc(e->plan->nqueries + 1, sizeof *wk->late_added);
-        if (setup_lua(wk, e, o, err)) {
+        wk->queries = ls_xcalloc(pl->nqueries + 1, sizeof *wk->queries);
+        wk->merged = ls_xcalloc(pl->nqueries + 1, sizeof *wk->merged);
+        wk->late_added = ls_xcalloc(pl->nqueries + 1, sizeof *wk->late_added);
+        if (setup_lua(wk, pl, &pool->env, err)) {
             ls_workers_free(pool);
             return NULL;
         }
-        for (size_t qi = 0; qi < e->plan->nqueries; qi++) {
-            const ls_query *src = e->plan->queries[qi];
+        for (size_t qi = 0; qi < pl->nqueries; qi++) {
+            const ls_query *src = pl->queries[qi];
             int ref = src->map_ref != LUA_NOREF ? map_ref_of(wk->L, qi) : LUA_NOREF;
             wk->queries[qi] = ls_query_clone(src, wk->L, ref, err);
             if (!wk->queries[qi]) {
@@ -212,8 +215,8 @@ ls_workers *ls_workers_new(ls_engine *e, const ls_engine_opts *o, int n, char *e
             }
             if (src->route.topic_fn != LUA_NOREF) wk->queries[qi]->route.topic_fn = topic_fn_of(wk->L, qi);
         }
-        ls_lane_init(&wk->lane, wk->L, wk->queries, e->plan->nqueries, e->plan->sources, e->plans,
-                     e->plan->nsources, e->plan->dl);
+        ls_lane_init(&wk->lane, wk->L, wk->queries, pl->nqueries, pl->sources, decoding,
+                     pl->nsources, pl->dl);
         if (pthread_create(&wk->thread, NULL, worker_main, wk) != 0) {
             ls_seterr(err, "cannot start worker thread %d", i);
             ls_workers_free(pool);
@@ -237,7 +240,7 @@ void ls_workers_free(ls_workers *pool)
     }
     for (int i = 0; i < pool->n; i++) {
         worker *wk = &pool->w[i];
-        for (size_t qi = 0; wk->queries && qi < pool->e->plan->nqueries; qi++)
+        for (size_t qi = 0; wk->queries && qi < pool->plan->nqueries; qi++)
             ls_query_free(wk->queries[qi]);
         free(wk->queries);
         free(wk->merged);
@@ -260,10 +263,10 @@ void ls_workers_begin_batch(ls_workers *pool, int64_t batch_id)
     for (int i = 0; i < pool->n; i++) {
         worker *wk = &pool->w[i];
         wk->lane.decode_ms = 0;
-        for (size_t qi = 0; qi < pool->e->plan->nqueries; qi++) {
+        for (size_t qi = 0; qi < pool->plan->nqueries; qi++) {
             ls_query *c = wk->queries[qi];
             ls_query_begin_batch(c, batch_id);
-            c->wm = pool->e->plan->queries[qi]->wm; /* late checks use the current watermark */
+            c->wm = pool->plan->queries[qi]->wm; /* late checks use the current watermark */
         }
     }
 }
@@ -287,7 +290,7 @@ void ls_workers_submit(ls_workers *pool, size_t si, uint64_t seq, const ls_recor
 int ls_workers_end_batch(ls_workers *pool, double *decode_ms, char *err)
 {
     drain(pool);
-    ls_engine *e = pool->e;
+    ls_plan *pl = pool->plan;
     for (int i = 0; i < pool->n; i++)
         if (pool->w[i].failed) {
             ls_seterr(err, "%s", pool->w[i].err);
@@ -295,8 +298,8 @@ int ls_workers_end_batch(ls_workers *pool, double *decode_ms, char *err)
         }
     broadcast(pool, TASK_MERGE);
     ls_outbuf **outs = ls_xcalloc((size_t)pool->n, sizeof *outs);
-    for (size_t qi = 0; qi < e->plan->nqueries; qi++) {
-        ls_query *q = e->plan->queries[qi];
+    for (size_t qi = 0; qi < pl->nqueries; qi++) {
+        ls_query *q = pl->queries[qi];
         if (q->per_record) { /* the workers' rows, in the order the batch read them */
             for (int i = 0; i < pool->n; i++) outs[i] = &pool->w[i].queries[qi]->out;
             if (ls_outbuf_write(outs, (size_t)pool->n, q->sink, err)) {

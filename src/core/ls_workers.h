@@ -13,12 +13,16 @@
 
 #include "ls_record.h"
 
-struct ls_engine;
-struct ls_engine_opts;
+#include "ls_lane.h"
+#include "ls_lua_api.h"
+#include "ls_plan.h"
 typedef struct ls_workers ls_workers;
 
-/* Starts n workers for engine e (whose queries are compiled). */
-ls_workers *ls_workers_new(struct ls_engine *e, const struct ls_engine_opts *o, int n, char *err);
+/* Starts n workers over plan's queries (borrowed: the engine's), decoding
+ * each source's records as decoding says, each with its own Lua state set
+ * up from env (the script is loaded again in it, muted). */
+ls_workers *ls_workers_new(ls_plan *plan, const ls_decode_plan *decoding, const ls_lua_env *env,
+                           int n, char *err);
 void ls_workers_free(ls_workers *w);
 
 /* Resets the workers' counters and gives them the current watermarks. */

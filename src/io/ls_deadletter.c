@@ -191,6 +191,12 @@ int ls_deadletter_write(ls_deadletter *d, const ls_origin *o, const char *query,
     return 0;
 }
 
+int ls_deadletter_reject(void *dl, const ls_origin *o, const char *query, const char *error,
+                         const char *payload, size_t n, char *err)
+{
+    return ls_deadletter_write(dl, o, query, error, payload, n, err);
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
     const ls_dl_entry *x = a, *y = b;

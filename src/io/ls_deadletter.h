@@ -21,24 +21,8 @@
 #include <stdio.h>
 
 #include "ls_kafka.h"
+#include "ls_record.h"
 
-/* Where a record came from, and its Kafka metadata (what Spark's Kafka
- * source exposes as columns, and a map receives as its second argument). */
-typedef struct ls_origin {
-    const char *topic;
-    int32_t partition;
-    int64_t offset;
-    int64_t timestamp;   /* Kafka message timestamp, ms; -1 if none */
-    int timestamp_type;  /* Spark's timestampType: 0 CreateTime, 1 LogAppendTime, -1 none */
-    const char *key;     /* the message key, NULL when it has none */
-    size_t key_len;
-    const void *msg;     /* the rd_kafka_message_t (headers are read from it when asked) */
-    const void *headers; /* or (a test input's message) its rd_kafka_headers_t, or NULL */
-    const char *file;    /* a file source's record: its file (topic NULL, partition -1) */
-    int64_t line;        /* and the line it starts on */
-    int meta;            /* a map's meta table at this Lua stack index, 0 when none */
-    uint64_t seq;        /* the record's place in its batch's reading order */
-} ls_origin;
 
 typedef struct ls_dl_entry ls_dl_entry;
 
@@ -74,6 +58,11 @@ void ls_deadletter_format(const ls_origin *o, const char *query, const char *err
  * output failed. */
 int ls_deadletter_write(ls_deadletter *d, const ls_origin *o, const char *query,
                         const char *error, const char *payload, size_t n, char *err);
+/* ls_deadletter_write as an ls_reject's fn (ctx: the ls_deadletter); ls_reject_to(dl) makes
+ * the ls_reject. */
+int ls_deadletter_reject(void *dl, const ls_origin *o, const char *query, const char *error,
+                         const char *payload, size_t n, char *err);
+#define ls_reject_to(dl) (&(ls_reject){ ls_deadletter_reject, (dl) })
 /* Writes the batch's entries in order and flushes them (end of batch). */
 int ls_deadletter_flush(ls_deadletter *d, char *err);
 

@@ -9,6 +9,9 @@
 #include "ls_json_encode.h"
 #include "ls_schema.h"
 #include "ls_session.h"
+#include "ls_sink.h"
+#include "ls_source.h"
+#include "ls_table.h"
 #include "ls_time.h"
 
 static const char *const mode_names[] = { "complete", "update", "append" };
@@ -570,11 +573,11 @@ static void count_event_time(ls_query *q, int64_t et)
     q->stats.et_count++;
 }
 
-static int dead(ls_query *q, ls_deadletter *dl, const ls_origin *o, const char *why,
+static int dead(ls_query *q, const ls_reject *dl, const ls_origin *o, const char *why,
                 const char *payload, size_t n, char *err)
 {
     q->stats.invalid_rows++;
-    return ls_deadletter_write(dl, o, q->name, why, payload, n, err);
+    return dl->fn(dl->ctx, o, q->name, why, payload, n, err);
 }
 
 /* Folds the row into every group it belongs to (one per window). A
@@ -894,7 +897,7 @@ static int process_row(ls_query *q, int row, const ls_recview *view, const ls_or
 }
 
 int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_origin *o,
-                     const char *payload, size_t n, ls_deadletter *dl, char *err)
+                     const char *payload, size_t n, const ls_reject *dl, char *err)
 {
     lua_State *L = q->L;
     int top = q->use_view ? 0 : lua_gettop(L); /* projected queries may have no Lua state */

@@ -14,15 +14,18 @@
 #include <stdint.h>
 
 #include "ls_agg.h"
-#include "ls_deadletter.h"
-#include "ls_outbuf.h"
-#include "ls_where.h"
 #include "ls_json_scan.h"
-#include "ls_sink.h"
-#include "ls_source.h"
+#include "ls_outbuf.h"
+#include "ls_record.h"
+#include "ls_schema.h"
 #include "ls_state.h"
-#include "ls_table.h"
+#include "ls_where.h"
 #include "ls_window.h"
+
+/* Borrowed or owned through pointers only: their modules are not needed here. */
+struct ls_source;
+struct ls_sink;
+struct ls_table;
 
 /* Where a column's value comes from: the (mapped) record, or a join. */
 /* Kafka metadata as columns, named as Spark's Kafka source names them with
@@ -49,7 +52,7 @@ typedef struct ls_colref {
 } ls_colref;
 
 typedef struct ls_join {
-    ls_table *table;  /* borrowed from the engine */
+    struct ls_table *table;  /* borrowed from the engine */
     ls_colref left;   /* the stream-side key column */
     int inner;        /* 1 inner, 0 left outer */
     size_t ncols;     /* table columns added to the row */
@@ -128,7 +131,7 @@ typedef struct ls_query {
     ls_route route;
     int use_view;            /* record columns come from the projection view
                                 (set by ls_query_project), not a Lua table */
-    ls_source *source;       /* borrowed */
+    struct ls_source *source;      /* borrowed */
     size_t njoins;
     ls_join *joins;
     int has_event_time;
@@ -154,7 +157,7 @@ typedef struct ls_query {
     int64_t limit;           /* ... and only the first `limit` emitted (0 = all) */
     int64_t trigger_ms;      /* this query's trigger interval (0 = as fast as possible) */
     int64_t max_state_rows;  /* cap on groups in state, 0 = none (a clear error past it) */
-    ls_sink *sink;           /* owned */
+    struct ls_sink *sink;         /* owned */
     ls_state *state;         /* owned */
     ls_state *late;          /* owned: the (window, key) rows dropped as late this batch */
     int64_t batch_id;
@@ -211,10 +214,12 @@ void ls_query_shape(const ls_query *q, ls_buf *out);
 int ls_query_check_schema(const ls_query *q, const ls_schema *schema, char *err);
 
 /* Runs one decoded record through the query: the Lua table at stack index
- * rec (queries with a map, or not projected) or the projected view.
- * Bad records go to dl; returns -1 only when dl itself failed. */
+ * rec (queries with a map, or not projected) or the projected view. A
+ * record (or a row of a map's list) it cannot process goes to reject, with
+ * the reason, and is counted; returns -1 only when reject's output (or, for
+ * a per-record query, the sink) failed. */
 int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_origin *o,
-                     const char *payload, size_t n, ls_deadletter *dl, char *err);
+                     const char *payload, size_t n, const ls_reject *reject, char *err);
 
 /* Per-record queries: opens the sink for the batch's rows (written as they
  * come) before any record. -1 + err when the sink failed. */

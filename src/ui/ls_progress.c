@@ -4,6 +4,8 @@
 #include <string.h>
 #include <yajl_gen.h>
 
+#include "ls_sink.h"
+#include "ls_source.h"
 #include "ls_time.h"
 
 static void key(yajl_gen g, const char *k) { yajl_gen_string(g, (const unsigned char *)k, strlen(k)); }

@@ -143,7 +143,7 @@ static void run_batch(ls_engine *e, int64_t batch, const char *const *recs, size
         size_t len = strlen(recs[r]);
         ck_assert_msg(ls_json_scan(recs[r], len, fs, &view, err) == 0, "%s", err);
         for (size_t i = 0; i < e->plan->nqueries; i++)
-            ck_assert_int_eq(ls_query_process(e->plan->queries[i], 0, &view, &o, recs[r], len, e->plan->dl, err), 0);
+            ck_assert_int_eq(ls_query_process(e->plan->queries[i], 0, &view, &o, recs[r], len, ls_reject_to(e->plan->dl), err), 0);
     }
     ls_recview_free(&view);
     ck_assert_msg(ls_checkpoint_wal(e->cp, e->plan, batch, err) == 0, "wal: %s", err);

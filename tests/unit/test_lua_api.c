@@ -243,7 +243,7 @@ START_TEST(engine_compiles_script)
     for (size_t i = 0; i < 5; i++) {
         ls_origin o = { .topic = "events", .partition = 0, .offset = (int64_t)i, .timestamp = -1, .timestamp_type = -1 };
         ck_assert_int_eq(ls_json_decode(e->plan->L, recs[i], strlen(recs[i]), NULL, err), 0);
-        ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, recs[i], strlen(recs[i]), e->plan->dl, err), 0);
+        ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, recs[i], strlen(recs[i]), ls_reject_to(e->plan->dl), err), 0);
         lua_pop(e->plan->L, 1);
     }
     ck_assert_int_eq(ls_query_end_batch(q, err), 0);
@@ -322,7 +322,7 @@ START_TEST(engine_compiles_sketches)
         ls_origin o = { .topic = "e", .partition = 0, .offset = (int64_t)i, .timestamp = -1 };
         ck_assert_int_eq(ls_json_scan(recs[i], strlen(recs[i]), plan->fields, &view, err), 0);
         ls_schema_cast_view(plan->types, &view, &scratch);
-        ck_assert_int_eq(ls_query_process(q, 0, &view, &o, recs[i], strlen(recs[i]), e->plan->dl, err), 0);
+        ck_assert_int_eq(ls_query_process(q, 0, &view, &o, recs[i], strlen(recs[i]), ls_reject_to(e->plan->dl), err), 0);
     }
     ck_assert_int_eq(ls_query_end_batch(q, err), 0);
     ck_assert_int_eq(q->stats.output_rows, 2);

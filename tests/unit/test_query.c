@@ -14,7 +14,11 @@
 #include <string.h>
 
 #include "ls_json_lua.h"
+#include "ls_deadletter.h"
 #include "ls_query.h"
+#include "ls_sink.h"
+#include "ls_source.h"
+#include "ls_table.h"
 #include "suites.h"
 #include "test_helpers.h"
 
@@ -179,7 +183,7 @@ static void push(tq *t, const char *json)
         int top = lua_gettop(L);
         ck_assert_msg(ls_json_scan(json, strlen(json), t->fs, &t->view, err) == 0, "%s: %s", json,
                       err);
-        ck_assert_int_eq(ls_query_process(t->q, 0, &t->view, &o, json, strlen(json), dl, err), 0);
+        ck_assert_int_eq(ls_query_process(t->q, 0, &t->view, &o, json, strlen(json), ls_reject_to(dl), err), 0);
         ck_assert_int_eq(lua_gettop(L), top); /* no Lua stack use */
         return;
     }
@@ -187,7 +191,7 @@ static void push(tq *t, const char *json)
     int top = lua_gettop(L);
     ck_assert_msg(ls_json_decode(L, json, strlen(json), NULL, err) == 0, "%s: %s", json, err);
     lua_pushliteral(L, "above");
-    ck_assert_int_eq(ls_query_process(t->q, -2, NULL, &o, json, strlen(json), dl, err), 0);
+    ck_assert_int_eq(ls_query_process(t->q, -2, NULL, &o, json, strlen(json), ls_reject_to(dl), err), 0);
     ck_assert_int_eq(lua_gettop(L), top + 2); /* stack balanced */
     lua_settop(L, top - 1);
 }
@@ -1334,8 +1338,8 @@ START_TEST(query_projected_shared_view)
         ls_origin o = { .topic = "events", .partition = 0, .offset = (int64_t)i, .timestamp = -1, .timestamp_type = -1 };
         size_t n = strlen(recs[i]);
         ck_assert_msg(ls_json_scan(recs[i], n, fs, &view, err) == 0, "%s", err);
-        ck_assert_int_eq(ls_query_process(a->q, 0, &view, &o, recs[i], n, dl, err), 0);
-        ck_assert_int_eq(ls_query_process(b->q, 0, &view, &o, recs[i], n, dl, err), 0);
+        ck_assert_int_eq(ls_query_process(a->q, 0, &view, &o, recs[i], n, ls_reject_to(dl), err), 0);
+        ck_assert_int_eq(ls_query_process(b->q, 0, &view, &o, recs[i], n, ls_reject_to(dl), err), 0);
     }
     end(a);
     end(b);

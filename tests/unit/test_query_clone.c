@@ -10,6 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ls_deadletter.h"
+#include "ls_sink.h"
+#include "ls_source.h"
+#include "ls_table.h"
 #include "ls_json_lua.h"
 #include "ls_query.h"
 #include "suites.h"
@@ -179,12 +183,12 @@ static void push(ls_query *q, ls_fieldset *fs, ls_recview *view, const char *jso
     size_t n = strlen(json);
     if (q->use_view) {
         ck_assert_msg(ls_json_scan(json, n, fs, view, err) == 0, "%s: %s", json, err);
-        ck_assert_int_eq(ls_query_process(q, 0, view, &o, json, n, dl, err), 0);
+        ck_assert_int_eq(ls_query_process(q, 0, view, &o, json, n, ls_reject_to(dl), err), 0);
         return;
     }
     int top = lua_gettop(L);
     ck_assert_msg(ls_json_decode(L, json, n, NULL, err) == 0, "%s: %s", json, err);
-    ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, json, n, dl, err), 0);
+    ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, json, n, ls_reject_to(dl), err), 0);
     lua_settop(L, top);
 }
 

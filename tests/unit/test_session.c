@@ -16,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ls_deadletter.h"
+#include "ls_sink.h"
+#include "ls_source.h"
+#include "ls_table.h"
 #include "ls_json_lua.h"
 #include "ls_query.h"
 #include "ls_session.h"
@@ -135,7 +139,7 @@ static void push_to(ls_query *q, const char *json, int32_t partition)
                     .timestamp_type = -1 };
     int top = lua_gettop(L);
     ck_assert_msg(ls_json_decode(L, json, strlen(json), NULL, err) == 0, "%s: %s", json, err);
-    ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, json, strlen(json), dl, err), 0);
+    ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, json, strlen(json), ls_reject_to(dl), err), 0);
     lua_settop(L, top);
 }
 

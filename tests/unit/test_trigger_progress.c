@@ -6,6 +6,10 @@
 #include <string.h>
 #include <yajl_tree.h>
 
+#include "ls_deadletter.h"
+#include "ls_sink.h"
+#include "ls_source.h"
+#include "ls_table.h"
 #include "ls_engine.h"
 #include "ls_json_lua.h"
 #include "ls_progress.h"
@@ -94,7 +98,7 @@ static void push(lua_State *L, ls_query *q, ls_deadletter *dl, const char *json)
     char err[LS_ERRLEN];
     ls_origin o = { .topic = "radio", .partition = 0, .offset = 0, .timestamp = -1, .timestamp_type = -1 };
     ck_assert_int_eq(ls_json_decode(L, json, strlen(json), NULL, err), 0);
-    ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, json, strlen(json), dl, err), 0);
+    ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, json, strlen(json), ls_reject_to(dl), err), 0);
     lua_pop(L, 1);
 }
 
