@@ -1,5 +1,6 @@
 /* ls_engine.c - loading a script and running its queries batch by batch. */
 #include "ls_engine.h"
+#include "ls_engine_impl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -330,7 +331,7 @@ static void report(ls_engine *e, const ls_batch_timing *t, const int *active)
         if (e->monitor) {
             ls_batch_figures f = { q->stats.input_rows, q->stats.invalid_rows,
                                    q->stats.output_rows, q->stats.late_rows,
-                                   (int64_t)q->state->groups, (int64_t)ls_state_memory(q->state),
+                                   (int64_t)ls_state_groups(q->state), (int64_t)ls_state_memory(q->state),
                                    q->has_watermark ? q->wm.batch : INT64_MIN,
                                    t->trigger_ms / 1000.0 };
             ls_monitor_record(e->monitor, i, line.data, &f);
@@ -567,7 +568,7 @@ int ls_engine_run(ls_engine *e, char *err)
     }
     if (e->cp) ls_checkpoint_apply_replay(e->cp, e->plan);
     if (e->monitor) ls_monitor_set_running(e->monitor, 1);
-    int64_t batch = e->cp ? e->cp->next_batch : 0;
+    int64_t batch = e->cp ? ls_checkpoint_next_batch(e->cp) : 0;
     double interval = (double)e->trigger.interval_ms;
     int64_t *planned = ls_xcalloc(e->plan->nsources + 1, sizeof *planned);
     int *active = ls_xcalloc(e->plan->nqueries + 1, sizeof *active);
@@ -607,4 +608,45 @@ int ls_engine_run(ls_engine *e, char *err)
     free(r);
     if (e->monitor) ls_monitor_set_running(e->monitor, 0);
     return rc;
+}
+
+ls_plan *ls_engine_plan(ls_engine *e)
+{
+    return e->plan;
+}
+
+const ls_plan *ls_engine_plan_c(const ls_engine *e)
+{
+    return e->plan;
+}
+
+const ls_trigger *ls_engine_trigger(const ls_engine *e, int *from_flag)
+{
+    if (from_flag) *from_flag = e->has_trigger_override;
+    return &e->trigger;
+}
+
+const char *ls_engine_script(const ls_engine *e)
+{
+    return e->script;
+}
+
+const char *ls_engine_checkpoint_dir(const ls_engine *e)
+{
+    return e->checkpoint_dir;
+}
+
+ls_checkpoint *ls_engine_checkpoint(ls_engine *e)
+{
+    return e->cp;
+}
+
+const ls_decode_plan *ls_engine_decode_plan(const ls_engine *e, size_t si)
+{
+    return si < e->plan->nsources ? &e->plans[si] : NULL;
+}
+
+int ls_engine_started_anything(const ls_engine *e)
+{
+    return e->cp || e->workers || e->http;
 }

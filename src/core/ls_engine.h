@@ -35,43 +35,8 @@
 #include "ls_trigger.h"
 
 
-/* Kafka timestamps of one source's records in the current batch (latency). */
-typedef struct ls_stamps {
-    int64_t *ts;
-    size_t n, cap;
-} ls_stamps;
-
-typedef struct ls_engine {
-    ls_plan *plan;           /* owned: the compiled script (sources, queries, sinks, Lua state) */
-    char *script;
-    ls_decode_plan *plans;   /* one per source */
-    ls_stamps *stamps;       /* one per source */
-    ls_lane lane;            /* the engine thread's lane (parallelism 1) */
-    ls_workers *workers;     /* parallelism > 1 */
-    ls_checkpoint *cp;       /* --checkpoint / ls.checkpoint, or NULL */
-    char *checkpoint_dir;    /* known before compiling: Kafka sinks turn transactional */
-    ls_monitor *monitor;     /* --ui: what the web server shows */
-    ls_http *http;
-    int64_t crash_after_sink; /* fault injection for tests (LUASTREAM_TEST_CRASH_AFTER_SINK):
-                                 die after the sinks wrote this batch, before its commit */
-    int capture;             /* luastream test: sinks and dead letters kept in memory */
-    const struct ls_engine_opts *opts; /* borrowed: what the run was started with (reloads) */
-    int64_t script_mtime_ns; /* --watch: the script file as last loaded */
-    int64_t script_size;
-    uint64_t script_ino;
-    int has_trigger_override;
-    ls_trigger trigger;
-    int partitions;          /* default hash partitions of aggregation state */
-    int64_t max_state_rows;  /* default cap on groups per query, 0 = none */
-    FILE *progress;          /* JSON lines, or NULL */
-    int quiet;               /* no human progress lines */
-    volatile sig_atomic_t *stop;
-    int64_t batches_run;
-    int64_t total_input;
-    int plan_failing;        /* the latest offsets could not be read (reported once) */
-    int explain;             /* built for `luastream explain` (ls_explain.h): sinks are
-                                planned, nothing is opened, the engine never runs */
-} ls_engine;
+/* Opaque (its fields: ls_engine_impl.h, for the engine's own files). */
+typedef struct ls_engine ls_engine;
 
 typedef struct ls_engine_opts {
     const char *script;
@@ -113,6 +78,20 @@ void ls_engine_sync_outputs(ls_engine *e);
 
 /* Plans the decoding again (after the queries changed: a reload). */
 void ls_engine_replan(ls_engine *e);
+
+/* Read-only views for `luastream explain`, `luastream test` and the tests. */
+ls_plan *ls_engine_plan(ls_engine *e);             /* the compiled script */
+const ls_plan *ls_engine_plan_c(const ls_engine *e);
+/* The trigger in force; *from_flag: given by --trigger (may be NULL). */
+const ls_trigger *ls_engine_trigger(const ls_engine *e, int *from_flag);
+const char *ls_engine_script(const ls_engine *e);
+const char *ls_engine_checkpoint_dir(const ls_engine *e); /* or NULL */
+ls_checkpoint *ls_engine_checkpoint(ls_engine *e);        /* or NULL */
+/* How source si's records are decoded (its projection and casts). */
+const ls_decode_plan *ls_engine_decode_plan(const ls_engine *e, size_t si);
+/* Something was started that only a run needs (worker threads, the web
+ * server): an explain engine has none. */
+int ls_engine_started_anything(const ls_engine *e);
 
 
 #endif

@@ -243,15 +243,15 @@ static void value_text(ls_buf *b, const ls_value *v)
 
 static size_t source_no(const ls_engine *e, const ls_source *s)
 {
-    for (size_t i = 0; i < e->plan->nsources; i++)
-        if (e->plan->sources[i] == s) return i + 1;
+    for (size_t i = 0; i < ls_engine_plan_c(e)->nsources; i++)
+        if (ls_engine_plan_c(e)->sources[i] == s) return i + 1;
     return 0;
 }
 
 static size_t table_no(const ls_engine *e, const ls_table *t)
 {
-    for (size_t i = 0; i < e->plan->ntables; i++)
-        if (e->plan->tables[i] == t) return i + 1;
+    for (size_t i = 0; i < ls_engine_plan_c(e)->ntables; i++)
+        if (ls_engine_plan_c(e)->tables[i] == t) return i + 1;
     return 0;
 }
 
@@ -315,24 +315,26 @@ static void put_col(ls_buf *b, const ls_colref *c)
 
 static void trigger_text(ls_buf *b, const ls_engine *e)
 {
-    if (e->trigger.kind == LS_TRIGGER_ONCE) {
+    int from_flag = 0;
+    const ls_trigger *t = ls_engine_trigger(e, &from_flag);
+    if (t->kind == LS_TRIGGER_ONCE) {
         ls_buf_puts(b, "once: one batch of everything available, then exit");
-    } else if (e->trigger.kind == LS_TRIGGER_AVAILABLE_NOW) {
+    } else if (t->kind == LS_TRIGGER_AVAILABLE_NOW) {
         ls_buf_puts(b, "available-now: everything there at start, in capped batches, then exit");
-    } else if (e->trigger.interval_ms > 0) {
+    } else if (t->interval_ms > 0) {
         ls_buf_puts(b, "every ");
-        dur_text(b, e->trigger.interval_ms);
-        ls_buf_printf(b, " (%lld ms)", (long long)e->trigger.interval_ms);
+        dur_text(b, t->interval_ms);
+        ls_buf_printf(b, " (%lld ms)", (long long)t->interval_ms);
     } else {
         ls_buf_puts(b, "as fast as possible: a batch as soon as the last one ended");
     }
-    if (e->has_trigger_override) ls_buf_puts(b, " (--trigger)");
+    if (from_flag) ls_buf_puts(b, " (--trigger)");
 }
 
 static int checkpoint_exists(const ls_engine *e)
 {
     struct stat st;
-    return e->checkpoint_dir && stat(e->checkpoint_dir, &st) == 0;
+    return ls_engine_checkpoint_dir(e) && stat(ls_engine_checkpoint_dir(e), &st) == 0;
 }
 
 /* Props as name=value, secrets hidden, sorted by name (a script's table
@@ -467,8 +469,8 @@ static void where_text(ls_buf *b, const ls_where_pred *p)
 
 static void source_text(ls_buf *b, const ls_engine *e, size_t si)
 {
-    const ls_source *s = e->plan->sources[si];
-    const ls_decode_plan *plan = &e->plans[si];
+    const ls_source *s = ls_engine_plan_c(e)->sources[si];
+    const ls_decode_plan *plan = ls_engine_decode_plan(e, si);
     ls_buf_printf(b, "\nsource %zu  ", si + 1);
     put_safe(b, s->name);
     ls_buf_putc(b, '\n');
@@ -502,12 +504,12 @@ static void source_text(ls_buf *b, const ls_engine *e, size_t si)
     ls_buf_putc(b, '\n');
     label(b, "starting offsets");
     ls_buf_puts(b, s->start_latest ? "latest" : "earliest");
-    if (e->checkpoint_dir) ls_buf_puts(b, " (a checkpoint's positions come first)");
+    if (ls_engine_checkpoint_dir(e)) ls_buf_puts(b, " (a checkpoint's positions come first)");
     ls_buf_putc(b, '\n');
     label(b, "max per trigger");
     if (s->max_per_trigger > 0) {
         ls_buf_printf(b, "%lld records, spread over the partitions", (long long)s->max_per_trigger);
-        if (e->trigger.kind == LS_TRIGGER_ONCE) ls_buf_puts(b, " (not applied: trigger once)");
+        if (ls_engine_trigger(e, NULL)->kind == LS_TRIGGER_ONCE) ls_buf_puts(b, " (not applied: trigger once)");
     } else {
         ls_buf_puts(b, "no limit");
     }
@@ -570,8 +572,8 @@ schema:
         if (plan->needs_meta) ls_buf_puts(b, " and a Kafka metadata table");
         ls_buf_puts(b, ", per record, for ");
         int first = 1;
-        for (size_t i = 0; i < e->plan->nqueries; i++) {
-            const ls_query *q = e->plan->queries[i];
+        for (size_t i = 0; i < ls_engine_plan_c(e)->nqueries; i++) {
+            const ls_query *q = ls_engine_plan_c(e)->queries[i];
             if (q->source != s || !ls_query_needs_table(q)) continue;
             if (!first) ls_buf_puts(b, ", ");
             first = 0;
@@ -582,11 +584,11 @@ schema:
     ls_buf_putc(b, '\n');
     label(b, "queries");
     int first = 1;
-    for (size_t i = 0; i < e->plan->nqueries; i++) {
-        if (e->plan->queries[i]->source != s) continue;
+    for (size_t i = 0; i < ls_engine_plan_c(e)->nqueries; i++) {
+        if (ls_engine_plan_c(e)->queries[i]->source != s) continue;
         if (!first) ls_buf_puts(b, ", ");
         first = 0;
-        put_safe(b, e->plan->queries[i]->name);
+        put_safe(b, ls_engine_plan_c(e)->queries[i]->name);
     }
     if (first) ls_buf_puts(b, "none (a run still reads it)");
     ls_buf_putc(b, '\n');
@@ -594,7 +596,7 @@ schema:
 
 static void table_text(ls_buf *b, const ls_engine *e, size_t ti)
 {
-    const ls_table *t = e->plan->tables[ti];
+    const ls_table *t = ls_engine_plan_c(e)->tables[ti];
     ls_buf_printf(b, "\ntable %zu  ", ti + 1);
     put_safe(b, t->path);
     ls_buf_putc(b, '\n');
@@ -765,13 +767,13 @@ static void query_text(ls_buf *b, const ls_engine *e, const ls_query *q)
     }
     if (!q->per_record) {
         label(b, "state");
-        ls_buf_printf(b, "%d hash partitions, ", q->state->nparts);
+        ls_buf_printf(b, "%d hash partitions, ", ls_state_nparts(q->state));
         if (q->max_state_rows) ls_buf_printf(b, "at most %lld groups\n", (long long)q->max_state_rows);
         else ls_buf_puts(b, "no cap on groups\n");
     }
     const ls_sink_plan *sp = ls_sink_plan_of(q->sink);
     label(b, "sink");
-    sink_text(b, sp, q, e->checkpoint_dir != NULL);
+    sink_text(b, sp, q, ls_engine_checkpoint_dir(e) != NULL);
     ls_buf_putc(b, '\n');
     sink_kafka_lines(b, sp, q);
     label(b, "Lua per record");
@@ -785,14 +787,14 @@ static void query_text(ls_buf *b, const ls_engine *e, const ls_query *q)
 void ls_explain_text(const ls_engine *e, const ls_engine_opts *o, ls_buf *b)
 {
     ls_buf_puts(b, "plan of ");
-    put_safe(b, e->script);
+    put_safe(b, ls_engine_script(e));
     ls_buf_puts(b, " (nothing was connected or opened)\n");
     label(b, "trigger");
     trigger_text(b, e);
     ls_buf_putc(b, '\n');
     label(b, "checkpoint");
-    if (e->checkpoint_dir) {
-        put_safe(b, e->checkpoint_dir);
+    if (ls_engine_checkpoint_dir(e)) {
+        put_safe(b, ls_engine_checkpoint_dir(e));
         ls_buf_puts(b, checkpoint_exists(e) ? " (exists: a run resumes from it)"
                                             : " (does not exist: a run creates it)");
     } else {
@@ -800,7 +802,7 @@ void ls_explain_text(const ls_engine *e, const ls_engine_opts *o, ls_buf *b)
     }
     ls_buf_putc(b, '\n');
     int any_lua = 0;
-    for (size_t i = 0; i < e->plan->nqueries; i++) any_lua |= ls_query_needs_table(e->plan->queries[i]);
+    for (size_t i = 0; i < ls_engine_plan_c(e)->nqueries; i++) any_lua |= ls_query_needs_table(ls_engine_plan_c(e)->queries[i]);
     label(b, "parallelism");
     if (o && o->parallelism > 1)
         ls_buf_printf(b, "%d worker threads%s\n", o->parallelism,
@@ -808,7 +810,7 @@ void ls_explain_text(const ls_engine *e, const ls_engine_opts *o, ls_buf *b)
     else
         ls_buf_puts(b, "1 (every record on the engine thread)\n");
     label(b, "dead letters");
-    sink_text(b, ls_sink_plan_of(e->plan->dl_plan), NULL, e->checkpoint_dir != NULL);
+    sink_text(b, ls_sink_plan_of(ls_engine_plan_c(e)->dl_plan), NULL, ls_engine_checkpoint_dir(e) != NULL);
     ls_buf_putc(b, '\n');
     label(b, "Lua per record");
     if (!any_lua) {
@@ -816,8 +818,8 @@ void ls_explain_text(const ls_engine *e, const ls_engine_opts *o, ls_buf *b)
     } else {
         ls_buf_puts(b, "yes, for ");
         int first = 1, schema = 0;
-        for (size_t i = 0; i < e->plan->nqueries; i++) {
-            const ls_query *q = e->plan->queries[i];
+        for (size_t i = 0; i < ls_engine_plan_c(e)->nqueries; i++) {
+            const ls_query *q = ls_engine_plan_c(e)->queries[i];
             if (!ls_query_needs_table(q)) continue;
             if (!first) ls_buf_puts(b, ", ");
             first = 0;
@@ -828,9 +830,9 @@ void ls_explain_text(const ls_engine *e, const ls_engine_opts *o, ls_buf *b)
         ls_buf_printf(b, ": each record of its source is decoded%s into a Lua table\n",
                       schema ? "" : " whole");
     }
-    for (size_t i = 0; i < e->plan->nsources; i++) source_text(b, e, i);
-    for (size_t i = 0; i < e->plan->ntables; i++) table_text(b, e, i);
-    for (size_t i = 0; i < e->plan->nqueries; i++) query_text(b, e, e->plan->queries[i]);
+    for (size_t i = 0; i < ls_engine_plan_c(e)->nsources; i++) source_text(b, e, i);
+    for (size_t i = 0; i < ls_engine_plan_c(e)->ntables; i++) table_text(b, e, i);
+    for (size_t i = 0; i < ls_engine_plan_c(e)->nqueries; i++) query_text(b, e, ls_engine_plan_c(e)->queries[i]);
 }
 
 /* ---- JSON -------------------------------------------------------------------- */
@@ -963,8 +965,8 @@ static void j_value(yajl_gen g, const ls_value *v)
 
 static void j_source(yajl_gen g, const ls_engine *e, size_t si)
 {
-    const ls_source *s = e->plan->sources[si];
-    const ls_decode_plan *plan = &e->plans[si];
+    const ls_source *s = ls_engine_plan_c(e)->sources[si];
+    const ls_decode_plan *plan = ls_engine_decode_plan(e, si);
     yajl_gen_map_open(g);
     kv_int(g, "id", (int64_t)si + 1);
     kv_str(g, "name", s->name);
@@ -1012,15 +1014,15 @@ static void j_source(yajl_gen g, const ls_engine *e, size_t si)
     yajl_gen_map_close(g);
     jkey(g, "queries");
     yajl_gen_array_open(g);
-    for (size_t i = 0; i < e->plan->nqueries; i++)
-        if (e->plan->queries[i]->source == s) jstr(g, e->plan->queries[i]->name);
+    for (size_t i = 0; i < ls_engine_plan_c(e)->nqueries; i++)
+        if (ls_engine_plan_c(e)->queries[i]->source == s) jstr(g, ls_engine_plan_c(e)->queries[i]->name);
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
 }
 
 static void j_table(yajl_gen g, const ls_engine *e, size_t ti)
 {
-    const ls_table *t = e->plan->tables[ti];
+    const ls_table *t = ls_engine_plan_c(e)->tables[ti];
     yajl_gen_map_open(g);
     kv_int(g, "id", (int64_t)ti + 1);
     kv_str(g, "path", t->path);
@@ -1148,12 +1150,12 @@ static void j_query(yajl_gen g, const ls_engine *e, const ls_query *q)
         yajl_gen_null(g);
     } else {
         yajl_gen_map_open(g);
-        kv_int(g, "partitions", q->state->nparts);
+        kv_int(g, "partitions", ls_state_nparts(q->state));
         kv_int_or_null(g, "max_state_rows", q->max_state_rows);
         yajl_gen_map_close(g);
     }
     jkey(g, "sink");
-    j_sink(g, ls_sink_plan_of(q->sink), q, e->checkpoint_dir != NULL);
+    j_sink(g, ls_sink_plan_of(q->sink), q, ls_engine_checkpoint_dir(e) != NULL);
     kv_bool(g, "lua_per_record", table);
     kv_bool(g, "lua_per_output_row", console_format(q));
     yajl_gen_map_close(g);
@@ -1163,19 +1165,21 @@ void ls_explain_json(const ls_engine *e, const ls_engine_opts *o, ls_buf *out)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_map_open(g);
-    kv_str(g, "script", e->script);
+    kv_str(g, "script", ls_engine_script(e));
+    int from_flag = 0;
+    const ls_trigger *t = ls_engine_trigger(e, &from_flag);
     jkey(g, "trigger");
     yajl_gen_map_open(g);
-    kv_str(g, "kind", e->trigger.kind == LS_TRIGGER_ONCE            ? "once"
-                      : e->trigger.kind == LS_TRIGGER_AVAILABLE_NOW ? "available-now"
+    kv_str(g, "kind", t->kind == LS_TRIGGER_ONCE            ? "once"
+                      : t->kind == LS_TRIGGER_AVAILABLE_NOW ? "available-now"
                                                                     : "interval");
-    kv_int(g, "interval_ms", e->trigger.interval_ms);
-    kv_bool(g, "from_command_line", e->has_trigger_override);
+    kv_int(g, "interval_ms", t->interval_ms);
+    kv_bool(g, "from_command_line", from_flag);
     yajl_gen_map_close(g);
     jkey(g, "checkpoint");
-    if (e->checkpoint_dir) {
+    if (ls_engine_checkpoint_dir(e)) {
         yajl_gen_map_open(g);
-        kv_str(g, "dir", e->checkpoint_dir);
+        kv_str(g, "dir", ls_engine_checkpoint_dir(e));
         kv_bool(g, "exists", checkpoint_exists(e));
         yajl_gen_map_close(g);
     } else {
@@ -1183,21 +1187,21 @@ void ls_explain_json(const ls_engine *e, const ls_engine_opts *o, ls_buf *out)
     }
     kv_int(g, "parallelism", o && o->parallelism > 1 ? o->parallelism : 1);
     jkey(g, "dead_letter");
-    j_sink(g, ls_sink_plan_of(e->plan->dl_plan), NULL, e->checkpoint_dir != NULL);
+    j_sink(g, ls_sink_plan_of(ls_engine_plan_c(e)->dl_plan), NULL, ls_engine_checkpoint_dir(e) != NULL);
     int any_lua = 0;
-    for (size_t i = 0; i < e->plan->nqueries; i++) any_lua |= ls_query_needs_table(e->plan->queries[i]);
+    for (size_t i = 0; i < ls_engine_plan_c(e)->nqueries; i++) any_lua |= ls_query_needs_table(ls_engine_plan_c(e)->queries[i]);
     kv_bool(g, "lua_per_record", any_lua);
     jkey(g, "sources");
     yajl_gen_array_open(g);
-    for (size_t i = 0; i < e->plan->nsources; i++) j_source(g, e, i);
+    for (size_t i = 0; i < ls_engine_plan_c(e)->nsources; i++) j_source(g, e, i);
     yajl_gen_array_close(g);
     jkey(g, "tables");
     yajl_gen_array_open(g);
-    for (size_t i = 0; i < e->plan->ntables; i++) j_table(g, e, i);
+    for (size_t i = 0; i < ls_engine_plan_c(e)->ntables; i++) j_table(g, e, i);
     yajl_gen_array_close(g);
     jkey(g, "queries");
     yajl_gen_array_open(g);
-    for (size_t i = 0; i < e->plan->nqueries; i++) j_query(g, e, e->plan->queries[i]);
+    for (size_t i = 0; i < ls_engine_plan_c(e)->nqueries; i++) j_query(g, e, ls_engine_plan_c(e)->queries[i]);
     yajl_gen_array_close(g);
     yajl_gen_map_close(g);
     const unsigned char *p;
@@ -1233,12 +1237,12 @@ int ls_explain(const ls_engine_opts *o, int json, FILE *out, char *err)
     if (!e) return 2;
     /* A run checks its consumers' properties when it connects: check them
      * now, one by one as librdkafka reads them, with no client made. */
-    for (size_t i = 0; i < e->plan->nsources; i++) {
+    for (size_t i = 0; i < ls_engine_plan_c(e)->nsources; i++) {
         char why[LS_ERRLEN];
-        if (e->plan->sources[i]->is_files) continue;
-        rd_kafka_conf_t *conf = ls_kafka_conf(e->plan->sources[i]->bootstrap, &e->plan->sources[i]->props, why);
+        if (ls_engine_plan_c(e)->sources[i]->is_files) continue;
+        rd_kafka_conf_t *conf = ls_kafka_conf(ls_engine_plan_c(e)->sources[i]->bootstrap, &ls_engine_plan_c(e)->sources[i]->props, why);
         if (!conf) {
-            ls_seterr(err, "source %zu (%s): %s", i + 1, e->plan->sources[i]->name, why);
+            ls_seterr(err, "source %zu (%s): %s", i + 1, ls_engine_plan_c(e)->sources[i]->name, why);
             ls_engine_free(e);
             return 2;
         }

@@ -13,6 +13,7 @@
  * filters, joins and their tables, sinks, dead letters, the Lua state, the
  * decoding plan, the workers) is the new script's, and the old is freed. */
 #include "ls_reload.h"
+#include "ls_engine_impl.h"
 
 #include <lauxlib.h>
 #include <stdlib.h>

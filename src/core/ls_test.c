@@ -179,9 +179,9 @@ static long source_named(const ls_engine *e, const char *name, size_t n)
     long num = strtol(copy, &end, 10);
     int numeric = n > 0 && *end == '\0';
     long found = -1;
-    if (numeric && num >= 1 && (size_t)num <= e->plan->nsources) found = num - 1;
-    for (size_t i = 0; found < 0 && i < e->plan->nsources; i++) {
-        const ls_source *s = e->plan->sources[i];
+    if (numeric && num >= 1 && (size_t)num <= ls_engine_plan_c(e)->nsources) found = num - 1;
+    for (size_t i = 0; found < 0 && i < ls_engine_plan_c(e)->nsources; i++) {
+        const ls_source *s = ls_engine_plan_c(e)->sources[i];
         if (s->path && strcmp(s->path, copy) == 0) found = (long)i;
         for (size_t t = 0; found < 0 && !s->is_files && t < s->ntopics; t++)
             if (strcmp(s->topics[t], copy) == 0) found = (long)i;
@@ -192,8 +192,8 @@ static long source_named(const ls_engine *e, const char *name, size_t n)
 
 static void list_sources(const ls_engine *e, ls_buf *b)
 {
-    for (size_t i = 0; i < e->plan->nsources; i++)
-        ls_buf_printf(b, "%s%zu = %s", i ? ", " : "", i + 1, e->plan->sources[i]->name);
+    for (size_t i = 0; i < ls_engine_plan_c(e)->nsources; i++)
+        ls_buf_printf(b, "%s%zu = %s", i ? ", " : "", i + 1, ls_engine_plan_c(e)->sources[i]->name);
 }
 
 static int ends_with(const char *s, const char *tail)
@@ -214,7 +214,7 @@ static ls_file_format input_format(const ls_source *s, const char *path)
 /* Gives every source its files; 2 on a usage error (printed). */
 static int bind_inputs(ls_engine *e, const ls_test_opts *o)
 {
-    size_t ns = e->plan->nsources;
+    size_t ns = ls_engine_plan_c(e)->nsources;
     const char ***paths = ls_xcalloc(ns + 1, sizeof *paths);
     ls_file_format **formats = ls_xcalloc(ns + 1, sizeof *formats);
     size_t *counts = ls_xcalloc(ns + 1, sizeof *counts);
@@ -262,7 +262,7 @@ static int bind_inputs(ls_engine *e, const ls_test_opts *o)
         }
         ls_file_records check; /* a bad input is a usage error, before anything runs */
         char why[LS_ERRLEN];
-        if (ls_file_records_load(file, input_format(e->plan->sources[si], file), &check, why)) {
+        if (ls_file_records_load(file, input_format(ls_engine_plan_c(e)->sources[si], file), &check, why)) {
             fprintf(stderr, "luastream: test: --input %s: %s\n", arg, why);
             rc = 2;
             break;
@@ -272,10 +272,10 @@ static int bind_inputs(ls_engine *e, const ls_test_opts *o)
         paths[si] = ls_xrealloc(paths[si], counts[si] * sizeof **paths);
         formats[si] = ls_xrealloc(formats[si], counts[si] * sizeof **formats);
         paths[si][k] = file;
-        formats[si][k] = input_format(e->plan->sources[si], file);
+        formats[si][k] = input_format(ls_engine_plan_c(e)->sources[si], file);
     }
     for (size_t si = 0; si < ns; si++) {
-        ls_source *s = e->plan->sources[si];
+        ls_source *s = ls_engine_plan_c(e)->sources[si];
         if (rc == 0) {
             if (!counts[si])
                 ls_log("test: source %zu (%s) has no --input: it reads nothing", si + 1, s->name);
@@ -308,7 +308,7 @@ static int collect_query(const ls_query *q, rowset *rs, char *err)
 static int collect_dead_letters(ls_engine *e, rowset *rs, char *err)
 {
     size_t len;
-    const char *text = ls_deadletter_text(e->plan->dl, &len);
+    const char *text = ls_deadletter_text(ls_engine_plan_c(e)->dl, &len);
     if (add_lines(rs, text, len, "dead letters", err)) return -1;
     qsort(rs->v, rs->n, sizeof *rs->v, by_key);
     return 0;
@@ -406,8 +406,8 @@ static int stray_expectations(const ls_engine *e, const char *dir)
         base = base ? base + 1 : l[i].path;
         size_t bl = strlen(base) - 6;
         int known = bl == strlen("dead_letter") && strncmp(base, "dead_letter", bl) == 0;
-        for (size_t q = 0; !known && q < e->plan->nqueries; q++)
-            known = strlen(e->plan->queries[q]->name) == bl && strncmp(e->plan->queries[q]->name, base, bl) == 0;
+        for (size_t q = 0; !known && q < ls_engine_plan_c(e)->nqueries; q++)
+            known = strlen(ls_engine_plan_c(e)->queries[q]->name) == bl && strncmp(ls_engine_plan_c(e)->queries[q]->name, base, bl) == 0;
         if (!known) {
             printf("FAIL %s: expected rows for a query the script does not declare\n", l[i].path);
             bad = 1;
@@ -427,10 +427,10 @@ static int report(ls_engine *e, const ls_test_opts *o)
     }
     ls_buf path;
     ls_buf_init(&path);
-    for (size_t i = 0; i <= e->plan->nqueries && !failed; i++) {
+    for (size_t i = 0; i <= ls_engine_plan_c(e)->nqueries && !failed; i++) {
         rowset rs = { 0 };
-        const char *name = i < e->plan->nqueries ? e->plan->queries[i]->name : "dead_letter";
-        int ok = i < e->plan->nqueries ? collect_query(e->plan->queries[i], &rs, err) == 0
+        const char *name = i < ls_engine_plan_c(e)->nqueries ? ls_engine_plan_c(e)->queries[i]->name : "dead_letter";
+        int ok = i < ls_engine_plan_c(e)->nqueries ? collect_query(ls_engine_plan_c(e)->queries[i], &rs, err) == 0
                                  : collect_dead_letters(e, &rs, err) == 0;
         if (!ok) {
             ls_log("test: query %s: a row is not JSON: %s", name, err);
@@ -444,10 +444,10 @@ static int report(ls_engine *e, const ls_test_opts *o)
             if (o->expect_dir) {
                 ls_buf_reset(&path);
                 ls_buf_printf(&path, "%s/%s.jsonl", o->expect_dir, name);
-                differ |= compare(i < e->plan->nqueries ? name : "dead letters", path.data,
-                                  i == e->plan->nqueries, &rs);
+                differ |= compare(i < ls_engine_plan_c(e)->nqueries ? name : "dead letters", path.data,
+                                  i == ls_engine_plan_c(e)->nqueries, &rs);
             } else if (!o->output_dir) {
-                print_rows(i < e->plan->nqueries ? name : "dead letters", &rs);
+                print_rows(i < ls_engine_plan_c(e)->nqueries ? name : "dead letters", &rs);
             }
         }
         free_rows(&rs);

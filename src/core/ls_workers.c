@@ -60,7 +60,7 @@ static void run_merge(worker *wk)
         ls_query *q = pl->queries[qi];
         memset(&wk->merged[qi], 0, sizeof wk->merged[qi]);
         ls_merge_result late = { 0 };
-        for (int p = wk->index; p < q->state->nparts; p += pool->n)
+        for (int p = wk->index; p < ls_state_nparts(q->state); p += pool->n)
             for (int k = 0; k < pool->n; k++) {
                 ls_state_merge_part(q->state, pool->w[k].queries[qi]->state, p, q->aggs,
                                     pool->batch_id, &wk->merged[qi]);

@@ -143,7 +143,7 @@ int ls_query_ready(ls_query *q, int partitions, char *err)
     q->state = ls_state_new(partitions, (int)q->naggs);
     q->late = ls_state_new(partitions, 0);
     for (size_t a = 0; a < q->naggs; a++)
-        if (ls_agg_owns_memory(q->aggs[a].fn)) q->state->owns_blobs = 1;
+        if (ls_agg_owns_memory(q->aggs[a].fn)) ls_state_set_owns_blobs(q->state);
     q->gvals = ls_xcalloc(q->ngroups + 1, sizeof *q->gvals);
     q->avals = ls_xcalloc(q->naggs + 1, sizeof *q->avals);
     q->join_rows = ls_xcalloc(q->njoins + 1, sizeof *q->join_rows);
@@ -279,7 +279,7 @@ ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, char *e
     }
     q->trigger_ms = src->trigger_ms;
     q->max_state_rows = src->max_state_rows;
-    if (ls_query_ready(q, src->state->nparts, err)) {
+    if (ls_query_ready(q, ls_state_nparts(src->state), err)) {
         ls_query_free(q);
         return NULL;
     }
@@ -1041,13 +1041,13 @@ static int cmp_rows(const void *x, const void *y)
  * first `limit` emitted. */
 static int emit_ordered(ls_query *q, char *err)
 {
-    size_t n = q->state->groups, ncols = q->ngroups + q->naggs, i = 0;
+    size_t n = ls_state_groups(q->state), ncols = q->ngroups + q->naggs, i = 0;
     sorted_row *rows = ls_xcalloc(n + 1, sizeof *rows);
     ls_value *vals = ls_xcalloc(n * ncols + 1, sizeof *vals);
     int rc = 0;
-    for (int p = 0; p < q->state->nparts && rc == 0; p++) {
+    for (int p = 0; p < ls_state_nparts(q->state) && rc == 0; p++) {
         ls_group *g;
-        LS_HMAP_FOREACH(&q->state->parts[p], g) {
+        LS_HMAP_FOREACH(ls_state_part(q->state, p), g) {
             if (i == n) break;
             rows[i].g = g;
             rows[i].vals = vals + i * ncols;
@@ -1106,13 +1106,13 @@ int ls_query_end_batch(ls_query *q, char *err)
         q->stats.rows_updated = sr.sessions_updated;
         q->stats.evicted_rows = (int64_t)sr.stored_merged; /* Spark counts them as removed */
     }
-    if (q->max_state_rows > 0 && (int64_t)q->state->groups > q->max_state_rows) {
+    if (q->max_state_rows > 0 && (int64_t)ls_state_groups(q->state) > q->max_state_rows) {
         ls_seterr(err, "query %s: the state holds %zu groups, more than max_state_rows = %lld "
                   "(evict old windows with a watermark and output mode update or append, "
-                  "or raise the cap)", q->name, q->state->groups, (long long)q->max_state_rows);
+                  "or raise the cap)", q->name, ls_state_groups(q->state), (long long)q->max_state_rows);
         return -1;
     }
-    q->stats.late_rows = (int64_t)q->late->groups;
+    q->stats.late_rows = (int64_t)ls_state_groups(q->late);
     ls_state_clear(q->late);
     if (q->per_record) { /* its rows went out as they came (ls_query_open_rows) */
         if (q->sink->vt->close_batch(q->sink, err)) return -1;
@@ -1125,9 +1125,9 @@ int ls_query_end_batch(ls_query *q, char *err)
     if (q->norder || q->limit) {
         if (emit_ordered(q, err)) return -1;
     }
-    for (int p = 0; !q->norder && !q->limit && p < q->state->nparts; p++) {
+    for (int p = 0; !q->norder && !q->limit && p < ls_state_nparts(q->state); p++) {
         ls_group *g;
-        LS_HMAP_FOREACH(&q->state->parts[p], g) {
+        LS_HMAP_FOREACH(ls_state_part(q->state, p), g) {
             int emit;
             switch (q->mode) {
             case LS_MODE_COMPLETE: emit = 1; break;

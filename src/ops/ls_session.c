@@ -89,7 +89,7 @@ static void merge_run(merge_ctx *c, member *m, size_t n, int64_t end)
     for (size_t i = 0; i < n && m[i].start == m[0].start; i++)
         if (m[i].end == end) target = m[i].g;
     if (!target) {
-        const char *key = ls_group_key(m[0].g, s->nagg);
+        const char *key = ls_group_key(m[0].g, ls_state_nagg(s));
         ls_value w;
         w.type = LS_WINDOW;
         w.u.w.start = m[0].start;
@@ -110,7 +110,7 @@ static void merge_run(merge_ctx *c, member *m, size_t n, int64_t end)
         /* Spark rewrites a key's sessions by start: a stored one is removed unless the
          * merged session keeps its start */
         if (g->updated_batch != c->batch_id && m[i].start != m[0].start) c->stored_merged++;
-        for (int a = 0; a < s->nagg; a++) ls_acc_merge(&target->acc[a], &g->acc[a], c->aggs[a].fn);
+        for (int a = 0; a < ls_state_nagg(s); a++) ls_acc_merge(&target->acc[a], &g->acc[a], c->aggs[a].fn);
         g->window_end = MERGED_AWAY;
         c->merged_away++;
     }
@@ -153,12 +153,12 @@ int ls_session_merge(ls_state *s, int session_col, int ngroups, const ls_agg_spe
     /* pass 0: the keys the batch touched; pass 1: their older sessions */
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         if (pass == 1 && buckets.count == 0) break;
-        for (int p = 0; p < s->nparts && rc == 0; p++) {
+        for (int p = 0; p < ls_state_nparts(s) && rc == 0; p++) {
             ls_group *g;
-            LS_HMAP_FOREACH(&s->parts[p], g) {
+            LS_HMAP_FOREACH(ls_state_part(s, p), g) {
                 if ((g->updated_batch == batch_id) != (pass == 0)) continue;
                 member m;
-                if (split_key(g, s->nagg, session_col, ngroups, &kws, &m)) {
+                if (split_key(g, ls_state_nagg(s), session_col, ngroups, &kws, &m)) {
                     ls_seterr(err, "corrupt session key in the state");
                     rc = -1;
                     break;

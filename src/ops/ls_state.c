@@ -7,6 +7,61 @@
 #include "ls_util.h"
 #include "ls_window.h"
 
+struct ls_state {
+    int nparts;
+    int nagg;
+    ls_hmap *parts;
+    size_t groups;      /* total across partitions */
+    size_t group_bytes; /* bytes held by group allocations */
+    int owns_blobs;     /* some accumulator may own a blob: a string, a sketch (memory is
+                           counted by a walk) */
+};
+
+int ls_state_partition_of(const ls_state *s, uint64_t hash)
+{
+    return (int)((hash >> 32) % (uint64_t)s->nparts);
+}
+
+int ls_state_nparts(const ls_state *s)
+{
+    return s->nparts;
+}
+
+int ls_state_nagg(const ls_state *s)
+{
+    return s->nagg;
+}
+
+size_t ls_state_groups(const ls_state *s)
+{
+    return s->groups;
+}
+
+size_t ls_state_group_bytes(const ls_state *s)
+{
+    return s->group_bytes;
+}
+
+ls_hmap *ls_state_part(const ls_state *s, int p)
+{
+    return &s->parts[p];
+}
+
+ls_group *ls_state_find(const ls_state *s, const char *key, size_t len, uint64_t hash)
+{
+    return ls_hmap_get(&s->parts[ls_state_partition_of(s, hash)], key, len, hash);
+}
+
+void ls_state_set_owns_blobs(ls_state *s)
+{
+    s->owns_blobs = 1;
+}
+
+int ls_state_owns_blobs(const ls_state *s)
+{
+    return s->owns_blobs;
+}
+
 /* The hash index reads a group's key without knowing the state: the number
  * of accumulators before the key bytes is kept in the header (nagg). */
 static const char *group_key_of(const void *item, size_t *len)

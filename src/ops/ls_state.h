@@ -29,15 +29,9 @@ typedef struct ls_group {
     ls_acc acc[];          /* nagg accumulators, then key_len key bytes */
 } ls_group;
 
-typedef struct ls_state {
-    int nparts;
-    int nagg;
-    ls_hmap *parts;
-    size_t groups;      /* total across partitions */
-    size_t group_bytes; /* bytes held by group allocations */
-    int owns_blobs;     /* some accumulator may own a blob: a string, a sketch (memory is
-                           counted by a walk) */
-} ls_state;
+/* Opaque: its partitions, their totals (groups, bytes), whether some
+ * accumulator owns memory apart. */
+typedef struct ls_state ls_state;
 
 static inline char *ls_group_key(const ls_group *g, int nagg)
 {
@@ -47,10 +41,21 @@ static inline char *ls_group_key(const ls_group *g, int nagg)
 /* The partition of a key: from the hash's high bits, because the index
  * inside a partition uses the low ones (which would otherwise be equal for
  * every key of a partition and cluster its probes). */
-static inline int ls_state_partition_of(const ls_state *s, uint64_t hash)
-{
-    return (int)((hash >> 32) % (uint64_t)s->nparts);
-}
+int ls_state_partition_of(const ls_state *s, uint64_t hash);
+
+int ls_state_nparts(const ls_state *s);
+int ls_state_nagg(const ls_state *s);      /* accumulators per group */
+size_t ls_state_groups(const ls_state *s); /* across partitions */
+size_t ls_state_group_bytes(const ls_state *s);
+/* Partition p's groups, to walk with LS_HMAP_FOREACH (or change in place:
+ * an accumulator's value, never a key). */
+ls_hmap *ls_state_part(const ls_state *s, int p);
+/* The group of key, or NULL. */
+ls_group *ls_state_find(const ls_state *s, const char *key, size_t len, uint64_t hash);
+/* Some accumulator may own a blob (a string min/max, a sketch): memory is
+ * then counted by a walk. Set by the query that declares such aggregates. */
+void ls_state_set_owns_blobs(ls_state *s);
+int ls_state_owns_blobs(const ls_state *s);
 
 ls_state *ls_state_new(int nparts, int nagg);
 void ls_state_free(ls_state *s);

@@ -16,6 +16,28 @@
 #include "ls_plan.h"
 #include "ls_sink.h"
 
+struct ls_checkpoint {
+    char *dir;
+    int64_t next_batch;   /* the first batch this run executes */
+    int replay;           /* offsets/next_batch exists: replay it within its limits */
+    void *replay_offsets; /* yajl tree of that entry's offsets */
+    int64_t kept;         /* batches of history kept (older files are removed) */
+    size_t nfiles;        /* the output files' lengths between batches */
+    const char **file_paths; /* borrowed from the sinks and the dead-letter output */
+    int64_t *file_lens;
+    int lock_fd;          /* DIR/lock, flock'ed while the run lasts: one run per directory */
+};
+
+int64_t ls_checkpoint_next_batch(const ls_checkpoint *c)
+{
+    return c->next_batch;
+}
+
+int ls_checkpoint_replaying(const ls_checkpoint *c)
+{
+    return c->replay && c->replay_offsets;
+}
+
 #define KEEP_BATCHES 2
 
 /* ---- files ---------------------------------------------------------- */

@@ -28,17 +28,15 @@
 
 struct ls_plan;
 
-typedef struct ls_checkpoint {
-    char *dir;
-    int64_t next_batch;   /* the first batch this run executes */
-    int replay;           /* offsets/next_batch exists: replay it within its limits */
-    void *replay_offsets; /* yajl tree of that entry's offsets */
-    int64_t kept;         /* batches of history kept (older files are removed) */
-    size_t nfiles;        /* the output files' lengths between batches */
-    const char **file_paths; /* borrowed from the sinks and the dead-letter output */
-    int64_t *file_lens;
-    int lock_fd;          /* DIR/lock, flock'ed while the run lasts: one run per directory */
-} ls_checkpoint;
+/* Opaque: the directory, its lock, the batch this run starts at and the
+ * replay entry, the output files' lengths. */
+typedef struct ls_checkpoint ls_checkpoint;
+
+/* The first batch this run executes (0 on a fresh directory). */
+int64_t ls_checkpoint_next_batch(const ls_checkpoint *c);
+/* The last batch recorded in the offsets log was not committed: the next
+ * batch replays its offsets exactly (1), or not (0). */
+int ls_checkpoint_replaying(const ls_checkpoint *c);
 
 /* Creates dir if needed and takes its lock: the descriptor holding it, or
  * -1 + err (another run has it: err names its pid). Taken before anything

@@ -155,7 +155,7 @@ void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
     yajl_gen_array_open(g);
     yajl_gen_map_open(g);
     key(g, "operatorName"); str(g, "stateStoreSave");
-    integer(g, "numRowsTotal", (int64_t)q->state->groups);
+    integer(g, "numRowsTotal", (int64_t)ls_state_groups(q->state));
     integer(g, "numRowsUpdated", st->rows_updated);
     integer(g, "allUpdatesTimeMs", ms_of(st->process_ms));
     integer(g, "numRowsRemoved", st->evicted_rows);
@@ -163,8 +163,8 @@ void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
     integer(g, "commitTimeMs", ms_of(t->commit_ms));
     integer(g, "memoryUsedBytes", (int64_t)ls_state_memory(q->state));
     integer(g, "numRowsDroppedByWatermark", st->late_rows);
-    integer(g, "numShufflePartitions", q->state->nparts);
-    integer(g, "numStateStoreInstances", q->state->nparts);
+    integer(g, "numShufflePartitions", ls_state_nparts(q->state));
+    integer(g, "numStateStoreInstances", ls_state_nparts(q->state));
     key(g, "outputMode"); str(g, ls_mode_name(q->mode));
     yajl_gen_map_close(g);
     yajl_gen_array_close(g);
@@ -218,6 +218,6 @@ void ls_progress_human(const ls_query *q, const ls_batch_timing *t, FILE *f)
             "watermark %s%s\n",
             q->name, (long long)q->batch_id, (long long)st->input_rows, t->trigger_ms,
             rate(st->input_rows, q->since_prev_ms), rate(st->input_rows, t->trigger_ms),
-            (long long)st->invalid_rows, (long long)st->late_rows, q->state->groups,
+            (long long)st->invalid_rows, (long long)st->late_rows, ls_state_groups(q->state),
             (long long)st->rows_updated, (long long)st->output_rows, wm, lat);
 }

@@ -123,7 +123,7 @@ static ls_engine *engine_ok(const variant *v)
     char err[LS_ERRLEN];
     ls_engine *e = engine(v, at("cp"), err);
     ck_assert_msg(e != NULL, "ls_engine_new: %s", err);
-    ck_assert_ptr_nonnull(e->cp);
+    ck_assert_ptr_nonnull(ls_engine_checkpoint(e));
     return e;
 }
 
@@ -135,22 +135,22 @@ static void run_batch(ls_engine *e, int64_t batch, const char *const *recs, size
 {
     char err[LS_ERRLEN] = "";
     ls_recview view;
-    ls_fieldset *fs = e->plans[0].fields;
+    ls_fieldset *fs = ls_engine_decode_plan(e, 0)->fields;
     ls_recview_init(&view, fs->n);
-    for (size_t i = 0; i < e->plan->nqueries; i++) ls_query_begin_batch(e->plan->queries[i], batch);
+    for (size_t i = 0; i < ls_engine_plan(e)->nqueries; i++) ls_query_begin_batch(ls_engine_plan(e)->queries[i], batch);
     for (size_t r = 0; r < n; r++) {
         ls_origin o = { .topic = "events", .partition = 0, .offset = (int64_t)r, .timestamp = -1, .timestamp_type = -1 };
         size_t len = strlen(recs[r]);
         ck_assert_msg(ls_json_scan(recs[r], len, fs, &view, err) == 0, "%s", err);
-        for (size_t i = 0; i < e->plan->nqueries; i++)
-            ck_assert_int_eq(ls_query_process(e->plan->queries[i], 0, &view, &o, recs[r], len, ls_reject_to(e->plan->dl), err), 0);
+        for (size_t i = 0; i < ls_engine_plan(e)->nqueries; i++)
+            ck_assert_int_eq(ls_query_process(ls_engine_plan(e)->queries[i], 0, &view, &o, recs[r], len, ls_reject_to(ls_engine_plan(e)->dl), err), 0);
     }
     ls_recview_free(&view);
-    ck_assert_msg(ls_checkpoint_wal(e->cp, e->plan, batch, err) == 0, "wal: %s", err);
-    for (size_t i = 0; i < e->plan->nqueries; i++)
-        ck_assert_msg(ls_query_end_batch(e->plan->queries[i], err) == 0, "%s", err);
-    ck_assert_msg(ls_deadletter_flush(e->plan->dl, err) == 0, "%s", err);
-    if (commit) ck_assert_msg(ls_checkpoint_commit(e->cp, e->plan, batch, err) == 0, "commit: %s", err);
+    ck_assert_msg(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), batch, err) == 0, "wal: %s", err);
+    for (size_t i = 0; i < ls_engine_plan(e)->nqueries; i++)
+        ck_assert_msg(ls_query_end_batch(ls_engine_plan(e)->queries[i], err) == 0, "%s", err);
+    ck_assert_msg(ls_deadletter_flush(ls_engine_plan(e)->dl, err) == 0, "%s", err);
+    if (commit) ck_assert_msg(ls_checkpoint_commit(ls_engine_checkpoint(e), ls_engine_plan(e), batch, err) == 0, "commit: %s", err);
 }
 
 static const char *const B0[] = {
@@ -192,18 +192,18 @@ static char *state_bytes(const ls_state *s, size_t *n)
 /* Same groups, windows, batches and accumulators in two states (any partition counts). */
 static void assert_same_groups(const ls_state *a, const ls_state *b)
 {
-    ck_assert_uint_eq(a->groups, b->groups);
-    ck_assert_int_eq(a->nagg, b->nagg);
-    for (int p = 0; p < a->nparts; p++) {
+    ck_assert_uint_eq(ls_state_groups(a), ls_state_groups(b));
+    ck_assert_int_eq(ls_state_nagg(a), ls_state_nagg(b));
+    for (int p = 0; p < ls_state_nparts(a); p++) {
         const ls_group *g;
-        LS_HMAP_FOREACH(&a->parts[p], g) {
-            const char *key = ls_group_key(g, a->nagg);
+        LS_HMAP_FOREACH(ls_state_part(a, p), g) {
+            const char *key = ls_group_key(g, ls_state_nagg(a));
             uint64_t h = ls_hash(key, g->key_len);
-            const ls_group *o = ls_hmap_get(&b->parts[ls_state_partition_of(b, h)], key, g->key_len, h);
+            const ls_group *o = ls_state_find(b, key, g->key_len, h);
             ck_assert_msg(o != NULL, "a group is missing");
             ck_assert_int_eq(o->window_end, g->window_end);
             ck_assert_int_eq(o->updated_batch, g->updated_batch);
-            for (int i = 0; i < a->nagg; i++) {
+            for (int i = 0; i < ls_state_nagg(a); i++) {
                 ck_assert_int_eq(o->acc[i].n, g->acc[i].n);
                 ck_assert_int_eq(o->acc[i].kind, g->acc[i].kind);
                 ck_assert_int_eq(o->acc[i].v.i, g->acc[i].v.i);
@@ -217,9 +217,8 @@ static void assert_same_groups(const ls_state *a, const ls_state *b)
 START_TEST(checkpoint_fresh_dir_writes_metadata)
 {
     ls_engine *e = engine_ok(&BASE);
-    ck_assert_int_eq(e->cp->next_batch, 0);
-    ck_assert_int_eq(e->cp->replay, 0);
-    ck_assert_ptr_null(e->cp->replay_offsets);
+    ck_assert_int_eq(ls_checkpoint_next_batch(ls_engine_checkpoint(e)), 0);
+    ck_assert_int_eq(ls_checkpoint_replaying(ls_engine_checkpoint(e)), 0);
     ck_assert(file_exists("cp/metadata"));
     ck_assert(file_exists("cp/offsets"));
     ck_assert(file_exists("cp/commits"));
@@ -227,8 +226,8 @@ START_TEST(checkpoint_fresh_dir_writes_metadata)
     ck_assert(file_exists("cp/state/totals"));
     ck_assert(!file_exists("cp/metadata.tmp"));
     /* checkpointing makes the outputs durable per batch */
-    for (size_t i = 0; i < e->plan->nqueries; i++) ck_assert_int_eq(e->plan->queries[i]->sink->sync, 1);
-    ck_assert_int_eq(e->plan->dl->sync, 1);
+    for (size_t i = 0; i < ls_engine_plan(e)->nqueries; i++) ck_assert_int_eq(ls_engine_plan(e)->queries[i]->sink->sync, 1);
+    ck_assert_int_eq(ls_engine_plan(e)->dl->sync, 1);
     yajl_val md = read_json_file("cp/metadata");
     yajl_val qs = get(md, "queries", NULL);
     ck_assert(YAJL_IS_ARRAY(qs));
@@ -245,8 +244,8 @@ START_TEST(checkpoint_fresh_dir_writes_metadata)
     /* reopening the same script: accepted, nothing to restore */
     char *before = th_read_file(at("cp/metadata"), NULL);
     e = engine_ok(&BASE);
-    ck_assert_int_eq(e->cp->next_batch, 0);
-    ck_assert_uint_eq(e->plan->queries[0]->state->groups, 0);
+    ck_assert_int_eq(ls_checkpoint_next_batch(ls_engine_checkpoint(e)), 0);
+    ck_assert_uint_eq(ls_state_groups(ls_engine_plan(e)->queries[0]->state), 0);
     char *after = th_read_file(at("cp/metadata"), NULL);
     ck_assert_str_eq(after, before);
     free(before);
@@ -262,7 +261,7 @@ START_TEST(checkpoint_dir_from_script)
     char err[LS_ERRLEN];
     ls_engine *e = engine(&v, NULL, err);
     ck_assert_msg(e != NULL, "%s", err);
-    ck_assert_ptr_nonnull(e->cp);
+    ck_assert_ptr_nonnull(ls_engine_checkpoint(e));
     ck_assert(file_exists("from_script/metadata"));
     ls_engine_free(e);
     /* --checkpoint overrides the script's */
@@ -273,8 +272,8 @@ START_TEST(checkpoint_dir_from_script)
     /* no checkpoint at all */
     e = engine(&BASE, NULL, err);
     ck_assert_msg(e != NULL, "%s", err);
-    ck_assert_ptr_null(e->cp);
-    ck_assert_int_eq(e->plan->queries[0]->sink->sync, 0);
+    ck_assert_ptr_null(ls_engine_checkpoint(e));
+    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->sink->sync, 0);
     ls_engine_free(e);
 }
 END_TEST
@@ -308,8 +307,8 @@ START_TEST(checkpoint_changed_declaration_refused)
     ok.parts = "11";
     e = engine(&ok, at("cp"), err);
     ck_assert_msg(e != NULL, "%s", err);
-    ck_assert_int_eq(e->cp->next_batch, 1);
-    ck_assert_int_eq(e->plan->queries[0]->state->nparts, 11);
+    ck_assert_int_eq(ls_checkpoint_next_batch(ls_engine_checkpoint(e)), 1);
+    ck_assert_int_eq(ls_state_nparts(ls_engine_plan(e)->queries[0]->state), 11);
     ls_engine_free(e);
 }
 END_TEST
@@ -353,7 +352,7 @@ START_TEST(checkpoint_wal_and_commit_files)
     yajl_tree_free(wal);
 
     char err[LS_ERRLEN];
-    ck_assert_msg(ls_checkpoint_commit(e->cp, e->plan, 0, err) == 0, "%s", err);
+    ck_assert_msg(ls_checkpoint_commit(ls_engine_checkpoint(e), ls_engine_plan(e), 0, err) == 0, "%s", err);
     ck_assert(file_exists("cp/commits/0"));
     ck_assert(file_exists("cp/state/per_window/0"));
     ck_assert(file_exists("cp/state/totals/0"));
@@ -374,17 +373,17 @@ START_TEST(checkpoint_wal_and_commit_files)
     yajl_val wm = get(get(cm, "eventTimeWatermarks", NULL), "per_window", NULL);
     ck_assert(YAJL_IS_OBJECT(wm));
     ck_assert_int_eq(YAJL_GET_INTEGER(get(wm, "batch", NULL)), 0);
-    ck_assert_int_eq(YAJL_GET_INTEGER(get(wm, "next", NULL)), e->plan->queries[0]->wm.global);
-    ck_assert_int_eq(e->plan->queries[0]->wm.max_event, 1546257780000LL);      /* 12:03 */
-    ck_assert_int_eq(e->plan->queries[0]->wm.global, 1546257780000LL - 600000); /* 11:53 */
+    ck_assert_int_eq(YAJL_GET_INTEGER(get(wm, "next", NULL)), ls_engine_plan(e)->queries[0]->wm.global);
+    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->wm.max_event, 1546257780000LL);      /* 12:03 */
+    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->wm.global, 1546257780000LL - 600000); /* 11:53 */
     yajl_tree_free(cm);
 
     /* the state snapshot is the query's state */
     FILE *f = fopen(at("cp/state/per_window/0"), "rb");
-    ls_state *s = ls_state_new(1, (int)e->plan->queries[0]->naggs);
+    ls_state *s = ls_state_new(1, (int)ls_engine_plan(e)->queries[0]->naggs);
     ck_assert_msg(ls_state_load(s, f, "x", err) == 0, "%s", err);
     fclose(f);
-    assert_same_groups(e->plan->queries[0]->state, s);
+    assert_same_groups(ls_engine_plan(e)->queries[0]->state, s);
     ls_state_free(s);
 
     /* the next batch's write-ahead entry records the lengths after batch 0 */
@@ -420,13 +419,13 @@ END_TEST
 START_TEST(checkpoint_offsets_recorded_and_restored)
 {
     ls_engine *e = engine_ok(&BASE);
-    ls_source *src = e->plan->sources[0];
+    ls_source *src = ls_engine_plan(e)->sources[0];
     src->nparts = 2;
     src->parts = calloc(2, sizeof *src->parts);
     src->parts[0] = (ls_source_part){ .topic = strdup("events"), .partition = 0, .next = 42, .batch_end = 42, .bound = -1, .batch_start = 40, .resume = -1, .fixed_end = -1 };
     src->parts[1] = (ls_source_part){ .topic = strdup("events"), .partition = 1, .next = 7, .batch_end = 7, .bound = -1, .batch_start = 7, .resume = -1, .fixed_end = -1 };
     char err[LS_ERRLEN];
-    ck_assert_msg(ls_checkpoint_wal(e->cp, e->plan, 0, err) == 0, "%s", err);
+    ck_assert_msg(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), 0, err) == 0, "%s", err);
     char *text = th_read_file(at("cp/offsets/0"), NULL);
     ck_assert_msg(strstr(text, "\"sources\":[[[\"events\",0,42],[\"events\",1,7]]]") != NULL, "%s", text);
     free(text);
@@ -436,21 +435,21 @@ START_TEST(checkpoint_offsets_recorded_and_restored)
     free(th_write_file(dir, "cp/commits/0", text, strlen(text)));
     free(text);
     FILE *f = fopen(at("cp/state/per_window/0"), "wb");
-    ck_assert_int_eq(ls_state_save(e->plan->queries[0]->state, f), 0);
+    ck_assert_int_eq(ls_state_save(ls_engine_plan(e)->queries[0]->state, f), 0);
     fclose(f);
     f = fopen(at("cp/state/totals/0"), "wb");
-    ck_assert_int_eq(ls_state_save(e->plan->queries[1]->state, f), 0);
+    ck_assert_int_eq(ls_state_save(ls_engine_plan(e)->queries[1]->state, f), 0);
     fclose(f);
     /* the entry of batch 1 holds its planned ends */
     src->parts[0].batch_end = 50;
     src->parts[1].batch_end = 9;
-    ck_assert_msg(ls_checkpoint_wal(e->cp, e->plan, 1, err) == 0, "%s", err);
+    ck_assert_msg(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), 1, err) == 0, "%s", err);
     ls_engine_free(e);
 
     e = engine_ok(&BASE);
-    ck_assert_int_eq(e->cp->next_batch, 1);
-    ck_assert_int_eq(e->cp->replay, 1);
-    src = e->plan->sources[0];
+    ck_assert_int_eq(ls_checkpoint_next_batch(ls_engine_checkpoint(e)), 1);
+    ck_assert_int_eq(ls_checkpoint_replaying(ls_engine_checkpoint(e)), 1);
+    src = ls_engine_plan(e)->sources[0];
     ck_assert_uint_eq(src->nresume, 2);
     ck_assert_str_eq(src->resume[0].topic, "events");
     ck_assert_int_eq(src->resume[0].partition, 0);
@@ -462,7 +461,7 @@ START_TEST(checkpoint_offsets_recorded_and_restored)
     src->parts = calloc(2, sizeof *src->parts);
     src->parts[0] = (ls_source_part){ .topic = strdup("events"), .partition = 0, .next = 42, .batch_start = 42, .batch_end = 42, .bound = -1, .resume = 42, .fixed_end = -1 };
     src->parts[1] = (ls_source_part){ .topic = strdup("events"), .partition = 1, .next = 7, .batch_start = 7, .batch_end = 7, .bound = -1, .resume = 7, .fixed_end = -1 };
-    ls_checkpoint_apply_replay(e->cp, e->plan);
+    ls_checkpoint_apply_replay(ls_engine_checkpoint(e), ls_engine_plan(e));
     ck_assert_int_eq(src->parts[0].fixed_end, 50);
     ck_assert_int_eq(src->parts[1].fixed_end, 9);
     /* the replayed batch is planned with exactly those ends, without asking Kafka */
@@ -472,7 +471,7 @@ START_TEST(checkpoint_offsets_recorded_and_restored)
     ck_assert_int_eq(src->parts[0].fixed_end, -1);
     /* replaying batch 1 does not rewrite its entry */
     long size = file_size("cp/offsets/1");
-    ck_assert_msg(ls_checkpoint_wal(e->cp, e->plan, 1, err) == 0, "%s", err);
+    ck_assert_msg(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), 1, err) == 0, "%s", err);
     ck_assert_int_eq(file_size("cp/offsets/1"), size);
     /* (the sources are freed with the engine; the consumer was never created) */
     ls_engine_free(e);
@@ -504,10 +503,10 @@ START_TEST(checkpoint_restore_after_commit)
     char *ref_rows = th_read_file(at("out/totals.jsonl"), NULL);
     char *ref_window = th_read_file(at("out/per_window.jsonl"), NULL);
     size_t nref[2];
-    char *ref_state[2] = { state_bytes(ref->plan->queries[0]->state, &nref[0]),
-                           state_bytes(ref->plan->queries[1]->state, &nref[1]) };
-    ls_watermark ref_wm = ref->plan->queries[0]->wm;
-    int64_t ref_late = ref->plan->queries[0]->stats.late_rows;
+    char *ref_state[2] = { state_bytes(ls_engine_plan(ref)->queries[0]->state, &nref[0]),
+                           state_bytes(ls_engine_plan(ref)->queries[1]->state, &nref[1]) };
+    ls_watermark ref_wm = ls_engine_plan(ref)->queries[0]->wm;
+    int64_t ref_late = ls_engine_plan(ref)->queries[0]->stats.late_rows;
     ck_assert_int_eq(ref_late, 1);
     ls_engine_free(ref);
     th_rmrf(at("cp"));
@@ -518,9 +517,9 @@ START_TEST(checkpoint_restore_after_commit)
     run_batch(e, 0, B0, N(B0), 1);
     run_batch(e, 1, B1, N(B1), 1);
     size_t n1;
-    char *before = state_bytes(e->plan->queries[0]->state, &n1);
-    size_t groups1 = e->plan->queries[0]->state->groups, tgroups1 = e->plan->queries[1]->state->groups;
-    ls_watermark wm1 = e->plan->queries[0]->wm;
+    char *before = state_bytes(ls_engine_plan(e)->queries[0]->state, &n1);
+    size_t groups1 = ls_state_groups(ls_engine_plan(e)->queries[0]->state), tgroups1 = ls_state_groups(ls_engine_plan(e)->queries[1]->state);
+    ls_watermark wm1 = ls_engine_plan(e)->queries[0]->wm;
     ck_assert_uint_gt(groups1, 0);
     ck_assert_uint_gt(tgroups1, 0);
     ck_assert_int_gt(wm1.global, 0);
@@ -529,32 +528,32 @@ START_TEST(checkpoint_restore_after_commit)
     variant v = BASE;
     v.parts = "8";
     e = engine_ok(&v);
-    ck_assert_int_eq(e->cp->next_batch, 2);
-    ck_assert_int_eq(e->cp->replay, 0);
-    ck_assert_int_eq(e->plan->queries[0]->state->nparts, 8);
-    ck_assert_uint_eq(e->plan->queries[0]->state->groups, groups1);
-    ck_assert_uint_eq(e->plan->queries[1]->state->groups, tgroups1);
-    ck_assert_int_eq(e->plan->queries[0]->wm.global, wm1.global);
-    ck_assert_int_eq(e->plan->queries[0]->wm.batch, wm1.batch);
-    ls_state *s1 = ls_state_new(3, (int)e->plan->queries[0]->naggs);
+    ck_assert_int_eq(ls_checkpoint_next_batch(ls_engine_checkpoint(e)), 2);
+    ck_assert_int_eq(ls_checkpoint_replaying(ls_engine_checkpoint(e)), 0);
+    ck_assert_int_eq(ls_state_nparts(ls_engine_plan(e)->queries[0]->state), 8);
+    ck_assert_uint_eq(ls_state_groups(ls_engine_plan(e)->queries[0]->state), groups1);
+    ck_assert_uint_eq(ls_state_groups(ls_engine_plan(e)->queries[1]->state), tgroups1);
+    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->wm.global, wm1.global);
+    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->wm.batch, wm1.batch);
+    ls_state *s1 = ls_state_new(3, (int)ls_engine_plan(e)->queries[0]->naggs);
     FILE *f = tmpfile();
     fwrite(before, 1, n1, f);
     rewind(f);
     char err[LS_ERRLEN];
     ck_assert_msg(ls_state_load(s1, f, "before", err) == 0, "%s", err);
     fclose(f);
-    assert_same_groups(s1, e->plan->queries[0]->state);
-    assert_same_groups(e->plan->queries[0]->state, s1);
+    assert_same_groups(s1, ls_engine_plan(e)->queries[0]->state);
+    assert_same_groups(ls_engine_plan(e)->queries[0]->state, s1);
     ls_state_free(s1);
     free(before);
     ck_assert_int_eq(file_size("out/totals.jsonl"), ref_len1);
 
     run_batch(e, 2, B2, N(B2), 1);
     /* the late row of batch 2 is late after the restart too */
-    ck_assert_int_eq(e->plan->queries[0]->stats.late_rows, ref_late);
-    ck_assert_int_eq(e->plan->queries[0]->wm.global, ref_wm.global);
-    ck_assert_int_eq(e->plan->queries[0]->wm.batch, ref_wm.batch);
-    ck_assert_int_eq(e->plan->queries[0]->wm.late, ref_wm.late);
+    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->stats.late_rows, ref_late);
+    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->wm.global, ref_wm.global);
+    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->wm.batch, ref_wm.batch);
+    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->wm.late, ref_wm.late);
     /* the outputs are byte for byte those of the run without restart... */
     char *rows = th_read_file(at("out/totals.jsonl"), NULL);
     char *window = th_read_file(at("out/per_window.jsonl"), NULL);
@@ -571,13 +570,13 @@ START_TEST(checkpoint_restore_after_commit)
         ck_assert_msg(found, "row %s not in the reference run", a[i]);
     }
     for (int q = 0; q < 2; q++) {
-        ls_state *r = ls_state_new(1, (int)e->plan->queries[q]->naggs);
+        ls_state *r = ls_state_new(1, (int)ls_engine_plan(e)->queries[q]->naggs);
         f = tmpfile();
         fwrite(ref_state[q], 1, nref[q], f);
         rewind(f);
         ck_assert_msg(ls_state_load(r, f, "ref", err) == 0, "%s", err);
         fclose(f);
-        assert_same_groups(r, e->plan->queries[q]->state);
+        assert_same_groups(r, ls_engine_plan(e)->queries[q]->state);
         ls_state_free(r);
         free(ref_state[q]);
     }
@@ -645,7 +644,7 @@ START_TEST(checkpoint_corrupt_files_named)
     /* repaired: it opens again */
     e = engine(&BASE, at("cp"), err);
     ck_assert_msg(e != NULL, "%s", err);
-    ck_assert_int_eq(e->cp->next_batch, 2);
+    ck_assert_int_eq(ls_checkpoint_next_batch(ls_engine_checkpoint(e)), 2);
     ls_engine_free(e);
     free(commit);
     free(snap);
@@ -709,32 +708,31 @@ START_TEST(checkpoint_crash_before_commit)
     ck_assert_int_gt(file_size("out/per_window.jsonl"), 0);
     ls_engine_free(e);
     e = engine_ok(&BASE);
-    ck_assert_int_eq(e->cp->next_batch, 0);
-    ck_assert_int_eq(e->cp->replay, 1);
-    ck_assert_ptr_nonnull(e->cp->replay_offsets);
+    ck_assert_int_eq(ls_checkpoint_next_batch(ls_engine_checkpoint(e)), 0);
+    ck_assert_int_eq(ls_checkpoint_replaying(ls_engine_checkpoint(e)), 1);
     ck_assert_int_eq(file_size("out/per_window.jsonl"), 0);
     ck_assert_int_eq(file_size("out/totals.jsonl"), 0);
-    ck_assert_uint_eq(e->plan->queries[0]->state->groups, 0);
+    ck_assert_uint_eq(ls_state_groups(ls_engine_plan(e)->queries[0]->state), 0);
     run_batch(e, 0, B0, N(B0), 1);
-    size_t groups0 = e->plan->queries[1]->state->groups;
+    size_t groups0 = ls_state_groups(ls_engine_plan(e)->queries[1]->state);
     long len0 = file_size("out/totals.jsonl");
     /* batch 1 written but not committed */
     run_batch(e, 1, B1, N(B1), 0);
-    ck_assert_uint_gt(e->plan->queries[1]->state->groups, groups0);
+    ck_assert_uint_gt(ls_state_groups(ls_engine_plan(e)->queries[1]->state), groups0);
     ck_assert_int_gt(file_size("out/totals.jsonl"), len0);
     ls_engine_free(e);
     e = engine_ok(&BASE);
-    ck_assert_int_eq(e->cp->next_batch, 1);
-    ck_assert_int_eq(e->cp->replay, 1);
-    ck_assert_uint_eq(e->plan->queries[1]->state->groups, groups0); /* batch 0's state */
+    ck_assert_int_eq(ls_checkpoint_next_batch(ls_engine_checkpoint(e)), 1);
+    ck_assert_int_eq(ls_checkpoint_replaying(ls_engine_checkpoint(e)), 1);
+    ck_assert_uint_eq(ls_state_groups(ls_engine_plan(e)->queries[1]->state), groups0); /* batch 0's state */
     ck_assert_int_eq(file_size("out/totals.jsonl"), len0);
     /* the replay gives the same rows again */
     run_batch(e, 1, B1, N(B1), 1);
-    ck_assert_int_eq(e->plan->queries[1]->stats.output_rows, 3);
+    ck_assert_int_eq(ls_engine_plan(e)->queries[1]->stats.output_rows, 3);
     ls_engine_free(e);
     e = engine_ok(&BASE);
-    ck_assert_int_eq(e->cp->next_batch, 2);
-    ck_assert_int_eq(e->cp->replay, 0);
+    ck_assert_int_eq(ls_checkpoint_next_batch(ls_engine_checkpoint(e)), 2);
+    ck_assert_int_eq(ls_checkpoint_replaying(ls_engine_checkpoint(e)), 0);
     ls_engine_free(e);
 }
 END_TEST
@@ -749,15 +747,15 @@ START_TEST(checkpoint_write_errors_named)
     /* the state folder of a query replaced by a file */
     th_rmrf(at("cp/state/totals"));
     free(th_write_file(dir, "cp/state/totals", "x", 1));
-    ck_assert_msg(ls_checkpoint_wal(e->cp, e->plan, 1, err) == 0, "%s", err);
-    ck_assert_int_eq(ls_checkpoint_commit(e->cp, e->plan, 1, err), -1);
+    ck_assert_msg(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), 1, err) == 0, "%s", err);
+    ck_assert_int_eq(ls_checkpoint_commit(ls_engine_checkpoint(e), ls_engine_plan(e), 1, err), -1);
     ck_assert_msg(strstr(err, at("cp/state/totals/1")) != NULL, "%s", err);
     ck_assert(!file_exists("cp/commits/1"));
     ck_assert(file_exists("cp/commits/0"));
     /* the offsets folder replaced by a file */
     th_rmrf(at("cp/offsets"));
     free(th_write_file(dir, "cp/offsets", "x", 1));
-    ck_assert_int_eq(ls_checkpoint_wal(e->cp, e->plan, 2, err), -1);
+    ck_assert_int_eq(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), 2, err), -1);
     ck_assert_msg(strstr(err, at("cp/offsets/2")) != NULL, "%s", err);
     ls_engine_free(e);
     ls_checkpoint_free(NULL);

@@ -146,15 +146,14 @@ START_TEST(explain_opens_nothing)
     ck_assert_msg(ls_mono_ms() - t0 < 3000, "explain took %.0f ms", ls_mono_ms() - t0);
     ck_assert(!exists("out"));
     ck_assert(!exists("ckpt"));
-    ck_assert_ptr_null(e->cp);
-    ck_assert_ptr_null(e->workers);
-    ck_assert_ptr_null(e->http);
-    ck_assert_ptr_null(e->plan->dl);
-    ck_assert_ptr_nonnull(e->plan->dl_plan);
-    ck_assert_uint_eq(e->plan->nproducers, 0);
-    ck_assert_ptr_null(e->plan->sources[0]->rk);
-    for (size_t i = 0; i < e->plan->nqueries; i++)
-        ck_assert_ptr_nonnull(ls_sink_plan_of(e->plan->queries[i]->sink));
+    ck_assert_ptr_null(ls_engine_checkpoint(e));
+    ck_assert(!ls_engine_started_anything(e));
+    ck_assert_ptr_null(ls_engine_plan(e)->dl);
+    ck_assert_ptr_nonnull(ls_engine_plan(e)->dl_plan);
+    ck_assert_uint_eq(ls_engine_plan(e)->nproducers, 0);
+    ck_assert_ptr_null(ls_engine_plan(e)->sources[0]->rk);
+    for (size_t i = 0; i < ls_engine_plan(e)->nqueries; i++)
+        ck_assert_ptr_nonnull(ls_sink_plan_of(ls_engine_plan(e)->queries[i]->sink));
     /* an explain engine does not run */
     ck_assert_int_eq(ls_engine_run(e, err), -1);
     ck_assert_ptr_nonnull(strstr(err, "explain"));
@@ -409,7 +408,7 @@ START_TEST(explain_group_id_as_a_run)
     ls_engine *r = compile(script, 0, err); /* a run's engine: creates and locks the directory */
     ck_assert_msg(r != NULL, "%s", err);
     ck_assert(exists("a/cp"));
-    ck_assert_str_eq(x->plan->sources[0]->group_id, r->plan->sources[0]->group_id);
+    ck_assert_str_eq(ls_engine_plan(x)->sources[0]->group_id, ls_engine_plan(r)->sources[0]->group_id);
     ls_engine_free(r);
     ls_engine_free(x);
     /* and once it exists, explain says so */

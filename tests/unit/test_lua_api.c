@@ -181,24 +181,24 @@ START_TEST(engine_compiles_script)
     ls_engine *e = compile(JOB, err);
     ck_assert_msg(e != NULL, "ls_engine_new: %s", err);
 
-    ck_assert_uint_eq(e->plan->nsources, 1);
-    ls_source *s = e->plan->sources[0];
+    ck_assert_uint_eq(ls_engine_plan(e)->nsources, 1);
+    ls_source *s = ls_engine_plan(e)->sources[0];
     ck_assert_str_eq(s->name, "KafkaV2[Subscribe[events]]");
     ck_assert_str_eq(s->bootstrap, "127.0.0.1:1");
     ck_assert_ptr_null(s->rk); /* not connected */
-    ck_assert_uint_eq(e->plan->ntables, 1);
-    ck_assert_uint_eq(e->plan->tables[0]->nrows, 2);
+    ck_assert_uint_eq(ls_engine_plan(e)->ntables, 1);
+    ck_assert_uint_eq(ls_engine_plan(e)->tables[0]->nrows, 2);
     /* queries run in lockstep: the shortest trigger wins */
-    ck_assert_int_eq(e->trigger.kind, LS_TRIGGER_INTERVAL);
-    ck_assert_int_eq(e->trigger.interval_ms, 500);
+    ck_assert_int_eq(ls_engine_trigger(e, NULL)->kind, LS_TRIGGER_INTERVAL);
+    ck_assert_int_eq(ls_engine_trigger(e, NULL)->interval_ms, 500);
 
-    ck_assert_uint_eq(e->plan->nqueries, 2);
-    ls_query *q = e->plan->queries[0];
+    ck_assert_uint_eq(ls_engine_plan(e)->nqueries, 2);
+    ls_query *q = ls_engine_plan(e)->queries[0];
     ck_assert_str_eq(q->name, "per_window");
     ck_assert_ptr_eq(q->source, s);
     ck_assert_int_ne(q->map_ref, LUA_NOREF);
     ck_assert_uint_eq(q->njoins, 1);
-    ck_assert_ptr_eq(q->joins[0].table, e->plan->tables[0]);
+    ck_assert_ptr_eq(q->joins[0].table, ls_engine_plan(e)->tables[0]);
     ck_assert_int_eq(q->joins[0].inner, 0);
     ck_assert_uint_eq(q->joins[0].ncols, 1);
     ck_assert_str_eq(q->joins[0].left.name, "station");
@@ -219,17 +219,17 @@ START_TEST(engine_compiles_script)
     ck_assert_int_eq(q->has_watermark, 1);
     ck_assert_int_eq(q->wm.delay, 600000);
     ck_assert_str_eq(q->event_time.name, "time");
-    ck_assert_int_eq(q->state->nparts, 3);
+    ck_assert_int_eq(ls_state_nparts(q->state), 3);
     char desc[600];
     snprintf(desc, sizeof desc, "FileSink[%s/out/per_window.jsonl]", dir);
     ck_assert_str_eq(q->sink->description, desc);
-    ck_assert_str_eq(e->plan->queries[1]->aggs[0].name, "n");
-    ck_assert_int_eq(e->plan->queries[1]->mode, LS_MODE_COMPLETE);
+    ck_assert_str_eq(ls_engine_plan(e)->queries[1]->aggs[0].name, "n");
+    ck_assert_int_eq(ls_engine_plan(e)->queries[1]->mode, LS_MODE_COMPLETE);
     /* the dead letter sits beside the first query's jsonl output */
-    ck_assert_ptr_nonnull(e->plan->dl);
+    ck_assert_ptr_nonnull(ls_engine_plan(e)->dl);
     char dlp[600];
     snprintf(dlp, sizeof dlp, "%s/out/dead_letter.jsonl", dir);
-    ck_assert_str_eq(e->plan->dl->path, dlp);
+    ck_assert_str_eq(ls_engine_plan(e)->dl->path, dlp);
 
     /* drive the compiled query by hand */
     const char *recs[] = {
@@ -242,9 +242,9 @@ START_TEST(engine_compiles_script)
     ls_query_begin_batch(q, 0);
     for (size_t i = 0; i < 5; i++) {
         ls_origin o = { .topic = "events", .partition = 0, .offset = (int64_t)i, .timestamp = -1, .timestamp_type = -1 };
-        ck_assert_int_eq(ls_json_decode(e->plan->L, recs[i], strlen(recs[i]), NULL, err), 0);
-        ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, recs[i], strlen(recs[i]), ls_reject_to(e->plan->dl), err), 0);
-        lua_pop(e->plan->L, 1);
+        ck_assert_int_eq(ls_json_decode(ls_engine_plan(e)->L, recs[i], strlen(recs[i]), NULL, err), 0);
+        ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, recs[i], strlen(recs[i]), ls_reject_to(ls_engine_plan(e)->dl), err), 0);
+        lua_pop(ls_engine_plan(e)->L, 1);
     }
     ck_assert_int_eq(ls_query_end_batch(q, err), 0);
     ck_assert_int_eq(q->stats.filtered_rows, 1);
@@ -283,7 +283,7 @@ START_TEST(engine_compiles_sketches)
         "                p90 = ls.percentile_approx('v', 0.9, 50) },\n"
         "}\n", err);
     ck_assert_msg(e != NULL, "ls_engine_new: %s", err);
-    ls_query *q = e->plan->queries[0];
+    ls_query *q = ls_engine_plan(e)->queries[0];
     ck_assert_uint_eq(q->naggs, 5);
     ck_assert_str_eq(q->aggs[0].name, "approx_count_distinct(i)");
     ck_assert_int_eq(q->aggs[0].fn, LS_AGG_APPROX_DISTINCT);
@@ -303,7 +303,7 @@ START_TEST(engine_compiles_sketches)
     ck_assert_str_eq(q->aggs[4].name, "p90"); /* a named one keeps its parameters */
     ck_assert_int_eq(q->aggs[4].accuracy, 50);
     ck_assert_double_eq(q->aggs[4].pcts[0], 0.9);
-    ck_assert_int_eq(q->state->owns_blobs, 1);
+    ck_assert_int_eq(ls_state_owns_blobs(q->state), 1);
 
     const char *recs[] = {
         "{\"k\":\"a\",\"i\":1,\"v\":10,\"d\":1.5}",
@@ -311,7 +311,7 @@ START_TEST(engine_compiles_sketches)
         "{\"k\":\"a\",\"i\":2,\"v\":20,\"d\":\"x\"}",
         "{\"k\":\"b\",\"i\":null}",
     };
-    const ls_decode_plan *plan = &e->plans[0]; /* the source's projection and its casts */
+    const ls_decode_plan *plan = ls_engine_decode_plan(e, 0); /* the source's projection and its casts */
     ck_assert_int_eq(q->use_view, 1);
     ls_recview view;
     ls_recview_init(&view, plan->fields->n);
@@ -322,7 +322,7 @@ START_TEST(engine_compiles_sketches)
         ls_origin o = { .topic = "e", .partition = 0, .offset = (int64_t)i, .timestamp = -1 };
         ck_assert_int_eq(ls_json_scan(recs[i], strlen(recs[i]), plan->fields, &view, err), 0);
         ls_schema_cast_view(plan->types, &view, &scratch);
-        ck_assert_int_eq(ls_query_process(q, 0, &view, &o, recs[i], strlen(recs[i]), ls_reject_to(e->plan->dl), err), 0);
+        ck_assert_int_eq(ls_query_process(q, 0, &view, &o, recs[i], strlen(recs[i]), ls_reject_to(ls_engine_plan(e)->dl), err), 0);
     }
     ck_assert_int_eq(ls_query_end_batch(q, err), 0);
     ck_assert_int_eq(q->stats.output_rows, 2);
@@ -388,7 +388,7 @@ START_TEST(engine_source_kafka_properties)
                            "ls.query 'q' { from = s, group_by = { 'a' }, sink = ls.jsonl_sink('DIR/o') }\n",
                            err);
     ck_assert_msg(e != NULL, "%s", err);
-    ls_props props = e->plan->sources[0]->props;
+    ls_props props = ls_engine_plan(e)->sources[0]->props;
     char names[256] = "";
     for (size_t i = 0; i < props.n; i++) {
         strncat(names, props.names[i], sizeof names - strlen(names) - 2);

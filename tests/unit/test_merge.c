@@ -403,12 +403,12 @@ static void random_recs(rec *rs, size_t n, int64_t nkeys)
 static size_t count_groups(const ls_state *s, size_t *bytes)
 {
     size_t n = 0, b = 0;
-    for (int p = 0; p < s->nparts; p++) {
+    for (int p = 0; p < ls_state_nparts(s); p++) {
         const ls_group *g;
-        LS_HMAP_FOREACH(&s->parts[p], g) {
+        LS_HMAP_FOREACH(ls_state_part(s, p), g) {
             n++;
             b += ls_state_group_cost(s, g->key_len);
-            uint64_t h = ls_hash(ls_group_key(g, s->nagg), g->key_len);
+            uint64_t h = ls_hash(ls_group_key(g, ls_state_nagg(s)), g->key_len);
             ck_assert_int_eq(ls_state_partition_of(s, h), p);
         }
     }
@@ -420,17 +420,16 @@ static size_t count_groups(const ls_state *s, size_t *bytes)
 static void assert_states_equal(const ls_state *got, const ls_state *want)
 {
     ck_assert_uint_eq(count_groups(got, NULL), count_groups(want, NULL));
-    for (int p = 0; p < want->nparts; p++) {
+    for (int p = 0; p < ls_state_nparts(want); p++) {
         const ls_group *w;
-        LS_HMAP_FOREACH(&want->parts[p], w) {
-            const char *key = ls_group_key(w, want->nagg);
+        LS_HMAP_FOREACH(ls_state_part(want, p), w) {
+            const char *key = ls_group_key(w, ls_state_nagg(want));
             uint64_t h = ls_hash(key, w->key_len);
-            const ls_group *g = ls_hmap_get(&got->parts[ls_state_partition_of(got, h)], key,
-                                            w->key_len, h);
+            const ls_group *g = ls_state_find(got, key, w->key_len, h);
             ck_assert_msg(g != NULL, "a group is missing from the merged state");
             ck_assert_int_eq(g->window_end, w->window_end);
             ck_assert_int_eq(g->updated_batch, w->updated_batch);
-            for (int a = 0; a < want->nagg; a++) {
+            for (int a = 0; a < ls_state_nagg(want); a++) {
                 char what[64];
                 snprintf(what, sizeof what, "aggregate %s", SPECS[a].name);
                 assert_same_value(ls_acc_result(&g->acc[a], SPECS[a].fn),
@@ -446,9 +445,9 @@ static void assert_states_equal(const ls_state *got, const ls_state *want)
 static ls_merge_result merge_all(ls_state *dst, ls_state *const *parts, int nparts_states,
                                  int64_t batch)
 {
-    size_t groups0 = dst->groups, bytes0 = dst->group_bytes;
+    size_t groups0 = ls_state_groups(dst), bytes0 = ls_state_group_bytes(dst);
     ls_merge_result total = { 0, 0, 0 };
-    for (int p = 0; p < dst->nparts; p++) {
+    for (int p = 0; p < ls_state_nparts(dst); p++) {
         ls_merge_result r = { 0, 0, 0 };
         for (int k = 0; k < nparts_states; k++)
             ls_state_merge_part(dst, parts[k], p, SPECS, batch, &r);
@@ -457,12 +456,12 @@ static ls_merge_result merge_all(ls_state *dst, ls_state *const *parts, int npar
         total.rows_updated += r.rows_updated;
     }
     /* merge_part leaves the totals to the caller */
-    ck_assert_uint_eq(dst->groups, groups0);
-    ck_assert_uint_eq(dst->group_bytes, bytes0);
+    ck_assert_uint_eq(ls_state_groups(dst), groups0);
+    ck_assert_uint_eq(ls_state_group_bytes(dst), bytes0);
     ls_state_add_merged(dst, &total);
     size_t bytes;
-    ck_assert_uint_eq(count_groups(dst, &bytes), dst->groups);
-    ck_assert_uint_eq(dst->group_bytes, bytes);
+    ck_assert_uint_eq(count_groups(dst, &bytes), ls_state_groups(dst));
+    ck_assert_uint_eq(ls_state_group_bytes(dst), bytes);
     return total;
 }
 
@@ -479,7 +478,7 @@ START_TEST(merge_states_equal_single_state)
         size_t n = NRECS >> batch;
         random_recs(rs, n, 300 + 100 * batch);
         int64_t updated = 0;
-        size_t groups0 = single->groups;
+        size_t groups0 = ls_state_groups(single);
         for (size_t i = 0; i < n; i++) {
             updated += feed(single, &rs[i], batch);
             /* each record goes to one of the workers at random */
@@ -489,13 +488,13 @@ START_TEST(merge_states_equal_single_state)
         }
         ls_merge_result r = merge_all(dst, wk, 3, batch);
         ck_assert_int_eq(r.rows_updated, updated);
-        ck_assert_uint_eq(r.groups_added, single->groups - groups0);
-        ck_assert_uint_eq(dst->groups, single->groups);
-        ck_assert_uint_eq(dst->group_bytes, single->group_bytes);
+        ck_assert_uint_eq(r.groups_added, ls_state_groups(single) - groups0);
+        ck_assert_uint_eq(ls_state_groups(dst), ls_state_groups(single));
+        ck_assert_uint_eq(ls_state_group_bytes(dst), ls_state_group_bytes(single));
         assert_states_equal(dst, single);
         for (int k = 0; k < 3; k++) {
             ls_state_clear(wk[k]);
-            ck_assert_uint_eq(wk[k]->groups, 0);
+            ck_assert_uint_eq(ls_state_groups(wk[k]), 0);
             ck_assert_uint_eq(count_groups(wk[k], NULL), 0);
         }
     }
@@ -522,7 +521,7 @@ START_TEST(merge_rows_updated_once_per_batch)
     ls_merge_result r = merge_all(dst, both, 2, 10);
     ck_assert_int_eq(r.rows_updated, 3); /* keys 1, 2, 3: key 1 once */
     ck_assert_uint_eq(r.groups_added, 3);
-    ck_assert_uint_eq(r.bytes_added, dst->group_bytes);
+    ck_assert_uint_eq(r.bytes_added, ls_state_group_bytes(dst));
     /* merging the same partials again in the same batch: nothing new is updated */
     r = merge_all(dst, both, 2, 10);
     ck_assert_int_eq(r.rows_updated, 0);
@@ -534,11 +533,11 @@ START_TEST(merge_rows_updated_once_per_batch)
     feed(b, &r2, 0);
     rec r4 = { 4, LS_NO_TIME, ls_null() };
     feed(b, &r4, 0);
-    size_t bytes0 = dst->group_bytes;
+    size_t bytes0 = ls_state_group_bytes(dst);
     r = merge_all(dst, both, 2, 11);
     ck_assert_int_eq(r.rows_updated, 2);
     ck_assert_uint_eq(r.groups_added, 1);
-    ck_assert_uint_eq(dst->group_bytes - bytes0, r.bytes_added);
+    ck_assert_uint_eq(ls_state_group_bytes(dst) - bytes0, r.bytes_added);
     ck_assert_uint_eq(r.bytes_added, ls_state_group_cost(dst, 1 + 8));
     /* a group dst already folded a row into in this batch is not counted again */
     ls_state_clear(b);
@@ -553,7 +552,7 @@ START_TEST(merge_rows_updated_once_per_batch)
     ls_key_put(&key, &k);
     ls_key_put(&key, &w);
     uint64_t h = ls_hash(key.data, key.len);
-    ls_group *g = ls_hmap_get(&dst->parts[ls_state_partition_of(dst, h)], key.data, key.len, h);
+    ls_group *g = ls_state_find(dst, key.data, key.len, h);
     ck_assert_ptr_nonnull(g);
     ck_assert_int_eq(g->window_end, 120000);
     ck_assert_int_eq(g->updated_batch, 10);
@@ -561,8 +560,8 @@ START_TEST(merge_rows_updated_once_per_batch)
     /* merged groups are evicted like any other */
     ck_assert_uint_eq(ls_state_evict(dst, 120000), 1);
     size_t bytes;
-    ck_assert_uint_eq(count_groups(dst, &bytes), dst->groups);
-    ck_assert_uint_eq(bytes, dst->group_bytes);
+    ck_assert_uint_eq(count_groups(dst, &bytes), ls_state_groups(dst));
+    ck_assert_uint_eq(bytes, ls_state_group_bytes(dst));
     ls_state_free(a);
     ls_state_free(b);
     ls_state_free(dst);
@@ -576,7 +575,7 @@ START_TEST(merge_empty_and_single_partition)
     ls_merge_result r = merge_all(dst, &src, 1, 0);
     ck_assert_uint_eq(r.groups_added, 0);
     ck_assert_int_eq(r.rows_updated, 0);
-    ck_assert_uint_eq(dst->groups, 0);
+    ck_assert_uint_eq(ls_state_groups(dst), 0);
     rng_seed(9);
     rec rs[200];
     random_recs(rs, 200, 50);
@@ -585,16 +584,16 @@ START_TEST(merge_empty_and_single_partition)
     for (int p = 0; p < 4; p++) {
         ls_merge_result one = { 0, 0, 0 };
         ls_state_merge_part(dst, src, p, SPECS, 3, &one);
-        ck_assert_uint_eq(one.groups_added, src->parts[p].count);
-        ck_assert_uint_eq(dst->parts[p].count, src->parts[p].count);
-        for (int q = p + 1; q < 4; q++) ck_assert_uint_eq(dst->parts[q].count, 0);
+        ck_assert_uint_eq(one.groups_added, ls_state_part(src, p)->count);
+        ck_assert_uint_eq(ls_state_part(dst, p)->count, ls_state_part(src, p)->count);
+        for (int q = p + 1; q < 4; q++) ck_assert_uint_eq(ls_state_part(dst, q)->count, 0);
         total += one.groups_added;
         ls_state_add_merged(dst, &one);
     }
-    ck_assert_uint_eq(total, src->groups);
-    ck_assert_uint_eq(dst->group_bytes, src->group_bytes);
+    ck_assert_uint_eq(total, ls_state_groups(src));
+    ck_assert_uint_eq(ls_state_group_bytes(dst), ls_state_group_bytes(src));
     /* the source is left as it was */
-    ck_assert_uint_eq(count_groups(src, NULL), src->groups);
+    ck_assert_uint_eq(count_groups(src, NULL), ls_state_groups(src));
     ls_state_free(src);
     ls_state_free(dst);
 }
@@ -605,19 +604,19 @@ START_TEST(clear_leaves_empty_reusable_state)
     ls_state *s = ls_state_new(5, NSPECS);
     size_t mem0 = ls_state_memory(s);
     ls_state_clear(s); /* clearing an empty state is fine */
-    ck_assert_uint_eq(s->groups, 0);
+    ck_assert_uint_eq(ls_state_groups(s), 0);
     rng_seed(31337);
     rec rs[3000];
     random_recs(rs, 3000, 1000);
     for (int round = 0; round < 3; round++) {
         for (size_t i = 0; i < 3000; i++) feed(s, &rs[i], round);
-        ck_assert_uint_gt(s->groups, 500);
-        ck_assert_uint_gt(s->group_bytes, 0);
+        ck_assert_uint_gt(ls_state_groups(s), 500);
+        ck_assert_uint_gt(ls_state_group_bytes(s), 0);
         ls_state_clear(s);
-        ck_assert_uint_eq(s->groups, 0);
-        ck_assert_uint_eq(s->group_bytes, 0);
+        ck_assert_uint_eq(ls_state_groups(s), 0);
+        ck_assert_uint_eq(ls_state_group_bytes(s), 0);
         ck_assert_uint_eq(count_groups(s, NULL), 0);
-        for (int p = 0; p < s->nparts; p++) ck_assert_uint_eq(s->parts[p].count, 0);
+        for (int p = 0; p < ls_state_nparts(s); p++) ck_assert_uint_eq(ls_state_part(s, p)->count, 0);
         ck_assert_uint_ge(ls_state_memory(s), mem0);
         /* every key is new again, with fresh accumulators */
         int created;

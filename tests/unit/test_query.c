@@ -266,7 +266,7 @@ static void expect_stats(tq *t, int64_t input, int64_t late, int64_t updated, in
     ck_assert_int_eq(s->rows_updated, updated);
     ck_assert_int_eq(s->output_rows, output);
     ck_assert_int_eq(s->evicted_rows, evicted);
-    ck_assert_uint_eq(t->q->state->groups, groups);
+    ck_assert_uint_eq(ls_state_groups(t->q->state), groups);
     ck_assert_int_eq(t->q->sink->rows_in_batch, output);
 }
 
@@ -354,7 +354,7 @@ START_TEST(query_global_aggregate)
     push(t, "{\"w\":1}");
     end(t);
     expect_rows(t, ROWS("{\"n\":3,\"lo\":-2}"));
-    ck_assert_uint_eq(t->q->state->groups, 1);
+    ck_assert_uint_eq(ls_state_groups(t->q->state), 1);
     qfree(t);
 }
 END_TEST

@@ -271,8 +271,8 @@ static void assert_same_stats(const ls_query *got, const ls_query *want, int b)
     ck_assert_int_eq(got->wm.global, want->wm.global);
     ck_assert_int_eq(got->wm.batch, want->wm.batch);
     ck_assert_int_eq(got->wm.max_event, want->wm.max_event);
-    ck_assert_uint_eq(got->state->groups, want->state->groups);
-    ck_assert_uint_eq(got->state->group_bytes, want->state->group_bytes);
+    ck_assert_uint_eq(ls_state_groups(got->state), ls_state_groups(want->state));
+    ck_assert_uint_eq(ls_state_group_bytes(got->state), ls_state_group_bytes(want->state));
 }
 
 /* ---- tests ---------------------------------------------------------------- */
@@ -306,7 +306,7 @@ START_TEST(clone_copies_declaration)
         make_record(rec, sizeof rec, 0);
         push(o->q, o->fs, &o->view, rec, i);
     }
-    ck_assert_uint_gt(o->q->state->groups, 0);
+    ck_assert_uint_gt(ls_state_groups(o->q->state), 0);
 
     char err[LS_ERRLEN] = "";
     int ref = kind == 2 ? new_map_ref() : LUA_NOREF;
@@ -365,25 +365,25 @@ START_TEST(clone_copies_declaration)
     ck_assert_int_eq(c->max_state_rows, 100000 + kind);
     /* its own, empty state with the same shape; no sink; fresh counters */
     ck_assert_ptr_ne(c->state, q->state);
-    ck_assert_int_eq(c->state->nparts, q->state->nparts);
-    ck_assert_int_eq(c->state->nagg, q->state->nagg);
-    ck_assert_uint_eq(c->state->groups, 0);
-    ck_assert_uint_eq(c->state->group_bytes, 0);
+    ck_assert_int_eq(ls_state_nparts(c->state), ls_state_nparts(q->state));
+    ck_assert_int_eq(ls_state_nagg(c->state), ls_state_nagg(q->state));
+    ck_assert_uint_eq(ls_state_groups(c->state), 0);
+    ck_assert_uint_eq(ls_state_group_bytes(c->state), 0);
     ck_assert_ptr_null(c->sink);
     ck_assert_int_eq(c->stats.input_rows, 0);
     ck_assert_ptr_ne(c->out_names, q->out_names);
     for (size_t i = 0; i < q->ngroups + q->naggs; i++) ck_assert_str_eq(c->out_names[i], q->out_names[i]);
 
     /* the clone works on its own: records fold into its state, not the original's */
-    size_t before = q->state->groups;
+    size_t before = ls_state_groups(q->state);
     ls_query_begin_batch(c, 4);
     rng = 99;
     for (int i = 0; i < 50; i++) {
         make_record(rec, sizeof rec, 0);
         push(c, o->fs, &o->view, rec, i);
     }
-    ck_assert_uint_eq(q->state->groups, before);
-    ck_assert_uint_eq(c->state->groups, before); /* the same records: the same groups */
+    ck_assert_uint_eq(ls_state_groups(q->state), before);
+    ck_assert_uint_eq(ls_state_groups(c->state), before); /* the same records: the same groups */
     ck_assert_int_eq(c->stats.input_rows, q->stats.input_rows);
     ck_assert_int_eq(c->stats.invalid_rows, q->stats.invalid_rows);
     ls_query_free(c);
@@ -441,7 +441,7 @@ START_TEST(clone_partials_equal_single_query)
         for (int k = 0; k < 2; k++) {
             ls_state_clear(w[k]->state);
             ls_state_clear(w[k]->late);
-            ck_assert_uint_eq(w[k]->state->groups, 0);
+            ck_assert_uint_eq(ls_state_groups(w[k]->state), 0);
         }
         ck_assert_msg(ls_query_end_batch(single->q, err) == 0, "%s", err);
         ck_assert_msg(ls_query_end_batch(merged->q, err) == 0, "%s", err);

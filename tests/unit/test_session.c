@@ -210,7 +210,7 @@ START_TEST(session_extend_and_separate)
         SROW("08:00:00", "08:08:00", "a", "\"count\":2,\"sum(v)\":3,\"min(v)\":1,\"max(v)\":2,\"avg(v)\":1.5" NOS),
         SROW("08:20:00", "08:25:00", "a", "\"count\":1,\"sum(v)\":3,\"min(v)\":3,\"max(v)\":3,\"avg(v)\":3.0" NOS),
         SROW("08:01:00", "08:06:00", "b", "\"count\":1,\"sum(v)\":4,\"min(v)\":4,\"max(v)\":4,\"avg(v)\":4.0" NOS)));
-    ck_assert_uint_eq(t->q->state->groups, 3);
+    ck_assert_uint_eq(ls_state_groups(t->q->state), 3);
     ck_assert_int_eq(t->q->stats.rows_updated, 3);
     sfree(t);
 }
@@ -251,7 +251,7 @@ START_TEST(session_bridge_across_batches)
     end(t);
     expect_rows(t, ROWS(
         SROW("08:00:00", "08:30:00", "a", "\"count\":3,\"sum(v)\":9,\"min(v)\":1,\"max(v)\":5,\"avg(v)\":3.0,\"min(s)\":\"a\",\"max(s)\":\"z\"")));
-    ck_assert_uint_eq(t->q->state->groups, 1);
+    ck_assert_uint_eq(ls_state_groups(t->q->state), 1);
     ck_assert_int_eq(t->q->stats.rows_updated, 1);
     ck_assert_int_eq(t->q->stats.evicted_rows, 1); /* [08:20, 08:30): [08:00, ...) keeps its start */
     /* a record inside the merged session: the same group */
@@ -260,7 +260,7 @@ START_TEST(session_bridge_across_batches)
     end(t);
     expect_rows(t, ROWS(
         SROW("08:00:00", "08:30:00", "a", "\"count\":4,\"sum(v)\":10,\"min(v)\":1,\"max(v)\":5,\"avg(v)\":2.5,\"min(s)\":\"a\",\"max(s)\":\"z\"")));
-    ck_assert_uint_eq(t->q->state->groups, 1);
+    ck_assert_uint_eq(ls_state_groups(t->q->state), 1);
     sfree(t);
 }
 END_TEST
@@ -280,7 +280,7 @@ static void late_rounds(sq *t, int append)
     end(t);
     if (append) { /* [06:00, 06:05) of b ends before 06:20: emitted and evicted */
         expect_rows(t, ROWS(SROW("06:00:00", "06:05:00", "b", "\"count\":1,\"sum(v)\":3,\"min(v)\":3,\"max(v)\":3,\"avg(v)\":3.0" NOS)));
-        ck_assert_uint_eq(t->q->state->groups, 1);
+        ck_assert_uint_eq(ls_state_groups(t->q->state), 1);
     }
     begin(t, 2); /* late by 06:20: 06:10 and 06:14 (their sessions end by 06:19) */
     push(t, REC("a", "06:26:00", 4));
@@ -298,7 +298,7 @@ START_TEST(session_append)
     sq *t = snew(5 * MIN, 10 * MIN, LS_MODE_APPEND, 4);
     late_rounds(t, 1);
     expect_rows(t, NO_ROWS);
-    ck_assert_uint_eq(t->q->state->groups, 1); /* [06:17, 06:36) */
+    ck_assert_uint_eq(ls_state_groups(t->q->state), 1); /* [06:17, 06:36) */
     begin(t, 3);
     push(t, REC("a", "07:00:00", 9));
     end(t);
@@ -308,7 +308,7 @@ START_TEST(session_append)
     end(t);
     expect_rows(t, ROWS(SROW("06:17:00", "06:36:00", "a", "\"count\":5,\"sum(v)\":21,\"min(v)\":1,\"max(v)\":8,\"avg(v)\":4.2" NOS)));
     ck_assert_int_eq(t->q->stats.evicted_rows, 1);
-    ck_assert_uint_eq(t->q->state->groups, 1);
+    ck_assert_uint_eq(ls_state_groups(t->q->state), 1);
     /* a record whose session ended before the watermark: dropped, counted */
     begin(t, 5);
     push(t, REC("a", "06:40:00", 1));
@@ -329,7 +329,7 @@ START_TEST(session_complete_drops_late_keeps_all)
         SROW("06:00:00", "06:05:00", "b", "\"count\":1,\"sum(v)\":3,\"min(v)\":3,\"max(v)\":3,\"avg(v)\":3.0" NOS),
         SROW("06:17:00", "06:36:00", "a", "\"count\":5,\"sum(v)\":21,\"min(v)\":1,\"max(v)\":8,\"avg(v)\":4.2" NOS),
         SROW("06:30:00", "06:35:00", "a", "\"count\":1,\"sum(v)\":1,\"min(v)\":1,\"max(v)\":1,\"avg(v)\":1.0" NOS)));
-    ck_assert_uint_eq(t->q->state->groups, 2); /* nothing evicted */
+    ck_assert_uint_eq(ls_state_groups(t->q->state), 2); /* nothing evicted */
     ck_assert(!ls_query_wants_batch(t->q));
     sfree(t);
 }
@@ -386,7 +386,7 @@ START_TEST(session_workers_merge)
             push_to(w[0], RECS("b", "02:00:00", 6, "t"), 0); /* moves the watermark to 01:30 */
         }
         for (int i = 0; i < 2; i++) {
-            for (int p = 0; p < t->q->state->nparts; p++) {
+            for (int p = 0; p < ls_state_nparts(t->q->state); p++) {
                 ls_merge_result r = { 0 };
                 ls_state_merge_part(t->q->state, w[i]->state, p, t->q->aggs, b, &r);
                 ls_state_add_merged(t->q->state, &r);
@@ -395,7 +395,7 @@ START_TEST(session_workers_merge)
             ls_state_clear(w[i]->state);
         }
         end(t);
-        if (b == 0) ck_assert_uint_eq(t->q->state->groups, 3);
+        if (b == 0) ck_assert_uint_eq(ls_state_groups(t->q->state), 3);
     }
     expect_rows(t, NO_ROWS);
     begin(t, 2); /* no data: the watermark 01:30 closes every session of 00:xx */
@@ -430,14 +430,14 @@ START_TEST(session_snapshot_restore)
     char err[LS_ERRLEN] = "";
     ck_assert_msg(ls_state_load(r->q->state, f, path, err) == 0, "%s", err);
     fclose(f);
-    ck_assert_uint_eq(r->q->state->groups, 2);
+    ck_assert_uint_eq(ls_state_groups(r->q->state), 2);
     r->pos = t->pos; /* the same sink file */
     begin(r, 1);
     push(r, RECS("a", "08:05:00", 3, "j")); /* touches both */
     end(r);
     expect_rows(r, ROWS(
         SROW("08:00:00", "08:15:00", "a", "\"count\":3,\"sum(v)\":6,\"min(v)\":1,\"max(v)\":3,\"avg(v)\":2.0,\"min(s)\":\"j\",\"max(s)\":\"l\"")));
-    ck_assert_uint_eq(r->q->state->groups, 1);
+    ck_assert_uint_eq(ls_state_groups(r->q->state), 1);
     sfree(r);
     sfree(t);
 }
@@ -453,7 +453,7 @@ START_TEST(session_max_state_rows)
     push(t, REC("a", "08:04:00", 1));
     push(t, REC("a", "08:08:00", 1));
     end(t); /* three records, one session */
-    ck_assert_uint_eq(t->q->state->groups, 1);
+    ck_assert_uint_eq(ls_state_groups(t->q->state), 1);
     begin(t, 1);
     push(t, REC("a", "09:00:00", 1));
     char err[LS_ERRLEN] = "";
@@ -491,14 +491,14 @@ START_TEST(session_merge_direct)
     ls_session_result r;
     char err[LS_ERRLEN] = "";
     ck_assert_int_eq(ls_session_merge(s, sess_col, 2, spec, 7, &r, err), 0);
-    ck_assert_uint_eq(s->groups, 2);
+    ck_assert_uint_eq(ls_state_groups(s), 2);
     ck_assert_int_eq(r.sessions_updated, 2);
     ck_assert_uint_eq(r.merged_away, 42);
     ck_assert_uint_eq(r.stored_merged, 10); /* key 1's older ones but the first */
     ls_group *g;
     int seen = 0;
-    for (int p = 0; p < s->nparts; p++)
-        LS_HMAP_FOREACH(&s->parts[p], g) {
+    for (int p = 0; p < ls_state_nparts(s); p++)
+        LS_HMAP_FOREACH(ls_state_part(s, p), g) {
             size_t pos = 0;
             ls_value v[2];
             const char *key = ls_group_key(g, 1);

@@ -557,7 +557,7 @@ static void rows_text(const ls_state *s, int nkeys, ls_buf *out)
         ls_buf_init(&kb);
         ls_key_put(&kb, &key);
         uint64_t h = ls_hash(kb.data, kb.len);
-        const ls_group *grp = ls_hmap_get(&s->parts[ls_state_partition_of(s, h)], kb.data, kb.len, h);
+        const ls_group *grp = ls_state_find(s, kb.data, kb.len, h);
         ck_assert_ptr_nonnull(grp);
         yajl_gen_array_open(g);
         for (int a = 0; a < 3; a++) {
@@ -577,7 +577,7 @@ START_TEST(sketch_snapshot_round_trip)
 {
     specs_init();
     ls_state *s = ls_state_new(4, 3), *t;
-    for (int a = 0; a < 3; a++) if (ls_agg_owns_memory(SPECS[a].fn)) s->owns_blobs = 1;
+    for (int a = 0; a < 3; a++) if (ls_agg_owns_memory(SPECS[a].fn)) ls_state_set_owns_blobs(s);
     fill(s, 50, 0, 40);
     ls_state_seal(s, SPECS, 0);
     fill(s, 30, 1, 25); /* batch 1 not sealed yet: its values are in the partial */
@@ -586,7 +586,7 @@ START_TEST(sketch_snapshot_round_trip)
     ck_assert_mem_eq(bytes + 4, "\x03\x00\x00\x00", 4); /* version 3 */
     char err[LS_ERRLEN] = "";
     ck_assert_msg(load(bytes, n, 7, 3, &t, err) == 0, "%s", err);
-    ck_assert_int_eq(t->owns_blobs, 1);
+    ck_assert_int_eq(ls_state_owns_blobs(t), 1);
     ls_buf a, b;
     ls_buf_init(&a);
     ls_buf_init(&b);
@@ -634,7 +634,7 @@ START_TEST(sketch_snapshot_corrupt_sketch_refused)
     specs_init();
     SPECS[0].hll_p = 4; /* 16 registers: every byte of the snapshot is tried */
     ls_state *s = ls_state_new(1, 3);
-    s->owns_blobs = 1;
+    ls_state_set_owns_blobs(s);
     fill(s, 1, 0, 30);
     ls_state_seal(s, SPECS, 0);
     size_t n;
@@ -654,7 +654,7 @@ START_TEST(sketch_snapshot_corrupt_sketch_refused)
                 loaded++; /* a value changed within range: still a well-formed sketch */
                 yajl_gen gen = yajl_gen_alloc(NULL);
                 ls_group *g;
-                LS_HMAP_FOREACH(&t->parts[0], g) /* its results can be computed, go on */
+                LS_HMAP_FOREACH(ls_state_part(t, 0), g) /* its results can be computed, go on */
                     for (int a = 0; a < 3; a++) {
                         ls_value r = ls_acc_result(&g->acc[a], SPECS[a].fn);
                         ls_value_json(gen, &r);
@@ -718,10 +718,10 @@ START_TEST(sketch_snapshot_version_2_still_read)
     ls_state *t;
     char err[LS_ERRLEN] = "";
     ck_assert_msg(load(b.data, b.len, 3, 2, &t, err) == 0, "%s", err);
-    ck_assert_uint_eq(t->groups, 1);
-    ck_assert_int_eq(t->owns_blobs, 1);
+    ck_assert_uint_eq(ls_state_groups(t), 1);
+    ck_assert_int_eq(ls_state_owns_blobs(t), 1);
     uint64_t h = ls_hash(kb.data, kb.len);
-    const ls_group *g = ls_hmap_get(&t->parts[ls_state_partition_of(t, h)], kb.data, kb.len, h);
+    const ls_group *g = ls_state_find(t, kb.data, kb.len, h);
     ck_assert_ptr_nonnull(g);
     ls_value r = ls_acc_result(&g->acc[0], LS_AGG_MIN);
     ck_assert_int_eq(r.type, LS_STR);
@@ -745,7 +745,8 @@ START_TEST(sketch_state_memory_and_merge)
 {
     specs_init();
     ls_state *one = ls_state_new(4, 3), *main = ls_state_new(4, 3), *w[2];
-    one->owns_blobs = main->owns_blobs = 1;
+    ls_state_set_owns_blobs(one);
+    ls_state_set_owns_blobs(main);
     size_t before = ls_state_memory(one);
     fill(one, 20, 0, 60);
     size_t after = ls_state_memory(one);
@@ -753,7 +754,7 @@ START_TEST(sketch_state_memory_and_merge)
     ck_assert_uint_ge(after - before, 20 * ((1u << 11) + 60 * 8));
     for (int i = 0; i < 2; i++) {
         w[i] = ls_state_new(4, 3);
-        w[i]->owns_blobs = 1;
+        ls_state_set_owns_blobs(w[i]);
     }
     /* the same values split between two workers (30 each per key) */
     fill(w[0], 20, 0, 30);
@@ -790,7 +791,7 @@ START_TEST(sketch_state_memory_and_merge)
     ls_buf_free(&a);
     ls_buf_free(&b);
     ls_state_clear(w[0]);
-    ck_assert_uint_eq(w[0]->groups, 0);
+    ck_assert_uint_eq(ls_state_groups(w[0]), 0);
     for (int i = 0; i < 2; i++) ls_state_free(w[i]);
     ls_state_free(one);
     ls_state_free(main);

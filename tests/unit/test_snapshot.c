@@ -82,27 +82,27 @@ static ls_state *build(int nparts, int64_t nkeys)
 static ls_group *find(const ls_state *s, const char *key, size_t len)
 {
     uint64_t h = ls_hash(key, len);
-    return ls_hmap_get(&s->parts[ls_state_partition_of(s, h)], key, len, h);
+    return ls_state_find(s, key, len, h);
 }
 
 /* Same groups with the same windows, batches and accumulators, and each in
  * the partition its hash says. */
 static void assert_same_state(const ls_state *a, const ls_state *b)
 {
-    ck_assert_int_eq(a->nagg, b->nagg);
-    ck_assert_uint_eq(a->groups, b->groups);
+    ck_assert_int_eq(ls_state_nagg(a), ls_state_nagg(b));
+    ck_assert_uint_eq(ls_state_groups(a), ls_state_groups(b));
     size_t seen = 0;
-    for (int p = 0; p < a->nparts; p++) {
+    for (int p = 0; p < ls_state_nparts(a); p++) {
         const ls_group *g;
-        LS_HMAP_FOREACH(&a->parts[p], g) {
-            const char *key = ls_group_key(g, a->nagg);
+        LS_HMAP_FOREACH(ls_state_part(a, p), g) {
+            const char *key = ls_group_key(g, ls_state_nagg(a));
             const ls_group *h = find(b, key, g->key_len);
             ck_assert_msg(h != NULL, "group %zu missing after load", seen);
             ck_assert_uint_eq(h->key_len, g->key_len);
-            ck_assert_uint_eq(h->nagg, (uint32_t)b->nagg);
+            ck_assert_uint_eq(h->nagg, (uint32_t)ls_state_nagg(b));
             ck_assert_int_eq(h->window_end, g->window_end);
             ck_assert_int_eq(h->updated_batch, g->updated_batch);
-            for (int i = 0; i < a->nagg; i++) {
+            for (int i = 0; i < ls_state_nagg(a); i++) {
                 ck_assert_int_eq(h->acc[i].n, g->acc[i].n);
                 ck_assert_int_eq(h->acc[i].kind, g->acc[i].kind);
                 ck_assert_int_eq(h->acc[i].v.i, g->acc[i].v.i); /* the same bits */
@@ -110,17 +110,17 @@ static void assert_same_state(const ls_state *a, const ls_state *b)
             seen++;
         }
     }
-    ck_assert_uint_eq(seen, a->groups);
+    ck_assert_uint_eq(seen, ls_state_groups(a));
     size_t in_b = 0;
-    for (int p = 0; p < b->nparts; p++) {
+    for (int p = 0; p < ls_state_nparts(b); p++) {
         const ls_group *g;
-        LS_HMAP_FOREACH(&b->parts[p], g) {
-            uint64_t h = ls_hash(ls_group_key(g, b->nagg), g->key_len);
+        LS_HMAP_FOREACH(ls_state_part(b, p), g) {
+            uint64_t h = ls_hash(ls_group_key(g, ls_state_nagg(b)), g->key_len);
             ck_assert_int_eq(ls_state_partition_of(b, h), p);
             in_b++;
         }
     }
-    ck_assert_uint_eq(in_b, b->groups);
+    ck_assert_uint_eq(in_b, ls_state_groups(b));
 }
 
 /* The bytes of a snapshot of s. */
@@ -154,7 +154,7 @@ static int load_bytes(const char *bytes, size_t n, int nparts, int nagg, ls_stat
 START_TEST(snapshot_round_trip_many_groups)
 {
     ls_state *s = build(8, 5000);
-    ck_assert_uint_eq(s->groups, 5001);
+    ck_assert_uint_eq(ls_state_groups(s), 5001);
     size_t n;
     char *bytes = snapshot(s, &n);
     ck_assert_uint_gt(n, 5001 * 20);
@@ -165,7 +165,7 @@ START_TEST(snapshot_round_trip_many_groups)
     ck_assert_msg(load_bytes(bytes, n, 8, NFNS, &t, err) == 0, "%s", err);
     assert_same_state(s, t);
     assert_same_state(t, s);
-    ck_assert_uint_eq(t->group_bytes, s->group_bytes);
+    ck_assert_uint_eq(ls_state_group_bytes(t), ls_state_group_bytes(s));
     /* the loaded state is a working state: results read the same */
     ls_group *g = find(t, "", 0);
     ck_assert_ptr_nonnull(g);
@@ -193,10 +193,10 @@ START_TEST(snapshot_load_other_partition_count)
         char err[LS_ERRLEN];
         ls_state *t;
         ck_assert_msg(load_bytes(bytes, n, parts[i], NFNS, &t, err) == 0, "%s", err);
-        ck_assert_int_eq(t->nparts, parts[i]);
+        ck_assert_int_eq(ls_state_nparts(t), parts[i]);
         assert_same_state(s, t);
         assert_same_state(t, s);
-        ck_assert_uint_eq(t->group_bytes, s->group_bytes);
+        ck_assert_uint_eq(ls_state_group_bytes(t), ls_state_group_bytes(s));
         /* upserting a loaded key finds it, in its new partition */
         ls_buf key;
         ls_buf_init(&key);
@@ -231,8 +231,8 @@ START_TEST(snapshot_empty_state)
     char err[LS_ERRLEN];
     ls_state *t;
     ck_assert_msg(load_bytes(bytes, n, 2, 3, &t, err) == 0, "%s", err);
-    ck_assert_uint_eq(t->groups, 0);
-    ck_assert_uint_eq(t->group_bytes, 0);
+    ck_assert_uint_eq(ls_state_groups(t), 0);
+    ck_assert_uint_eq(ls_state_group_bytes(t), 0);
     /* usable afterwards */
     int created;
     ls_state_upsert(t, "k", 1, ls_hash("k", 1), LS_NO_TIME, &created);
@@ -286,7 +286,7 @@ START_TEST(snapshot_wrong_magic_and_nagg)
     ck_assert_msg(strstr(err, "7 aggregates, the query 8") != NULL, "%s", err);
     ls_state *t;
     ck_assert_int_eq(load_bytes(bytes, n, 4, 0, &t, err), -1);
-    ck_assert_uint_eq(t->groups, 0); /* nothing was loaded */
+    ck_assert_uint_eq(ls_state_groups(t), 0); /* nothing was loaded */
     ls_state_free(t);
     free(bad);
     free(bytes);
@@ -323,13 +323,13 @@ START_TEST(snapshot_truncated_at_every_length)
     char err[LS_ERRLEN];
     ls_state *t;
     ck_assert_msg(load_bytes(bytes, n, 2, 2, &t, err) == 0, "%s", err);
-    ck_assert_uint_eq(t->groups, 3);
+    ck_assert_uint_eq(ls_state_groups(t), 3);
     ls_state_free(t);
     for (size_t len = 12; len < n; len++) {
         ck_assert_msg(load_bytes(bytes, len, 3, 2, &t, err) == -1, "a %zu-byte prefix loaded", len);
         ck_assert_msg(strstr(err, "snap/7") != NULL, "%zu: %s", len, err);
         ck_assert_msg(strstr(err, "truncated") || strstr(err, "corrupt"), "%zu: %s", len, err);
-        ck_assert_uint_le(t->groups, 3);
+        ck_assert_uint_le(ls_state_groups(t), 3);
         ls_state_free(t);
     }
     /* trailing garbage is not silently accepted either: it is ignored or an error */
@@ -337,7 +337,7 @@ START_TEST(snapshot_truncated_at_every_length)
     memcpy(longer, bytes, n);
     memcpy(longer + n, "junk!", 5);
     int rc = load_bytes(longer, n + 5, 2, 2, &t, err);
-    if (rc == 0) ck_assert_uint_eq(t->groups, 3);
+    if (rc == 0) ck_assert_uint_eq(ls_state_groups(t), 3);
     ls_state_free(t);
     free(longer);
     free(bytes);
@@ -461,7 +461,7 @@ START_TEST(snapshot_duplicate_key_refused)
     /* b holds the same key twice: put it in under two different hashes */
     ls_state_upsert(b, "dup", 3, ls_hash("dup", 3), LS_NO_TIME, &created);
     ls_state_upsert(b, "dup", 3, ls_hash("dup", 3) ^ 1, LS_NO_TIME, &created);
-    ck_assert_uint_eq(b->groups, 2);
+    ck_assert_uint_eq(ls_state_groups(b), 2);
     size_t n;
     char *bytes = snapshot(b, &n);
     char err[LS_ERRLEN];

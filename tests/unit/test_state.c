@@ -24,7 +24,7 @@ START_TEST(state_upsert_creates_then_finds)
     ls_group *g = upsert_int(s, &key, 42, LS_NO_TIME, &created);
     ck_assert_ptr_nonnull(g);
     ck_assert_int_eq(created, 1);
-    ck_assert_uint_eq(s->groups, 1);
+    ck_assert_uint_eq(ls_state_groups(s), 1);
     ck_assert_int_eq(g->window_end, LS_NO_TIME);
     ck_assert_int_eq(g->updated_batch, -1);
     ck_assert_uint_eq(g->nagg, 3);
@@ -40,13 +40,13 @@ START_TEST(state_upsert_creates_then_finds)
     ck_assert_ptr_eq(again, g);
     ck_assert_int_eq(created, 0);
     ck_assert_int_eq(again->acc[1].n, 5);
-    ck_assert_uint_eq(s->groups, 1);
+    ck_assert_uint_eq(ls_state_groups(s), 1);
 
     ls_group *other = upsert_int(s, &key, 43, 1000, &created);
     ck_assert_int_eq(created, 1);
     ck_assert_ptr_ne(other, g);
     ck_assert_int_eq(other->window_end, 1000);
-    ck_assert_uint_eq(s->groups, 2);
+    ck_assert_uint_eq(ls_state_groups(s), 2);
 
     /* the empty key (a global aggregate) is a key like any other */
     ls_group *empty = ls_state_upsert(s, "", 0, ls_hash("", 0), LS_NO_TIME, &created);
@@ -54,7 +54,7 @@ START_TEST(state_upsert_creates_then_finds)
     ck_assert_uint_eq(empty->key_len, 0);
     ck_assert_ptr_eq(ls_state_upsert(s, "", 0, ls_hash("", 0), LS_NO_TIME, &created), empty);
     ck_assert_int_eq(created, 0);
-    ck_assert_uint_eq(s->groups, 3);
+    ck_assert_uint_eq(ls_state_groups(s), 3);
     ls_buf_free(&key);
     ls_state_free(s);
 }
@@ -64,7 +64,7 @@ START_TEST(state_many_keys_partitioned)
 {
     enum { NKEYS = 100000, NPARTS = 16 };
     ls_state *s = ls_state_new(NPARTS, 2);
-    ck_assert_int_eq(s->nparts, NPARTS);
+    ck_assert_int_eq(ls_state_nparts(s), NPARTS);
     ls_buf key;
     ls_buf_init(&key);
     int created;
@@ -74,14 +74,14 @@ START_TEST(state_many_keys_partitioned)
         ck_assert_int_eq(created, 1);
         g->acc[0].v.i = k;
     }
-    ck_assert_uint_eq(s->groups, NKEYS);
+    ck_assert_uint_eq(ls_state_groups(s), NKEYS);
     size_t total = 0;
     for (int p = 0; p < NPARTS; p++) {
         /* a reasonable spread: every partition holds some keys */
-        ck_assert_uint_gt(s->parts[p].count, NKEYS / NPARTS / 2);
-        total += s->parts[p].count;
+        ck_assert_uint_gt(ls_state_part(s, p)->count, NKEYS / NPARTS / 2);
+        total += ls_state_part(s, p)->count;
         ls_group *g;
-        LS_HMAP_FOREACH(&s->parts[p], g) {
+        LS_HMAP_FOREACH(ls_state_part(s, p), g) {
             uint64_t h = ls_hash(ls_group_key(g, 2), g->key_len);
             ck_assert_int_eq(ls_state_partition_of(s, h), p);
         }
@@ -93,10 +93,10 @@ START_TEST(state_many_keys_partitioned)
         ck_assert_int_eq(created, 0);
         ck_assert_int_eq(g->acc[0].v.i, k);
     }
-    ck_assert_uint_eq(s->groups, NKEYS);
+    ck_assert_uint_eq(ls_state_groups(s), NKEYS);
     size_t mem = ls_state_memory(s);
     ck_assert_uint_gt(mem, mem0 + (size_t)NKEYS * (sizeof(ls_group) + 2 * sizeof(ls_acc)));
-    ck_assert_uint_eq(s->group_bytes, (size_t)NKEYS * ls_state_group_cost(s, key.len));
+    ck_assert_uint_eq(ls_state_group_bytes(s), (size_t)NKEYS * ls_state_group_cost(s, key.len));
     ck_assert_uint_ge(ls_state_group_cost(s, key.len),
                       sizeof(ls_group) + 2 * sizeof(ls_acc) + key.len + sizeof(size_t));
     ls_buf_free(&key);
@@ -107,7 +107,7 @@ END_TEST
 START_TEST(state_zero_partitions_means_one)
 {
     ls_state *s = ls_state_new(0, 1);
-    ck_assert_int_eq(s->nparts, 1);
+    ck_assert_int_eq(ls_state_nparts(s), 1);
     int created;
     ls_state_upsert(s, "k", 1, ls_hash("k", 1), LS_NO_TIME, &created);
     ck_assert_int_eq(created, 1);
@@ -124,19 +124,19 @@ START_TEST(state_evict_by_watermark)
     /* 1000 windowed groups with ends 1000, 2000, ..., 1000000; 50 without window */
     for (int64_t k = 1; k <= 1000; k++) upsert_int(s, &key, k, k * 1000, &created);
     for (int64_t k = 5000; k < 5050; k++) upsert_int(s, &key, k, LS_NO_TIME, &created);
-    ck_assert_uint_eq(s->groups, 1050);
+    ck_assert_uint_eq(ls_state_groups(s), 1050);
 
     ck_assert_uint_eq(ls_state_evict(s, LS_NO_TIME), 0);
     ck_assert_uint_eq(ls_state_evict(s, 999), 0);
-    ck_assert_uint_eq(s->groups, 1050);
+    ck_assert_uint_eq(ls_state_groups(s), 1050);
     /* end == watermark is evicted; end > watermark stays */
     ck_assert_uint_eq(ls_state_evict(s, 100000), 100);
-    ck_assert_uint_eq(s->groups, 950);
+    ck_assert_uint_eq(ls_state_groups(s), 950);
     ck_assert_uint_eq(ls_state_evict(s, 100999), 0);
     ck_assert_uint_eq(ls_state_evict(s, 101000), 1);
-    for (int p = 0; p < s->nparts; p++) {
+    for (int p = 0; p < ls_state_nparts(s); p++) {
         ls_group *g;
-        LS_HMAP_FOREACH(&s->parts[p], g)
+        LS_HMAP_FOREACH(ls_state_part(s, p), g)
             ck_assert(g->window_end == LS_NO_TIME || g->window_end > 101000);
     }
     /* evicted keys are gone: upsert creates them again */
@@ -146,15 +146,15 @@ START_TEST(state_evict_by_watermark)
     /* surviving keys are found */
     upsert_int(s, &key, 500, 500000, &created);
     ck_assert_int_eq(created, 0);
-    ck_assert_uint_eq(s->groups, 950);
+    ck_assert_uint_eq(ls_state_groups(s), 950);
     /* everything windowed goes; non-window groups are never evicted */
     ck_assert_uint_eq(ls_state_evict(s, INT64_MAX), 900);
-    ck_assert_uint_eq(s->groups, 50);
+    ck_assert_uint_eq(ls_state_groups(s), 50);
     for (int64_t k = 5000; k < 5050; k++) {
         upsert_int(s, &key, k, LS_NO_TIME, &created);
         ck_assert_int_eq(created, 0);
     }
-    ck_assert_uint_eq(s->groups, 50);
+    ck_assert_uint_eq(ls_state_groups(s), 50);
     ls_buf_free(&key);
     ls_state_free(s);
 }
@@ -168,19 +168,19 @@ START_TEST(state_memory_accounting)
     int created;
     size_t m0 = ls_state_memory(s);
     ck_assert_uint_gt(m0, 0);
-    ck_assert_uint_eq(s->group_bytes, 0);
+    ck_assert_uint_eq(ls_state_group_bytes(s), 0);
     for (int64_t k = 0; k < 2000; k++) upsert_int(s, &key, k, 10, &created);
     size_t m1 = ls_state_memory(s);
     size_t per_group = ls_state_group_cost(s, key.len);
-    ck_assert_uint_eq(s->group_bytes, 2000 * per_group);
+    ck_assert_uint_eq(ls_state_group_bytes(s), 2000 * per_group);
     ck_assert_uint_ge(m1, m0 + 2000 * per_group);
     /* upserting existing keys does not grow anything */
     for (int64_t k = 0; k < 2000; k++) upsert_int(s, &key, k, 10, &created);
     ck_assert_uint_eq(ls_state_memory(s), m1);
     /* after eviction only the (kept) hash indexes remain */
     ck_assert_uint_eq(ls_state_evict(s, 10), 2000);
-    ck_assert_uint_eq(s->groups, 0);
-    ck_assert_uint_eq(s->group_bytes, 0);
+    ck_assert_uint_eq(ls_state_groups(s), 0);
+    ck_assert_uint_eq(ls_state_group_bytes(s), 0);
     size_t m2 = ls_state_memory(s);
     ck_assert_uint_lt(m2, m1);
     ck_assert_uint_eq(m1 - m2, 2000 * per_group);
@@ -197,8 +197,8 @@ static double avg_displacement(const ls_state *s)
 {
     double total = 0;
     size_t n = 0;
-    for (int p = 0; p < s->nparts; p++) {
-        const ls_hmap *m = &s->parts[p];
+    for (int p = 0; p < ls_state_nparts(s); p++) {
+        const ls_hmap *m = ls_state_part(s, p);
         size_t mask = m->cap - 1;
         for (size_t i = 0; i < m->cap; i++)
             if (m->slots[i].item) {
