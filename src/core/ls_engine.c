@@ -74,7 +74,7 @@ static void plan_decoding(ls_engine *e)
     e->stamps = ls_xcalloc(e->plan->nsources + 1, sizeof *e->stamps);
     for (size_t s = 0; s < e->plan->nsources; s++) {
         ls_decode_plan *p = &e->plans[s];
-        const ls_schema *schema = e->plan->sources[s]->schema;
+        const ls_schema *schema = ls_source_declared(e->plan->sources[s])->schema;
         p->fields = ls_fieldset_new();
         p->schema = schema;
         for (size_t i = 0; i < e->plan->nqueries; i++) {
@@ -146,8 +146,10 @@ static void default_group_ids(ls_engine *e)
         ls_buf_printf(&id, ".%08llx", (unsigned long long)(ls_hash(p, strlen(p)) & 0xffffffffu));
         free(abs);
     }
-    for (size_t i = 0; i < e->plan->nsources; i++)
-        if (!e->plan->sources[i]->group_id) e->plan->sources[i]->group_id = ls_xstrdup(id.data);
+    for (size_t i = 0; i < e->plan->nsources; i++) {
+        ls_source_decl *d = ls_source_decl_of(e->plan->sources[i]);
+        if (!d->group_id) d->group_id = ls_xstrdup(id.data);
+    }
     ls_buf_free(&id);
 }
 
@@ -416,8 +418,8 @@ static int read_batch(ls_engine *e, const int64_t *planned, reader *r, ls_batch_
         if (planned[si] <= 0) continue;
         for (int left = 1; left;) {
             left = 0;
-            for (size_t pi = 0; pi < s->nparts; pi++) {
-                while (!s->parts[pi].reached && r->fill < CHUNK) {
+            for (size_t pi = 0; pi < ls_source_nparts(s); pi++) {
+                while (!ls_source_part_at(s, pi)->reached && r->fill < CHUNK) {
                     /* a stop (SIGINT, SIGTERM) is not looked at here: the batch is
                      * read to its planned end and finished, so that what a run
                      * commits never depends on when a signal came */
@@ -430,7 +432,7 @@ static int read_batch(ls_engine *e, const int64_t *planned, reader *r, ls_batch_
                     r->fill += n;
                 }
                 if (dispatch(e, r, si, err)) return -1;
-                left |= !s->parts[pi].reached;
+                left |= !ls_source_part_at(s, pi)->reached;
             }
         }
     }
@@ -439,7 +441,7 @@ static int read_batch(ls_engine *e, const int64_t *planned, reader *r, ls_batch_
 
 static int64_t records_per_trigger(const ls_source *s, const ls_trigger *t)
 {
-    return t->kind == LS_TRIGGER_ONCE ? 0 : s->max_per_trigger; /* once: everything, as Spark */
+    return t->kind == LS_TRIGGER_ONCE ? 0 : ls_source_declared(s)->max_per_trigger; /* once: everything, as Spark */
 }
 
 static void sleep_ms(double ms)
@@ -557,7 +559,7 @@ int ls_engine_run(ls_engine *e, char *err)
     }
     int bounded = e->trigger.kind != LS_TRIGGER_INTERVAL;
     for (size_t i = 0; i < e->plan->nsources; i++) {
-        e->plan->sources[i]->planned = 1;
+        ls_source_plan_batches(e->plan->sources[i]);
         if (ls_source_open(e->plan->sources[i], bounded, err)) return -1;
     }
     if (!e->quiet) {

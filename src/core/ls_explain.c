@@ -470,68 +470,69 @@ static void where_text(ls_buf *b, const ls_where_pred *p)
 static void source_text(ls_buf *b, const ls_engine *e, size_t si)
 {
     const ls_source *s = ls_engine_plan_c(e)->sources[si];
+    const ls_source_decl *sd = ls_source_declared(s);
     const ls_decode_plan *plan = ls_engine_decode_plan(e, si);
     ls_buf_printf(b, "\nsource %zu  ", si + 1);
-    put_safe(b, s->name);
+    put_safe(b, sd->name);
     ls_buf_putc(b, '\n');
-    if (s->is_files) {
+    if (sd->is_files) {
         label(b, "files");
-        put_safe(b, s->path ? s->path : "(a fixed list)");
+        put_safe(b, sd->path ? sd->path : "(a fixed list)");
         ls_buf_puts(b, " (oldest first, each once; names starting with . or _ skipped)\n");
         label(b, "format");
-        ls_buf_printf(b, "%s\n", ls_file_format_name(s->format));
+        ls_buf_printf(b, "%s\n", ls_file_format_name(sd->format));
         label(b, "polling");
-        dur_text(b, s->polling_ms);
+        dur_text(b, sd->polling_ms);
         ls_buf_puts(b, " between two listings\n");
         label(b, "max per trigger");
-        if (s->max_files > 0) ls_buf_printf(b, "%lld files", (long long)s->max_files);
-        if (s->max_files > 0 && s->max_per_trigger > 0) ls_buf_puts(b, ", ");
-        if (s->max_per_trigger > 0) ls_buf_printf(b, "%lld records", (long long)s->max_per_trigger);
-        if (s->max_files <= 0 && s->max_per_trigger <= 0) ls_buf_puts(b, "no limit");
+        if (sd->max_files > 0) ls_buf_printf(b, "%lld files", (long long)sd->max_files);
+        if (sd->max_files > 0 && sd->max_per_trigger > 0) ls_buf_puts(b, ", ");
+        if (sd->max_per_trigger > 0) ls_buf_printf(b, "%lld records", (long long)sd->max_per_trigger);
+        if (sd->max_files <= 0 && sd->max_per_trigger <= 0) ls_buf_puts(b, "no limit");
         ls_buf_putc(b, '\n');
         label(b, "max record bytes");
-        ls_buf_printf(b, "%zu (larger records are dead-lettered)\n", s->max_record_bytes);
+        ls_buf_printf(b, "%zu (larger records are dead-lettered)\n", sd->max_record_bytes);
         goto schema;
     }
-    label(b, s->ntopics == 1 ? "topic" : "topics");
-    for (size_t t = 0; t < s->ntopics; t++) {
+    label(b, sd->ntopics == 1 ? "topic" : "topics");
+    for (size_t t = 0; t < sd->ntopics; t++) {
         if (t) ls_buf_puts(b, ", ");
-        put_safe(b, s->topics[t]);
+        put_safe(b, sd->topics[t]);
     }
     ls_buf_putc(b, '\n');
     label(b, "bootstrap");
-    put_safe(b, s->bootstrap);
+    put_safe(b, sd->bootstrap);
     ls_buf_putc(b, '\n');
     label(b, "starting offsets");
-    ls_buf_puts(b, s->start_latest ? "latest" : "earliest");
+    ls_buf_puts(b, sd->start_latest ? "latest" : "earliest");
     if (ls_engine_checkpoint_dir(e)) ls_buf_puts(b, " (a checkpoint's positions come first)");
     ls_buf_putc(b, '\n');
     label(b, "max per trigger");
-    if (s->max_per_trigger > 0) {
-        ls_buf_printf(b, "%lld records, spread over the partitions", (long long)s->max_per_trigger);
+    if (sd->max_per_trigger > 0) {
+        ls_buf_printf(b, "%lld records, spread over the partitions", (long long)sd->max_per_trigger);
         if (ls_engine_trigger(e, NULL)->kind == LS_TRIGGER_ONCE) ls_buf_puts(b, " (not applied: trigger once)");
     } else {
         ls_buf_puts(b, "no limit");
     }
     ls_buf_putc(b, '\n');
     label(b, "max record bytes");
-    ls_buf_printf(b, "%zu (larger messages are dead-lettered)\n", s->max_record_bytes);
+    ls_buf_printf(b, "%zu (larger messages are dead-lettered)\n", sd->max_record_bytes);
     label(b, "connect timeout");
-    dur_text(b, s->connect_timeout_ms);
+    dur_text(b, sd->connect_timeout_ms);
     ls_buf_putc(b, '\n');
     label(b, "consumer group");
-    put_safe(b, s->group_id);
+    put_safe(b, sd->group_id);
     ls_buf_puts(b, " (positions committed for lag tools)\n");
     label(b, "kafka properties");
-    props_text(b, &s->props, 1);
+    props_text(b, &sd->props, 1);
     ls_buf_putc(b, '\n');
 schema:
     label(b, "schema");
-    if (!s->schema) {
+    if (!sd->schema) {
         ls_buf_puts(b, "none: JSON types");
     } else {
         names cols = { 0 };
-        for (size_t f = 0; f < s->schema->fields->n; f++) names_add(&cols, s->schema->fields->names[f]);
+        for (size_t f = 0; f < sd->schema->fields->n; f++) names_add(&cols, sd->schema->fields->names[f]);
         /* sorted: a Lua table has no order */
         for (size_t i = 1; i < cols.n; i++)
             for (size_t j = i; j > 0 && strcmp(cols.v[j - 1], cols.v[j]) > 0; j--) {
@@ -542,7 +543,7 @@ schema:
         for (size_t i = 0; i < cols.n; i++) {
             if (i) ls_buf_puts(b, ", ");
             put_safe(b, cols.v[i]);
-            ls_buf_printf(b, " %s", ls_type_name((ls_type)ls_schema_type(s->schema, cols.v[i])));
+            ls_buf_printf(b, " %s", ls_type_name((ls_type)ls_schema_type(sd->schema, cols.v[i])));
         }
         ls_buf_puts(b, " (other fields are not read)");
         free(cols.v);
@@ -624,7 +625,7 @@ static void query_text(ls_buf *b, const ls_engine *e, const ls_query *q)
     query_columns(q, &fields, &meta);
     label(b, "read");
     if (table) {
-        ls_buf_puts(b, q->source->schema ? "a Lua table of the schema's columns"
+        ls_buf_puts(b, ls_source_declared(q->source)->schema ? "a Lua table of the schema's columns"
                                          : "the whole record, decoded into a Lua table");
         if (q->map_meta) ls_buf_puts(b, ", and the Kafka metadata table");
     } else if (fields.n) {
@@ -823,7 +824,7 @@ void ls_explain_text(const ls_engine *e, const ls_engine_opts *o, ls_buf *b)
             if (!ls_query_needs_table(q)) continue;
             if (!first) ls_buf_puts(b, ", ");
             first = 0;
-            schema |= q->source->schema != NULL;
+            schema |= ls_source_declared(q->source)->schema != NULL;
             put_safe(b, q->name);
             ls_buf_printf(b, " (%s)", lua_reason(q));
         }
@@ -966,36 +967,37 @@ static void j_value(yajl_gen g, const ls_value *v)
 static void j_source(yajl_gen g, const ls_engine *e, size_t si)
 {
     const ls_source *s = ls_engine_plan_c(e)->sources[si];
+    const ls_source_decl *sd = ls_source_declared(s);
     const ls_decode_plan *plan = ls_engine_decode_plan(e, si);
     yajl_gen_map_open(g);
     kv_int(g, "id", (int64_t)si + 1);
-    kv_str(g, "name", s->name);
-    kv_str(g, "kind", s->is_files ? "files" : "kafka");
-    if (s->is_files) {
-        kv_str(g, "path", s->path);
-        kv_str(g, "format", ls_file_format_name(s->format));
-        kv_int_or_null(g, "max_files_per_trigger", s->max_files);
-        kv_int(g, "polling_ms", s->polling_ms);
+    kv_str(g, "name", sd->name);
+    kv_str(g, "kind", sd->is_files ? "files" : "kafka");
+    if (sd->is_files) {
+        kv_str(g, "path", sd->path);
+        kv_str(g, "format", ls_file_format_name(sd->format));
+        kv_int_or_null(g, "max_files_per_trigger", sd->max_files);
+        kv_int(g, "polling_ms", sd->polling_ms);
     }
     jkey(g, "topics");
     yajl_gen_array_open(g);
-    for (size_t t = 0; t < s->ntopics; t++) jstr(g, s->topics[t]);
+    for (size_t t = 0; t < sd->ntopics; t++) jstr(g, sd->topics[t]);
     yajl_gen_array_close(g);
-    kv_str(g, "bootstrap", s->bootstrap);
-    kv_str(g, "starting_offsets", s->start_latest ? "latest" : "earliest");
-    kv_int_or_null(g, "max_records_per_trigger", s->max_per_trigger);
-    kv_int(g, "max_record_bytes", (int64_t)s->max_record_bytes);
-    kv_int(g, "connect_timeout_ms", s->connect_timeout_ms);
-    kv_str(g, "group_id", s->group_id);
+    kv_str(g, "bootstrap", sd->bootstrap);
+    kv_str(g, "starting_offsets", sd->start_latest ? "latest" : "earliest");
+    kv_int_or_null(g, "max_records_per_trigger", sd->max_per_trigger);
+    kv_int(g, "max_record_bytes", (int64_t)sd->max_record_bytes);
+    kv_int(g, "connect_timeout_ms", sd->connect_timeout_ms);
+    kv_str(g, "group_id", sd->group_id);
     jkey(g, "kafka");
-    j_props(g, &s->props, 1);
+    j_props(g, &sd->props, 1);
     jkey(g, "schema");
-    if (!s->schema) {
+    if (!sd->schema) {
         yajl_gen_null(g);
     } else {
         ls_props sp = { 0 }; /* names and type names, sorted like properties */
-        for (size_t f = 0; f < s->schema->fields->n; f++)
-            ls_props_set(&sp, s->schema->fields->names[f], ls_type_name(s->schema->types[f]));
+        for (size_t f = 0; f < sd->schema->fields->n; f++)
+            ls_props_set(&sp, sd->schema->fields->names[f], ls_type_name(sd->schema->types[f]));
         j_props(g, &sp, 0);
         ls_props_free(&sp);
     }
@@ -1239,10 +1241,11 @@ int ls_explain(const ls_engine_opts *o, int json, FILE *out, char *err)
      * now, one by one as librdkafka reads them, with no client made. */
     for (size_t i = 0; i < ls_engine_plan_c(e)->nsources; i++) {
         char why[LS_ERRLEN];
-        if (ls_engine_plan_c(e)->sources[i]->is_files) continue;
-        rd_kafka_conf_t *conf = ls_kafka_conf(ls_engine_plan_c(e)->sources[i]->bootstrap, &ls_engine_plan_c(e)->sources[i]->props, why);
+        const ls_source_decl *d = ls_source_declared(ls_engine_plan_c(e)->sources[i]);
+        if (d->is_files) continue;
+        rd_kafka_conf_t *conf = ls_kafka_conf(d->bootstrap, &d->props, why);
         if (!conf) {
-            ls_seterr(err, "source %zu (%s): %s", i + 1, ls_engine_plan_c(e)->sources[i]->name, why);
+            ls_seterr(err, "source %zu (%s): %s", i + 1, d->name, why);
             ls_engine_free(e);
             return 2;
         }

@@ -103,7 +103,7 @@ static void origin_of(const ls_record *r, const ls_source *s, uint64_t seq, ls_o
     const rd_kafka_message_t *m = r->msg;
     const ls_file_msg *k = r->kmsg;
     if (k) { /* a test input's Kafka message */
-        o->topic = k->topic ? k->topic : s->ntopics ? s->topics[0] : "";
+        o->topic = k->topic ? k->topic : ls_source_declared(s)->ntopics ? ls_source_declared(s)->topics[0] : "";
         o->partition = k->partition;
         o->offset = k->offset;
         o->timestamp = k->timestamp;
@@ -142,6 +142,7 @@ int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const ls_record *r, cha
     ls_origin o;
     origin_of(r, ln->sources[si], seq, &o);
     const ls_source *s = ln->sources[si];
+    const ls_source_decl *sd = ls_source_declared(s);
     const ls_decode_plan *plan = &ln->plans[si];
     ls_recview *view = &ln->views[si];
     const char *payload = r->msg ? (r->msg->payload ? (const char *)r->msg->payload : "")
@@ -153,9 +154,9 @@ int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const ls_record *r, cha
     size_t view_nulls = 0, table_nulls = 0; /* values a failed schema cast made null */
     int timed = (ln->seen++ % LS_TIME_SAMPLE) == 0;
     double t0 = timed ? ls_mono_ms() : 0;
-    if (n > s->max_record_bytes) {
+    if (n > sd->max_record_bytes) {
         ls_seterr(why, "record too large: %zu bytes (max_record_bytes is %zu)", n,
-                  s->max_record_bytes);
+                  sd->max_record_bytes);
         bad = 1;
     } else if (plan->needs_view && ls_json_scan(payload, n, plan->fields, view, why)) {
         bad = 1;

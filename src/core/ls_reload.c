@@ -32,16 +32,17 @@ static int by_text(const void *a, const void *b)
  * schema's columns sorted: a Lua table has no order). */
 static void source_shape(const ls_source *s, ls_buf *out)
 {
-    ls_buf_printf(out, "%s", s->name ? s->name : "?");
-    if (s->is_files) ls_buf_printf(out, " format %s", ls_file_format_name(s->format));
-    else ls_buf_printf(out, " at %s from %s", s->bootstrap, s->start_latest ? "latest" : "earliest");
-    if (!s->schema) return;
-    size_t n = s->schema->fields->n;
+    const ls_source_decl *sd = ls_source_declared(s);
+    ls_buf_printf(out, "%s", sd->name ? sd->name : "?");
+    if (sd->is_files) ls_buf_printf(out, " format %s", ls_file_format_name(sd->format));
+    else ls_buf_printf(out, " at %s from %s", sd->bootstrap, sd->start_latest ? "latest" : "earliest");
+    if (!sd->schema) return;
+    size_t n = sd->schema->fields->n;
     char **cols = ls_xcalloc(n + 1, sizeof *cols);
     for (size_t i = 0; i < n; i++) {
         ls_buf c;
         ls_buf_init(&c);
-        ls_buf_printf(&c, "%s:%s", s->schema->fields->names[i], ls_type_name(s->schema->types[i]));
+        ls_buf_printf(&c, "%s:%s", sd->schema->fields->names[i], ls_type_name(sd->schema->types[i]));
         cols[i] = c.data;
     }
     qsort(cols, n, sizeof *cols, by_text);
@@ -165,10 +166,12 @@ static void take_over(ls_query *q, ls_query *old, ls_source *source)
 /* What a source may change in place: its caps and polling. */
 static void adopt_source_options(ls_source *s, const ls_source *n)
 {
-    s->max_per_trigger = n->max_per_trigger;
-    s->max_files = n->max_files;
-    s->polling_ms = n->polling_ms;
-    s->max_record_bytes = n->max_record_bytes;
+    ls_source_decl *d = ls_source_decl_of(s);
+    const ls_source_decl *nd = ls_source_declared(n);
+    d->max_per_trigger = nd->max_per_trigger;
+    d->max_files = nd->max_files;
+    d->polling_ms = nd->polling_ms;
+    d->max_record_bytes = nd->max_record_bytes;
 }
 
 int ls_reload(ls_engine *e, const ls_engine_opts *o, char *fatal)

@@ -182,9 +182,9 @@ static long source_named(const ls_engine *e, const char *name, size_t n)
     if (numeric && num >= 1 && (size_t)num <= ls_engine_plan_c(e)->nsources) found = num - 1;
     for (size_t i = 0; found < 0 && i < ls_engine_plan_c(e)->nsources; i++) {
         const ls_source *s = ls_engine_plan_c(e)->sources[i];
-        if (s->path && strcmp(s->path, copy) == 0) found = (long)i;
-        for (size_t t = 0; found < 0 && !s->is_files && t < s->ntopics; t++)
-            if (strcmp(s->topics[t], copy) == 0) found = (long)i;
+        if (ls_source_declared(s)->path && strcmp(ls_source_declared(s)->path, copy) == 0) found = (long)i;
+        for (size_t t = 0; found < 0 && !ls_source_declared(s)->is_files && t < ls_source_declared(s)->ntopics; t++)
+            if (strcmp(ls_source_declared(s)->topics[t], copy) == 0) found = (long)i;
     }
     free(copy);
     return found;
@@ -193,7 +193,7 @@ static long source_named(const ls_engine *e, const char *name, size_t n)
 static void list_sources(const ls_engine *e, ls_buf *b)
 {
     for (size_t i = 0; i < ls_engine_plan_c(e)->nsources; i++)
-        ls_buf_printf(b, "%s%zu = %s", i ? ", " : "", i + 1, ls_engine_plan_c(e)->sources[i]->name);
+        ls_buf_printf(b, "%s%zu = %s", i ? ", " : "", i + 1, ls_source_declared(ls_engine_plan_c(e)->sources[i])->name);
 }
 
 static int ends_with(const char *s, const char *tail)
@@ -206,7 +206,7 @@ static int ends_with(const char *s, const char *tail)
  * envelopes from *.kafka.jsonl, a JSON document from *.json, else lines. */
 static ls_file_format input_format(const ls_source *s, const char *path)
 {
-    if (s->is_files) return s->format;
+    if (ls_source_declared(s)->is_files) return ls_source_declared(s)->format;
     if (ends_with(path, ".kafka.jsonl")) return LS_FORMAT_KAFKA;
     return ends_with(path, ".json") ? LS_FORMAT_JSON : LS_FORMAT_NDJSON;
 }
@@ -278,10 +278,10 @@ static int bind_inputs(ls_engine *e, const ls_test_opts *o)
         ls_source *s = ls_engine_plan_c(e)->sources[si];
         if (rc == 0) {
             if (!counts[si])
-                ls_log("test: source %zu (%s) has no --input: it reads nothing", si + 1, s->name);
+                ls_log("test: source %zu (%s) has no --input: it reads nothing", si + 1, ls_source_declared(s)->name);
             ls_source_use_files(s, paths[si], formats[si], counts[si]);
-            s->max_per_trigger = o->batch_size;
-            s->max_files = 0;
+            ls_source_decl_of(s)->max_per_trigger = o->batch_size;
+            ls_source_decl_of(s)->max_files = 0;
         }
         free(paths[si]);
         free(formats[si]);

@@ -18,10 +18,11 @@ int ls_consume(const ls_consume_opts *o)
     }
     ls_source *s = ls_source_new(o->bootstrap);
     ls_source_add_topic(s, o->topic);
-    s->start_latest = !o->from_beginning;
-    s->connect_timeout_ms = o->connect_timeout_ms;
+    ls_source_decl *d = ls_source_decl_of(s);
+    d->start_latest = !o->from_beginning;
+    d->connect_timeout_ms = o->connect_timeout_ms;
     for (size_t i = 0; o->props && i < o->props->n; i++)
-        ls_props_set(&s->props, o->props->names[i], o->props->values[i]);
+        ls_props_set(&d->props, o->props->names[i], o->props->values[i]);
     if (ls_source_open(s, o->to_end, err)) {
         ls_log("consume: %s", err);
         ls_source_free(s);

@@ -1,5 +1,6 @@
 /* ls_source.c - the Kafka consumer behind a source (see ls_source.h). */
 #include "ls_source.h"
+#include "ls_source_impl.h"
 #include "ls_source_files.h"
 
 #include <math.h>
@@ -13,22 +14,52 @@
 ls_source *ls_source_new(const char *bootstrap)
 {
     ls_source *s = ls_xcalloc(1, sizeof *s);
-    s->bootstrap = ls_xstrdup(bootstrap);
-    s->max_record_bytes = 1 << 20;
-    s->connect_timeout_ms = 10000;
+    s->d.bootstrap = ls_xstrdup(bootstrap);
+    s->d.max_record_bytes = 1 << 20;
+    s->d.connect_timeout_ms = 10000;
     return s;
+}
+
+ls_source_decl *ls_source_decl_of(ls_source *s)
+{
+    return &s->d;
+}
+
+const ls_source_decl *ls_source_declared(const ls_source *s)
+{
+    return &s->d;
+}
+
+int ls_source_connected(const ls_source *s)
+{
+    return s->rk != NULL;
+}
+
+size_t ls_source_nparts(const ls_source *s)
+{
+    return s->nparts;
+}
+
+const ls_source_part *ls_source_part_at(const ls_source *s, size_t i)
+{
+    return i < s->nparts ? &s->parts[i] : NULL;
+}
+
+void ls_source_plan_batches(ls_source *s)
+{
+    s->planned = 1;
 }
 
 void ls_source_add_topic(ls_source *s, const char *topic)
 {
-    s->topics = ls_xrealloc(s->topics, (s->ntopics + 1) * sizeof *s->topics);
-    s->topics[s->ntopics++] = ls_xstrdup(topic);
+    s->d.topics = ls_xrealloc(s->d.topics, (s->d.ntopics + 1) * sizeof *s->d.topics);
+    s->d.topics[s->d.ntopics++] = ls_xstrdup(topic);
 }
 
 void ls_source_free(ls_source *s)
 {
     if (!s) return;
-    if (s->is_files) ls_fsrc_free(s);
+    if (s->d.is_files) ls_fsrc_free(s);
     for (size_t i = 0; i < s->nparts; i++) {
         ls_source_part *p = &s->parts[i];
         for (size_t k = 0; k < p->nstash; k++) rd_kafka_message_destroy(p->stash[k]);
@@ -44,44 +75,44 @@ void ls_source_free(ls_source *s)
     free(s->parts);
     for (size_t i = 0; i < s->nresume; i++) free(s->resume[i].topic);
     free(s->resume);
-    free(s->group_id);
-    for (size_t i = 0; i < s->ntopics; i++) free(s->topics[i]);
-    free(s->topics);
-    ls_props_free(&s->props);
-    ls_schema_free(s->schema);
-    free(s->name);
-    free(s->bootstrap);
+    free(s->d.group_id);
+    for (size_t i = 0; i < s->d.ntopics; i++) free(s->d.topics[i]);
+    free(s->d.topics);
+    ls_props_free(&s->d.props);
+    ls_schema_free(s->d.schema);
+    free(s->d.name);
+    free(s->d.bootstrap);
     free(s);
 }
 
 static int discover(ls_source *s, char *err)
 {
-    for (size_t t = 0; t < s->ntopics; t++) {
-        size_t len = strlen(s->topics[t]);
+    for (size_t t = 0; t < s->d.ntopics; t++) {
+        size_t len = strlen(s->d.topics[t]);
         if (len == 0 || len > MAX_TOPIC_NAME) {
             ls_seterr(err, "topic name of %zu characters: Kafka topic names have 1 to %d", len,
                       MAX_TOPIC_NAME);
             return -1;
         }
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, s->topics[t], NULL);
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, s->d.topics[t], NULL);
         if (!rkt) {
-            ls_seterr(err, "topic %.64s: %s", s->topics[t], rd_kafka_err2str(rd_kafka_last_error()));
+            ls_seterr(err, "topic %.64s: %s", s->d.topics[t], rd_kafka_err2str(rd_kafka_last_error()));
             return -1;
         }
         const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t e = rd_kafka_metadata(s->rk, 0, rkt, &md, s->connect_timeout_ms);
+        rd_kafka_resp_err_t e = rd_kafka_metadata(s->rk, 0, rkt, &md, s->d.connect_timeout_ms);
         rd_kafka_topic_destroy(rkt);
         if (e || !md) {
-            ls_seterr(err, "topic %s: cannot read metadata from %s: %s", s->topics[t],
-                      s->bootstrap, rd_kafka_err2str(e));
+            ls_seterr(err, "topic %s: cannot read metadata from %s: %s", s->d.topics[t],
+                      s->d.bootstrap, rd_kafka_err2str(e));
             return -1;
         }
         const struct rd_kafka_metadata_topic *mt = md->topic_cnt ? &md->topics[0] : NULL;
         if (!mt || mt->err || mt->partition_cnt == 0) {
             ls_seterr(err, "topic %s does not exist on %s%s%s (create it first, e.g. "
                       "scripts/kafka.sh create-topic %s)",
-                      s->topics[t], s->bootstrap, mt && mt->err ? ": " : "",
-                      mt && mt->err ? rd_kafka_err2str(mt->err) : "", s->topics[t]);
+                      s->d.topics[t], s->d.bootstrap, mt && mt->err ? ": " : "",
+                      mt && mt->err ? rd_kafka_err2str(mt->err) : "", s->d.topics[t]);
             rd_kafka_metadata_destroy(md);
             return -1;
         }
@@ -90,7 +121,7 @@ static int discover(ls_source *s, char *err)
         for (int p = 0; p < mt->partition_cnt; p++) {
             ls_source_part *sp = &s->parts[s->nparts++];
             memset(sp, 0, sizeof *sp);
-            sp->topic = ls_xstrdup(s->topics[t]);
+            sp->topic = ls_xstrdup(s->d.topics[t]);
             sp->partition = mt->partitions[p].id;
             sp->next = -1;
             sp->bound = -1;
@@ -128,9 +159,9 @@ static int split_queues(ls_source *s, char *err)
 
 int ls_source_open(ls_source *s, int bounded, char *err)
 {
-    if (s->is_files) return ls_fsrc_open(s, bounded, err);
+    if (s->d.is_files) return ls_fsrc_open(s, bounded, err);
     ls_props props = { 0 };
-    ls_props_set(&props, "group.id", s->group_id ? s->group_id : "luastream");
+    ls_props_set(&props, "group.id", s->d.group_id ? s->d.group_id : "luastream");
     ls_props_set(&props, "enable.auto.commit", "false");
     ls_props_set(&props, "enable.auto.offset.store", "false");
     ls_props_set(&props, "enable.partition.eof", "true");
@@ -142,8 +173,8 @@ int ls_source_open(ls_source *s, int bounded, char *err)
      * fetcher, 4 MB per partition ran 4x slower). */
     ls_props_set(&props, "queued.min.messages", "1000000");
     ls_props_set(&props, "queued.max.messages.kbytes", "32768");
-    for (size_t i = 0; i < s->props.n; i++) ls_props_set(&props, s->props.names[i], s->props.values[i]);
-    rd_kafka_conf_t *conf = ls_kafka_conf(s->bootstrap, &props, err);
+    for (size_t i = 0; i < s->d.props.n; i++) ls_props_set(&props, s->d.props.names[i], s->d.props.values[i]);
+    rd_kafka_conf_t *conf = ls_kafka_conf(s->d.bootstrap, &props, err);
     ls_props_free(&props);
     if (!conf) return -1;
     char errstr[512];
@@ -163,7 +194,7 @@ int ls_source_open(ls_source *s, int bounded, char *err)
         ls_seterr(err, "kafka consumer: no consumer queue");
         return -1;
     }
-    if (ls_kafka_check_reachable(s->rk, s->bootstrap, s->connect_timeout_ms, err)) return -1;
+    if (ls_kafka_check_reachable(s->rk, s->d.bootstrap, s->d.connect_timeout_ms, err)) return -1;
     if (discover(s, err)) return -1;
 
     s->bounded = bounded;
@@ -172,14 +203,14 @@ int ls_source_open(ls_source *s, int bounded, char *err)
         ls_source_part *p = &s->parts[i];
         int64_t lo = 0, hi = 0;
         e = rd_kafka_query_watermark_offsets(s->rk, p->topic, p->partition, &lo, &hi,
-                                             s->connect_timeout_ms);
+                                             s->d.connect_timeout_ms);
         if (e) {
             ls_seterr(err, "%s[%d]: cannot read offsets: %s", p->topic, p->partition,
                       rd_kafka_err2str(e));
             rd_kafka_topic_partition_list_destroy(list);
             return -1;
         }
-        p->next = s->start_latest ? hi : lo;
+        p->next = s->d.start_latest ? hi : lo;
         for (size_t r = 0; r < s->nresume; r++)
             if (s->resume[r].partition == p->partition && strcmp(s->resume[r].topic, p->topic) == 0) {
                 p->next = s->resume[r].next;
@@ -294,10 +325,10 @@ static int query_latest(ls_source *s, char *err)
     for (size_t i = 0; i < s->nparts; i++)
         rd_kafka_topic_partition_list_add(l, s->parts[i].topic, s->parts[i].partition)->offset =
             RD_KAFKA_OFFSET_END; /* a ListOffsets timestamp of -1: the latest offset */
-    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(s->rk, l, s->connect_timeout_ms);
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(s->rk, l, s->d.connect_timeout_ms);
     int rc = 0;
     if (e) {
-        ls_seterr(err, "cannot read the latest offsets from %s: %s", s->bootstrap,
+        ls_seterr(err, "cannot read the latest offsets from %s: %s", s->d.bootstrap,
                   rd_kafka_err2str(e));
         rc = -1;
     }
@@ -319,7 +350,7 @@ static int query_latest(ls_source *s, char *err)
 
 int64_t ls_source_plan(ls_source *s, int64_t cap, char *err)
 {
-    if (s->is_files) return ls_fsrc_plan(s, cap);
+    if (s->d.is_files) return ls_fsrc_plan(s, cap);
     int fatal = 0;
     if (s->queue && drain_consumer_queue(s, &fatal, err)) return -1;
     int replay = 0;
@@ -467,7 +498,7 @@ size_t ls_source_read(ls_source *s, size_t pi, int timeout_ms, ls_record *out, s
                       int *fatal, char *err)
 {
     *fatal = 0;
-    if (s->is_files) return ls_fsrc_read(s, pi, out, max);
+    if (s->d.is_files) return ls_fsrc_read(s, pi, out, max);
     rd_kafka_message_t *msgs[1024];
     if (max > sizeof msgs / sizeof *msgs) max = sizeof msgs / sizeof *msgs;
     size_t n = kafka_read(s, pi, timeout_ms, msgs, max, fatal, err);
@@ -480,7 +511,7 @@ size_t ls_source_read(ls_source *s, size_t pi, int timeout_ms, ls_record *out, s
 
 void ls_source_end_batch(ls_source *s)
 {
-    if (s->is_files) ls_fsrc_end_batch(s);
+    if (s->d.is_files) ls_fsrc_end_batch(s);
     for (size_t i = 0; i < s->nparts; i++) {
         ls_source_part *p = &s->parts[i];
         if (p->reached && p->next < p->batch_end) p->next = p->batch_end;
@@ -489,7 +520,7 @@ void ls_source_end_batch(ls_source *s)
 
 size_t ls_source_arrived(ls_source *s)
 {
-    if (s->is_files) return ls_fsrc_arrived(s);
+    if (s->d.is_files) return ls_fsrc_arrived(s);
     size_t got = 0;
     for (size_t i = 0; i < s->nparts; i++) {
         ls_source_part *p = &s->parts[i];
@@ -542,7 +573,7 @@ int64_t ls_source_position(const ls_source_part *p, int planned_end)
 
 void ls_source_commit_group(ls_source *s)
 {
-    if (s->is_files) return;
+    if (s->d.is_files) return;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)s->nparts);
     for (size_t i = 0; i < s->nparts; i++)
         if (s->parts[i].next >= 0)

@@ -53,39 +53,42 @@ typedef struct ls_source_part {
  * checkpoint, so that a restart skips it without reading it again. */
 #define LS_FILE_DONE (-1)
 
-typedef struct ls_source {
+/* What a script declares about a source: plain data that the compiler sets
+ * before ls_source_open (through ls_source_decl_of) and that explain,
+ * reload and progress reports read. The source owns its strings. */
+typedef struct ls_source_decl {
     char *name;              /* the description shown in progress reports */
     char *bootstrap;
     size_t ntopics;
-    char **topics;
+    char **topics;           /* a file source: its path */
     int start_latest;        /* starting_offsets = "latest" */
     int64_t max_per_trigger; /* 0 = unlimited */
     size_t max_record_bytes;
     int connect_timeout_ms;
     ls_props props;          /* pass-through librdkafka properties */
-    ls_schema *schema;       /* owned: the declared column types, or NULL (JSON types) */
-    rd_kafka_t *rk;
-    rd_kafka_queue_t *queue; /* the consumer queue: errors, and records when not planned */
-    size_t nparts;
-    ls_source_part *parts;
-    int bounded;
-    int planned;             /* set before open: batches are planned per partition */
+    ls_schema *schema;       /* the declared column types, or NULL (JSON types) */
     char *group_id;          /* consumer group offsets are committed under (lag tools) */
-    size_t nresume;          /* resume offsets set before open */
-    ls_source_part *resume;
     /* File sources (ls.file_source): each file is a part (topic = its path,
      * partition 0) whose offsets count records; no Kafka at all. */
     int is_files;
-    char *path;              /* the glob pattern or directory; NULL: the fixed list below */
-    size_t nfixed;           /* ls_source_use_files: the files, their formats */
-    char **fixed;
-    ls_file_format *fixed_formats;
+    char *path;              /* the glob pattern or directory; NULL: a fixed list
+                                (ls_source_use_files) */
     ls_file_format format;
     int64_t max_files;       /* max_files_per_trigger, 0 = unlimited */
     int64_t polling_ms;      /* least time between two listings */
-    double listed_at;        /* when the files were last listed (monotonic ms), -1 never */
-    int list_failing;        /* listing failed (reported once until it works again) */
-} ls_source;
+} ls_source_decl;
+
+/* Opaque (its fields: ls_source_impl.h, for the source's own files). */
+typedef struct ls_source ls_source;
+
+/* The declaration, to set before ls_source_open; read it any time. */
+ls_source_decl *ls_source_decl_of(ls_source *s);
+const ls_source_decl *ls_source_declared(const ls_source *s);
+/* A Kafka client was made (by ls_source_open). */
+int ls_source_connected(const ls_source *s);
+/* The partitions (or files) known so far, in reading order. */
+size_t ls_source_nparts(const ls_source *s);
+const ls_source_part *ls_source_part_at(const ls_source *s, size_t i);
 
 ls_source *ls_source_new(const char *bootstrap);
 /* A file source over path (a glob pattern or a directory) read as format. */
@@ -96,6 +99,10 @@ void ls_source_use_files(ls_source *s, const char *const *paths, const ls_file_f
                          size_t n);
 void ls_source_add_topic(ls_source *s, const char *topic);
 void ls_source_free(ls_source *s);
+
+/* Before open: batches are planned per partition (ls_source_plan, the
+ * engine); without it records are polled from one queue (luastream consume). */
+void ls_source_plan_batches(ls_source *s);
 
 /* Connects (bounded wait), discovers partitions, assigns them from the
  * starting offsets (or the resume offsets) and, when bounded, records the

@@ -16,15 +16,16 @@
 #include <string.h>
 
 #include "ls_source.h"
+#include "ls_source_impl.h"
 #include "ls_source_files.h"
 
 ls_source *ls_source_new_files(const char *path, ls_file_format format)
 {
     ls_source *s = ls_source_new("localhost:9092"); /* sinks and dead letters default to it */
-    s->is_files = 1;
-    s->path = ls_xstrdup(path);
-    s->format = format;
-    s->polling_ms = 1000;
+    s->d.is_files = 1;
+    s->d.path = ls_xstrdup(path);
+    s->d.format = format;
+    s->d.polling_ms = 1000;
     s->listed_at = -1;
     ls_source_add_topic(s, path);
     return s;
@@ -33,9 +34,9 @@ ls_source *ls_source_new_files(const char *path, ls_file_format format)
 void ls_source_use_files(ls_source *s, const char *const *paths, const ls_file_format *formats,
                          size_t n)
 {
-    s->is_files = 1;
-    free(s->path);
-    s->path = NULL;
+    s->d.is_files = 1;
+    free(s->d.path);
+    s->d.path = NULL;
     s->fixed = ls_xcalloc(n + 1, sizeof *s->fixed);
     s->fixed_formats = ls_xcalloc(n + 1, sizeof *s->fixed_formats);
     for (size_t i = 0; i < n; i++) {
@@ -56,7 +57,7 @@ static ls_source_part *add_part(ls_source *s, const char *path)
     p->resume = -1;
     p->fixed_end = -1;
     p->reached = 1;
-    p->format = s->format;
+    p->format = s->d.format;
     return p;
 }
 
@@ -68,7 +69,7 @@ static size_t list_new(ls_source *s)
     ls_file_entry *l;
     size_t n;
     char err[LS_ERRLEN];
-    if (ls_files_list(s->path, &l, &n, err)) {
+    if (ls_files_list(s->d.path, &l, &n, err)) {
         if (!s->list_failing) ls_log("file source: %s (retrying)", err);
         s->list_failing = 1;
         return 0;
@@ -86,8 +87,8 @@ static size_t list_new(ls_source *s)
 
 static void maybe_list(ls_source *s)
 {
-    if (s->bounded || !s->path) return;
-    if (s->listed_at >= 0 && ls_mono_ms() - s->listed_at < (double)s->polling_ms) return;
+    if (s->bounded || !s->d.path) return;
+    if (s->listed_at >= 0 && ls_mono_ms() - s->listed_at < (double)s->d.polling_ms) return;
     list_new(s);
 }
 
@@ -95,7 +96,7 @@ int ls_fsrc_open(ls_source *s, int bounded, char *err)
 {
     (void)err;
     s->bounded = bounded;
-    if (!s->path) { /* a fixed list, read in its order; a file given twice is read twice */
+    if (!s->d.path) { /* a fixed list, read in its order; a file given twice is read twice */
         for (size_t i = 0; i < s->nfixed; i++) add_part(s, s->fixed[i])->format = s->fixed_formats[i];
         return 0;
     }
@@ -156,7 +157,7 @@ int64_t ls_fsrc_plan(ls_source *s, int64_t cap)
         p->reached = 1;
         if (p->done) continue;
         if (replay ? fixed <= p->next
-                   : (s->max_files > 0 && files >= s->max_files) || (cap > 0 && planned >= cap))
+                   : (s->d.max_files > 0 && files >= s->d.max_files) || (cap > 0 && planned >= cap))
             continue;
         if (!p->recs && load(p)) continue;
         int64_t end = replay && fixed < p->latest ? fixed : p->latest;
@@ -179,7 +180,7 @@ size_t ls_fsrc_read(ls_source *s, size_t pi, ls_record *out, size_t max)
     /* a fixed list (test inputs) names files by their base name: expected
      * dead letters do not depend on where the test runs from */
     const char *name = p->topic;
-    if (!s->path && strrchr(name, '/')) name = strrchr(name, '/') + 1;
+    if (!s->d.path && strrchr(name, '/')) name = strrchr(name, '/') + 1;
     size_t k = 0;
     while (k < max && p->next < p->batch_end && p->recs) {
         const ls_file_span *sp = &p->recs->recs[p->next];
@@ -218,5 +219,5 @@ void ls_fsrc_free(ls_source *s)
     for (size_t i = 0; i < s->nfixed; i++) free(s->fixed[i]);
     free(s->fixed);
     free(s->fixed_formats);
-    free(s->path);
+    free(s->d.path);
 }

@@ -402,7 +402,7 @@ static int read_schema(lua_State *L, int d, ls_source *s, const char *what, char
 {
     int has = get_table(L, d, "schema", 0, what, err);
     if (has <= 0) return has;
-    s->schema = ls_schema_new();
+    ls_source_decl_of(s)->schema = ls_schema_new();
     lua_pushnil(L);
     while (lua_next(L, -2)) {
         ls_type t;
@@ -410,7 +410,7 @@ static int read_schema(lua_State *L, int d, ls_source *s, const char *what, char
         const char *col = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
         const char *ty = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
         if (!col || n == 0 || memchr(col, '\0', n) || !ty || ls_type_parse(ty, &t) != 0 ||
-            ls_schema_add(s->schema, col, t) != 0) {
+            ls_schema_add(ls_source_decl_of(s)->schema, col, t) != 0) {
             ls_seterr(err, "%s: schema: each entry must be column = \"type\" with a type of "
                       "string, int, bigint, double, boolean or timestamp", what);
             lua_pop(L, 3);
@@ -439,21 +439,22 @@ static int compile_files(compiler *e, lua_State *L, int d, const char *what, cha
     }
     free(format);
     ls_source *s = ls_source_new_files(path, f);
+    ls_source_decl *sd = ls_source_decl_of(s);
     e->plan->sources[e->plan->nsources++] = s;
     ls_buf name;
     ls_buf_init(&name);
     ls_buf_printf(&name, "FileStreamSource[%s]", path);
-    s->name = name.data;
+    sd->name = name.data;
     free(path);
     int64_t v;
     if (get_int(L, d, "max_files_per_trigger", 0, 0, INT64_MAX, what, &v, err)) return -1;
-    s->max_files = v;
+    sd->max_files = v;
     if (get_int(L, d, "max_records_per_trigger", 0, 0, INT64_MAX, what, &v, err)) return -1;
-    s->max_per_trigger = v;
+    sd->max_per_trigger = v;
     if (get_int(L, d, "max_record_bytes", 1 << 20, 1, INT32_MAX, what, &v, err)) return -1;
-    s->max_record_bytes = (size_t)v;
+    sd->max_record_bytes = (size_t)v;
     if (get_int(L, d, "polling_ms", 1000, 1, INT32_MAX, what, &v, err)) return -1;
-    s->polling_ms = v;
+    sd->polling_ms = v;
     return read_schema(L, d, s, what, err);
 }
 
@@ -473,6 +474,7 @@ static int compile_source(compiler *e, lua_State *L, int d, size_t i, char *err)
     char *bootstrap;
     if (get_str(L, d, "bootstrap", 1, what, &bootstrap, err)) return -1;
     ls_source *s = ls_source_new(bootstrap);
+    ls_source_decl *sd = ls_source_decl_of(s);
     free(bootstrap);
     e->plan->sources[e->plan->nsources++] = s;
     if (get_table(L, d, "topics", 1, what, err) < 0) return -1;
@@ -496,7 +498,7 @@ static int compile_source(compiler *e, lua_State *L, int d, size_t i, char *err)
     }
     lua_pop(L, 1);
     ls_buf_puts(&name, "]]");
-    s->name = name.data;
+    sd->name = name.data;
     if (nt == 0) {
         ls_seterr(err, "%s: no topic", what);
         return -1;
@@ -508,17 +510,17 @@ static int compile_source(compiler *e, lua_State *L, int d, size_t i, char *err)
         free(so);
         return -1;
     }
-    s->start_latest = so && strcmp(so, "latest") == 0;
+    sd->start_latest = so && strcmp(so, "latest") == 0;
     free(so);
     int64_t v;
     if (get_int(L, d, "max_records_per_trigger", 0, 0, INT64_MAX, what, &v, err)) return -1;
-    s->max_per_trigger = v;
+    sd->max_per_trigger = v;
     if (get_int(L, d, "max_record_bytes", 1 << 20, 1, INT32_MAX, what, &v, err)) return -1;
-    s->max_record_bytes = (size_t)v;
+    sd->max_record_bytes = (size_t)v;
     if (get_int(L, d, "connect_timeout_ms", 10000, 1, INT32_MAX, what, &v, err)) return -1;
-    s->connect_timeout_ms = (int)v;
-    if (get_str(L, d, "group_id", 0, what, &s->group_id, err)) return -1;
-    if (read_props(L, d, &s->props, what, err)) return -1;
+    sd->connect_timeout_ms = (int)v;
+    if (get_str(L, d, "group_id", 0, what, &sd->group_id, err)) return -1;
+    if (read_props(L, d, &sd->props, what, err)) return -1;
     return read_schema(L, d, s, what, err);
 }
 
@@ -831,7 +833,7 @@ static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, cha
         }
         ls_props props = { 0 };
         if (read_props(L, sk, &props, what, err) == 0) {
-            const char *bs = bootstrap ? bootstrap : q->source->bootstrap;
+            const char *bs = bootstrap ? bootstrap : ls_source_declared(q->source)->bootstrap;
             ls_buf topic;
             ls_buf_init(&topic);
             /* PREFIX.<query>, a topic of its own, or (routed by a function) the
@@ -914,7 +916,7 @@ static int compile_dead_letter(compiler *e, lua_State *L, int sk, char *err)
             (tt != LUA_TSTRING || get_str(L, sk, "topic", 0, what, &fixed, err) == 0) &&
             get_str(L, sk, "bootstrap", 0, what, &bootstrap, err) == 0 &&
             read_props(L, sk, &props, what, err) == 0) {
-            const char *bs = bootstrap ? bootstrap : e->plan->sources[0]->bootstrap;
+            const char *bs = bootstrap ? bootstrap : ls_source_declared(e->plan->sources[0])->bootstrap;
             ls_buf topic;
             ls_buf_init(&topic);
             ls_buf_printf(&topic, "%s.dead_letter", prefix ? prefix : fixed ? fixed : "luastream");
@@ -1057,8 +1059,8 @@ static int compile_hll(lua_State *L, int ad, const ls_query *q, ls_agg_spec *a, 
         return -1;
     }
     const ls_colref *c = &q->agg_cols[q->naggs - 1];
-    a->hash_int32 = q->map_ref == LUA_NOREF && c->join < 0 && q->source && q->source->schema &&
-                    ls_schema_type(q->source->schema, c->name) == (int)LS_TYPE_INT;
+    a->hash_int32 = q->map_ref == LUA_NOREF && c->join < 0 && q->source && ls_source_declared(q->source)->schema &&
+                    ls_schema_type(ls_source_declared(q->source)->schema, c->name) == (int)LS_TYPE_INT;
     return 0;
 }
 
@@ -1358,7 +1360,7 @@ static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q
         get_int(L, d, "partitions", e->opts->partitions, 1, 65536, what, &parts, err))
         return -1;
     if (ls_query_ready(q, (int)parts, err)) return -1;
-    if (ls_query_check_schema(q, q->source->schema, err)) return -1; /* at the query's line */
+    if (ls_query_check_schema(q, ls_source_declared(q->source)->schema, err)) return -1; /* at the query's line */
     if (each_of(e, L, d, "filters", 0, q, decl, each_where, err) ||
         each_of(e, L, d, "order_by", 0, q, decl, each_order, err) ||
         get_int(L, d, "limit", 0, 0, INT64_MAX, what, &q->limit, err))

@@ -150,7 +150,7 @@ static void signature(const ls_query *q, char out[17])
 {
     ls_buf b;
     ls_buf_init(&b);
-    for (size_t t = 0; t < q->source->ntopics; t++) ls_buf_printf(&b, "topic %s;", q->source->topics[t]);
+    for (size_t t = 0; t < ls_source_declared(q->source)->ntopics; t++) ls_buf_printf(&b, "topic %s;", ls_source_declared(q->source)->topics[t]);
     for (size_t i = 0; i < q->ngroups; i++) {
         const ls_groupcol *g = &q->groups[i];
         ls_buf_printf(&b, "group %s %s", g->name, g->col.name);
@@ -177,11 +177,11 @@ static void gen_offsets(yajl_gen g, const ls_plan *pl, int planned_end)
     for (size_t s = 0; s < pl->nsources; s++) {
         const ls_source *src = pl->sources[s];
         yajl_gen_array_open(g);
-        for (size_t i = 0; i < src->nparts; i++) {
+        for (size_t i = 0; i < ls_source_nparts(src); i++) {
             yajl_gen_array_open(g);
-            gen_str(g, src->parts[i].topic);
-            yajl_gen_integer(g, src->parts[i].partition);
-            yajl_gen_integer(g, ls_source_position(&src->parts[i], planned_end));
+            gen_str(g, ls_source_part_at(src, i)->topic);
+            yajl_gen_integer(g, ls_source_part_at(src, i)->partition);
+            yajl_gen_integer(g, ls_source_position(ls_source_part_at(src, i), planned_end));
             yajl_gen_array_close(g);
         }
         yajl_gen_array_close(g);

@@ -37,8 +37,8 @@ static double rate(int64_t rows, double ms) { return ms > 0 ? (double)rows * 100
 static void file_offsets(yajl_gen g, const ls_source *s, int which)
 {
     yajl_gen_map_open(g);
-    for (size_t i = 0; i < s->nparts; i++) {
-        const ls_source_part *p = &s->parts[i];
+    for (size_t i = 0; i < ls_source_nparts(s); i++) {
+        const ls_source_part *p = ls_source_part_at(s, i);
         if (p->batch_end <= p->batch_start) continue;
         key(g, p->topic);
         yajl_gen_integer(g, which == 0 ? p->batch_start : which == 1 ? p->next
@@ -50,17 +50,17 @@ static void file_offsets(yajl_gen g, const ls_source *s, int which)
 /* {"topic": {"0": offset, ...}, ...} for one of the offset fields. */
 static void offsets(yajl_gen g, const ls_source *s, int which)
 {
-    if (s->is_files) {
+    if (ls_source_declared(s)->is_files) {
         file_offsets(g, s, which);
         return;
     }
     yajl_gen_map_open(g);
-    for (size_t t = 0; t < s->ntopics; t++) {
-        key(g, s->topics[t]);
+    for (size_t t = 0; t < ls_source_declared(s)->ntopics; t++) {
+        key(g, ls_source_declared(s)->topics[t]);
         yajl_gen_map_open(g);
-        for (size_t i = 0; i < s->nparts; i++) {
-            const ls_source_part *p = &s->parts[i];
-            if (strcmp(p->topic, s->topics[t]) != 0) continue;
+        for (size_t i = 0; i < ls_source_nparts(s); i++) {
+            const ls_source_part *p = ls_source_part_at(s, i);
+            if (strcmp(p->topic, ls_source_declared(s)->topics[t]) != 0) continue;
             char pk[16];
             snprintf(pk, sizeof pk, "%d", p->partition);
             key(g, pk);
@@ -77,21 +77,21 @@ static void offsets(yajl_gen g, const ls_source *s, int which)
  * latest offset known at planning; the values are strings, as Spark's. */
 static void behind_latest(yajl_gen g, const ls_source *s)
 {
-    if (s->is_files) return; /* Kafka's metrics only */
+    if (ls_source_declared(s)->is_files) return; /* Kafka's metrics only */
     int64_t lo = INT64_MAX, hi = 0;
     double sum = 0;
-    for (size_t i = 0; i < s->nparts; i++) {
-        int64_t d = s->parts[i].latest - s->parts[i].next;
+    for (size_t i = 0; i < ls_source_nparts(s); i++) {
+        int64_t d = ls_source_part_at(s, i)->latest - ls_source_part_at(s, i)->next;
         if (d < 0) d = 0;
         if (d < lo) lo = d;
         if (d > hi) hi = d;
         sum += (double)d;
     }
-    if (!s->nparts) return;
+    if (!ls_source_nparts(s)) return;
     char t[64];
     key(g, "metrics");
     yajl_gen_map_open(g);
-    snprintf(t, sizeof t, "%.1f", sum / (double)s->nparts);
+    snprintf(t, sizeof t, "%.1f", sum / (double)ls_source_nparts(s));
     key(g, "avgOffsetsBehindLatest"); str(g, t);
     snprintf(t, sizeof t, "%lld", (long long)hi);
     key(g, "maxOffsetsBehindLatest"); str(g, t);
@@ -172,7 +172,7 @@ void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
     key(g, "sources");
     yajl_gen_array_open(g);
     yajl_gen_map_open(g);
-    key(g, "description"); str(g, q->source->name);
+    key(g, "description"); str(g, ls_source_declared(q->source)->name);
     key(g, "startOffset");
     if (q->batch_id == 0) yajl_gen_null(g); /* as Spark's first batch */
     else offsets(g, q->source, 0);

@@ -217,8 +217,12 @@ def test_ctrl_c_stops_everything_with_a_summary(broker, tmp_path):
     """SIGINT in the middle of the replay: the producer and the pipeline stop, the summary
     of what was processed is printed, exit 130, nothing of the run left."""
     env = demo_env(broker.env, tmp_path, DEMO_RATE="1000", DEMO_TRIGGER="1 second")
+    # Ctrl-C at a terminal signals the whole foreground process group: the demo's shell
+    # and whatever it runs in the foreground at that moment (sleep, python). Signalling the
+    # shell alone is not what a person does, and bash may then ignore it when its
+    # foreground child exits normally (wait-and-cooperative-exit).
     p = subprocess.Popen([DEMO, "50000"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         text=True, stdin=subprocess.DEVNULL)
+                         text=True, stdin=subprocess.DEVNULL, start_new_session=True)
     lines = []
     second_batch = threading.Event()
 
@@ -232,7 +236,7 @@ def test_ctrl_c_stops_everything_with_a_summary(broker, tmp_path):
     reader.start()
     try:
         assert second_batch.wait(180), "".join(lines)[-3000:]
-        p.send_signal(signal.SIGINT)
+        os.killpg(p.pid, signal.SIGINT)
         assert p.wait(90) == 130, "".join(lines)[-3000:]
     finally:
         if p.poll() is None:

@@ -12,6 +12,7 @@
 
 #include "ls_checkpoint.h"
 #include "ls_engine.h"
+#include "ls_source_impl.h" /* white-box: fakes partitions, reads resume positions */
 #include "suites.h"
 #include "test_helpers.h"
 

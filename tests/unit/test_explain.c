@@ -151,7 +151,7 @@ START_TEST(explain_opens_nothing)
     ck_assert_ptr_null(ls_engine_plan(e)->dl);
     ck_assert_ptr_nonnull(ls_engine_plan(e)->dl_plan);
     ck_assert_uint_eq(ls_engine_plan(e)->nproducers, 0);
-    ck_assert_ptr_null(ls_engine_plan(e)->sources[0]->rk);
+    ck_assert(!ls_source_connected(ls_engine_plan(e)->sources[0]));
     for (size_t i = 0; i < ls_engine_plan(e)->nqueries; i++)
         ck_assert_ptr_nonnull(ls_sink_plan_of(ls_engine_plan(e)->queries[i]->sink));
     /* an explain engine does not run */
@@ -408,7 +408,7 @@ START_TEST(explain_group_id_as_a_run)
     ls_engine *r = compile(script, 0, err); /* a run's engine: creates and locks the directory */
     ck_assert_msg(r != NULL, "%s", err);
     ck_assert(exists("a/cp"));
-    ck_assert_str_eq(ls_engine_plan(x)->sources[0]->group_id, ls_engine_plan(r)->sources[0]->group_id);
+    ck_assert_str_eq(ls_source_declared(ls_engine_plan(x)->sources[0])->group_id, ls_source_declared(ls_engine_plan(r)->sources[0])->group_id);
     ls_engine_free(r);
     ls_engine_free(x);
     /* and once it exists, explain says so */

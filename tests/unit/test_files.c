@@ -155,7 +155,7 @@ static int64_t read_all(ls_source *s, char *out, size_t cap)
 {
     int64_t n = 0;
     out[0] = '\0';
-    for (size_t pi = 0; pi < s->nparts; pi++) {
+    for (size_t pi = 0; pi < ls_source_nparts(s); pi++) {
         ls_record recs[4];
         size_t k;
         int fatal;
@@ -181,19 +181,19 @@ START_TEST(plan_files_caps_and_done)
     free(put(dir, "d.ndjson", "6\n", 400));
     snprintf(pat, sizeof pat, "%s/*.ndjson", dir);
     ls_source *s = ls_source_new_files(pat, LS_FORMAT_NDJSON);
-    s->max_files = 2;
+    ls_source_decl_of(s)->max_files = 2;
     ck_assert_int_eq(ls_source_open(s, 1, err), 0);
-    ck_assert_uint_eq(s->nparts, 4);
+    ck_assert_uint_eq(ls_source_nparts(s), 4);
     /* a cap of 4 records cuts b after its first */
     ck_assert_int_eq(ls_source_plan(s, 4, err), 4);
     ck_assert_int_eq(read_all(s, got, sizeof got), 4);
     ck_assert_str_eq(got, "a0 a1 a2 b0");
-    ck_assert(s->parts[0].done && !s->parts[1].done);
+    ck_assert(ls_source_part_at(s, 0)->done && !ls_source_part_at(s, 1)->done);
     /* b goes on first; the empty c is done without counting; d is the second file */
     ck_assert_int_eq(ls_source_plan(s, 4, err), 2);
     ck_assert_int_eq(read_all(s, got, sizeof got), 2);
     ck_assert_str_eq(got, "b1 d0");
-    ck_assert_int_eq(ls_source_position(&s->parts[0], 0), LS_FILE_DONE);
+    ck_assert_int_eq(ls_source_position(ls_source_part_at(s, 0), 0), LS_FILE_DONE);
     ck_assert_int_eq(ls_source_plan(s, 4, err), 0);
     ck_assert_int_eq(ls_source_arrived(s), 0);
     ls_source_free(s);
@@ -223,7 +223,7 @@ START_TEST(plan_files_new_files_when_unbounded)
 {
     char *dir = th_tmpdir(), got[512], err[LS_ERRLEN];
     ls_source *s = ls_source_new_files(dir, LS_FORMAT_NDJSON);
-    s->polling_ms = 1; /* list at every plan */
+    ls_source_decl_of(s)->polling_ms = 1; /* list at every plan */
     ck_assert_int_eq(ls_source_open(s, 0, err), 0);
     ck_assert_int_eq(ls_source_plan(s, 0, err), 0);
     free(put(dir, "x.ndjson", "{}\n{}\n", 100));

@@ -183,9 +183,9 @@ START_TEST(engine_compiles_script)
 
     ck_assert_uint_eq(ls_engine_plan(e)->nsources, 1);
     ls_source *s = ls_engine_plan(e)->sources[0];
-    ck_assert_str_eq(s->name, "KafkaV2[Subscribe[events]]");
-    ck_assert_str_eq(s->bootstrap, "127.0.0.1:1");
-    ck_assert_ptr_null(s->rk); /* not connected */
+    ck_assert_str_eq(ls_source_declared(s)->name, "KafkaV2[Subscribe[events]]");
+    ck_assert_str_eq(ls_source_declared(s)->bootstrap, "127.0.0.1:1");
+    ck_assert(!ls_source_connected(s));
     ck_assert_uint_eq(ls_engine_plan(e)->ntables, 1);
     ck_assert_uint_eq(ls_engine_plan(e)->tables[0]->nrows, 2);
     /* queries run in lockstep: the shortest trigger wins */
@@ -388,7 +388,7 @@ START_TEST(engine_source_kafka_properties)
                            "ls.query 'q' { from = s, group_by = { 'a' }, sink = ls.jsonl_sink('DIR/o') }\n",
                            err);
     ck_assert_msg(e != NULL, "%s", err);
-    ls_props props = ls_engine_plan(e)->sources[0]->props;
+    ls_props props = ls_source_declared(ls_engine_plan(e)->sources[0])->props;
     char names[256] = "";
     for (size_t i = 0; i < props.n; i++) {
         strncat(names, props.names[i], sizeof names - strlen(names) - 2);

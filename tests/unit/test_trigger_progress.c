@@ -7,6 +7,7 @@
 #include <yajl_tree.h>
 
 #include "ls_deadletter.h"
+#include "ls_source_impl.h" /* white-box: fakes partitions */
 #include "ls_sink.h"
 #include "ls_source.h"
 #include "ls_table.h"
@@ -116,7 +117,7 @@ START_TEST(progress_json_fields)
     /* a source that was never opened, with two partitions filled in by hand */
     ls_source *src = ls_source_new("localhost:9092");
     ls_source_add_topic(src, "radio");
-    src->name = strdup("KafkaV2[Subscribe[radio]]");
+    ls_source_decl_of(src)->name = strdup("KafkaV2[Subscribe[radio]]");
     src->nparts = 2;
     src->parts = calloc(2, sizeof *src->parts);
     src->parts[0] = (ls_source_part){ .topic = strdup("radio"), .partition = 0, .next = 3, .latest = 3, .batch_start = 0, .bound = -1, .resume = -1, .fixed_end = -1 };
@@ -264,7 +265,7 @@ START_TEST(progress_json_empty_batch)
     char *dir = th_tmpdir();
     char err[LS_ERRLEN] = "";
     ls_source *src = ls_source_new("localhost:9092");
-    src->name = strdup("src");
+    ls_source_decl_of(src)->name = strdup("src");
     ls_query *q = ls_query_new("q", L);
     q->source = src;
     q->groups = calloc(1, sizeof *q->groups);
