@@ -79,13 +79,13 @@ static void plan_decoding(ls_engine *e)
         p->schema = schema;
         for (size_t i = 0; i < e->plan->nqueries; i++) {
             ls_query *q = e->plan->queries[i];
-            if (q->source != e->plan->sources[s]) continue;
+            if (ls_query_declared(q)->source != e->plan->sources[s]) continue;
             if (!ls_query_needs_table(q)) {
                 ls_query_project(q, p->fields);
                 p->needs_view = 1;
             } else {
                 p->needs_lua = 1;
-                p->needs_meta |= q->map_meta;
+                p->needs_meta |= ls_query_declared(q)->map_meta;
             }
         }
         if (schema) {
@@ -109,7 +109,7 @@ void ls_engine_lua_env(const ls_engine_opts *o, ls_lua_env *env)
 
 void ls_engine_sync_outputs(ls_engine *e)
 {
-    for (size_t i = 0; i < e->plan->nqueries; i++) e->plan->queries[i]->sink->sync = 1;
+    for (size_t i = 0; i < e->plan->nqueries; i++) ls_query_declared(e->plan->queries[i])->sink->sync = 1;
     if (e->plan->dl) e->plan->dl->sync = 1;
 }
 
@@ -244,7 +244,7 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
     }
     if (o->ui) {
         const char **names = ls_xcalloc(e->plan->nqueries + 1, sizeof *names);
-        for (size_t i = 0; i < e->plan->nqueries; i++) names[i] = e->plan->queries[i]->name;
+        for (size_t i = 0; i < e->plan->nqueries; i++) names[i] = ls_query_declared(e->plan->queries[i])->name;
         e->monitor = ls_monitor_new(names, e->plan->nqueries);
         free(names);
         e->http = ls_http_start(o->ui, e->monitor, err);
@@ -304,12 +304,13 @@ static int cmp_i64(const void *a, const void *b)
  * minus the timestamp at quantile (1 - p). */
 static void set_latency(ls_query *q, const ls_stamps *p, int64_t now)
 {
-    q->stats.has_latency = p->n > 0;
-    if (!p->n) return;
+    if (!p->n) {
+        ls_query_set_latency(q, 0, 0, 0, 0);
+        return;
+    }
     size_t last = p->n - 1;
-    q->stats.latency_max = now - p->ts[0];
-    q->stats.latency_p99 = now - p->ts[(size_t)(0.01 * (double)last)];
-    q->stats.latency_p50 = now - p->ts[(size_t)(0.50 * (double)last)];
+    ls_query_set_latency(q, 1, now - p->ts[(size_t)(0.50 * (double)last)],
+                         now - p->ts[(size_t)(0.01 * (double)last)], now - p->ts[0]);
 }
 
 static size_t source_index(const ls_engine *e, const ls_source *s)
@@ -331,10 +332,12 @@ static void report(ls_engine *e, const ls_batch_timing *t, const int *active)
             ls_progress_json(q, t, &line);
         }
         if (e->monitor) {
-            ls_batch_figures f = { q->stats.input_rows, q->stats.invalid_rows,
-                                   q->stats.output_rows, q->stats.late_rows,
-                                   (int64_t)ls_state_groups(q->state), (int64_t)ls_state_memory(q->state),
-                                   q->has_watermark ? q->wm.batch : INT64_MIN,
+            const ls_query_stats *st = ls_query_batch_stats(q);
+            const ls_state *state = ls_query_state_c(q);
+            ls_batch_figures f = { st->input_rows, st->invalid_rows, st->output_rows, st->late_rows,
+                                   (int64_t)ls_state_groups(state), (int64_t)ls_state_memory(state),
+                                   ls_query_declared(q)->has_watermark ? ls_query_watermark(q)->batch
+                                                                       : INT64_MIN,
                                    t->trigger_ms / 1000.0 };
             ls_monitor_record(e->monitor, i, line.data, &f);
         }
@@ -359,7 +362,7 @@ static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, const i
         ls_query *q = e->plan->queries[i];
         if (!active[i]) continue;
         if (ls_query_end_batch(q, err)) return -1;
-        set_latency(q, &e->stamps[source_index(e, q->source)], ls_now_ms());
+        set_latency(q, &e->stamps[source_index(e, ls_query_declared(q)->source)], ls_now_ms());
     }
     for (size_t s = 0; s < e->plan->nsources; s++) e->stamps[s].n = 0;
     if (ls_deadletter_flush(e->plan->dl, err)) return -1;
@@ -503,7 +506,7 @@ static int plan_batch(ls_engine *e, int64_t *planned, int *active, ls_batch_timi
     int any = 0;
     for (size_t i = 0; i < e->plan->nqueries; i++) {
         ls_query *q = e->plan->queries[i];
-        active[i] = planned[source_index(e, q->source)] > 0 ||
+        active[i] = planned[source_index(e, ls_query_declared(q)->source)] > 0 ||
                     (e->trigger.kind != LS_TRIGGER_ONCE && ls_query_wants_batch(q));
         any |= active[i];
     }
@@ -528,9 +531,7 @@ static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const 
     for (size_t i = 0; i < e->plan->nqueries; i++) {
         ls_query *q = e->plan->queries[i];
         if (!active[i]) continue;
-        ls_query_begin_batch(q, batch);
-        q->since_prev_ms = q->prev_start_ms < 0 ? -1 : t->start_ms - q->prev_start_ms;
-        q->prev_start_ms = t->start_ms;
+        ls_query_start(q, batch, t->start_ms);
     }
     if (e->workers) ls_workers_begin_batch(e->workers, batch);
     e->lane.decode_ms = 0;

@@ -171,9 +171,8 @@ int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const ls_record *r, cha
     if (timed) ln->decode_ms += (ls_mono_ms() - t0) * LS_TIME_SAMPLE;
     if (bad) {
         for (size_t i = 0; i < ln->nqueries; i++)
-            if (ln->queries[i]->source == s) {
-                ln->queries[i]->stats.input_rows++;
-                ln->queries[i]->stats.invalid_rows++;
+            if (ls_query_declared(ln->queries[i])->source == s) {
+                ls_query_count_invalid(ln->queries[i]);
             }
         return ls_deadletter_write(ln->dl, &o, NULL, why, payload, n, err);
     }
@@ -184,9 +183,9 @@ int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const ls_record *r, cha
     }
     int rc = 0;
     for (size_t i = 0; i < ln->nqueries && rc == 0; i++)
-        if (ln->queries[i]->source == s) {
+        if (ls_query_declared(ln->queries[i])->source == s) {
             ls_query *q = ln->queries[i];
-            q->stats.unusable_values += (int64_t)(q->use_view ? view_nulls : table_nulls);
+            ls_query_count_unusable(q, (int64_t)view_nulls, (int64_t)table_nulls);
             rc = ls_query_process(q, rec, view, &o, payload, n, ls_reject_to(ln->dl), err);
         }
     if (plan->needs_meta) lua_pop(ln->L, 1);

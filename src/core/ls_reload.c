@@ -90,14 +90,14 @@ static int compatible(const ls_plan *old, const ls_plan *new, char *why)
     }
     for (size_t i = 0; ok && i < old->nqueries; i++) {
         const ls_query *o = old->queries[i], *n = new->queries[i];
-        if (strcmp(o->name, n->name) != 0) {
+        if (strcmp(ls_query_declared(o)->name, ls_query_declared(n)->name) != 0) {
             ls_seterr(why, "query %zu is %s, the running one's is %s (queries keep their names "
-                      "and order)", i + 1, n->name, o->name);
+                      "and order)", i + 1, ls_query_declared(n)->name, ls_query_declared(o)->name);
             ok = 0;
             break;
         }
-        if (source_index(old, o->source) != source_index(new, n->source)) {
-            ls_seterr(why, "query %s reads another source", o->name);
+        if (source_index(old, ls_query_declared(o)->source) != source_index(new, ls_query_declared(n)->source)) {
+            ls_seterr(why, "query %s reads another source", ls_query_declared(o)->name);
             ok = 0;
             break;
         }
@@ -114,7 +114,7 @@ static int compatible(const ls_plan *old, const ls_plan *new, char *why)
                 x = nx + 1;
                 y = ny + 1;
             }
-            ls_seterr(why, "query %s: %.*s became %.*s (its state could not be kept)", o->name,
+            ls_seterr(why, "query %s: %.*s became %.*s (its state could not be kept)", ls_query_declared(o)->name,
                       (int)strcspn(x, "\n"), x, (int)strcspn(y, "\n"), y);
             ok = 0;
         }
@@ -141,26 +141,6 @@ static ls_plan *load(const ls_engine *e, const ls_engine_opts *o, int capture, c
         return NULL;
     }
     return p;
-}
-
-/* New query q takes over old's state and place in the run. */
-static void take_over(ls_query *q, ls_query *old, ls_source *source)
-{
-    memcpy(q->id, old->id, sizeof q->id);
-    memcpy(q->run_id, old->run_id, sizeof q->run_id);
-    q->wm = old->wm;
-    ls_state *st = q->state;
-    q->state = old->state;
-    old->state = st;
-    st = q->late;
-    q->late = old->late;
-    old->late = st;
-    q->batch_id = old->batch_id;
-    q->prev_start_ms = old->prev_start_ms;
-    q->since_prev_ms = old->since_prev_ms;
-    q->warned_cols = old->warned_cols;
-    q->stats = old->stats;
-    q->source = source;
 }
 
 /* What a source may change in place: its caps and polling. */
@@ -197,7 +177,8 @@ int ls_reload(ls_engine *e, const ls_engine_opts *o, char *fatal)
     /* the new queries, with the old state, reading the old (open) sources:
      * the sources change places, the new plan's unopened ones go with the old */
     for (size_t i = 0; i < n->nqueries; i++)
-        take_over(n->queries[i], old->queries[i], old->sources[source_index(n, n->queries[i]->source)]);
+        ls_query_take_over(n->queries[i], old->queries[i],
+                           old->sources[source_index(n, ls_query_declared(n->queries[i])->source)]);
     for (size_t i = 0; i < n->nsources; i++) {
         adopt_source_options(old->sources[i], n->sources[i]);
         ls_source *unopened = n->sources[i];

@@ -296,9 +296,9 @@ static int bind_inputs(ls_engine *e, const ls_test_opts *o)
 
 static int collect_query(const ls_query *q, rowset *rs, char *err)
 {
-    size_t n = ls_sink_memory_count(q->sink);
+    size_t n = ls_sink_memory_count(ls_query_declared(q)->sink);
     for (size_t i = 0; i < n; i++) {
-        const char *r = ls_sink_memory_row(q->sink, i);
+        const char *r = ls_sink_memory_row(ls_query_declared(q)->sink, i);
         if (add_row(rs, r, strlen(r), err)) return -1;
     }
     qsort(rs->v, rs->n, sizeof *rs->v, by_key);
@@ -407,7 +407,7 @@ static int stray_expectations(const ls_engine *e, const char *dir)
         size_t bl = strlen(base) - 6;
         int known = bl == strlen("dead_letter") && strncmp(base, "dead_letter", bl) == 0;
         for (size_t q = 0; !known && q < ls_engine_plan_c(e)->nqueries; q++)
-            known = strlen(ls_engine_plan_c(e)->queries[q]->name) == bl && strncmp(ls_engine_plan_c(e)->queries[q]->name, base, bl) == 0;
+            known = strlen(ls_query_declared(ls_engine_plan_c(e)->queries[q])->name) == bl && strncmp(ls_query_declared(ls_engine_plan_c(e)->queries[q])->name, base, bl) == 0;
         if (!known) {
             printf("FAIL %s: expected rows for a query the script does not declare\n", l[i].path);
             bad = 1;
@@ -429,7 +429,7 @@ static int report(ls_engine *e, const ls_test_opts *o)
     ls_buf_init(&path);
     for (size_t i = 0; i <= ls_engine_plan_c(e)->nqueries && !failed; i++) {
         rowset rs = { 0 };
-        const char *name = i < ls_engine_plan_c(e)->nqueries ? ls_engine_plan_c(e)->queries[i]->name : "dead_letter";
+        const char *name = i < ls_engine_plan_c(e)->nqueries ? ls_query_declared(ls_engine_plan_c(e)->queries[i])->name : "dead_letter";
         int ok = i < ls_engine_plan_c(e)->nqueries ? collect_query(ls_engine_plan_c(e)->queries[i], &rs, err) == 0
                                  : collect_dead_letters(e, &rs, err) == 0;
         if (!ok) {

@@ -60,13 +60,10 @@ static void run_merge(worker *wk)
         ls_query *q = pl->queries[qi];
         memset(&wk->merged[qi], 0, sizeof wk->merged[qi]);
         ls_merge_result late = { 0 };
-        for (int p = wk->index; p < ls_state_nparts(q->state); p += pool->n)
-            for (int k = 0; k < pool->n; k++) {
-                ls_state_merge_part(q->state, pool->w[k].queries[qi]->state, p, q->aggs,
-                                    pool->batch_id, &wk->merged[qi]);
-                ls_state_merge_part(q->late, pool->w[k].queries[qi]->late, p, q->aggs,
-                                    pool->batch_id, &late);
-            }
+        for (int p = wk->index; p < ls_state_nparts(ls_query_state_c(q)); p += pool->n)
+            for (int k = 0; k < pool->n; k++)
+                ls_query_merge_part(q, pool->w[k].queries[qi], p, pool->batch_id, &wk->merged[qi],
+                                    &late);
         wk->late_added[qi] = late.groups_added;
     }
 }
@@ -95,10 +92,7 @@ static void *worker_main(void *arg)
         } else if (t->kind == TASK_MERGE) {
             run_merge(wk);
         } else if (t->kind == TASK_CLEAR) {
-            for (size_t qi = 0; qi < pool->plan->nqueries; qi++) {
-                ls_state_clear(wk->queries[qi]->state);
-                ls_state_clear(wk->queries[qi]->late);
-            }
+            for (size_t qi = 0; qi < pool->plan->nqueries; qi++) ls_query_clear_partial(wk->queries[qi]);
         }
         free(t);
         pthread_mutex_lock(&pool->mu);
@@ -207,13 +201,14 @@ ls_workers *ls_workers_new(ls_plan *pl, const ls_decode_plan *decoding, const ls
         }
         for (size_t qi = 0; qi < pl->nqueries; qi++) {
             const ls_query *src = pl->queries[qi];
-            int ref = src->map_ref != LUA_NOREF ? map_ref_of(wk->L, qi) : LUA_NOREF;
-            wk->queries[qi] = ls_query_clone(src, wk->L, ref, err);
+            const ls_query_decl *d = ls_query_declared(src);
+            int ref = d->map_ref != LUA_NOREF ? map_ref_of(wk->L, qi) : LUA_NOREF;
+            int topic_fn = d->route.topic_fn != LUA_NOREF ? topic_fn_of(wk->L, qi) : LUA_NOREF;
+            wk->queries[qi] = ls_query_clone(src, wk->L, ref, topic_fn, err);
             if (!wk->queries[qi]) {
                 ls_workers_free(pool);
                 return NULL;
             }
-            if (src->route.topic_fn != LUA_NOREF) wk->queries[qi]->route.topic_fn = topic_fn_of(wk->L, qi);
         }
         ls_lane_init(&wk->lane, wk->L, wk->queries, pl->nqueries, pl->sources, decoding,
                      pl->nsources, pl->dl);
@@ -264,9 +259,7 @@ void ls_workers_begin_batch(ls_workers *pool, int64_t batch_id)
         worker *wk = &pool->w[i];
         wk->lane.decode_ms = 0;
         for (size_t qi = 0; qi < pool->plan->nqueries; qi++) {
-            ls_query *c = wk->queries[qi];
-            ls_query_begin_batch(c, batch_id);
-            c->wm = pool->plan->queries[qi]->wm; /* late checks use the current watermark */
+            ls_query_begin_partial(wk->queries[qi], pool->plan->queries[qi], batch_id);
         }
     }
 }
@@ -300,21 +293,16 @@ int ls_workers_end_batch(ls_workers *pool, double *decode_ms, char *err)
     ls_outbuf **outs = ls_xcalloc((size_t)pool->n, sizeof *outs);
     for (size_t qi = 0; qi < pl->nqueries; qi++) {
         ls_query *q = pl->queries[qi];
-        if (q->per_record) { /* the workers' rows, in the order the batch read them */
-            for (int i = 0; i < pool->n; i++) outs[i] = &pool->w[i].queries[qi]->out;
-            if (ls_outbuf_write(outs, (size_t)pool->n, q->sink, err)) {
+        if (ls_query_declared(q)->per_record) { /* the workers' rows, in the order the batch read them */
+            for (int i = 0; i < pool->n; i++) outs[i] = ls_query_held_rows(pool->w[i].queries[qi]);
+            if (ls_outbuf_write(outs, (size_t)pool->n, ls_query_declared(q)->sink, err)) {
                 free(outs);
                 return -1;
             }
         }
         for (int i = 0; i < pool->n; i++) {
-            const ls_merge_result *r = &pool->w[i].merged[qi];
-            ls_state_add_merged(q->state, r);
-            q->stats.rows_updated += r->rows_updated;
-            ls_merge_result late = { pool->w[i].late_added[qi], 0, 0 };
-            ls_state_add_merged(q->late, &late);
-            ls_query_add_partial(q, pool->w[i].queries[qi]);
-            q->stats.output_rows += pool->w[i].queries[qi]->stats.output_rows;
+            ls_query_fold_partial(q, pool->w[i].queries[qi], &pool->w[i].merged[qi],
+                                  pool->w[i].late_added[qi]);
         }
     }
     free(outs);

@@ -635,7 +635,7 @@ static ls_colref resolve(const ls_query *q, size_t upto, const char *name)
     ls_colref c = { ls_xstrdup(name), -1, -1, -1, ls_meta_col_parse(name) };
     if (c.meta) return c; /* @topic, @key, ...: the Kafka metadata */
     for (size_t j = upto; j-- > 0;) {
-        const ls_join *jn = &q->joins[j];
+        const ls_join *jn = &ls_query_declared(q)->joins[j];
         for (size_t k = 0; k < jn->ncols; k++)
             if (strcmp(jn->table->cols[jn->tcols[k]], name) == 0) {
                 c.join = (int)j;
@@ -734,11 +734,11 @@ static int compile_route(lua_State *L, int sk, ls_query *q, const char *what, ch
     char *key;
     if (get_str(L, sk, "key", 0, what, &key, err)) return -1;
     if (key) {
-        q->route.has_key_col = 1;
-        q->route.key_col = resolve(q, q->njoins, key);
+        ls_query_decl_of(q)->route.has_key_col = 1;
+        ls_query_decl_of(q)->route.key_col = resolve(q, ls_query_decl_of(q)->njoins, key);
         free(key);
     }
-    if (rawfield(L, sk, "topic") == LUA_TFUNCTION) q->route.topic_fn = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (rawfield(L, sk, "topic") == LUA_TFUNCTION) ls_query_decl_of(q)->route.topic_fn = luaL_ref(L, LUA_REGISTRYINDEX);
     else lua_pop(L, 1);
     int has = get_table(L, sk, "headers", 0, what, err);
     if (has < 0) return -1;
@@ -753,11 +753,11 @@ static int compile_route(lua_State *L, int sk, ls_query *q, const char *what, ch
                 lua_pop(L, 3);
                 return -1;
             }
-            size_t i = q->route.nheaders++;
-            q->route.hnames = ls_xrealloc(q->route.hnames, q->route.nheaders * sizeof *q->route.hnames);
-            q->route.hvals = ls_xrealloc(q->route.hvals, q->route.nheaders * sizeof *q->route.hvals);
-            q->route.hnames[i] = ls_xstrdup(name);
-            q->route.hvals[i] = ls_xstrdup(val);
+            size_t i = ls_query_decl_of(q)->route.nheaders++;
+            ls_query_decl_of(q)->route.hnames = ls_xrealloc(ls_query_decl_of(q)->route.hnames, ls_query_decl_of(q)->route.nheaders * sizeof *ls_query_decl_of(q)->route.hnames);
+            ls_query_decl_of(q)->route.hvals = ls_xrealloc(ls_query_decl_of(q)->route.hvals, ls_query_decl_of(q)->route.nheaders * sizeof *ls_query_decl_of(q)->route.hvals);
+            ls_query_declared(q)->route.hnames[i] = ls_xstrdup(name);
+            ls_query_declared(q)->route.hvals[i] = ls_xstrdup(val);
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
@@ -768,7 +768,7 @@ static int compile_route(lua_State *L, int sk, ls_query *q, const char *what, ch
 static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, char *err)
 {
     char what[300];
-    snprintf(what, sizeof what, "query %s: sink", q->name);
+    snprintf(what, sizeof what, "query %s: sink", ls_query_declared(q)->name);
     if (lua_type(L, sk) != LUA_TTABLE) {
         ls_seterr(err, "%s: not a sink from ls.output, ls.console_sink, ls.jsonl_sink or ls.kafka_sink", what);
         return NULL;
@@ -777,10 +777,10 @@ static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, cha
     if (get_str(L, sk, "type", 1, what, &type, err)) return NULL;
     ls_sink *s = NULL;
     if (e->opts->capture && strcmp(type, "kafka") != 0) { /* luastream test: rows kept in memory */
-        s = ls_sink_memory_new(q->name, (int)q->mode, NULL);
+        s = ls_sink_memory_new(ls_query_declared(q)->name, (int)ls_query_declared(q)->mode, NULL);
     } else if (strcmp(type, "console") == 0) {
         ls_console_opts o = { 0 };
-        o.query = q->name;
+        o.query = ls_query_declared(q)->name;
         int64_t rows;
         if (get_int(L, sk, "num_rows", 20, 1, INT32_MAX, what, &rows, err)) goto out;
         o.num_rows = (int)rows;
@@ -807,10 +807,10 @@ static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, cha
         char *dir;
         if (get_str(L, sk, "dir", 1, what, &dir, err)) goto out;
         if (e->opts->explain) { /* no directory made, no file opened */
-            ls_sink_plan p = { .kind = LS_PLAN_JSONL, .dir = dir, .name = q->name };
+            ls_sink_plan p = { .kind = LS_PLAN_JSONL, .dir = dir, .name = ls_query_declared(q)->name };
             s = ls_sink_planned(&p, err);
         } else {
-            s = ls_sink_jsonl_new(dir, q->name, err);
+            s = ls_sink_jsonl_new(dir, ls_query_declared(q)->name, err);
         }
         free(dir);
     } else if (strcmp(type, "kafka") == 0) {
@@ -833,25 +833,25 @@ static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, cha
         }
         ls_props props = { 0 };
         if (read_props(L, sk, &props, what, err) == 0) {
-            const char *bs = bootstrap ? bootstrap : ls_source_declared(q->source)->bootstrap;
+            const char *bs = bootstrap ? bootstrap : ls_source_declared(ls_query_declared(q)->source)->bootstrap;
             ls_buf topic;
             ls_buf_init(&topic);
             /* PREFIX.<query>, a topic of its own, or (routed by a function) the
              * query's name, used only to name the sink */
-            if (prefix) ls_buf_printf(&topic, "%s.%s", prefix, q->name);
-            else ls_buf_puts(&topic, fixed ? fixed : q->name);
+            if (prefix) ls_buf_printf(&topic, "%s.%s", prefix, ls_query_declared(q)->name);
+            else ls_buf_puts(&topic, fixed ? fixed : ls_query_declared(q)->name);
             char txn[64] = "";
             if (e->opts->checkpoint_dir) {
                 /* exactly once: a transactional.id stable for this checkpoint and query */
                 ls_buf id;
                 ls_buf_init(&id);
-                ls_buf_printf(&id, "%s|%s", e->opts->checkpoint_dir, q->name);
+                ls_buf_printf(&id, "%s|%s", e->opts->checkpoint_dir, ls_query_declared(q)->name);
                 snprintf(txn, sizeof txn, "luastream-%016llx",
                          (unsigned long long)ls_hash(id.data, id.len));
                 ls_buf_free(&id);
             }
             if (e->opts->capture) { /* luastream test: rows kept in memory */
-                s = ls_sink_memory_new(q->name, (int)q->mode,
+                s = ls_sink_memory_new(ls_query_declared(q)->name, (int)ls_query_declared(q)->mode,
                                        prefix || fixed ? topic.data : NULL);
             } else if (e->opts->explain) { /* no producer: nothing connects */
                 ls_sink_plan p = { .kind = LS_PLAN_KAFKA, .topic = topic.data, .bootstrap = bs,
@@ -947,7 +947,7 @@ static int compile_dead_letter(compiler *e, lua_State *L, int sk, char *err)
 static int compile_join(compiler *e, lua_State *L, int decl, int jd, ls_query *q, char *err)
 {
     char what[300];
-    snprintf(what, sizeof what, "query %s: join %zu", q->name, q->njoins + 1);
+    snprintf(what, sizeof what, "query %s: join %zu", ls_query_declared(q)->name, ls_query_declared(q)->njoins + 1);
     if (lua_type(L, jd) != LUA_TTABLE) {
         ls_seterr(err, "%s: not a join declaration", what);
         return -1;
@@ -959,7 +959,7 @@ static int compile_join(compiler *e, lua_State *L, int decl, int jd, ls_query *q
         ls_seterr(err, "%s: with must be a table from ls.json_table", what);
         return -1;
     }
-    ls_join *jn = &q->joins[q->njoins];
+    ls_join *jn = &ls_query_declared(q)->joins[ls_query_declared(q)->njoins];
     jn->table = e->plan->tables[ti];
     char *left, *how;
     if (get_str(L, jd, "left", 1, what, &left, err)) return -1;
@@ -967,13 +967,13 @@ static int compile_join(compiler *e, lua_State *L, int decl, int jd, ls_query *q
         free(left);
         return -1;
     }
-    jn->left = resolve(q, q->njoins, left);
+    jn->left = resolve(q, ls_query_declared(q)->njoins, left);
     free(left);
     jn->inner = !how || strcmp(how, "inner") == 0;
     int bad_how = how && strcmp(how, "inner") != 0 && strcmp(how, "left") != 0;
     free(how);
     jn->tcols = ls_xcalloc(jn->table->ncols + 1, sizeof *jn->tcols);
-    q->njoins++; /* owned by q from here: freed with it */
+    ls_query_decl_of(q)->njoins++; /* owned by q from here: freed with it */
     if (bad_how) {
         ls_seterr(err, "%s: how must be \"inner\" or \"left\"", what);
         return -1;
@@ -1005,21 +1005,21 @@ static int compile_join(compiler *e, lua_State *L, int decl, int jd, ls_query *q
 static int compile_group(lua_State *L, int gd, ls_query *q, char *err)
 {
     char what[300];
-    snprintf(what, sizeof what, "query %s: group_by entry %zu", q->name, q->ngroups + 1);
+    snprintf(what, sizeof what, "query %s: group_by entry %zu", ls_query_declared(q)->name, ls_query_declared(q)->ngroups + 1);
     if (lua_type(L, gd) != LUA_TTABLE) {
         ls_seterr(err, "%s: must be a column name, ls.window(...) or ls.session_window(...)", what);
         return -1;
     }
     char *col;
     if (get_str(L, gd, "column", 1, what, &col, err)) return -1;
-    ls_groupcol *g = &q->groups[q->ngroups++];
+    ls_groupcol *g = &ls_query_decl_of(q)->groups[ls_query_decl_of(q)->ngroups++];
     int is_window = 0, is_session = 0;
     if (rawfield(L, gd, "_kind") == LUA_TSTRING) {
         is_window = strcmp(lua_tostring(L, -1), "window") == 0;
         is_session = strcmp(lua_tostring(L, -1), "session_window") == 0;
     }
     lua_pop(L, 1);
-    g->col = resolve(q, q->njoins, col);
+    g->col = resolve(q, ls_query_declared(q)->njoins, col);
     free(col);
     if (is_session) { /* Spark's session_window(col, gap): see ls_session.h */
         g->is_window = g->is_session = 1;
@@ -1058,9 +1058,9 @@ static int compile_hll(lua_State *L, int ad, const ls_query *q, ls_agg_spec *a, 
         ls_seterr(err, "%s: rsd must be from 0.00217 to 0.391, got %g", what, rsd);
         return -1;
     }
-    const ls_colref *c = &q->agg_cols[q->naggs - 1];
-    a->hash_int32 = q->map_ref == LUA_NOREF && c->join < 0 && q->source && ls_source_declared(q->source)->schema &&
-                    ls_schema_type(ls_source_declared(q->source)->schema, c->name) == (int)LS_TYPE_INT;
+    const ls_colref *c = &ls_query_declared(q)->agg_cols[ls_query_declared(q)->naggs - 1];
+    a->hash_int32 = ls_query_declared(q)->map_ref == LUA_NOREF && c->join < 0 && ls_query_declared(q)->source && ls_source_declared(ls_query_declared(q)->source)->schema &&
+                    ls_schema_type(ls_source_declared(ls_query_declared(q)->source)->schema, c->name) == (int)LS_TYPE_INT;
     return 0;
 }
 
@@ -1098,21 +1098,21 @@ static int compile_percentile(lua_State *L, int ad, ls_agg_spec *a, const char *
 static int compile_agg(lua_State *L, int ad, ls_query *q, char *err)
 {
     char what[300];
-    snprintf(what, sizeof what, "query %s: aggregate %zu", q->name, q->naggs + 1);
+    snprintf(what, sizeof what, "query %s: aggregate %zu", ls_query_declared(q)->name, ls_query_declared(q)->naggs + 1);
     if (lua_type(L, ad) != LUA_TTABLE) {
         ls_seterr(err, "%s: must be ls.count(), ls.sum(...), ...", what);
         return -1;
     }
     char *fn;
     if (get_str(L, ad, "fn", 1, what, &fn, err)) return -1;
-    ls_agg_spec *a = &q->aggs[q->naggs];
+    ls_agg_spec *a = &ls_query_declared(q)->aggs[ls_query_declared(q)->naggs];
     int bad = ls_agg_fn_parse(fn, &a->fn);
     free(fn);
     if (bad) {
         ls_seterr(err, "%s: unknown aggregate function", what);
         return -1;
     }
-    q->naggs++; /* owned by q from here */
+    ls_query_decl_of(q)->naggs++; /* owned by q from here */
     if (get_str(L, ad, "column", 0, what, &a->column, err) ||
         get_str(L, ad, "name", 1, what, &a->name, err))
         return -1;
@@ -1120,7 +1120,7 @@ static int compile_agg(lua_State *L, int ad, ls_query *q, char *err)
         ls_seterr(err, "%s: %s needs a column", what, a->name);
         return -1;
     }
-    if (a->column) q->agg_cols[q->naggs - 1] = resolve(q, q->njoins, a->column);
+    if (a->column) ls_query_declared(q)->agg_cols[ls_query_declared(q)->naggs - 1] = resolve(q, ls_query_declared(q)->njoins, a->column);
     if (a->fn == LS_AGG_APPROX_DISTINCT) return compile_hll(L, ad, q, a, what, err);
     if (a->fn == LS_AGG_PERCENTILE) return compile_percentile(L, ad, a, what, err);
     return 0;
@@ -1132,7 +1132,7 @@ static int each_of(compiler *e, lua_State *L, int t, const char *k, int required
                    char *err)
 {
     char what[300];
-    snprintf(what, sizeof what, "query %s", q->name);
+    snprintf(what, sizeof what, "query %s", ls_query_declared(q)->name);
     int has = get_table(L, t, k, required, what, err);
     if (has <= 0) return has;
     size_t n = lua_rawlen(L, -1);
@@ -1171,7 +1171,7 @@ static int each_order(compiler *e, lua_State *L, int decl, int d, ls_query *q, c
     (void)e;
     (void)decl;
     char what[300];
-    snprintf(what, sizeof what, "query %s: order_by", q->name);
+    snprintf(what, sizeof what, "query %s: order_by", ls_query_declared(q)->name);
     char *col;
     if (lua_type(L, d) != LUA_TTABLE) {
         ls_seterr(err, "%s: an entry is not a declaration", what);
@@ -1180,18 +1180,18 @@ static int each_order(compiler *e, lua_State *L, int decl, int d, ls_query *q, c
     if (get_str(L, d, "column", 1, what, &col, err)) return -1;
     int desc = rawfield(L, d, "desc") == LUA_TBOOLEAN && lua_toboolean(L, -1);
     lua_pop(L, 1);
-    size_t ncols = q->ngroups + q->naggs, i;
-    for (i = 0; i < ncols && strcmp(q->out_names[i], col) != 0; i++) {}
+    size_t ncols = ls_query_declared(q)->ngroups + ls_query_declared(q)->naggs, i;
+    for (i = 0; i < ncols && strcmp(ls_query_out_name(q, i), col) != 0; i++) {}
     if (i == ncols) {
         ls_seterr(err, "%s: %s is not an output column", what, col);
         free(col);
         return -1;
     }
     free(col);
-    q->order = ls_xrealloc(q->order, (q->norder + 1) * sizeof *q->order);
-    q->order[q->norder].col = (int)i;
-    q->order[q->norder].desc = desc;
-    q->norder++;
+    ls_query_decl_of(q)->order = ls_xrealloc(ls_query_decl_of(q)->order, (ls_query_decl_of(q)->norder + 1) * sizeof *ls_query_decl_of(q)->order);
+    ls_query_declared(q)->order[ls_query_declared(q)->norder].col = (int)i;
+    ls_query_declared(q)->order[ls_query_declared(q)->norder].desc = desc;
+    ls_query_decl_of(q)->norder++;
     return 0;
 }
 
@@ -1202,7 +1202,7 @@ static int each_where(compiler *e, lua_State *L, int decl, int d, ls_query *q, c
     (void)e;
     (void)decl;
     char what[300];
-    snprintf(what, sizeof what, "query %s: where", q->name);
+    snprintf(what, sizeof what, "query %s: where", ls_query_declared(q)->name);
     if (lua_type(L, d) != LUA_TTABLE) {
         ls_seterr(err, "%s: an entry is not a declaration", what);
         return -1;
@@ -1217,8 +1217,8 @@ static int each_where(compiler *e, lua_State *L, int decl, int d, ls_query *q, c
         return -1;
     }
     free(op);
-    q->where = ls_xrealloc(q->where, (q->nwhere + 1) * sizeof *q->where);
-    ls_where_pred *p = &q->where[q->nwhere++];
+    ls_query_decl_of(q)->where = ls_xrealloc(ls_query_decl_of(q)->where, (ls_query_decl_of(q)->nwhere + 1) * sizeof *ls_query_decl_of(q)->where);
+    ls_where_pred *p = &ls_query_decl_of(q)->where[ls_query_decl_of(q)->nwhere++];
     p->col = resolve(q, 0, col); /* the input record, before joins and map */
     free(col);
     ls_where_operand_init(&p->w, wop);
@@ -1268,37 +1268,37 @@ static size_t list_len(lua_State *L, int t, const char *k)
 static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q, char *err)
 {
     char what[300];
-    snprintf(what, sizeof what, "query %s", q->name);
+    snprintf(what, sizeof what, "query %s", ls_query_declared(q)->name);
     rawfield(L, d, "from");
     int si = decl_index(L, decl, "sources", -1);
     lua_pop(L, 1);
     if (si < 0 || (size_t)si >= e->plan->nsources) {
-        ls_seterr(err, "query %s: from must be a source from ls.kafka_source", q->name);
+        ls_seterr(err, "query %s: from must be a source from ls.kafka_source", ls_query_declared(q)->name);
         return -1;
     }
-    q->source = e->plan->sources[si];
+    ls_query_decl_of(q)->source = e->plan->sources[si];
     int mt = rawfield(L, d, "map");
     if (mt == LUA_TFUNCTION) {
         lua_Debug ar;
         lua_pushvalue(L, -1);
-        if (lua_getinfo(L, ">u", &ar)) q->map_meta = ar.nparams >= 2 || ar.isvararg;
-        q->map_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        if (lua_getinfo(L, ">u", &ar)) ls_query_decl_of(q)->map_meta = ar.nparams >= 2 || ar.isvararg;
+        ls_query_decl_of(q)->map_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     } else {
         lua_pop(L, 1);
         if (mt != LUA_TNIL) {
-            ls_seterr(err, "query %s: map must be a function, got %s", q->name, lua_typename(L, mt));
+            ls_seterr(err, "query %s: map must be a function, got %s", ls_query_declared(q)->name, lua_typename(L, mt));
             return -1;
         }
     }
 
-    q->joins = ls_xcalloc(list_len(L, d, "joins") + 1, sizeof *q->joins);
+    ls_query_decl_of(q)->joins = ls_xcalloc(list_len(L, d, "joins") + 1, sizeof *ls_query_decl_of(q)->joins);
     if (each_of(e, L, d, "joins", 0, q, decl, each_join, err)) return -1;
 
     char *et;
     if (get_str(L, d, "event_time", 0, what, &et, err)) return -1;
     if (et) {
-        q->has_event_time = 1;
-        q->event_time = resolve(q, q->njoins, et);
+        ls_query_decl_of(q)->has_event_time = 1;
+        ls_query_decl_of(q)->event_time = resolve(q, ls_query_decl_of(q)->njoins, et);
         free(et);
     }
     char *unit;
@@ -1308,31 +1308,30 @@ static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q
         free(unit);
         return -1;
     }
-    q->event_time_ms_unit = unit && strcmp(unit, "ms") == 0;
+    ls_query_decl_of(q)->event_time_ms_unit = unit && strcmp(unit, "ms") == 0;
     free(unit);
     if (rawfield(L, d, "watermark_ms") != LUA_TNIL) {
         lua_pop(L, 1);
         int64_t wm;
         if (get_int(L, d, "watermark_ms", 0, 0, INT64_MAX / 2, what, &wm, err)) return -1;
-        q->has_watermark = 1;
-        ls_watermark_init(&q->wm, wm);
+        ls_query_set_watermark(q, wm);
     } else {
         lua_pop(L, 1);
     }
 
-    q->groups = ls_xcalloc(list_len(L, d, "group_by") + 1, sizeof *q->groups);
+    ls_query_decl_of(q)->groups = ls_xcalloc(list_len(L, d, "group_by") + 1, sizeof *ls_query_decl_of(q)->groups);
     if (each_of(e, L, d, "group_by", 0, q, decl, each_group, err)) return -1;
     size_t na = list_len(L, d, "aggregates");
-    q->aggs = ls_xcalloc(na + 1, sizeof *q->aggs);
-    q->agg_cols = ls_xcalloc(na + 1, sizeof *q->agg_cols);
+    ls_query_decl_of(q)->aggs = ls_xcalloc(na + 1, sizeof *ls_query_decl_of(q)->aggs);
+    ls_query_decl_of(q)->agg_cols = ls_xcalloc(na + 1, sizeof *ls_query_decl_of(q)->agg_cols);
     if (each_of(e, L, d, "aggregates", 0, q, decl, each_agg, err)) return -1;
 
     char *mode;
     if (get_str(L, d, "output_mode", 0, what, &mode, err)) return -1;
-    int bad_mode = ls_mode_parse(mode ? mode : "complete", &q->mode);
+    int bad_mode = ls_mode_parse(mode ? mode : "complete", &ls_query_decl_of(q)->mode);
     free(mode);
     if (bad_mode) {
-        ls_seterr(err, "query %s: output_mode must be complete, update or append", q->name);
+        ls_seterr(err, "query %s: output_mode must be complete, update or append", ls_query_declared(q)->name);
         return -1;
     }
 
@@ -1341,7 +1340,7 @@ static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q
     if (trig) {
         ls_trigger t;
         if (ls_trigger_parse(trig, &t)) {
-            ls_seterr(err, "query %s: cannot read trigger \"%s\"", q->name, trig);
+            ls_seterr(err, "query %s: cannot read trigger \"%s\"", ls_query_declared(q)->name, trig);
             free(trig);
             return -1;
         }
@@ -1356,29 +1355,29 @@ static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q
 
     int64_t parts;
     if (get_int(L, d, "max_state_rows", e->opts->max_state_rows, 0, INT64_MAX, what,
-                &q->max_state_rows, err) ||
+                &ls_query_decl_of(q)->max_state_rows, err) ||
         get_int(L, d, "partitions", e->opts->partitions, 1, 65536, what, &parts, err))
         return -1;
     if (ls_query_ready(q, (int)parts, err)) return -1;
-    if (ls_query_check_schema(q, ls_source_declared(q->source)->schema, err)) return -1; /* at the query's line */
+    if (ls_query_check_schema(q, ls_source_declared(ls_query_declared(q)->source)->schema, err)) return -1; /* at the query's line */
     if (each_of(e, L, d, "filters", 0, q, decl, each_where, err) ||
         each_of(e, L, d, "order_by", 0, q, decl, each_order, err) ||
-        get_int(L, d, "limit", 0, 0, INT64_MAX, what, &q->limit, err))
+        get_int(L, d, "limit", 0, 0, INT64_MAX, what, &ls_query_decl_of(q)->limit, err))
         return -1;
-    if ((q->norder || q->limit) && q->mode != LS_MODE_COMPLETE) {
-        ls_seterr(err, "query %s: order_by and limit need output_mode \"complete\"", q->name);
+    if ((ls_query_declared(q)->norder || ls_query_declared(q)->limit) && ls_query_declared(q)->mode != LS_MODE_COMPLETE) {
+        ls_seterr(err, "query %s: order_by and limit need output_mode \"complete\"", ls_query_declared(q)->name);
         return -1;
     }
 
     rawfield(L, d, "sink");
-    q->sink = compile_sink(e, L, lua_gettop(L), q, err);
+    ls_query_decl_of(q)->sink = compile_sink(e, L, lua_gettop(L), q, err);
     lua_pop(L, 1);
-    if (q->sink && !q->per_record && (q->route.has_key_col || q->route.topic_fn != LUA_NOREF)) {
+    if (ls_query_declared(q)->sink && !ls_query_declared(q)->per_record && (ls_query_declared(q)->route.has_key_col || ls_query_declared(q)->route.topic_fn != LUA_NOREF)) {
         ls_seterr(err, "query %s: a sink's key and topic function apply to per-record queries",
-                  q->name);
+                  ls_query_declared(q)->name);
         return -1;
     }
-    return q->sink ? 0 : -1;
+    return ls_query_declared(q)->sink ? 0 : -1;
 }
 
 /* The registry's package.loaded, read raw (the script may have replaced

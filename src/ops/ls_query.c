@@ -14,6 +14,18 @@
 #include "ls_table.h"
 #include "ls_time.h"
 
+#include "ls_query_impl.h"
+
+ls_query_decl *ls_query_decl_of(ls_query *q)
+{
+    return &q->d;
+}
+
+const ls_query_decl *ls_query_declared(const ls_query *q)
+{
+    return &q->d;
+}
+
 static const char *const mode_names[] = { "complete", "update", "append" };
 
 const char *ls_mode_name(ls_mode m) { return mode_names[m]; }
@@ -42,13 +54,13 @@ ls_meta_col ls_meta_col_parse(const char *name)
 ls_query *ls_query_new(const char *name, lua_State *L)
 {
     ls_query *q = ls_xcalloc(1, sizeof *q);
-    q->name = ls_xstrdup(name);
+    q->d.name = ls_xstrdup(name);
     q->L = L;
-    q->map_ref = LUA_NOREF;
-    q->window_idx = -1;
-    q->mode = LS_MODE_COMPLETE;
+    q->d.map_ref = LUA_NOREF;
+    q->d.window_idx = -1;
+    q->d.mode = LS_MODE_COMPLETE;
     q->prev_start_ms = -1;
-    q->route.topic_fn = LUA_NOREF;
+    q->d.route.topic_fn = LUA_NOREF;
     ls_outbuf_init(&q->out);
     ls_buf_init(&q->outrow);
     ls_buf_init(&q->outkey);
@@ -62,121 +74,121 @@ ls_query *ls_query_new(const char *name, lua_State *L)
 
 int ls_query_ready(ls_query *q, int partitions, char *err)
 {
-    q->per_record = q->naggs == 0 && q->ngroups == 0;
-    if (q->per_record && q->mode != LS_MODE_APPEND) {
+    q->d.per_record = q->d.naggs == 0 && q->d.ngroups == 0;
+    if (q->d.per_record && q->d.mode != LS_MODE_APPEND) {
         ls_seterr(err, "query %s: a query without group_by and aggregate writes each record's "
-                  "rows as they come: its output mode is append", q->name);
+                  "rows as they come: its output mode is append", q->d.name);
         return -1;
     }
-    if (q->per_record && (q->has_watermark || q->has_event_time)) {
+    if (q->d.per_record && (q->d.has_watermark || q->d.has_event_time)) {
         ls_seterr(err, "query %s: a watermark or event time applies to aggregations (group_by, "
-                  "aggregate); this query writes rows one by one", q->name);
+                  "aggregate); this query writes rows one by one", q->d.name);
         return -1;
     }
-    if (!q->per_record && (q->route.has_key_col || q->route.topic_fn != LUA_NOREF)) {
+    if (!q->d.per_record && (q->d.route.has_key_col || q->d.route.topic_fn != LUA_NOREF)) {
         ls_seterr(err, "query %s: a sink's key and topic apply to per-record queries (an "
-                  "aggregation's message key is its group key)", q->name);
+                  "aggregation's message key is its group key)", q->d.name);
         return -1;
     }
-    for (size_t i = 0; i < q->ngroups; i++)
-        if (q->groups[i].is_window) {
-            if (q->window_idx >= 0) {
+    for (size_t i = 0; i < q->d.ngroups; i++)
+        if (q->d.groups[i].is_window) {
+            if (q->d.window_idx >= 0) {
                 ls_seterr(err, "query %s: at most one window in group_by (ls.window or "
-                          "ls.session_window)", q->name);
+                          "ls.session_window)", q->d.name);
                 return -1;
             }
-            q->window_idx = (int)i;
-            q->session = q->groups[i].is_session;
+            q->d.window_idx = (int)i;
+            q->d.session = q->d.groups[i].is_session;
         }
-    if (q->session && q->mode == LS_MODE_UPDATE) { /* Spark's UnsupportedOperationChecker */
+    if (q->d.session && q->d.mode == LS_MODE_UPDATE) { /* Spark's UnsupportedOperationChecker */
         ls_seterr(err, "query %s: output mode update is not supported for a session window "
                   "(as in Spark: a session can still merge with another; use append, or "
-                  "complete)", q->name);
+                  "complete)", q->d.name);
         return -1;
     }
-    if (q->session && q->ngroups < 2) { /* Spark: "Global aggregation with session window" */
+    if (q->d.session && q->d.ngroups < 2) { /* Spark: "Global aggregation with session window" */
         ls_seterr(err, "query %s: a session window needs at least one other group_by column "
-                  "(Spark does not support a global aggregation with a session window)", q->name);
+                  "(Spark does not support a global aggregation with a session window)", q->d.name);
         return -1;
     }
-    if (q->session && q->has_event_time &&
-        (q->groups[q->window_idx].col.join != q->event_time.join ||
-         strcmp(q->groups[q->window_idx].col.name, q->event_time.name) != 0)) {
+    if (q->d.session && q->d.has_event_time &&
+        (q->d.groups[q->d.window_idx].col.join != q->d.event_time.join ||
+         strcmp(q->d.groups[q->d.window_idx].col.name, q->d.event_time.name) != 0)) {
         ls_seterr(err, "query %s: the session window is on column %s but the event time on %s",
-                  q->name, q->groups[q->window_idx].col.name, q->event_time.name);
+                  q->d.name, q->d.groups[q->d.window_idx].col.name, q->d.event_time.name);
         return -1;
     }
-    q->et_group = -1;
-    if (q->has_watermark && q->has_event_time)
-        for (size_t i = 0; i < q->ngroups; i++)
-            if (!q->groups[i].is_window && q->groups[i].col.join == q->event_time.join &&
-                strcmp(q->groups[i].col.name, q->event_time.name) == 0)
-                q->et_group = (int)i;
-    if (q->mode == LS_MODE_APPEND && !q->per_record &&
-        (!q->has_watermark || (q->window_idx < 0 && q->et_group < 0))) {
+    q->d.et_group = -1;
+    if (q->d.has_watermark && q->d.has_event_time)
+        for (size_t i = 0; i < q->d.ngroups; i++)
+            if (!q->d.groups[i].is_window && q->d.groups[i].col.join == q->d.event_time.join &&
+                strcmp(q->d.groups[i].col.name, q->d.event_time.name) == 0)
+                q->d.et_group = (int)i;
+    if (q->d.mode == LS_MODE_APPEND && !q->d.per_record &&
+        (!q->d.has_watermark || (q->d.window_idx < 0 && q->d.et_group < 0))) {
         ls_seterr(err, "query %s: output mode append needs a watermark and its event-time "
                   "column in group_by, as a window or itself (rows are final only when the "
-                  "watermark passes them)", q->name);
+                  "watermark passes them)", q->d.name);
         return -1;
     }
-    if (q->has_watermark && !q->has_event_time) {
-        ls_seterr(err, "query %s: a watermark needs an event-time column", q->name);
+    if (q->d.has_watermark && !q->d.has_event_time) {
+        ls_seterr(err, "query %s: a watermark needs an event-time column", q->d.name);
         return -1;
     }
-    if (q->has_watermark && q->window_idx >= 0 &&
-        strcmp(q->groups[q->window_idx].col.name, q->event_time.name) != 0) {
+    if (q->d.has_watermark && q->d.window_idx >= 0 &&
+        strcmp(q->d.groups[q->d.window_idx].col.name, q->d.event_time.name) != 0) {
         ls_seterr(err, "query %s: the window is on column %s but the watermark on %s",
-                  q->name, q->groups[q->window_idx].col.name, q->event_time.name);
+                  q->d.name, q->d.groups[q->d.window_idx].col.name, q->d.event_time.name);
         return -1;
     }
-    if (q->window_idx >= 0 && !q->has_event_time) {
-        q->has_event_time = 1;
-        q->event_time = q->groups[q->window_idx].col;
-        q->event_time.name = ls_xstrdup(q->event_time.name);
+    if (q->d.window_idx >= 0 && !q->d.has_event_time) {
+        q->d.has_event_time = 1;
+        q->d.event_time = q->d.groups[q->d.window_idx].col;
+        q->d.event_time.name = ls_xstrdup(q->d.event_time.name);
     }
-    q->late_filter = q->has_watermark && q->mode != LS_MODE_COMPLETE &&
-                     (q->window_idx >= 0 || q->et_group >= 0);
-    q->evicts = q->late_filter;
+    q->d.late_filter = q->d.has_watermark && q->d.mode != LS_MODE_COMPLETE &&
+                     (q->d.window_idx >= 0 || q->d.et_group >= 0);
+    q->d.evicts = q->d.late_filter;
     /* Spark's SessionWindowStateStoreRestoreExec drops late rows in every
      * output mode (its complete mode keeps every session: no eviction). */
-    if (q->session && q->has_watermark) q->late_filter = 1;
-    q->state = ls_state_new(partitions, (int)q->naggs);
+    if (q->d.session && q->d.has_watermark) q->d.late_filter = 1;
+    q->state = ls_state_new(partitions, (int)q->d.naggs);
     q->late = ls_state_new(partitions, 0);
-    for (size_t a = 0; a < q->naggs; a++)
-        if (ls_agg_owns_memory(q->aggs[a].fn)) ls_state_set_owns_blobs(q->state);
-    q->gvals = ls_xcalloc(q->ngroups + 1, sizeof *q->gvals);
-    q->avals = ls_xcalloc(q->naggs + 1, sizeof *q->avals);
-    q->join_rows = ls_xcalloc(q->njoins + 1, sizeof *q->join_rows);
-    q->out_names = ls_xcalloc(q->ngroups + q->naggs, sizeof *q->out_names);
-    q->out_vals = ls_xcalloc(q->ngroups + q->naggs, sizeof *q->out_vals);
-    for (size_t i = 0; i < q->ngroups; i++) q->out_names[i] = q->groups[i].name;
-    for (size_t i = 0; i < q->naggs; i++) q->out_names[q->ngroups + i] = q->aggs[i].name;
-    if (!q->has_watermark) ls_watermark_init(&q->wm, 0);
+    for (size_t a = 0; a < q->d.naggs; a++)
+        if (ls_agg_owns_memory(q->d.aggs[a].fn)) ls_state_set_owns_blobs(q->state);
+    q->gvals = ls_xcalloc(q->d.ngroups + 1, sizeof *q->gvals);
+    q->avals = ls_xcalloc(q->d.naggs + 1, sizeof *q->avals);
+    q->join_rows = ls_xcalloc(q->d.njoins + 1, sizeof *q->join_rows);
+    q->out_names = ls_xcalloc(q->d.ngroups + q->d.naggs, sizeof *q->out_names);
+    q->out_vals = ls_xcalloc(q->d.ngroups + q->d.naggs, sizeof *q->out_vals);
+    for (size_t i = 0; i < q->d.ngroups; i++) q->out_names[i] = q->d.groups[i].name;
+    for (size_t i = 0; i < q->d.naggs; i++) q->out_names[q->d.ngroups + i] = q->d.aggs[i].name;
+    if (!q->d.has_watermark) ls_watermark_init(&q->wm, 0);
     return 0;
 }
 
 void ls_query_free(ls_query *q)
 {
     if (!q) return;
-    if (q->map_ref != LUA_NOREF && q->L) luaL_unref(q->L, LUA_REGISTRYINDEX, q->map_ref);
-    for (size_t i = 0; i < q->njoins; i++) {
-        free(q->joins[i].left.name);
-        free(q->joins[i].tcols);
+    if (q->d.map_ref != LUA_NOREF && q->L) luaL_unref(q->L, LUA_REGISTRYINDEX, q->d.map_ref);
+    for (size_t i = 0; i < q->d.njoins; i++) {
+        free(q->d.joins[i].left.name);
+        free(q->d.joins[i].tcols);
     }
-    free(q->joins);
-    for (size_t i = 0; i < q->ngroups; i++) {
-        free(q->groups[i].name);
-        free(q->groups[i].col.name);
+    free(q->d.joins);
+    for (size_t i = 0; i < q->d.ngroups; i++) {
+        free(q->d.groups[i].name);
+        free(q->d.groups[i].col.name);
     }
-    free(q->groups);
-    for (size_t i = 0; i < q->naggs; i++) {
-        ls_agg_spec_free(&q->aggs[i]);
-        free(q->agg_cols[i].name);
+    free(q->d.groups);
+    for (size_t i = 0; i < q->d.naggs; i++) {
+        ls_agg_spec_free(&q->d.aggs[i]);
+        free(q->d.agg_cols[i].name);
     }
-    free(q->aggs);
-    free(q->agg_cols);
-    free(q->event_time.name);
-    ls_sink_destroy(q->sink);
+    free(q->d.aggs);
+    free(q->d.agg_cols);
+    free(q->d.event_time.name);
+    ls_sink_destroy(q->d.sink);
     ls_state_free(q->state);
     ls_state_free(q->late);
     ls_buf_free(&q->key);
@@ -185,26 +197,26 @@ void ls_query_free(ls_query *q)
     ls_outbuf_free(&q->out);
     ls_buf_free(&q->outrow);
     ls_buf_free(&q->outkey);
-    for (size_t i = 0; i < q->nwhere; i++) {
-        free(q->where[i].col.name);
-        ls_where_operand_free(&q->where[i].w);
+    for (size_t i = 0; i < q->d.nwhere; i++) {
+        free(q->d.where[i].col.name);
+        ls_where_operand_free(&q->d.where[i].w);
     }
-    free(q->where);
-    free(q->route.key_col.name);
-    if (q->route.topic_fn != LUA_NOREF && q->L) luaL_unref(q->L, LUA_REGISTRYINDEX, q->route.topic_fn);
-    for (size_t i = 0; i < q->route.nheaders; i++) {
-        free(q->route.hnames[i]);
-        free(q->route.hvals[i]);
+    free(q->d.where);
+    free(q->d.route.key_col.name);
+    if (q->d.route.topic_fn != LUA_NOREF && q->L) luaL_unref(q->L, LUA_REGISTRYINDEX, q->d.route.topic_fn);
+    for (size_t i = 0; i < q->d.route.nheaders; i++) {
+        free(q->d.route.hnames[i]);
+        free(q->d.route.hvals[i]);
     }
-    free(q->route.hnames);
-    free(q->route.hvals);
+    free(q->d.route.hnames);
+    free(q->d.route.hvals);
     free(q->gvals);
     free(q->avals);
     free(q->join_rows);
     free(q->out_names);
     free(q->out_vals);
-    free(q->order);
-    free(q->name);
+    free(q->d.order);
+    free(q->d.name);
     free(q);
 }
 
@@ -215,70 +227,70 @@ static ls_colref copy_colref(const ls_colref *c)
     return r;
 }
 
-ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, char *err)
+ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, int topic_fn, char *err)
 {
-    ls_query *q = ls_query_new(src->name, L);
+    ls_query *q = ls_query_new(src->d.name, L);
     memcpy(q->id, src->id, sizeof q->id);
     memcpy(q->run_id, src->run_id, sizeof q->run_id);
-    q->map_ref = map_ref;
-    q->map_meta = src->map_meta;
+    q->d.map_ref = map_ref;
+    q->d.map_meta = src->d.map_meta;
     q->use_view = src->use_view;
-    q->source = src->source;
-    q->where = ls_xcalloc(src->nwhere + 1, sizeof *q->where);
-    for (size_t i = 0; i < src->nwhere; i++) {
-        q->where[i].col = copy_colref(&src->where[i].col);
-        ls_where_operand_init(&q->where[i].w, src->where[i].w.op);
-        for (size_t k = 0; k < src->where[i].w.nvals; k++)
-            ls_where_operand_add(&q->where[i].w, &src->where[i].w.vals[k]);
+    q->d.source = src->d.source;
+    q->d.where = ls_xcalloc(src->d.nwhere + 1, sizeof *q->d.where);
+    for (size_t i = 0; i < src->d.nwhere; i++) {
+        q->d.where[i].col = copy_colref(&src->d.where[i].col);
+        ls_where_operand_init(&q->d.where[i].w, src->d.where[i].w.op);
+        for (size_t k = 0; k < src->d.where[i].w.nvals; k++)
+            ls_where_operand_add(&q->d.where[i].w, &src->d.where[i].w.vals[k]);
     }
-    q->nwhere = src->nwhere;
-    q->route.has_key_col = src->route.has_key_col;
-    if (src->route.has_key_col) q->route.key_col = copy_colref(&src->route.key_col);
-    q->route.nheaders = src->route.nheaders;
-    q->route.hnames = ls_xcalloc(src->route.nheaders + 1, sizeof *q->route.hnames);
-    q->route.hvals = ls_xcalloc(src->route.nheaders + 1, sizeof *q->route.hvals);
-    for (size_t i = 0; i < src->route.nheaders; i++) {
-        q->route.hnames[i] = ls_xstrdup(src->route.hnames[i]);
-        q->route.hvals[i] = ls_xstrdup(src->route.hvals[i]);
+    q->d.nwhere = src->d.nwhere;
+    q->d.route.has_key_col = src->d.route.has_key_col;
+    if (src->d.route.has_key_col) q->d.route.key_col = copy_colref(&src->d.route.key_col);
+    q->d.route.nheaders = src->d.route.nheaders;
+    q->d.route.hnames = ls_xcalloc(src->d.route.nheaders + 1, sizeof *q->d.route.hnames);
+    q->d.route.hvals = ls_xcalloc(src->d.route.nheaders + 1, sizeof *q->d.route.hvals);
+    for (size_t i = 0; i < src->d.route.nheaders; i++) {
+        q->d.route.hnames[i] = ls_xstrdup(src->d.route.hnames[i]);
+        q->d.route.hvals[i] = ls_xstrdup(src->d.route.hvals[i]);
     }
-    /* route.topic_fn: the worker sets its own (a function of its Lua state) */
-    q->joins = ls_xcalloc(src->njoins + 1, sizeof *q->joins);
-    for (size_t j = 0; j < src->njoins; j++) {
-        ls_join *d = &q->joins[j];
-        *d = src->joins[j];
-        d->left = copy_colref(&src->joins[j].left);
+    q->d.route.topic_fn = topic_fn; /* a function of the worker's Lua state */
+    q->d.joins = ls_xcalloc(src->d.njoins + 1, sizeof *q->d.joins);
+    for (size_t j = 0; j < src->d.njoins; j++) {
+        ls_join *d = &q->d.joins[j];
+        *d = src->d.joins[j];
+        d->left = copy_colref(&src->d.joins[j].left);
         d->tcols = ls_xcalloc(d->ncols + 1, sizeof *d->tcols);
-        memcpy(d->tcols, src->joins[j].tcols, d->ncols * sizeof *d->tcols);
+        memcpy(d->tcols, src->d.joins[j].tcols, d->ncols * sizeof *d->tcols);
     }
-    q->njoins = src->njoins;
-    q->has_event_time = src->has_event_time;
-    q->event_time_ms_unit = src->event_time_ms_unit;
-    if (src->has_event_time) q->event_time = copy_colref(&src->event_time);
-    q->has_watermark = src->has_watermark;
+    q->d.njoins = src->d.njoins;
+    q->d.has_event_time = src->d.has_event_time;
+    q->d.event_time_ms_unit = src->d.event_time_ms_unit;
+    if (src->d.has_event_time) q->d.event_time = copy_colref(&src->d.event_time);
+    q->d.has_watermark = src->d.has_watermark;
     q->wm = src->wm;
-    q->groups = ls_xcalloc(src->ngroups + 1, sizeof *q->groups);
-    for (size_t i = 0; i < src->ngroups; i++) {
-        q->groups[i] = src->groups[i];
-        q->groups[i].name = ls_xstrdup(src->groups[i].name);
-        q->groups[i].col = copy_colref(&src->groups[i].col);
+    q->d.groups = ls_xcalloc(src->d.ngroups + 1, sizeof *q->d.groups);
+    for (size_t i = 0; i < src->d.ngroups; i++) {
+        q->d.groups[i] = src->d.groups[i];
+        q->d.groups[i].name = ls_xstrdup(src->d.groups[i].name);
+        q->d.groups[i].col = copy_colref(&src->d.groups[i].col);
     }
-    q->ngroups = src->ngroups;
-    q->aggs = ls_xcalloc(src->naggs + 1, sizeof *q->aggs);
-    q->agg_cols = ls_xcalloc(src->naggs + 1, sizeof *q->agg_cols);
-    for (size_t a = 0; a < src->naggs; a++) {
-        ls_agg_spec_copy(&q->aggs[a], &src->aggs[a]);
-        q->agg_cols[a] = copy_colref(&src->agg_cols[a]);
+    q->d.ngroups = src->d.ngroups;
+    q->d.aggs = ls_xcalloc(src->d.naggs + 1, sizeof *q->d.aggs);
+    q->d.agg_cols = ls_xcalloc(src->d.naggs + 1, sizeof *q->d.agg_cols);
+    for (size_t a = 0; a < src->d.naggs; a++) {
+        ls_agg_spec_copy(&q->d.aggs[a], &src->d.aggs[a]);
+        q->d.agg_cols[a] = copy_colref(&src->d.agg_cols[a]);
     }
-    q->naggs = src->naggs;
-    q->mode = src->mode;
-    q->limit = src->limit;
-    if (src->norder) {
-        q->order = ls_xmalloc(src->norder * sizeof *q->order);
-        memcpy(q->order, src->order, src->norder * sizeof *q->order);
-        q->norder = src->norder;
+    q->d.naggs = src->d.naggs;
+    q->d.mode = src->d.mode;
+    q->d.limit = src->d.limit;
+    if (src->d.norder) {
+        q->d.order = ls_xmalloc(src->d.norder * sizeof *q->d.order);
+        memcpy(q->d.order, src->d.order, src->d.norder * sizeof *q->d.order);
+        q->d.norder = src->d.norder;
     }
-    q->trigger_ms = src->trigger_ms;
-    q->max_state_rows = src->max_state_rows;
+    q->d.trigger_ms = src->d.trigger_ms;
+    q->d.max_state_rows = src->d.max_state_rows;
     if (ls_query_ready(q, ls_state_nparts(src->state), err)) {
         ls_query_free(q);
         return NULL;
@@ -314,14 +326,14 @@ void ls_query_begin_batch(ls_query *q, int64_t batch_id)
     q->stats.et_min = LS_NO_TIME;
     q->stats.et_max = LS_NO_TIME;
     ls_buf_reset(&q->warnings);
-    if (q->has_watermark) ls_watermark_begin_batch(&q->wm);
+    if (q->d.has_watermark) ls_watermark_begin_batch(&q->wm);
 }
 
 int ls_query_wants_batch(const ls_query *q)
 {
     /* as Spark's StateStoreSaveExec.shouldRunAnotherBatch: on the watermark
      * alone, even when the grouping has no time to evict by */
-    return q->has_watermark && q->mode != LS_MODE_COMPLETE && ls_watermark_pending(&q->wm);
+    return q->d.has_watermark && q->d.mode != LS_MODE_COMPLETE && ls_watermark_pending(&q->wm);
 }
 
 static void project_col(ls_query *q, ls_colref *c, ls_fieldset *fields)
@@ -332,18 +344,18 @@ static void project_col(ls_query *q, ls_colref *c, ls_fieldset *fields)
 
 int ls_query_needs_table(const ls_query *q)
 {
-    return q->map_ref != LUA_NOREF || q->route.topic_fn != LUA_NOREF;
+    return q->d.map_ref != LUA_NOREF || q->d.route.topic_fn != LUA_NOREF;
 }
 
 void ls_query_project(ls_query *q, ls_fieldset *fields)
 {
     if (ls_query_needs_table(q)) return;
-    for (size_t i = 0; i < q->nwhere; i++) project_col(q, &q->where[i].col, fields);
-    if (q->route.has_key_col) project_col(q, &q->route.key_col, fields);
-    for (size_t j = 0; j < q->njoins; j++) project_col(q, &q->joins[j].left, fields);
-    if (q->has_event_time) project_col(q, &q->event_time, fields);
-    for (size_t i = 0; i < q->ngroups; i++) project_col(q, &q->groups[i].col, fields);
-    for (size_t a = 0; a < q->naggs; a++) project_col(q, &q->agg_cols[a], fields);
+    for (size_t i = 0; i < q->d.nwhere; i++) project_col(q, &q->d.where[i].col, fields);
+    if (q->d.route.has_key_col) project_col(q, &q->d.route.key_col, fields);
+    for (size_t j = 0; j < q->d.njoins; j++) project_col(q, &q->d.joins[j].left, fields);
+    if (q->d.has_event_time) project_col(q, &q->d.event_time, fields);
+    for (size_t i = 0; i < q->d.ngroups; i++) project_col(q, &q->d.groups[i].col, fields);
+    for (size_t a = 0; a < q->d.naggs; a++) project_col(q, &q->d.agg_cols[a], fields);
     q->use_view = 1;
 }
 
@@ -352,7 +364,7 @@ static int check_col(const ls_query *q, const ls_colref *c, const ls_schema *sch
     if (!c->name || c->join >= 0 || c->meta || ls_schema_type(schema, c->name) >= 0) return 0;
     const char *near = ls_nearest(c->name, (const char *const *)schema->fields->names,
                                   schema->fields->n);
-    ls_seterr(err, "query %s: column %s is not in the source's schema%s%s%s", q->name, c->name,
+    ls_seterr(err, "query %s: column %s is not in the source's schema%s%s%s", q->d.name, c->name,
               near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
     return -1;
 }
@@ -360,8 +372,8 @@ static int check_col(const ls_query *q, const ls_colref *c, const ls_schema *sch
 void ls_query_shape(const ls_query *q, ls_buf *out)
 {
     ls_buf_puts(out, "group by");
-    for (size_t i = 0; i < q->ngroups; i++) {
-        const ls_groupcol *g = &q->groups[i];
+    for (size_t i = 0; i < q->d.ngroups; i++) {
+        const ls_groupcol *g = &q->d.groups[i];
         if (g->is_session)
             ls_buf_printf(out, "%s session_window(%s, %lld ms)", i ? "," : "", g->col.name,
                           (long long)g->win.size);
@@ -372,10 +384,10 @@ void ls_query_shape(const ls_query *q, ls_buf *out)
             ls_buf_printf(out, "%s %s", i ? "," : "", g->col.name);
         if (strcmp(g->name, g->col.name) != 0 && !g->is_window) ls_buf_printf(out, " as %s", g->name);
     }
-    if (!q->ngroups) ls_buf_puts(out, " nothing");
+    if (!q->d.ngroups) ls_buf_puts(out, " nothing");
     ls_buf_puts(out, "\naggregates");
-    for (size_t a = 0; a < q->naggs; a++) {
-        const ls_agg_spec *g = &q->aggs[a];
+    for (size_t a = 0; a < q->d.naggs; a++) {
+        const ls_agg_spec *g = &q->d.aggs[a];
         ls_buf_printf(out, "%s %s(%s) as %s", a ? "," : "", ls_agg_fn_name(g->fn),
                       g->column ? g->column : "*", g->name);
         /* a sketch's shape: what its state holds */
@@ -386,27 +398,27 @@ void ls_query_shape(const ls_query *q, ls_buf *out)
             ls_buf_puts(out, "]");
         }
     }
-    if (!q->naggs) ls_buf_puts(out, " none");
-    ls_buf_printf(out, "\noutput mode %s\n", ls_mode_name(q->mode));
-    if (q->has_event_time)
-        ls_buf_printf(out, "event time %s%s", q->event_time.name, q->event_time_ms_unit ? " (ms)" : "");
+    if (!q->d.naggs) ls_buf_puts(out, " none");
+    ls_buf_printf(out, "\noutput mode %s\n", ls_mode_name(q->d.mode));
+    if (q->d.has_event_time)
+        ls_buf_printf(out, "event time %s%s", q->d.event_time.name, q->d.event_time_ms_unit ? " (ms)" : "");
     else
         ls_buf_puts(out, "no event time");
-    if (q->has_watermark) ls_buf_printf(out, "\nwatermark delay %lld ms", (long long)q->wm.delay);
+    if (q->d.has_watermark) ls_buf_printf(out, "\nwatermark delay %lld ms", (long long)q->wm.delay);
     else ls_buf_puts(out, "\nno watermark");
-    ls_buf_printf(out, "\n%s\n", q->per_record ? "per record" : "aggregation");
+    ls_buf_printf(out, "\n%s\n", q->d.per_record ? "per record" : "aggregation");
 }
 
 int ls_query_check_schema(const ls_query *q, const ls_schema *schema, char *err)
 {
-    if (!schema || q->map_ref != LUA_NOREF) return 0;
-    for (size_t j = 0; j < q->njoins; j++)
-        if (check_col(q, &q->joins[j].left, schema, err)) return -1;
-    if (q->has_event_time && check_col(q, &q->event_time, schema, err)) return -1;
-    for (size_t i = 0; i < q->ngroups; i++)
-        if (check_col(q, &q->groups[i].col, schema, err)) return -1;
-    for (size_t a = 0; a < q->naggs; a++)
-        if (check_col(q, &q->agg_cols[a], schema, err)) return -1;
+    if (!schema || q->d.map_ref != LUA_NOREF) return 0;
+    for (size_t j = 0; j < q->d.njoins; j++)
+        if (check_col(q, &q->d.joins[j].left, schema, err)) return -1;
+    if (q->d.has_event_time && check_col(q, &q->d.event_time, schema, err)) return -1;
+    for (size_t i = 0; i < q->d.ngroups; i++)
+        if (check_col(q, &q->d.groups[i].col, schema, err)) return -1;
+    for (size_t a = 0; a < q->d.naggs; a++)
+        if (check_col(q, &q->d.agg_cols[a], schema, err)) return -1;
     return 0;
 }
 
@@ -443,7 +455,7 @@ static int read_col(ls_query *q, int row, const ls_recview *view, const ls_colre
     }
     if (c->join >= 0) {
         long r = q->join_rows[c->join];
-        *v = r < 0 ? ls_null() : *ls_table_cell(q->joins[c->join].table, (size_t)r, (size_t)c->tcol);
+        *v = r < 0 ? ls_null() : *ls_table_cell(q->d.joins[c->join].table, (size_t)r, (size_t)c->tcol);
         return 0;
     }
     if (q->use_view) {
@@ -520,7 +532,7 @@ static void note_present(ls_query *q, int row, const ls_recview *view, const ls_
 
 static int event_time_ms(const ls_query *q, const ls_value *v, int64_t *ms, char *err)
 {
-    const char *col = q->event_time.name;
+    const char *col = q->d.event_time.name;
     double d;
     switch (v->type) {
     case LS_STR:
@@ -534,7 +546,7 @@ static int event_time_ms(const ls_query *q, const ls_value *v, int64_t *ms, char
     case LS_INT:
     case LS_DOUBLE:
         d = v->type == LS_INT ? (double)v->u.i : v->u.d;
-        if (q->event_time_ms_unit) {
+        if (q->d.event_time_ms_unit) {
             if (!(d > -9.2e15 && d < 9.2e15)) break;
             *ms = v->type == LS_INT ? v->u.i : (int64_t)floor(d);
             return 0;
@@ -577,7 +589,7 @@ static int dead(ls_query *q, const ls_reject *dl, const ls_origin *o, const char
                 const char *payload, size_t n, char *err)
 {
     q->stats.invalid_rows++;
-    return dl->fn(dl->ctx, o, q->name, why, payload, n, err);
+    return dl->fn(dl->ctx, o, q->d.name, why, payload, n, err);
 }
 
 /* Folds the row into every group it belongs to (one per window). A
@@ -588,7 +600,7 @@ static void fold(ls_query *q, int64_t et, int64_t part)
 {
     int64_t starts[LS_MAX_WINDOWS];
     int nw = 1;
-    const ls_groupcol *wg = q->window_idx >= 0 ? &q->groups[q->window_idx] : NULL;
+    const ls_groupcol *wg = q->d.window_idx >= 0 ? &q->d.groups[q->d.window_idx] : NULL;
     if (wg && wg->is_session) { /* Spark's SessionWindowing: [t, t + gap), merged at batch end */
         starts[0] = et;
     } else if (wg) {
@@ -596,10 +608,10 @@ static void fold(ls_query *q, int64_t et, int64_t part)
     }
     int late = 0;
     for (int w = 0; w < nw; w++) {
-        int64_t evict_at = q->et_group >= 0 ? et : LS_NO_TIME;
+        int64_t evict_at = q->d.et_group >= 0 ? et : LS_NO_TIME;
         ls_buf_reset(&q->key);
-        for (size_t i = 0; i < q->ngroups; i++) {
-            if ((int)i == q->window_idx) {
+        for (size_t i = 0; i < q->d.ngroups; i++) {
+            if ((int)i == q->d.window_idx) {
                 ls_value wv;
                 wv.type = LS_WINDOW;
                 wv.u.w.start = starts[w];
@@ -614,8 +626,8 @@ static void fold(ls_query *q, int64_t et, int64_t part)
         int created;
         uint64_t h = ls_hash(q->key.data, q->key.len);
         const char *key = q->key.data ? q->key.data : "";
-        if (q->late_filter && ls_watermark_is_late(&q->wm, evict_at)) {
-            if (q->session && q->origin) {
+        if (q->d.late_filter && ls_watermark_is_late(&q->wm, evict_at)) {
+            if (q->d.session && q->origin) {
                 /* Spark drops a session window's rows before any shuffle: one per
                  * (key, event time) of each Kafka partition */
                 int32_t part = q->origin->partition;
@@ -629,8 +641,8 @@ static void fold(ls_query *q, int64_t et, int64_t part)
             continue;
         }
         ls_group *g = ls_state_upsert(q->state, key, q->key.len, h, evict_at, &created);
-        for (size_t a = 0; a < q->naggs; a++)
-            ls_acc_fold(&g->acc[a], &q->aggs[a], q->agg_cols[a].name ? &q->avals[a] : NULL, part,
+        for (size_t a = 0; a < q->d.naggs; a++)
+            ls_acc_fold(&g->acc[a], &q->d.aggs[a], q->d.agg_cols[a].name ? &q->avals[a] : NULL, part,
                         NULL); /* values were prepared before folding */
         if (g->updated_batch != q->batch_id) {
             g->updated_batch = q->batch_id;
@@ -646,14 +658,14 @@ static void fold(ls_query *q, int64_t et, int64_t part)
 static int read_agg_col(ls_query *q, int row, const ls_recview *view, size_t a, char *why)
 {
     ls_value *v = &q->avals[a];
-    int rc = read_col(q, row, view, &q->agg_cols[a], v, why);
+    int rc = read_col(q, row, view, &q->d.agg_cols[a], v, why);
     if (rc < 0) return -1;
     if (rc > 0) {
         *v = ls_null();
         q->stats.unusable_values++;
         return 0;
     }
-    q->stats.unusable_values += ls_agg_prepare(q->aggs[a].fn, v);
+    q->stats.unusable_values += ls_agg_prepare(q->d.aggs[a].fn, v);
     return 0;
 }
 
@@ -676,12 +688,12 @@ static int value_bytes(const ls_value *v, ls_buf *out)
  * text (which ends with '}'). */
 static void splice_joins(ls_query *q, ls_buf *json)
 {
-    if (!q->njoins) return;
+    if (!q->d.njoins) return;
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_config(g, yajl_gen_validate_utf8, 1);
     yajl_gen_map_open(g);
-    for (size_t j = 0; j < q->njoins; j++) {
-        const ls_join *jn = &q->joins[j];
+    for (size_t j = 0; j < q->d.njoins; j++) {
+        const ls_join *jn = &q->d.joins[j];
         long r = q->join_rows[j];
         for (size_t k = 0; k < jn->ncols; k++) {
             const char *name = jn->table->cols[jn->tcols[k]];
@@ -712,7 +724,7 @@ static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origi
     lua_State *L = q->L;
     ls_buf_reset(&q->outrow);
     ls_buf_reset(&q->outkey);
-    if (q->map_ref == LUA_NOREF) {
+    if (q->d.map_ref == LUA_NOREF) {
         ls_buf_append(&q->outrow, payload, n);
     } else if (ls_json_encode(L, row, route_keys, &q->outrow, why)) {
         char tmp[LS_ERRLEN];
@@ -724,9 +736,9 @@ static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origi
     ls_out out = { 0 };
     /* the key: the sink's key column, or the row's _key */
     ls_value kv = ls_null();
-    if (q->route.has_key_col) {
-        if (read_col(q, row, view, &q->route.key_col, &kv, why) < 0) return 1;
-    } else if (q->map_ref != LUA_NOREF) {
+    if (q->d.route.has_key_col) {
+        if (read_col(q, row, view, &q->d.route.key_col, &kv, why) < 0) return 1;
+    } else if (q->d.map_ref != LUA_NOREF) {
         int t = raw_field(L, row, "_key");
         if (t == LUA_TSTRING || t == LUA_TNUMBER || t == LUA_TBOOLEAN) {
             read_col(q, row, view, &(ls_colref){ (char *)"_key", -1, -1, -1, 0 }, &kv, why);
@@ -742,16 +754,16 @@ static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origi
         out.key_len = q->outkey.len;
     }
     /* the topic: the row's _topic, or the sink's topic function */
-    int top = q->map_ref != LUA_NOREF || q->route.topic_fn != LUA_NOREF ? lua_gettop(L) : 0;
-    if (q->map_ref != LUA_NOREF && raw_field(L, row, "_topic") != LUA_TNIL) {
+    int top = q->d.map_ref != LUA_NOREF || q->d.route.topic_fn != LUA_NOREF ? lua_gettop(L) : 0;
+    if (q->d.map_ref != LUA_NOREF && raw_field(L, row, "_topic") != LUA_TNIL) {
         if (lua_type(L, -1) != LUA_TSTRING) {
             ls_seterr(why, "_topic must be a string, got %s", luaL_typename(L, -1));
             lua_settop(L, top);
             return 1;
         }
         out.topic = lua_tostring(L, -1);
-    } else if (q->route.topic_fn != LUA_NOREF) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, q->route.topic_fn);
+    } else if (q->d.route.topic_fn != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, q->d.route.topic_fn);
         lua_pushvalue(L, row);
         if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
             const char *msg = lua_tostring(L, -1);
@@ -778,12 +790,12 @@ static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origi
     /* headers: the sink's, then the row's _headers */
     const char *hn[64], *hv[64];
     size_t hl[64], nh = 0;
-    for (size_t i = 0; i < q->route.nheaders && nh < 64; i++, nh++) {
-        hn[nh] = q->route.hnames[i];
-        hv[nh] = q->route.hvals[i];
+    for (size_t i = 0; i < q->d.route.nheaders && nh < 64; i++, nh++) {
+        hn[nh] = q->d.route.hnames[i];
+        hv[nh] = q->d.route.hvals[i];
         hl[nh] = strlen(hv[nh]);
     }
-    if (q->map_ref != LUA_NOREF && raw_field(L, row, "_headers") != LUA_TNIL) {
+    if (q->d.map_ref != LUA_NOREF && raw_field(L, row, "_headers") != LUA_TNIL) {
         int ht = lua_gettop(L);
         if (!lua_istable(L, ht)) {
             ls_seterr(why, "_headers must be a table of name = \"value\", got %s", luaL_typename(L, ht));
@@ -816,7 +828,7 @@ static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origi
     out.hvals = hv;
     out.hlens = hl;
     int rc = 0;
-    if (q->sink) rc = q->sink->vt->write_out(q->sink, &out, err);
+    if (q->d.sink) rc = q->d.sink->vt->write_out(q->d.sink, &out, err);
     else ls_outbuf_add(&q->out, o->seq, sub, &out);
     if (top) lua_settop(L, top);
     if (rc == 0) q->stats.output_rows++;
@@ -825,8 +837,8 @@ static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origi
 
 int ls_query_open_rows(ls_query *q, char *err)
 {
-    if (!q->per_record || !q->sink) return 0;
-    return q->sink->vt->open_batch(q->sink, q->batch_id, err);
+    if (!q->d.per_record || !q->d.sink) return 0;
+    return q->d.sink->vt->open_batch(q->d.sink, q->batch_id, err);
 }
 
 /* ---- one record ------------------------------------------------------------- */
@@ -834,15 +846,15 @@ int ls_query_open_rows(ls_query *q, char *err)
 /* The `where` predicates on the input record (before any map). */
 static int where_holds(ls_query *q, int rec, const ls_recview *view, char *why, int *bad)
 {
-    for (size_t i = 0; i < q->nwhere; i++) {
+    for (size_t i = 0; i < q->d.nwhere; i++) {
         ls_value v;
-        int rc = read_col(q, rec, view, &q->where[i].col, &v, why);
+        int rc = read_col(q, rec, view, &q->d.where[i].col, &v, why);
         if (rc > 0) v = ls_null(); /* an object or array: never equal to a scalar */
         else if (rc < 0) {
             *bad = 1;
             return 0;
         }
-        if (!ls_where_match(&q->where[i].w, &v)) return 0;
+        if (!ls_where_match(&q->d.where[i].w, &v)) return 0;
     }
     return 1;
 }
@@ -852,45 +864,45 @@ static int where_holds(ls_query *q, int rec, const ls_recview *view, char *why, 
 static int process_row(ls_query *q, int row, const ls_recview *view, const ls_origin *o,
                        const char *payload, size_t n, uint32_t sub, char *why, char *err)
 {
-    for (size_t j = 0; j < q->njoins; j++) {
+    for (size_t j = 0; j < q->d.njoins; j++) {
         ls_value k;
-        if (read_col(q, row, view, &q->joins[j].left, &k, why)) return 1;
-        q->join_rows[j] = k.type == LS_NULL ? -1 : ls_table_lookup(q->joins[j].table, &k, &q->scratch);
-        if (q->join_rows[j] < 0 && q->joins[j].inner) {
+        if (read_col(q, row, view, &q->d.joins[j].left, &k, why)) return 1;
+        q->join_rows[j] = k.type == LS_NULL ? -1 : ls_table_lookup(q->d.joins[j].table, &k, &q->scratch);
+        if (q->join_rows[j] < 0 && q->d.joins[j].inner) {
             q->stats.filtered_rows++;
             return 0;
         }
     }
-    if (q->per_record) return emit_row(q, row, view, o, payload, n, sub, why, err);
+    if (q->d.per_record) return emit_row(q, row, view, o, payload, n, sub, why, err);
 
     int64_t et = 0;
-    if (q->has_event_time) {
+    if (q->d.has_event_time) {
         ls_value v;
-        if (read_col(q, row, view, &q->event_time, &v, why) || event_time_ms(q, &v, &et, why))
+        if (read_col(q, row, view, &q->d.event_time, &v, why) || event_time_ms(q, &v, &et, why))
             return 1;
     }
 
     q->stats.keyed_rows++;
-    for (size_t i = 0; i < q->ngroups; i++) {
-        if ((int)i == q->window_idx) continue;
-        if ((int)i == q->et_group) { /* grouped by its instant, as Spark's timestamp column */
+    for (size_t i = 0; i < q->d.ngroups; i++) {
+        if ((int)i == q->d.window_idx) continue;
+        if ((int)i == q->d.et_group) { /* grouped by its instant, as Spark's timestamp column */
             q->gvals[i] = ls_timestamp(et);
             continue;
         }
-        note_present(q, row, view, &q->groups[i].col, (int)i);
-        if (read_col(q, row, view, &q->groups[i].col, &q->gvals[i], why)) return 1;
+        note_present(q, row, view, &q->d.groups[i].col, (int)i);
+        if (read_col(q, row, view, &q->d.groups[i].col, &q->gvals[i], why)) return 1;
     }
-    for (size_t a = 0; a < q->naggs; a++) {
-        if (!q->agg_cols[a].name) continue;
-        note_present(q, row, view, &q->agg_cols[a], (int)(q->ngroups + a));
+    for (size_t a = 0; a < q->d.naggs; a++) {
+        if (!q->d.agg_cols[a].name) continue;
+        note_present(q, row, view, &q->d.agg_cols[a], (int)(q->d.ngroups + a));
         if (read_agg_col(q, row, view, a, why)) return 1;
     }
     /* Only a row that passed every check moves event-time statistics and
      * the watermark: a dead-lettered one must not make others late. Late
      * ones do (Spark's EventTimeWatermark sees every row). */
-    if (q->has_event_time) {
+    if (q->d.has_event_time) {
         count_event_time(q, et);
-        if (q->has_watermark) ls_watermark_observe(&q->wm, et);
+        if (q->d.has_watermark) ls_watermark_observe(&q->wm, et);
     }
     fold(q, et, o ? o->partition : -1); /* the partition: Spark's percentile digests are per partition */
     return 0;
@@ -909,7 +921,7 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
     q->origin = o;
     if (!q->use_view) rec = lua_absindex(L, rec);
 
-    if (q->nwhere) {
+    if (q->d.nwhere) {
         int bad = 0;
         if (!where_holds(q, rec, view, why, &bad)) {
             if (bad) rc = dead(q, dl, o, why, payload, n, err);
@@ -917,17 +929,17 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
             goto out;
         }
     }
-    if (q->map_ref == LUA_NOREF) {
+    if (q->d.map_ref == LUA_NOREF) {
         int r = process_row(q, rec, view, o, payload, n, 0, why, err);
         if (r > 0) rc = dead(q, dl, o, why, payload, n, err);
         else rc = r;
         goto out;
     }
 
-    lua_rawgeti(L, LUA_REGISTRYINDEX, q->map_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, q->d.map_ref);
     lua_pushvalue(L, rec);
     int nargs = 1;
-    if (q->map_meta && o->meta) {
+    if (q->d.map_meta && o->meta) {
         lua_pushvalue(L, o->meta);
         nargs = 2;
     }
@@ -984,22 +996,22 @@ out:
  * point into the group). */
 static int group_values(const ls_query *q, const ls_group *g, ls_value *vals, char *err)
 {
-    const char *key = ls_group_key(g, (int)q->naggs);
+    const char *key = ls_group_key(g, (int)q->d.naggs);
     size_t pos = 0;
-    for (size_t i = 0; i < q->ngroups; i++)
+    for (size_t i = 0; i < q->d.ngroups; i++)
         if (ls_key_get(key, g->key_len, &pos, &vals[i])) {
-            ls_seterr(err, "query %s: corrupt group key", q->name);
+            ls_seterr(err, "query %s: corrupt group key", q->d.name);
             return -1;
         }
-    for (size_t a = 0; a < q->naggs; a++) vals[q->ngroups + a] = ls_acc_result(&g->acc[a], q->aggs[a].fn);
+    for (size_t a = 0; a < q->d.naggs; a++) vals[q->d.ngroups + a] = ls_acc_result(&g->acc[a], q->d.aggs[a].fn);
     return 0;
 }
 
 static int emit_group(ls_query *q, const ls_group *g, char *err)
 {
     if (group_values(q, g, q->out_vals, err)) return -1;
-    ls_row row = { q->ngroups + q->naggs, q->out_names, q->out_vals, q->ngroups };
-    if (q->sink->vt->write(q->sink, &row, err)) return -1;
+    ls_row row = { q->d.ngroups + q->d.naggs, q->out_names, q->out_vals, q->d.ngroups };
+    if (q->d.sink->vt->write(q->d.sink, &row, err)) return -1;
     q->stats.output_rows++;
     return 0;
 }
@@ -1026,8 +1038,8 @@ static int cmp_value(const ls_value *a, const ls_value *b)
 static int cmp_rows(const void *x, const void *y)
 {
     const sorted_row *a = x, *b = y;
-    for (size_t k = 0; k < sort_q->norder; k++) {
-        const ls_order_key *o = &sort_q->order[k];
+    for (size_t k = 0; k < sort_q->d.norder; k++) {
+        const ls_order_key *o = &sort_q->d.order[k];
         const ls_value *va = &a->vals[o->col], *vb = &b->vals[o->col];
         int an = va->type == LS_NULL, bn = vb->type == LS_NULL, c;
         if (an || bn) c = o->desc ? an - bn : bn - an; /* nulls first ascending, last descending */
@@ -1041,7 +1053,7 @@ static int cmp_rows(const void *x, const void *y)
  * first `limit` emitted. */
 static int emit_ordered(ls_query *q, char *err)
 {
-    size_t n = ls_state_groups(q->state), ncols = q->ngroups + q->naggs, i = 0;
+    size_t n = ls_state_groups(q->state), ncols = q->d.ngroups + q->d.naggs, i = 0;
     sorted_row *rows = ls_xcalloc(n + 1, sizeof *rows);
     ls_value *vals = ls_xcalloc(n * ncols + 1, sizeof *vals);
     int rc = 0;
@@ -1058,11 +1070,11 @@ static int emit_ordered(ls_query *q, char *err)
             i++;
         }
     }
-    if (rc == 0 && q->norder) {
+    if (rc == 0 && q->d.norder) {
         sort_q = q; /* the engine thread is the only one emitting */
         qsort(rows, i, sizeof *rows, cmp_rows);
     }
-    size_t upto = q->limit > 0 && (uint64_t)q->limit < i ? (size_t)q->limit : i;
+    size_t upto = q->d.limit > 0 && (uint64_t)q->d.limit < i ? (size_t)q->d.limit : i;
     for (size_t k = 0; rc == 0 && k < upto; k++) rc = emit_group(q, rows[k].g, err);
     free(rows);
     free(vals);
@@ -1075,18 +1087,18 @@ static int emit_ordered(ls_query *q, char *err)
 static void warn_missing_columns(ls_query *q)
 {
     if (q->stats.keyed_rows == 0) return;
-    size_t ncols = q->ngroups + q->naggs;
+    size_t ncols = q->d.ngroups + q->d.naggs;
     for (size_t i = 0; i < ncols && i < 64; i++) {
-        const ls_colref *c = i < q->ngroups ? &q->groups[i].col : &q->agg_cols[i - q->ngroups];
+        const ls_colref *c = i < q->d.ngroups ? &q->d.groups[i].col : &q->d.agg_cols[i - q->d.ngroups];
         uint64_t m = (uint64_t)1 << i;
-        if (!c->name || c->join >= 0 || (int)i == q->window_idx || (int)i == q->et_group ||
+        if (!c->name || c->join >= 0 || (int)i == q->d.window_idx || (int)i == q->d.et_group ||
             (q->stats.seen_cols & m) || (q->warned_cols & m))
             continue;
         q->warned_cols |= m;
         ls_buf text;
         ls_buf_init(&text);
         ls_buf_printf(&text, "query %s: column %s was in none of the %lld records of batch %lld "
-                      "(it is null for all of them: is the name right?)", q->name, c->name,
+                      "(it is null for all of them: is the name right?)", q->d.name, c->name,
                       (long long)q->stats.keyed_rows, (long long)q->batch_id);
         ls_log("warning: %s", text.data);
         ls_buf_append(&q->warnings, text.data, text.len + 1); /* with its NUL */
@@ -1098,38 +1110,38 @@ int ls_query_end_batch(ls_query *q, char *err)
 {
     double t0 = ls_mono_ms();
     warn_missing_columns(q);
-    if (q->session) { /* the batch's sessions (and the workers') joined to the others */
+    if (q->d.session) { /* the batch's sessions (and the workers') joined to the others */
         ls_session_result sr;
-        if (ls_session_merge(q->state, q->window_idx, (int)q->ngroups, q->aggs, q->batch_id, &sr,
+        if (ls_session_merge(q->state, q->d.window_idx, (int)q->d.ngroups, q->d.aggs, q->batch_id, &sr,
                              err))
             return -1;
         q->stats.rows_updated = sr.sessions_updated;
         q->stats.evicted_rows = (int64_t)sr.stored_merged; /* Spark counts them as removed */
     }
-    if (q->max_state_rows > 0 && (int64_t)ls_state_groups(q->state) > q->max_state_rows) {
+    if (q->d.max_state_rows > 0 && (int64_t)ls_state_groups(q->state) > q->d.max_state_rows) {
         ls_seterr(err, "query %s: the state holds %zu groups, more than max_state_rows = %lld "
                   "(evict old windows with a watermark and output mode update or append, "
-                  "or raise the cap)", q->name, ls_state_groups(q->state), (long long)q->max_state_rows);
+                  "or raise the cap)", q->d.name, ls_state_groups(q->state), (long long)q->d.max_state_rows);
         return -1;
     }
     q->stats.late_rows = (int64_t)ls_state_groups(q->late);
     ls_state_clear(q->late);
-    if (q->per_record) { /* its rows went out as they came (ls_query_open_rows) */
-        if (q->sink->vt->close_batch(q->sink, err)) return -1;
+    if (q->d.per_record) { /* its rows went out as they came (ls_query_open_rows) */
+        if (q->d.sink->vt->close_batch(q->d.sink, err)) return -1;
         q->stats.emit_ms = ls_mono_ms() - t0;
         return 0;
     }
     int64_t wm = q->wm.batch;
-    ls_state_seal(q->state, q->aggs, q->batch_id); /* percentile digests take in the batch */
-    if (q->sink->vt->open_batch(q->sink, q->batch_id, err)) return -1;
-    if (q->norder || q->limit) {
+    ls_state_seal(q->state, q->d.aggs, q->batch_id); /* percentile digests take in the batch */
+    if (q->d.sink->vt->open_batch(q->d.sink, q->batch_id, err)) return -1;
+    if (q->d.norder || q->d.limit) {
         if (emit_ordered(q, err)) return -1;
     }
-    for (int p = 0; !q->norder && !q->limit && p < ls_state_nparts(q->state); p++) {
+    for (int p = 0; !q->d.norder && !q->d.limit && p < ls_state_nparts(q->state); p++) {
         ls_group *g;
         LS_HMAP_FOREACH(ls_state_part(q->state, p), g) {
             int emit;
-            switch (q->mode) {
+            switch (q->d.mode) {
             case LS_MODE_COMPLETE: emit = 1; break;
             case LS_MODE_UPDATE: emit = g->updated_batch == q->batch_id; break;
             default: /* append: final once the batch's watermark passed it */
@@ -1139,11 +1151,161 @@ int ls_query_end_batch(ls_query *q, char *err)
             if (emit && emit_group(q, g, err)) return -1;
         }
     }
-    if (q->sink->vt->close_batch(q->sink, err)) return -1;
+    if (q->d.sink->vt->close_batch(q->d.sink, err)) return -1;
     double e0 = ls_mono_ms();
-    if (q->evicts) q->stats.evicted_rows += (int64_t)ls_state_evict(q->state, wm);
+    if (q->d.evicts) q->stats.evicted_rows += (int64_t)ls_state_evict(q->state, wm);
     q->stats.evict_ms = ls_mono_ms() - e0;
-    if (q->has_watermark) ls_watermark_end_batch(&q->wm);
+    if (q->d.has_watermark) ls_watermark_end_batch(&q->wm);
     q->stats.emit_ms = ls_mono_ms() - t0;
     return 0;
+}
+
+/* ---- the running query, seen from the engine, workers, checkpoint, reports ---- */
+
+void ls_query_set_watermark(ls_query *q, int64_t delay_ms)
+{
+    q->d.has_watermark = 1;
+    q->d.watermark_ms = delay_ms;
+    ls_watermark_init(&q->wm, delay_ms);
+}
+
+int ls_query_uses_view(const ls_query *q)
+{
+    return q->use_view;
+}
+
+const char *ls_query_id(const ls_query *q)
+{
+    return q->id;
+}
+
+const char *ls_query_run_id(const ls_query *q)
+{
+    return q->run_id;
+}
+
+int64_t ls_query_batch_id(const ls_query *q)
+{
+    return q->batch_id;
+}
+
+const ls_query_stats *ls_query_batch_stats(const ls_query *q)
+{
+    return &q->stats;
+}
+
+const ls_watermark *ls_query_watermark(const ls_query *q)
+{
+    return &q->wm;
+}
+
+double ls_query_since_prev_ms(const ls_query *q)
+{
+    return q->since_prev_ms;
+}
+
+const ls_buf *ls_query_warnings(const ls_query *q)
+{
+    return &q->warnings;
+}
+
+const char *ls_query_out_name(const ls_query *q, size_t i)
+{
+    return i < q->d.ngroups + q->d.naggs ? q->out_names[i] : NULL;
+}
+
+ls_state *ls_query_state(ls_query *q)
+{
+    return q->state;
+}
+
+const ls_state *ls_query_state_c(const ls_query *q)
+{
+    return q->state;
+}
+
+void ls_query_restore_watermark(ls_query *q, int64_t batch, int64_t global)
+{
+    q->wm.batch = batch;
+    q->wm.global = global;
+}
+
+void ls_query_start(ls_query *q, int64_t batch_id, double start_ms)
+{
+    ls_query_begin_batch(q, batch_id);
+    q->since_prev_ms = q->prev_start_ms < 0 ? -1 : start_ms - q->prev_start_ms;
+    q->prev_start_ms = start_ms;
+}
+
+void ls_query_set_latency(ls_query *q, int has, int64_t p50, int64_t p99, int64_t max)
+{
+    q->stats.has_latency = has;
+    q->stats.latency_p50 = p50;
+    q->stats.latency_p99 = p99;
+    q->stats.latency_max = max;
+}
+
+void ls_query_count_invalid(ls_query *q)
+{
+    q->stats.input_rows++;
+    q->stats.invalid_rows++;
+}
+
+void ls_query_count_unusable(ls_query *q, int64_t view_nulls, int64_t table_nulls)
+{
+    q->stats.unusable_values += q->use_view ? view_nulls : table_nulls;
+}
+
+void ls_query_take_over(ls_query *q, ls_query *old, struct ls_source *source)
+{
+    memcpy(q->id, old->id, sizeof q->id);
+    memcpy(q->run_id, old->run_id, sizeof q->run_id);
+    q->wm = old->wm;
+    ls_state *st = q->state;
+    q->state = old->state;
+    old->state = st;
+    st = q->late;
+    q->late = old->late;
+    old->late = st;
+    q->batch_id = old->batch_id;
+    q->prev_start_ms = old->prev_start_ms;
+    q->since_prev_ms = old->since_prev_ms;
+    q->warned_cols = old->warned_cols;
+    q->stats = old->stats;
+    q->d.source = source;
+}
+
+void ls_query_begin_partial(ls_query *part, const ls_query *q, int64_t batch_id)
+{
+    ls_query_begin_batch(part, batch_id);
+    part->wm = q->wm; /* late checks use the current watermark */
+}
+
+void ls_query_merge_part(ls_query *q, const ls_query *part, int p, int64_t batch_id,
+                         ls_merge_result *r, ls_merge_result *late)
+{
+    ls_state_merge_part(q->state, part->state, p, q->d.aggs, batch_id, r);
+    ls_state_merge_part(q->late, part->late, p, q->d.aggs, batch_id, late);
+}
+
+void ls_query_fold_partial(ls_query *q, const ls_query *part, const ls_merge_result *r,
+                           size_t late_added)
+{
+    ls_state_add_merged(q->state, r);
+    q->stats.rows_updated += r->rows_updated;
+    ls_merge_result late = { late_added, 0, 0 };
+    ls_state_add_merged(q->late, &late);
+    ls_query_add_partial(q, part);
+    q->stats.output_rows += part->stats.output_rows;
+}
+
+ls_outbuf *ls_query_held_rows(ls_query *part)
+{
+    return &part->out;
+}
+
+void ls_query_clear_partial(ls_query *part)
+{
+    ls_state_clear(part->state);
+    ls_state_clear(part->late);
 }

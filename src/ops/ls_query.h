@@ -119,18 +119,18 @@ typedef struct ls_query_stats {
     int64_t latency_max;
 } ls_query_stats;
 
-typedef struct ls_query {
+/* What a script declares about a query: plain data that the compiler sets
+ * (through ls_query_decl_of) before ls_query_ready, and that explain,
+ * progress reports, the monitor and the checkpoint read. The query owns
+ * what it points to, except source and the join tables (the plan's). */
+typedef struct ls_query_decl {
     char *name;
-    char id[37], run_id[37];
-    lua_State *L;            /* borrowed */
     int map_ref;             /* LUA_NOREF when there is no map */
     int map_meta;            /* the map takes a second argument: the Kafka metadata */
     int per_record;          /* no group_by, no aggregate: rows out one by one (append) */
     size_t nwhere;
     ls_where_pred *where;    /* predicates on the input record, before the map */
     ls_route route;
-    int use_view;            /* record columns come from the projection view
-                                (set by ls_query_project), not a Lua table */
     struct ls_source *source;      /* borrowed */
     size_t njoins;
     ls_join *joins;
@@ -138,7 +138,7 @@ typedef struct ls_query {
     ls_colref event_time;
     int event_time_ms_unit;  /* numeric event times are epoch ms (unit = "ms"), not seconds */
     int has_watermark;
-    ls_watermark wm;
+    int64_t watermark_ms;    /* the watermark delay (has_watermark) */
     int et_group;            /* group column that is the event-time column itself, or -1 */
     int late_filter;         /* late (window, key) rows are dropped (update/append modes
                                 with the event time in the grouping; session windows in
@@ -158,25 +158,14 @@ typedef struct ls_query {
     int64_t trigger_ms;      /* this query's trigger interval (0 = as fast as possible) */
     int64_t max_state_rows;  /* cap on groups in state, 0 = none (a clear error past it) */
     struct ls_sink *sink;         /* owned */
-    ls_state *state;         /* owned */
-    ls_state *late;          /* owned: the (window, key) rows dropped as late this batch */
-    int64_t batch_id;
-    double prev_start_ms;    /* monotonic start of this query's previous batch, or -1 */
-    double since_prev_ms;    /* from that start to this batch's (inputRowsPerSecond) */
-    ls_query_stats stats;
-    const ls_origin *origin; /* the record being processed */
-    uint64_t warned_cols;    /* columns already reported missing from every record */
-    ls_buf warnings;         /* this batch's warnings, each NUL-terminated */
-    ls_outbuf out;           /* a worker's clone of a per-record query: rows held back */
-    ls_buf outrow;           /* per-record scratch: the row's JSON, its key */
-    ls_buf outkey;
-    /* scratch, reused per record */
-    ls_buf key, scratch;
-    ls_value *gvals, *avals;
-    long *join_rows;
-    const char **out_names;  /* group names then aggregate names */
-    ls_value *out_vals;
-} ls_query;
+} ls_query_decl;
+
+/* Opaque: the declaration, then the state, the batch's counters and the
+ * scratch of the record being processed. */
+typedef struct ls_query ls_query;
+
+ls_query_decl *ls_query_decl_of(ls_query *q);
+const ls_query_decl *ls_query_declared(const ls_query *q);
 
 /* Allocates an empty query; the compiler fills the declaration fields and
  * then calls ls_query_ready. */
@@ -186,9 +175,10 @@ int ls_query_ready(ls_query *q, int partitions, char *err);
 void ls_query_free(ls_query *q);
 
 /* A copy of src's declaration with its own (empty) state, scratch and
- * counters, for a worker thread: map_ref is the map in the worker's Lua
- * state L. Its sink is NULL: workers never emit. */
-ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, char *err);
+ * counters, for a worker thread: map_ref and topic_fn are the map and the
+ * sink's topic function in the worker's Lua state L (or LUA_NOREF). Its
+ * sink is NULL: workers never emit. */
+ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, int topic_fn, char *err);
 /* Adds a clone's batch counters and observed event times into q. */
 void ls_query_add_partial(ls_query *q, const ls_query *part);
 
@@ -233,5 +223,55 @@ int ls_query_end_batch(ls_query *q, char *err);
 /* True when the query would evict (or, in append mode, emit) if it ran a
  * batch now, without new data: Spark then runs a no-data batch. */
 int ls_query_wants_batch(const ls_query *q);
+
+/* The compiler: a watermark delay_ms behind the latest event time. */
+void ls_query_set_watermark(ls_query *q, int64_t delay_ms);
+
+/* Records come from the projection view (ls_query_project), not a Lua table. */
+int ls_query_uses_view(const ls_query *q);
+
+/* ---- the running query, for the engine, the workers, the checkpoint and
+ * the reports: read-only views and the few changes they make ---- */
+const char *ls_query_id(const ls_query *q);      /* Spark's id (stable over restarts) */
+const char *ls_query_run_id(const ls_query *q);  /* and runId (this run) */
+int64_t ls_query_batch_id(const ls_query *q);
+const ls_query_stats *ls_query_batch_stats(const ls_query *q);
+const ls_watermark *ls_query_watermark(const ls_query *q);
+/* From the previous batch's start to this one's, ms (-1: the first). */
+double ls_query_since_prev_ms(const ls_query *q);
+/* This batch's warnings, each NUL-terminated. */
+const ls_buf *ls_query_warnings(const ls_query *q);
+/* Output column i: the group columns, then the aggregates. */
+const char *ls_query_out_name(const ls_query *q, size_t i);
+/* The aggregation state: the checkpoint saves and loads it. */
+ls_state *ls_query_state(ls_query *q);
+const ls_state *ls_query_state_c(const ls_query *q);
+/* A checkpoint's watermark: the batch's and the next one's. */
+void ls_query_restore_watermark(ls_query *q, int64_t batch, int64_t global);
+/* The engine starts batch batch_id of the query at start_ms (monotonic). */
+void ls_query_start(ls_query *q, int64_t batch_id, double start_ms);
+/* Latency of the batch's records to the sink write, ms (has = 0: none). */
+void ls_query_set_latency(ls_query *q, int has, int64_t p50, int64_t p99, int64_t max);
+/* A record of the query's source that could not be decoded (dead-lettered). */
+void ls_query_count_invalid(ls_query *q);
+/* Values the decoder could not use (a projection's or a table's count). */
+void ls_query_count_unusable(ls_query *q, int64_t view_nulls, int64_t table_nulls);
+/* Hot reload: new query q takes over old's state, watermark, ids and
+ * counters, reading source (old keeps q's empty state, to be freed). */
+void ls_query_take_over(ls_query *q, ls_query *old, struct ls_source *source);
+
+/* Workers: part is a worker's clone of q (ls_query_clone). */
+void ls_query_begin_partial(ls_query *part, const ls_query *q, int64_t batch_id);
+/* Folds partition p of part's state (and of its late rows) into q's; only
+ * partition p of q is touched, so partitions merge in parallel. */
+void ls_query_merge_part(ls_query *q, const ls_query *part, int p, int64_t batch_id,
+                         ls_merge_result *r, ls_merge_result *late);
+/* After every partition merged (one thread): the totals and part's counters. */
+void ls_query_fold_partial(ls_query *q, const ls_query *part, const ls_merge_result *r,
+                           size_t late_added);
+/* A per-record clone's rows, held until the batch ends. */
+ls_outbuf *ls_query_held_rows(ls_query *part);
+/* Empties a clone's state for the next batch. */
+void ls_query_clear_partial(ls_query *part);
 
 #endif

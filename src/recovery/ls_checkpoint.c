@@ -150,20 +150,20 @@ static void signature(const ls_query *q, char out[17])
 {
     ls_buf b;
     ls_buf_init(&b);
-    for (size_t t = 0; t < ls_source_declared(q->source)->ntopics; t++) ls_buf_printf(&b, "topic %s;", ls_source_declared(q->source)->topics[t]);
-    for (size_t i = 0; i < q->ngroups; i++) {
-        const ls_groupcol *g = &q->groups[i];
+    for (size_t t = 0; t < ls_source_declared(ls_query_declared(q)->source)->ntopics; t++) ls_buf_printf(&b, "topic %s;", ls_source_declared(ls_query_declared(q)->source)->topics[t]);
+    for (size_t i = 0; i < ls_query_declared(q)->ngroups; i++) {
+        const ls_groupcol *g = &ls_query_declared(q)->groups[i];
         ls_buf_printf(&b, "group %s %s", g->name, g->col.name);
         if (g->is_window) ls_buf_printf(&b, " %lld/%lld", (long long)g->win.size, (long long)g->win.slide);
         ls_buf_putc(&b, ';');
     }
-    for (size_t a = 0; a < q->naggs; a++) {
-        ls_buf_printf(&b, "agg %s %s %s", ls_agg_fn_name(q->aggs[a].fn),
-                      q->aggs[a].column ? q->aggs[a].column : "*", q->aggs[a].name);
-        ls_agg_params_text(&q->aggs[a], &b); /* sketches: their parameters */
+    for (size_t a = 0; a < ls_query_declared(q)->naggs; a++) {
+        ls_buf_printf(&b, "agg %s %s %s", ls_agg_fn_name(ls_query_declared(q)->aggs[a].fn),
+                      ls_query_declared(q)->aggs[a].column ? ls_query_declared(q)->aggs[a].column : "*", ls_query_declared(q)->aggs[a].name);
+        ls_agg_params_text(&ls_query_declared(q)->aggs[a], &b); /* sketches: their parameters */
         ls_buf_putc(&b, ';');
     }
-    ls_buf_printf(&b, "mode %s", ls_mode_name(q->mode));
+    ls_buf_printf(&b, "mode %s", ls_mode_name(ls_query_declared(q)->mode));
     snprintf(out, 17, "%016llx", (unsigned long long)ls_hash(b.data, b.len));
     ls_buf_free(&b);
 }
@@ -213,7 +213,7 @@ static void note_files(ls_checkpoint *cp, const ls_plan *pl)
     }
     cp->nfiles = 0;
     for (size_t i = 0; i <= pl->nqueries; i++) {
-        const char *f = i < pl->nqueries ? pl->queries[i]->sink->file : pl->dl->path;
+        const char *f = i < pl->nqueries ? ls_query_declared(pl->queries[i])->sink->file : pl->dl->path;
         struct stat st;
         if (f && stat(f, &st) == 0) {
             cp->file_paths[cp->nfiles] = f;
@@ -313,7 +313,7 @@ static int check_metadata(ls_checkpoint *cp, ls_plan *pl, char *err)
             signature(pl->queries[i], sig);
             yajl_gen_map_open(g);
             gen_str(g, "name");
-            gen_str(g, pl->queries[i]->name);
+            gen_str(g, ls_query_declared(pl->queries[i])->name);
             gen_str(g, "signature");
             gen_str(g, sig);
             yajl_gen_map_close(g);
@@ -347,11 +347,11 @@ static int check_metadata(ls_checkpoint *cp, ls_plan *pl, char *err)
             goto out;
         }
         const char *have_name = YAJL_GET_STRING(name), *have_sig = YAJL_GET_STRING(sig);
-        if (!have_name || !have_sig || strcmp(have_name, pl->queries[i]->name) != 0 ||
+        if (!have_name || !have_sig || strcmp(have_name, ls_query_declared(pl->queries[i])->name) != 0 ||
             strcmp(have_sig, want) != 0) {
             ls_seterr(err, "checkpoint %s was written by another script: query %s changed "
                       "(name, source, grouping, aggregates or output mode); use a new "
-                      "checkpoint directory", p.data, pl->queries[i]->name);
+                      "checkpoint directory", p.data, ls_query_declared(pl->queries[i])->name);
             goto out;
         }
     }
@@ -380,28 +380,28 @@ static int restore_commit(ls_checkpoint *cp, ls_plan *pl, int64_t c, char *err)
     yajl_val old = field(cm, "watermarks"); /* checkpoints of luastream 0.1 */
     for (size_t i = 0; i < pl->nqueries; i++) {
         ls_query *q = pl->queries[i];
-        const char *wp[] = { q->name, NULL };
-        const char *bp[] = { q->name, "batch", NULL }, *np[] = { q->name, "next", NULL };
+        const char *wp[] = { ls_query_declared(q)->name, NULL };
+        const char *bp[] = { ls_query_declared(q)->name, "batch", NULL }, *np[] = { ls_query_declared(q)->name, "next", NULL };
         yajl_val b = wms ? yajl_tree_get(wms, bp, yajl_t_number) : NULL;
         yajl_val nx = wms ? yajl_tree_get(wms, np, yajl_t_number) : NULL;
         yajl_val w = old ? yajl_tree_get(old, wp, yajl_t_array) : NULL;
         if (b && nx && YAJL_IS_INTEGER(b) && YAJL_IS_INTEGER(nx)) {
-            q->wm.batch = YAJL_GET_INTEGER(b);
-            q->wm.global = YAJL_GET_INTEGER(nx);
+            ls_query_restore_watermark(q, YAJL_GET_INTEGER(b), YAJL_GET_INTEGER(nx));
         } else if (w && YAJL_GET_ARRAY(w)->len == 2 && YAJL_IS_INTEGER(YAJL_GET_ARRAY(w)->values[0]) &&
                    YAJL_GET_INTEGER(YAJL_GET_ARRAY(w)->values[0]) != LS_NO_TIME) {
-            q->wm.batch = q->wm.global = YAJL_GET_INTEGER(YAJL_GET_ARRAY(w)->values[0]);
+            int64_t t = YAJL_GET_INTEGER(YAJL_GET_ARRAY(w)->values[0]);
+            ls_query_restore_watermark(q, t, t);
         }
         ls_buf sp;
         ls_buf_init(&sp);
-        ls_buf_printf(&sp, "%s/state/%s/%lld", cp->dir, q->name, (long long)c);
+        ls_buf_printf(&sp, "%s/state/%s/%lld", cp->dir, ls_query_declared(q)->name, (long long)c);
         FILE *f = fopen(sp.data, "rb");
         if (!f) {
             ls_seterr(err, "checkpoint: missing state snapshot %s: %s", sp.data, strerror(errno));
             ls_buf_free(&sp);
             goto out;
         }
-        int bad = ls_state_load(q->state, f, sp.data, err);
+        int bad = ls_state_load(ls_query_state(q), f, sp.data, err);
         fclose(f);
         ls_buf_free(&sp);
         if (bad) goto out;
@@ -473,7 +473,7 @@ ls_checkpoint *ls_checkpoint_open(const char *dir, int lock_fd, ls_plan *pl, cha
     }
     for (size_t i = 0; i < pl->nqueries; i++) {
         ls_buf_reset(&p);
-        ls_buf_printf(&p, "%s/state/%s", dir, pl->queries[i]->name);
+        ls_buf_printf(&p, "%s/state/%s", dir, ls_query_declared(pl->queries[i])->name);
         if (ls_mkdirs(p.data, err)) goto fail;
     }
     if (check_metadata(cp, pl, err)) goto fail;
@@ -547,7 +547,7 @@ static void prune(ls_checkpoint *cp, ls_plan *pl, int64_t batch)
         unlink(p.data);
         for (size_t i = 0; i < pl->nqueries; i++) {
             ls_buf_reset(&p);
-            ls_buf_printf(&p, "%s/state/%s/%lld", cp->dir, pl->queries[i]->name, (long long)old);
+            ls_buf_printf(&p, "%s/state/%s/%lld", cp->dir, ls_query_declared(pl->queries[i])->name, (long long)old);
             unlink(p.data);
         }
     }
@@ -561,9 +561,9 @@ int ls_checkpoint_commit(ls_checkpoint *cp, ls_plan *pl, int64_t batch, char *er
     for (size_t i = 0; i < pl->nqueries; i++) {
         ls_query *q = pl->queries[i];
         ls_buf_reset(&p);
-        ls_buf_printf(&p, "%s/state/%s/%lld.tmp", cp->dir, q->name, (long long)batch);
+        ls_buf_printf(&p, "%s/state/%s/%lld.tmp", cp->dir, ls_query_declared(q)->name, (long long)batch);
         FILE *f = fopen(p.data, "wb");
-        int bad = !f || ls_state_save(q->state, f) != 0 || fflush(f) != 0 || fsync(fileno(f)) != 0;
+        int bad = !f || ls_state_save(ls_query_state(q), f) != 0 || fflush(f) != 0 || fsync(fileno(f)) != 0;
         if (f && fclose(f) != 0) bad = 1;
         ls_buf fin;
         ls_buf_init(&fin);
@@ -591,12 +591,12 @@ int ls_checkpoint_commit(ls_checkpoint *cp, ls_plan *pl, int64_t batch, char *er
     gen_str(g, "eventTimeWatermarks");
     yajl_gen_map_open(g);
     for (size_t i = 0; i < pl->nqueries; i++) {
-        gen_str(g, pl->queries[i]->name);
+        gen_str(g, ls_query_declared(pl->queries[i])->name);
         yajl_gen_map_open(g);
         gen_str(g, "batch");
-        yajl_gen_integer(g, pl->queries[i]->wm.batch);
+        yajl_gen_integer(g, ls_query_watermark(pl->queries[i])->batch);
         gen_str(g, "next");
-        yajl_gen_integer(g, pl->queries[i]->wm.global);
+        yajl_gen_integer(g, ls_query_watermark(pl->queries[i])->global);
         yajl_gen_map_close(g);
     }
     yajl_gen_map_close(g);

@@ -102,17 +102,20 @@ static void behind_latest(yajl_gen g, const ls_source *s)
 
 void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
 {
-    const ls_query_stats *st = &q->stats;
+    const ls_query_stats *st = ls_query_batch_stats(q);
+    const ls_query_decl *d = ls_query_declared(q);
+    const ls_state *state = ls_query_state_c(q);
+    const ls_buf *warnings = ls_query_warnings(q);
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_map_open(g);
-    key(g, "id"); str(g, q->id);
-    key(g, "runId"); str(g, q->run_id);
-    key(g, "name"); str(g, q->name);
+    key(g, "id"); str(g, ls_query_id(q));
+    key(g, "runId"); str(g, ls_query_run_id(q));
+    key(g, "name"); str(g, d->name);
     time_field(g, "timestamp", t->trigger_wall_ms);
-    integer(g, "batchId", q->batch_id);
+    integer(g, "batchId", ls_query_batch_id(q));
     integer(g, "batchDuration", ms_of(t->trigger_ms));
     integer(g, "numInputRows", st->input_rows);
-    num(g, "inputRowsPerSecond", rate(st->input_rows, q->since_prev_ms));
+    num(g, "inputRowsPerSecond", rate(st->input_rows, ls_query_since_prev_ms(q)));
     num(g, "processedRowsPerSecond", rate(st->input_rows, t->trigger_ms));
     integer(g, "numInvalidRows", st->invalid_rows);
     integer(g, "numFilteredRows", st->filtered_rows);
@@ -148,54 +151,54 @@ void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
         time_field(g, "max", st->et_max);
         time_field(g, "min", st->et_min);
     }
-    if (q->has_watermark) time_field(g, "watermark", q->wm.batch); /* in effect during the batch */
+    if (d->has_watermark) time_field(g, "watermark", ls_query_watermark(q)->batch); /* in effect during the batch */
     yajl_gen_map_close(g);
 
     key(g, "stateOperators");
     yajl_gen_array_open(g);
     yajl_gen_map_open(g);
     key(g, "operatorName"); str(g, "stateStoreSave");
-    integer(g, "numRowsTotal", (int64_t)ls_state_groups(q->state));
+    integer(g, "numRowsTotal", (int64_t)ls_state_groups(state));
     integer(g, "numRowsUpdated", st->rows_updated);
     integer(g, "allUpdatesTimeMs", ms_of(st->process_ms));
     integer(g, "numRowsRemoved", st->evicted_rows);
     integer(g, "allRemovalsTimeMs", ms_of(st->evict_ms));
     integer(g, "commitTimeMs", ms_of(t->commit_ms));
-    integer(g, "memoryUsedBytes", (int64_t)ls_state_memory(q->state));
+    integer(g, "memoryUsedBytes", (int64_t)ls_state_memory(state));
     integer(g, "numRowsDroppedByWatermark", st->late_rows);
-    integer(g, "numShufflePartitions", ls_state_nparts(q->state));
-    integer(g, "numStateStoreInstances", ls_state_nparts(q->state));
-    key(g, "outputMode"); str(g, ls_mode_name(q->mode));
+    integer(g, "numShufflePartitions", ls_state_nparts(state));
+    integer(g, "numStateStoreInstances", ls_state_nparts(state));
+    key(g, "outputMode"); str(g, ls_mode_name(d->mode));
     yajl_gen_map_close(g);
     yajl_gen_array_close(g);
 
     key(g, "sources");
     yajl_gen_array_open(g);
     yajl_gen_map_open(g);
-    key(g, "description"); str(g, ls_source_declared(q->source)->name);
+    key(g, "description"); str(g, ls_source_declared(d->source)->name);
     key(g, "startOffset");
-    if (q->batch_id == 0) yajl_gen_null(g); /* as Spark's first batch */
-    else offsets(g, q->source, 0);
-    key(g, "endOffset"); offsets(g, q->source, 1);
-    key(g, "latestOffset"); offsets(g, q->source, 2);
+    if (ls_query_batch_id(q) == 0) yajl_gen_null(g); /* as Spark's first batch */
+    else offsets(g, d->source, 0);
+    key(g, "endOffset"); offsets(g, d->source, 1);
+    key(g, "latestOffset"); offsets(g, d->source, 2);
     integer(g, "numInputRows", st->input_rows);
-    num(g, "inputRowsPerSecond", rate(st->input_rows, q->since_prev_ms));
+    num(g, "inputRowsPerSecond", rate(st->input_rows, ls_query_since_prev_ms(q)));
     num(g, "processedRowsPerSecond", rate(st->input_rows, t->trigger_ms));
-    behind_latest(g, q->source);
+    behind_latest(g, d->source);
     yajl_gen_map_close(g);
     yajl_gen_array_close(g);
 
-    if (q->warnings.len) {
+    if (warnings->len) {
         key(g, "warnings");
         yajl_gen_array_open(g);
-        for (size_t at = 0; at < q->warnings.len; at += strlen(q->warnings.data + at) + 1)
-            str(g, q->warnings.data + at);
+        for (size_t at = 0; at < warnings->len; at += strlen(warnings->data + at) + 1)
+            str(g, warnings->data + at);
         yajl_gen_array_close(g);
     }
 
     key(g, "sink");
     yajl_gen_map_open(g);
-    key(g, "description"); str(g, q->sink->description);
+    key(g, "description"); str(g, d->sink->description);
     integer(g, "numOutputRows", st->output_rows);
     yajl_gen_map_close(g);
     yajl_gen_map_close(g);
@@ -206,18 +209,20 @@ void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
 
 void ls_progress_human(const ls_query *q, const ls_batch_timing *t, FILE *f)
 {
-    const ls_query_stats *st = &q->stats;
+    const ls_query_stats *st = ls_query_batch_stats(q);
+    const ls_query_decl *d = ls_query_declared(q);
+    const ls_state *state = ls_query_state_c(q);
     char wm[32] = "none", lat[64] = "";
     if (st->has_latency)
         snprintf(lat, sizeof lat, ", latency p50 %lld ms, p99 %lld ms",
                  (long long)st->latency_p50, (long long)st->latency_p99);
-    if (q->has_watermark) ls_time_format(q->wm.batch, wm);
+    if (d->has_watermark) ls_time_format(ls_query_watermark(q)->batch, wm);
     fprintf(f,
             "[%s] batch %lld: %lld rows in %.0f ms (%.0f rows/s in, %.0f rows/s processed), "
             "%lld invalid, %lld late; state %zu rows (%lld updated), %lld output rows, "
             "watermark %s%s\n",
-            q->name, (long long)q->batch_id, (long long)st->input_rows, t->trigger_ms,
-            rate(st->input_rows, q->since_prev_ms), rate(st->input_rows, t->trigger_ms),
-            (long long)st->invalid_rows, (long long)st->late_rows, ls_state_groups(q->state),
+            d->name, (long long)ls_query_batch_id(q), (long long)st->input_rows, t->trigger_ms,
+            rate(st->input_rows, ls_query_since_prev_ms(q)), rate(st->input_rows, t->trigger_ms),
+            (long long)st->invalid_rows, (long long)st->late_rows, ls_state_groups(state),
             (long long)st->rows_updated, (long long)st->output_rows, wm, lat);
 }

@@ -227,7 +227,7 @@ START_TEST(checkpoint_fresh_dir_writes_metadata)
     ck_assert(file_exists("cp/state/totals"));
     ck_assert(!file_exists("cp/metadata.tmp"));
     /* checkpointing makes the outputs durable per batch */
-    for (size_t i = 0; i < ls_engine_plan(e)->nqueries; i++) ck_assert_int_eq(ls_engine_plan(e)->queries[i]->sink->sync, 1);
+    for (size_t i = 0; i < ls_engine_plan(e)->nqueries; i++) ck_assert_int_eq(ls_query_declared(ls_engine_plan(e)->queries[i])->sink->sync, 1);
     ck_assert_int_eq(ls_engine_plan(e)->dl->sync, 1);
     yajl_val md = read_json_file("cp/metadata");
     yajl_val qs = get(md, "queries", NULL);
@@ -246,7 +246,7 @@ START_TEST(checkpoint_fresh_dir_writes_metadata)
     char *before = th_read_file(at("cp/metadata"), NULL);
     e = engine_ok(&BASE);
     ck_assert_int_eq(ls_checkpoint_next_batch(ls_engine_checkpoint(e)), 0);
-    ck_assert_uint_eq(ls_state_groups(ls_engine_plan(e)->queries[0]->state), 0);
+    ck_assert_uint_eq(ls_state_groups(ls_query_state(ls_engine_plan(e)->queries[0])), 0);
     char *after = th_read_file(at("cp/metadata"), NULL);
     ck_assert_str_eq(after, before);
     free(before);
@@ -274,7 +274,7 @@ START_TEST(checkpoint_dir_from_script)
     e = engine(&BASE, NULL, err);
     ck_assert_msg(e != NULL, "%s", err);
     ck_assert_ptr_null(ls_engine_checkpoint(e));
-    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->sink->sync, 0);
+    ck_assert_int_eq(ls_query_declared(ls_engine_plan(e)->queries[0])->sink->sync, 0);
     ls_engine_free(e);
 }
 END_TEST
@@ -309,7 +309,7 @@ START_TEST(checkpoint_changed_declaration_refused)
     e = engine(&ok, at("cp"), err);
     ck_assert_msg(e != NULL, "%s", err);
     ck_assert_int_eq(ls_checkpoint_next_batch(ls_engine_checkpoint(e)), 1);
-    ck_assert_int_eq(ls_state_nparts(ls_engine_plan(e)->queries[0]->state), 11);
+    ck_assert_int_eq(ls_state_nparts(ls_query_state(ls_engine_plan(e)->queries[0])), 11);
     ls_engine_free(e);
 }
 END_TEST
@@ -374,17 +374,17 @@ START_TEST(checkpoint_wal_and_commit_files)
     yajl_val wm = get(get(cm, "eventTimeWatermarks", NULL), "per_window", NULL);
     ck_assert(YAJL_IS_OBJECT(wm));
     ck_assert_int_eq(YAJL_GET_INTEGER(get(wm, "batch", NULL)), 0);
-    ck_assert_int_eq(YAJL_GET_INTEGER(get(wm, "next", NULL)), ls_engine_plan(e)->queries[0]->wm.global);
-    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->wm.max_event, 1546257780000LL);      /* 12:03 */
-    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->wm.global, 1546257780000LL - 600000); /* 11:53 */
+    ck_assert_int_eq(YAJL_GET_INTEGER(get(wm, "next", NULL)), ls_query_watermark(ls_engine_plan(e)->queries[0])->global);
+    ck_assert_int_eq(ls_query_watermark(ls_engine_plan(e)->queries[0])->max_event, 1546257780000LL);      /* 12:03 */
+    ck_assert_int_eq(ls_query_watermark(ls_engine_plan(e)->queries[0])->global, 1546257780000LL - 600000); /* 11:53 */
     yajl_tree_free(cm);
 
     /* the state snapshot is the query's state */
     FILE *f = fopen(at("cp/state/per_window/0"), "rb");
-    ls_state *s = ls_state_new(1, (int)ls_engine_plan(e)->queries[0]->naggs);
+    ls_state *s = ls_state_new(1, (int)ls_query_declared(ls_engine_plan(e)->queries[0])->naggs);
     ck_assert_msg(ls_state_load(s, f, "x", err) == 0, "%s", err);
     fclose(f);
-    assert_same_groups(ls_engine_plan(e)->queries[0]->state, s);
+    assert_same_groups(ls_query_state(ls_engine_plan(e)->queries[0]), s);
     ls_state_free(s);
 
     /* the next batch's write-ahead entry records the lengths after batch 0 */
@@ -436,10 +436,10 @@ START_TEST(checkpoint_offsets_recorded_and_restored)
     free(th_write_file(dir, "cp/commits/0", text, strlen(text)));
     free(text);
     FILE *f = fopen(at("cp/state/per_window/0"), "wb");
-    ck_assert_int_eq(ls_state_save(ls_engine_plan(e)->queries[0]->state, f), 0);
+    ck_assert_int_eq(ls_state_save(ls_query_state(ls_engine_plan(e)->queries[0]), f), 0);
     fclose(f);
     f = fopen(at("cp/state/totals/0"), "wb");
-    ck_assert_int_eq(ls_state_save(ls_engine_plan(e)->queries[1]->state, f), 0);
+    ck_assert_int_eq(ls_state_save(ls_query_state(ls_engine_plan(e)->queries[1]), f), 0);
     fclose(f);
     /* the entry of batch 1 holds its planned ends */
     src->parts[0].batch_end = 50;
@@ -504,10 +504,10 @@ START_TEST(checkpoint_restore_after_commit)
     char *ref_rows = th_read_file(at("out/totals.jsonl"), NULL);
     char *ref_window = th_read_file(at("out/per_window.jsonl"), NULL);
     size_t nref[2];
-    char *ref_state[2] = { state_bytes(ls_engine_plan(ref)->queries[0]->state, &nref[0]),
-                           state_bytes(ls_engine_plan(ref)->queries[1]->state, &nref[1]) };
-    ls_watermark ref_wm = ls_engine_plan(ref)->queries[0]->wm;
-    int64_t ref_late = ls_engine_plan(ref)->queries[0]->stats.late_rows;
+    char *ref_state[2] = { state_bytes(ls_query_state(ls_engine_plan(ref)->queries[0]), &nref[0]),
+                           state_bytes(ls_query_state(ls_engine_plan(ref)->queries[1]), &nref[1]) };
+    ls_watermark ref_wm = *ls_query_watermark(ls_engine_plan(ref)->queries[0]);
+    int64_t ref_late = ls_query_batch_stats(ls_engine_plan(ref)->queries[0])->late_rows;
     ck_assert_int_eq(ref_late, 1);
     ls_engine_free(ref);
     th_rmrf(at("cp"));
@@ -518,9 +518,9 @@ START_TEST(checkpoint_restore_after_commit)
     run_batch(e, 0, B0, N(B0), 1);
     run_batch(e, 1, B1, N(B1), 1);
     size_t n1;
-    char *before = state_bytes(ls_engine_plan(e)->queries[0]->state, &n1);
-    size_t groups1 = ls_state_groups(ls_engine_plan(e)->queries[0]->state), tgroups1 = ls_state_groups(ls_engine_plan(e)->queries[1]->state);
-    ls_watermark wm1 = ls_engine_plan(e)->queries[0]->wm;
+    char *before = state_bytes(ls_query_state(ls_engine_plan(e)->queries[0]), &n1);
+    size_t groups1 = ls_state_groups(ls_query_state(ls_engine_plan(e)->queries[0])), tgroups1 = ls_state_groups(ls_query_state(ls_engine_plan(e)->queries[1]));
+    ls_watermark wm1 = *ls_query_watermark(ls_engine_plan(e)->queries[0]);
     ck_assert_uint_gt(groups1, 0);
     ck_assert_uint_gt(tgroups1, 0);
     ck_assert_int_gt(wm1.global, 0);
@@ -531,30 +531,30 @@ START_TEST(checkpoint_restore_after_commit)
     e = engine_ok(&v);
     ck_assert_int_eq(ls_checkpoint_next_batch(ls_engine_checkpoint(e)), 2);
     ck_assert_int_eq(ls_checkpoint_replaying(ls_engine_checkpoint(e)), 0);
-    ck_assert_int_eq(ls_state_nparts(ls_engine_plan(e)->queries[0]->state), 8);
-    ck_assert_uint_eq(ls_state_groups(ls_engine_plan(e)->queries[0]->state), groups1);
-    ck_assert_uint_eq(ls_state_groups(ls_engine_plan(e)->queries[1]->state), tgroups1);
-    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->wm.global, wm1.global);
-    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->wm.batch, wm1.batch);
-    ls_state *s1 = ls_state_new(3, (int)ls_engine_plan(e)->queries[0]->naggs);
+    ck_assert_int_eq(ls_state_nparts(ls_query_state(ls_engine_plan(e)->queries[0])), 8);
+    ck_assert_uint_eq(ls_state_groups(ls_query_state(ls_engine_plan(e)->queries[0])), groups1);
+    ck_assert_uint_eq(ls_state_groups(ls_query_state(ls_engine_plan(e)->queries[1])), tgroups1);
+    ck_assert_int_eq(ls_query_watermark(ls_engine_plan(e)->queries[0])->global, wm1.global);
+    ck_assert_int_eq(ls_query_watermark(ls_engine_plan(e)->queries[0])->batch, wm1.batch);
+    ls_state *s1 = ls_state_new(3, (int)ls_query_declared(ls_engine_plan(e)->queries[0])->naggs);
     FILE *f = tmpfile();
     fwrite(before, 1, n1, f);
     rewind(f);
     char err[LS_ERRLEN];
     ck_assert_msg(ls_state_load(s1, f, "before", err) == 0, "%s", err);
     fclose(f);
-    assert_same_groups(s1, ls_engine_plan(e)->queries[0]->state);
-    assert_same_groups(ls_engine_plan(e)->queries[0]->state, s1);
+    assert_same_groups(s1, ls_query_state(ls_engine_plan(e)->queries[0]));
+    assert_same_groups(ls_query_state(ls_engine_plan(e)->queries[0]), s1);
     ls_state_free(s1);
     free(before);
     ck_assert_int_eq(file_size("out/totals.jsonl"), ref_len1);
 
     run_batch(e, 2, B2, N(B2), 1);
     /* the late row of batch 2 is late after the restart too */
-    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->stats.late_rows, ref_late);
-    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->wm.global, ref_wm.global);
-    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->wm.batch, ref_wm.batch);
-    ck_assert_int_eq(ls_engine_plan(e)->queries[0]->wm.late, ref_wm.late);
+    ck_assert_int_eq(ls_query_batch_stats(ls_engine_plan(e)->queries[0])->late_rows, ref_late);
+    ck_assert_int_eq(ls_query_watermark(ls_engine_plan(e)->queries[0])->global, ref_wm.global);
+    ck_assert_int_eq(ls_query_watermark(ls_engine_plan(e)->queries[0])->batch, ref_wm.batch);
+    ck_assert_int_eq(ls_query_watermark(ls_engine_plan(e)->queries[0])->late, ref_wm.late);
     /* the outputs are byte for byte those of the run without restart... */
     char *rows = th_read_file(at("out/totals.jsonl"), NULL);
     char *window = th_read_file(at("out/per_window.jsonl"), NULL);
@@ -571,13 +571,13 @@ START_TEST(checkpoint_restore_after_commit)
         ck_assert_msg(found, "row %s not in the reference run", a[i]);
     }
     for (int q = 0; q < 2; q++) {
-        ls_state *r = ls_state_new(1, (int)ls_engine_plan(e)->queries[q]->naggs);
+        ls_state *r = ls_state_new(1, (int)ls_query_declared(ls_engine_plan(e)->queries[q])->naggs);
         f = tmpfile();
         fwrite(ref_state[q], 1, nref[q], f);
         rewind(f);
         ck_assert_msg(ls_state_load(r, f, "ref", err) == 0, "%s", err);
         fclose(f);
-        assert_same_groups(r, ls_engine_plan(e)->queries[q]->state);
+        assert_same_groups(r, ls_query_state(ls_engine_plan(e)->queries[q]));
         ls_state_free(r);
         free(ref_state[q]);
     }
@@ -713,23 +713,23 @@ START_TEST(checkpoint_crash_before_commit)
     ck_assert_int_eq(ls_checkpoint_replaying(ls_engine_checkpoint(e)), 1);
     ck_assert_int_eq(file_size("out/per_window.jsonl"), 0);
     ck_assert_int_eq(file_size("out/totals.jsonl"), 0);
-    ck_assert_uint_eq(ls_state_groups(ls_engine_plan(e)->queries[0]->state), 0);
+    ck_assert_uint_eq(ls_state_groups(ls_query_state(ls_engine_plan(e)->queries[0])), 0);
     run_batch(e, 0, B0, N(B0), 1);
-    size_t groups0 = ls_state_groups(ls_engine_plan(e)->queries[1]->state);
+    size_t groups0 = ls_state_groups(ls_query_state(ls_engine_plan(e)->queries[1]));
     long len0 = file_size("out/totals.jsonl");
     /* batch 1 written but not committed */
     run_batch(e, 1, B1, N(B1), 0);
-    ck_assert_uint_gt(ls_state_groups(ls_engine_plan(e)->queries[1]->state), groups0);
+    ck_assert_uint_gt(ls_state_groups(ls_query_state(ls_engine_plan(e)->queries[1])), groups0);
     ck_assert_int_gt(file_size("out/totals.jsonl"), len0);
     ls_engine_free(e);
     e = engine_ok(&BASE);
     ck_assert_int_eq(ls_checkpoint_next_batch(ls_engine_checkpoint(e)), 1);
     ck_assert_int_eq(ls_checkpoint_replaying(ls_engine_checkpoint(e)), 1);
-    ck_assert_uint_eq(ls_state_groups(ls_engine_plan(e)->queries[1]->state), groups0); /* batch 0's state */
+    ck_assert_uint_eq(ls_state_groups(ls_query_state(ls_engine_plan(e)->queries[1])), groups0); /* batch 0's state */
     ck_assert_int_eq(file_size("out/totals.jsonl"), len0);
     /* the replay gives the same rows again */
     run_batch(e, 1, B1, N(B1), 1);
-    ck_assert_int_eq(ls_engine_plan(e)->queries[1]->stats.output_rows, 3);
+    ck_assert_int_eq(ls_query_batch_stats(ls_engine_plan(e)->queries[1])->output_rows, 3);
     ls_engine_free(e);
     e = engine_ok(&BASE);
     ck_assert_int_eq(ls_checkpoint_next_batch(ls_engine_checkpoint(e)), 2);

@@ -153,7 +153,7 @@ START_TEST(explain_opens_nothing)
     ck_assert_uint_eq(ls_engine_plan(e)->nproducers, 0);
     ck_assert(!ls_source_connected(ls_engine_plan(e)->sources[0]));
     for (size_t i = 0; i < ls_engine_plan(e)->nqueries; i++)
-        ck_assert_ptr_nonnull(ls_sink_plan_of(ls_engine_plan(e)->queries[i]->sink));
+        ck_assert_ptr_nonnull(ls_sink_plan_of(ls_query_declared(ls_engine_plan(e)->queries[i])->sink));
     /* an explain engine does not run */
     ck_assert_int_eq(ls_engine_run(e, err), -1);
     ck_assert_ptr_nonnull(strstr(err, "explain"));

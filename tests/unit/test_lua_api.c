@@ -194,37 +194,37 @@ START_TEST(engine_compiles_script)
 
     ck_assert_uint_eq(ls_engine_plan(e)->nqueries, 2);
     ls_query *q = ls_engine_plan(e)->queries[0];
-    ck_assert_str_eq(q->name, "per_window");
-    ck_assert_ptr_eq(q->source, s);
-    ck_assert_int_ne(q->map_ref, LUA_NOREF);
-    ck_assert_uint_eq(q->njoins, 1);
-    ck_assert_ptr_eq(q->joins[0].table, ls_engine_plan(e)->tables[0]);
-    ck_assert_int_eq(q->joins[0].inner, 0);
-    ck_assert_uint_eq(q->joins[0].ncols, 1);
-    ck_assert_str_eq(q->joins[0].left.name, "station");
-    ck_assert_uint_eq(q->ngroups, 2);
-    ck_assert_int_eq(q->groups[0].is_window, 1);
-    ck_assert_str_eq(q->groups[0].name, "window");
-    ck_assert_int_eq(q->groups[0].win.size, 600000);
-    ck_assert_int_eq(q->groups[0].win.slide, 300000);
-    ck_assert_str_eq(q->groups[1].name, "name");
-    ck_assert_int_eq(q->groups[1].col.join, 0); /* resolved to the joined table */
-    ck_assert_uint_eq(q->naggs, 2);
-    ck_assert_int_eq(q->aggs[0].fn, LS_AGG_COUNT);
-    ck_assert_ptr_null(q->aggs[0].column);
-    ck_assert_str_eq(q->aggs[0].name, "count");
-    ck_assert_int_eq(q->aggs[1].fn, LS_AGG_SUM);
-    ck_assert_str_eq(q->aggs[1].name, "total");
-    ck_assert_int_eq(q->mode, LS_MODE_UPDATE);
-    ck_assert_int_eq(q->has_watermark, 1);
-    ck_assert_int_eq(q->wm.delay, 600000);
-    ck_assert_str_eq(q->event_time.name, "time");
-    ck_assert_int_eq(ls_state_nparts(q->state), 3);
+    ck_assert_str_eq(ls_query_declared(q)->name, "per_window");
+    ck_assert_ptr_eq(ls_query_declared(q)->source, s);
+    ck_assert_int_ne(ls_query_declared(q)->map_ref, LUA_NOREF);
+    ck_assert_uint_eq(ls_query_declared(q)->njoins, 1);
+    ck_assert_ptr_eq(ls_query_declared(q)->joins[0].table, ls_engine_plan(e)->tables[0]);
+    ck_assert_int_eq(ls_query_declared(q)->joins[0].inner, 0);
+    ck_assert_uint_eq(ls_query_declared(q)->joins[0].ncols, 1);
+    ck_assert_str_eq(ls_query_declared(q)->joins[0].left.name, "station");
+    ck_assert_uint_eq(ls_query_declared(q)->ngroups, 2);
+    ck_assert_int_eq(ls_query_declared(q)->groups[0].is_window, 1);
+    ck_assert_str_eq(ls_query_declared(q)->groups[0].name, "window");
+    ck_assert_int_eq(ls_query_declared(q)->groups[0].win.size, 600000);
+    ck_assert_int_eq(ls_query_declared(q)->groups[0].win.slide, 300000);
+    ck_assert_str_eq(ls_query_declared(q)->groups[1].name, "name");
+    ck_assert_int_eq(ls_query_declared(q)->groups[1].col.join, 0); /* resolved to the joined table */
+    ck_assert_uint_eq(ls_query_declared(q)->naggs, 2);
+    ck_assert_int_eq(ls_query_declared(q)->aggs[0].fn, LS_AGG_COUNT);
+    ck_assert_ptr_null(ls_query_declared(q)->aggs[0].column);
+    ck_assert_str_eq(ls_query_declared(q)->aggs[0].name, "count");
+    ck_assert_int_eq(ls_query_declared(q)->aggs[1].fn, LS_AGG_SUM);
+    ck_assert_str_eq(ls_query_declared(q)->aggs[1].name, "total");
+    ck_assert_int_eq(ls_query_declared(q)->mode, LS_MODE_UPDATE);
+    ck_assert_int_eq(ls_query_declared(q)->has_watermark, 1);
+    ck_assert_int_eq(ls_query_watermark(q)->delay, 600000);
+    ck_assert_str_eq(ls_query_declared(q)->event_time.name, "time");
+    ck_assert_int_eq(ls_state_nparts(ls_query_state(q)), 3);
     char desc[600];
     snprintf(desc, sizeof desc, "FileSink[%s/out/per_window.jsonl]", dir);
-    ck_assert_str_eq(q->sink->description, desc);
-    ck_assert_str_eq(ls_engine_plan(e)->queries[1]->aggs[0].name, "n");
-    ck_assert_int_eq(ls_engine_plan(e)->queries[1]->mode, LS_MODE_COMPLETE);
+    ck_assert_str_eq(ls_query_declared(q)->sink->description, desc);
+    ck_assert_str_eq(ls_query_declared(ls_engine_plan(e)->queries[1])->aggs[0].name, "n");
+    ck_assert_int_eq(ls_query_declared(ls_engine_plan(e)->queries[1])->mode, LS_MODE_COMPLETE);
     /* the dead letter sits beside the first query's jsonl output */
     ck_assert_ptr_nonnull(ls_engine_plan(e)->dl);
     char dlp[600];
@@ -247,9 +247,9 @@ START_TEST(engine_compiles_script)
         lua_pop(ls_engine_plan(e)->L, 1);
     }
     ck_assert_int_eq(ls_query_end_batch(q, err), 0);
-    ck_assert_int_eq(q->stats.filtered_rows, 1);
-    ck_assert_int_eq(q->stats.invalid_rows, 1);
-    ck_assert_int_eq(q->stats.output_rows, 6); /* 3 names x 2 sliding windows */
+    ck_assert_int_eq(ls_query_batch_stats(q)->filtered_rows, 1);
+    ck_assert_int_eq(ls_query_batch_stats(q)->invalid_rows, 1);
+    ck_assert_int_eq(ls_query_batch_stats(q)->output_rows, 6); /* 3 names x 2 sliding windows */
     char out[600];
     snprintf(out, sizeof out, "%s/out/per_window.jsonl", dir);
     char *text = th_read_file(out, NULL);
@@ -284,26 +284,26 @@ START_TEST(engine_compiles_sketches)
         "}\n", err);
     ck_assert_msg(e != NULL, "ls_engine_new: %s", err);
     ls_query *q = ls_engine_plan(e)->queries[0];
-    ck_assert_uint_eq(q->naggs, 5);
-    ck_assert_str_eq(q->aggs[0].name, "approx_count_distinct(i)");
-    ck_assert_int_eq(q->aggs[0].fn, LS_AGG_APPROX_DISTINCT);
-    ck_assert_int_eq(q->aggs[0].hll_p, 9);
-    ck_assert_int_eq(q->aggs[0].hash_int32, 1);
-    ck_assert_str_eq(q->aggs[1].name, "approx_count_distinct(v)");
-    ck_assert_int_eq(q->aggs[1].hll_p, 14);
-    ck_assert_int_eq(q->aggs[1].hash_int32, 0);
-    ck_assert_str_eq(q->aggs[2].name, "percentile_approx(v, 0.5, 10000)");
-    ck_assert_int_eq(q->aggs[2].accuracy, 10000);
-    ck_assert_uint_eq(q->aggs[2].npcts, 1);
-    ck_assert_int_eq(q->aggs[2].pct_list, 0);
-    ck_assert_str_eq(q->aggs[3].name, "percentile_approx(d, array(0.25, 0.75), 100)");
-    ck_assert_int_eq(q->aggs[3].pct_list, 1);
-    ck_assert_uint_eq(q->aggs[3].npcts, 2);
-    ck_assert_double_eq(q->aggs[3].pcts[1], 0.75);
-    ck_assert_str_eq(q->aggs[4].name, "p90"); /* a named one keeps its parameters */
-    ck_assert_int_eq(q->aggs[4].accuracy, 50);
-    ck_assert_double_eq(q->aggs[4].pcts[0], 0.9);
-    ck_assert_int_eq(ls_state_owns_blobs(q->state), 1);
+    ck_assert_uint_eq(ls_query_declared(q)->naggs, 5);
+    ck_assert_str_eq(ls_query_declared(q)->aggs[0].name, "approx_count_distinct(i)");
+    ck_assert_int_eq(ls_query_declared(q)->aggs[0].fn, LS_AGG_APPROX_DISTINCT);
+    ck_assert_int_eq(ls_query_declared(q)->aggs[0].hll_p, 9);
+    ck_assert_int_eq(ls_query_declared(q)->aggs[0].hash_int32, 1);
+    ck_assert_str_eq(ls_query_declared(q)->aggs[1].name, "approx_count_distinct(v)");
+    ck_assert_int_eq(ls_query_declared(q)->aggs[1].hll_p, 14);
+    ck_assert_int_eq(ls_query_declared(q)->aggs[1].hash_int32, 0);
+    ck_assert_str_eq(ls_query_declared(q)->aggs[2].name, "percentile_approx(v, 0.5, 10000)");
+    ck_assert_int_eq(ls_query_declared(q)->aggs[2].accuracy, 10000);
+    ck_assert_uint_eq(ls_query_declared(q)->aggs[2].npcts, 1);
+    ck_assert_int_eq(ls_query_declared(q)->aggs[2].pct_list, 0);
+    ck_assert_str_eq(ls_query_declared(q)->aggs[3].name, "percentile_approx(d, array(0.25, 0.75), 100)");
+    ck_assert_int_eq(ls_query_declared(q)->aggs[3].pct_list, 1);
+    ck_assert_uint_eq(ls_query_declared(q)->aggs[3].npcts, 2);
+    ck_assert_double_eq(ls_query_declared(q)->aggs[3].pcts[1], 0.75);
+    ck_assert_str_eq(ls_query_declared(q)->aggs[4].name, "p90"); /* a named one keeps its parameters */
+    ck_assert_int_eq(ls_query_declared(q)->aggs[4].accuracy, 50);
+    ck_assert_double_eq(ls_query_declared(q)->aggs[4].pcts[0], 0.9);
+    ck_assert_int_eq(ls_state_owns_blobs(ls_query_state(q)), 1);
 
     const char *recs[] = {
         "{\"k\":\"a\",\"i\":1,\"v\":10,\"d\":1.5}",
@@ -312,7 +312,7 @@ START_TEST(engine_compiles_sketches)
         "{\"k\":\"b\",\"i\":null}",
     };
     const ls_decode_plan *plan = ls_engine_decode_plan(e, 0); /* the source's projection and its casts */
-    ck_assert_int_eq(q->use_view, 1);
+    ck_assert_int_eq(ls_query_uses_view(q), 1);
     ls_recview view;
     ls_recview_init(&view, plan->fields->n);
     ls_buf scratch;
@@ -325,7 +325,7 @@ START_TEST(engine_compiles_sketches)
         ck_assert_int_eq(ls_query_process(q, 0, &view, &o, recs[i], strlen(recs[i]), ls_reject_to(ls_engine_plan(e)->dl), err), 0);
     }
     ck_assert_int_eq(ls_query_end_batch(q, err), 0);
-    ck_assert_int_eq(q->stats.output_rows, 2);
+    ck_assert_int_eq(ls_query_batch_stats(q)->output_rows, 2);
     char out[600];
     snprintf(out, sizeof out, "%s/out/q.jsonl", dir);
     char *text = th_read_file(out, NULL);

@@ -16,6 +16,7 @@
 #include "ls_json_lua.h"
 #include "ls_deadletter.h"
 #include "ls_query.h"
+#include "ls_query_impl.h" /* white-box: partial counters and states */
 #include "ls_sink.h"
 #include "ls_source.h"
 #include "ls_table.h"
@@ -78,10 +79,10 @@ static tq *qnew(const char *name)
 {
     tq *t = calloc(1, sizeof *t);
     t->q = ls_query_new(name, L);
-    t->q->groups = calloc(8, sizeof *t->q->groups);
-    t->q->aggs = calloc(8, sizeof *t->q->aggs);
-    t->q->agg_cols = calloc(8, sizeof *t->q->agg_cols);
-    t->q->joins = calloc(4, sizeof *t->q->joins);
+    t->q->d.groups = calloc(8, sizeof *t->q->d.groups);
+    t->q->d.aggs = calloc(8, sizeof *t->q->d.aggs);
+    t->q->d.agg_cols = calloc(8, sizeof *t->q->d.agg_cols);
+    t->q->d.joins = calloc(4, sizeof *t->q->d.joins);
     return t;
 }
 
@@ -98,7 +99,7 @@ static void qfree(tq *t)
 
 static void add_group(tq *t, const char *col)
 {
-    ls_groupcol *g = &t->q->groups[t->q->ngroups++];
+    ls_groupcol *g = &t->q->d.groups[t->q->d.ngroups++];
     g->name = strdup(col);
     g->col = colref(col);
 }
@@ -106,17 +107,17 @@ static void add_group(tq *t, const char *col)
 /* A group column provided by a join (what resolve() does for table columns). */
 static void add_group_from_join(tq *t, const char *name, int join)
 {
-    ls_groupcol *g = &t->q->groups[t->q->ngroups++];
+    ls_groupcol *g = &t->q->d.groups[t->q->d.ngroups++];
     g->name = strdup(name);
     g->col = colref(name);
     g->col.join = join;
-    g->col.tcol = ls_table_col(t->q->joins[join].table, name);
+    g->col.tcol = ls_table_col(t->q->d.joins[join].table, name);
     ck_assert_int_ge(g->col.tcol, 0);
 }
 
 static void add_window(tq *t, const char *col, int64_t size, int64_t slide)
 {
-    ls_groupcol *g = &t->q->groups[t->q->ngroups++];
+    ls_groupcol *g = &t->q->d.groups[t->q->d.ngroups++];
     g->name = strdup("window");
     g->is_window = 1;
     g->win.size = size;
@@ -126,24 +127,24 @@ static void add_window(tq *t, const char *col, int64_t size, int64_t slide)
 
 static void add_agg(tq *t, ls_agg_fn fn, const char *col, const char *name)
 {
-    size_t i = t->q->naggs++;
-    t->q->aggs[i].fn = fn;
-    t->q->aggs[i].column = col ? strdup(col) : NULL;
-    t->q->aggs[i].name = strdup(name);
-    if (col) t->q->agg_cols[i] = colref(col);
+    size_t i = t->q->d.naggs++;
+    t->q->d.aggs[i].fn = fn;
+    t->q->d.aggs[i].column = col ? strdup(col) : NULL;
+    t->q->d.aggs[i].name = strdup(name);
+    if (col) t->q->d.agg_cols[i] = colref(col);
 }
 
 static void set_watermark(tq *t, const char *col, int64_t delay)
 {
-    t->q->has_event_time = 1;
-    t->q->event_time = colref(col);
-    t->q->has_watermark = 1;
+    t->q->d.has_event_time = 1;
+    t->q->d.event_time = colref(col);
+    t->q->d.has_watermark = 1;
     ls_watermark_init(&t->q->wm, delay);
 }
 
 static void add_join(tq *t, ls_table *tab, const char *left, int inner)
 {
-    ls_join *j = &t->q->joins[t->q->njoins++];
+    ls_join *j = &t->q->d.joins[t->q->d.njoins++];
     j->table = tab;
     j->left = colref(left);
     j->inner = inner;
@@ -155,14 +156,14 @@ static void add_join(tq *t, ls_table *tab, const char *left, int inner)
 static void ready(tq *t, ls_mode mode, int parts)
 {
     char err[LS_ERRLEN] = "";
-    t->q->mode = mode;
+    t->q->d.mode = mode;
     ck_assert_msg(ls_query_ready(t->q, parts, err) == 0, "ls_query_ready: %s", err);
-    t->q->sink = ls_sink_jsonl_new(dir, t->q->name, err);
-    ck_assert_msg(t->q->sink != NULL, "%s", err);
-    size_t n = strlen(dir) + strlen(t->q->name) + 16;
+    t->q->d.sink = ls_sink_jsonl_new(dir, t->q->d.name, err);
+    ck_assert_msg(t->q->d.sink != NULL, "%s", err);
+    size_t n = strlen(dir) + strlen(t->q->d.name) + 16;
     t->path = malloc(n);
-    snprintf(t->path, n, "%s/%s.jsonl", dir, t->q->name);
-    if (projected && t->q->map_ref == LUA_NOREF) {
+    snprintf(t->path, n, "%s/%s.jsonl", dir, t->q->d.name);
+    if (projected && t->q->d.map_ref == LUA_NOREF) {
         /* as the engine's plan_decoding: a fresh fieldset, a view of its size */
         t->fs = ls_fieldset_new();
         ls_query_project(t->q, t->fs);
@@ -245,7 +246,7 @@ static void check_rows(tq *t, const char *const *want, size_t n, int sorted)
     for (int i = 0; i < got; i++) ls_buf_printf(&g, "%s\n", lines[i]);
     for (size_t i = 0; i < n; i++) ls_buf_printf(&w, "%s\n", exp[i]);
     ck_assert_msg(strcmp(g.data, w.data) == 0, "rows of %s:\n--- got\n%s--- want\n%s",
-                  t->q->name, g.data, w.data);
+                  t->q->d.name, g.data, w.data);
     ls_buf_free(&g);
     ls_buf_free(&w);
     free(text);
@@ -267,7 +268,7 @@ static void expect_stats(tq *t, int64_t input, int64_t late, int64_t updated, in
     ck_assert_int_eq(s->output_rows, output);
     ck_assert_int_eq(s->evicted_rows, evicted);
     ck_assert_uint_eq(ls_state_groups(t->q->state), groups);
-    ck_assert_int_eq(t->q->sink->rows_in_batch, output);
+    ck_assert_int_eq(t->q->d.sink->rows_in_batch, output);
 }
 
 /* ---- tests ---------------------------------------------------------- */
@@ -558,7 +559,7 @@ START_TEST(query_group_by_event_time)
     add_agg(t, LS_AGG_COUNT, NULL, "count");
     set_watermark(t, "time", 10 * MIN);
     ready(t, LS_MODE_UPDATE, 2);
-    ck_assert_int_eq(t->q->et_group, 0);
+    ck_assert_int_eq(t->q->d.et_group, 0);
     begin(t, 0);
     push(t, REC("12:20"));
     push(t, "{\"time\":\"2018-12-31 12:20:00\"}"); /* the same instant, another spelling */
@@ -583,8 +584,8 @@ static ls_table *load_radio(char *err);
 
 static void add_where(tq *t, const char *col, ls_where_op op, const ls_value *vals, size_t n)
 {
-    t->q->where = realloc(t->q->where, (t->q->nwhere + 1) * sizeof *t->q->where);
-    ls_where_pred *p = &t->q->where[t->q->nwhere++];
+    t->q->d.where = realloc(t->q->d.where, (t->q->d.nwhere + 1) * sizeof *t->q->d.where);
+    ls_where_pred *p = &t->q->d.where[t->q->d.nwhere++];
     p->col = colref(col);
     ls_where_operand_init(&p->w, op);
     for (size_t i = 0; i < n; i++) ls_where_operand_add(&p->w, &vals[i]);
@@ -600,7 +601,7 @@ START_TEST(query_per_record_filter)
     add_where(t, "d", LS_OP_EQ, &han, 1);
     add_where(t, "n", LS_OP_GE, &two, 1);
     ready(t, LS_MODE_APPEND, 1);
-    ck_assert(t->q->per_record);
+    ck_assert(t->q->d.per_record);
     begin(t, 0);
     push(t, "{\"d\":\"HAN\",  \"n\":2}");   /* kept, bytes as they came */
     push(t, "{\"d\":\"HAN\",\"n\":\"7\"}");  /* "7" against a number: 7 */
@@ -633,7 +634,7 @@ START_TEST(query_per_record_map_rows)
                      "  if r.n == 2 then return { { code = r.code, i = 1 }, { code = r.code, i = 2.5 } } end\n"
                      "  return { code = r.code, x = { 3, 'y', true }, z = {}, _key = 'k', _topic = 't' }\n"
                      "end");
-    t->q->map_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    t->q->d.map_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     ready(t, LS_MODE_APPEND, 1);
     begin(t, 0);
     push(t, "{\"code\":\"A1\",\"n\":0}");
@@ -661,11 +662,11 @@ START_TEST(query_order_by_and_limit)
     add_group(t, "station");
     add_agg(t, LS_AGG_COUNT, NULL, "n");
     ready(t, LS_MODE_COMPLETE, 4);
-    t->q->order = calloc(2, sizeof *t->q->order);
-    t->q->order[0] = (ls_order_key){ 1, 1 }; /* n desc */
-    t->q->order[1] = (ls_order_key){ 0, 0 }; /* station asc */
-    t->q->norder = 2;
-    t->q->limit = 3;
+    t->q->d.order = calloc(2, sizeof *t->q->d.order);
+    t->q->d.order[0] = (ls_order_key){ 1, 1 }; /* n desc */
+    t->q->d.order[1] = (ls_order_key){ 0, 0 }; /* station asc */
+    t->q->d.norder = 2;
+    t->q->d.limit = 3;
     begin(t, 0);
     static const char *const st[] = { "b", "a", "c", "a", "b", "d", "a", NULL, NULL, "c" };
     char rec[64];
@@ -680,9 +681,9 @@ START_TEST(query_order_by_and_limit)
                                 "{\"station\":\"b\",\"n\":2}"));
     ck_assert_int_eq(t->q->stats.output_rows, 3);
     /* descending station: nulls last */
-    t->q->order[0] = (ls_order_key){ 0, 1 };
-    t->q->norder = 1;
-    t->q->limit = 0;
+    t->q->d.order[0] = (ls_order_key){ 0, 1 };
+    t->q->d.norder = 1;
+    t->q->d.limit = 0;
     begin(t, 1);
     end(t);
     expect_rows_ordered(t, ROWS("{\"station\":\"d\",\"n\":1}", "{\"station\":\"c\",\"n\":2}",
@@ -706,13 +707,13 @@ START_TEST(query_warns_about_missing_columns)
     push(t, "{\"country\":\"FR\",\"station\":null,\"v\":1}");
     push(t, "{\"country\":\"DE\",\"v\":2}");
     end(t);
-    ck_assert_msg(strstr(t->q->warnings.data, "query typo: column contry was in none of the 2 "
-                                             "records of batch 0") != NULL, "%s", t->q->warnings.data);
-    ck_assert_uint_eq(strlen(t->q->warnings.data) + 1, t->q->warnings.len); /* one warning */
+    ck_assert_msg(strstr(ls_query_warnings(t->q)->data, "query typo: column contry was in none of the 2 "
+                                             "records of batch 0") != NULL, "%s", ls_query_warnings(t->q)->data);
+    ck_assert_uint_eq(strlen(ls_query_warnings(t->q)->data) + 1, ls_query_warnings(t->q)->len); /* one warning */
     begin(t, 1); /* said once */
     push(t, "{\"country\":\"FR\",\"station\":\"A\",\"v\":1}");
     end(t);
-    ck_assert_uint_eq(t->q->warnings.len, 0);
+    ck_assert_uint_eq(ls_query_warnings(t->q)->len, 0);
     qfree(t);
 
     t = qnew("fine");
@@ -723,7 +724,7 @@ START_TEST(query_warns_about_missing_columns)
     push(t, "{\"station\":\"A\"}");      /* v missing here ... */
     push(t, "{\"station\":\"A\",\"v\":null}"); /* ... but there */
     end(t);
-    ck_assert_uint_eq(t->q->warnings.len, 0);
+    ck_assert_uint_eq(ls_query_warnings(t->q)->len, 0);
     qfree(t);
 }
 END_TEST
@@ -785,7 +786,7 @@ START_TEST(query_numeric_event_time)
     t = qnew("numeric_ms");
     add_window(t, "ts", 60000, 60000);
     add_agg(t, LS_AGG_COUNT, NULL, "count");
-    t->q->event_time_ms_unit = 1;
+    t->q->d.event_time_ms_unit = 1;
     ready(t, LS_MODE_COMPLETE, 1);
     begin(t, 0);
     push(t, "{\"ts\":1546300620000}");
@@ -876,7 +877,7 @@ static int map_ref(const char *code)
 START_TEST(query_map_function)
 {
     tq *t = qnew("mapped");
-    t->q->map_ref = map_ref(
+    t->q->d.map_ref = map_ref(
         "return function(r)\n"
         "  if r.v == 0 then return nil end\n"
         "  if r.v < 0 then error('negative v: ' .. r.v) end\n"
@@ -973,15 +974,15 @@ START_TEST(query_ready_validation)
                           "rows as they come: its output mode is append");
     qfree(t);
     t = qnew("per_record");
-    t->q->mode = LS_MODE_APPEND;
+    t->q->d.mode = LS_MODE_APPEND;
     ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);
-    ck_assert(t->q->per_record);
+    ck_assert(t->q->d.per_record);
     qfree(t);
 
     t = qnew("append_no_wm");
     add_window(t, "time", MIN, MIN);
     add_agg(t, LS_AGG_COUNT, NULL, "n");
-    t->q->mode = LS_MODE_APPEND;
+    t->q->d.mode = LS_MODE_APPEND;
     ck_assert_int_eq(ls_query_ready(t->q, 1, err), -1);
     ck_assert_ptr_nonnull(strstr(err, "output mode append needs a watermark and its event-time column in group_by"));
     qfree(t);
@@ -990,7 +991,7 @@ START_TEST(query_ready_validation)
     add_group(t, "station");
     add_agg(t, LS_AGG_COUNT, NULL, "n");
     set_watermark(t, "time", MIN);
-    t->q->mode = LS_MODE_APPEND;
+    t->q->d.mode = LS_MODE_APPEND;
     ck_assert_int_eq(ls_query_ready(t->q, 1, err), -1);
     qfree(t);
 
@@ -1012,9 +1013,9 @@ START_TEST(query_ready_validation)
     t = qnew("window_only");
     add_window(t, "ts", MIN, MIN);
     ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);
-    ck_assert_int_eq(t->q->has_event_time, 1);
-    ck_assert_str_eq(t->q->event_time.name, "ts");
-    ck_assert_int_eq(t->q->window_idx, 0);
+    ck_assert_int_eq(t->q->d.has_event_time, 1);
+    ck_assert_str_eq(t->q->d.event_time.name, "ts");
+    ck_assert_int_eq(t->q->d.window_idx, 0);
     qfree(t);
 }
 END_TEST
@@ -1039,14 +1040,14 @@ START_TEST(query_console_sink)
     add_group(t, "station");
     add_agg(t, LS_AGG_COUNT, NULL, "count");
     char err[LS_ERRLEN];
-    t->q->mode = LS_MODE_COMPLETE;
+    t->q->d.mode = LS_MODE_COMPLETE;
     ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);
     FILE *f = tmpfile();
     ls_console_opts o = { 0 };
-    o.query = t->q->name;
+    o.query = t->q->d.name;
     o.num_rows = 20;
     o.truncate = 1;
-    t->q->sink = ls_sink_console_new(&o, f);
+    t->q->d.sink = ls_sink_console_new(&o, f);
     begin(t, 0);
     push(t, "{\"station\":\"A\"}");
     push(t, "{\"station\":\"A\"}");
@@ -1101,13 +1102,13 @@ START_TEST(query_project_registers_fields)
     ck_assert_int_gt(station, 0);
     ck_assert_int_gt(v, 0);
     ck_assert_int_eq(ls_fieldset_index(fs, "region", 6), -1);
-    ck_assert_int_eq(t->q->joins[0].left.slot, radio);
-    ck_assert_int_eq(t->q->event_time.slot, time);
-    ck_assert_int_eq(t->q->groups[0].col.slot, time);
-    ck_assert_int_eq(t->q->groups[1].col.slot, station);
-    ck_assert_int_eq(t->q->agg_cols[1].slot, v);
-    ck_assert_int_eq(t->q->agg_cols[2].slot, v);
-    ck_assert_int_eq(t->q->agg_cols[3].slot, station);
+    ck_assert_int_eq(t->q->d.joins[0].left.slot, radio);
+    ck_assert_int_eq(t->q->d.event_time.slot, time);
+    ck_assert_int_eq(t->q->d.groups[0].col.slot, time);
+    ck_assert_int_eq(t->q->d.groups[1].col.slot, station);
+    ck_assert_int_eq(t->q->d.agg_cols[1].slot, v);
+    ck_assert_int_eq(t->q->d.agg_cols[2].slot, v);
+    ck_assert_int_eq(t->q->d.agg_cols[3].slot, station);
     ls_fieldset_free(fs);
     qfree(t);
 
@@ -1121,13 +1122,13 @@ START_TEST(query_project_registers_fields)
     ls_query_project(t->q, fs);
     ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);
     ck_assert_uint_eq(fs->n, 2);
-    ck_assert_int_eq(t->q->event_time.slot, ls_fieldset_index(fs, "ts", 2));
+    ck_assert_int_eq(t->q->d.event_time.slot, ls_fieldset_index(fs, "ts", 2));
     ls_fieldset_free(fs);
     qfree(t);
 
     /* a query with a map keeps reading its (mapped) Lua table */
     t = qnew("mapped_not_projected");
-    t->q->map_ref = map_ref("return function(r) return r end");
+    t->q->d.map_ref = map_ref("return function(r) return r end");
     add_group(t, "station");
     add_agg(t, LS_AGG_SUM, "v", "s");
     ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);

@@ -16,6 +16,7 @@
 #include "ls_table.h"
 #include "ls_json_lua.h"
 #include "ls_query.h"
+#include "ls_query_impl.h" /* white-box: partial counters and states */
 #include "suites.h"
 #include "test_helpers.h"
 
@@ -92,12 +93,12 @@ static int new_map_ref(void)
  *   2: complete mode, a map, inner join, group by the joined region, no window */
 static void declare(ls_query *q, int kind)
 {
-    q->groups = calloc(4, sizeof *q->groups);
-    q->aggs = calloc(8, sizeof *q->aggs);
-    q->agg_cols = calloc(8, sizeof *q->agg_cols);
-    q->joins = calloc(2, sizeof *q->joins);
+    q->d.groups = calloc(4, sizeof *q->d.groups);
+    q->d.aggs = calloc(8, sizeof *q->d.aggs);
+    q->d.agg_cols = calloc(8, sizeof *q->d.agg_cols);
+    q->d.joins = calloc(2, sizeof *q->d.joins);
     if (kind == 0 || kind == 2) {
-        ls_join *j = &q->joins[q->njoins++];
+        ls_join *j = &q->d.joins[q->d.njoins++];
         j->table = radio;
         j->left = colref("radio");
         j->inner = kind == 2;
@@ -105,18 +106,18 @@ static void declare(ls_query *q, int kind)
         for (size_t c = 1; c < radio->ncols; c++) j->tcols[j->ncols++] = (int)c;
     }
     if (kind == 0 || kind == 1) {
-        ls_groupcol *g = &q->groups[q->ngroups++];
+        ls_groupcol *g = &q->d.groups[q->d.ngroups++];
         g->name = strdup("window");
         g->is_window = 1;
         g->win.size = 10 * 60000;
         g->win.slide = kind == 0 ? 5 * 60000 : 10 * 60000;
         g->col = colref("t");
-        q->has_event_time = 1;
-        q->event_time = colref("t");
-        q->has_watermark = 1;
+        q->d.has_event_time = 1;
+        q->d.event_time = colref("t");
+        q->d.has_watermark = 1;
         ls_watermark_init(&q->wm, 5 * 60000);
     }
-    ls_groupcol *g = &q->groups[q->ngroups++];
+    ls_groupcol *g = &q->d.groups[q->d.ngroups++];
     const char *gcol = kind == 0 ? "name" : kind == 1 ? "radio" : "region";
     g->name = strdup(gcol);
     g->col = colref(gcol);
@@ -129,16 +130,16 @@ static void declare(ls_query *q, int kind)
         { LS_AGG_MAX, "v", "hi" },   { LS_AGG_AVG, "v", "mean" },  { LS_AGG_COUNT, "v", "nv" },
     };
     for (size_t a = 0; a < 6; a++) {
-        size_t i = q->naggs++;
-        q->aggs[i].fn = aggs[a].fn;
-        q->aggs[i].column = aggs[a].col ? strdup(aggs[a].col) : NULL;
-        q->aggs[i].name = strdup(aggs[a].name);
-        if (aggs[a].col) q->agg_cols[i] = colref(aggs[a].col);
+        size_t i = q->d.naggs++;
+        q->d.aggs[i].fn = aggs[a].fn;
+        q->d.aggs[i].column = aggs[a].col ? strdup(aggs[a].col) : NULL;
+        q->d.aggs[i].name = strdup(aggs[a].name);
+        if (aggs[a].col) q->d.agg_cols[i] = colref(aggs[a].col);
     }
-    q->mode = kind == 0 ? LS_MODE_UPDATE : kind == 1 ? LS_MODE_APPEND : LS_MODE_COMPLETE;
-    q->trigger_ms = 250 * (kind + 1);
-    q->max_state_rows = 100000 + kind; /* far above what the tests hold */
-    if (kind == 2) q->map_ref = new_map_ref();
+    q->d.mode = kind == 0 ? LS_MODE_UPDATE : kind == 1 ? LS_MODE_APPEND : LS_MODE_COMPLETE;
+    q->d.trigger_ms = 250 * (kind + 1);
+    q->d.max_state_rows = 100000 + kind; /* far above what the tests hold */
+    if (kind == 2) q->d.map_ref = new_map_ref();
 }
 
 static tq *make(const char *name, int kind, int projected, int parts)
@@ -148,12 +149,12 @@ static tq *make(const char *name, int kind, int projected, int parts)
     declare(t->q, kind);
     char err[LS_ERRLEN] = "";
     ck_assert_msg(ls_query_ready(t->q, parts, err) == 0, "%s", err);
-    t->q->sink = ls_sink_jsonl_new(dir, name, err);
-    ck_assert_msg(t->q->sink != NULL, "%s", err);
+    t->q->d.sink = ls_sink_jsonl_new(dir, name, err);
+    ck_assert_msg(t->q->d.sink != NULL, "%s", err);
     size_t n = strlen(dir) + strlen(name) + 16;
     t->path = malloc(n);
     snprintf(t->path, n, "%s/%s.jsonl", dir, name);
-    if (projected && t->q->map_ref == LUA_NOREF) {
+    if (projected && t->q->d.map_ref == LUA_NOREF) {
         t->fs = ls_fieldset_new();
         ls_query_project(t->q, t->fs);
         ls_recview_init(&t->view, t->fs->n);
@@ -297,7 +298,7 @@ START_TEST(clone_copies_declaration)
     int kind = _i / 2, projected = _i % 2;
     tq *o = make("orig", kind, projected, 6);
     ls_source *src = ls_source_new("127.0.0.1:1");
-    o->q->source = src;
+    o->q->d.source = src;
     /* the original has some state and counters already */
     ls_query_begin_batch(o->q, 4);
     char rec[256];
@@ -310,69 +311,69 @@ START_TEST(clone_copies_declaration)
 
     char err[LS_ERRLEN] = "";
     int ref = kind == 2 ? new_map_ref() : LUA_NOREF;
-    ls_query *c = ls_query_clone(o->q, L, ref, err);
+    ls_query *c = ls_query_clone(o->q, L, ref, LUA_NOREF, err);
     ck_assert_msg(c != NULL, "%s", err);
     ls_query *q = o->q;
-    ck_assert_ptr_ne(c->name, q->name);
-    ck_assert_str_eq(c->name, q->name);
+    ck_assert_ptr_ne(c->d.name, q->d.name);
+    ck_assert_str_eq(c->d.name, q->d.name);
     ck_assert_str_eq(c->id, q->id);
     ck_assert_str_eq(c->run_id, q->run_id);
     ck_assert_ptr_eq(c->L, L);
-    ck_assert_int_eq(c->map_ref, ref);
+    ck_assert_int_eq(c->d.map_ref, ref);
     ck_assert_int_eq(c->use_view, q->use_view);
     ck_assert_int_eq(c->use_view, projected && kind != 2);
-    ck_assert_ptr_eq(c->source, src);
-    ck_assert_uint_eq(c->njoins, q->njoins);
-    for (size_t j = 0; j < q->njoins; j++) {
-        ck_assert_ptr_eq(c->joins[j].table, q->joins[j].table);
-        assert_same_colref(&c->joins[j].left, &q->joins[j].left);
-        ck_assert_int_eq(c->joins[j].inner, q->joins[j].inner);
-        ck_assert_uint_eq(c->joins[j].ncols, q->joins[j].ncols);
-        ck_assert_ptr_ne(c->joins[j].tcols, q->joins[j].tcols);
-        for (size_t k = 0; k < q->joins[j].ncols; k++)
-            ck_assert_int_eq(c->joins[j].tcols[k], q->joins[j].tcols[k]);
+    ck_assert_ptr_eq(c->d.source, src);
+    ck_assert_uint_eq(c->d.njoins, q->d.njoins);
+    for (size_t j = 0; j < q->d.njoins; j++) {
+        ck_assert_ptr_eq(c->d.joins[j].table, q->d.joins[j].table);
+        assert_same_colref(&c->d.joins[j].left, &q->d.joins[j].left);
+        ck_assert_int_eq(c->d.joins[j].inner, q->d.joins[j].inner);
+        ck_assert_uint_eq(c->d.joins[j].ncols, q->d.joins[j].ncols);
+        ck_assert_ptr_ne(c->d.joins[j].tcols, q->d.joins[j].tcols);
+        for (size_t k = 0; k < q->d.joins[j].ncols; k++)
+            ck_assert_int_eq(c->d.joins[j].tcols[k], q->d.joins[j].tcols[k]);
     }
-    ck_assert_int_eq(c->has_event_time, q->has_event_time);
-    assert_same_colref(&c->event_time, &q->event_time);
-    ck_assert_int_eq(c->has_watermark, q->has_watermark);
+    ck_assert_int_eq(c->d.has_event_time, q->d.has_event_time);
+    assert_same_colref(&c->d.event_time, &q->d.event_time);
+    ck_assert_int_eq(c->d.has_watermark, q->d.has_watermark);
     ck_assert_int_eq(c->wm.delay, q->wm.delay);
     ck_assert_int_eq(c->wm.global, q->wm.global);
     ck_assert_int_eq(c->wm.batch, q->wm.batch);
     ck_assert_int_eq(c->wm.late, q->wm.late);
     ck_assert_int_eq(c->wm.max_event, q->wm.max_event);
     if (kind != 2) ck_assert_int_eq(c->wm.delay, 5 * 60000);
-    ck_assert_uint_eq(c->ngroups, q->ngroups);
-    ck_assert_int_eq(c->window_idx, q->window_idx);
-    for (size_t i = 0; i < q->ngroups; i++) {
-        ck_assert_str_eq(c->groups[i].name, q->groups[i].name);
-        ck_assert_ptr_ne(c->groups[i].name, q->groups[i].name);
-        ck_assert_int_eq(c->groups[i].is_window, q->groups[i].is_window);
-        ck_assert_int_eq(c->groups[i].win.size, q->groups[i].win.size);
-        ck_assert_int_eq(c->groups[i].win.slide, q->groups[i].win.slide);
-        assert_same_colref(&c->groups[i].col, &q->groups[i].col);
+    ck_assert_uint_eq(c->d.ngroups, q->d.ngroups);
+    ck_assert_int_eq(c->d.window_idx, q->d.window_idx);
+    for (size_t i = 0; i < q->d.ngroups; i++) {
+        ck_assert_str_eq(c->d.groups[i].name, q->d.groups[i].name);
+        ck_assert_ptr_ne(c->d.groups[i].name, q->d.groups[i].name);
+        ck_assert_int_eq(c->d.groups[i].is_window, q->d.groups[i].is_window);
+        ck_assert_int_eq(c->d.groups[i].win.size, q->d.groups[i].win.size);
+        ck_assert_int_eq(c->d.groups[i].win.slide, q->d.groups[i].win.slide);
+        assert_same_colref(&c->d.groups[i].col, &q->d.groups[i].col);
     }
-    ck_assert_uint_eq(c->naggs, q->naggs);
-    for (size_t a = 0; a < q->naggs; a++) {
-        ck_assert_int_eq(c->aggs[a].fn, q->aggs[a].fn);
-        ck_assert_str_eq(c->aggs[a].name, q->aggs[a].name);
-        if (q->aggs[a].column) ck_assert_str_eq(c->aggs[a].column, q->aggs[a].column);
-        else ck_assert_ptr_null(c->aggs[a].column);
-        assert_same_colref(&c->agg_cols[a], &q->agg_cols[a]);
+    ck_assert_uint_eq(c->d.naggs, q->d.naggs);
+    for (size_t a = 0; a < q->d.naggs; a++) {
+        ck_assert_int_eq(c->d.aggs[a].fn, q->d.aggs[a].fn);
+        ck_assert_str_eq(c->d.aggs[a].name, q->d.aggs[a].name);
+        if (q->d.aggs[a].column) ck_assert_str_eq(c->d.aggs[a].column, q->d.aggs[a].column);
+        else ck_assert_ptr_null(c->d.aggs[a].column);
+        assert_same_colref(&c->d.agg_cols[a], &q->d.agg_cols[a]);
     }
-    ck_assert_int_eq(c->mode, q->mode);
-    ck_assert_int_eq(c->trigger_ms, q->trigger_ms);
-    ck_assert_int_eq(c->max_state_rows, q->max_state_rows);
-    ck_assert_int_eq(c->max_state_rows, 100000 + kind);
+    ck_assert_int_eq(c->d.mode, q->d.mode);
+    ck_assert_int_eq(c->d.trigger_ms, q->d.trigger_ms);
+    ck_assert_int_eq(c->d.max_state_rows, q->d.max_state_rows);
+    ck_assert_int_eq(c->d.max_state_rows, 100000 + kind);
     /* its own, empty state with the same shape; no sink; fresh counters */
     ck_assert_ptr_ne(c->state, q->state);
     ck_assert_int_eq(ls_state_nparts(c->state), ls_state_nparts(q->state));
     ck_assert_int_eq(ls_state_nagg(c->state), ls_state_nagg(q->state));
     ck_assert_uint_eq(ls_state_groups(c->state), 0);
     ck_assert_uint_eq(ls_state_group_bytes(c->state), 0);
-    ck_assert_ptr_null(c->sink);
+    ck_assert_ptr_null(c->d.sink);
     ck_assert_int_eq(c->stats.input_rows, 0);
     ck_assert_ptr_ne(c->out_names, q->out_names);
-    for (size_t i = 0; i < q->ngroups + q->naggs; i++) ck_assert_str_eq(c->out_names[i], q->out_names[i]);
+    for (size_t i = 0; i < q->d.ngroups + q->d.naggs; i++) ck_assert_str_eq(c->out_names[i], q->out_names[i]);
 
     /* the clone works on its own: records fold into its state, not the original's */
     size_t before = ls_state_groups(q->state);
@@ -405,7 +406,7 @@ START_TEST(clone_partials_equal_single_query)
     char err[LS_ERRLEN] = "";
     ls_query *w[2];
     for (int k = 0; k < 2; k++) {
-        w[k] = ls_query_clone(merged->q, L, kind == 2 ? new_map_ref() : LUA_NOREF, err);
+        w[k] = ls_query_clone(merged->q, L, kind == 2 ? new_map_ref() : LUA_NOREF, LUA_NOREF, err);
         ck_assert_msg(w[k] != NULL, "%s", err);
     }
     rng = 0x1234567 + (uint64_t)_i;
@@ -428,8 +429,8 @@ START_TEST(clone_partials_equal_single_query)
         ls_merge_result r[2] = { { 0, 0, 0 }, { 0, 0, 0 } }, lr[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
         for (int p = 0; p < PARTS; p++)
             for (int k = 0; k < 2; k++) {
-                ls_state_merge_part(merged->q->state, w[k]->state, p, merged->q->aggs, b, &r[k]);
-                ls_state_merge_part(merged->q->late, w[k]->late, p, merged->q->aggs, b, &lr[k]);
+                ls_state_merge_part(merged->q->state, w[k]->state, p, merged->q->d.aggs, b, &r[k]);
+                ls_state_merge_part(merged->q->late, w[k]->late, p, merged->q->d.aggs, b, &lr[k]);
             }
         for (int k = 0; k < 2; k++) {
             ls_state_add_merged(merged->q->state, &r[k]);
@@ -479,7 +480,7 @@ START_TEST(add_partial_counters)
     tq *t = make("sum", 0, 0, 2);
     ls_query *q = t->q;
     char err[LS_ERRLEN] = "";
-    ls_query *a = ls_query_clone(q, L, LUA_NOREF, err), *b = ls_query_clone(q, L, LUA_NOREF, err);
+    ls_query *a = ls_query_clone(q, L, LUA_NOREF, LUA_NOREF, err), *b = ls_query_clone(q, L, LUA_NOREF, LUA_NOREF, err);
     ls_query_begin_batch(q, 0);
     ls_query_begin_batch(a, 0);
     ls_query_begin_batch(b, 0);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ls_deadletter.h"
+#include "ls_query_impl.h" /* white-box: a query\'s watermark and ids set by hand */
 #include "ls_sink.h"
 #include "ls_source.h"
 #include "ls_table.h"
@@ -73,17 +74,17 @@ static ls_colref colref(const char *name)
 static ls_query *session_query(const char *name, int64_t gap_ms, int64_t wm_ms, int with_key)
 {
     ls_query *q = ls_query_new(name, L);
-    q->groups = calloc(4, sizeof *q->groups);
-    q->aggs = calloc(8, sizeof *q->aggs);
-    q->agg_cols = calloc(8, sizeof *q->agg_cols);
-    q->joins = calloc(1, sizeof *q->joins);
-    ls_groupcol *g = &q->groups[q->ngroups++];
+    ls_query_decl_of(q)->groups = calloc(4, sizeof *ls_query_decl_of(q)->groups);
+    ls_query_decl_of(q)->aggs = calloc(8, sizeof *ls_query_decl_of(q)->aggs);
+    ls_query_decl_of(q)->agg_cols = calloc(8, sizeof *ls_query_decl_of(q)->agg_cols);
+    ls_query_decl_of(q)->joins = calloc(1, sizeof *ls_query_decl_of(q)->joins);
+    ls_groupcol *g = &ls_query_decl_of(q)->groups[ls_query_decl_of(q)->ngroups++];
     g->name = strdup("session_window");
     g->is_window = g->is_session = 1;
     g->win.size = g->win.slide = gap_ms;
     g->col = colref("ts");
     if (with_key) {
-        g = &q->groups[q->ngroups++];
+        g = &ls_query_decl_of(q)->groups[ls_query_decl_of(q)->ngroups++];
         g->name = strdup("key");
         g->col = colref("key");
     }
@@ -94,16 +95,16 @@ static ls_query *session_query(const char *name, int64_t gap_ms, int64_t wm_ms, 
         { LS_AGG_MAX, "s", "max(s)" },
     };
     for (size_t i = 0; i < sizeof A / sizeof *A; i++) {
-        q->aggs[i].fn = A[i].fn;
-        q->aggs[i].column = A[i].col ? strdup(A[i].col) : NULL;
-        q->aggs[i].name = strdup(A[i].name);
-        if (A[i].col) q->agg_cols[i] = colref(A[i].col);
-        q->naggs++;
+        ls_query_declared(q)->aggs[i].fn = A[i].fn;
+        ls_query_declared(q)->aggs[i].column = A[i].col ? strdup(A[i].col) : NULL;
+        ls_query_declared(q)->aggs[i].name = strdup(A[i].name);
+        if (A[i].col) ls_query_declared(q)->agg_cols[i] = colref(A[i].col);
+        ls_query_decl_of(q)->naggs++;
     }
     if (wm_ms >= 0) {
-        q->has_event_time = 1;
-        q->event_time = colref("ts");
-        q->has_watermark = 1;
+        ls_query_decl_of(q)->has_event_time = 1;
+        ls_query_decl_of(q)->event_time = colref("ts");
+        ls_query_decl_of(q)->has_watermark = 1;
         ls_watermark_init(&q->wm, wm_ms);
     }
     return q;
@@ -113,14 +114,14 @@ static sq *snew(int64_t gap_ms, int64_t wm_ms, ls_mode mode, int parts)
 {
     sq *t = calloc(1, sizeof *t);
     t->q = session_query("s", gap_ms, wm_ms, 1);
-    t->q->mode = mode;
+    ls_query_decl_of(t->q)->mode = mode;
     char err[LS_ERRLEN] = "";
     ck_assert_msg(ls_query_ready(t->q, parts, err) == 0, "ls_query_ready: %s", err);
-    t->q->sink = ls_sink_jsonl_new(dir, t->q->name, err);
-    ck_assert_msg(t->q->sink != NULL, "%s", err);
+    ls_query_decl_of(t->q)->sink = ls_sink_jsonl_new(dir, ls_query_decl_of(t->q)->name, err);
+    ck_assert_msg(ls_query_declared(t->q)->sink != NULL, "%s", err);
     size_t n = strlen(dir) + 32;
     t->path = malloc(n);
-    snprintf(t->path, n, "%s/%s.jsonl", dir, t->q->name);
+    snprintf(t->path, n, "%s/%s.jsonl", dir, ls_query_declared(t->q)->name);
     return t;
 }
 
@@ -210,8 +211,8 @@ START_TEST(session_extend_and_separate)
         SROW("08:00:00", "08:08:00", "a", "\"count\":2,\"sum(v)\":3,\"min(v)\":1,\"max(v)\":2,\"avg(v)\":1.5" NOS),
         SROW("08:20:00", "08:25:00", "a", "\"count\":1,\"sum(v)\":3,\"min(v)\":3,\"max(v)\":3,\"avg(v)\":3.0" NOS),
         SROW("08:01:00", "08:06:00", "b", "\"count\":1,\"sum(v)\":4,\"min(v)\":4,\"max(v)\":4,\"avg(v)\":4.0" NOS)));
-    ck_assert_uint_eq(ls_state_groups(t->q->state), 3);
-    ck_assert_int_eq(t->q->stats.rows_updated, 3);
+    ck_assert_uint_eq(ls_state_groups(ls_query_state(t->q)), 3);
+    ck_assert_int_eq(ls_query_batch_stats(t->q)->rows_updated, 3);
     sfree(t);
 }
 END_TEST
@@ -251,16 +252,16 @@ START_TEST(session_bridge_across_batches)
     end(t);
     expect_rows(t, ROWS(
         SROW("08:00:00", "08:30:00", "a", "\"count\":3,\"sum(v)\":9,\"min(v)\":1,\"max(v)\":5,\"avg(v)\":3.0,\"min(s)\":\"a\",\"max(s)\":\"z\"")));
-    ck_assert_uint_eq(ls_state_groups(t->q->state), 1);
-    ck_assert_int_eq(t->q->stats.rows_updated, 1);
-    ck_assert_int_eq(t->q->stats.evicted_rows, 1); /* [08:20, 08:30): [08:00, ...) keeps its start */
+    ck_assert_uint_eq(ls_state_groups(ls_query_state(t->q)), 1);
+    ck_assert_int_eq(ls_query_batch_stats(t->q)->rows_updated, 1);
+    ck_assert_int_eq(ls_query_batch_stats(t->q)->evicted_rows, 1); /* [08:20, 08:30): [08:00, ...) keeps its start */
     /* a record inside the merged session: the same group */
     begin(t, 2);
     push(t, RECS("a", "08:15:00", 1, "q"));
     end(t);
     expect_rows(t, ROWS(
         SROW("08:00:00", "08:30:00", "a", "\"count\":4,\"sum(v)\":10,\"min(v)\":1,\"max(v)\":5,\"avg(v)\":2.5,\"min(s)\":\"a\",\"max(s)\":\"z\"")));
-    ck_assert_uint_eq(ls_state_groups(t->q->state), 1);
+    ck_assert_uint_eq(ls_state_groups(ls_query_state(t->q)), 1);
     sfree(t);
 }
 END_TEST
@@ -280,7 +281,7 @@ static void late_rounds(sq *t, int append)
     end(t);
     if (append) { /* [06:00, 06:05) of b ends before 06:20: emitted and evicted */
         expect_rows(t, ROWS(SROW("06:00:00", "06:05:00", "b", "\"count\":1,\"sum(v)\":3,\"min(v)\":3,\"max(v)\":3,\"avg(v)\":3.0" NOS)));
-        ck_assert_uint_eq(ls_state_groups(t->q->state), 1);
+        ck_assert_uint_eq(ls_state_groups(ls_query_state(t->q)), 1);
     }
     begin(t, 2); /* late by 06:20: 06:10 and 06:14 (their sessions end by 06:19) */
     push(t, REC("a", "06:26:00", 4));
@@ -289,8 +290,8 @@ static void late_rounds(sq *t, int append)
     push(t, REC("a", "06:14:00", 7));
     push(t, REC("a", "06:21:00", 8));
     end(t);
-    ck_assert_int_eq(t->q->stats.late_rows, 2);
-    ck_assert_int_eq(t->q->stats.late_input_rows, 2);
+    ck_assert_int_eq(ls_query_batch_stats(t->q)->late_rows, 2);
+    ck_assert_int_eq(ls_query_batch_stats(t->q)->late_input_rows, 2);
 }
 
 START_TEST(session_append)
@@ -298,7 +299,7 @@ START_TEST(session_append)
     sq *t = snew(5 * MIN, 10 * MIN, LS_MODE_APPEND, 4);
     late_rounds(t, 1);
     expect_rows(t, NO_ROWS);
-    ck_assert_uint_eq(ls_state_groups(t->q->state), 1); /* [06:17, 06:36) */
+    ck_assert_uint_eq(ls_state_groups(ls_query_state(t->q)), 1); /* [06:17, 06:36) */
     begin(t, 3);
     push(t, REC("a", "07:00:00", 9));
     end(t);
@@ -307,14 +308,14 @@ START_TEST(session_append)
     begin(t, 4);
     end(t);
     expect_rows(t, ROWS(SROW("06:17:00", "06:36:00", "a", "\"count\":5,\"sum(v)\":21,\"min(v)\":1,\"max(v)\":8,\"avg(v)\":4.2" NOS)));
-    ck_assert_int_eq(t->q->stats.evicted_rows, 1);
-    ck_assert_uint_eq(ls_state_groups(t->q->state), 1);
+    ck_assert_int_eq(ls_query_batch_stats(t->q)->evicted_rows, 1);
+    ck_assert_uint_eq(ls_state_groups(ls_query_state(t->q)), 1);
     /* a record whose session ended before the watermark: dropped, counted */
     begin(t, 5);
     push(t, REC("a", "06:40:00", 1));
     end(t);
     expect_rows(t, NO_ROWS);
-    ck_assert_int_eq(t->q->stats.late_rows, 1);
+    ck_assert_int_eq(ls_query_batch_stats(t->q)->late_rows, 1);
     sfree(t);
 }
 END_TEST
@@ -329,7 +330,7 @@ START_TEST(session_complete_drops_late_keeps_all)
         SROW("06:00:00", "06:05:00", "b", "\"count\":1,\"sum(v)\":3,\"min(v)\":3,\"max(v)\":3,\"avg(v)\":3.0" NOS),
         SROW("06:17:00", "06:36:00", "a", "\"count\":5,\"sum(v)\":21,\"min(v)\":1,\"max(v)\":8,\"avg(v)\":4.2" NOS),
         SROW("06:30:00", "06:35:00", "a", "\"count\":1,\"sum(v)\":1,\"min(v)\":1,\"max(v)\":1,\"avg(v)\":1.0" NOS)));
-    ck_assert_uint_eq(ls_state_groups(t->q->state), 2); /* nothing evicted */
+    ck_assert_uint_eq(ls_state_groups(ls_query_state(t->q)), 2); /* nothing evicted */
     ck_assert(!ls_query_wants_batch(t->q));
     sfree(t);
 }
@@ -351,8 +352,8 @@ START_TEST(session_late_count_per_partition)
     push_to(t->q, REC("a", "09:40:00", 1), 1);
     push_to(t->q, REC("a", "09:46:00", 1), 1);
     end(t);
-    ck_assert_int_eq(t->q->stats.late_rows, 4);
-    ck_assert_int_eq(t->q->stats.late_input_rows, 5);
+    ck_assert_int_eq(ls_query_batch_stats(t->q)->late_rows, 4);
+    ck_assert_int_eq(ls_query_batch_stats(t->q)->late_input_rows, 5);
     sfree(t);
 }
 END_TEST
@@ -367,7 +368,7 @@ START_TEST(session_workers_merge)
     char err[LS_ERRLEN] = "";
     ls_query *w[2];
     for (int i = 0; i < 2; i++) {
-        w[i] = ls_query_clone(t->q, L, LUA_NOREF, err);
+        w[i] = ls_query_clone(t->q, L, LUA_NOREF, LUA_NOREF, err);
         ck_assert_msg(w[i] != NULL, "%s", err);
     }
     for (int b = 0; b < 2; b++) {
@@ -386,16 +387,16 @@ START_TEST(session_workers_merge)
             push_to(w[0], RECS("b", "02:00:00", 6, "t"), 0); /* moves the watermark to 01:30 */
         }
         for (int i = 0; i < 2; i++) {
-            for (int p = 0; p < ls_state_nparts(t->q->state); p++) {
+            for (int p = 0; p < ls_state_nparts(ls_query_state(t->q)); p++) {
                 ls_merge_result r = { 0 };
-                ls_state_merge_part(t->q->state, w[i]->state, p, t->q->aggs, b, &r);
-                ls_state_add_merged(t->q->state, &r);
+                ls_state_merge_part(ls_query_state(t->q), ls_query_state(w[i]), p, ls_query_declared(t->q)->aggs, b, &r);
+                ls_state_add_merged(ls_query_state(t->q), &r);
             }
             ls_query_add_partial(t->q, w[i]);
-            ls_state_clear(w[i]->state);
+            ls_state_clear(ls_query_state(w[i]));
         }
         end(t);
-        if (b == 0) ck_assert_uint_eq(ls_state_groups(t->q->state), 3);
+        if (b == 0) ck_assert_uint_eq(ls_state_groups(ls_query_state(t->q)), 3);
     }
     expect_rows(t, NO_ROWS);
     begin(t, 2); /* no data: the watermark 01:30 closes every session of 00:xx */
@@ -424,20 +425,20 @@ START_TEST(session_snapshot_restore)
     snprintf(path, sizeof path, "%s/snap", dir);
     FILE *f = fopen(path, "w+b");
     ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(ls_state_save(t->q->state, f), 0);
+    ck_assert_int_eq(ls_state_save(ls_query_state(t->q), f), 0);
     rewind(f);
     sq *r = snew(5 * MIN, -1, LS_MODE_COMPLETE, 7);
     char err[LS_ERRLEN] = "";
-    ck_assert_msg(ls_state_load(r->q->state, f, path, err) == 0, "%s", err);
+    ck_assert_msg(ls_state_load(ls_query_state(r->q), f, path, err) == 0, "%s", err);
     fclose(f);
-    ck_assert_uint_eq(ls_state_groups(r->q->state), 2);
+    ck_assert_uint_eq(ls_state_groups(ls_query_state(r->q)), 2);
     r->pos = t->pos; /* the same sink file */
     begin(r, 1);
     push(r, RECS("a", "08:05:00", 3, "j")); /* touches both */
     end(r);
     expect_rows(r, ROWS(
         SROW("08:00:00", "08:15:00", "a", "\"count\":3,\"sum(v)\":6,\"min(v)\":1,\"max(v)\":3,\"avg(v)\":2.0,\"min(s)\":\"j\",\"max(s)\":\"l\"")));
-    ck_assert_uint_eq(ls_state_groups(r->q->state), 1);
+    ck_assert_uint_eq(ls_state_groups(ls_query_state(r->q)), 1);
     sfree(r);
     sfree(t);
 }
@@ -447,13 +448,13 @@ END_TEST
 START_TEST(session_max_state_rows)
 {
     sq *t = snew(5 * MIN, -1, LS_MODE_COMPLETE, 2);
-    t->q->max_state_rows = 1;
+    ls_query_decl_of(t->q)->max_state_rows = 1;
     begin(t, 0);
     push(t, REC("a", "08:00:00", 1));
     push(t, REC("a", "08:04:00", 1));
     push(t, REC("a", "08:08:00", 1));
     end(t); /* three records, one session */
-    ck_assert_uint_eq(ls_state_groups(t->q->state), 1);
+    ck_assert_uint_eq(ls_state_groups(ls_query_state(t->q)), 1);
     begin(t, 1);
     push(t, REC("a", "09:00:00", 1));
     char err[LS_ERRLEN] = "";
@@ -532,7 +533,7 @@ END_TEST
 static void expect_refused(ls_query *q, ls_mode mode, const char *needle)
 {
     char err[LS_ERRLEN] = "";
-    q->mode = mode;
+    ls_query_decl_of(q)->mode = mode;
     ck_assert_int_eq(ls_query_ready(q, 2, err), -1);
     ck_assert_msg(strstr(err, needle) != NULL, "%s", err);
     ls_query_free(q);
@@ -546,7 +547,7 @@ START_TEST(session_refusals)
     expect_refused(session_query("w", 5 * MIN, -1, 1), LS_MODE_APPEND, "needs a watermark");
     /* two windows */
     ls_query *q = session_query("two", 5 * MIN, -1, 1);
-    ls_groupcol *g = &q->groups[q->ngroups++];
+    ls_groupcol *g = &ls_query_decl_of(q)->groups[ls_query_decl_of(q)->ngroups++];
     g->name = strdup("window");
     g->is_window = 1;
     g->win.size = g->win.slide = MIN;
@@ -554,8 +555,8 @@ START_TEST(session_refusals)
     expect_refused(q, LS_MODE_COMPLETE, "at most one window");
     /* the watermark on another column */
     q = session_query("col", 5 * MIN, 10 * MIN, 1);
-    free(q->event_time.name);
-    q->event_time = colref("other");
+    free(ls_query_declared(q)->event_time.name);
+    ls_query_decl_of(q)->event_time = colref("other");
     expect_refused(q, LS_MODE_APPEND, "session window is on column ts");
 }
 END_TEST

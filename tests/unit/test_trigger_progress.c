@@ -7,6 +7,7 @@
 #include <yajl_tree.h>
 
 #include "ls_deadletter.h"
+#include "ls_query_impl.h" /* white-box: a query\'s watermark and ids set by hand */
 #include "ls_source_impl.h" /* white-box: fakes partitions */
 #include "ls_sink.h"
 #include "ls_source.h"
@@ -124,26 +125,26 @@ START_TEST(progress_json_fields)
     src->parts[1] = (ls_source_part){ .topic = strdup("radio"), .partition = 1, .next = 9, .latest = 12, .batch_start = 5, .bound = -1, .resume = -1, .fixed_end = -1 };
 
     ls_query *q = ls_query_new("radio_counts", L);
-    q->source = src;
-    q->groups = calloc(1, sizeof *q->groups);
-    q->groups[0].name = strdup("window");
-    q->groups[0].is_window = 1;
-    q->groups[0].win.size = q->groups[0].win.slide = 600000;
-    q->groups[0].col = (ls_colref){ strdup("time"), -1, -1, -1, 0 };
-    q->ngroups = 1;
-    q->aggs = calloc(1, sizeof *q->aggs);
-    q->agg_cols = calloc(1, sizeof *q->agg_cols);
-    q->aggs[0].fn = LS_AGG_COUNT;
-    q->aggs[0].name = strdup("count");
-    q->naggs = 1;
-    q->has_event_time = 1;
-    q->event_time = (ls_colref){ strdup("time"), -1, -1, -1, 0 };
-    q->has_watermark = 1;
+    ls_query_decl_of(q)->source = src;
+    ls_query_decl_of(q)->groups = calloc(1, sizeof *ls_query_decl_of(q)->groups);
+    ls_query_declared(q)->groups[0].name = strdup("window");
+    ls_query_declared(q)->groups[0].is_window = 1;
+    ls_query_declared(q)->groups[0].win.size = ls_query_declared(q)->groups[0].win.slide = 600000;
+    ls_query_declared(q)->groups[0].col = (ls_colref){ strdup("time"), -1, -1, -1, 0 };
+    ls_query_decl_of(q)->ngroups = 1;
+    ls_query_decl_of(q)->aggs = calloc(1, sizeof *ls_query_decl_of(q)->aggs);
+    ls_query_decl_of(q)->agg_cols = calloc(1, sizeof *ls_query_decl_of(q)->agg_cols);
+    ls_query_declared(q)->aggs[0].fn = LS_AGG_COUNT;
+    ls_query_declared(q)->aggs[0].name = strdup("count");
+    ls_query_decl_of(q)->naggs = 1;
+    ls_query_decl_of(q)->has_event_time = 1;
+    ls_query_decl_of(q)->event_time = (ls_colref){ strdup("time"), -1, -1, -1, 0 };
+    ls_query_decl_of(q)->has_watermark = 1;
     ls_watermark_init(&q->wm, 600000);
-    q->mode = LS_MODE_UPDATE;
+    ls_query_decl_of(q)->mode = LS_MODE_UPDATE;
     ck_assert_msg(ls_query_ready(q, 3, err) == 0, "%s", err);
-    q->sink = ls_sink_jsonl_new(dir, q->name, err);
-    ck_assert_ptr_nonnull(q->sink);
+    ls_query_decl_of(q)->sink = ls_sink_jsonl_new(dir, ls_query_decl_of(q)->name, err);
+    ck_assert_ptr_nonnull(ls_query_declared(q)->sink);
 
     /* batch 0 sets the watermark to 12:05, batch 1 to 12:10 */
     ls_query_begin_batch(q, 0);
@@ -209,7 +210,7 @@ START_TEST(progress_json_fields)
     expect_int(so, "numRowsUpdated", NULL, NULL, 2);
     expect_int(so, "numRowsDroppedByWatermark", NULL, NULL, 1);
     expect_int(so, "numRowsRemoved", NULL, NULL, 1);
-    expect_int(so, "memoryUsedBytes", NULL, NULL, (long long)ls_state_memory(q->state));
+    expect_int(so, "memoryUsedBytes", NULL, NULL, (long long)ls_state_memory(ls_query_state(q)));
     expect_int(so, "numShufflePartitions", NULL, NULL, 3);
     expect_int(so, "numStateStoreInstances", NULL, NULL, 3);
     expect_int(so, "commitTimeMs", NULL, NULL, 7);
@@ -267,17 +268,17 @@ START_TEST(progress_json_empty_batch)
     ls_source *src = ls_source_new("localhost:9092");
     ls_source_decl_of(src)->name = strdup("src");
     ls_query *q = ls_query_new("q", L);
-    q->source = src;
-    q->groups = calloc(1, sizeof *q->groups);
-    q->groups[0].name = strdup("k");
-    q->groups[0].col = (ls_colref){ strdup("k"), -1, -1, -1, 0 };
-    q->ngroups = 1;
-    q->has_event_time = 1;
-    q->event_time = (ls_colref){ strdup("t"), -1, -1, -1, 0 };
-    q->has_watermark = 1;
+    ls_query_decl_of(q)->source = src;
+    ls_query_decl_of(q)->groups = calloc(1, sizeof *ls_query_decl_of(q)->groups);
+    ls_query_declared(q)->groups[0].name = strdup("k");
+    ls_query_declared(q)->groups[0].col = (ls_colref){ strdup("k"), -1, -1, -1, 0 };
+    ls_query_decl_of(q)->ngroups = 1;
+    ls_query_decl_of(q)->has_event_time = 1;
+    ls_query_decl_of(q)->event_time = (ls_colref){ strdup("t"), -1, -1, -1, 0 };
+    ls_query_decl_of(q)->has_watermark = 1;
     ls_watermark_init(&q->wm, 1000);
     ck_assert_int_eq(ls_query_ready(q, 1, err), 0);
-    q->sink = ls_sink_jsonl_new(dir, "q", err);
+    ls_query_decl_of(q)->sink = ls_sink_jsonl_new(dir, "q", err);
     ls_query_begin_batch(q, 0);
     ck_assert_int_eq(ls_query_end_batch(q, err), 0);
     ls_batch_timing tm = { 0 };
