@@ -42,6 +42,40 @@ class Broker:
         return name
 
 
+class Cluster(Broker):
+    """A cluster of scripts/kafka.sh (start --brokers N) on free ports: the
+    same commands as Broker's, plus stopping and starting one broker
+    (numbered 1..N) to test an outage."""
+
+    def __init__(self, tmp, brokers=3):
+        ports = set()
+        while len(ports) < 2 * brokers:
+            ports.add(free_port())
+        ports = sorted(ports)
+        self.brokers = brokers
+        self.ports, self.cports = ports[:brokers], ports[brokers:]
+        self.env = dict(os.environ, KAFKA_PORT=str(self.ports[0]),
+                        KAFKA_CONTROLLER_PORT=str(self.cports[0]),
+                        KAFKA_PORTS=",".join(map(str, self.ports)),
+                        KAFKA_CONTROLLER_PORTS=",".join(map(str, self.cports)),
+                        KAFKA_DATA=os.path.join(tmp, "kafka-cluster"))
+        self.bootstrap = ",".join("127.0.0.1:%d" % p for p in self.ports)
+
+    def start(self):
+        return self.sh("start", "--brokers", str(self.brokers)).stdout.strip()
+
+    def stop_broker(self, i):
+        self.sh("stop", "--node", str(i))
+
+    def start_broker(self, i):
+        self.sh("start", "--node", str(i))
+
+    def create_topic(self, name=None, partitions=1, replication=3):
+        name = name or "t-" + uuid.uuid4().hex[:10]
+        self.sh("create-topic", name, str(partitions), str(replication))
+        return name
+
+
 @pytest.fixture(scope="session")
 def broker():
     tmp = tempfile.mkdtemp(prefix="luastream-it-")
