@@ -428,19 +428,19 @@ static int apply(const given *g, settings *s)
 
 static int run_script(const char *script, settings *s)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     s->run.script = script;
     s->run.stop = &stop_requested;
     s->run.reload = &reload_requested;
-    ls_engine *e = ls_engine_new(&s->run, err);
+    ls_engine *e = ls_engine_new(&s->run, &err);
     if (!e) {
-        fprintf(stderr, "luastream: %s\n", err);
+        fprintf(stderr, "luastream: %s\n", err.msg);
         return stop_requested ? 128 + stop_requested : 2;
     }
     int rc = 0;
-    if (ls_engine_run(e, err)) {
-        fprintf(stderr, "luastream: %s\n", err);
-        rc = stop_requested ? 128 + stop_requested : strstr(err, "cannot reach Kafka") ? 2 : 1;
+    if (ls_engine_run(e, &err)) {
+        fprintf(stderr, "luastream: %s\n", err.msg);
+        rc = stop_requested ? 128 + stop_requested : strstr(err.msg, "cannot reach Kafka") ? 2 : 1;
     }
     ls_engine_free(e);
     return rc;
@@ -450,10 +450,10 @@ static int run_script(const char *script, settings *s)
  * opened (ls_explain.h). */
 static int explain(const char *script, settings *s)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     s->run.script = script;
-    int rc = ls_explain(&s->run, s->json, stdout, err);
-    if (rc) fprintf(stderr, "luastream: %s\n", err);
+    int rc = ls_explain(&s->run, s->json, stdout, &err);
+    if (rc) fprintf(stderr, "luastream: %s\n", err.msg);
     return rc;
 }
 

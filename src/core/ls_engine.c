@@ -164,7 +164,7 @@ static char *script_checkpoint(ls_engine *e)
     return dir;
 }
 
-ls_engine *ls_engine_new(const ls_engine_opts *o, char *err)
+ls_engine *ls_engine_new(const ls_engine_opts *o, ls_err *err)
 {
     ls_engine *e = ls_xcalloc(1, sizeof *e);
     e->script = ls_xstrdup(o->script);
@@ -352,7 +352,7 @@ static void report(ls_engine *e, const ls_batch_timing *t, const int *active)
 }
 
 static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, const int *active,
-                        char *err)
+                        ls_err *err)
 {
     if (e->workers && ls_workers_end_batch(e->workers, &t->decode_ms, err)) return -1;
     if (!e->workers) t->decode_ms = e->lane.decode_ms;
@@ -388,7 +388,7 @@ typedef struct reader {
     int64_t count;
 } reader;
 
-static int dispatch(ls_engine *e, reader *r, size_t si, char *err)
+static int dispatch(ls_engine *e, reader *r, size_t si, ls_err *err)
 {
     if (!r->fill) return 0;
     for (size_t k = 0; k < r->fill; k++) stamp(&e->stamps[si], &r->chunk[k]);
@@ -414,7 +414,7 @@ static int dispatch(ls_engine *e, reader *r, size_t si, char *err)
  * records, and so of chunks, depends only on the offsets: the same for
  * every run. Returns -1 on a fatal error. */
 static int read_batch(ls_engine *e, const int64_t *planned, reader *r, ls_batch_timing *t,
-                      char *err)
+                      ls_err *err)
 {
     for (size_t si = 0; si < e->plan->nsources; si++) {
         ls_source *s = e->plan->sources[si];
@@ -491,11 +491,11 @@ static int plan_batch(ls_engine *e, int64_t *planned, int *active, ls_batch_timi
 {
     double t0 = ls_mono_ms();
     for (size_t si = 0; si < e->plan->nsources; si++) {
-        char why[LS_ERRLEN];
+        ls_err why;
         planned[si] = ls_source_plan(e->plan->sources[si], records_per_trigger(e->plan->sources[si], &e->trigger),
-                                     why);
+                                     &why);
         if (planned[si] < 0) {
-            if (!e->plan_failing) ls_log("%s (retrying)", why);
+            if (!e->plan_failing) ls_log("%s (retrying)", why.msg);
             e->plan_failing = 1;
             planned[si] = 0;
         } else {
@@ -526,7 +526,7 @@ static void wait_for_input(ls_engine *e)
 }
 
 static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const int *active,
-                     ls_batch_timing *t, reader *r, char *err)
+                     ls_batch_timing *t, reader *r, ls_err *err)
 {
     for (size_t i = 0; i < e->plan->nqueries; i++) {
         ls_query *q = e->plan->queries[i];
@@ -552,7 +552,7 @@ static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const 
     return 0;
 }
 
-int ls_engine_run(ls_engine *e, char *err)
+int ls_engine_run(ls_engine *e, ls_err *err)
 {
     if (e->explain) {
         ls_seterr(err, "an engine built for explain has only planned sinks: it cannot run");

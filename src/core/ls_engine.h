@@ -63,9 +63,9 @@ typedef struct ls_engine_opts {
 /* Loads the script and builds everything it declares. On failure returns
  * NULL and fills err (script errors carry file:line). With opts->explain
  * it stops after the decoding plan, having opened nothing. */
-ls_engine *ls_engine_new(const ls_engine_opts *opts, char *err);
+ls_engine *ls_engine_new(const ls_engine_opts *opts, ls_err *err);
 /* Runs until the trigger is exhausted (once / available-now) or *stop. */
-int ls_engine_run(ls_engine *e, char *err);
+int ls_engine_run(ls_engine *e, ls_err *err);
 void ls_engine_free(ls_engine *e);
 
 /* The Lua set-up a run's options ask for (script, --set, --unsafe-lua). */

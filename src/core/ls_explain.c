@@ -30,31 +30,31 @@ typedef struct planned_sink {
     ls_props props;
 } planned_sink;
 
-static int refuse(ls_sink *s, char *err)
+static int refuse(ls_sink *s, ls_err *err)
 {
     ls_seterr(err, "%s is only planned (luastream explain): nothing is written", s->description);
     return -1;
 }
 
-static int planned_open(ls_sink *s, int64_t batch, char *err)
+static int planned_open(ls_sink *s, int64_t batch, ls_err *err)
 {
     (void)batch;
     return refuse(s, err);
 }
 
-static int planned_write(ls_sink *s, const ls_row *row, char *err)
+static int planned_write(ls_sink *s, const ls_row *row, ls_err *err)
 {
     (void)row;
     return refuse(s, err);
 }
 
-static int planned_write_out(ls_sink *s, const ls_out *o, char *err)
+static int planned_write_out(ls_sink *s, const ls_out *o, ls_err *err)
 {
     (void)o;
     return refuse(s, err);
 }
 
-static int planned_close(ls_sink *s, char *err) { return refuse(s, err); }
+static int planned_close(ls_sink *s, ls_err *err) { return refuse(s, err); }
 
 static void planned_destroy(ls_sink *s)
 {
@@ -75,7 +75,7 @@ static const ls_sink_vt planned_vt = { planned_open, planned_write, planned_writ
 
 static char *dup_or_null(const char *s) { return s ? ls_xstrdup(s) : NULL; }
 
-ls_sink *ls_sink_planned(const ls_sink_plan *in, char *err)
+ls_sink *ls_sink_planned(const ls_sink_plan *in, ls_err *err)
 {
     if (in->kind == LS_PLAN_KAFKA) {
         /* what the producer's configuration would refuse, without a producer */
@@ -1216,7 +1216,7 @@ void ls_explain_json(const ls_engine *e, const ls_engine_opts *o, ls_buf *out)
 
 /* ---- the command ------------------------------------------------------------ */
 
-int ls_explain(const ls_engine_opts *o, int json, FILE *out, char *err)
+int ls_explain(const ls_engine_opts *o, int json, FILE *out, ls_err *err)
 {
     ls_engine_opts eo = *o;
     eo.explain = 1;
@@ -1240,12 +1240,12 @@ int ls_explain(const ls_engine_opts *o, int json, FILE *out, char *err)
     /* A run checks its consumers' properties when it connects: check them
      * now, one by one as librdkafka reads them, with no client made. */
     for (size_t i = 0; i < ls_engine_plan_c(e)->nsources; i++) {
-        char why[LS_ERRLEN];
+        ls_err why;
         const ls_source_decl *d = ls_source_declared(ls_engine_plan_c(e)->sources[i]);
         if (d->is_files) continue;
-        rd_kafka_conf_t *conf = ls_kafka_conf(d->bootstrap, &d->props, why);
+        rd_kafka_conf_t *conf = ls_kafka_conf(d->bootstrap, &d->props, &why);
         if (!conf) {
-            ls_seterr(err, "source %zu (%s): %s", i + 1, d->name, why);
+            ls_seterr(err, "source %zu (%s): %s", i + 1, d->name, why.msg);
             ls_engine_free(e);
             return 2;
         }

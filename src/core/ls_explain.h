@@ -47,7 +47,7 @@ typedef struct ls_sink_plan {
 /* A sink that only describes itself: every write fails ("only planned").
  * A Kafka plan's properties are checked (ls_kafka_conf, no client):
  * NULL + err when librdkafka refuses one, as a run would report it. */
-ls_sink *ls_sink_planned(const ls_sink_plan *p, char *err);
+ls_sink *ls_sink_planned(const ls_sink_plan *p, ls_err *err);
 /* The plan of a sink made by ls_sink_planned, NULL for any other sink. */
 const ls_sink_plan *ls_sink_plan_of(const ls_sink *s);
 
@@ -69,6 +69,6 @@ void ls_explain_json(const ls_engine *e, const ls_engine_opts *o, ls_buf *out);
  * writes the plan to out. Returns 0; 2 + err when the script (or a
  * property) is refused, as a run would refuse it; 1 + err when out cannot
  * be written (a reader that went away is not an error). */
-int ls_explain(const ls_engine_opts *o, int json, FILE *out, char *err);
+int ls_explain(const ls_engine_opts *o, int json, FILE *out, ls_err *err);
 
 #endif

@@ -137,7 +137,7 @@ static void origin_of(const ls_record *r, const ls_source *s, uint64_t seq, ls_o
     o->msg = m;
 }
 
-int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const ls_record *r, char *err)
+int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const ls_record *r, ls_err *err)
 {
     ls_origin o;
     origin_of(r, ln->sources[si], seq, &o);
@@ -149,19 +149,19 @@ int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const ls_record *r, cha
                                  : (r->data ? r->data : "");
     size_t n = r->msg ? (r->msg->payload ? r->msg->len : 0) : r->len;
 
-    char why[LS_ERRLEN];
+    ls_err why;
     int bad = 0;
     size_t view_nulls = 0, table_nulls = 0; /* values a failed schema cast made null */
     int timed = (ln->seen++ % LS_TIME_SAMPLE) == 0;
     double t0 = timed ? ls_mono_ms() : 0;
     if (n > sd->max_record_bytes) {
-        ls_seterr(why, "record too large: %zu bytes (max_record_bytes is %zu)", n,
+        ls_seterr(&why, "record too large: %zu bytes (max_record_bytes is %zu)", n,
                   sd->max_record_bytes);
         bad = 1;
-    } else if (plan->needs_view && ls_json_scan(payload, n, plan->fields, view, why)) {
+    } else if (plan->needs_view && ls_json_scan(payload, n, plan->fields, view, &why)) {
         bad = 1;
     } else if (plan->needs_lua &&
-               ls_json_decode(ln->L, payload, n, plan->schema ? plan->schema->fields : NULL, why)) {
+               ls_json_decode(ln->L, payload, n, plan->schema ? plan->schema->fields : NULL, &why)) {
         bad = 1;
     } else if (plan->schema) {
         if (plan->needs_view) view_nulls = ls_schema_cast_view(plan->types, view, &ln->scratch);
@@ -174,7 +174,7 @@ int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const ls_record *r, cha
             if (ls_query_declared(ln->queries[i])->source == s) {
                 ls_query_count_invalid(ln->queries[i]);
             }
-        return ls_deadletter_write(ln->dl, &o, NULL, why, payload, n, err);
+        return ls_deadletter_write(ln->dl, &o, NULL, why.msg, payload, n, err);
     }
     int rec = plan->needs_lua ? lua_gettop(ln->L) : 0; /* the record table */
     if (plan->needs_meta) {

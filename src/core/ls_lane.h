@@ -52,6 +52,6 @@ void ls_lane_free(ls_lane *ln); /* frees the views only */
 
 /* Runs record r of source si, the seq-th record its batch read, through
  * the lane's queries. Returns -1 only when an output failed. */
-int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const ls_record *r, char *err);
+int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const ls_record *r, ls_err *err);
 
 #endif

@@ -31,7 +31,7 @@ void ls_plan_free(ls_plan *p)
 }
 
 ls_kafka_producer *ls_plan_producer(ls_plan *p, const char *bootstrap, const ls_props *props,
-                                    char *err)
+                                    ls_err *err)
 {
     for (size_t i = 0; i < p->nproducers; i++)
         if (strcmp(p->producers[i]->bootstrap, bootstrap) == 0) return p->producers[i];

@@ -56,6 +56,6 @@ void ls_plan_free(ls_plan *p);
 /* The producer for bootstrap, shared by every sink of the plan writing
  * there (created on first use: it checks the broker is reachable). */
 ls_kafka_producer *ls_plan_producer(ls_plan *p, const char *bootstrap, const ls_props *props,
-                                    char *err);
+                                    ls_err *err);
 
 #endif

@@ -62,7 +62,7 @@ static size_t source_index(const ls_plan *p, const ls_source *s)
 }
 
 /* 1 when new can take over old's state; 0 with why saying what changed. */
-static int compatible(const ls_plan *old, const ls_plan *new, char *why)
+static int compatible(const ls_plan *old, const ls_plan *new, ls_err *why)
 {
     if (new->nsources != old->nsources) {
         ls_seterr(why, "the script declares %zu source%s, the running one %zu", new->nsources,
@@ -126,7 +126,7 @@ static int compatible(const ls_plan *old, const ls_plan *new, char *why)
 
 /* The script compiled into a new plan (its sinks in memory when capture,
  * its prints muted then). */
-static ls_plan *load(const ls_engine *e, const ls_engine_opts *o, int capture, char *err)
+static ls_plan *load(const ls_engine *e, const ls_engine_opts *o, int capture, ls_err *err)
 {
     lua_State *L = luaL_newstate();
     ls_lua_env env;
@@ -154,23 +154,23 @@ static void adopt_source_options(ls_source *s, const ls_source *n)
     d->max_record_bytes = nd->max_record_bytes;
 }
 
-int ls_reload(ls_engine *e, const ls_engine_opts *o, char *fatal)
+int ls_reload(ls_engine *e, const ls_engine_opts *o, ls_err *fatal)
 {
-    char why[LS_ERRLEN];
-    ls_plan *t = load(e, o, 1, why);
+    ls_err why;
+    ls_plan *t = load(e, o, 1, &why);
     if (!t) {
-        ls_log("reload of %s refused: %s (the running script goes on)", e->script, why);
+        ls_log("reload of %s refused: %s (the running script goes on)", e->script, why.msg);
         return 1;
     }
-    int ok = compatible(e->plan, t, why);
+    int ok = compatible(e->plan, t, &why);
     ls_plan_free(t);
     if (!ok) {
-        ls_log("reload of %s refused: %s (the running script goes on)", e->script, why);
+        ls_log("reload of %s refused: %s (the running script goes on)", e->script, why.msg);
         return 1;
     }
-    ls_plan *n = load(e, o, 0, why);
+    ls_plan *n = load(e, o, 0, &why);
     if (!n) {
-        ls_log("reload of %s refused: %s (the running script goes on)", e->script, why);
+        ls_log("reload of %s refused: %s (the running script goes on)", e->script, why.msg);
         return 1;
     }
     ls_plan *old = e->plan;
@@ -189,8 +189,8 @@ int ls_reload(ls_engine *e, const ls_engine_opts *o, char *fatal)
         ls_workers_free(e->workers);
         e->workers = NULL;
     }
-    char derr[LS_ERRLEN];
-    if (ls_deadletter_flush(old->dl, derr)) ls_log("%s", derr);
+    ls_err derr;
+    if (ls_deadletter_flush(old->dl, &derr)) ls_log("%s", derr.msg);
     e->plan = n;
     ls_plan_free(old); /* queries and sinks, tables, dead letters, producers, Lua state */
     if (!e->has_trigger_override) {

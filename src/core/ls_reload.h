@@ -14,7 +14,7 @@
  * new declarations in with the old state. Returns 0 (reloaded), 1 (refused:
  * the reason is logged and the running script goes on) or -1 (the engine
  * cannot go on: fatal says why). Call between batches only. */
-int ls_reload(ls_engine *e, const ls_engine_opts *o, char *fatal);
+int ls_reload(ls_engine *e, const ls_engine_opts *o, ls_err *fatal);
 
 /* What tells that a file changed: modification time, size, inode (an
  * editor that saves by renaming makes a new one). */

@@ -75,7 +75,7 @@ static void gen_canonical(yajl_gen g, yajl_val v, int by_value)
     }
 }
 
-int ls_test_canonical(const char *json, size_t len, int numbers_by_value, ls_buf *out, char *err)
+int ls_test_canonical(const char *json, size_t len, int numbers_by_value, ls_buf *out, ls_err *err)
 {
     char *text = ls_xstrndup(json, len); /* yajl_tree wants a terminated string */
     char why[256];
@@ -84,7 +84,7 @@ int ls_test_canonical(const char *json, size_t len, int numbers_by_value, ls_buf
     if (!v) {
         ls_seterr(err, "not JSON: %.200s", why[0] ? why : "parse error");
         /* the message may span lines */
-        for (char *p = err; *p; p++)
+        for (char *p = err->msg; *p; p++)
             if (*p == '\n') *p = ' ';
         return -1;
     }
@@ -108,7 +108,7 @@ typedef struct rowset {
     size_t n, cap;
 } rowset;
 
-static int add_row(rowset *rs, const char *json, size_t len, char *err)
+static int add_row(rowset *rs, const char *json, size_t len, ls_err *err)
 {
     ls_buf shown, key;
     ls_buf_init(&shown);
@@ -146,7 +146,7 @@ static void free_rows(rowset *rs)
 }
 
 /* Lines of text (blank ones skipped) into rs; where names the text in errors. */
-static int add_lines(rowset *rs, const char *text, size_t len, const char *where, char *err)
+static int add_lines(rowset *rs, const char *text, size_t len, const char *where, ls_err *err)
 {
     size_t pos = 0;
     long line = 0;
@@ -157,9 +157,9 @@ static int add_lines(rowset *rs, const char *text, size_t len, const char *where
         size_t k = pos;
         while (k < end && (text[k] == ' ' || text[k] == '\t' || text[k] == '\r')) k++;
         if (k < end) {
-            char why[LS_ERRLEN];
-            if (add_row(rs, text + pos, end - pos, why)) {
-                ls_seterr(err, "%s:%ld: %s", where, line, why);
+            ls_err why;
+            if (add_row(rs, text + pos, end - pos, &why)) {
+                ls_seterr(err, "%s:%ld: %s", where, line, why.msg);
                 return -1;
             }
         }
@@ -261,9 +261,9 @@ static int bind_inputs(ls_engine *e, const ls_test_opts *o)
             break;
         }
         ls_file_records check; /* a bad input is a usage error, before anything runs */
-        char why[LS_ERRLEN];
-        if (ls_file_records_load(file, input_format(ls_engine_plan_c(e)->sources[si], file), &check, why)) {
-            fprintf(stderr, "luastream: test: --input %s: %s\n", arg, why);
+        ls_err why;
+        if (ls_file_records_load(file, input_format(ls_engine_plan_c(e)->sources[si], file), &check, &why)) {
+            fprintf(stderr, "luastream: test: --input %s: %s\n", arg, why.msg);
             rc = 2;
             break;
         }
@@ -294,7 +294,7 @@ static int bind_inputs(ls_engine *e, const ls_test_opts *o)
 
 /* ---- results ---------------------------------------------------------------------- */
 
-static int collect_query(const ls_query *q, rowset *rs, char *err)
+static int collect_query(const ls_query *q, rowset *rs, ls_err *err)
 {
     size_t n = ls_sink_memory_count(ls_query_declared(q)->sink);
     for (size_t i = 0; i < n; i++) {
@@ -305,7 +305,7 @@ static int collect_query(const ls_query *q, rowset *rs, char *err)
     return 0;
 }
 
-static int collect_dead_letters(ls_engine *e, rowset *rs, char *err)
+static int collect_dead_letters(ls_engine *e, rowset *rs, ls_err *err)
 {
     size_t len;
     const char *text = ls_deadletter_text(ls_engine_plan_c(e)->dl, &len);
@@ -341,7 +341,7 @@ static int compare(const char *title, const char *file, int may_be_absent, const
 {
     ls_buf text;
     ls_buf_init(&text);
-    char err[LS_ERRLEN];
+    ls_err err;
     rowset want = { 0 };
     struct stat st;
     int absent = stat(file, &st) != 0;
@@ -351,9 +351,9 @@ static int compare(const char *title, const char *file, int may_be_absent, const
         ls_buf_free(&text);
         return 1;
     }
-    if (!absent && (ls_read_file(file, &text, err) ||
-                    add_lines(&want, text.data ? text.data : "", text.len, file, err))) {
-        printf("FAIL %s: %s\n", title, err);
+    if (!absent && (ls_read_file(file, &text, &err) ||
+                    add_lines(&want, text.data ? text.data : "", text.len, file, &err))) {
+        printf("FAIL %s: %s\n", title, err.msg);
         ls_buf_free(&text);
         free_rows(&want);
         return 1;
@@ -398,9 +398,10 @@ static int stray_expectations(const ls_engine *e, const char *dir)
     int bad = 0;
     ls_file_entry *l;
     size_t n;
-    char err[LS_ERRLEN], pat[4096];
+    char pat[4096];
+    ls_err err;
     snprintf(pat, sizeof pat, "%s/*.jsonl", dir);
-    if (ls_files_list(pat, &l, &n, err)) return 0;
+    if (ls_files_list(pat, &l, &n, &err)) return 0;
     for (size_t i = 0; i < n; i++) {
         const char *base = strrchr(l[i].path, '/');
         base = base ? base + 1 : l[i].path;
@@ -419,10 +420,10 @@ static int stray_expectations(const ls_engine *e, const char *dir)
 
 static int report(ls_engine *e, const ls_test_opts *o)
 {
-    char err[LS_ERRLEN];
+    ls_err err;
     int differ = 0, failed = 0;
-    if (o->output_dir && ls_mkdirs(o->output_dir, err)) {
-        ls_log("test: %s", err);
+    if (o->output_dir && ls_mkdirs(o->output_dir, &err)) {
+        ls_log("test: %s", err.msg);
         return 2;
     }
     ls_buf path;
@@ -430,10 +431,10 @@ static int report(ls_engine *e, const ls_test_opts *o)
     for (size_t i = 0; i <= ls_engine_plan_c(e)->nqueries && !failed; i++) {
         rowset rs = { 0 };
         const char *name = i < ls_engine_plan_c(e)->nqueries ? ls_query_declared(ls_engine_plan_c(e)->queries[i])->name : "dead_letter";
-        int ok = i < ls_engine_plan_c(e)->nqueries ? collect_query(ls_engine_plan_c(e)->queries[i], &rs, err) == 0
-                                 : collect_dead_letters(e, &rs, err) == 0;
+        int ok = i < ls_engine_plan_c(e)->nqueries ? collect_query(ls_engine_plan_c(e)->queries[i], &rs, &err) == 0
+                                 : collect_dead_letters(e, &rs, &err) == 0;
         if (!ok) {
-            ls_log("test: query %s: a row is not JSON: %s", name, err);
+            ls_log("test: query %s: a row is not JSON: %s", name, err.msg);
             failed = 1;
         } else {
             if (o->output_dir) {
@@ -460,20 +461,20 @@ static int report(ls_engine *e, const ls_test_opts *o)
 
 int ls_test(const ls_test_opts *o)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ls_engine_opts run = o->run;
     run.capture = 1;
     run.quiet = 1;
     run.trigger = "available-now";
     run.parallelism = 1;
-    ls_engine *e = ls_engine_new(&run, err);
+    ls_engine *e = ls_engine_new(&run, &err);
     if (!e) {
-        fprintf(stderr, "luastream: %s\n", err);
+        fprintf(stderr, "luastream: %s\n", err.msg);
         return 2;
     }
     int rc = bind_inputs(e, o);
-    if (rc == 0 && ls_engine_run(e, err)) {
-        fprintf(stderr, "luastream: test: %s\n", err);
+    if (rc == 0 && ls_engine_run(e, &err)) {
+        fprintf(stderr, "luastream: test: %s\n", err.msg);
         rc = 1;
     }
     if (rc == 0) rc = report(e, o);

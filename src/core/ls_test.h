@@ -38,6 +38,6 @@ int ls_test(const ls_test_opts *o);
  * with numbers_by_value, numbers written by their value (1, 1.0 and 1e0
  * are one text), for comparisons. -1 with err when json is not JSON. */
 int ls_test_canonical(const char *json, size_t len, int numbers_by_value, ls_buf *out,
-                      char *err);
+                      ls_err *err);
 
 #endif

@@ -36,7 +36,7 @@ typedef struct worker {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int failed;
-    char err[LS_ERRLEN];
+    ls_err err;
 } worker;
 
 struct ls_workers {
@@ -84,7 +84,7 @@ static void *worker_main(void *arg)
         int stop = t->kind == TASK_STOP;
         if (t->kind == TASK_CHUNK) {
             for (size_t i = 0; i < t->n; i++) {
-                if (!wk->failed && ls_lane_handle(&wk->lane, t->si, t->seq + i, &t->recs[i], wk->err))
+                if (!wk->failed && ls_lane_handle(&wk->lane, t->si, t->seq + i, &t->recs[i], &wk->err))
                     wk->failed = 1;
                 ls_record_release(&t->recs[i]);
             }
@@ -135,7 +135,7 @@ static void broadcast(ls_workers *pool, int kind)
 
 /* The worker's own Lua state, with the script run in it, when some query
  * has a map: each map is taken from that state by query position. */
-static int setup_lua(worker *wk, ls_plan *pl, const ls_lua_env *env, char *err)
+static int setup_lua(worker *wk, ls_plan *pl, const ls_lua_env *env, ls_err *err)
 {
     int any_lua = 0;
     for (size_t i = 0; i < pl->nqueries; i++) any_lua |= ls_query_needs_table(pl->queries[i]);
@@ -176,7 +176,7 @@ static int map_ref_of(lua_State *L, size_t qi)
 }
 
 ls_workers *ls_workers_new(ls_plan *pl, const ls_decode_plan *decoding, const ls_lua_env *env,
-                           int n, char *err)
+                           int n, ls_err *err)
 {
     ls_workers *pool = ls_xcalloc(1, sizeof *pool);
     pool->plan = pl;
@@ -280,13 +280,13 @@ void ls_workers_submit(ls_workers *pool, size_t si, uint64_t seq, const ls_recor
     push(pool, wk, t);
 }
 
-int ls_workers_end_batch(ls_workers *pool, double *decode_ms, char *err)
+int ls_workers_end_batch(ls_workers *pool, double *decode_ms, ls_err *err)
 {
     drain(pool);
     ls_plan *pl = pool->plan;
     for (int i = 0; i < pool->n; i++)
         if (pool->w[i].failed) {
-            ls_seterr(err, "%s", pool->w[i].err);
+            ls_seterr(err, "%s", pool->w[i].err.msg);
             return -1;
         }
     broadcast(pool, TASK_MERGE);

@@ -22,7 +22,7 @@ typedef struct ls_workers ls_workers;
  * each source's records as decoding says, each with its own Lua state set
  * up from env (the script is loaded again in it, muted). */
 ls_workers *ls_workers_new(ls_plan *plan, const ls_decode_plan *decoding, const ls_lua_env *env,
-                           int n, char *err);
+                           int n, ls_err *err);
 void ls_workers_free(ls_workers *w);
 
 /* Resets the workers' counters and gives them the current watermarks. */
@@ -33,6 +33,6 @@ void ls_workers_begin_batch(ls_workers *w, int64_t batch_id);
 void ls_workers_submit(ls_workers *w, size_t si, uint64_t seq, const ls_record *recs, size_t n);
 /* Waits for every message, merges the partial states into the engine's
  * queries and adds the workers' counters. -1 + err if a worker failed. */
-int ls_workers_end_batch(ls_workers *w, double *decode_ms, char *err);
+int ls_workers_end_batch(ls_workers *w, double *decode_ms, ls_err *err);
 
 #endif

@@ -11,9 +11,9 @@
 
 int ls_consume(const ls_consume_opts *o)
 {
-    char err[LS_ERRLEN];
-    if (ls_kafka_check_topic(o->topic, err)) {
-        ls_log("consume: --topic %s", err);
+    ls_err err;
+    if (ls_kafka_check_topic(o->topic, &err)) {
+        ls_log("consume: --topic %s", err.msg);
         return 2;
     }
     ls_source *s = ls_source_new(o->bootstrap);
@@ -23,8 +23,8 @@ int ls_consume(const ls_consume_opts *o)
     d->connect_timeout_ms = o->connect_timeout_ms;
     for (size_t i = 0; o->props && i < o->props->n; i++)
         ls_props_set(&d->props, o->props->names[i], o->props->values[i]);
-    if (ls_source_open(s, o->to_end, err)) {
-        ls_log("consume: %s", err);
+    if (ls_source_open(s, o->to_end, &err)) {
+        ls_log("consume: %s", err.msg);
         ls_source_free(s);
         return o->stop && *o->stop ? 128 + (int)*o->stop : 2;
     }
@@ -33,9 +33,9 @@ int ls_consume(const ls_consume_opts *o)
     while (!(o->stop && *o->stop) && !(o->max && n >= o->max) && !ls_source_exhausted(s)) {
         ls_source_part *part;
         int fatal = 0;
-        rd_kafka_message_t *m = ls_source_poll(s, 200, &part, &fatal, err);
+        rd_kafka_message_t *m = ls_source_poll(s, 200, &part, &fatal, &err);
         if (fatal) {
-            ls_log("consume: %s", err);
+            ls_log("consume: %s", err.msg);
             rc = 1;
             break;
         }

@@ -33,7 +33,7 @@ ls_deadletter *ls_deadletter_stderr(void)
     return d;
 }
 
-ls_deadletter *ls_deadletter_file(const char *path, char *err)
+ls_deadletter *ls_deadletter_file(const char *path, ls_err *err)
 {
     const char *slash = strrchr(path, '/');
     if (slash && slash != path) {
@@ -92,8 +92,8 @@ void ls_deadletter_free(ls_deadletter *d)
 {
     if (!d) return;
     if (d->npending) { /* closing writes what is queued, as closing a file flushes it */
-        char err[LS_ERRLEN];
-        if (ls_deadletter_flush(d, err)) ls_log("%s", err);
+        ls_err err;
+        if (ls_deadletter_flush(d, &err)) ls_log("%s", err.msg);
     }
     free(d->pending);
     if (d->owns_f && d->f) fclose(d->f);
@@ -152,7 +152,7 @@ rest:
     yajl_gen_free(g);
 }
 
-static int write_entry(ls_deadletter *d, const ls_dl_entry *e, char *err)
+static int write_entry(ls_deadletter *d, const ls_dl_entry *e, ls_err *err)
 {
     if (d->kp)
         return ls_kafka_produce(d->kp, d->topic, -1, e->key, strlen(e->key), e->line, e->len, err);
@@ -166,7 +166,7 @@ static int write_entry(ls_deadletter *d, const ls_dl_entry *e, char *err)
 }
 
 int ls_deadletter_write(ls_deadletter *d, const ls_origin *o, const char *query,
-                        const char *error, const char *payload, size_t n, char *err)
+                        const char *error, const char *payload, size_t n, ls_err *err)
 {
     (void)err;
     ls_buf line;
@@ -192,7 +192,7 @@ int ls_deadletter_write(ls_deadletter *d, const ls_origin *o, const char *query,
 }
 
 int ls_deadletter_reject(void *dl, const ls_origin *o, const char *query, const char *error,
-                         const char *payload, size_t n, char *err)
+                         const char *payload, size_t n, ls_err *err)
 {
     return ls_deadletter_write(dl, o, query, error, payload, n, err);
 }
@@ -207,7 +207,7 @@ static int cmp_entry(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-int ls_deadletter_flush(ls_deadletter *d, char *err)
+int ls_deadletter_flush(ls_deadletter *d, ls_err *err)
 {
     pthread_mutex_lock(&d->lock);
     if (d->npending > 1) qsort(d->pending, d->npending, sizeof *d->pending, cmp_entry);

@@ -43,7 +43,7 @@ typedef struct ls_deadletter {
 
 /* Kinds: stderr (prefix "dead-letter: "), a JSON-lines file, a Kafka topic. */
 ls_deadletter *ls_deadletter_stderr(void);
-ls_deadletter *ls_deadletter_file(const char *path, char *err);
+ls_deadletter *ls_deadletter_file(const char *path, ls_err *err);
 ls_deadletter *ls_deadletter_kafka(ls_kafka_producer *kp, const char *topic);
 /* In memory (`luastream test`): the entries flushed so far, as JSON lines,
  * are ls_deadletter_text's. */
@@ -57,13 +57,13 @@ void ls_deadletter_format(const ls_origin *o, const char *query, const char *err
 /* Queues one entry for the batch's flush. Returns -1 with err if the
  * output failed. */
 int ls_deadletter_write(ls_deadletter *d, const ls_origin *o, const char *query,
-                        const char *error, const char *payload, size_t n, char *err);
+                        const char *error, const char *payload, size_t n, ls_err *err);
 /* ls_deadletter_write as an ls_reject's fn (ctx: the ls_deadletter); ls_reject_to(dl) makes
  * the ls_reject. */
 int ls_deadletter_reject(void *dl, const ls_origin *o, const char *query, const char *error,
-                         const char *payload, size_t n, char *err);
+                         const char *payload, size_t n, ls_err *err);
 #define ls_reject_to(dl) (&(ls_reject){ ls_deadletter_reject, (dl) })
 /* Writes the batch's entries in order and flushes them (end of batch). */
-int ls_deadletter_flush(ls_deadletter *d, char *err);
+int ls_deadletter_flush(ls_deadletter *d, ls_err *err);
 
 #endif

@@ -68,7 +68,7 @@ static int older_first(const void *a, const void *b)
     return strcmp(x->path, y->path);
 }
 
-static int list_dir(const char *dir, listing *l, char *err)
+static int list_dir(const char *dir, listing *l, ls_err *err)
 {
     DIR *d = opendir(dir);
     if (!d) {
@@ -91,7 +91,7 @@ static int list_dir(const char *dir, listing *l, char *err)
     return 0;
 }
 
-int ls_files_list(const char *pattern, ls_file_entry **out, size_t *n, char *err)
+int ls_files_list(const char *pattern, ls_file_entry **out, size_t *n, ls_err *err)
 {
     listing l = { 0 };
     struct stat st;
@@ -184,7 +184,7 @@ static void repair_utf8(const char *s, size_t n, ls_buf *out)
     }
 }
 
-static int split_lines(ls_file_records *r, char *err)
+static int split_lines(ls_file_records *r, ls_err *err)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
     if (!g) {
@@ -232,7 +232,7 @@ static int split_lines(ls_file_records *r, char *err)
     return 0;
 }
 
-static int split_json(ls_file_records *r, const char *path, char *err)
+static int split_json(ls_file_records *r, const char *path, ls_err *err)
 {
     if (r->len == 0) return 0;
     FILE *f = fmemopen(r->buf, r->len, "r");
@@ -246,12 +246,12 @@ static int split_json(ls_file_records *r, const char *path, char *err)
     ls_buf_init(&out);
     size_t cap = 0;
     for (;;) {
-        char why[LS_ERRLEN];
-        int s = ls_splitter_next(&sp, why);
+        ls_err why;
+        int s = ls_splitter_next(&sp, &why);
         if (s == 0) break;
         if (s < 0) {
             /* the broken rest: its text as far as it went, to fail decoding */
-            ls_log("%s: malformed JSON: %s (the records before it are read)", path, why);
+            ls_log("%s: malformed JSON: %s (the records before it are read)", path, why.msg);
             add_span(r, &cap, out.len, sp.raw.len, (int64_t)sp.rec_line);
             ls_buf_append(&out, sp.raw.data ? sp.raw.data : "", sp.raw.len);
             break;
@@ -313,7 +313,7 @@ static int add_header(rd_kafka_headers_t *h, const char *name, yajl_val v)
 }
 
 /* One message line into its value text (appended to out) and m. */
-static int parse_message(const char *line, size_t n, ls_buf *out, ls_file_msg *m, char *why)
+static int parse_message(const char *line, size_t n, ls_buf *out, ls_file_msg *m, ls_err *why)
 {
     char *text = ls_xstrndup(line, n);
     char perr[256];
@@ -440,7 +440,7 @@ static void number_messages(ls_file_records *r)
     free(last);
 }
 
-static int split_kafka(ls_file_records *r, const char *path, char *err)
+static int split_kafka(ls_file_records *r, const char *path, ls_err *err)
 {
     ls_buf out;
     ls_buf_init(&out);
@@ -448,11 +448,11 @@ static int split_kafka(ls_file_records *r, const char *path, char *err)
     int rc = 0;
     EACH_LINE(r->buf, r->len, {
         if (rc == 0 && !blank(r->buf + line_off, line_len)) {
-            char why[LS_ERRLEN];
+            ls_err why;
             ls_file_msg m;
             size_t start = out.len;
-            if (parse_message(r->buf + line_off, line_len, &out, &m, why)) {
-                ls_seterr(err, "%s:%lld: %s", path, (long long)line_no, why);
+            if (parse_message(r->buf + line_off, line_len, &out, &m, &why)) {
+                ls_seterr(err, "%s:%lld: %s", path, (long long)line_no, why.msg);
                 free_msg(&m);
                 rc = -1;
             } else {
@@ -473,7 +473,7 @@ static int split_kafka(ls_file_records *r, const char *path, char *err)
 }
 
 int ls_file_records_load(const char *path, ls_file_format format, ls_file_records *out,
-                         char *err)
+                         ls_err *err)
 {
     memset(out, 0, sizeof *out);
     ls_buf b;

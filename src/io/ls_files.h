@@ -30,6 +30,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "ls_util.h"
 
 typedef enum { LS_FORMAT_JSON, LS_FORMAT_NDJSON, LS_FORMAT_LINES, LS_FORMAT_KAFKA } ls_file_format;
 
@@ -47,7 +48,7 @@ typedef struct ls_file_entry {
  * matching nothing gives none (not an error: files may come later); an
  * unreadable directory is an error. The list is the caller's: free it with
  * ls_files_list_free. */
-int ls_files_list(const char *pattern, ls_file_entry **out, size_t *n, char *err);
+int ls_files_list(const char *pattern, ls_file_entry **out, size_t *n, ls_err *err);
 void ls_files_list_free(ls_file_entry *list, size_t n);
 
 typedef struct ls_file_span {
@@ -80,7 +81,7 @@ typedef struct ls_file_records {
  * above (err names the line); malformed content is never an error here
  * (its records fail to decode later, one by one). */
 int ls_file_records_load(const char *path, ls_file_format format, ls_file_records *out,
-                         char *err);
+                         ls_err *err);
 void ls_file_records_free(ls_file_records *r);
 
 #endif

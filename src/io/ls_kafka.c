@@ -11,7 +11,7 @@ int ls_kafka_is_secret(const char *name)
            strstr(name, ".key") || strstr(name, "token") || strstr(name, "jaas");
 }
 
-int ls_kafka_check_topic(const char *topic, char *err)
+int ls_kafka_check_topic(const char *topic, ls_err *err)
 {
     size_t n = strlen(topic);
     int ok = n >= 1 && n <= 249 && strcmp(topic, ".") != 0 && strcmp(topic, "..") != 0;
@@ -81,7 +81,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                 rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
-rd_kafka_conf_t *ls_kafka_conf(const char *bootstrap, const ls_props *props, char *err)
+rd_kafka_conf_t *ls_kafka_conf(const char *bootstrap, const ls_props *props, ls_err *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char errstr[512];
@@ -116,7 +116,7 @@ void ls_kafka_set_interrupt(volatile sig_atomic_t *flag)
     interrupt_flag = flag;
 }
 
-int ls_kafka_check_reachable(rd_kafka_t *rk, const char *bootstrap, int timeout_ms, char *err)
+int ls_kafka_check_reachable(rd_kafka_t *rk, const char *bootstrap, int timeout_ms, ls_err *err)
 {
     /* asked in slices of at most 250 ms, so that a stop is seen quickly */
     double until = ls_mono_ms() + timeout_ms;
@@ -160,7 +160,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 }
 
 ls_kafka_producer *ls_kafka_producer_new(const char *bootstrap, const ls_props *props,
-                                         int timeout_ms, char *err)
+                                         int timeout_ms, ls_err *err)
 {
     ls_props defaults = { 0 };
     /* Large records are legal input: let librdkafka send up to 16 MB
@@ -193,7 +193,7 @@ ls_kafka_producer *ls_kafka_producer_new(const char *bootstrap, const ls_props *
 }
 
 int ls_kafka_produce(ls_kafka_producer *p, const char *topic, int partition,
-                     const void *key, size_t klen, const void *val, size_t vlen, char *err)
+                     const void *key, size_t klen, const void *val, size_t vlen, ls_err *err)
 {
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
@@ -218,12 +218,12 @@ int ls_kafka_produce(ls_kafka_producer *p, const char *topic, int partition,
         }
         p->failed++;
         ls_seterr(err, "produce to %s: %s", topic, rd_kafka_err2str(e));
-        snprintf(p->last_error, sizeof p->last_error, "%s", err ? err : "");
+        snprintf(p->last_error, sizeof p->last_error, "%s", err ? err->msg : "");
         return -1;
     }
 }
 
-int ls_kafka_flush(ls_kafka_producer *p, int timeout_ms, char *err)
+int ls_kafka_flush(ls_kafka_producer *p, int timeout_ms, ls_err *err)
 {
     rd_kafka_resp_err_t e = rd_kafka_flush(p->rk, timeout_ms);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {

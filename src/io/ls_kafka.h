@@ -27,16 +27,16 @@ void ls_props_free(ls_props *p);
 
 /* A new configuration with bootstrap.servers, our log/error callbacks and
  * the given properties applied (a bad property fills err, returns NULL). */
-rd_kafka_conf_t *ls_kafka_conf(const char *bootstrap, const ls_props *props, char *err);
+rd_kafka_conf_t *ls_kafka_conf(const char *bootstrap, const ls_props *props, ls_err *err);
 
 /* A legal Kafka topic name: 1 to 249 of [a-zA-Z0-9._-], not "." or "..".
  * -1 + err (the name shortened when long) otherwise. */
-int ls_kafka_check_topic(const char *topic, char *err);
+int ls_kafka_check_topic(const char *topic, ls_err *err);
 
 /* Asks the cluster for metadata within timeout_ms. Returns 0 when a broker
  * answered, -1 with a message naming bootstrap otherwise (also when the
  * interrupt flag is raised meanwhile: "interrupted"). */
-int ls_kafka_check_reachable(rd_kafka_t *rk, const char *bootstrap, int timeout_ms, char *err);
+int ls_kafka_check_reachable(rd_kafka_t *rk, const char *bootstrap, int timeout_ms, ls_err *err);
 
 /* The program's stop flag (set by its SIGINT/SIGTERM handler): waits of
  * this module that could last seconds (reaching a broker) watch it and
@@ -56,14 +56,14 @@ typedef struct ls_kafka_producer {
 } ls_kafka_producer;
 
 ls_kafka_producer *ls_kafka_producer_new(const char *bootstrap, const ls_props *props,
-                                         int timeout_ms, char *err);
+                                         int timeout_ms, ls_err *err);
 /* Queues one message, waiting while the local queue is full (unless *stop).
  * -1 + err on failure. */
 int ls_kafka_produce(ls_kafka_producer *p, const char *topic, int partition,
-                     const void *key, size_t klen, const void *val, size_t vlen, char *err);
+                     const void *key, size_t klen, const void *val, size_t vlen, ls_err *err);
 /* Waits for outstanding deliveries. Returns -1 when some are still
  * outstanding after timeout_ms or any delivery failed since the last call. */
-int ls_kafka_flush(ls_kafka_producer *p, int timeout_ms, char *err);
+int ls_kafka_flush(ls_kafka_producer *p, int timeout_ms, ls_err *err);
 void ls_kafka_producer_free(ls_kafka_producer *p, int timeout_ms);
 
 #endif

@@ -71,7 +71,7 @@ static void progress(produce_run *r)
 /* The message key of a record (view of the --key field): strings as they
  * are, numbers and booleans as their JSON text; null or missing: no key
  * (*has = 0); an object or array: -1 + err. */
-static int key_of(const ls_recview *view, const char *field, ls_buf *key, int *has, char *err)
+static int key_of(const ls_recview *view, const char *field, ls_buf *key, int *has, ls_err *err)
 {
     ls_buf_reset(key);
     const ls_value *v = &view->vals[0];
@@ -108,7 +108,7 @@ static void record_error(const ls_splitter *sp, const char *scan_err, char *out,
 static int produce_lines(produce_run *r, FILE *f)
 {
     const ls_produce_opts *o = r->o;
-    char err[LS_ERRLEN];
+    ls_err err;
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -126,9 +126,9 @@ static int produce_lines(produce_run *r, FILE *f)
             break;
         }
         if (n > 0 && line[n - 1] == '\n') n--;
-        if (ls_kafka_produce(r->p, o->topic, o->partition, NULL, 0, line, (size_t)n, err)) {
+        if (ls_kafka_produce(r->p, o->topic, o->partition, NULL, 0, line, (size_t)n, &err)) {
             if (!stopped(o)) {
-                ls_log("produce: %s", err);
+                ls_log("produce: %s", err.msg);
                 rc = 1;
             }
             break;
@@ -146,7 +146,7 @@ static int produce_lines(produce_run *r, FILE *f)
 static int produce_records(produce_run *r, FILE *f)
 {
     const ls_produce_opts *o = r->o;
-    char err[LS_ERRLEN];
+    ls_err err;
     ls_splitter sp;
     ls_splitter_init(&sp, f);
     ls_buf key;
@@ -161,28 +161,29 @@ static int produce_records(produce_run *r, FILE *f)
     int rc = 0;
     for (;;) {
         if (stopped(o)) break;
-        int s = ls_splitter_next(&sp, err);
+        int s = ls_splitter_next(&sp, &err);
         if (s == 0 || (s < 0 && stopped(o))) break; /* a read cut short by the signal is no error */
         if (s < 0) {
             ls_log("produce: %s: malformed JSON: %s; %lld records before it were sent", o->file,
-                   err, (long long)r->records);
+                   err.msg, (long long)r->records);
             rc = 1;
             break;
         }
-        char rerr[LS_ERRLEN], where[LS_ERRLEN];
-        if (ls_json_scan(sp.raw.data, sp.raw.len, kf, &view, rerr) &&
-            strcmp(rerr, "not a JSON object") != 0) {
+        ls_err rerr;
+        char where[LS_ERRLEN];
+        if (ls_json_scan(sp.raw.data, sp.raw.len, kf, &view, &rerr) &&
+            strcmp(rerr.msg, "not a JSON object") != 0) {
             /* Records that are valid JSON but not objects are sent too: the
              * producer is not the place to judge them. */
-            record_error(&sp, rerr, where, sizeof where);
+            record_error(&sp, rerr.msg, where, sizeof where);
             ls_log("produce: %s: malformed record %lld %s; %lld records before it were sent",
                    o->file, (long long)r->records + 1, where, (long long)r->records);
             rc = 1;
             break;
         }
         int has_key = 0;
-        if (kf && key_of(&view, o->key_field, &key, &has_key, rerr)) {
-            record_error(&sp, rerr, where, sizeof where);
+        if (kf && key_of(&view, o->key_field, &key, &has_key, &rerr)) {
+            record_error(&sp, rerr.msg, where, sizeof where);
             ls_log("produce: %s: record %lld %s; %lld records before it were sent", o->file,
                    (long long)r->records + 1, where, (long long)r->records);
             rc = 1;
@@ -199,9 +200,9 @@ static int produce_records(produce_run *r, FILE *f)
             }
         }
         if (ls_kafka_produce(r->p, o->topic, o->partition, has_key ? key.data : NULL,
-                             has_key ? key.len : 0, sp.rec.data, sp.rec.len, err)) {
+                             has_key ? key.len : 0, sp.rec.data, sp.rec.len, &err)) {
             if (!stopped(o)) {
-                ls_log("produce: %s", err);
+                ls_log("produce: %s", err.msg);
                 rc = 1;
             }
             break;
@@ -237,18 +238,18 @@ static FILE *open_input(const char *file)
 
 int ls_produce(const ls_produce_opts *o)
 {
-    char err[LS_ERRLEN];
-    if (ls_kafka_check_topic(o->topic, err)) {
-        ls_log("produce: --topic %s", err);
+    ls_err err;
+    if (ls_kafka_check_topic(o->topic, &err)) {
+        ls_log("produce: --topic %s", err.msg);
         return 2;
     }
     FILE *f = open_input(o->file);
     if (!f) return 2;
     produce_run r = { 0 };
     r.o = o;
-    r.p = ls_kafka_producer_new(o->bootstrap, o->props, o->connect_timeout_ms, err);
+    r.p = ls_kafka_producer_new(o->bootstrap, o->props, o->connect_timeout_ms, &err);
     if (!r.p) {
-        ls_log("produce: %s", err);
+        ls_log("produce: %s", err.msg);
         if (f != stdin) fclose(f);
         return stopped(o) ? 128 + (int)*o->stop : 2;
     }
@@ -261,7 +262,7 @@ int ls_produce(const ls_produce_opts *o)
     if (sig) {
         /* Stop sending at once; what is in flight gets a bounded wait. */
         int wait = o->stop_flush_timeout_ms > 0 ? o->stop_flush_timeout_ms : 10000;
-        if (ls_kafka_flush(r.p, wait, err)) ls_log("produce: %s", err);
+        if (ls_kafka_flush(r.p, wait, &err)) ls_log("produce: %s", err.msg);
         report(&r, sig == SIGINT ? "stopped by SIGINT: " : "stopped by SIGTERM: ");
         ls_kafka_producer_free(r.p, 0);
         return 128 + sig;
@@ -272,8 +273,8 @@ int ls_produce(const ls_produce_opts *o)
         ls_kafka_producer_free(r.p, 0);
         return 1;
     }
-    if (ls_kafka_flush(r.p, o->flush_timeout_ms, err)) {
-        ls_log("produce: %s", err);
+    if (ls_kafka_flush(r.p, o->flush_timeout_ms, &err)) {
+        ls_log("produce: %s", err.msg);
         rc = 1;
     }
     report(&r, "done: ");

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "ls_util.h"
 
 /* Opaque here: librdkafka's message and a test input's message metadata
  * (ls_files.h); only the io/ modules look inside. */
@@ -51,7 +52,7 @@ typedef struct ls_origin {
  * query, why, its bytes). Returns -1 with err only when that output failed. */
 typedef struct ls_reject {
     int (*fn)(void *ctx, const ls_origin *o, const char *query, const char *why,
-              const char *payload, size_t n, char *err);
+              const char *payload, size_t n, ls_err *err);
     void *ctx;
 } ls_reject;
 

@@ -49,10 +49,10 @@ typedef struct ls_out {
 typedef struct ls_sink ls_sink;
 
 typedef struct ls_sink_vt {
-    int (*open_batch)(ls_sink *s, int64_t batch_id, char *err);
-    int (*write)(ls_sink *s, const ls_row *row, char *err);
-    int (*write_out)(ls_sink *s, const ls_out *o, char *err);
-    int (*close_batch)(ls_sink *s, char *err);
+    int (*open_batch)(ls_sink *s, int64_t batch_id, ls_err *err);
+    int (*write)(ls_sink *s, const ls_row *row, ls_err *err);
+    int (*write_out)(ls_sink *s, const ls_out *o, ls_err *err);
+    int (*close_batch)(ls_sink *s, ls_err *err);
     void (*destroy)(ls_sink *s);
 } ls_sink_vt;
 
@@ -66,7 +66,7 @@ struct ls_sink {
 
 /* A row formatter for the console sink: appends one line for row to out.
  * Returns -1 and fills err when formatting failed. */
-typedef int (*ls_format_fn)(void *ctx, const ls_row *row, ls_buf *out, char *err);
+typedef int (*ls_format_fn)(void *ctx, const ls_row *row, ls_buf *out, ls_err *err);
 
 typedef struct ls_console_opts {
     const char *query;      /* shown in the batch header */
@@ -80,16 +80,16 @@ typedef struct ls_console_opts {
 
 ls_sink *ls_sink_console_new(const ls_console_opts *opts, void *out_file);
 /* Appends to DIR/<query>.jsonl, creating DIR. NULL + err on failure. */
-ls_sink *ls_sink_jsonl_new(const char *dir, const char *query, char *err);
+ls_sink *ls_sink_jsonl_new(const char *dir, const char *query, ls_err *err);
 
 struct ls_kafka_producer;
 /* Writes rows to topic; message key = the row's key columns as JSON. */
-ls_sink *ls_sink_kafka_new(struct ls_kafka_producer *p, const char *topic, char *err);
+ls_sink *ls_sink_kafka_new(struct ls_kafka_producer *p, const char *topic, ls_err *err);
 struct ls_props;
 /* The same, exactly once: one transaction per batch on a producer of its
  * own with transactional.id txn_id (see ls_sink_kafka.c). */
 ls_sink *ls_sink_kafka_new_txn(const char *bootstrap, const struct ls_props *props,
-                               const char *topic, const char *txn_id, char *err);
+                               const char *topic, const char *txn_id, ls_err *err);
 
 /* Keeps the query's final rows in memory (`luastream test`, see
  * ls_sink_memory.c); mode is the query's ls_mode; topic (or NULL) the

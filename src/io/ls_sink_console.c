@@ -50,7 +50,7 @@ static void clear_cells(console_sink *c)
     c->records = 0;
 }
 
-static int open_batch(ls_sink *s, int64_t batch_id, char *err)
+static int open_batch(ls_sink *s, int64_t batch_id, ls_err *err)
 {
     (void)err;
     console_sink *c = (console_sink *)s;
@@ -123,7 +123,7 @@ static void report_format_failure(console_sink *c, const ls_row *row, const char
     ls_buf_free(&j);
 }
 
-static int write_row(ls_sink *s, const ls_row *row, char *err)
+static int write_row(ls_sink *s, const ls_row *row, ls_err *err)
 {
     (void)err;
     console_sink *c = (console_sink *)s;
@@ -131,11 +131,11 @@ static int write_row(ls_sink *s, const ls_row *row, char *err)
     if ((int)c->kept >= c->opts.num_rows) return 0;
     if (c->opts.format) {
         size_t before = c->lines.len;
-        char ferr[LS_ERRLEN] = "";
-        if (c->opts.format(c->opts.format_ctx, row, &c->lines, ferr)) {
+        ls_err ferr = { "" };
+        if (c->opts.format(c->opts.format_ctx, row, &c->lines, &ferr)) {
             c->lines.len = before;
             if (c->lines.data) c->lines.data[before] = '\0';
-            report_format_failure(c, row, ferr);
+            report_format_failure(c, row, ferr.msg);
             return 0;
         }
         /* the line as printable text (a format may return any bytes) */
@@ -169,7 +169,7 @@ static int write_row(ls_sink *s, const ls_row *row, char *err)
 }
 
 /* A per-record query's row: its JSON text as a line (the first num_rows). */
-static int write_out(ls_sink *s, const ls_out *o, char *err)
+static int write_out(ls_sink *s, const ls_out *o, ls_err *err)
 {
     (void)err;
     console_sink *c = (console_sink *)s;
@@ -205,7 +205,7 @@ static void line(FILE *out, char *const *cells, const size_t *w, size_t n)
     fputc('\n', out);
 }
 
-static int close_batch(ls_sink *s, char *err)
+static int close_batch(ls_sink *s, ls_err *err)
 {
     (void)err;
     console_sink *c = (console_sink *)s;

@@ -18,7 +18,7 @@ typedef struct jsonl_sink {
     yajl_gen gen;
 } jsonl_sink;
 
-static int open_batch(ls_sink *s, int64_t batch_id, char *err)
+static int open_batch(ls_sink *s, int64_t batch_id, ls_err *err)
 {
     (void)batch_id;
     (void)err;
@@ -26,7 +26,7 @@ static int open_batch(ls_sink *s, int64_t batch_id, char *err)
     return 0;
 }
 
-static int write_row(ls_sink *s, const ls_row *row, char *err)
+static int write_row(ls_sink *s, const ls_row *row, ls_err *err)
 {
     jsonl_sink *j = (jsonl_sink *)s;
     ls_buf_reset(&j->line);
@@ -40,7 +40,7 @@ static int write_row(ls_sink *s, const ls_row *row, char *err)
     return 0;
 }
 
-static int write_out(ls_sink *s, const ls_out *o, char *err)
+static int write_out(ls_sink *s, const ls_out *o, ls_err *err)
 {
     jsonl_sink *j = (jsonl_sink *)s;
     if (fwrite(o->json, 1, o->len, j->f) != o->len || fputc('\n', j->f) == EOF) {
@@ -51,7 +51,7 @@ static int write_out(ls_sink *s, const ls_out *o, char *err)
     return 0;
 }
 
-static int close_batch(ls_sink *s, char *err)
+static int close_batch(ls_sink *s, ls_err *err)
 {
     jsonl_sink *j = (jsonl_sink *)s;
     if (fflush(j->f) != 0 || (s->sync && fsync(fileno(j->f)) != 0)) {
@@ -74,7 +74,7 @@ static void destroy(ls_sink *s)
 
 static const ls_sink_vt jsonl_vt = { open_batch, write_row, write_out, close_batch, destroy };
 
-ls_sink *ls_sink_jsonl_new(const char *dir, const char *query, char *err)
+ls_sink *ls_sink_jsonl_new(const char *dir, const char *query, ls_err *err)
 {
     if (ls_mkdirs(dir, err)) return NULL;
     jsonl_sink *j = ls_xcalloc(1, sizeof *j);

@@ -54,7 +54,7 @@ typedef struct kafka_sink {
     yajl_gen gen;
 } kafka_sink;
 
-static int txn_error(rd_kafka_error_t *e, const char *what, const char *topic, char *err)
+static int txn_error(rd_kafka_error_t *e, const char *what, const char *topic, ls_err *err)
 {
     ls_seterr(err, "kafka sink %s: %s: %s%s", topic, what, rd_kafka_error_string(e),
               rd_kafka_error_is_fatal(e) ? " (fatal: the producer cannot continue)" : "");
@@ -63,10 +63,10 @@ static int txn_error(rd_kafka_error_t *e, const char *what, const char *topic, c
 }
 
 static int64_t last_batch_in(const char *bootstrap, const ls_props *props, const char *topic,
-                             char *err);
+                             ls_err *err);
 
 /* Fences older producers with the same transactional.id. */
-static int txn_init(kafka_sink *k, char *err)
+static int txn_init(kafka_sink *k, ls_err *err)
 {
     rd_kafka_error_t *e = rd_kafka_init_transactions(k->p->rk, TXN_TIMEOUT_MS);
     if (e) return txn_error(e, "init transactions", k->topic, err);
@@ -74,7 +74,7 @@ static int txn_init(kafka_sink *k, char *err)
     return 0;
 }
 
-static int open_batch(ls_sink *s, int64_t batch_id, char *err)
+static int open_batch(ls_sink *s, int64_t batch_id, ls_err *err)
 {
     kafka_sink *k = (kafka_sink *)s;
     s->rows_in_batch = 0;
@@ -87,7 +87,7 @@ static int open_batch(ls_sink *s, int64_t batch_id, char *err)
 
 /* Before a batch's first message: is the batch already in Kafka (the run's
  * first batch only), and the transaction begun. */
-static int first_message(kafka_sink *k, const char *topic, char *err)
+static int first_message(kafka_sink *k, const char *topic, ls_err *err)
 {
     if (!k->checked) {
         int64_t done = last_batch_in(k->bootstrap, &k->props, topic, err);
@@ -105,7 +105,7 @@ static int first_message(kafka_sink *k, const char *topic, char *err)
 
 /* One message: value, key, topic (NULL: the sink's), headers; with a
  * checkpoint inside the batch's transaction, with the batch header. */
-static int produce(kafka_sink *k, const ls_out *o, char *err)
+static int produce(kafka_sink *k, const ls_out *o, ls_err *err)
 {
     const char *topic = o->topic ? o->topic : k->topic;
     if (k->txn && !k->begun && !k->skipping && first_message(k, topic, err)) return -1;
@@ -140,7 +140,7 @@ static int produce(kafka_sink *k, const ls_out *o, char *err)
     return 0;
 }
 
-static int write_row(ls_sink *s, const ls_row *row, char *err)
+static int write_row(ls_sink *s, const ls_row *row, ls_err *err)
 {
     kafka_sink *k = (kafka_sink *)s;
     s->rows_in_batch++;
@@ -152,13 +152,13 @@ static int write_row(ls_sink *s, const ls_row *row, char *err)
     return produce(k, &o, err);
 }
 
-static int write_out(ls_sink *s, const ls_out *o, char *err)
+static int write_out(ls_sink *s, const ls_out *o, ls_err *err)
 {
     s->rows_in_batch++;
     return produce((kafka_sink *)s, o, err);
 }
 
-static int close_batch(ls_sink *s, char *err)
+static int close_batch(ls_sink *s, ls_err *err)
 {
     kafka_sink *k = (kafka_sink *)s;
     if (!k->txn) return ls_kafka_flush(k->p, 60000, err);
@@ -218,7 +218,7 @@ static kafka_sink *alloc_sink(const char *topic)
     return k;
 }
 
-ls_sink *ls_sink_kafka_new(ls_kafka_producer *p, const char *topic, char *err)
+ls_sink *ls_sink_kafka_new(ls_kafka_producer *p, const char *topic, ls_err *err)
 {
     (void)err;
     kafka_sink *k = alloc_sink(topic);
@@ -229,7 +229,7 @@ ls_sink *ls_sink_kafka_new(ls_kafka_producer *p, const char *topic, char *err)
 /* The highest luastream.batch header among the last committed messages of
  * every partition of topic, -1 when there is none (no topic yet, or no
  * messages), or -2 + err when the topic's tail could not be read whole. */
-static int64_t scan_tail(rd_kafka_t *rk, const char *topic, char *err)
+static int64_t scan_tail(rd_kafka_t *rk, const char *topic, ls_err *err)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     if (!rkt) {
@@ -321,7 +321,7 @@ out:
 }
 
 static int64_t last_batch_in(const char *bootstrap, const ls_props *props, const char *topic,
-                             char *err)
+                             ls_err *err)
 {
     ls_props cp = { 0 };
     for (size_t i = 0; props && i < props->n; i++) ls_props_set(&cp, props->names[i], props->values[i]);
@@ -351,7 +351,7 @@ static int64_t last_batch_in(const char *bootstrap, const ls_props *props, const
 }
 
 ls_sink *ls_sink_kafka_new_txn(const char *bootstrap, const ls_props *props, const char *topic,
-                               const char *txn_id, char *err)
+                               const char *txn_id, ls_err *err)
 {
     ls_props tp = { 0 };
     for (size_t i = 0; props && i < props->n; i++) ls_props_set(&tp, props->names[i], props->values[i]);

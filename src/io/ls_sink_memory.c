@@ -63,7 +63,7 @@ static void push(mem_sink *m, mem_row *r)
     m->rows[m->n++] = r;
 }
 
-static int open_batch(ls_sink *s, int64_t batch_id, char *err)
+static int open_batch(ls_sink *s, int64_t batch_id, ls_err *err)
 {
     (void)batch_id;
     (void)err;
@@ -73,7 +73,7 @@ static int open_batch(ls_sink *s, int64_t batch_id, char *err)
     return 0;
 }
 
-static int write_row(ls_sink *s, const ls_row *row, char *err)
+static int write_row(ls_sink *s, const ls_row *row, ls_err *err)
 {
     (void)err;
     mem_sink *m = (mem_sink *)s;
@@ -131,7 +131,7 @@ static int gen_routing(yajl_gen g, const ls_out *o, const char *topic)
 
 /* {"_headers":{...},"_key":"k","_topic":"t", ...the row's fields}: the
  * routing first, then the row's own text after its opening brace. */
-static int write_out(ls_sink *s, const ls_out *o, char *err)
+static int write_out(ls_sink *s, const ls_out *o, ls_err *err)
 {
     (void)err;
     mem_sink *m = (mem_sink *)s;
@@ -163,7 +163,7 @@ static int write_out(ls_sink *s, const ls_out *o, char *err)
     return 0;
 }
 
-static int close_batch(ls_sink *s, char *err)
+static int close_batch(ls_sink *s, ls_err *err)
 {
     (void)s;
     (void)err;

@@ -85,7 +85,7 @@ void ls_source_free(ls_source *s)
     free(s);
 }
 
-static int discover(ls_source *s, char *err)
+static int discover(ls_source *s, ls_err *err)
 {
     for (size_t t = 0; t < s->d.ntopics; t++) {
         size_t len = strlen(s->d.topics[t]);
@@ -143,7 +143,7 @@ static int discover(ls_source *s, char *err)
 
 /* Stops the partition queues from feeding the consumer queue, so that each
  * partition is read on its own. */
-static int split_queues(ls_source *s, char *err)
+static int split_queues(ls_source *s, ls_err *err)
 {
     for (size_t i = 0; i < s->nparts; i++) {
         ls_source_part *p = &s->parts[i];
@@ -157,7 +157,7 @@ static int split_queues(ls_source *s, char *err)
     return 0;
 }
 
-int ls_source_open(ls_source *s, int bounded, char *err)
+int ls_source_open(ls_source *s, int bounded, ls_err *err)
 {
     if (s->d.is_files) return ls_fsrc_open(s, bounded, err);
     ls_props props = { 0 };
@@ -254,11 +254,11 @@ static ls_source_part *find_part(ls_source *s, const rd_kafka_message_t *m)
     return ls_source_find(s, rd_kafka_topic_name(m->rkt), m->partition);
 }
 
-static int drain_consumer_queue(ls_source *s, int *fatal, char *err);
+static int drain_consumer_queue(ls_source *s, int *fatal, ls_err *err);
 
 /* An error or event from the consumer: fatal ones fill err and set *fatal,
  * others (a broker going away, which librdkafka retries) are logged. */
-static void consumer_error(ls_source *s, const rd_kafka_message_t *m, int *fatal, char *err)
+static void consumer_error(ls_source *s, const rd_kafka_message_t *m, int *fatal, ls_err *err)
 {
     char fe[512];
     if (rd_kafka_fatal_error(s->rk, fe, sizeof fe)) {
@@ -272,7 +272,7 @@ static void consumer_error(ls_source *s, const rd_kafka_message_t *m, int *fatal
 /* ---- unplanned reading (`luastream consume`) ------------------------- */
 
 rd_kafka_message_t *ls_source_poll(ls_source *s, int timeout_ms, ls_source_part **part,
-                                   int *fatal, char *err)
+                                   int *fatal, ls_err *err)
 {
     *fatal = 0;
     rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, timeout_ms);
@@ -319,7 +319,7 @@ void ls_source_rate_limit(int64_t limit, size_t n, const int64_t *start, const i
 
 /* The broker's latest offsets for every partition (one request per
  * leader), as Spark's source asks at the start of each batch. */
-static int query_latest(ls_source *s, char *err)
+static int query_latest(ls_source *s, ls_err *err)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)s->nparts);
     for (size_t i = 0; i < s->nparts; i++)
@@ -348,7 +348,7 @@ static int query_latest(ls_source *s, char *err)
     return rc;
 }
 
-int64_t ls_source_plan(ls_source *s, int64_t cap, char *err)
+int64_t ls_source_plan(ls_source *s, int64_t cap, ls_err *err)
 {
     if (s->d.is_files) return ls_fsrc_plan(s, cap);
     int fatal = 0;
@@ -424,7 +424,7 @@ static size_t from_stash(ls_source_part *p, rd_kafka_message_t **out, size_t max
 
 /* Errors and events that reach the consumer queue (not a partition's);
  * a record that got there all the same is kept with its partition. */
-static int drain_consumer_queue(ls_source *s, int *fatal, char *err)
+static int drain_consumer_queue(ls_source *s, int *fatal, ls_err *err)
 {
     rd_kafka_message_t *m;
     while (!*fatal && (m = rd_kafka_consume_queue(s->queue, 0))) {
@@ -440,7 +440,7 @@ static int drain_consumer_queue(ls_source *s, int *fatal, char *err)
 }
 
 static size_t kafka_read(ls_source *s, size_t pi, int timeout_ms, rd_kafka_message_t **out,
-                         size_t max, int *fatal, char *err)
+                         size_t max, int *fatal, ls_err *err)
 {
     ls_source_part *p = &s->parts[pi];
     if (p->reached || max == 0) return 0;
@@ -495,7 +495,7 @@ static size_t kafka_read(ls_source *s, size_t pi, int timeout_ms, rd_kafka_messa
 }
 
 size_t ls_source_read(ls_source *s, size_t pi, int timeout_ms, ls_record *out, size_t max,
-                      int *fatal, char *err)
+                      int *fatal, ls_err *err)
 {
     *fatal = 0;
     if (s->d.is_files) return ls_fsrc_read(s, pi, out, max);

@@ -107,12 +107,12 @@ void ls_source_plan_batches(ls_source *s);
 /* Connects (bounded wait), discovers partitions, assigns them from the
  * starting offsets (or the resume offsets) and, when bounded, records the
  * end offsets the run stops at. */
-int ls_source_open(ls_source *s, int bounded, char *err);
+int ls_source_open(ls_source *s, int bounded, ls_err *err);
 
 /* Unplanned reading (`luastream consume`): the next message of any
  * partition within timeout_ms, or NULL. Fatal errors fill err, set *fatal. */
 rd_kafka_message_t *ls_source_poll(ls_source *s, int timeout_ms, ls_source_part **part,
-                                   int *fatal, char *err);
+                                   int *fatal, ls_err *err);
 
 /* Bounded runs: every partition has reached the end offset it had at start. */
 int ls_source_exhausted(const ls_source *s);
@@ -129,7 +129,7 @@ void ls_source_rate_limit(int64_t limit, size_t n, const int64_t *start, const i
  * latest offsets (the broker's now, or the run's bound), capped by cap
  * (0 = no cap). Returns the number of offsets planned (0: nothing new), or
  * -1 with err when the broker could not be asked. */
-int64_t ls_source_plan(ls_source *s, int64_t cap, char *err);
+int64_t ls_source_plan(ls_source *s, int64_t cap, ls_err *err);
 
 /* Reads the planned batch of partition pi: up to max records below its
  * end, waiting at most timeout_ms when none is there yet. Returns how many
@@ -137,7 +137,7 @@ int64_t ls_source_plan(ls_source *s, int64_t cap, char *err);
  * `reached` once its end is reached. Fatal consumer errors fill err and
  * set *fatal. A file record's bytes stay valid until the next plan. */
 size_t ls_source_read(ls_source *s, size_t pi, int timeout_ms, ls_record *out, size_t max,
-                      int *fatal, char *err);
+                      int *fatal, ls_err *err);
 
 /* After a batch: every partition's position moves to its planned end. */
 void ls_source_end_batch(ls_source *s);

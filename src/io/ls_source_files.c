@@ -68,9 +68,9 @@ static size_t list_new(ls_source *s)
     s->listed_at = ls_mono_ms();
     ls_file_entry *l;
     size_t n;
-    char err[LS_ERRLEN];
-    if (ls_files_list(s->d.path, &l, &n, err)) {
-        if (!s->list_failing) ls_log("file source: %s (retrying)", err);
+    ls_err err;
+    if (ls_files_list(s->d.path, &l, &n, &err)) {
+        if (!s->list_failing) ls_log("file source: %s (retrying)", err.msg);
         s->list_failing = 1;
         return 0;
     }
@@ -92,7 +92,7 @@ static void maybe_list(ls_source *s)
     list_new(s);
 }
 
-int ls_fsrc_open(ls_source *s, int bounded, char *err)
+int ls_fsrc_open(ls_source *s, int bounded, ls_err *err)
 {
     (void)err;
     s->bounded = bounded;
@@ -122,10 +122,10 @@ static void unload(ls_source_part *p)
 /* Reads part p's file; one that cannot be read is reported and skipped. */
 static int load(ls_source_part *p)
 {
-    char err[LS_ERRLEN];
+    ls_err err;
     p->recs = ls_xcalloc(1, sizeof *p->recs);
-    if (ls_file_records_load(p->topic, p->format, p->recs, err)) {
-        ls_log("file source: %s (skipped)", err);
+    if (ls_file_records_load(p->topic, p->format, p->recs, &err)) {
+        ls_log("file source: %s (skipped)", err.msg);
         free(p->recs);
         p->recs = NULL;
         p->done = 1;

@@ -6,7 +6,7 @@
 
 #include "ls_source.h"
 
-int ls_fsrc_open(ls_source *s, int bounded, char *err);
+int ls_fsrc_open(ls_source *s, int bounded, ls_err *err);
 int64_t ls_fsrc_plan(ls_source *s, int64_t cap);
 size_t ls_fsrc_read(ls_source *s, size_t pi, ls_record *out, size_t max);
 void ls_fsrc_end_batch(ls_source *s);

@@ -13,7 +13,7 @@
 typedef struct enc {
     lua_State *L;
     yajl_gen g;
-    char *err;
+    ls_err *err;
 } enc;
 
 static int value(enc *e, int idx, int depth, const char *const *skip);
@@ -146,7 +146,7 @@ static int value(enc *e, int idx, int depth, const char *const *skip)
     return -1;
 }
 
-int ls_json_encode(lua_State *L, int idx, const char *const *skip, ls_buf *out, char *err)
+int ls_json_encode(lua_State *L, int idx, const char *const *skip, ls_buf *out, ls_err *err)
 {
     enc e = { L, yajl_gen_alloc(NULL), err };
     yajl_gen_config(e.g, yajl_gen_validate_utf8, 1);

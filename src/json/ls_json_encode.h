@@ -19,6 +19,6 @@
 /* Appends the JSON text of the value at idx to out. skip (NULL-terminated
  * names, or NULL) lists top-level keys to leave out of an object. Returns
  * 0, or -1 with err (out then holds a partial text: discard it). */
-int ls_json_encode(lua_State *L, int idx, const char *const *skip, ls_buf *out, char *err);
+int ls_json_encode(lua_State *L, int idx, const char *const *skip, ls_buf *out, ls_err *err);
 
 #endif

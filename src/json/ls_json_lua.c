@@ -17,7 +17,7 @@ typedef struct decoder {
     int depth;
     int skip;            /* > 0 while skipping a projected-out value */
     int done;            /* the root value is complete */
-    char *err;
+    ls_err *err;
     lua_Integer idx[LS_JSON_MAX_DEPTH + 1];
 } decoder;
 
@@ -164,7 +164,7 @@ static const yajl_callbacks callbacks = {
 };
 
 static int decode(lua_State *L, const char *p, size_t n, const ls_fieldset *proj,
-                  int require_object, char *err)
+                  int require_object, ls_err *err)
 {
     decoder d;
     memset(&d, 0, sizeof d);
@@ -172,7 +172,7 @@ static int decode(lua_State *L, const char *p, size_t n, const ls_fieldset *proj
     d.proj = proj;
     d.require_object = require_object;
     d.err = err;
-    if (err) err[0] = '\0';
+    if (err) err->msg[0] = '\0';
     int base = lua_gettop(L);
 
     yajl_handle h = yajl_alloc(&callbacks, NULL, &d);
@@ -183,7 +183,7 @@ static int decode(lua_State *L, const char *p, size_t n, const ls_fieldset *proj
         at_end = 1; /* an error now is at the end of the input */
     }
     if (st != yajl_status_ok) {
-        if (!err || !err[0]) {
+        if (!err || !err->msg[0]) {
             if (n == 0) {
                 ls_seterr(err, "empty message");
             } else {
@@ -208,12 +208,12 @@ static int decode(lua_State *L, const char *p, size_t n, const ls_fieldset *proj
     return 0;
 }
 
-int ls_json_decode(lua_State *L, const char *p, size_t n, const ls_fieldset *proj, char *err)
+int ls_json_decode(lua_State *L, const char *p, size_t n, const ls_fieldset *proj, ls_err *err)
 {
     return decode(L, p, n, proj, 1, err);
 }
 
-int ls_json_decode_any(lua_State *L, const char *p, size_t n, char *err)
+int ls_json_decode_any(lua_State *L, const char *p, size_t n, ls_err *err)
 {
     return decode(L, p, n, NULL, 0, err);
 }

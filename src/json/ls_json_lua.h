@@ -18,9 +18,9 @@
  * table and returns 0; otherwise pushes nothing, fills err and returns -1.
  * JSON null becomes a NULL light userdata (the same value as cjson.null). */
 int ls_json_decode(lua_State *L, const char *p, size_t n,
-                   const ls_fieldset *proj, char *err);
+                   const ls_fieldset *proj, ls_err *err);
 
 /* Decodes any JSON value (object, array or scalar) the same way. */
-int ls_json_decode_any(lua_State *L, const char *p, size_t n, char *err);
+int ls_json_decode_any(lua_State *L, const char *p, size_t n, ls_err *err);
 
 #endif

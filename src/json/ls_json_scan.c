@@ -9,7 +9,7 @@ typedef struct scan {
     const char *start, *p, *end;
     const ls_fieldset *fields;
     ls_recview *view;
-    char *err;
+    ls_err *err;
 } scan;
 
 void ls_recview_init(ls_recview *v, size_t nfields)
@@ -333,7 +333,7 @@ static int value(scan *s, int depth, ls_value *out, uint8_t *nested)
     }
 }
 
-int ls_json_scan(const char *p, size_t n, const ls_fieldset *fields, ls_recview *view, char *err)
+int ls_json_scan(const char *p, size_t n, const ls_fieldset *fields, ls_recview *view, ls_err *err)
 {
     scan s = { p, p, p + n, fields, view, err };
     for (size_t i = 0; i < view->n; i++) {

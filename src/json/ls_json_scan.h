@@ -35,6 +35,6 @@ void ls_recview_free(ls_recview *v);
 /* Scans p[0..n): one JSON object. Returns 0 with view filled, or -1 with
  * err ("empty message", "not a JSON object", "invalid JSON at byte N: ..."). */
 int ls_json_scan(const char *p, size_t n, const ls_fieldset *fields, ls_recview *view,
-                 char *err);
+                 ls_err *err);
 
 #endif

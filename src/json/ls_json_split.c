@@ -70,7 +70,7 @@ static void skip_ws(ls_splitter *s)
     while ((c = peek(s)) >= 0 && is_ws(c)) advance(s);
 }
 
-static int read_error(ls_splitter *s, char *err)
+static int read_error(ls_splitter *s, ls_err *err)
 {
     ls_seterr(err, "read error at byte %llu: %s", (unsigned long long)s->offset,
               strerror(s->read_errno));
@@ -78,7 +78,7 @@ static int read_error(ls_splitter *s, char *err)
     return -1;
 }
 
-static int fail(ls_splitter *s, char *err, const char *what)
+static int fail(ls_splitter *s, ls_err *err, const char *what)
 {
     if (s->read_errno) return read_error(s, err);
     ls_seterr(err, "%s at byte %llu (line %llu, column %llu)", what,
@@ -90,7 +90,7 @@ static int fail(ls_splitter *s, char *err, const char *what)
 
 /* Reads one value into s->rec. Containers end at their matching bracket;
  * scalars end at whitespace, ',' or ']'. */
-static int read_value(ls_splitter *s, char *err)
+static int read_value(ls_splitter *s, ls_err *err)
 {
     ls_buf_reset(&s->rec);
     ls_buf_reset(&s->raw);
@@ -187,7 +187,7 @@ static int read_value(ls_splitter *s, char *err)
     return 1;
 }
 
-static int unclosed_array(ls_splitter *s, char *err)
+static int unclosed_array(ls_splitter *s, ls_err *err)
 {
     char what[160];
     snprintf(what, sizeof what, "unexpected end of file: the array opened at line %llu, column %llu "
@@ -213,7 +213,7 @@ void ls_splitter_locate(const ls_splitter *s, size_t k, uint64_t *offset, uint64
     *col = c;
 }
 
-int ls_splitter_next(ls_splitter *s, char *err)
+int ls_splitter_next(ls_splitter *s, ls_err *err)
 {
     int c;
     for (;;) {

@@ -38,7 +38,7 @@ void ls_splitter_free(ls_splitter *s);
 /* 1: s->rec holds the next record; 0: end of input; -1: malformed input
  * or a read error (err says what and where: byte offset, line and
  * column, the exact place of the offending byte). */
-int ls_splitter_next(ls_splitter *s, char *err);
+int ls_splitter_next(ls_splitter *s, ls_err *err);
 /* The file position of byte k of s->raw (the last record as written):
  * byte offset, line and column (1-based, counted in bytes). */
 void ls_splitter_locate(const ls_splitter *s, size_t k, uint64_t *offset, uint64_t *line,

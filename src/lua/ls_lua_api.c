@@ -74,10 +74,10 @@ static int core_decode(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
-    char err[LS_ERRLEN];
-    if (ls_json_decode_any(L, s, n, err)) {
+    ls_err err;
+    if (ls_json_decode_any(L, s, n, &err)) {
         lua_pushnil(L);
-        lua_pushstring(L, err);
+        lua_pushstring(L, err.msg);
         return 2;
     }
     return 1;
@@ -185,7 +185,7 @@ static int load_msgh(lua_State *L)
     return 1;
 }
 
-int ls_lua_run_script(lua_State *L, const char *path, char *err)
+int ls_lua_run_script(lua_State *L, const char *path, ls_err *err)
 {
     lua_pushcfunction(L, load_msgh);
     int h = lua_gettop(L);
@@ -199,7 +199,7 @@ int ls_lua_run_script(lua_State *L, const char *path, char *err)
     return 0;
 }
 
-int ls_lua_run_script_muted(lua_State *L, const char *path, char *err)
+int ls_lua_run_script_muted(lua_State *L, const char *path, ls_err *err)
 {
     static const char mute[] =
         "local p, io_, w = print, io, io and io.write\n"
@@ -240,7 +240,7 @@ static int rawfield(lua_State *L, int t, const char *k)
 /* t[k] as a new string, or NULL when absent and not required. -1 + err
  * ("what: k must be a string, got ...") otherwise. */
 static int get_str(lua_State *L, int t, const char *k, int required, const char *what,
-                   char **out, char *err)
+                   char **out, ls_err *err)
 {
     *out = NULL;
     int ty = rawfield(L, t, k);
@@ -264,7 +264,7 @@ static int get_str(lua_State *L, int t, const char *k, int required, const char 
 
 /* t[k] as a whole number in [min, max], def when absent. */
 static int get_int(lua_State *L, int t, const char *k, int64_t def, int64_t min, int64_t max,
-                   const char *what, int64_t *out, char *err)
+                   const char *what, int64_t *out, ls_err *err)
 {
     int ty = rawfield(L, t, k);
     int64_t v = def;
@@ -294,7 +294,7 @@ static int get_int(lua_State *L, int t, const char *k, int64_t def, int64_t min,
 
 /* t[k] as a number, def when absent. */
 static int get_num(lua_State *L, int t, const char *k, double def, const char *what, double *out,
-                   char *err)
+                   ls_err *err)
 {
     int ty = rawfield(L, t, k);
     *out = def;
@@ -312,7 +312,7 @@ static int get_num(lua_State *L, int t, const char *k, double def, const char *w
 /* Pushes t[k], which must be a table (or absent when !required: then
  * pushes nothing and returns 0). Returns 1 when pushed. */
 static int get_table(lua_State *L, int t, const char *k, int required, const char *what,
-                     char *err)
+                     ls_err *err)
 {
     int ty = rawfield(L, t, k);
     if (ty == LUA_TTABLE) return 1;
@@ -342,21 +342,19 @@ static int decl_index(lua_State *L, int decl, const char *list, int v)
 
 /* Prefixes err with "where: " when the declaration at d recorded where it
  * was made (lua/luastream.lua does). */
-static void at_where(lua_State *L, int d, char *err)
+static void at_where(lua_State *L, int d, ls_err *err)
 {
     if (lua_type(L, d) != LUA_TTABLE || rawfield(L, d, "where") != LUA_TSTRING) {
         lua_pop(L, 1);
         return;
     }
-    char tmp[LS_ERRLEN];
-    snprintf(tmp, sizeof tmp, "%s: %s", lua_tostring(L, -1), err);
-    memcpy(err, tmp, LS_ERRLEN);
+    ls_err_prefix(err, lua_tostring(L, -1));
     lua_pop(L, 1);
 }
 
 /* librdkafka properties from t.kafka: names are strings, values strings,
  * numbers or booleans (read without __tostring: nothing of the script runs). */
-static int read_props(lua_State *L, int t, ls_props *p, const char *what, char *err)
+static int read_props(lua_State *L, int t, ls_props *p, const char *what, ls_err *err)
 {
     int has = get_table(L, t, "kafka", 0, what, err);
     if (has <= 0) return has;
@@ -387,10 +385,10 @@ static int read_props(lua_State *L, int t, ls_props *p, const char *what, char *
     lua_pop(L, 1);
     /* librdkafka's own check, now, so that a misspelled property is an
      * error at the script's line rather than when the consumer starts */
-    char why[LS_ERRLEN];
-    rd_kafka_conf_t *conf = ls_kafka_conf("localhost:9092", p, why);
+    ls_err why;
+    rd_kafka_conf_t *conf = ls_kafka_conf("localhost:9092", p, &why);
     if (!conf) {
-        ls_seterr(err, "%s: %s", what, why);
+        ls_seterr(err, "%s: %s", what, why.msg);
         return -1;
     }
     rd_kafka_conf_destroy(conf);
@@ -398,7 +396,7 @@ static int read_props(lua_State *L, int t, ls_props *p, const char *what, char *
 }
 
 /* The source's schema = { column = "type" } (Spark's type names). */
-static int read_schema(lua_State *L, int d, ls_source *s, const char *what, char *err)
+static int read_schema(lua_State *L, int d, ls_source *s, const char *what, ls_err *err)
 {
     int has = get_table(L, d, "schema", 0, what, err);
     if (has <= 0) return has;
@@ -423,7 +421,7 @@ static int read_schema(lua_State *L, int d, ls_source *s, const char *what, char
 }
 
 /* ls.file_source{...}: a file source. */
-static int compile_files(compiler *e, lua_State *L, int d, const char *what, char *err)
+static int compile_files(compiler *e, lua_State *L, int d, const char *what, ls_err *err)
 {
     char *path = NULL, *format = NULL;
     ls_file_format f;
@@ -458,7 +456,7 @@ static int compile_files(compiler *e, lua_State *L, int d, const char *what, cha
     return read_schema(L, d, s, what, err);
 }
 
-static int compile_source(compiler *e, lua_State *L, int d, size_t i, char *err)
+static int compile_source(compiler *e, lua_State *L, int d, size_t i, ls_err *err)
 {
     char what[64];
     snprintf(what, sizeof what, "source %zu", i);
@@ -524,7 +522,7 @@ static int compile_source(compiler *e, lua_State *L, int d, size_t i, char *err)
     return read_schema(L, d, s, what, err);
 }
 
-static int compile_sources(compiler *e, lua_State *L, int decl, char *err)
+static int compile_sources(compiler *e, lua_State *L, int decl, ls_err *err)
 {
     lua_getfield(L, decl, "sources"); /* a table: ls_lua_push_declared checked */
     size_t n = lua_rawlen(L, -1);
@@ -562,7 +560,7 @@ static size_t table_candidates(const char *script, const char *path, ls_buf *pat
     return n;
 }
 
-static int compile_table(compiler *e, lua_State *L, int d, size_t i, char *err)
+static int compile_table(compiler *e, lua_State *L, int d, size_t i, ls_err *err)
 {
     char what[64];
     snprintf(what, sizeof what, "table %zu", i);
@@ -610,7 +608,7 @@ static int compile_table(compiler *e, lua_State *L, int d, size_t i, char *err)
     return 0;
 }
 
-static int compile_tables(compiler *e, lua_State *L, int decl, char *err)
+static int compile_tables(compiler *e, lua_State *L, int decl, ls_err *err)
 {
     lua_getfield(L, decl, "tables");
     size_t n = lua_rawlen(L, -1);
@@ -660,7 +658,7 @@ static const char *error_text(lua_State *L, int idx)
 }
 
 /* Calls a console sink's Lua format(row) and appends the string it returns. */
-static int lua_format(void *ctx, const ls_row *row, ls_buf *out, char *err)
+static int lua_format(void *ctx, const ls_row *row, ls_buf *out, ls_err *err)
 {
     lua_format_ctx *c = ctx;
     lua_State *L = c->L;
@@ -729,7 +727,7 @@ static lua_format_ctx *new_format_ctx(lua_State *L, int fn_idx)
 
 /* A Kafka sink's key column, topic function and static headers (a
  * per-record query's routing). */
-static int compile_route(lua_State *L, int sk, ls_query *q, const char *what, char *err)
+static int compile_route(lua_State *L, int sk, ls_query *q, const char *what, ls_err *err)
 {
     char *key;
     if (get_str(L, sk, "key", 0, what, &key, err)) return -1;
@@ -765,7 +763,7 @@ static int compile_route(lua_State *L, int sk, ls_query *q, const char *what, ch
     return 0;
 }
 
-static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, char *err)
+static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, ls_err *err)
 {
     char what[300];
     snprintf(what, sizeof what, "query %s: sink", ls_query_declared(q)->name);
@@ -825,7 +823,7 @@ static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, cha
         if ((tt == LUA_TSTRING && get_str(L, sk, "topic", 0, what, &fixed, err)) ||
             (!prefix && tt != LUA_TSTRING && tt != LUA_TFUNCTION) ||
             compile_route(L, sk, q, what, err)) {
-            if (!err[0]) ls_seterr(err, "%s: give prefix or topic", what);
+            if (!err->msg[0]) ls_seterr(err, "%s: give prefix or topic", what);
             free(prefix);
             free(bootstrap);
             free(fixed);
@@ -879,7 +877,7 @@ out:
 
 /* The dead-letter output mirrors a sink: DIR/dead_letter.jsonl for
  * jsonl:DIR, topic PREFIX.dead_letter for kafka:PREFIX, stderr for console. */
-static int compile_dead_letter(compiler *e, lua_State *L, int sk, char *err)
+static int compile_dead_letter(compiler *e, lua_State *L, int sk, ls_err *err)
 {
     const char *what = "dead-letter sink";
     char *type = NULL;
@@ -944,7 +942,7 @@ static int compile_dead_letter(compiler *e, lua_State *L, int sk, char *err)
     return e->plan->dl || e->plan->dl_plan ? 0 : -1;
 }
 
-static int compile_join(compiler *e, lua_State *L, int decl, int jd, ls_query *q, char *err)
+static int compile_join(compiler *e, lua_State *L, int decl, int jd, ls_query *q, ls_err *err)
 {
     char what[300];
     snprintf(what, sizeof what, "query %s: join %zu", ls_query_declared(q)->name, ls_query_declared(q)->njoins + 1);
@@ -1002,7 +1000,7 @@ static int compile_join(compiler *e, lua_State *L, int decl, int jd, ls_query *q
     return 0;
 }
 
-static int compile_group(lua_State *L, int gd, ls_query *q, char *err)
+static int compile_group(lua_State *L, int gd, ls_query *q, ls_err *err)
 {
     char what[300];
     snprintf(what, sizeof what, "query %s: group_by entry %zu", ls_query_declared(q)->name, ls_query_declared(q)->ngroups + 1);
@@ -1049,7 +1047,7 @@ static int compile_group(lua_State *L, int gd, ls_query *q, char *err)
  * keeps (4 to 18); a column the source schema declares "int" hashes as
  * Spark's IntegerType when the query reads it directly (no map, no join). */
 static int compile_hll(lua_State *L, int ad, const ls_query *q, ls_agg_spec *a, const char *what,
-                       char *err)
+                       ls_err *err)
 {
     double rsd;
     if (get_num(L, ad, "rsd", LS_HLL_DEFAULT_RSD, what, &rsd, err)) return -1;
@@ -1065,7 +1063,7 @@ static int compile_hll(lua_State *L, int ad, const ls_query *q, ls_agg_spec *a, 
 }
 
 /* percentile_approx's accuracy and percentages (a list, or one). */
-static int compile_percentile(lua_State *L, int ad, ls_agg_spec *a, const char *what, char *err)
+static int compile_percentile(lua_State *L, int ad, ls_agg_spec *a, const char *what, ls_err *err)
 {
     if (get_int(L, ad, "accuracy", LS_QSUM_DEFAULT_ACCURACY, 1, INT32_MAX, what, &a->accuracy, err))
         return -1;
@@ -1095,7 +1093,7 @@ static int compile_percentile(lua_State *L, int ad, ls_agg_spec *a, const char *
     return 0;
 }
 
-static int compile_agg(lua_State *L, int ad, ls_query *q, char *err)
+static int compile_agg(lua_State *L, int ad, ls_query *q, ls_err *err)
 {
     char what[300];
     snprintf(what, sizeof what, "query %s: aggregate %zu", ls_query_declared(q)->name, ls_query_declared(q)->naggs + 1);
@@ -1128,8 +1126,8 @@ static int compile_agg(lua_State *L, int ad, ls_query *q, char *err)
 
 /* Runs `each` over the list t[k] (a table of declarations). */
 static int each_of(compiler *e, lua_State *L, int t, const char *k, int required, ls_query *q,
-                   int decl, int (*each)(compiler *, lua_State *, int, int, ls_query *, char *),
-                   char *err)
+                   int decl, int (*each)(compiler *, lua_State *, int, int, ls_query *, ls_err *),
+                   ls_err *err)
 {
     char what[300];
     snprintf(what, sizeof what, "query %s", ls_query_declared(q)->name);
@@ -1145,19 +1143,19 @@ static int each_of(compiler *e, lua_State *L, int t, const char *k, int required
     return 0;
 }
 
-static int each_join(compiler *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+static int each_join(compiler *e, lua_State *L, int decl, int d, ls_query *q, ls_err *err)
 {
     return compile_join(e, L, decl, d, q, err);
 }
 
-static int each_group(compiler *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+static int each_group(compiler *e, lua_State *L, int decl, int d, ls_query *q, ls_err *err)
 {
     (void)e;
     (void)decl;
     return compile_group(L, d, q, err);
 }
 
-static int each_agg(compiler *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+static int each_agg(compiler *e, lua_State *L, int decl, int d, ls_query *q, ls_err *err)
 {
     (void)e;
     (void)decl;
@@ -1166,7 +1164,7 @@ static int each_agg(compiler *e, lua_State *L, int decl, int d, ls_query *q, cha
 
 /* One order_by entry { column = name, desc = bool }: the output column's
  * position (after ls_query_ready named the output columns). */
-static int each_order(compiler *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+static int each_order(compiler *e, lua_State *L, int decl, int d, ls_query *q, ls_err *err)
 {
     (void)e;
     (void)decl;
@@ -1197,7 +1195,7 @@ static int each_order(compiler *e, lua_State *L, int decl, int d, ls_query *q, c
 
 /* One `where` predicate { column =, op =, values = {...} } (validated by
  * luastream.lua; checked again here: nothing from a script is trusted). */
-static int each_where(compiler *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+static int each_where(compiler *e, lua_State *L, int decl, int d, ls_query *q, ls_err *err)
 {
     (void)e;
     (void)decl;
@@ -1211,7 +1209,7 @@ static int each_where(compiler *e, lua_State *L, int decl, int d, ls_query *q, c
     ls_where_op wop;
     if (get_str(L, d, "column", 1, what, &col, err) || get_str(L, d, "op", 1, what, &op, err) ||
         ls_where_op_parse(op, &wop)) {
-        if (!err[0] || op) ls_seterr(err, "%s: unknown operator %s", what, op ? op : "?");
+        if (!err->msg[0] || op) ls_seterr(err, "%s: unknown operator %s", what, op ? op : "?");
         free(col);
         free(op);
         return -1;
@@ -1265,7 +1263,7 @@ static size_t list_len(lua_State *L, int t, const char *k)
     return n;
 }
 
-static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q, char *err)
+static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q, ls_err *err)
 {
     char what[300];
     snprintf(what, sizeof what, "query %s", ls_query_declared(q)->name);
@@ -1424,7 +1422,7 @@ none:
 
 typedef struct compile_args {
     compiler *e;
-    char *err;
+    ls_err *err;
     int rc;
 } compile_args;
 
@@ -1432,7 +1430,7 @@ static int compile_all(lua_State *L)
 {
     compile_args *a = lua_touserdata(L, 1);
     compiler *e = a->e;
-    char *err = a->err;
+    ls_err *err = a->err;
     a->rc = -1;
     if (!ls_lua_push_declared(L)) {
         ls_seterr(err, "%s: the script declared nothing (it must use require \"luastream\")",
@@ -1498,7 +1496,7 @@ static int compile_all(lua_State *L)
     return 0;
 }
 
-int ls_lua_compile(ls_plan *plan, const ls_plan_opts *opts, char *err)
+int ls_lua_compile(ls_plan *plan, const ls_plan_opts *opts, ls_err *err)
 {
     lua_State *L = plan->L;
     int top = lua_gettop(L);

@@ -29,16 +29,16 @@ typedef struct ls_lua_env {
 void ls_lua_setup(lua_State *L, const ls_lua_env *env);
 
 /* Runs the script file. -1 + err ("file:line: message") on failure. */
-int ls_lua_run_script(lua_State *L, const char *path, char *err);
+int ls_lua_run_script(lua_State *L, const char *path, ls_err *err);
 /* The same with print and io.write silenced while it loads (a second load
  * of a script whose output was shown once: workers, a reload's check). */
-int ls_lua_run_script_muted(lua_State *L, const char *path, char *err);
+int ls_lua_run_script_muted(lua_State *L, const char *path, ls_err *err);
 
 /* Pushes the script's declarations (require("luastream")._declared) and
  * returns 1, or pushes nothing and returns 0 when the script declared none. */
 int ls_lua_push_declared(lua_State *L);
 
 /* Builds sources, tables, queries and sinks from the declarations. */
-int ls_lua_compile(ls_plan *plan, const ls_plan_opts *opts, char *err);
+int ls_lua_compile(ls_plan *plan, const ls_plan_opts *opts, ls_err *err);
 
 #endif

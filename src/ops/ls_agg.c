@@ -295,7 +295,7 @@ static void add(ls_acc *a, const ls_value *v)
 }
 
 /* approx_count_distinct: the value's Spark hash into the registers. */
-static int fold_hll(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, char *err)
+static int fold_hll(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, ls_err *err)
 {
     uint64_t h;
     if (ls_spark_hash_value(v, spec->hash_int32, &h)) {
@@ -321,7 +321,7 @@ static int fold_hll(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, char 
 /* percentile_approx: the value as Spark's digest takes it (a double; a
  * timestamp as epoch microseconds). */
 static int fold_qsum(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, int64_t part,
-                     char *err)
+                     ls_err *err)
 {
     double x;
     int kind;
@@ -345,7 +345,7 @@ static int fold_qsum(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, int6
     return 0;
 }
 
-int ls_acc_fold(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, int64_t part, char *err)
+int ls_acc_fold(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, int64_t part, ls_err *err)
 {
     if (spec->fn != LS_AGG_APPROX_DISTINCT && spec->fn != LS_AGG_PERCENTILE)
         return ls_acc_update(a, spec->fn, v, err);
@@ -359,7 +359,7 @@ void ls_acc_seal(ls_acc *a)
     if (a->kind == LS_ACC_QSUM) a->v.blob = ls_qsum_seal(a->v.blob);
 }
 
-int ls_acc_update(ls_acc *a, ls_agg_fn fn, const ls_value *v, char *err)
+int ls_acc_update(ls_acc *a, ls_agg_fn fn, const ls_value *v, ls_err *err)
 {
     if (fn == LS_AGG_APPROX_DISTINCT || fn == LS_AGG_PERCENTILE) {
         ls_agg_spec spec;

@@ -95,11 +95,11 @@ void ls_acc_init(ls_acc *a);
 /* Folds v (prepared) into a. v is NULL for count(*). Returns -1 (and
  * fills err) when v is a kind fn cannot fold (not prepared). Sketches get
  * Spark's default parameters. */
-int ls_acc_update(ls_acc *a, ls_agg_fn fn, const ls_value *v, char *err);
+int ls_acc_update(ls_acc *a, ls_agg_fn fn, const ls_value *v, ls_err *err);
 /* The same with the aggregate's parameters (what queries call); part is the
  * source partition the value was read from (-1 when not known): Spark
  * makes one partial percentile_approx digest per partition. */
-int ls_acc_fold(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, int64_t part, char *err);
+int ls_acc_fold(ls_acc *a, const ls_agg_spec *spec, const ls_value *v, int64_t part, ls_err *err);
 /* End of a batch: a percentile_approx digest merges the batch's values
  * into its summary; nothing for the other functions. */
 void ls_acc_seal(ls_acc *a);

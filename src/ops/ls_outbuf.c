@@ -67,7 +67,7 @@ static int cmp_ref(const void *x, const void *y)
     return a->sub < b->sub ? -1 : a->sub > b->sub;
 }
 
-static int write_entry(const ref *r, ls_sink *sink, char *err)
+static int write_entry(const ref *r, ls_sink *sink, ls_err *err)
 {
     const ls_outbuf_entry *e = r->e;
     const char *p = r->b->arena.data + e->at;
@@ -111,7 +111,7 @@ static int write_entry(const ref *r, ls_sink *sink, char *err)
     return rc;
 }
 
-int ls_outbuf_write(ls_outbuf *const *bufs, size_t n, ls_sink *sink, char *err)
+int ls_outbuf_write(ls_outbuf *const *bufs, size_t n, ls_sink *sink, ls_err *err)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++) total += bufs[i]->n;

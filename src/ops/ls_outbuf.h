@@ -39,6 +39,6 @@ void ls_outbuf_add(ls_outbuf *b, uint64_t seq, uint32_t sub, const ls_out *o);
 
 /* Writes the rows of n buffers to sink in (seq, sub) order and clears
  * them. -1 + err when the sink failed. */
-int ls_outbuf_write(ls_outbuf *const *bufs, size_t n, ls_sink *sink, char *err);
+int ls_outbuf_write(ls_outbuf *const *bufs, size_t n, ls_sink *sink, ls_err *err);
 
 #endif

@@ -72,7 +72,7 @@ ls_query *ls_query_new(const char *name, lua_State *L)
     return q;
 }
 
-int ls_query_ready(ls_query *q, int partitions, char *err)
+int ls_query_ready(ls_query *q, int partitions, ls_err *err)
 {
     q->d.per_record = q->d.naggs == 0 && q->d.ngroups == 0;
     if (q->d.per_record && q->d.mode != LS_MODE_APPEND) {
@@ -227,7 +227,7 @@ static ls_colref copy_colref(const ls_colref *c)
     return r;
 }
 
-ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, int topic_fn, char *err)
+ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, int topic_fn, ls_err *err)
 {
     ls_query *q = ls_query_new(src->d.name, L);
     memcpy(q->id, src->id, sizeof q->id);
@@ -359,7 +359,7 @@ void ls_query_project(ls_query *q, ls_fieldset *fields)
     q->use_view = 1;
 }
 
-static int check_col(const ls_query *q, const ls_colref *c, const ls_schema *schema, char *err)
+static int check_col(const ls_query *q, const ls_colref *c, const ls_schema *schema, ls_err *err)
 {
     if (!c->name || c->join >= 0 || c->meta || ls_schema_type(schema, c->name) >= 0) return 0;
     const char *near = ls_nearest(c->name, (const char *const *)schema->fields->names,
@@ -409,7 +409,7 @@ void ls_query_shape(const ls_query *q, ls_buf *out)
     ls_buf_printf(out, "\n%s\n", q->d.per_record ? "per record" : "aggregation");
 }
 
-int ls_query_check_schema(const ls_query *q, const ls_schema *schema, char *err)
+int ls_query_check_schema(const ls_query *q, const ls_schema *schema, ls_err *err)
 {
     if (!schema || q->d.map_ref != LUA_NOREF) return 0;
     for (size_t j = 0; j < q->d.njoins; j++)
@@ -436,7 +436,7 @@ static int raw_field(lua_State *L, int t, const char *name)
  * Returns 0, 1 for a nested value (an object or array: err says so), or -1
  * for a value that is no JSON value at all (a function from a map). */
 static int read_col(ls_query *q, int row, const ls_recview *view, const ls_colref *c,
-                    ls_value *v, char *err)
+                    ls_value *v, ls_err *err)
 {
     if (c->meta) {
         const ls_origin *o = q->origin;
@@ -530,7 +530,7 @@ static void note_present(ls_query *q, int row, const ls_recview *view, const ls_
  * the watermark ahead by millennia (it never comes back). */
 #define SECONDS_LIMIT 95617584000.0 /* 5000-01-01 */
 
-static int event_time_ms(const ls_query *q, const ls_value *v, int64_t *ms, char *err)
+static int event_time_ms(const ls_query *q, const ls_value *v, int64_t *ms, ls_err *err)
 {
     const char *col = q->d.event_time.name;
     double d;
@@ -586,7 +586,7 @@ static void count_event_time(ls_query *q, int64_t et)
 }
 
 static int dead(ls_query *q, const ls_reject *dl, const ls_origin *o, const char *why,
-                const char *payload, size_t n, char *err)
+                const char *payload, size_t n, ls_err *err)
 {
     q->stats.invalid_rows++;
     return dl->fn(dl->ctx, o, q->d.name, why, payload, n, err);
@@ -655,7 +655,7 @@ static void fold(ls_query *q, int64_t et, int64_t part)
 /* A record column an aggregate reads: a value it cannot use (a nested
  * object or array, text in sum) is null for that aggregate, counted, and
  * the record goes on. */
-static int read_agg_col(ls_query *q, int row, const ls_recview *view, size_t a, char *why)
+static int read_agg_col(ls_query *q, int row, const ls_recview *view, size_t a, ls_err *why)
 {
     ls_value *v = &q->avals[a];
     int rc = read_col(q, row, view, &q->d.agg_cols[a], v, why);
@@ -719,7 +719,7 @@ static void splice_joins(ls_query *q, ls_buf *json)
  * the joined columns, routed as the sink says. 1 + why for a row that
  * cannot be written (a dead letter). */
 static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origin *o,
-                    const char *payload, size_t n, uint32_t sub, char *why, char *err)
+                    const char *payload, size_t n, uint32_t sub, ls_err *why, ls_err *err)
 {
     lua_State *L = q->L;
     ls_buf_reset(&q->outrow);
@@ -727,9 +727,7 @@ static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origi
     if (q->d.map_ref == LUA_NOREF) {
         ls_buf_append(&q->outrow, payload, n);
     } else if (ls_json_encode(L, row, route_keys, &q->outrow, why)) {
-        char tmp[LS_ERRLEN];
-        snprintf(tmp, sizeof tmp, "map returned a row that is not JSON: %s", why);
-        memcpy(why, tmp, LS_ERRLEN);
+        ls_err_prefix(why, "map returned a row that is not JSON");
         return 1;
     }
     splice_joins(q, &q->outrow);
@@ -835,7 +833,7 @@ static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origi
     return rc ? -1 : 0;
 }
 
-int ls_query_open_rows(ls_query *q, char *err)
+int ls_query_open_rows(ls_query *q, ls_err *err)
 {
     if (!q->d.per_record || !q->d.sink) return 0;
     return q->d.sink->vt->open_batch(q->d.sink, q->batch_id, err);
@@ -844,7 +842,7 @@ int ls_query_open_rows(ls_query *q, char *err)
 /* ---- one record ------------------------------------------------------------- */
 
 /* The `where` predicates on the input record (before any map). */
-static int where_holds(ls_query *q, int rec, const ls_recview *view, char *why, int *bad)
+static int where_holds(ls_query *q, int rec, const ls_recview *view, ls_err *why, int *bad)
 {
     for (size_t i = 0; i < q->d.nwhere; i++) {
         ls_value v;
@@ -862,7 +860,7 @@ static int where_holds(ls_query *q, int rec, const ls_recview *view, char *why, 
 /* One row (the record, or one of the rows its map returned) through joins,
  * then out (per-record) or into the state. 1 + why for a bad row. */
 static int process_row(ls_query *q, int row, const ls_recview *view, const ls_origin *o,
-                       const char *payload, size_t n, uint32_t sub, char *why, char *err)
+                       const char *payload, size_t n, uint32_t sub, ls_err *why, ls_err *err)
 {
     for (size_t j = 0; j < q->d.njoins; j++) {
         ls_value k;
@@ -909,11 +907,11 @@ static int process_row(ls_query *q, int row, const ls_recview *view, const ls_or
 }
 
 int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_origin *o,
-                     const char *payload, size_t n, const ls_reject *dl, char *err)
+                     const char *payload, size_t n, const ls_reject *dl, ls_err *err)
 {
     lua_State *L = q->L;
     int top = q->use_view ? 0 : lua_gettop(L); /* projected queries may have no Lua state */
-    char why[LS_ERRLEN];
+    ls_err why;
     int rc = 0;
     int timed = (q->stats.input_rows % LS_TIME_SAMPLE) == 0;
     double t0 = timed ? ls_mono_ms() : 0;
@@ -923,15 +921,15 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
 
     if (q->d.nwhere) {
         int bad = 0;
-        if (!where_holds(q, rec, view, why, &bad)) {
-            if (bad) rc = dead(q, dl, o, why, payload, n, err);
+        if (!where_holds(q, rec, view, &why, &bad)) {
+            if (bad) rc = dead(q, dl, o, why.msg, payload, n, err);
             else q->stats.filtered_rows++;
             goto out;
         }
     }
     if (q->d.map_ref == LUA_NOREF) {
-        int r = process_row(q, rec, view, o, payload, n, 0, why, err);
-        if (r > 0) rc = dead(q, dl, o, why, payload, n, err);
+        int r = process_row(q, rec, view, o, payload, n, 0, &why, err);
+        if (r > 0) rc = dead(q, dl, o, why.msg, payload, n, err);
         else rc = r;
         goto out;
     }
@@ -945,8 +943,8 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
     }
     if (lua_pcall(L, nargs, 1, 0) != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
-        ls_seterr(why, "map raised: %s", msg ? msg : luaL_typename(L, -1));
-        rc = dead(q, dl, o, why, payload, n, err);
+        ls_seterr(&why, "map raised: %s", msg ? msg : luaL_typename(L, -1));
+        rc = dead(q, dl, o, why.msg, payload, n, err);
         goto out;
     }
     if (lua_isnil(L, -1)) {
@@ -954,9 +952,9 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
         goto out;
     }
     if (!lua_istable(L, -1)) {
-        ls_seterr(why, "map returned a %s (expected a table, a list of tables or nil)",
+        ls_seterr(&why, "map returned a %s (expected a table, a list of tables or nil)",
                   luaL_typename(L, -1));
-        rc = dead(q, dl, o, why, payload, n, err);
+        rc = dead(q, dl, o, why.msg, payload, n, err);
         goto out;
     }
     int result = lua_gettop(L);
@@ -967,8 +965,8 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
     int empty = !lua_next(L, result);
     if (!empty) lua_pop(L, 2);
     if (t1 != LUA_TTABLE && !empty) {
-        int r = process_row(q, result, view, o, payload, n, 0, why, err);
-        if (r > 0) rc = dead(q, dl, o, why, payload, n, err);
+        int r = process_row(q, result, view, o, payload, n, 0, &why, err);
+        if (r > 0) rc = dead(q, dl, o, why.msg, payload, n, err);
         else rc = r;
         goto out;
     }
@@ -976,13 +974,13 @@ int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_orig
     lua_Integer count = (lua_Integer)lua_rawlen(L, result);
     for (lua_Integer i = 1; i <= count && rc == 0; i++) {
         if (lua_rawgeti(L, result, i) != LUA_TTABLE) {
-            ls_seterr(why, "map returned a list whose item %lld is a %s (expected a table)",
+            ls_seterr(&why, "map returned a list whose item %lld is a %s (expected a table)",
                       (long long)i, luaL_typename(L, -1));
-            rc = dead(q, dl, o, why, payload, n, err);
+            rc = dead(q, dl, o, why.msg, payload, n, err);
             break;
         }
-        int r = process_row(q, lua_gettop(L), view, o, payload, n, (uint32_t)i, why, err);
-        if (r > 0) rc = dead(q, dl, o, why, payload, n, err);
+        int r = process_row(q, lua_gettop(L), view, o, payload, n, (uint32_t)i, &why, err);
+        if (r > 0) rc = dead(q, dl, o, why.msg, payload, n, err);
         else rc = r;
         lua_settop(L, result);
     }
@@ -994,7 +992,7 @@ out:
 
 /* The output row of a group into vals (ngroups + naggs values; strings
  * point into the group). */
-static int group_values(const ls_query *q, const ls_group *g, ls_value *vals, char *err)
+static int group_values(const ls_query *q, const ls_group *g, ls_value *vals, ls_err *err)
 {
     const char *key = ls_group_key(g, (int)q->d.naggs);
     size_t pos = 0;
@@ -1007,7 +1005,7 @@ static int group_values(const ls_query *q, const ls_group *g, ls_value *vals, ch
     return 0;
 }
 
-static int emit_group(ls_query *q, const ls_group *g, char *err)
+static int emit_group(ls_query *q, const ls_group *g, ls_err *err)
 {
     if (group_values(q, g, q->out_vals, err)) return -1;
     ls_row row = { q->d.ngroups + q->d.naggs, q->out_names, q->out_vals, q->d.ngroups };
@@ -1051,7 +1049,7 @@ static int cmp_rows(const void *x, const void *y)
 
 /* Complete mode with order_by / limit: every group's row, sorted, the
  * first `limit` emitted. */
-static int emit_ordered(ls_query *q, char *err)
+static int emit_ordered(ls_query *q, ls_err *err)
 {
     size_t n = ls_state_groups(q->state), ncols = q->d.ngroups + q->d.naggs, i = 0;
     sorted_row *rows = ls_xcalloc(n + 1, sizeof *rows);
@@ -1106,7 +1104,7 @@ static void warn_missing_columns(ls_query *q)
     }
 }
 
-int ls_query_end_batch(ls_query *q, char *err)
+int ls_query_end_batch(ls_query *q, ls_err *err)
 {
     double t0 = ls_mono_ms();
     warn_missing_columns(q);

@@ -171,14 +171,14 @@ const ls_query_decl *ls_query_declared(const ls_query *q);
  * then calls ls_query_ready. */
 ls_query *ls_query_new(const char *name, lua_State *L);
 /* Validates the declaration and allocates state. -1 + err when invalid. */
-int ls_query_ready(ls_query *q, int partitions, char *err);
+int ls_query_ready(ls_query *q, int partitions, ls_err *err);
 void ls_query_free(ls_query *q);
 
 /* A copy of src's declaration with its own (empty) state, scratch and
  * counters, for a worker thread: map_ref and topic_fn are the map and the
  * sink's topic function in the worker's Lua state L (or LUA_NOREF). Its
  * sink is NULL: workers never emit. */
-ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, int topic_fn, char *err);
+ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, int topic_fn, ls_err *err);
 /* Adds a clone's batch counters and observed event times into q. */
 void ls_query_add_partial(ls_query *q, const ls_query *part);
 
@@ -201,7 +201,7 @@ void ls_query_shape(const ls_query *q, ls_buf *out);
 /* With a source schema, a query without a map may name only declared
  * columns: -1 + err naming the first other one (and the nearest declared
  * name). */
-int ls_query_check_schema(const ls_query *q, const ls_schema *schema, char *err);
+int ls_query_check_schema(const ls_query *q, const ls_schema *schema, ls_err *err);
 
 /* Runs one decoded record through the query: the Lua table at stack index
  * rec (queries with a map, or not projected) or the projected view. A
@@ -209,16 +209,16 @@ int ls_query_check_schema(const ls_query *q, const ls_schema *schema, char *err)
  * the reason, and is counted; returns -1 only when reject's output (or, for
  * a per-record query, the sink) failed. */
 int ls_query_process(ls_query *q, int rec, const ls_recview *view, const ls_origin *o,
-                     const char *payload, size_t n, const ls_reject *reject, char *err);
+                     const char *payload, size_t n, const ls_reject *reject, ls_err *err);
 
 /* Per-record queries: opens the sink for the batch's rows (written as they
  * come) before any record. -1 + err when the sink failed. */
-int ls_query_open_rows(ls_query *q, char *err);
+int ls_query_open_rows(ls_query *q, ls_err *err);
 
 /* Ends the batch: emits rows per output mode, evicts what the batch's
  * watermark passed, then folds the batch's event times into the watermark
  * for the next batch. -1 + err when the sink failed. */
-int ls_query_end_batch(ls_query *q, char *err);
+int ls_query_end_batch(ls_query *q, ls_err *err);
 
 /* True when the query would evict (or, in append mode, emit) if it ran a
  * batch now, without new data: Spark then runs a no-data batch. */

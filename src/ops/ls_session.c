@@ -140,7 +140,7 @@ static void merge_bucket(merge_ctx *c, bucket *b)
 }
 
 int ls_session_merge(ls_state *s, int session_col, int ngroups, const ls_agg_spec *aggs,
-                     int64_t batch_id, ls_session_result *r, char *err)
+                     int64_t batch_id, ls_session_result *r, ls_err *err)
 {
     memset(r, 0, sizeof *r);
     ls_hmap buckets;

@@ -41,6 +41,6 @@ typedef struct ls_session_result {
  * has a group updated in batch_id. The merged sessions are marked updated in
  * batch_id. -1 + err for a key that does not decode (corrupt state). */
 int ls_session_merge(ls_state *s, int session_col, int ngroups, const ls_agg_spec *aggs,
-                     int64_t batch_id, ls_session_result *r, char *err);
+                     int64_t batch_id, ls_session_result *r, ls_err *err);
 
 #endif

@@ -354,7 +354,7 @@ static int take(reader *r, void *out, size_t n)
     return 0;
 }
 
-int ls_state_load(ls_state *s, FILE *f, const char *path, char *err)
+int ls_state_load(ls_state *s, FILE *f, const char *path, ls_err *err)
 {
     ls_buf b;
     ls_buf_init(&b);

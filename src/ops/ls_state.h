@@ -108,7 +108,7 @@ void ls_state_clear(ls_state *s);
 int ls_state_save(const ls_state *s, FILE *f);
 /* Loads into an empty state with the same nagg. -1 + err (naming path)
  * for a truncated, corrupt or incompatible snapshot. */
-int ls_state_load(ls_state *s, FILE *f, const char *path, char *err);
+int ls_state_load(ls_state *s, FILE *f, const char *path, ls_err *err);
 
 /* Memory held by the state: groups plus hash indexes. */
 size_t ls_state_memory(const ls_state *s);

@@ -43,7 +43,7 @@ static int col_index(ls_table *t, const char *name, int add)
     return (int)t->ncols++;
 }
 
-ls_table *ls_table_load(const char *path, const char *key, char *err)
+ls_table *ls_table_load(const char *path, const char *key, ls_err *err)
 {
     ls_buf text;
     ls_buf_init(&text);

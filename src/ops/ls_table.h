@@ -30,7 +30,7 @@ typedef struct ls_table_row {
 /* Loads path; returns NULL and fills err (naming the file) on failure:
  * unreadable file, invalid JSON, not an array of objects, missing or
  * duplicate key. */
-ls_table *ls_table_load(const char *path, const char *key, char *err);
+ls_table *ls_table_load(const char *path, const char *key, ls_err *err);
 void ls_table_free(ls_table *t);
 /* Column index by name, or -1. */
 int ls_table_col(const ls_table *t, const char *name);

@@ -63,7 +63,7 @@ static int fsync_dir(const char *path)
 }
 
 /* Writes via a temporary file, fsync and rename: all or nothing. */
-static int write_atomic(const char *path, const char *data, size_t len, char *err)
+static int write_atomic(const char *path, const char *data, size_t len, ls_err *err)
 {
     ls_buf tmp;
     ls_buf_init(&tmp);
@@ -87,13 +87,13 @@ static int write_atomic(const char *path, const char *data, size_t len, char *er
     return ok ? 0 : -1;
 }
 
-static yajl_val read_json(const char *path, char *err)
+static yajl_val read_json(const char *path, ls_err *err)
 {
     ls_buf b;
     ls_buf_init(&b);
-    char why[LS_ERRLEN];
-    if (ls_read_file(path, &b, why)) {
-        ls_seterr(err, "checkpoint: cannot read %s", why);
+    ls_err why;
+    if (ls_read_file(path, &b, &why)) {
+        ls_seterr(err, "checkpoint: cannot read %s", why.msg);
         ls_buf_free(&b);
         return NULL;
     }
@@ -233,7 +233,7 @@ static void gen_files(yajl_gen g, const ls_checkpoint *cp)
     yajl_gen_map_close(g);
 }
 
-static int write_gen(yajl_gen g, const char *path, char *err)
+static int write_gen(yajl_gen g, const char *path, ls_err *err)
 {
     const unsigned char *p;
     size_t len;
@@ -244,7 +244,7 @@ static int write_gen(yajl_gen g, const char *path, char *err)
 }
 
 /* Cuts the output files back to the lengths an entry recorded. */
-static int restore_files(yajl_val entry, const char *path, char *err)
+static int restore_files(yajl_val entry, const char *path, ls_err *err)
 {
     yajl_val files = field(entry, "files");
     if (!files || !YAJL_IS_OBJECT(files)) {
@@ -268,7 +268,7 @@ static int restore_files(yajl_val entry, const char *path, char *err)
 
 /* Calls fn(source, topic, partition, offset) for each recorded position. */
 static int each_offset(ls_plan *pl, yajl_val entry, const char *path,
-                       void (*fn)(ls_source *, const char *, int32_t, int64_t), char *err)
+                       void (*fn)(ls_source *, const char *, int32_t, int64_t), ls_err *err)
 {
     yajl_val srcs = field(entry, "sources");
     if (!srcs || !YAJL_IS_ARRAY(srcs) || YAJL_GET_ARRAY(srcs)->len != pl->nsources) {
@@ -295,7 +295,7 @@ bad:
 
 /* ---- open / recover ----------------------------------------------------- */
 
-static int check_metadata(ls_checkpoint *cp, ls_plan *pl, char *err)
+static int check_metadata(ls_checkpoint *cp, ls_plan *pl, ls_err *err)
 {
     ls_buf p;
     ls_buf_init(&p);
@@ -367,7 +367,7 @@ static void set_resume(ls_source *s, const char *topic, int32_t part, int64_t of
     ls_source_resume_at(s, topic, part, off);
 }
 
-static int restore_commit(ls_checkpoint *cp, ls_plan *pl, int64_t c, char *err)
+static int restore_commit(ls_checkpoint *cp, ls_plan *pl, int64_t c, ls_err *err)
 {
     ls_buf p;
     ls_buf_init(&p);
@@ -418,7 +418,7 @@ out:
 /* DIR/lock, flock'ed for the run's lifetime (the kernel releases it when
  * the process ends, kill -9 included), holding the pid of the run that has
  * it. A second run on the same directory is refused, naming that pid. */
-int ls_checkpoint_lock(const char *dir, char *err)
+int ls_checkpoint_lock(const char *dir, ls_err *err)
 {
     if (ls_mkdirs(dir, err)) return -1;
     ls_buf p;
@@ -458,7 +458,7 @@ int ls_checkpoint_lock(const char *dir, char *err)
     return fd;
 }
 
-ls_checkpoint *ls_checkpoint_open(const char *dir, int lock_fd, ls_plan *pl, char *err)
+ls_checkpoint *ls_checkpoint_open(const char *dir, int lock_fd, ls_plan *pl, ls_err *err)
 {
     ls_checkpoint *cp = ls_xcalloc(1, sizeof *cp);
     cp->dir = ls_xstrdup(dir);
@@ -510,15 +510,15 @@ static void set_replay(ls_source *s, const char *topic, int32_t part, int64_t of
 void ls_checkpoint_apply_replay(ls_checkpoint *cp, ls_plan *pl)
 {
     if (!cp->replay) return;
-    char err[LS_ERRLEN];
-    if (each_offset(pl, cp->replay_offsets, "offsets", set_replay, err) == 0)
+    ls_err err;
+    if (each_offset(pl, cp->replay_offsets, "offsets", set_replay, &err) == 0)
         ls_log("checkpoint: replaying batch %lld over the offsets it recorded",
                (long long)cp->next_batch);
 }
 
 /* ---- per batch ---------------------------------------------------------- */
 
-int ls_checkpoint_wal(ls_checkpoint *cp, ls_plan *pl, int64_t batch, char *err)
+int ls_checkpoint_wal(ls_checkpoint *cp, ls_plan *pl, int64_t batch, ls_err *err)
 {
     if (cp->replay && batch == cp->next_batch) return 0; /* its entry is already there */
     yajl_gen g = yajl_gen_alloc(NULL);
@@ -554,7 +554,7 @@ static void prune(ls_checkpoint *cp, ls_plan *pl, int64_t batch)
     ls_buf_free(&p);
 }
 
-int ls_checkpoint_commit(ls_checkpoint *cp, ls_plan *pl, int64_t batch, char *err)
+int ls_checkpoint_commit(ls_checkpoint *cp, ls_plan *pl, int64_t batch, ls_err *err)
 {
     ls_buf p;
     ls_buf_init(&p);

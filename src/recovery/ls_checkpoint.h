@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "ls_util.h"
 
 struct ls_plan;
 
@@ -42,13 +43,13 @@ int ls_checkpoint_replaying(const ls_checkpoint *c);
  * -1 + err (another run has it: err names its pid). Taken before anything
  * of the run touches the disk (its sinks' files), so a refused second run
  * leaves no trace. */
-int ls_checkpoint_lock(const char *dir, char *err);
+int ls_checkpoint_lock(const char *dir, ls_err *err);
 /* Opens or creates dir for engine e (compiled, sources not yet open),
  * given its lock (ls_checkpoint_lock; the checkpoint owns it from here,
  * also when opening fails): checks compatibility, restores state and
  * watermarks, sets the sources' resume offsets and truncates output files.
  * NULL + err naming the file. */
-ls_checkpoint *ls_checkpoint_open(const char *dir, int lock_fd, struct ls_plan *pl, char *err);
+ls_checkpoint *ls_checkpoint_open(const char *dir, int lock_fd, struct ls_plan *pl, ls_err *err);
 /* The plan's sinks and dead-letter output (new ones after a reload): their
  * lengths are what the next batch's entry records. (The engine makes them
  * sync at each batch's end when it checkpoints.) */
@@ -56,9 +57,9 @@ void ls_checkpoint_adopt(ls_checkpoint *cp, struct ls_plan *pl);
 /* After the sources are open: limits the first batch when replaying. */
 void ls_checkpoint_apply_replay(ls_checkpoint *cp, struct ls_plan *pl);
 /* The write-ahead entry of batch N (before the sinks write). */
-int ls_checkpoint_wal(ls_checkpoint *cp, struct ls_plan *pl, int64_t batch, char *err);
+int ls_checkpoint_wal(ls_checkpoint *cp, struct ls_plan *pl, int64_t batch, ls_err *err);
 /* Snapshots and the commit record of batch N (after the sinks wrote). */
-int ls_checkpoint_commit(ls_checkpoint *cp, struct ls_plan *pl, int64_t batch, char *err);
+int ls_checkpoint_commit(ls_checkpoint *cp, struct ls_plan *pl, int64_t batch, ls_err *err);
 void ls_checkpoint_free(ls_checkpoint *cp);
 
 #endif

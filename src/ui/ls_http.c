@@ -132,7 +132,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return rc;
 }
 
-ls_http *ls_http_start(const char *spec, ls_monitor *m, char *err)
+ls_http *ls_http_start(const char *spec, ls_monitor *m, ls_err *err)
 {
     char host[64] = "127.0.0.1";
     const char *colon = strrchr(spec, ':');

@@ -108,7 +108,7 @@ int ls_read_stream(FILE *f, ls_buf *b)
     return ferror(f) ? -1 : 0;
 }
 
-int ls_read_file(const char *path, ls_buf *b, char *err)
+int ls_read_file(const char *path, ls_buf *b, ls_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -121,13 +121,29 @@ int ls_read_file(const char *path, ls_buf *b, char *err)
     return rc;
 }
 
-void ls_seterr(char *err, const char *fmt, ...)
+void ls_seterr(ls_err *err, const char *fmt, ...)
 {
     if (!err) return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, LS_ERRLEN, fmt, ap);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
+}
+
+void ls_err_prefix(ls_err *err, const char *prefix)
+{
+    if (!err) return;
+    size_t cap = sizeof err->msg - 1, pl = strlen(prefix), ml = strnlen(err->msg, cap);
+    if (pl + 2 >= cap) {
+        snprintf(err->msg, sizeof err->msg, "%s", prefix);
+        return;
+    }
+    if (pl + 2 + ml > cap) ml = cap - pl - 2;
+    memmove(err->msg + pl + 2, err->msg, ml);
+    memcpy(err->msg, prefix, pl);
+    err->msg[pl] = ':';
+    err->msg[pl + 1] = ' ';
+    err->msg[pl + 2 + ml] = '\0';
 }
 
 int64_t ls_now_ms(void)
@@ -262,7 +278,7 @@ const char *ls_nearest(const char *word, const char *const *cands, size_t n)
     return best_d <= limit ? best : NULL;
 }
 
-int ls_mkdirs(const char *dir, char *err)
+int ls_mkdirs(const char *dir, ls_err *err)
 {
     char *p = ls_xstrdup(dir);
     for (char *s = p + 1; *s; s++) {

@@ -11,6 +11,18 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+/* Error text: modules report failures by filling a caller-owned buffer. */
+#define LS_ERRLEN 512
+
+/* An error message that carries its size in its type: a function that can
+ * fail takes `ls_err *err`, fills it (ls_seterr) and returns -1 or NULL;
+ * the caller owns the buffer (usually on its stack) and prints err.msg.
+ * librdkafka passes errstr with errstr_size for the same reason; here the
+ * compiler checks it, so no function can be handed a shorter buffer. */
+typedef struct ls_err {
+    char msg[LS_ERRLEN];
+} ls_err;
+
 void *ls_xmalloc(size_t n);
 void *ls_xcalloc(size_t n, size_t size);
 void *ls_xrealloc(void *p, size_t n);
@@ -38,15 +50,14 @@ void ls_buf_printf(ls_buf *b, const char *fmt, ...)
 int ls_read_stream(FILE *f, ls_buf *b);
 /* Reads the whole file at path into b (NUL-terminated). -1 + err
  * ("path: reason") when it cannot be opened or read. */
-int ls_read_file(const char *path, ls_buf *b, char *err);
-
-/* Error text: modules report failures by filling a caller-owned buffer. */
-#define LS_ERRLEN 512
+int ls_read_file(const char *path, ls_buf *b, ls_err *err);
 
 /* The deepest JSON nesting any decoder or encoder of the engine accepts. */
 #define LS_JSON_MAX_DEPTH 128
-void ls_seterr(char *err, const char *fmt, ...)
+void ls_seterr(ls_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* err becomes "prefix: " followed by what it said (cut to fit). */
+void ls_err_prefix(ls_err *err, const char *prefix);
 
 /* Monotonic and wall clocks in milliseconds / microseconds. */
 int64_t ls_now_ms(void);      /* wall clock, epoch ms */
@@ -61,7 +72,7 @@ void ls_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The length of the valid UTF-8 sequence at s (1 to 4), 0 when none starts there. */
 size_t ls_utf8_seq_len(const unsigned char *s, size_t n);
 /* Creates dir and its parents (mkdir -p). Returns 0 or -1 with err. */
-int ls_mkdirs(const char *dir, char *err);
+int ls_mkdirs(const char *dir, ls_err *err);
 
 /* True when s[0..n) is valid UTF-8. */
 int ls_utf8_valid(const char *s, size_t n);

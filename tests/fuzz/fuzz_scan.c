@@ -13,8 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < 4; i++) ls_fieldset_add(fs, fields[i]);
     ls_recview v;
     ls_recview_init(&v, fs->n);
-    char err[LS_ERRLEN];
-    ls_json_scan((const char *)data, size, fs, &v, err);
+    ls_err err;
+    ls_json_scan((const char *)data, size, fs, &v, &err);
     ls_recview_free(&v);
     ls_fieldset_free(fs);
     return 0;

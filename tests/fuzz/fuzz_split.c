@@ -15,8 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     ls_splitter s;
     ls_splitter_init(&s, f);
-    char err[LS_ERRLEN];
-    while (ls_splitter_next(&s, err) > 0) {
+    ls_err err;
+    while (ls_splitter_next(&s, &err) > 0) {
     }
     ls_splitter_free(&s);
     fclose(f);

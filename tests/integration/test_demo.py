@@ -221,8 +221,11 @@ def test_ctrl_c_stops_everything_with_a_summary(broker, tmp_path):
     # and whatever it runs in the foreground at that moment (sleep, python). Signalling the
     # shell alone is not what a person does, and bash may then ignore it when its
     # foreground child exits normally (wait-and-cooperative-exit).
+    # A runner started in the background (nohup ... &) hands SIGINT down ignored, and a shell
+    # cannot trap a signal ignored at its entry: give the demo the disposition a terminal gives.
     p = subprocess.Popen([DEMO, "50000"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         text=True, stdin=subprocess.DEVNULL, start_new_session=True)
+                         text=True, stdin=subprocess.DEVNULL, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     second_batch = threading.Event()
 

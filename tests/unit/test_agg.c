@@ -12,8 +12,8 @@ static ls_value run(ls_agg_fn fn, const ls_value *vals, size_t n)
 {
     ls_acc a;
     ls_acc_init(&a);
-    char err[LS_ERRLEN];
-    for (size_t i = 0; i < n; i++) ck_assert_int_eq(ls_acc_update(&a, fn, &vals[i], err), 0);
+    ls_err err;
+    for (size_t i = 0; i < n; i++) ck_assert_int_eq(ls_acc_update(&a, fn, &vals[i], &err), 0);
     return ls_acc_result(&a, fn);
 }
 
@@ -204,13 +204,13 @@ START_TEST(agg_non_number)
         for (int b = 0; b < 2; b++) {
             ls_acc a;
             ls_acc_init(&a);
-            char err[LS_ERRLEN] = "";
+            ls_err err = { "" };
             ls_value one = ls_int(1);
-            ck_assert_int_eq(ls_acc_update(&a, fns[f], &one, err), 0);
-            ck_assert_int_eq(ls_acc_update(&a, fns[f], &bad[b], err), -1);
+            ck_assert_int_eq(ls_acc_update(&a, fns[f], &one, &err), 0);
+            ck_assert_int_eq(ls_acc_update(&a, fns[f], &bad[b], &err), -1);
             char want[64];
             snprintf(want, sizeof want, "%s: value is not a number", ls_agg_fn_name(fns[f]));
-            ck_assert_str_eq(err, want);
+            ck_assert_str_eq(err.msg, want);
             /* the accumulator is unchanged */
             ck_assert_int_eq(a.n, 1);
             ls_value r = ls_acc_result(&a, fns[f]);

@@ -101,7 +101,7 @@ static void subst(ls_buf *out, const char *text, const variant *v)
 }
 
 /* Compiles the script variant with --checkpoint DIR/cp (unless cp is NULL). */
-static ls_engine *engine(const variant *v, const char *cp, char *err)
+static ls_engine *engine(const variant *v, const char *cp, ls_err *err)
 {
     ls_buf text;
     ls_buf_init(&text);
@@ -113,7 +113,7 @@ static ls_engine *engine(const variant *v, const char *cp, char *err)
     o.script = path;
     o.quiet = 1;
     o.checkpoint = cp;
-    err[0] = '\0';
+    err->msg[0] = '\0';
     ls_engine *e = ls_engine_new(&o, err);
     free(path);
     return e;
@@ -121,9 +121,9 @@ static ls_engine *engine(const variant *v, const char *cp, char *err)
 
 static ls_engine *engine_ok(const variant *v)
 {
-    char err[LS_ERRLEN];
-    ls_engine *e = engine(v, at("cp"), err);
-    ck_assert_msg(e != NULL, "ls_engine_new: %s", err);
+    ls_err err;
+    ls_engine *e = engine(v, at("cp"), &err);
+    ck_assert_msg(e != NULL, "ls_engine_new: %s", err.msg);
     ck_assert_ptr_nonnull(ls_engine_checkpoint(e));
     return e;
 }
@@ -134,7 +134,7 @@ static ls_engine *engine_ok(const variant *v)
  * query, the write-ahead entry, the sinks, the dead letters, the commit. */
 static void run_batch(ls_engine *e, int64_t batch, const char *const *recs, size_t n, int commit)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ls_recview view;
     ls_fieldset *fs = ls_engine_decode_plan(e, 0)->fields;
     ls_recview_init(&view, fs->n);
@@ -142,16 +142,16 @@ static void run_batch(ls_engine *e, int64_t batch, const char *const *recs, size
     for (size_t r = 0; r < n; r++) {
         ls_origin o = { .topic = "events", .partition = 0, .offset = (int64_t)r, .timestamp = -1, .timestamp_type = -1 };
         size_t len = strlen(recs[r]);
-        ck_assert_msg(ls_json_scan(recs[r], len, fs, &view, err) == 0, "%s", err);
+        ck_assert_msg(ls_json_scan(recs[r], len, fs, &view, &err) == 0, "%s", err.msg);
         for (size_t i = 0; i < ls_engine_plan(e)->nqueries; i++)
-            ck_assert_int_eq(ls_query_process(ls_engine_plan(e)->queries[i], 0, &view, &o, recs[r], len, ls_reject_to(ls_engine_plan(e)->dl), err), 0);
+            ck_assert_int_eq(ls_query_process(ls_engine_plan(e)->queries[i], 0, &view, &o, recs[r], len, ls_reject_to(ls_engine_plan(e)->dl), &err), 0);
     }
     ls_recview_free(&view);
-    ck_assert_msg(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), batch, err) == 0, "wal: %s", err);
+    ck_assert_msg(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), batch, &err) == 0, "wal: %s", err.msg);
     for (size_t i = 0; i < ls_engine_plan(e)->nqueries; i++)
-        ck_assert_msg(ls_query_end_batch(ls_engine_plan(e)->queries[i], err) == 0, "%s", err);
-    ck_assert_msg(ls_deadletter_flush(ls_engine_plan(e)->dl, err) == 0, "%s", err);
-    if (commit) ck_assert_msg(ls_checkpoint_commit(ls_engine_checkpoint(e), ls_engine_plan(e), batch, err) == 0, "commit: %s", err);
+        ck_assert_msg(ls_query_end_batch(ls_engine_plan(e)->queries[i], &err) == 0, "%s", err.msg);
+    ck_assert_msg(ls_deadletter_flush(ls_engine_plan(e)->dl, &err) == 0, "%s", err.msg);
+    if (commit) ck_assert_msg(ls_checkpoint_commit(ls_engine_checkpoint(e), ls_engine_plan(e), batch, &err) == 0, "commit: %s", err.msg);
 }
 
 static const char *const B0[] = {
@@ -259,20 +259,20 @@ START_TEST(checkpoint_dir_from_script)
 {
     variant v = BASE;
     v.extra = "ls.checkpoint('DIR/from_script')";
-    char err[LS_ERRLEN];
-    ls_engine *e = engine(&v, NULL, err);
-    ck_assert_msg(e != NULL, "%s", err);
+    ls_err err;
+    ls_engine *e = engine(&v, NULL, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
     ck_assert_ptr_nonnull(ls_engine_checkpoint(e));
     ck_assert(file_exists("from_script/metadata"));
     ls_engine_free(e);
     /* --checkpoint overrides the script's */
-    e = engine(&v, at("cp"), err);
-    ck_assert_msg(e != NULL, "%s", err);
+    e = engine(&v, at("cp"), &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
     ck_assert(file_exists("cp/metadata"));
     ls_engine_free(e);
     /* no checkpoint at all */
-    e = engine(&BASE, NULL, err);
-    ck_assert_msg(e != NULL, "%s", err);
+    e = engine(&BASE, NULL, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
     ck_assert_ptr_null(ls_engine_checkpoint(e));
     ck_assert_int_eq(ls_query_declared(ls_engine_plan(e)->queries[0])->sink->sync, 0);
     ls_engine_free(e);
@@ -286,7 +286,7 @@ START_TEST(checkpoint_changed_declaration_refused)
     ls_engine *e = engine_ok(&BASE);
     run_batch(e, 0, B0, N(B0), 1);
     ls_engine_free(e);
-    char err[LS_ERRLEN];
+    ls_err err;
     variant changes[4];
     for (int i = 0; i < 4; i++) changes[i] = BASE;
     changes[0].group = "v";        /* grouping */
@@ -294,11 +294,11 @@ START_TEST(checkpoint_changed_declaration_refused)
     changes[2].topic = "other";    /* source */
     changes[3].extra = "ls.query 'third' { from = src, group_by = { 'station' }, sink = ls.jsonl_sink('DIR/out') }";
     for (int i = 0; i < 4; i++) {
-        e = engine(&changes[i], at("cp"), err);
+        e = engine(&changes[i], at("cp"), &err);
         ck_assert_msg(e == NULL, "change %d accepted", i);
-        ck_assert_msg(strstr(err, at("cp/metadata")) != NULL, "change %d: %s", i, err);
-        if (i < 3) ck_assert_msg(strstr(err, "per_window") != NULL, "change %d: %s", i, err);
-        else ck_assert_msg(strstr(err, "3 queries") || strstr(err, "this one has 3"), "%s", err);
+        ck_assert_msg(strstr(err.msg, at("cp/metadata")) != NULL, "change %d: %s", i, err.msg);
+        if (i < 3) ck_assert_msg(strstr(err.msg, "per_window") != NULL, "change %d: %s", i, err.msg);
+        else ck_assert_msg(strstr(err.msg, "3 queries") || strstr(err.msg, "this one has 3"), "%s", err.msg);
     }
     /* the refused runs left the checkpoint as it was */
     ck_assert(file_exists("cp/commits/0"));
@@ -306,8 +306,8 @@ START_TEST(checkpoint_changed_declaration_refused)
     variant ok = BASE;
     ok.trigger = "5 seconds";
     ok.parts = "11";
-    e = engine(&ok, at("cp"), err);
-    ck_assert_msg(e != NULL, "%s", err);
+    e = engine(&ok, at("cp"), &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
     ck_assert_int_eq(ls_checkpoint_next_batch(ls_engine_checkpoint(e)), 1);
     ck_assert_int_eq(ls_state_nparts(ls_query_state(ls_engine_plan(e)->queries[0])), 11);
     ls_engine_free(e);
@@ -318,14 +318,14 @@ START_TEST(checkpoint_corrupt_metadata)
 {
     ls_engine *e = engine_ok(&BASE);
     ls_engine_free(e);
-    char err[LS_ERRLEN];
+    ls_err err;
     const char *bad[] = { "{\"version\":1,\"quer", "[]", "{\"version\":1}",
                           "{\"queries\":[{\"name\":1,\"signature\":2},{}]}" };
     for (int i = 0; i < 4; i++) {
         free(th_write_file(dir, "cp/metadata", bad[i], strlen(bad[i])));
-        e = engine(&BASE, at("cp"), err);
+        e = engine(&BASE, at("cp"), &err);
         ck_assert_msg(e == NULL, "metadata %d accepted", i);
-        ck_assert_msg(strstr(err, at("cp/metadata")) != NULL, "%d: %s", i, err);
+        ck_assert_msg(strstr(err.msg, at("cp/metadata")) != NULL, "%d: %s", i, err.msg);
     }
 }
 END_TEST
@@ -352,8 +352,8 @@ START_TEST(checkpoint_wal_and_commit_files)
     ck_assert_int_eq(YAJL_GET_INTEGER(len), 0);
     yajl_tree_free(wal);
 
-    char err[LS_ERRLEN];
-    ck_assert_msg(ls_checkpoint_commit(ls_engine_checkpoint(e), ls_engine_plan(e), 0, err) == 0, "%s", err);
+    ls_err err;
+    ck_assert_msg(ls_checkpoint_commit(ls_engine_checkpoint(e), ls_engine_plan(e), 0, &err) == 0, "%s", err.msg);
     ck_assert(file_exists("cp/commits/0"));
     ck_assert(file_exists("cp/state/per_window/0"));
     ck_assert(file_exists("cp/state/totals/0"));
@@ -382,7 +382,7 @@ START_TEST(checkpoint_wal_and_commit_files)
     /* the state snapshot is the query's state */
     FILE *f = fopen(at("cp/state/per_window/0"), "rb");
     ls_state *s = ls_state_new(1, (int)ls_query_declared(ls_engine_plan(e)->queries[0])->naggs);
-    ck_assert_msg(ls_state_load(s, f, "x", err) == 0, "%s", err);
+    ck_assert_msg(ls_state_load(s, f, "x", &err) == 0, "%s", err.msg);
     fclose(f);
     assert_same_groups(ls_query_state(ls_engine_plan(e)->queries[0]), s);
     ls_state_free(s);
@@ -425,8 +425,8 @@ START_TEST(checkpoint_offsets_recorded_and_restored)
     src->parts = calloc(2, sizeof *src->parts);
     src->parts[0] = (ls_source_part){ .topic = strdup("events"), .partition = 0, .next = 42, .batch_end = 42, .bound = -1, .batch_start = 40, .resume = -1, .fixed_end = -1 };
     src->parts[1] = (ls_source_part){ .topic = strdup("events"), .partition = 1, .next = 7, .batch_end = 7, .bound = -1, .batch_start = 7, .resume = -1, .fixed_end = -1 };
-    char err[LS_ERRLEN];
-    ck_assert_msg(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), 0, err) == 0, "%s", err);
+    ls_err err;
+    ck_assert_msg(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), 0, &err) == 0, "%s", err.msg);
     char *text = th_read_file(at("cp/offsets/0"), NULL);
     ck_assert_msg(strstr(text, "\"sources\":[[[\"events\",0,42],[\"events\",1,7]]]") != NULL, "%s", text);
     free(text);
@@ -444,7 +444,7 @@ START_TEST(checkpoint_offsets_recorded_and_restored)
     /* the entry of batch 1 holds its planned ends */
     src->parts[0].batch_end = 50;
     src->parts[1].batch_end = 9;
-    ck_assert_msg(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), 1, err) == 0, "%s", err);
+    ck_assert_msg(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), 1, &err) == 0, "%s", err.msg);
     ls_engine_free(e);
 
     e = engine_ok(&BASE);
@@ -466,13 +466,13 @@ START_TEST(checkpoint_offsets_recorded_and_restored)
     ck_assert_int_eq(src->parts[0].fixed_end, 50);
     ck_assert_int_eq(src->parts[1].fixed_end, 9);
     /* the replayed batch is planned with exactly those ends, without asking Kafka */
-    ck_assert_int_eq(ls_source_plan(src, 1, err), (50 - 42) + (9 - 7));
+    ck_assert_int_eq(ls_source_plan(src, 1, &err), (50 - 42) + (9 - 7));
     ck_assert_int_eq(src->parts[0].batch_end, 50);
     ck_assert_int_eq(src->parts[1].batch_end, 9);
     ck_assert_int_eq(src->parts[0].fixed_end, -1);
     /* replaying batch 1 does not rewrite its entry */
     long size = file_size("cp/offsets/1");
-    ck_assert_msg(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), 1, err) == 0, "%s", err);
+    ck_assert_msg(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), 1, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(file_size("cp/offsets/1"), size);
     /* (the sources are freed with the engine; the consumer was never created) */
     ls_engine_free(e);
@@ -480,14 +480,14 @@ START_TEST(checkpoint_offsets_recorded_and_restored)
     /* a commit with malformed offsets is refused, naming it */
     const char *bad = "{\"batchId\":0,\"sources\":[[[\"events\",\"zero\",42]]],\"files\":{}}";
     free(th_write_file(dir, "cp/commits/0", bad, strlen(bad)));
-    e = engine(&BASE, at("cp"), err);
+    e = engine(&BASE, at("cp"), &err);
     ck_assert_ptr_null(e);
-    ck_assert_msg(strstr(err, at("cp/commits/0")) && strstr(err, "offsets"), "%s", err);
+    ck_assert_msg(strstr(err.msg, at("cp/commits/0")) && strstr(err.msg, "offsets"), "%s", err.msg);
     const char *two = "{\"batchId\":0,\"sources\":[[],[]],\"files\":{}}";
     free(th_write_file(dir, "cp/commits/0", two, strlen(two)));
-    e = engine(&BASE, at("cp"), err);
+    e = engine(&BASE, at("cp"), &err);
     ck_assert_ptr_null(e);
-    ck_assert_msg(strstr(err, at("cp/commits/0")) && strstr(err, "sources"), "%s", err);
+    ck_assert_msg(strstr(err.msg, at("cp/commits/0")) && strstr(err.msg, "sources"), "%s", err.msg);
 }
 END_TEST
 
@@ -540,8 +540,8 @@ START_TEST(checkpoint_restore_after_commit)
     FILE *f = tmpfile();
     fwrite(before, 1, n1, f);
     rewind(f);
-    char err[LS_ERRLEN];
-    ck_assert_msg(ls_state_load(s1, f, "before", err) == 0, "%s", err);
+    ls_err err;
+    ck_assert_msg(ls_state_load(s1, f, "before", &err) == 0, "%s", err.msg);
     fclose(f);
     assert_same_groups(s1, ls_query_state(ls_engine_plan(e)->queries[0]));
     assert_same_groups(ls_query_state(ls_engine_plan(e)->queries[0]), s1);
@@ -575,7 +575,7 @@ START_TEST(checkpoint_restore_after_commit)
         f = tmpfile();
         fwrite(ref_state[q], 1, nref[q], f);
         rewind(f);
-        ck_assert_msg(ls_state_load(r, f, "ref", err) == 0, "%s", err);
+        ck_assert_msg(ls_state_load(r, f, "ref", &err) == 0, "%s", err.msg);
         fclose(f);
         assert_same_groups(r, ls_query_state(ls_engine_plan(e)->queries[q]));
         ls_state_free(r);
@@ -597,7 +597,7 @@ START_TEST(checkpoint_corrupt_files_named)
     run_batch(e, 0, B0, N(B0), 1);
     run_batch(e, 1, B1, N(B1), 1);
     ls_engine_free(e);
-    char err[LS_ERRLEN];
+    ls_err err;
     size_t n;
     char *commit = th_read_file(at("cp/commits/1"), &n);
     size_t nsnap;
@@ -605,46 +605,46 @@ START_TEST(checkpoint_corrupt_files_named)
 
     /* a commit record cut in half / garbage */
     free(th_write_file(dir, "cp/commits/1", commit, n / 2));
-    e = engine(&BASE, at("cp"), err);
+    e = engine(&BASE, at("cp"), &err);
     ck_assert_ptr_null(e);
-    ck_assert_msg(strstr(err, at("cp/commits/1")) && strstr(err, "corrupt"), "%s", err);
+    ck_assert_msg(strstr(err.msg, at("cp/commits/1")) && strstr(err.msg, "corrupt"), "%s", err.msg);
     free(th_write_file(dir, "cp/commits/1", "\x01\x02garbage", 9));
-    e = engine(&BASE, at("cp"), err);
+    e = engine(&BASE, at("cp"), &err);
     ck_assert_ptr_null(e);
-    ck_assert_msg(strstr(err, at("cp/commits/1")) != NULL, "%s", err);
+    ck_assert_msg(strstr(err.msg, at("cp/commits/1")) != NULL, "%s", err.msg);
     free(th_write_file(dir, "cp/commits/1", "", 0));
-    e = engine(&BASE, at("cp"), err);
+    e = engine(&BASE, at("cp"), &err);
     ck_assert_ptr_null(e);
-    ck_assert_msg(strstr(err, at("cp/commits/1")) != NULL, "%s", err);
+    ck_assert_msg(strstr(err.msg, at("cp/commits/1")) != NULL, "%s", err.msg);
     free(th_write_file(dir, "cp/commits/1", commit, n));
 
     /* a truncated state snapshot */
     free(th_write_file(dir, "cp/state/per_window/1", snap, nsnap - 9));
-    e = engine(&BASE, at("cp"), err);
+    e = engine(&BASE, at("cp"), &err);
     ck_assert_ptr_null(e);
-    ck_assert_msg(strstr(err, at("cp/state/per_window/1")) && strstr(err, "truncated"), "%s", err);
+    ck_assert_msg(strstr(err.msg, at("cp/state/per_window/1")) && strstr(err.msg, "truncated"), "%s", err.msg);
     /* one corrupt byte in it */
     snap[nsnap / 2] ^= 0x40;
     free(th_write_file(dir, "cp/state/per_window/1", snap, nsnap));
-    e = engine(&BASE, at("cp"), err);
+    e = engine(&BASE, at("cp"), &err);
     ck_assert_ptr_null(e);
-    ck_assert_msg(strstr(err, at("cp/state/per_window/1")) && strstr(err, "corrupt"), "%s", err);
+    ck_assert_msg(strstr(err.msg, at("cp/state/per_window/1")) && strstr(err.msg, "corrupt"), "%s", err.msg);
     /* a missing one */
     unlink(at("cp/state/per_window/1"));
-    e = engine(&BASE, at("cp"), err);
+    e = engine(&BASE, at("cp"), &err);
     ck_assert_ptr_null(e);
-    ck_assert_msg(strstr(err, at("cp/state/per_window/1")) && strstr(err, "missing"), "%s", err);
+    ck_assert_msg(strstr(err.msg, at("cp/state/per_window/1")) && strstr(err.msg, "missing"), "%s", err.msg);
     snap[nsnap / 2] ^= 0x40;
     free(th_write_file(dir, "cp/state/per_window/1", snap, nsnap));
     /* a damaged write-ahead entry of the next batch */
     free(th_write_file(dir, "cp/offsets/2", "{\"batchId\":2,", 13));
-    e = engine(&BASE, at("cp"), err);
+    e = engine(&BASE, at("cp"), &err);
     ck_assert_ptr_null(e);
-    ck_assert_msg(strstr(err, at("cp/offsets/2")) != NULL, "%s", err);
+    ck_assert_msg(strstr(err.msg, at("cp/offsets/2")) != NULL, "%s", err.msg);
     unlink(at("cp/offsets/2"));
     /* repaired: it opens again */
-    e = engine(&BASE, at("cp"), err);
-    ck_assert_msg(e != NULL, "%s", err);
+    e = engine(&BASE, at("cp"), &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
     ck_assert_int_eq(ls_checkpoint_next_batch(ls_engine_checkpoint(e)), 2);
     ls_engine_free(e);
     free(commit);
@@ -743,21 +743,21 @@ END_TEST
 START_TEST(checkpoint_write_errors_named)
 {
     ls_engine *e = engine_ok(&BASE);
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     run_batch(e, 0, B0, N(B0), 1);
     /* the state folder of a query replaced by a file */
     th_rmrf(at("cp/state/totals"));
     free(th_write_file(dir, "cp/state/totals", "x", 1));
-    ck_assert_msg(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), 1, err) == 0, "%s", err);
-    ck_assert_int_eq(ls_checkpoint_commit(ls_engine_checkpoint(e), ls_engine_plan(e), 1, err), -1);
-    ck_assert_msg(strstr(err, at("cp/state/totals/1")) != NULL, "%s", err);
+    ck_assert_msg(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), 1, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ls_checkpoint_commit(ls_engine_checkpoint(e), ls_engine_plan(e), 1, &err), -1);
+    ck_assert_msg(strstr(err.msg, at("cp/state/totals/1")) != NULL, "%s", err.msg);
     ck_assert(!file_exists("cp/commits/1"));
     ck_assert(file_exists("cp/commits/0"));
     /* the offsets folder replaced by a file */
     th_rmrf(at("cp/offsets"));
     free(th_write_file(dir, "cp/offsets", "x", 1));
-    ck_assert_int_eq(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), 2, err), -1);
-    ck_assert_msg(strstr(err, at("cp/offsets/2")) != NULL, "%s", err);
+    ck_assert_int_eq(ls_checkpoint_wal(ls_engine_checkpoint(e), ls_engine_plan(e), 2, &err), -1);
+    ck_assert_msg(strstr(err.msg, at("cp/offsets/2")) != NULL, "%s", err.msg);
     ls_engine_free(e);
     ls_checkpoint_free(NULL);
 }
@@ -820,13 +820,13 @@ START_TEST(checkpoint_second_run_refused)
     snprintf(want, sizeof want, "%ld\n", (long)getpid());
     ck_assert_str_eq(pid, want);
     free(pid);
-    char err[LS_ERRLEN];
-    ls_engine *e2 = engine(&BASE, at("cp"), err);
+    ls_err err;
+    ls_engine *e2 = engine(&BASE, at("cp"), &err);
     ck_assert_ptr_null(e2);
     char expect[LS_ERRLEN];
     snprintf(expect, sizeof expect, "checkpoint directory %s is in use by another luastream run "
              "(pid %ld)", at("cp"), (long)getpid());
-    ck_assert_msg(strstr(err, expect) != NULL, "%s", err);
+    ck_assert_msg(strstr(err.msg, expect) != NULL, "%s", err.msg);
     ls_engine_free(e);
     e = engine_ok(&BASE); /* released with the first run */
     ls_engine_free(e);

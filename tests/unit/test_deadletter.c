@@ -146,21 +146,21 @@ START_TEST(dl_file_writer_appends)
     size_t n = strlen(dir) + 64;
     char *path = malloc(n);
     snprintf(path, n, "%s/dl/sub/dead_letter.jsonl", dir); /* parents are created */
-    char err[LS_ERRLEN] = "";
-    ls_deadletter *d = ls_deadletter_file(path, err);
-    ck_assert_msg(d != NULL, "%s", err);
+    ls_err err = { "" };
+    ls_deadletter *d = ls_deadletter_file(path, &err);
+    ck_assert_msg(d != NULL, "%s", err.msg);
     ls_origin o = { .topic = "radio", .partition = 1, .offset = 10, .timestamp = -1, .timestamp_type = -1 };
-    ck_assert_int_eq(ls_deadletter_write(d, &o, "q", "first", "a", 1, err), 0);
+    ck_assert_int_eq(ls_deadletter_write(d, &o, "q", "first", "a", 1, &err), 0);
     o.offset = 11;
-    ck_assert_int_eq(ls_deadletter_write(d, &o, "q", "second", "\xff", 1, err), 0);
+    ck_assert_int_eq(ls_deadletter_write(d, &o, "q", "second", "\xff", 1, &err), 0);
     ck_assert_int_eq(d->count, 2);
-    ck_assert_int_eq(ls_deadletter_flush(d, err), 0);
+    ck_assert_int_eq(ls_deadletter_flush(d, &err), 0);
     ls_deadletter_free(d);
 
-    d = ls_deadletter_file(path, err);
-    ck_assert_msg(d != NULL, "%s", err);
+    d = ls_deadletter_file(path, &err);
+    ck_assert_msg(d != NULL, "%s", err.msg);
     o.offset = 12;
-    ck_assert_int_eq(ls_deadletter_write(d, &o, "q2", "third", "c", 1, err), 0);
+    ck_assert_int_eq(ls_deadletter_write(d, &o, "q2", "third", "c", 1, &err), 0);
     ck_assert_int_eq(d->count, 1);
     ls_deadletter_free(d); /* closing flushes too */
 
@@ -183,8 +183,8 @@ START_TEST(dl_file_writer_appends)
     size_t bn = strlen(dir) + 64;
     char *bad = malloc(bn);
     snprintf(bad, bn, "%s/dl", dir); /* a directory, not a file */
-    ck_assert_ptr_null(ls_deadletter_file(bad, err));
-    ck_assert_msg(strstr(err, "cannot open dead-letter file") != NULL, "got: %s", err);
+    ck_assert_ptr_null(ls_deadletter_file(bad, &err));
+    ck_assert_msg(strstr(err.msg, "cannot open dead-letter file") != NULL, "got: %s", err.msg);
     free(bad);
     free(path);
     th_rmrf(dir);

@@ -28,10 +28,10 @@ static char *run(const char *path, const char *progress, int parallelism)
     o.progress_path = progress;
     o.parallelism = parallelism;
     o.quiet = 1;
-    char err[LS_ERRLEN];
-    ls_engine *e = ls_engine_new(&o, err);
-    ck_assert_msg(e != NULL, "%s", err);
-    ck_assert_msg(ls_engine_run(e, err) == 0, "%s", err);
+    ls_err err;
+    ls_engine *e = ls_engine_new(&o, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    ck_assert_msg(ls_engine_run(e, &err) == 0, "%s", err.msg);
     ls_engine_free(e);
     return th_read_file(progress, NULL);
 }

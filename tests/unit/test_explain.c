@@ -54,7 +54,7 @@ static char *write_script(const char *script)
     return path;
 }
 
-static ls_engine *compile(const char *script, int explain, char *err)
+static ls_engine *compile(const char *script, int explain, ls_err *err)
 {
     char *path = write_script(script);
     ls_engine_opts o = { 0 };
@@ -137,10 +137,10 @@ static const char *JOB =
 
 START_TEST(explain_opens_nothing)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     double t0 = ls_mono_ms();
-    ls_engine *e = compile(JOB, 1, err);
-    ck_assert_msg(e != NULL, "%s", err);
+    ls_engine *e = compile(JOB, 1, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
     /* two Kafka sinks on a broker nobody listens on: a run waits 10 s for
      * them, explain makes no client at all */
     ck_assert_msg(ls_mono_ms() - t0 < 3000, "explain took %.0f ms", ls_mono_ms() - t0);
@@ -155,8 +155,8 @@ START_TEST(explain_opens_nothing)
     for (size_t i = 0; i < ls_engine_plan(e)->nqueries; i++)
         ck_assert_ptr_nonnull(ls_sink_plan_of(ls_query_declared(ls_engine_plan(e)->queries[i])->sink));
     /* an explain engine does not run */
-    ck_assert_int_eq(ls_engine_run(e, err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "explain"));
+    ck_assert_int_eq(ls_engine_run(e, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "explain"));
     ls_engine_free(e);
     ck_assert(!exists("out") && !exists("ckpt"));
 }
@@ -164,9 +164,9 @@ END_TEST
 
 START_TEST(explain_text_plan)
 {
-    char err[LS_ERRLEN] = "";
-    ls_engine *e = compile(JOB, 1, err);
-    ck_assert_msg(e != NULL, "%s", err);
+    ls_err err = { "" };
+    ls_engine *e = compile(JOB, 1, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
     char *t = plan_text(e);
     static const char *want[] = {
         "  trigger          every 2 seconds (2000 ms)\n",
@@ -219,9 +219,9 @@ END_TEST
 
 START_TEST(explain_json_plan)
 {
-    char err[LS_ERRLEN] = "";
-    ls_engine *e = compile(JOB, 1, err);
-    ck_assert_msg(e != NULL, "%s", err);
+    ls_err err = { "" };
+    ls_engine *e = compile(JOB, 1, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
     yajl_val v = plan_json(e);
     ck_assert_str_eq(YAJL_GET_STRING(get(v, "trigger", "kind", NULL)), "interval");
     ck_assert_int_eq(YAJL_GET_INTEGER(get(v, "trigger", "interval_ms", NULL)), 2000);
@@ -277,21 +277,22 @@ START_TEST(explain_script_errors_as_a_run)
         "syntax error\n",
     };
     for (size_t i = 0; i < sizeof scripts / sizeof *scripts; i++) {
-        char run_err[LS_ERRLEN] = "", ex_err[LS_ERRLEN] = "";
-        ls_engine *r = compile(scripts[i], 0, run_err);
-        ls_engine *x = compile(scripts[i], 1, ex_err);
+        ls_err run_err = { "" };
+        ls_err ex_err = { "" };
+        ls_engine *r = compile(scripts[i], 0, &run_err);
+        ls_engine *x = compile(scripts[i], 1, &ex_err);
         ck_assert_msg(r == NULL && x == NULL, "script %zu compiled", i);
-        ck_assert_str_eq(ex_err, run_err);
-        ck_assert_msg(strstr(ex_err, "job.lua:") != NULL, "%s", ex_err);
+        ck_assert_str_eq(ex_err.msg, run_err.msg);
+        ck_assert_msg(strstr(ex_err.msg, "job.lua:") != NULL, "%s", ex_err.msg);
     }
     /* a Kafka sink property librdkafka refuses: refused without a client */
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ls_engine *e = compile("local ls = require 'luastream'\n"
                            "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1' }\n"
                            "ls.query 'q' { from = s, sink = ls.kafka_sink { topic = 'o',\n"
-                           "  kafka = { ['linger.ms'] = 'soon' } } }\n", 1, err);
+                           "  kafka = { ['linger.ms'] = 'soon' } } }\n", 1, &err);
     ck_assert_ptr_null(e);
-    ck_assert_msg(strstr(err, "job.lua:3:") && strstr(err, "kafka property linger.ms"), "%s", err);
+    ck_assert_msg(strstr(err.msg, "job.lua:3:") && strstr(err.msg, "kafka property linger.ms"), "%s", err.msg);
 }
 END_TEST
 
@@ -299,15 +300,15 @@ END_TEST
  * source schema (the map's table holds the schema's columns only). */
 START_TEST(explain_topic_function_and_schema)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ls_engine *e = compile("local ls = require 'luastream'\n"
                            "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1',\n"
                            "  schema = { level = 'string', n = 'bigint', ts = 'timestamp' } }\n"
                            "ls.query 'route' { from = s, where = { level = { '~=', 'DEBUG' } },\n"
                            "  sink = ls.kafka_sink { topic = function(r) return r.level end } }\n"
                            "ls.query 'm' { from = s, map = function(r) return r end,\n"
-                           "  group_by = { 'level' }, aggregate = { ls.sum('n') } }\n", 1, err);
-    ck_assert_msg(e != NULL, "%s", err);
+                           "  group_by = { 'level' }, aggregate = { ls.sum('n') } }\n", 1, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
     char *t = plan_text(e);
     static const char *want[] = {
         "  Lua per record   yes, for route (the sink's topic function), m (map): each record of "
@@ -338,7 +339,7 @@ END_TEST
  * prints kept out of it, source properties checked. */
 START_TEST(explain_command)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ls_engine_opts o = { 0 };
     char *path = write_script("local ls = require 'luastream'\n"
                               "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1' }\n"
@@ -346,7 +347,7 @@ START_TEST(explain_command)
                               "  sink = ls.output('jsonl:DIR/rows') }\n");
     o.script = path;
     FILE *f = tmpfile();
-    ck_assert_int_eq(ls_explain(&o, 0, f, err), 0);
+    ck_assert_int_eq(ls_explain(&o, 0, f, &err), 0);
     size_t n;
     char *out = th_read_stream(f, &n);
     ck_assert_msg(strstr(out, "  aggregate        max(b)\n") != NULL, "%s", out);
@@ -356,7 +357,7 @@ START_TEST(explain_command)
     f = tmpfile();
     o.parallelism = 4;
     o.partitions = 7;
-    ck_assert_int_eq(ls_explain(&o, 1, f, err), 0);
+    ck_assert_int_eq(ls_explain(&o, 1, f, &err), 0);
     out = th_read_stream(f, &n);
     yajl_val v = yajl_tree_parse(out, NULL, 0);
     ck_assert_ptr_nonnull(v);
@@ -374,8 +375,8 @@ START_TEST(explain_command)
                         "ls.query 'q' { from = s }\n");
     o.script = path;
     f = tmpfile();
-    ck_assert_int_eq(ls_explain(&o, 0, f, err), 2);
-    ck_assert_msg(strstr(err, "source 1") && strstr(err, "no.such.property"), "%s", err);
+    ck_assert_int_eq(ls_explain(&o, 0, f, &err), 2);
+    ck_assert_msg(strstr(err.msg, "source 1") && strstr(err.msg, "no.such.property"), "%s", err.msg);
     ck_assert_int_eq(ftell(f), 0);
     fclose(f);
     free(path);
@@ -384,8 +385,8 @@ START_TEST(explain_command)
                         "ls.query 'q' { from = s, group_by = 'a' }\n");
     o.script = path;
     f = tmpfile();
-    ck_assert_int_eq(ls_explain(&o, 1, f, err), 2);
-    ck_assert_msg(strstr(err, "job.lua:3:") != NULL, "%s", err);
+    ck_assert_int_eq(ls_explain(&o, 1, f, &err), 2);
+    ck_assert_msg(strstr(err.msg, "job.lua:3:") != NULL, "%s", err.msg);
     fclose(f);
     free(path);
 }
@@ -401,18 +402,18 @@ START_TEST(explain_group_id_as_a_run)
         "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1' }\n"
         "ls.checkpoint('DIR/a/./b/../cp')\n"
         "ls.query 'q' { from = s, group_by = { 'k' }, aggregate = { ls.count() } }\n";
-    char err[LS_ERRLEN] = "";
-    ls_engine *x = compile(script, 1, err);
-    ck_assert_msg(x != NULL, "%s", err);
+    ls_err err = { "" };
+    ls_engine *x = compile(script, 1, &err);
+    ck_assert_msg(x != NULL, "%s", err.msg);
     ck_assert(!exists("a"));
-    ls_engine *r = compile(script, 0, err); /* a run's engine: creates and locks the directory */
-    ck_assert_msg(r != NULL, "%s", err);
+    ls_engine *r = compile(script, 0, &err); /* a run's engine: creates and locks the directory */
+    ck_assert_msg(r != NULL, "%s", err.msg);
     ck_assert(exists("a/cp"));
     ck_assert_str_eq(ls_source_declared(ls_engine_plan(x)->sources[0])->group_id, ls_source_declared(ls_engine_plan(r)->sources[0])->group_id);
     ls_engine_free(r);
     ls_engine_free(x);
     /* and once it exists, explain says so */
-    x = compile(script, 1, err);
+    x = compile(script, 1, &err);
     char *t = plan_text(x);
     ck_assert_msg(strstr(t, "(exists: a run resumes from it)") != NULL, "%s", t);
     free(t);
@@ -456,12 +457,12 @@ END_TEST
 
 START_TEST(explain_planned_sinks_refuse_writes)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ls_props props = { 0 };
     ls_props_set(&props, "linger.ms", "5");
     ls_sink_plan in = { .kind = LS_PLAN_KAFKA, .topic = "t", .bootstrap = "127.0.0.1:1",
                         .props = &props };
-    ls_sink *s = ls_sink_planned(&in, err);
+    ls_sink *s = ls_sink_planned(&in, &err);
     ls_props_free(&props); /* the plan holds its own copy */
     ck_assert_ptr_nonnull(s);
     const ls_sink_plan *p = ls_sink_plan_of(s);
@@ -470,17 +471,17 @@ START_TEST(explain_planned_sinks_refuse_writes)
     ck_assert_str_eq(p->props->values[0], "5");
     ck_assert_ptr_null(p->txn_id);
     ck_assert_str_eq(s->description, "KafkaSink[t]");
-    ck_assert_int_eq(s->vt->open_batch(s, 0, err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "only planned"));
+    ck_assert_int_eq(s->vt->open_batch(s, 0, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "only planned"));
     ls_row row = { 0 };
-    ck_assert_int_eq(s->vt->write(s, &row, err), -1);
+    ck_assert_int_eq(s->vt->write(s, &row, &err), -1);
     ls_out o = { 0 };
-    ck_assert_int_eq(s->vt->write_out(s, &o, err), -1);
-    ck_assert_int_eq(s->vt->close_batch(s, err), -1);
+    ck_assert_int_eq(s->vt->write_out(s, &o, &err), -1);
+    ck_assert_int_eq(s->vt->close_batch(s, &err), -1);
     ls_sink_destroy(s);
 
     ls_sink_plan j = { .kind = LS_PLAN_JSONL, .dir = "d", .name = "q" };
-    s = ls_sink_planned(&j, err);
+    s = ls_sink_planned(&j, &err);
     ck_assert_str_eq(ls_sink_plan_of(s)->path, "d/q.jsonl");
     ck_assert_str_eq(s->description, "FileSink[d/q.jsonl]");
     ls_sink_destroy(s);
@@ -526,11 +527,12 @@ START_TEST(explain_hostile_declarations)
         "setmetatable(Q, { __index = function() error('boom') end })\n",
     };
     for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
-        char script[2048], err[LS_ERRLEN] = "";
+        char script[2048];
+        ls_err err = { "" };
         snprintf(script, sizeof script, "%s%s", base, tails[i]);
-        ls_engine *e = compile(script, 1, err);
+        ls_engine *e = compile(script, 1, &err);
         if (!e) {
-            ck_assert_msg(err[0] != '\0', "case %zu: no message", i);
+            ck_assert_msg(err.msg[0] != '\0', "case %zu: no message", i);
             continue;
         }
         char *t = plan_text(e);

@@ -40,21 +40,22 @@ START_TEST(list_oldest_first_without_hidden_files)
     free(put(dir, "x.txt", "", 10));
     ls_file_entry *l;
     size_t n;
-    char err[LS_ERRLEN], pat[512];
+    char pat[512];
+    ls_err err;
     snprintf(pat, sizeof pat, "%s/*.json", dir);
-    ck_assert_int_eq(ls_files_list(pat, &l, &n, err), 0);
+    ck_assert_int_eq(ls_files_list(pat, &l, &n, &err), 0);
     ck_assert_uint_eq(n, 3);
     ck_assert(strstr(l[0].path, "/b.json") && strstr(l[1].path, "/c.json") &&
               strstr(l[2].path, "/a.json"));
     ls_files_list_free(l, n);
     /* a directory: every visible file in it */
-    ck_assert_int_eq(ls_files_list(dir, &l, &n, err), 0);
+    ck_assert_int_eq(ls_files_list(dir, &l, &n, &err), 0);
     ck_assert_uint_eq(n, 4);
     ck_assert(strstr(l[0].path, "/x.txt")); /* the oldest */
     ls_files_list_free(l, n);
     /* nothing matches: no files, no error (they may come later) */
     snprintf(pat, sizeof pat, "%s/none/*.json", dir);
-    ck_assert_int_eq(ls_files_list(pat, &l, &n, err), 0);
+    ck_assert_int_eq(ls_files_list(pat, &l, &n, &err), 0);
     ck_assert_uint_eq(n, 0);
     ls_files_list_free(l, n);
     th_rmrf(dir);
@@ -64,10 +65,11 @@ END_TEST
 
 START_TEST(split_each_format)
 {
-    char *dir = th_tmpdir(), b[256], err[LS_ERRLEN];
+    char *dir = th_tmpdir(), b[256];
+    ls_err err;
     ls_file_records r;
     char *p = put(dir, "a.ndjson", "{\"a\":1}\r\n\n  \n{\"a\":2}\nbad\n{\"a\":3}", 1);
-    ck_assert_int_eq(ls_file_records_load(p, LS_FORMAT_NDJSON, &r, err), 0);
+    ck_assert_int_eq(ls_file_records_load(p, LS_FORMAT_NDJSON, &r, &err), 0);
     ck_assert_uint_eq(r.n, 4);
     ck_assert_str_eq(rec(&r, 0, b, sizeof b), "{\"a\":1}");
     ck_assert_int_eq(r.recs[1].line, 4);
@@ -77,7 +79,7 @@ START_TEST(split_each_format)
     free(p);
 
     p = put(dir, "a.txt", "one\n\ntab\there \"q\"\n\xff\xfe!\n", 1);
-    ck_assert_int_eq(ls_file_records_load(p, LS_FORMAT_LINES, &r, err), 0);
+    ck_assert_int_eq(ls_file_records_load(p, LS_FORMAT_LINES, &r, &err), 0);
     ck_assert_uint_eq(r.n, 4); /* the empty line is a record; the last newline ends a line */
     ck_assert_str_eq(rec(&r, 0, b, sizeof b), "{\"value\":\"one\"}");
     ck_assert_str_eq(rec(&r, 1, b, sizeof b), "{\"value\":\"\"}");
@@ -87,7 +89,7 @@ START_TEST(split_each_format)
     free(p);
 
     p = put(dir, "a.json", "[\n  {\"a\": 1},\n  {\"b\": [1, 2]},\n  \"s\"\n]\n", 1);
-    ck_assert_int_eq(ls_file_records_load(p, LS_FORMAT_JSON, &r, err), 0);
+    ck_assert_int_eq(ls_file_records_load(p, LS_FORMAT_JSON, &r, &err), 0);
     ck_assert_uint_eq(r.n, 3);
     ck_assert_str_eq(rec(&r, 1, b, sizeof b), "{\"b\":[1,2]}");
     ck_assert_int_eq(r.recs[1].line, 3);
@@ -96,7 +98,7 @@ START_TEST(split_each_format)
 
     /* a broken array: the records before the break, then the broken text */
     p = put(dir, "b.json", "[{\"a\": 1}, {\"a\": ", 1);
-    ck_assert_int_eq(ls_file_records_load(p, LS_FORMAT_JSON, &r, err), 0);
+    ck_assert_int_eq(ls_file_records_load(p, LS_FORMAT_JSON, &r, &err), 0);
     ck_assert_uint_eq(r.n, 2);
     ck_assert_str_eq(rec(&r, 0, b, sizeof b), "{\"a\":1}");
     ls_file_records_free(&r);
@@ -104,14 +106,14 @@ START_TEST(split_each_format)
 
     /* empty files: no records */
     p = put(dir, "e.json", "", 1);
-    ck_assert_int_eq(ls_file_records_load(p, LS_FORMAT_JSON, &r, err), 0);
+    ck_assert_int_eq(ls_file_records_load(p, LS_FORMAT_JSON, &r, &err), 0);
     ck_assert_uint_eq(r.n, 0);
     ls_file_records_free(&r);
-    ck_assert_int_eq(ls_file_records_load(p, LS_FORMAT_LINES, &r, err), 0);
+    ck_assert_int_eq(ls_file_records_load(p, LS_FORMAT_LINES, &r, &err), 0);
     ck_assert_uint_eq(r.n, 0);
     ls_file_records_free(&r);
     free(p);
-    ck_assert_int_eq(ls_file_records_load("/nonexistent/x", LS_FORMAT_JSON, &r, err), -1);
+    ck_assert_int_eq(ls_file_records_load("/nonexistent/x", LS_FORMAT_JSON, &r, &err), -1);
     th_rmrf(dir);
     free(dir);
 }
@@ -119,14 +121,15 @@ END_TEST
 
 START_TEST(split_kafka_messages)
 {
-    char *dir = th_tmpdir(), b[256], err[LS_ERRLEN];
+    char *dir = th_tmpdir(), b[256];
+    ls_err err;
     ls_file_records r;
     char *p = put(dir, "m.kafka.jsonl",
                   "{\"value\": {\"a\": 1}, \"key\": \"k\", \"timestamp\": 5, \"partition\": 1}\n"
                   "{\"value\": \"raw text\", \"timestamp\": \"1970-01-01T00:00:01Z\", "
                   "\"headers\": {\"h\": [\"x\", null], \"g\": \"y\"}}\n"
                   "{\"value\": null, \"partition\": 1}\n", 1);
-    ck_assert_int_eq(ls_file_records_load(p, LS_FORMAT_KAFKA, &r, err), 0);
+    ck_assert_int_eq(ls_file_records_load(p, LS_FORMAT_KAFKA, &r, &err), 0);
     ck_assert_uint_eq(r.n, 3);
     ck_assert_str_eq(rec(&r, 0, b, sizeof b), "{\"a\":1}");
     ck_assert_str_eq(r.msgs[0].key, "k");
@@ -142,8 +145,8 @@ START_TEST(split_kafka_messages)
     ls_file_records_free(&r);
     free(p);
     p = put(dir, "bad.kafka.jsonl", "{\"value\": 1}\n{\"valeu\": 1}\n", 1);
-    ck_assert_int_eq(ls_file_records_load(p, LS_FORMAT_KAFKA, &r, err), -1);
-    ck_assert_msg(strstr(err, ":2: unknown member \"valeu\""), "%s", err);
+    ck_assert_int_eq(ls_file_records_load(p, LS_FORMAT_KAFKA, &r, &err), -1);
+    ck_assert_msg(strstr(err.msg, ":2: unknown member \"valeu\""), "%s", err.msg);
     free(p);
     th_rmrf(dir);
     free(dir);
@@ -159,8 +162,8 @@ static int64_t read_all(ls_source *s, char *out, size_t cap)
         ls_record recs[4];
         size_t k;
         int fatal;
-        char err[LS_ERRLEN];
-        while ((k = ls_source_read(s, pi, 0, recs, 4, &fatal, err)) > 0)
+        ls_err err;
+        while ((k = ls_source_read(s, pi, 0, recs, 4, &fatal, &err)) > 0)
             for (size_t i = 0; i < k; i++, n++) {
                 const char *base = strrchr(recs[i].file, '/') + 1;
                 size_t len = strlen(out);
@@ -174,7 +177,8 @@ static int64_t read_all(ls_source *s, char *out, size_t cap)
 
 START_TEST(plan_files_caps_and_done)
 {
-    char *dir = th_tmpdir(), got[512], err[LS_ERRLEN], pat[512];
+    char *dir = th_tmpdir(), got[512], pat[512];
+    ls_err err;
     free(put(dir, "a.ndjson", "1\n2\n3\n", 100));
     free(put(dir, "b.ndjson", "4\n5\n", 200));
     free(put(dir, "c.ndjson", "", 300));
@@ -182,19 +186,19 @@ START_TEST(plan_files_caps_and_done)
     snprintf(pat, sizeof pat, "%s/*.ndjson", dir);
     ls_source *s = ls_source_new_files(pat, LS_FORMAT_NDJSON);
     ls_source_decl_of(s)->max_files = 2;
-    ck_assert_int_eq(ls_source_open(s, 1, err), 0);
+    ck_assert_int_eq(ls_source_open(s, 1, &err), 0);
     ck_assert_uint_eq(ls_source_nparts(s), 4);
     /* a cap of 4 records cuts b after its first */
-    ck_assert_int_eq(ls_source_plan(s, 4, err), 4);
+    ck_assert_int_eq(ls_source_plan(s, 4, &err), 4);
     ck_assert_int_eq(read_all(s, got, sizeof got), 4);
     ck_assert_str_eq(got, "a0 a1 a2 b0");
     ck_assert(ls_source_part_at(s, 0)->done && !ls_source_part_at(s, 1)->done);
     /* b goes on first; the empty c is done without counting; d is the second file */
-    ck_assert_int_eq(ls_source_plan(s, 4, err), 2);
+    ck_assert_int_eq(ls_source_plan(s, 4, &err), 2);
     ck_assert_int_eq(read_all(s, got, sizeof got), 2);
     ck_assert_str_eq(got, "b1 d0");
     ck_assert_int_eq(ls_source_position(ls_source_part_at(s, 0), 0), LS_FILE_DONE);
-    ck_assert_int_eq(ls_source_plan(s, 4, err), 0);
+    ck_assert_int_eq(ls_source_plan(s, 4, &err), 0);
     ck_assert_int_eq(ls_source_arrived(s), 0);
     ls_source_free(s);
 
@@ -205,12 +209,12 @@ START_TEST(plan_files_caps_and_done)
     ls_source_resume_at(s, path, 0, LS_FILE_DONE);
     snprintf(path, sizeof path, "%s/b.ndjson", dir);
     ls_source_resume_at(s, path, 0, 1);
-    ck_assert_int_eq(ls_source_open(s, 1, err), 0);
+    ck_assert_int_eq(ls_source_open(s, 1, &err), 0);
     ls_source_replay(s, path, 0, 2);
-    ck_assert_int_eq(ls_source_plan(s, 0, err), 1); /* only the replayed record */
+    ck_assert_int_eq(ls_source_plan(s, 0, &err), 1); /* only the replayed record */
     ck_assert_int_eq(read_all(s, got, sizeof got), 1);
     ck_assert_str_eq(got, "b1");
-    ck_assert_int_eq(ls_source_plan(s, 0, err), 1); /* then what was never read */
+    ck_assert_int_eq(ls_source_plan(s, 0, &err), 1); /* then what was never read */
     ck_assert_int_eq(read_all(s, got, sizeof got), 1);
     ck_assert_str_eq(got, "d0");
     ls_source_free(s);
@@ -221,21 +225,22 @@ END_TEST
 
 START_TEST(plan_files_new_files_when_unbounded)
 {
-    char *dir = th_tmpdir(), got[512], err[LS_ERRLEN];
+    char *dir = th_tmpdir(), got[512];
+    ls_err err;
     ls_source *s = ls_source_new_files(dir, LS_FORMAT_NDJSON);
     ls_source_decl_of(s)->polling_ms = 1; /* list at every plan */
-    ck_assert_int_eq(ls_source_open(s, 0, err), 0);
-    ck_assert_int_eq(ls_source_plan(s, 0, err), 0);
+    ck_assert_int_eq(ls_source_open(s, 0, &err), 0);
+    ck_assert_int_eq(ls_source_plan(s, 0, &err), 0);
     free(put(dir, "x.ndjson", "{}\n{}\n", 100));
     struct timespec ts = { 0, 5000000 };
     nanosleep(&ts, NULL);
     ck_assert_uint_eq(ls_source_arrived(s), 1);
-    ck_assert_int_eq(ls_source_plan(s, 0, err), 2);
+    ck_assert_int_eq(ls_source_plan(s, 0, &err), 2);
     ck_assert_int_eq(read_all(s, got, sizeof got), 2);
     /* a file read to its end is not read again, even grown */
     free(put(dir, "x.ndjson", "{}\n{}\n{}\n", 100));
     nanosleep(&ts, NULL);
-    ck_assert_int_eq(ls_source_plan(s, 0, err), 0);
+    ck_assert_int_eq(ls_source_plan(s, 0, &err), 0);
     ls_source_free(s);
     th_rmrf(dir);
     free(dir);
@@ -246,28 +251,28 @@ START_TEST(memory_sink_final_rows)
 {
     const char *names[] = { "k", "n" };
     ls_value vals[2];
-    char err[LS_ERRLEN];
+    ls_err err;
     ls_row row = { 2, names, vals, 1 };
     /* update: the last row of each key */
     ls_sink *s = ls_sink_memory_new("q", 1, NULL);
-    s->vt->open_batch(s, 0, err);
+    s->vt->open_batch(s, 0, &err);
     vals[0] = ls_str("a", 1), vals[1] = ls_int(1);
-    s->vt->write(s, &row, err);
+    s->vt->write(s, &row, &err);
     vals[0] = ls_str("b", 1), vals[1] = ls_int(1);
-    s->vt->write(s, &row, err);
-    s->vt->open_batch(s, 1, err);
+    s->vt->write(s, &row, &err);
+    s->vt->open_batch(s, 1, &err);
     vals[0] = ls_str("a", 1), vals[1] = ls_int(2);
-    s->vt->write(s, &row, err);
+    s->vt->write(s, &row, &err);
     ck_assert_uint_eq(ls_sink_memory_count(s), 2);
     ck_assert_str_eq(ls_sink_memory_row(s, 0), "{\"k\":\"a\",\"n\":2}");
     ls_sink_destroy(s);
     /* complete: the last batch only */
     s = ls_sink_memory_new("q", 0, NULL);
-    s->vt->open_batch(s, 0, err);
-    s->vt->write(s, &row, err);
-    s->vt->write(s, &row, err);
-    s->vt->open_batch(s, 1, err);
-    s->vt->write(s, &row, err);
+    s->vt->open_batch(s, 0, &err);
+    s->vt->write(s, &row, &err);
+    s->vt->write(s, &row, &err);
+    s->vt->open_batch(s, 1, &err);
+    s->vt->write(s, &row, &err);
     ck_assert_uint_eq(ls_sink_memory_count(s), 1);
     ls_sink_destroy(s);
     /* append with routing: the Kafka key, topic and headers in the row */
@@ -275,9 +280,9 @@ START_TEST(memory_sink_final_rows)
     const char *hn[] = { "h" }, *hv[] = { "v" };
     size_t hl[] = { 1 };
     ls_out o = { "{\"x\":1}", 7, "k1", 2, NULL, 1, hn, hv, hl };
-    s->vt->write_out(s, &o, err);
+    s->vt->write_out(s, &o, &err);
     ls_out bare = { "{}", 2, NULL, 0, "t2", 0, NULL, NULL, NULL };
-    s->vt->write_out(s, &bare, err);
+    s->vt->write_out(s, &bare, &err);
     ck_assert_str_eq(ls_sink_memory_row(s, 0),
                      "{\"_headers\":{\"h\":\"v\"},\"_key\":\"k1\",\"_topic\":\"out.topic\",\"x\":1}");
     ck_assert_str_eq(ls_sink_memory_row(s, 1), "{\"_topic\":\"t2\"}");
@@ -288,16 +293,16 @@ END_TEST
 START_TEST(canonical_json)
 {
     ls_buf b;
-    char err[LS_ERRLEN];
+    ls_err err;
     ls_buf_init(&b);
     ck_assert_int_eq(ls_test_canonical("{ \"b\": [1.0, 2], \"a\": {\"z\":1,\"y\":null} }", 41, 0,
-                                       &b, err), 0);
+                                       &b, &err), 0);
     ck_assert_str_eq(b.data, "{\"a\":{\"y\":null,\"z\":1},\"b\":[1.0,2]}");
     ls_buf_reset(&b);
-    ck_assert_int_eq(ls_test_canonical("[1.0, 1e0, 0.5, 10000000000000000000]", 38, 1, &b, err), 0);
+    ck_assert_int_eq(ls_test_canonical("[1.0, 1e0, 0.5, 10000000000000000000]", 38, 1, &b, &err), 0);
     ck_assert_str_eq(b.data, "[1,1,0.5,1e+19]");
     ls_buf_reset(&b);
-    ck_assert_int_eq(ls_test_canonical("{\"a\":", 5, 0, &b, err), -1);
+    ck_assert_int_eq(ls_test_canonical("{\"a\":", 5, 0, &b, &err), -1);
     ls_buf_free(&b);
 }
 END_TEST

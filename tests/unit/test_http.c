@@ -69,10 +69,11 @@ START_TEST(routes)
     const char *names[] = { "counts", "late" };
     ls_monitor *m = ls_monitor_new(names, 2);
     int port = free_port();
-    char spec[32], err[LS_ERRLEN];
+    char spec[32];
+    ls_err err;
     snprintf(spec, sizeof spec, "127.0.0.1:%d", port);
-    ls_http *h = ls_http_start(spec, m, err);
-    ck_assert_msg(h != NULL, "%s", err);
+    ls_http *h = ls_http_start(spec, m, &err);
+    ck_assert_msg(h != NULL, "%s", err.msg);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
     ck_assert_str_eq(ls_http_url(h), url);
@@ -102,16 +103,16 @@ END_TEST
 START_TEST(bad_addresses)
 {
     ls_monitor *m = ls_monitor_new(NULL, 0);
-    char err[LS_ERRLEN];
-    ck_assert_ptr_null(ls_http_start("not a port", m, err));
-    ck_assert_ptr_null(ls_http_start("203.0.113.1:1", m, err)); /* not an address of this host */
+    ls_err err;
+    ck_assert_ptr_null(ls_http_start("not a port", m, &err));
+    ck_assert_ptr_null(ls_http_start("203.0.113.1:1", m, &err)); /* not an address of this host */
     int port = free_port();
     char spec[32];
     snprintf(spec, sizeof spec, "127.0.0.1:%d", port);
-    ls_http *h = ls_http_start(spec, m, err);
+    ls_http *h = ls_http_start(spec, m, &err);
     ck_assert_ptr_nonnull(h);
-    ck_assert_ptr_null(ls_http_start(spec, m, err)); /* in use */
-    ck_assert_msg(strlen(err) > 0, "no reason given");
+    ck_assert_ptr_null(ls_http_start(spec, m, &err)); /* in use */
+    ck_assert_msg(strlen(err.msg) > 0, "no reason given");
     ls_http_stop(h);
     ls_monitor_free(m);
 }

@@ -22,10 +22,10 @@ static void teardown(void)
 /* Decodes s (which must succeed) and leaves the table on top. */
 static void decode_ok(const char *s, const ls_fieldset *fs)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     int top = lua_gettop(L);
-    int rc = ls_json_decode(L, s, strlen(s), fs, err);
-    ck_assert_msg(rc == 0, "decode of %s failed: %s", s, err);
+    int rc = ls_json_decode(L, s, strlen(s), fs, &err);
+    ck_assert_msg(rc == 0, "decode of %s failed: %s", s, err.msg);
     ck_assert_int_eq(lua_gettop(L), top + 1);
     ck_assert_int_eq(lua_type(L, -1), LUA_TTABLE);
 }
@@ -33,13 +33,13 @@ static void decode_ok(const char *s, const ls_fieldset *fs)
 /* Decodes p[0..n) (which must fail); returns the error text (static). */
 static const char *decode_bad_n(const char *p, size_t n)
 {
-    static char err[LS_ERRLEN];
-    err[0] = '\0';
+    static ls_err err;
+    err.msg[0] = '\0';
     int top = lua_gettop(L);
-    ck_assert_int_eq(ls_json_decode(L, p, n, NULL, err), -1);
+    ck_assert_int_eq(ls_json_decode(L, p, n, NULL, &err), -1);
     ck_assert_int_eq(lua_gettop(L), top); /* stack balanced on failure */
-    ck_assert_msg(err[0] != '\0', "no error message for %.*s", (int)n, p);
-    return err;
+    ck_assert_msg(err.msg[0] != '\0', "no error message for %.*s", (int)n, p);
+    return err.msg;
 }
 
 static const char *decode_bad(const char *s) { return decode_bad_n(s, strlen(s)); }
@@ -262,13 +262,13 @@ static char *nested(const char *open, const char *close, int levels, const char 
 
 START_TEST(json_max_depth)
 {
-    char err[LS_ERRLEN];
+    ls_err err;
     /* The root object is level 1: 127 arrays inside it make 128 levels. */
     char *inner = nested("[", "]", LS_JSON_MAX_DEPTH - 1, "1");
     size_t n = strlen(inner) + 8;
     char *ok = malloc(n);
     snprintf(ok, n, "{\"a\":%s}", inner);
-    ck_assert_int_eq(ls_json_decode(L, ok, strlen(ok), NULL, err), 0);
+    ck_assert_int_eq(ls_json_decode(L, ok, strlen(ok), NULL, &err), 0);
     lua_pop(L, 1);
     free(ok);
     free(inner);
@@ -293,11 +293,11 @@ START_TEST(json_max_depth)
 
     /* decode_any: 128 arrays ok, 129 not */
     char *arr = nested("[", "]", LS_JSON_MAX_DEPTH, "");
-    ck_assert_int_eq(ls_json_decode_any(L, arr, strlen(arr), err), 0);
+    ck_assert_int_eq(ls_json_decode_any(L, arr, strlen(arr), &err), 0);
     lua_pop(L, 1);
     free(arr);
     arr = nested("[", "]", LS_JSON_MAX_DEPTH + 1, "");
-    ck_assert_int_eq(ls_json_decode_any(L, arr, strlen(arr), err), -1);
+    ck_assert_int_eq(ls_json_decode_any(L, arr, strlen(arr), &err), -1);
     ck_assert_int_eq(lua_gettop(L), 0);
     free(arr);
 }
@@ -343,12 +343,12 @@ START_TEST(json_projection)
 
     /* projection does not hide errors in skipped values */
     decode_bad("{\"skip\":[1,2,}");
-    char err[LS_ERRLEN];
+    ls_err err;
     const char *bad = "{\"skip\":{\"q\":[1,}],\"a\":1}";
-    ck_assert_int_eq(ls_json_decode(L, bad, strlen(bad), fs, err), -1);
+    ck_assert_int_eq(ls_json_decode(L, bad, strlen(bad), fs, &err), -1);
     ck_assert_int_eq(lua_gettop(L), 0);
     const char *badutf = "{\"skip\":\"\xff\",\"a\":1}";
-    ck_assert_int_eq(ls_json_decode(L, badutf, strlen(badutf), fs, err), -1);
+    ck_assert_int_eq(ls_json_decode(L, badutf, strlen(badutf), fs, &err), -1);
     ck_assert_int_eq(lua_gettop(L), 0);
     ls_fieldset_free(fs);
 }
@@ -358,16 +358,16 @@ START_TEST(json_stack_balanced)
 {
     lua_pushstring(L, "sentinel");
     lua_pushinteger(L, 7);
-    char err[LS_ERRLEN];
+    ls_err err;
     for (int i = 0; i < 100; i++) {
         const char *good = "{\"a\":[1,{\"b\":[null,2.5]}],\"c\":\"d\"}";
-        ck_assert_int_eq(ls_json_decode(L, good, strlen(good), NULL, err), 0);
+        ck_assert_int_eq(ls_json_decode(L, good, strlen(good), NULL, &err), 0);
         ck_assert_int_eq(lua_gettop(L), 3);
         lua_pop(L, 1);
         const char *bad = "{\"a\":[1,{\"b\":[null,2.5]}],\"c\":";
-        ck_assert_int_eq(ls_json_decode(L, bad, strlen(bad), NULL, err), -1);
+        ck_assert_int_eq(ls_json_decode(L, bad, strlen(bad), NULL, &err), -1);
         ck_assert_int_eq(lua_gettop(L), 2);
-        ck_assert_int_eq(ls_json_decode(L, "[1]", 3, NULL, err), -1);
+        ck_assert_int_eq(ls_json_decode(L, "[1]", 3, NULL, &err), -1);
         ck_assert_int_eq(lua_gettop(L), 2);
     }
     ck_assert_str_eq(lua_tostring(L, 1), "sentinel");
@@ -381,29 +381,29 @@ END_TEST
 
 START_TEST(json_decode_any)
 {
-    char err[LS_ERRLEN];
-    ck_assert_int_eq(ls_json_decode_any(L, "5", 1, err), 0);
+    ls_err err;
+    ck_assert_int_eq(ls_json_decode_any(L, "5", 1, &err), 0);
     ck_assert(lua_isinteger(L, -1));
     ck_assert_int_eq(lua_tointeger(L, -1), 5);
-    ck_assert_int_eq(ls_json_decode_any(L, "\"s\"", 3, err), 0);
+    ck_assert_int_eq(ls_json_decode_any(L, "\"s\"", 3, &err), 0);
     ck_assert_str_eq(lua_tostring(L, -1), "s");
-    ck_assert_int_eq(ls_json_decode_any(L, "null", 4, err), 0);
+    ck_assert_int_eq(ls_json_decode_any(L, "null", 4, &err), 0);
     ck_assert_int_eq(lua_type(L, -1), LUA_TLIGHTUSERDATA);
     ck_assert_ptr_null(lua_touserdata(L, -1));
-    ck_assert_int_eq(ls_json_decode_any(L, "false", 5, err), 0);
+    ck_assert_int_eq(ls_json_decode_any(L, "false", 5, &err), 0);
     ck_assert_int_eq(lua_type(L, -1), LUA_TBOOLEAN);
-    ck_assert_int_eq(ls_json_decode_any(L, "-2.5", 4, err), 0);
+    ck_assert_int_eq(ls_json_decode_any(L, "-2.5", 4, &err), 0);
     ck_assert_double_eq(lua_tonumber(L, -1), -2.5);
-    ck_assert_int_eq(ls_json_decode_any(L, "[1,[2],{\"a\":3}]", 15, err), 0);
+    ck_assert_int_eq(ls_json_decode_any(L, "[1,[2],{\"a\":3}]", 15, &err), 0);
     ck_assert_int_eq(lua_type(L, -1), LUA_TTABLE);
     ck_assert_uint_eq(lua_rawlen(L, -1), 3);
-    ck_assert_int_eq(ls_json_decode_any(L, "{\"o\":1}", 7, err), 0);
+    ck_assert_int_eq(ls_json_decode_any(L, "{\"o\":1}", 7, &err), 0);
     ck_assert_int_eq(lua_type(L, -1), LUA_TTABLE);
     ck_assert_int_eq(lua_gettop(L), 7);
-    ck_assert_int_eq(ls_json_decode_any(L, "", 0, err), -1);
-    ck_assert_str_eq(err, "empty message");
-    ck_assert_int_eq(ls_json_decode_any(L, "[1,", 3, err), -1);
-    ck_assert_int_eq(ls_json_decode_any(L, "1 2", 3, err), -1);
+    ck_assert_int_eq(ls_json_decode_any(L, "", 0, &err), -1);
+    ck_assert_str_eq(err.msg, "empty message");
+    ck_assert_int_eq(ls_json_decode_any(L, "[1,", 3, &err), -1);
+    ck_assert_int_eq(ls_json_decode_any(L, "1 2", 3, &err), -1);
     ck_assert_int_eq(lua_gettop(L), 7);
     lua_settop(L, 0);
 }

@@ -31,7 +31,7 @@ static void teardown(void)
 typedef struct sv {
     ls_fieldset *fs;
     ls_recview view;
-    char err[LS_ERRLEN];
+    ls_err err;
 } sv;
 
 static void sv_open(sv *t, const char *const *names, size_t n)
@@ -39,7 +39,7 @@ static void sv_open(sv *t, const char *const *names, size_t n)
     t->fs = ls_fieldset_new();
     for (size_t i = 0; i < n; i++) ls_fieldset_add(t->fs, names[i]);
     ls_recview_init(&t->view, t->fs->n);
-    t->err[0] = '\0';
+    t->err.msg[0] = '\0';
 }
 
 static void sv_close(sv *t)
@@ -54,14 +54,14 @@ static void sv_close(sv *t)
 
 static int scan_n(sv *t, const char *p, size_t n)
 {
-    t->err[0] = '\0';
-    return ls_json_scan(p, n, t->fs, &t->view, t->err);
+    t->err.msg[0] = '\0';
+    return ls_json_scan(p, n, t->fs, &t->view, &t->err);
 }
 
 static void scan_ok_n(sv *t, const char *p, size_t n)
 {
     int rc = scan_n(t, p, n);
-    ck_assert_msg(rc == 0, "scan of %.*s failed: %s", (int)n, p, t->err);
+    ck_assert_msg(rc == 0, "scan of %.*s failed: %s", (int)n, p, t->err.msg);
 }
 
 static void scan_ok(sv *t, const char *s) { scan_ok_n(t, s, strlen(s)); }
@@ -70,8 +70,8 @@ static const char *scan_bad_n(sv *t, const char *p, size_t n)
 {
     int rc = scan_n(t, p, n);
     ck_assert_msg(rc == -1, "scan of %.*s succeeded (expected an error)", (int)n, p);
-    ck_assert_msg(t->err[0] != '\0', "no error message for %.*s", (int)n, p);
-    return t->err;
+    ck_assert_msg(t->err.msg[0] != '\0', "no error message for %.*s", (int)n, p);
+    return t->err.msg;
 }
 
 static const char *scan_bad(sv *t, const char *s) { return scan_bad_n(t, s, strlen(s)); }
@@ -407,8 +407,8 @@ START_TEST(scan_police_call_record)
     ck_assert(points_into(val(&t, "address")->u.s.p, t.view.arena.data, t.view.arena.len));
 
     /* the same fields through the yajl decoder */
-    char err[LS_ERRLEN];
-    ck_assert_int_eq(ls_json_decode(L, rec, n, t.fs, err), 0);
+    ls_err err;
+    ck_assert_int_eq(ls_json_decode(L, rec, n, t.fs, &err), 0);
     ck_assert_int_eq(lua_getfield(L, -1, "address"), LUA_TSTRING);
     ck_assert_str_eq(lua_tostring(L, -1), "Geary Bl/divisadero St");
     lua_pop(L, 2);
@@ -735,18 +735,18 @@ START_TEST(scan_depth_limit_with_scalar)
 {
     sv t;
     sv_open(&t, NAMES("a"));
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     /* 127 arrays inside the root object, innermost holding 1: what
      * test_json_lua.c's json_max_depth shows ls_json_decode accepts */
     char *at = deep("[", "]", LS_JSON_MAX_DEPTH - 1, "1", "{\"a\":", "}");
-    int yajl_rc = ls_json_decode(L, at, strlen(at), NULL, err);
+    int yajl_rc = ls_json_decode(L, at, strlen(at), NULL, &err);
     if (yajl_rc == 0) lua_pop(L, 1);
     int rc = scan_n(&t, at, strlen(at));
-    char scan_err[LS_ERRLEN];
-    strcpy(scan_err, t.err);
+    ls_err scan_err;
+    strcpy(scan_err.msg, t.err.msg);
     /* an object with a key and scalar at the innermost level, same count */
     char *at2 = deep("{\"k\":", "}", LS_JSON_MAX_DEPTH - 2, "{\"x\":\"s\"}", "{\"a\":", "}");
-    int yajl_rc2 = ls_json_decode(L, at2, strlen(at2), NULL, err);
+    int yajl_rc2 = ls_json_decode(L, at2, strlen(at2), NULL, &err);
     if (yajl_rc2 == 0) lua_pop(L, 1);
     int rc2 = scan_n(&t, at2, strlen(at2));
     free(at);
@@ -754,7 +754,7 @@ START_TEST(scan_depth_limit_with_scalar)
     sv_close(&t);
     ck_assert_int_eq(yajl_rc, 0);
     ck_assert_int_eq(yajl_rc2, 0);
-    ck_assert_msg(rc == 0, "scanner rejects 128 levels with a scalar inside: %s", scan_err);
+    ck_assert_msg(rc == 0, "scanner rejects 128 levels with a scalar inside: %s", scan_err.msg);
     ck_assert_msg(rc2 == 0, "scanner rejects 128 levels with a key/scalar inside");
 }
 END_TEST
@@ -779,8 +779,8 @@ START_TEST(scan_long_numbers)
     for (size_t i = 0; i < sizeof nums / sizeof *nums; i++) {
         char msg[256];
         int n = snprintf(msg, sizeof msg, "{\"x\":%s}", nums[i]);
-        char err[LS_ERRLEN];
-        ck_assert_int_eq(ls_json_decode(L, msg, (size_t)n, NULL, err), 0);
+        ls_err err;
+        ck_assert_int_eq(ls_json_decode(L, msg, (size_t)n, NULL, &err), 0);
         lua_getfield(L, -1, "x");
         double want = lua_tonumber(L, -1);
         lua_pop(L, 2);
@@ -968,23 +968,23 @@ static void compare_fields(diff_stats *d, const sv *t, const char *p, size_t n)
 
 static void diff_one(diff_stats *d, sv *t, const char *p, size_t n)
 {
-    char yerr[LS_ERRLEN] = "";
+    ls_err yerr = { "" };
     d->inputs++;
     int top = lua_gettop(L);
-    int yrc = ls_json_decode(L, p, n, NULL, yerr);
+    int yrc = ls_json_decode(L, p, n, NULL, &yerr);
     int src = scan_n(t, p, n);
     if (yrc == 0 && src == 0) {
         d->accepted++;
         compare_fields(d, t, p, n);
     } else if (yrc != 0 && src != 0) {
         d->rejected++;
-        if (!t->err[0]) diff_fail(d, p, n, "%s%s", "scanner rejected with no message", "");
-    } else if (yrc == 0 && yajl_known_lax(p, n, t->err)) {
+        if (!t->err.msg[0]) diff_fail(d, p, n, "%s%s", "scanner rejected with no message", "");
+    } else if (yrc == 0 && yajl_known_lax(p, n, t->err.msg)) {
         d->yajl_lax++; /* documented above: the scanner is right */
     } else if (yrc == 0) {
-        diff_fail(d, p, n, "yajl accepts, scanner rejects: %s%s", t->err, "");
+        diff_fail(d, p, n, "yajl accepts, scanner rejects: %s%s", t->err.msg, "");
     } else {
-        diff_fail(d, p, n, "scanner accepts, yajl rejects: %s%s", yerr, "");
+        diff_fail(d, p, n, "scanner accepts, yajl rejects: %s%s", yerr.msg, "");
     }
     lua_settop(L, top);
 }
@@ -1094,13 +1094,13 @@ START_TEST(scan_stricter_than_yajl)
     sv t;
     sv_open(&t, NAMES("a"));
     for (size_t i = 0; i < sizeof lax / sizeof *lax; i++) {
-        char err[LS_ERRLEN];
-        int yrc = ls_json_decode(L, lax[i].p, lax[i].n, NULL, err);
+        ls_err err;
+        int yrc = ls_json_decode(L, lax[i].p, lax[i].n, NULL, &err);
         if (yrc == 0) lua_pop(L, 1);
         /* if yajl ever gets strict, the differential test needs no exception */
-        ck_assert_msg(yrc == 0, "case %zu: yajl now rejects it: %s", i, err);
+        ck_assert_msg(yrc == 0, "case %zu: yajl now rejects it: %s", i, err.msg);
         scan_bad_n(&t, lax[i].p, lax[i].n);
-        ck_assert_msg(yajl_known_lax(lax[i].p, lax[i].n, t.err), "case %zu: %s", i, t.err);
+        ck_assert_msg(yajl_known_lax(lax[i].p, lax[i].n, t.err.msg), "case %zu: %s", i, t.err.msg);
     }
     sv_close(&t);
 }

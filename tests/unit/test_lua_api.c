@@ -123,7 +123,7 @@ static void engine_teardown(void)
 }
 
 /* Writes the script (every "DIR" replaced by the temp dir) and compiles it. */
-static ls_engine *compile(const char *script, char *err)
+static ls_engine *compile(const char *script, ls_err *err)
 {
     ls_buf text;
     ls_buf_init(&text);
@@ -177,9 +177,9 @@ static void write_radio(void)
 START_TEST(engine_compiles_script)
 {
     write_radio();
-    char err[LS_ERRLEN] = "";
-    ls_engine *e = compile(JOB, err);
-    ck_assert_msg(e != NULL, "ls_engine_new: %s", err);
+    ls_err err = { "" };
+    ls_engine *e = compile(JOB, &err);
+    ck_assert_msg(e != NULL, "ls_engine_new: %s", err.msg);
 
     ck_assert_uint_eq(ls_engine_plan(e)->nsources, 1);
     ls_source *s = ls_engine_plan(e)->sources[0];
@@ -242,11 +242,11 @@ START_TEST(engine_compiles_script)
     ls_query_begin_batch(q, 0);
     for (size_t i = 0; i < 5; i++) {
         ls_origin o = { .topic = "events", .partition = 0, .offset = (int64_t)i, .timestamp = -1, .timestamp_type = -1 };
-        ck_assert_int_eq(ls_json_decode(ls_engine_plan(e)->L, recs[i], strlen(recs[i]), NULL, err), 0);
-        ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, recs[i], strlen(recs[i]), ls_reject_to(ls_engine_plan(e)->dl), err), 0);
+        ck_assert_int_eq(ls_json_decode(ls_engine_plan(e)->L, recs[i], strlen(recs[i]), NULL, &err), 0);
+        ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, recs[i], strlen(recs[i]), ls_reject_to(ls_engine_plan(e)->dl), &err), 0);
         lua_pop(ls_engine_plan(e)->L, 1);
     }
-    ck_assert_int_eq(ls_query_end_batch(q, err), 0);
+    ck_assert_int_eq(ls_query_end_batch(q, &err), 0);
     ck_assert_int_eq(ls_query_batch_stats(q)->filtered_rows, 1);
     ck_assert_int_eq(ls_query_batch_stats(q)->invalid_rows, 1);
     ck_assert_int_eq(ls_query_batch_stats(q)->output_rows, 6); /* 3 names x 2 sliding windows */
@@ -271,7 +271,7 @@ END_TEST
  * IntegerType, and rows with a list (JSON array) for a list of percentages. */
 START_TEST(engine_compiles_sketches)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ls_engine *e = compile(
         "local ls = require 'luastream'\n"
         "local src = ls.kafka_source { topic = 'e', bootstrap = '127.0.0.1:1',\n"
@@ -281,8 +281,8 @@ START_TEST(engine_compiles_sketches)
         "  aggregate = { ls.approx_count_distinct('i'), ls.approx_count_distinct('v', 0.01),\n"
         "                ls.percentile_approx('v', 0.5), ls.percentile_approx('d', { 0.25, 0.75 }, 100),\n"
         "                p90 = ls.percentile_approx('v', 0.9, 50) },\n"
-        "}\n", err);
-    ck_assert_msg(e != NULL, "ls_engine_new: %s", err);
+        "}\n", &err);
+    ck_assert_msg(e != NULL, "ls_engine_new: %s", err.msg);
     ls_query *q = ls_engine_plan(e)->queries[0];
     ck_assert_uint_eq(ls_query_declared(q)->naggs, 5);
     ck_assert_str_eq(ls_query_declared(q)->aggs[0].name, "approx_count_distinct(i)");
@@ -320,11 +320,11 @@ START_TEST(engine_compiles_sketches)
     ls_query_begin_batch(q, 0);
     for (size_t i = 0; i < 4; i++) {
         ls_origin o = { .topic = "e", .partition = 0, .offset = (int64_t)i, .timestamp = -1 };
-        ck_assert_int_eq(ls_json_scan(recs[i], strlen(recs[i]), plan->fields, &view, err), 0);
+        ck_assert_int_eq(ls_json_scan(recs[i], strlen(recs[i]), plan->fields, &view, &err), 0);
         ls_schema_cast_view(plan->types, &view, &scratch);
-        ck_assert_int_eq(ls_query_process(q, 0, &view, &o, recs[i], strlen(recs[i]), ls_reject_to(ls_engine_plan(e)->dl), err), 0);
+        ck_assert_int_eq(ls_query_process(q, 0, &view, &o, recs[i], strlen(recs[i]), ls_reject_to(ls_engine_plan(e)->dl), &err), 0);
     }
-    ck_assert_int_eq(ls_query_end_batch(q, err), 0);
+    ck_assert_int_eq(ls_query_end_batch(q, &err), 0);
     ck_assert_int_eq(ls_query_batch_stats(q)->output_rows, 2);
     char out[600];
     snprintf(out, sizeof out, "%s/out/q.jsonl", dir);
@@ -347,24 +347,24 @@ END_TEST
 
 START_TEST(engine_script_errors)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ck_assert_ptr_null(compile("local ls = require 'luastream'\n"
-                               "ls.query 'q' { from = 1 }\n", err));
-    ck_assert_msg(strstr(err, "job.lua:2:") != NULL, "%s", err);
-    ck_assert_msg(strstr(err, "from must be a source") != NULL, "%s", err);
-    ck_assert_ptr_null(compile("local ls = require 'luastream'\n", err));
-    ck_assert_msg(strstr(err, "declared no query") != NULL, "%s", err);
-    ck_assert_ptr_null(compile("return 1\n", err));
-    ck_assert_msg(strstr(err, "declared nothing") != NULL, "%s", err);
-    ck_assert_ptr_null(compile("syntax error here\n", err));
-    ck_assert_msg(strstr(err, "job.lua:1:") != NULL, "%s", err);
+                               "ls.query 'q' { from = 1 }\n", &err));
+    ck_assert_msg(strstr(err.msg, "job.lua:2:") != NULL, "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "from must be a source") != NULL, "%s", err.msg);
+    ck_assert_ptr_null(compile("local ls = require 'luastream'\n", &err));
+    ck_assert_msg(strstr(err.msg, "declared no query") != NULL, "%s", err.msg);
+    ck_assert_ptr_null(compile("return 1\n", &err));
+    ck_assert_msg(strstr(err.msg, "declared nothing") != NULL, "%s", err.msg);
+    ck_assert_ptr_null(compile("syntax error here\n", &err));
+    ck_assert_msg(strstr(err.msg, "job.lua:1:") != NULL, "%s", err.msg);
     /* a table that does not exist names the file */
     ck_assert_ptr_null(compile("local ls = require 'luastream'\n"
                                "local s = ls.kafka_source { topic = 't' }\n"
                                "local t = ls.json_table('DIR/missing.json', { key = 'k' })\n"
                                "ls.query 'q' { from = s, group_by = { 'a' }, sink = ls.jsonl_sink('DIR/o') }\n",
-                               err));
-    ck_assert_msg(strstr(err, "missing.json") != NULL, "%s", err);
+                               &err));
+    ck_assert_msg(strstr(err.msg, "missing.json") != NULL, "%s", err.msg);
 }
 END_TEST
 
@@ -380,14 +380,14 @@ END_TEST
  * fetch.min.bytes = "1", client.id = "me". */
 START_TEST(engine_source_kafka_properties)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ls_engine *e = compile("local ls = require 'luastream'\n"
                            "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1',\n"
                            "  kafka = { ['fetch.min.bytes'] = 1, ['client.id'] = 'me' },\n"
                            "  ['kafka.socket.timeout.ms'] = 7000 }\n"
                            "ls.query 'q' { from = s, group_by = { 'a' }, sink = ls.jsonl_sink('DIR/o') }\n",
-                           err);
-    ck_assert_msg(e != NULL, "%s", err);
+                           &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
     ls_props props = ls_source_declared(ls_engine_plan(e)->sources[0])->props;
     char names[256] = "";
     for (size_t i = 0; i < props.n; i++) {
@@ -417,16 +417,16 @@ END_TEST
  * producer configuration quickly with "kafka property no.such.property"). */
 START_TEST(engine_kafka_sink_numeric_property)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ls_engine *e = compile("local ls = require 'luastream'\n"
                            "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1' }\n"
                            "ls.query 'q' { from = s, group_by = { 'a' },\n"
                            "  sink = ls.output('kafka:out', { bootstrap = '127.0.0.1:1',\n"
                            "    kafka = { ['linger.ms'] = 5, ['enable.idempotence'] = false,\n"
                            "              ['no.such.property'] = 'x' } }) }\n",
-                           err);
+                           &err);
     ck_assert_ptr_null(e);
-    ck_assert_msg(strstr(err, "no.such.property") != NULL, "%s", err);
+    ck_assert_msg(strstr(err.msg, "no.such.property") != NULL, "%s", err.msg);
 }
 END_TEST
 
@@ -493,14 +493,15 @@ START_TEST(engine_hostile_declarations)
     };
     write_radio();
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char script[2048], err[LS_ERRLEN] = "";
+        char script[2048];
+        ls_err err = { "" };
         snprintf(script, sizeof script, "%s%s", base, cases[i].tail);
-        ls_engine *e = compile(script, err);
+        ls_engine *e = compile(script, &err);
         if (cases[i].want) {
             ck_assert_msg(e == NULL, "case %zu compiled", i);
-            ck_assert_msg(strstr(err, cases[i].want) != NULL, "case %zu: %s", i, err);
+            ck_assert_msg(strstr(err.msg, cases[i].want) != NULL, "case %zu: %s", i, err.msg);
         } else {
-            ck_assert_msg(e != NULL, "case %zu: %s", i, err);
+            ck_assert_msg(e != NULL, "case %zu: %s", i, err.msg);
         }
         ls_engine_free(e);
     }

@@ -40,9 +40,9 @@ static ls_acc fold(ls_agg_fn fn, const ls_value *vals, size_t n, int star)
 {
     ls_acc a;
     ls_acc_init(&a);
-    char err[LS_ERRLEN];
+    ls_err err;
     for (size_t i = 0; i < n; i++)
-        ck_assert_int_eq(ls_acc_update(&a, fn, star ? NULL : &vals[i], err), 0);
+        ck_assert_int_eq(ls_acc_update(&a, fn, star ? NULL : &vals[i], &err), 0);
     return a;
 }
 

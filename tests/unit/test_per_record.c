@@ -63,7 +63,7 @@ START_TEST(where_comparisons_as_spark)
 }
 END_TEST
 
-static char *encode(lua_State *L, const char *lua, char *err)
+static char *encode(lua_State *L, const char *lua, ls_err *err)
 {
     ck_assert_int_eq(luaL_dostring(L, lua), LUA_OK);
     ls_buf b;
@@ -85,22 +85,22 @@ START_TEST(json_encode_rows)
     luaL_openlibs(L);
     lua_pushlightuserdata(L, NULL);
     lua_setglobal(L, "null");
-    char err[LS_ERRLEN];
-    char *s = encode(L, "return { b = 1, a = 'x', c = { 1, 2.5, 'three', false, null }, d = {}, _key = 'k' }", err);
+    ls_err err;
+    char *s = encode(L, "return { b = 1, a = 'x', c = { 1, 2.5, 'three', false, null }, d = {}, _key = 'k' }", &err);
     ck_assert_str_eq(s, "{\"a\":\"x\",\"b\":1,\"c\":[1,2.5,\"three\",false,null],\"d\":{}}");
     free(s);
-    s = encode(L, "return { n = 0/0, i = 1/0, f = 448.99, g = 3.0, e = 1e21 }", err);
+    s = encode(L, "return { n = 0/0, i = 1/0, f = 448.99, g = 3.0, e = 1e21 }", &err);
     ck_assert_str_eq(s, "{\"e\":1e+21,\"f\":448.99,\"g\":3.0,\"i\":\"Infinity\",\"n\":\"NaN\"}");
     free(s);
-    s = encode(L, "return { [1] = 'a', [3] = 'c' }", err); /* not 1..n: no array */
+    s = encode(L, "return { [1] = 'a', [3] = 'c' }", &err); /* not 1..n: no array */
     ck_assert_ptr_null(s);
-    ck_assert_msg(strstr(err, "a number key in an object") != NULL, "%s", err);
-    ck_assert_ptr_null(encode(L, "return { f = print }", err));
-    ck_assert_msg(strstr(err, "a function cannot be written as JSON") != NULL, "%s", err);
-    ck_assert_ptr_null(encode(L, "return { s = '\\xff' }", err));
-    ck_assert_msg(strstr(err, "not valid UTF-8") != NULL, "%s", err);
-    ck_assert_ptr_null(encode(L, "local t = {} t.self = t return t", err)); /* a cycle: too deep */
-    ck_assert_msg(strstr(err, "nested deeper") != NULL, "%s", err);
+    ck_assert_msg(strstr(err.msg, "a number key in an object") != NULL, "%s", err.msg);
+    ck_assert_ptr_null(encode(L, "return { f = print }", &err));
+    ck_assert_msg(strstr(err.msg, "a function cannot be written as JSON") != NULL, "%s", err.msg);
+    ck_assert_ptr_null(encode(L, "return { s = '\\xff' }", &err));
+    ck_assert_msg(strstr(err.msg, "not valid UTF-8") != NULL, "%s", err.msg);
+    ck_assert_ptr_null(encode(L, "local t = {} t.self = t return t", &err)); /* a cycle: too deep */
+    ck_assert_msg(strstr(err.msg, "nested deeper") != NULL, "%s", err.msg);
     ck_assert_int_eq(lua_gettop(L), 0);
     lua_close(L);
 }
@@ -109,8 +109,8 @@ END_TEST
 START_TEST(outbuf_writes_in_reading_order)
 {
     char *dir = th_tmpdir();
-    char err[LS_ERRLEN];
-    ls_sink *sink = ls_sink_jsonl_new(dir, "q", err);
+    ls_err err;
+    ls_sink *sink = ls_sink_jsonl_new(dir, "q", &err);
     ck_assert_ptr_nonnull(sink);
     ls_outbuf a, b;
     ls_outbuf_init(&a);
@@ -127,9 +127,9 @@ START_TEST(outbuf_writes_in_reading_order)
     o.json = "{\"r\":2.1}";
     ls_outbuf_add(&a, 2, 1, &o);
     ls_outbuf *bufs[] = { &a, &b };
-    sink->vt->open_batch(sink, 0, err);
-    ck_assert_int_eq(ls_outbuf_write(bufs, 2, sink, err), 0);
-    ck_assert_int_eq(sink->vt->close_batch(sink, err), 0);
+    sink->vt->open_batch(sink, 0, &err);
+    ck_assert_int_eq(ls_outbuf_write(bufs, 2, sink, &err), 0);
+    ck_assert_int_eq(sink->vt->close_batch(sink, &err), 0);
     ck_assert_uint_eq(a.n + b.n, 0);
     char path[1024];
     snprintf(path, sizeof path, "%s/q.jsonl", dir);

@@ -42,8 +42,8 @@ static void setup(void)
     size_t n = strlen(dir) + 32;
     dl_path = malloc(n);
     snprintf(dl_path, n, "%s/dead_letter.jsonl", dir);
-    char err[LS_ERRLEN];
-    dl = ls_deadletter_file(dl_path, err);
+    ls_err err;
+    dl = ls_deadletter_file(dl_path, &err);
     ck_assert_ptr_nonnull(dl);
 }
 
@@ -155,11 +155,11 @@ static void add_join(tq *t, ls_table *tab, const char *left, int inner)
 /* ls_query_ready plus a JSON-lines sink in the temp dir. */
 static void ready(tq *t, ls_mode mode, int parts)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     t->q->d.mode = mode;
-    ck_assert_msg(ls_query_ready(t->q, parts, err) == 0, "ls_query_ready: %s", err);
-    t->q->d.sink = ls_sink_jsonl_new(dir, t->q->d.name, err);
-    ck_assert_msg(t->q->d.sink != NULL, "%s", err);
+    ck_assert_msg(ls_query_ready(t->q, parts, &err) == 0, "ls_query_ready: %s", err.msg);
+    t->q->d.sink = ls_sink_jsonl_new(dir, t->q->d.name, &err);
+    ck_assert_msg(t->q->d.sink != NULL, "%s", err.msg);
     size_t n = strlen(dir) + strlen(t->q->d.name) + 16;
     t->path = malloc(n);
     snprintf(t->path, n, "%s/%s.jsonl", dir, t->q->d.name);
@@ -178,36 +178,36 @@ static int64_t next_offset;
 
 static void push(tq *t, const char *json)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ls_origin o = { .topic = "events", .partition = 3, .offset = next_offset++, .timestamp = -1, .timestamp_type = -1 };
     if (t->fs) {
         int top = lua_gettop(L);
-        ck_assert_msg(ls_json_scan(json, strlen(json), t->fs, &t->view, err) == 0, "%s: %s", json,
-                      err);
-        ck_assert_int_eq(ls_query_process(t->q, 0, &t->view, &o, json, strlen(json), ls_reject_to(dl), err), 0);
+        ck_assert_msg(ls_json_scan(json, strlen(json), t->fs, &t->view, &err) == 0, "%s: %s", json,
+                      err.msg);
+        ck_assert_int_eq(ls_query_process(t->q, 0, &t->view, &o, json, strlen(json), ls_reject_to(dl), &err), 0);
         ck_assert_int_eq(lua_gettop(L), top); /* no Lua stack use */
         return;
     }
     lua_pushliteral(L, "below"); /* the record need not be at the top */
     int top = lua_gettop(L);
-    ck_assert_msg(ls_json_decode(L, json, strlen(json), NULL, err) == 0, "%s: %s", json, err);
+    ck_assert_msg(ls_json_decode(L, json, strlen(json), NULL, &err) == 0, "%s: %s", json, err.msg);
     lua_pushliteral(L, "above");
-    ck_assert_int_eq(ls_query_process(t->q, -2, NULL, &o, json, strlen(json), ls_reject_to(dl), err), 0);
+    ck_assert_int_eq(ls_query_process(t->q, -2, NULL, &o, json, strlen(json), ls_reject_to(dl), &err), 0);
     ck_assert_int_eq(lua_gettop(L), top + 2); /* stack balanced */
     lua_settop(L, top - 1);
 }
 
 static void begin(tq *t, int64_t id)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ls_query_begin_batch(t->q, id);
-    ck_assert_msg(ls_query_open_rows(t->q, err) == 0, "%s", err); /* per-record queries */
+    ck_assert_msg(ls_query_open_rows(t->q, &err) == 0, "%s", err.msg); /* per-record queries */
 }
 
 static void end(tq *t)
 {
-    char err[LS_ERRLEN] = "";
-    ck_assert_msg(ls_query_end_batch(t->q, err) == 0, "%s", err);
+    ls_err err = { "" };
+    ck_assert_msg(ls_query_end_batch(t->q, &err) == 0, "%s", err.msg);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -580,7 +580,7 @@ START_TEST(query_group_by_event_time)
 }
 END_TEST
 
-static ls_table *load_radio(char *err);
+static ls_table *load_radio(ls_err *err);
 
 static void add_where(tq *t, const char *col, ls_where_op op, const ls_value *vals, size_t n)
 {
@@ -624,9 +624,9 @@ END_TEST
 START_TEST(query_per_record_map_rows)
 {
     tq *t = qnew("rows");
-    char err[LS_ERRLEN];
-    ls_table *tab = load_radio(err);
-    ck_assert_msg(tab != NULL, "%s", err);
+    ls_err err;
+    ls_table *tab = load_radio(&err);
+    ck_assert_msg(tab != NULL, "%s", err.msg);
     add_join(t, tab, "code", 0);
     (void)luaL_dostring(L, "return function(r)\n"
                      "  if r.n == 0 then return nil end\n"
@@ -774,8 +774,8 @@ START_TEST(query_numeric_event_time)
     push(t, "{\"ts\":1714557604980}");
     end(t);
     ck_assert_int_eq(t->q->stats.invalid_rows, 1);
-    char ferr[LS_ERRLEN];
-    ck_assert_int_eq(ls_deadletter_flush(dl, ferr), 0);
+    ls_err ferr;
+    ck_assert_int_eq(ls_deadletter_flush(dl, &ferr), 0);
     char *text = th_read_file(dl_path, NULL);
     ck_assert_msg(strstr(text, "1714557604980 is not a time in seconds") && strstr(text, "unit = \\\"ms\\\""),
                   "%s", text);
@@ -798,7 +798,7 @@ START_TEST(query_numeric_event_time)
 }
 END_TEST
 
-static ls_table *load_radio(char *err)
+static ls_table *load_radio(ls_err *err)
 {
     const char *json = "[{\"code\":\"A1\",\"name\":\"Alpha\",\"region\":\"north\"},"
                        " {\"code\":\"B2\",\"name\":\"Bravo\",\"region\":\"south\"},"
@@ -822,9 +822,9 @@ static void push_join_records(tq *t)
 START_TEST(query_left_join)
 {
     projected = _i;
-    char err[LS_ERRLEN] = "";
-    ls_table *tab = load_radio(err);
-    ck_assert_msg(tab != NULL, "%s", err);
+    ls_err err = { "" };
+    ls_table *tab = load_radio(&err);
+    ck_assert_msg(tab != NULL, "%s", err.msg);
     tq *t = qnew("left_join");
     add_join(t, tab, "radio", 0);
     add_group_from_join(t, "name", 0);
@@ -846,9 +846,9 @@ END_TEST
 START_TEST(query_inner_join)
 {
     projected = _i;
-    char err[LS_ERRLEN] = "";
-    ls_table *tab = load_radio(err);
-    ck_assert_msg(tab != NULL, "%s", err);
+    ls_err err = { "" };
+    ls_table *tab = load_radio(&err);
+    ck_assert_msg(tab != NULL, "%s", err.msg);
     tq *t = qnew("inner_join");
     add_join(t, tab, "radio", 1);
     add_group_from_join(t, "region", 0);
@@ -902,8 +902,8 @@ START_TEST(query_map_function)
     ck_assert_int_eq(t->q->stats.invalid_rows, 2);
     ck_assert_int_eq(dl->count, 2);
 
-    char err[LS_ERRLEN];
-    ck_assert_int_eq(ls_deadletter_flush(dl, err), 0);
+    ls_err err;
+    ck_assert_int_eq(ls_deadletter_flush(dl, &err), 0);
     char *text = th_read_file(dl_path, NULL);
     char *lines[8];
     ck_assert_int_eq(th_lines(text, lines, 8), 2);
@@ -946,8 +946,8 @@ START_TEST(query_invalid_rows_dead_lettered)
                         WROW("12:00", "12:10", "\"station\":null,\"total\":2.5")));
     ck_assert_int_eq(t->q->stats.invalid_rows, 4);
     ck_assert_int_eq(t->q->stats.unusable_values, 2);
-    char err[LS_ERRLEN];
-    ck_assert_int_eq(ls_deadletter_flush(dl, err), 0);
+    ls_err err;
+    ck_assert_int_eq(ls_deadletter_flush(dl, &err), 0);
     char *text = th_read_file(dl_path, NULL);
     char *lines[8];
     ck_assert_int_eq(th_lines(text, lines, 8), 4);
@@ -967,15 +967,15 @@ END_TEST
 
 START_TEST(query_ready_validation)
 {
-    char err[LS_ERRLEN];
+    ls_err err;
     tq *t = qnew("empty"); /* no group_by, no aggregate: per-record, in append mode only */
-    ck_assert_int_eq(ls_query_ready(t->q, 1, err), -1);
-    ck_assert_str_eq(err, "query empty: a query without group_by and aggregate writes each record's "
+    ck_assert_int_eq(ls_query_ready(t->q, 1, &err), -1);
+    ck_assert_str_eq(err.msg, "query empty: a query without group_by and aggregate writes each record's "
                           "rows as they come: its output mode is append");
     qfree(t);
     t = qnew("per_record");
     t->q->d.mode = LS_MODE_APPEND;
-    ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);
+    ck_assert_int_eq(ls_query_ready(t->q, 1, &err), 0);
     ck_assert(t->q->d.per_record);
     qfree(t);
 
@@ -983,8 +983,8 @@ START_TEST(query_ready_validation)
     add_window(t, "time", MIN, MIN);
     add_agg(t, LS_AGG_COUNT, NULL, "n");
     t->q->d.mode = LS_MODE_APPEND;
-    ck_assert_int_eq(ls_query_ready(t->q, 1, err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "output mode append needs a watermark and its event-time column in group_by"));
+    ck_assert_int_eq(ls_query_ready(t->q, 1, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "output mode append needs a watermark and its event-time column in group_by"));
     qfree(t);
 
     t = qnew("append_no_window");
@@ -992,27 +992,27 @@ START_TEST(query_ready_validation)
     add_agg(t, LS_AGG_COUNT, NULL, "n");
     set_watermark(t, "time", MIN);
     t->q->d.mode = LS_MODE_APPEND;
-    ck_assert_int_eq(ls_query_ready(t->q, 1, err), -1);
+    ck_assert_int_eq(ls_query_ready(t->q, 1, &err), -1);
     qfree(t);
 
     t = qnew("two_windows");
     add_window(t, "time", MIN, MIN);
     add_window(t, "time", 2 * MIN, MIN);
-    ck_assert_int_eq(ls_query_ready(t->q, 1, err), -1);
-    ck_assert_str_eq(err, "query two_windows: at most one window in group_by (ls.window or ls.session_window)");
+    ck_assert_int_eq(ls_query_ready(t->q, 1, &err), -1);
+    ck_assert_str_eq(err.msg, "query two_windows: at most one window in group_by (ls.window or ls.session_window)");
     qfree(t);
 
     t = qnew("mismatch");
     add_window(t, "time", MIN, MIN);
     set_watermark(t, "other", MIN);
-    ck_assert_int_eq(ls_query_ready(t->q, 1, err), -1);
-    ck_assert_str_eq(err, "query mismatch: the window is on column time but the watermark on other");
+    ck_assert_int_eq(ls_query_ready(t->q, 1, &err), -1);
+    ck_assert_str_eq(err.msg, "query mismatch: the window is on column time but the watermark on other");
     qfree(t);
 
     /* a window alone makes its column the event time */
     t = qnew("window_only");
     add_window(t, "ts", MIN, MIN);
-    ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);
+    ck_assert_int_eq(ls_query_ready(t->q, 1, &err), 0);
     ck_assert_int_eq(t->q->d.has_event_time, 1);
     ck_assert_str_eq(t->q->d.event_time.name, "ts");
     ck_assert_int_eq(t->q->d.window_idx, 0);
@@ -1039,9 +1039,9 @@ START_TEST(query_console_sink)
     tq *t = qnew("console_q");
     add_group(t, "station");
     add_agg(t, LS_AGG_COUNT, NULL, "count");
-    char err[LS_ERRLEN];
+    ls_err err;
     t->q->d.mode = LS_MODE_COMPLETE;
-    ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);
+    ck_assert_int_eq(ls_query_ready(t->q, 1, &err), 0);
     FILE *f = tmpfile();
     ls_console_opts o = { 0 };
     o.query = t->q->d.name;
@@ -1073,9 +1073,9 @@ END_TEST
 
 START_TEST(query_project_registers_fields)
 {
-    char err[LS_ERRLEN] = "";
-    ls_table *tab = load_radio(err);
-    ck_assert_msg(tab != NULL, "%s", err);
+    ls_err err = { "" };
+    ls_table *tab = load_radio(&err);
+    ck_assert_msg(tab != NULL, "%s", err.msg);
     tq *t = qnew("fields");
     add_join(t, tab, "radio", 0);
     add_window(t, "time", MIN, MIN);
@@ -1086,7 +1086,7 @@ START_TEST(query_project_registers_fields)
     add_agg(t, LS_AGG_MAX, "v", "m");
     add_agg(t, LS_AGG_AVG, "station", "odd"); /* a column read twice */
     set_watermark(t, "time", MIN);
-    ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);
+    ck_assert_int_eq(ls_query_ready(t->q, 1, &err), 0);
 
     ls_fieldset *fs = ls_fieldset_new();
     ls_fieldset_add(fs, "already"); /* another query of the source came first */
@@ -1120,7 +1120,7 @@ START_TEST(query_project_registers_fields)
     add_agg(t, LS_AGG_COUNT, NULL, "n");
     fs = ls_fieldset_new();
     ls_query_project(t->q, fs);
-    ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);
+    ck_assert_int_eq(ls_query_ready(t->q, 1, &err), 0);
     ck_assert_uint_eq(fs->n, 2);
     ck_assert_int_eq(t->q->d.event_time.slot, ls_fieldset_index(fs, "ts", 2));
     ls_fieldset_free(fs);
@@ -1131,7 +1131,7 @@ START_TEST(query_project_registers_fields)
     t->q->d.map_ref = map_ref("return function(r) return r end");
     add_group(t, "station");
     add_agg(t, LS_AGG_SUM, "v", "s");
-    ck_assert_int_eq(ls_query_ready(t->q, 1, err), 0);
+    ck_assert_int_eq(ls_query_ready(t->q, 1, &err), 0);
     fs = ls_fieldset_new();
     ls_query_project(t->q, fs);
     ck_assert_int_eq(t->q->use_view, 0);
@@ -1206,8 +1206,8 @@ END_TEST
 /* Reads the dead-letter file; returns its lines (text to free in *text). */
 static int dead_lines(char **text, char **lines, int max)
 {
-    char err[LS_ERRLEN];
-    ck_assert_int_eq(ls_deadletter_flush(dl, err), 0);
+    ls_err err;
+    ck_assert_int_eq(ls_deadletter_flush(dl, &err), 0);
     *text = th_read_file(dl_path, NULL);
     ck_assert_ptr_nonnull(*text);
     return th_lines(*text, lines, max);
@@ -1277,9 +1277,9 @@ END_TEST
 START_TEST(query_projected_join_key_nested)
 {
     projected = 1;
-    char err[LS_ERRLEN] = "";
-    ls_table *tab = load_radio(err);
-    ck_assert_msg(tab != NULL, "%s", err);
+    ls_err err = { "" };
+    ls_table *tab = load_radio(&err);
+    ck_assert_msg(tab != NULL, "%s", err.msg);
     tq *t = qnew("join_view");
     add_join(t, tab, "radio", 0);
     add_group_from_join(t, "name", 0);
@@ -1332,15 +1332,15 @@ START_TEST(query_projected_shared_view)
         "{\"station\":\"\\u0031\",\"v\":4}",
         "{\"time\":\"2018-12-31T12:15:00Z\",\"station\":\"x\",\"v\":5}",
     };
-    char err[LS_ERRLEN];
+    ls_err err;
     ls_query_begin_batch(a->q, 0);
     ls_query_begin_batch(b->q, 0);
     for (size_t i = 0; i < 4; i++) {
         ls_origin o = { .topic = "events", .partition = 0, .offset = (int64_t)i, .timestamp = -1, .timestamp_type = -1 };
         size_t n = strlen(recs[i]);
-        ck_assert_msg(ls_json_scan(recs[i], n, fs, &view, err) == 0, "%s", err);
-        ck_assert_int_eq(ls_query_process(a->q, 0, &view, &o, recs[i], n, ls_reject_to(dl), err), 0);
-        ck_assert_int_eq(ls_query_process(b->q, 0, &view, &o, recs[i], n, ls_reject_to(dl), err), 0);
+        ck_assert_msg(ls_json_scan(recs[i], n, fs, &view, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(ls_query_process(a->q, 0, &view, &o, recs[i], n, ls_reject_to(dl), &err), 0);
+        ck_assert_int_eq(ls_query_process(b->q, 0, &view, &o, recs[i], n, ls_reject_to(dl), &err), 0);
     }
     end(a);
     end(b);

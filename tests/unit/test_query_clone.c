@@ -31,20 +31,20 @@ static void setup(void)
     luaL_openlibs(L);
     dir = th_tmpdir();
     ck_assert_ptr_nonnull(dir);
-    char err[LS_ERRLEN];
+    ls_err err;
     size_t n = strlen(dir) + 32;
     char *p = malloc(n);
     snprintf(p, n, "%s/dead_letter.jsonl", dir);
-    dl = ls_deadletter_file(p, err);
+    dl = ls_deadletter_file(p, &err);
     free(p);
-    ck_assert_msg(dl != NULL, "%s", err);
+    ck_assert_msg(dl != NULL, "%s", err.msg);
     const char *json = "[{\"code\":\"A1\",\"name\":\"Alpha\",\"region\":\"north\"},"
                        " {\"code\":\"B2\",\"name\":\"Bravo\",\"region\":\"south\"},"
                        " {\"code\":3,\"name\":\"Three\",\"region\":\"north\"}]";
     char *path = th_write_file(dir, "radio.json", json, strlen(json));
-    radio = ls_table_load(path, "code", err);
+    radio = ls_table_load(path, "code", &err);
     free(path);
-    ck_assert_msg(radio != NULL, "%s", err);
+    ck_assert_msg(radio != NULL, "%s", err.msg);
 }
 
 static void teardown(void)
@@ -147,10 +147,10 @@ static tq *make(const char *name, int kind, int projected, int parts)
     tq *t = calloc(1, sizeof *t);
     t->q = ls_query_new(name, L);
     declare(t->q, kind);
-    char err[LS_ERRLEN] = "";
-    ck_assert_msg(ls_query_ready(t->q, parts, err) == 0, "%s", err);
-    t->q->d.sink = ls_sink_jsonl_new(dir, name, err);
-    ck_assert_msg(t->q->d.sink != NULL, "%s", err);
+    ls_err err = { "" };
+    ck_assert_msg(ls_query_ready(t->q, parts, &err) == 0, "%s", err.msg);
+    t->q->d.sink = ls_sink_jsonl_new(dir, name, &err);
+    ck_assert_msg(t->q->d.sink != NULL, "%s", err.msg);
     size_t n = strlen(dir) + strlen(name) + 16;
     t->path = malloc(n);
     snprintf(t->path, n, "%s/%s.jsonl", dir, name);
@@ -179,17 +179,17 @@ static void tq_free(tq *t)
  * reads its parent's). */
 static void push(ls_query *q, ls_fieldset *fs, ls_recview *view, const char *json, int64_t off)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ls_origin o = { .topic = "events", .partition = 1, .offset = off, .timestamp = -1, .timestamp_type = -1 };
     size_t n = strlen(json);
     if (q->use_view) {
-        ck_assert_msg(ls_json_scan(json, n, fs, view, err) == 0, "%s: %s", json, err);
-        ck_assert_int_eq(ls_query_process(q, 0, view, &o, json, n, ls_reject_to(dl), err), 0);
+        ck_assert_msg(ls_json_scan(json, n, fs, view, &err) == 0, "%s: %s", json, err.msg);
+        ck_assert_int_eq(ls_query_process(q, 0, view, &o, json, n, ls_reject_to(dl), &err), 0);
         return;
     }
     int top = lua_gettop(L);
-    ck_assert_msg(ls_json_decode(L, json, n, NULL, err) == 0, "%s: %s", json, err);
-    ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, json, n, ls_reject_to(dl), err), 0);
+    ck_assert_msg(ls_json_decode(L, json, n, NULL, &err) == 0, "%s: %s", json, err.msg);
+    ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, json, n, ls_reject_to(dl), &err), 0);
     lua_settop(L, top);
 }
 
@@ -309,10 +309,10 @@ START_TEST(clone_copies_declaration)
     }
     ck_assert_uint_gt(ls_state_groups(o->q->state), 0);
 
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     int ref = kind == 2 ? new_map_ref() : LUA_NOREF;
-    ls_query *c = ls_query_clone(o->q, L, ref, LUA_NOREF, err);
-    ck_assert_msg(c != NULL, "%s", err);
+    ls_query *c = ls_query_clone(o->q, L, ref, LUA_NOREF, &err);
+    ck_assert_msg(c != NULL, "%s", err.msg);
     ls_query *q = o->q;
     ck_assert_ptr_ne(c->d.name, q->d.name);
     ck_assert_str_eq(c->d.name, q->d.name);
@@ -389,7 +389,7 @@ START_TEST(clone_copies_declaration)
     ck_assert_int_eq(c->stats.invalid_rows, q->stats.invalid_rows);
     ls_query_free(c);
     /* and the original outlives it */
-    ck_assert_int_eq(ls_query_end_batch(q, err), 0);
+    ck_assert_int_eq(ls_query_end_batch(q, &err), 0);
     tq_free(o);
     ls_source_free(src);
     ck_assert_int_eq(lua_gettop(L), 0);
@@ -403,11 +403,11 @@ START_TEST(clone_partials_equal_single_query)
     enum { NBATCH = 5, PER_BATCH = 400, PARTS = 5 };
     tq *single = make("single", kind, projected, PARTS);
     tq *merged = make("merged", kind, projected, PARTS);
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ls_query *w[2];
     for (int k = 0; k < 2; k++) {
-        w[k] = ls_query_clone(merged->q, L, kind == 2 ? new_map_ref() : LUA_NOREF, LUA_NOREF, err);
-        ck_assert_msg(w[k] != NULL, "%s", err);
+        w[k] = ls_query_clone(merged->q, L, kind == 2 ? new_map_ref() : LUA_NOREF, LUA_NOREF, &err);
+        ck_assert_msg(w[k] != NULL, "%s", err.msg);
     }
     rng = 0x1234567 + (uint64_t)_i;
     char rec[256];
@@ -444,8 +444,8 @@ START_TEST(clone_partials_equal_single_query)
             ls_state_clear(w[k]->late);
             ck_assert_uint_eq(ls_state_groups(w[k]->state), 0);
         }
-        ck_assert_msg(ls_query_end_batch(single->q, err) == 0, "%s", err);
-        ck_assert_msg(ls_query_end_batch(merged->q, err) == 0, "%s", err);
+        ck_assert_msg(ls_query_end_batch(single->q, &err) == 0, "%s", err.msg);
+        ck_assert_msg(ls_query_end_batch(merged->q, &err) == 0, "%s", err.msg);
         char *want = new_rows(single), *got = new_rows(merged);
         ck_assert_msg(strcmp(got, want) == 0, "batch %d rows:\n--- merged\n%s--- single\n%s", b,
                       got, want);
@@ -479,8 +479,8 @@ START_TEST(add_partial_counters)
 {
     tq *t = make("sum", 0, 0, 2);
     ls_query *q = t->q;
-    char err[LS_ERRLEN] = "";
-    ls_query *a = ls_query_clone(q, L, LUA_NOREF, LUA_NOREF, err), *b = ls_query_clone(q, L, LUA_NOREF, LUA_NOREF, err);
+    ls_err err = { "" };
+    ls_query *a = ls_query_clone(q, L, LUA_NOREF, LUA_NOREF, &err), *b = ls_query_clone(q, L, LUA_NOREF, LUA_NOREF, &err);
     ls_query_begin_batch(q, 0);
     ls_query_begin_batch(a, 0);
     ls_query_begin_batch(b, 0);

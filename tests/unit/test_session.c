@@ -39,10 +39,10 @@ static void setup(void)
     luaL_openlibs(L);
     dir = th_tmpdir();
     ck_assert_ptr_nonnull(dir);
-    char err[LS_ERRLEN];
+    ls_err err;
     char path[4096];
     snprintf(path, sizeof path, "%s/dead_letter.jsonl", dir);
-    dl = ls_deadletter_file(path, err);
+    dl = ls_deadletter_file(path, &err);
     ck_assert_ptr_nonnull(dl);
 }
 
@@ -115,10 +115,10 @@ static sq *snew(int64_t gap_ms, int64_t wm_ms, ls_mode mode, int parts)
     sq *t = calloc(1, sizeof *t);
     t->q = session_query("s", gap_ms, wm_ms, 1);
     ls_query_decl_of(t->q)->mode = mode;
-    char err[LS_ERRLEN] = "";
-    ck_assert_msg(ls_query_ready(t->q, parts, err) == 0, "ls_query_ready: %s", err);
-    ls_query_decl_of(t->q)->sink = ls_sink_jsonl_new(dir, ls_query_decl_of(t->q)->name, err);
-    ck_assert_msg(ls_query_declared(t->q)->sink != NULL, "%s", err);
+    ls_err err = { "" };
+    ck_assert_msg(ls_query_ready(t->q, parts, &err) == 0, "ls_query_ready: %s", err.msg);
+    ls_query_decl_of(t->q)->sink = ls_sink_jsonl_new(dir, ls_query_decl_of(t->q)->name, &err);
+    ck_assert_msg(ls_query_declared(t->q)->sink != NULL, "%s", err.msg);
     size_t n = strlen(dir) + 32;
     t->path = malloc(n);
     snprintf(t->path, n, "%s/%s.jsonl", dir, ls_query_declared(t->q)->name);
@@ -134,13 +134,13 @@ static void sfree(sq *t)
 
 static void push_to(ls_query *q, const char *json, int32_t partition)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     static int64_t off;
     ls_origin o = { .topic = "events", .partition = partition, .offset = off++, .timestamp = -1,
                     .timestamp_type = -1 };
     int top = lua_gettop(L);
-    ck_assert_msg(ls_json_decode(L, json, strlen(json), NULL, err) == 0, "%s: %s", json, err);
-    ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, json, strlen(json), ls_reject_to(dl), err), 0);
+    ck_assert_msg(ls_json_decode(L, json, strlen(json), NULL, &err) == 0, "%s: %s", json, err.msg);
+    ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, json, strlen(json), ls_reject_to(dl), &err), 0);
     lua_settop(L, top);
 }
 
@@ -150,8 +150,8 @@ static void begin(sq *t, int64_t id) { ls_query_begin_batch(t->q, id); }
 
 static void end(sq *t)
 {
-    char err[LS_ERRLEN] = "";
-    ck_assert_msg(ls_query_end_batch(t->q, err) == 0, "%s", err);
+    ls_err err = { "" };
+    ck_assert_msg(ls_query_end_batch(t->q, &err) == 0, "%s", err.msg);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -365,11 +365,11 @@ END_TEST
 START_TEST(session_workers_merge)
 {
     sq *t = snew(10 * MIN, 30 * MIN, LS_MODE_APPEND, 4);
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ls_query *w[2];
     for (int i = 0; i < 2; i++) {
-        w[i] = ls_query_clone(t->q, L, LUA_NOREF, LUA_NOREF, err);
-        ck_assert_msg(w[i] != NULL, "%s", err);
+        w[i] = ls_query_clone(t->q, L, LUA_NOREF, LUA_NOREF, &err);
+        ck_assert_msg(w[i] != NULL, "%s", err.msg);
     }
     for (int b = 0; b < 2; b++) {
         begin(t, b);
@@ -428,8 +428,8 @@ START_TEST(session_snapshot_restore)
     ck_assert_int_eq(ls_state_save(ls_query_state(t->q), f), 0);
     rewind(f);
     sq *r = snew(5 * MIN, -1, LS_MODE_COMPLETE, 7);
-    char err[LS_ERRLEN] = "";
-    ck_assert_msg(ls_state_load(ls_query_state(r->q), f, path, err) == 0, "%s", err);
+    ls_err err = { "" };
+    ck_assert_msg(ls_state_load(ls_query_state(r->q), f, path, &err) == 0, "%s", err.msg);
     fclose(f);
     ck_assert_uint_eq(ls_state_groups(ls_query_state(r->q)), 2);
     r->pos = t->pos; /* the same sink file */
@@ -457,9 +457,9 @@ START_TEST(session_max_state_rows)
     ck_assert_uint_eq(ls_state_groups(ls_query_state(t->q)), 1);
     begin(t, 1);
     push(t, REC("a", "09:00:00", 1));
-    char err[LS_ERRLEN] = "";
-    ck_assert_int_eq(ls_query_end_batch(t->q, err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "max_state_rows"));
+    ls_err err = { "" };
+    ck_assert_int_eq(ls_query_end_batch(t->q, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "max_state_rows"));
     sfree(t);
 }
 END_TEST
@@ -490,8 +490,8 @@ START_TEST(session_merge_direct)
         }
     }
     ls_session_result r;
-    char err[LS_ERRLEN] = "";
-    ck_assert_int_eq(ls_session_merge(s, sess_col, 2, spec, 7, &r, err), 0);
+    ls_err err = { "" };
+    ck_assert_int_eq(ls_session_merge(s, sess_col, 2, spec, 7, &r, &err), 0);
     ck_assert_uint_eq(ls_state_groups(s), 2);
     ck_assert_int_eq(r.sessions_updated, 2);
     ck_assert_uint_eq(r.merged_away, 42);
@@ -521,8 +521,8 @@ START_TEST(session_merge_direct)
     int created;
     ls_group *bad = ls_state_upsert(s, k.data, k.len, ls_hash(k.data, k.len), 1, &created);
     bad->updated_batch = 8;
-    ck_assert_int_eq(ls_session_merge(s, sess_col, 2, spec, 8, &r, err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "corrupt"));
+    ck_assert_int_eq(ls_session_merge(s, sess_col, 2, spec, 8, &r, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "corrupt"));
     ls_buf_free(&k);
     ls_state_free(s);
 }
@@ -532,10 +532,10 @@ END_TEST
 
 static void expect_refused(ls_query *q, ls_mode mode, const char *needle)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ls_query_decl_of(q)->mode = mode;
-    ck_assert_int_eq(ls_query_ready(q, 2, err), -1);
-    ck_assert_msg(strstr(err, needle) != NULL, "%s", err);
+    ck_assert_int_eq(ls_query_ready(q, 2, &err), -1);
+    ck_assert_msg(strstr(err.msg, needle) != NULL, "%s", err.msg);
     ls_query_free(q);
 }
 

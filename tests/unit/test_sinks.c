@@ -100,17 +100,17 @@ END_TEST
 
 static void write_rows(ls_sink *s, int64_t batch, int first, int n)
 {
-    char err[LS_ERRLEN];
-    ck_assert_int_eq(s->vt->open_batch(s, batch, err), 0);
+    ls_err err;
+    ck_assert_int_eq(s->vt->open_batch(s, batch, &err), 0);
     for (int i = first; i < first + n; i++) {
         char st[16];
         snprintf(st, sizeof st, "S%d", i);
         ls_value vals[] = { window(0, 600000), ls_str(st, strlen(st)), ls_int(i) };
         ls_row row = { 3, NAMES3, vals, 2 };
-        ck_assert_int_eq(s->vt->write(s, &row, err), 0);
+        ck_assert_int_eq(s->vt->write(s, &row, &err), 0);
     }
     ck_assert_int_eq(s->rows_in_batch, n);
-    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
+    ck_assert_int_eq(s->vt->close_batch(s, &err), 0);
 }
 
 START_TEST(jsonl_sink_writes_and_appends)
@@ -118,9 +118,9 @@ START_TEST(jsonl_sink_writes_and_appends)
     size_t n = strlen(dir) + 64;
     char *out = malloc(n);
     snprintf(out, n, "%s/out/nested/deeper", dir);
-    char err[LS_ERRLEN] = "";
-    ls_sink *s = ls_sink_jsonl_new(out, "q1", err);
-    ck_assert_msg(s != NULL, "%s", err);
+    ls_err err = { "" };
+    ls_sink *s = ls_sink_jsonl_new(out, "q1", &err);
+    ck_assert_msg(s != NULL, "%s", err.msg);
     char *path = malloc(n + 16);
     snprintf(path, n + 16, "%s/q1.jsonl", out);
     char desc[600];
@@ -146,8 +146,8 @@ START_TEST(jsonl_sink_writes_and_appends)
     ls_sink_destroy(s);
 
     /* a new sink on the same directory appends */
-    s = ls_sink_jsonl_new(out, "q1", err);
-    ck_assert_msg(s != NULL, "%s", err);
+    s = ls_sink_jsonl_new(out, "q1", &err);
+    ck_assert_msg(s != NULL, "%s", err.msg);
     write_rows(s, 3, 6, 1);
     ls_sink_destroy(s);
 
@@ -173,12 +173,12 @@ START_TEST(jsonl_sink_bad_dir)
     size_t n = strlen(file) + 16;
     char *bad = malloc(n);
     snprintf(bad, n, "%s/sub", file); /* a directory below a regular file */
-    char err[LS_ERRLEN] = "";
-    ck_assert_ptr_null(ls_sink_jsonl_new(bad, "q", err));
-    ck_assert_msg(strstr(err, "cannot create directory") != NULL, "got: %s", err);
-    ck_assert_int_eq(ls_mkdirs(bad, err), -1);
+    ls_err err = { "" };
+    ck_assert_ptr_null(ls_sink_jsonl_new(bad, "q", &err));
+    ck_assert_msg(strstr(err.msg, "cannot create directory") != NULL, "got: %s", err.msg);
+    ck_assert_int_eq(ls_mkdirs(bad, &err), -1);
     /* mkdir -p of an existing directory is fine */
-    ck_assert_int_eq(ls_mkdirs(dir, err), 0);
+    ck_assert_int_eq(ls_mkdirs(dir, &err), 0);
     free(bad);
     free(file);
 }
@@ -188,10 +188,10 @@ static const char *const NAMES2[] = { "station", "count" };
 
 static void console_row(ls_sink *s, const char *st, int64_t c)
 {
-    char err[LS_ERRLEN];
+    ls_err err;
     ls_value vals[] = { ls_str(st, strlen(st)), ls_int(c) };
     ls_row row = { 2, NAMES2, vals, 1 };
-    ck_assert_int_eq(s->vt->write(s, &row, err), 0);
+    ck_assert_int_eq(s->vt->write(s, &row, &err), 0);
 }
 
 START_TEST(console_sink_table)
@@ -203,12 +203,12 @@ START_TEST(console_sink_table)
     o.truncate = 1;
     ls_sink *s = ls_sink_console_new(&o, f);
     ck_assert_str_eq(s->description, "ConsoleSink");
-    char err[LS_ERRLEN];
-    ck_assert_int_eq(s->vt->open_batch(s, 3, err), 0);
+    ls_err err;
+    ck_assert_int_eq(s->vt->open_batch(s, 3, &err), 0);
     console_row(s, "A", 1);
     console_row(s, "Bravo-long", 22);
     console_row(s, "C", 3);
-    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
+    ck_assert_int_eq(s->vt->close_batch(s, &err), 0);
     ck_assert_int_eq(s->rows_in_batch, 3);
     char *text = th_read_stream(f, NULL);
     ck_assert_str_eq(text,
@@ -230,12 +230,12 @@ START_TEST(console_sink_table)
     f = tmpfile();
     ls_sink_destroy(s);
     s = ls_sink_console_new(&o, f);
-    ck_assert_int_eq(s->vt->open_batch(s, 4, err), 0);
+    ck_assert_int_eq(s->vt->open_batch(s, 4, &err), 0);
     console_row(s, "A", 1);
-    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
-    ck_assert_int_eq(s->vt->open_batch(s, 5, err), 0);
+    ck_assert_int_eq(s->vt->close_batch(s, &err), 0);
+    ck_assert_int_eq(s->vt->open_batch(s, 5, &err), 0);
     console_row(s, "Z", 100000);
-    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
+    ck_assert_int_eq(s->vt->close_batch(s, &err), 0);
     text = th_read_stream(f, NULL);
     ck_assert_str_eq(text,
                      "-------------------------------------------\n"
@@ -271,11 +271,11 @@ START_TEST(console_sink_default_rows_and_truncate)
     o.num_rows = 0; /* default 20, as Spark */
     o.truncate = 1;
     ls_sink *s = ls_sink_console_new(&o, f);
-    char err[LS_ERRLEN];
-    ck_assert_int_eq(s->vt->open_batch(s, 0, err), 0);
+    ls_err err;
+    ck_assert_int_eq(s->vt->open_batch(s, 0, &err), 0);
     console_row(s, "abcdefghijklmnopqrstuvwxyz", 0);
     for (int i = 1; i < 25; i++) console_row(s, "x", i);
-    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
+    ck_assert_int_eq(s->vt->close_batch(s, &err), 0);
     char *text = th_read_stream(f, NULL);
     ck_assert_msg(strstr(text, "|abcdefghijklmnopq...|") != NULL, "%s", text);
     ck_assert_ptr_nonnull(strstr(text, "only showing top 20 rows\n"));
@@ -289,9 +289,9 @@ START_TEST(console_sink_default_rows_and_truncate)
     f = tmpfile();
     o.truncate = 0;
     s = ls_sink_console_new(&o, f);
-    ck_assert_int_eq(s->vt->open_batch(s, 0, err), 0);
+    ck_assert_int_eq(s->vt->open_batch(s, 0, &err), 0);
     console_row(s, "abcdefghijklmnopqrstuvwxyz", 0);
-    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
+    ck_assert_int_eq(s->vt->close_batch(s, &err), 0);
     text = th_read_stream(f, NULL);
     ck_assert_ptr_nonnull(strstr(text, "|abcdefghijklmnopqrstuvwxyz|    0|\n"));
     free(text);
@@ -308,16 +308,16 @@ START_TEST(console_sink_window_and_empty)
     o.num_rows = 20;
     o.truncate = 0;
     ls_sink *s = ls_sink_console_new(&o, f);
-    char err[LS_ERRLEN];
+    ls_err err;
     /* a batch before any row was ever written */
-    ck_assert_int_eq(s->vt->open_batch(s, 0, err), 0);
-    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
+    ck_assert_int_eq(s->vt->open_batch(s, 0, &err), 0);
+    ck_assert_int_eq(s->vt->close_batch(s, &err), 0);
     ck_assert_int_eq(s->rows_in_batch, 0);
-    ck_assert_int_eq(s->vt->open_batch(s, 1, err), 0);
+    ck_assert_int_eq(s->vt->open_batch(s, 1, &err), 0);
     ls_value vals[] = { window(0, 600000), ls_str("S", 1), ls_int(2) };
     ls_row row = { 3, NAMES3, vals, 2 };
-    ck_assert_int_eq(s->vt->write(s, &row, err), 0);
-    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
+    ck_assert_int_eq(s->vt->write(s, &row, &err), 0);
+    ck_assert_int_eq(s->vt->close_batch(s, &err), 0);
     char *text = th_read_stream(f, NULL);
     ck_assert_str_eq(text,
                      "-------------------------------------------\n"
@@ -340,7 +340,7 @@ START_TEST(console_sink_window_and_empty)
 }
 END_TEST
 
-static int fmt_row(void *ctx, const ls_row *row, ls_buf *out, char *err)
+static int fmt_row(void *ctx, const ls_row *row, ls_buf *out, ls_err *err)
 {
     int *calls = ctx;
     (*calls)++;
@@ -367,14 +367,14 @@ START_TEST(console_sink_format_mode)
     o.format_ctx = &calls;
     o.errors = errors;
     ls_sink *s = ls_sink_console_new(&o, f);
-    char err[LS_ERRLEN] = "";
-    ck_assert_int_eq(s->vt->open_batch(s, 7, err), 0);
+    ls_err err = { "" };
+    ck_assert_int_eq(s->vt->open_batch(s, 7, &err), 0);
     console_row(s, "A", 1);
     ls_value vals[] = { ls_str("C", 1), ls_int(-1) };
     ls_row bad = { 2, NAMES2, vals, 1 };
-    ck_assert_int_eq(s->vt->write(s, &bad, err), 0);
+    ck_assert_int_eq(s->vt->write(s, &bad, &err), 0);
     console_row(s, "B", 2);
-    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
+    ck_assert_int_eq(s->vt->close_batch(s, &err), 0);
     ck_assert_int_eq(calls, 3);
     ck_assert_int_eq(s->rows_in_batch, 3);
     char *text = th_read_stream(f, NULL);
@@ -396,9 +396,9 @@ START_TEST(console_sink_format_mode)
     ls_sink_destroy(s);
     o.errors = errors;
     s = ls_sink_console_new(&o, f);
-    ck_assert_int_eq(s->vt->open_batch(s, 8, err), 0);
-    for (int i = 0; i < 5; i++) ck_assert_int_eq(s->vt->write(s, &bad, err), 0);
-    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
+    ck_assert_int_eq(s->vt->open_batch(s, 8, &err), 0);
+    for (int i = 0; i < 5; i++) ck_assert_int_eq(s->vt->write(s, &bad, &err), 0);
+    ck_assert_int_eq(s->vt->close_batch(s, &err), 0);
     text = th_read_stream(errors, NULL);
     ck_assert_int_eq(th_count(text, "(row skipped)"), 3);
     ck_assert_ptr_nonnull(strstr(text, "luastream: query fmt, batch 8: 5 rows skipped in all"));
@@ -420,13 +420,13 @@ START_TEST(console_sink_format_num_rows)
     o.format = fmt_row;
     o.format_ctx = &calls;
     ls_sink *s = ls_sink_console_new(&o, f);
-    char err[LS_ERRLEN] = "";
-    ck_assert_int_eq(s->vt->open_batch(s, 1, err), 0);
+    ls_err err = { "" };
+    ck_assert_int_eq(s->vt->open_batch(s, 1, &err), 0);
     console_row(s, "A", 1);
     console_row(s, "B", 2);
     console_row(s, "C", 3);
     console_row(s, "D", 4);
-    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
+    ck_assert_int_eq(s->vt->close_batch(s, &err), 0);
     ck_assert_int_eq(calls, 2); /* rows past num_rows are not formatted */
     ck_assert_int_eq(s->rows_in_batch, 4);
     char *text = th_read_stream(f, NULL);
@@ -454,12 +454,12 @@ START_TEST(console_sink_utf8_widths)
     o.num_rows = 20;
     o.truncate = 1;
     ls_sink *s = ls_sink_console_new(&o, f);
-    char err[LS_ERRLEN];
-    ck_assert_int_eq(s->vt->open_batch(s, 0, err), 0);
+    ls_err err;
+    ck_assert_int_eq(s->vt->open_batch(s, 0, &err), 0);
     console_row(s, "São Tomé", 1);
     console_row(s, "日本", 22);
     console_row(s, "Chad", 3);
-    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
+    ck_assert_int_eq(s->vt->close_batch(s, &err), 0);
     char *text = th_read_stream(f, NULL);
     ck_assert_str_eq(text,
                      "-------------------------------------------\n"
@@ -480,11 +480,11 @@ START_TEST(console_sink_utf8_widths)
     f = tmpfile();
     ls_sink_destroy(s);
     s = ls_sink_console_new(&o, f);
-    ck_assert_int_eq(s->vt->open_batch(s, 1, err), 0);
+    ck_assert_int_eq(s->vt->open_batch(s, 1, &err), 0);
     console_row(s, "日本日本日本日本日本日本日本日本日本日本日本日本日", 1);
     console_row(s, "ééééééééééééééééééééé", 2);
     console_row(s, "a\xff\t" "b", 3);
-    ck_assert_int_eq(s->vt->close_batch(s, err), 0);
+    ck_assert_int_eq(s->vt->close_batch(s, &err), 0);
     text = th_read_stream(f, NULL);
     ck_assert_msg(ls_utf8_valid(text, strlen(text)), "output is not valid UTF-8");
     ck_assert_msg(strstr(text, "| 日本日本日本日本...|    1|\n") != NULL, "%s", text);

@@ -46,9 +46,9 @@ static ls_agg_spec pct_spec(int64_t accuracy, const double *pcts, size_t n, int 
  * assertion, and these run millions of times). */
 static void fold(ls_acc *a, const ls_agg_spec *s, ls_value v)
 {
-    char err[LS_ERRLEN] = "";
-    if (ls_agg_prepare(s->fn, &v) != 0 || ls_acc_fold(a, s, &v, -1, err) != 0)
-        ck_abort_msg("fold failed: %s", err);
+    ls_err err = { "" };
+    if (ls_agg_prepare(s->fn, &v) != 0 || ls_acc_fold(a, s, &v, -1, &err) != 0)
+        ck_abort_msg("fold failed: %s", err.msg);
 }
 
 /* ---- Spark's hash --------------------------------------------------------- */
@@ -393,7 +393,7 @@ START_TEST(sketch_percentile_partials_per_partition)
     ls_acc a;
     ls_acc_init(&a);
     unsigned char *state = ls_qsum_new(100, ps, 4, 1);
-    char err[LS_ERRLEN];
+    ls_err err;
     for (int batch = 0; batch < 4; batch++) {
         unsigned char *part[2] = { ls_qsum_new(100, ps, 4, 1), ls_qsum_new(100, ps, 4, 1) };
         for (int chunk = 0; chunk < 6; chunk++)     /* partition 0, 1, 0, 1, ... */
@@ -402,7 +402,7 @@ START_TEST(sketch_percentile_partials_per_partition)
                 int64_t k = ((int64_t)batch * 3000 + chunk * 500 + i) * 7919 % 100003;
                 double x = k == 4242 ? NAN : (double)k;
                 ls_value v = ls_double(x);
-                if (ls_acc_fold(&a, &s, &v, p, err)) ck_abort_msg("%s", err);
+                if (ls_acc_fold(&a, &s, &v, p, &err)) ck_abort_msg("%s", err.msg);
                 part[p] = ls_qsum_add(part[p], x, LS_QK_DOUBLE, p);
             }
         /* Spark: the partials merged in partition order, the result into the state */
@@ -536,7 +536,7 @@ static char *save(const ls_state *s, size_t *n)
     return bytes;
 }
 
-static int load(const char *bytes, size_t n, int nparts, int nagg, ls_state **out, char *err)
+static int load(const char *bytes, size_t n, int nparts, int nagg, ls_state **out, ls_err *err)
 {
     FILE *f = tmpfile();
     if (n) ck_assert_uint_eq(fwrite(bytes, 1, n, f), n);
@@ -584,8 +584,8 @@ START_TEST(sketch_snapshot_round_trip)
     size_t n;
     char *bytes = save(s, &n);
     ck_assert_mem_eq(bytes + 4, "\x03\x00\x00\x00", 4); /* version 3 */
-    char err[LS_ERRLEN] = "";
-    ck_assert_msg(load(bytes, n, 7, 3, &t, err) == 0, "%s", err);
+    ls_err err = { "" };
+    ck_assert_msg(load(bytes, n, 7, 3, &t, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(ls_state_owns_blobs(t), 1);
     ls_buf a, b;
     ls_buf_init(&a);
@@ -640,7 +640,7 @@ START_TEST(sketch_snapshot_corrupt_sketch_refused)
     size_t n;
     char *bytes = save(s, &n);
     char *bad = malloc(n);
-    char err[LS_ERRLEN];
+    ls_err err;
     int refused = 0, loaded = 0;
     /* every byte of the group's accumulators and key, each changed two ways */
     for (size_t i = 21; i < n - 17; i++)
@@ -649,8 +649,8 @@ START_TEST(sketch_snapshot_corrupt_sketch_refused)
             bad[i] = (char)(m ? 0xff : bad[i] ^ 0x40);
             fix_checksum(bad, n);
             ls_state *t;
-            err[0] = '\0';
-            if (load(bad, n, 1, 3, &t, err) == 0) {
+            err.msg[0] = '\0';
+            if (load(bad, n, 1, 3, &t, &err) == 0) {
                 loaded++; /* a value changed within range: still a well-formed sketch */
                 yajl_gen gen = yajl_gen_alloc(NULL);
                 ls_group *g;
@@ -664,7 +664,7 @@ START_TEST(sketch_snapshot_corrupt_sketch_refused)
                     }
                 yajl_gen_free(gen);
             } else {
-                ck_assert_msg(strstr(err, "corrupt") || strstr(err, "truncated"), "%s", err);
+                ck_assert_msg(strstr(err.msg, "corrupt") || strstr(err.msg, "truncated"), "%s", err.msg);
                 refused++;
             }
             ls_state_free(t);
@@ -716,8 +716,8 @@ START_TEST(sketch_snapshot_version_2_still_read)
     memcpy(b.data + 12, &length, 8);
     fix_checksum(b.data, b.len);
     ls_state *t;
-    char err[LS_ERRLEN] = "";
-    ck_assert_msg(load(b.data, b.len, 3, 2, &t, err) == 0, "%s", err);
+    ls_err err = { "" };
+    ck_assert_msg(load(b.data, b.len, 3, 2, &t, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(ls_state_groups(t), 1);
     ck_assert_int_eq(ls_state_owns_blobs(t), 1);
     uint64_t h = ls_hash(kb.data, kb.len);
@@ -731,8 +731,8 @@ START_TEST(sketch_snapshot_version_2_still_read)
     b.data[20 + 1 + 8 + 8 + 4 + 8] = LS_ACC_HLL;
     fix_checksum(b.data, b.len);
     ls_state_free(t);
-    ck_assert_int_eq(load(b.data, b.len, 3, 2, &t, err), -1);
-    ck_assert_msg(strstr(err, "corrupt") != NULL, "%s", err);
+    ck_assert_int_eq(load(b.data, b.len, 3, 2, &t, &err), -1);
+    ck_assert_msg(strstr(err.msg, "corrupt") != NULL, "%s", err.msg);
     ls_state_free(t);
     ls_buf_free(&kb);
     ls_buf_free(&b);

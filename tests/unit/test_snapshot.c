@@ -136,14 +136,14 @@ static char *snapshot(const ls_state *s, size_t *n)
 
 /* Loads the bytes into a fresh state; returns load's result, the state in *out. */
 static int load_bytes(const char *bytes, size_t n, int nparts, int nagg, ls_state **out,
-                      char *err)
+                      ls_err *err)
 {
     FILE *f = tmpfile();
     ck_assert_ptr_nonnull(f);
     if (n) ck_assert_uint_eq(fwrite(bytes, 1, n, f), n);
     rewind(f);
     ls_state *s = ls_state_new(nparts, nagg);
-    err[0] = '\0';
+    err->msg[0] = '\0';
     int rc = ls_state_load(s, f, "snap/7", err);
     fclose(f);
     if (out) *out = s;
@@ -160,9 +160,9 @@ START_TEST(snapshot_round_trip_many_groups)
     ck_assert_uint_gt(n, 5001 * 20);
     ck_assert_int_eq(memcmp(bytes, "LSST", 4), 0);
 
-    char err[LS_ERRLEN];
+    ls_err err;
     ls_state *t;
-    ck_assert_msg(load_bytes(bytes, n, 8, NFNS, &t, err) == 0, "%s", err);
+    ck_assert_msg(load_bytes(bytes, n, 8, NFNS, &t, &err) == 0, "%s", err.msg);
     assert_same_state(s, t);
     assert_same_state(t, s);
     ck_assert_uint_eq(ls_state_group_bytes(t), ls_state_group_bytes(s));
@@ -190,9 +190,9 @@ START_TEST(snapshot_load_other_partition_count)
     char *bytes = snapshot(s, &n);
     static const int parts[] = { 1, 3, 7, 16, 64 };
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        char err[LS_ERRLEN];
+        ls_err err;
         ls_state *t;
-        ck_assert_msg(load_bytes(bytes, n, parts[i], NFNS, &t, err) == 0, "%s", err);
+        ck_assert_msg(load_bytes(bytes, n, parts[i], NFNS, &t, &err) == 0, "%s", err.msg);
         ck_assert_int_eq(ls_state_nparts(t), parts[i]);
         assert_same_state(s, t);
         assert_same_state(t, s);
@@ -211,7 +211,7 @@ START_TEST(snapshot_load_other_partition_count)
         char *b2 = snapshot(t, &n2);
         ck_assert_uint_eq(n2, n);
         ls_state *u;
-        ck_assert_msg(load_bytes(b2, n2, 16, NFNS, &u, err) == 0, "%s", err);
+        ck_assert_msg(load_bytes(b2, n2, 16, NFNS, &u, &err) == 0, "%s", err.msg);
         assert_same_state(s, u);
         ls_state_free(u);
         free(b2);
@@ -228,9 +228,9 @@ START_TEST(snapshot_empty_state)
     size_t n;
     char *bytes = snapshot(s, &n);
     ck_assert_uint_eq(n, 4 + 4 + 4 + 8 + 1 + 8 + 8); /* header (with length), end mark, count, checksum */
-    char err[LS_ERRLEN];
+    ls_err err;
     ls_state *t;
-    ck_assert_msg(load_bytes(bytes, n, 2, 3, &t, err) == 0, "%s", err);
+    ck_assert_msg(load_bytes(bytes, n, 2, 3, &t, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(ls_state_groups(t), 0);
     ck_assert_uint_eq(ls_state_group_bytes(t), 0);
     /* usable afterwards */
@@ -239,15 +239,15 @@ START_TEST(snapshot_empty_state)
     ck_assert_int_eq(created, 1);
     ls_state_free(t);
     /* an empty snapshot with another nagg is still refused */
-    ck_assert_int_eq(load_bytes(bytes, n, 2, 4, NULL, err), -1);
-    ck_assert_msg(strstr(err, "3 aggregates") != NULL, "%s", err);
+    ck_assert_int_eq(load_bytes(bytes, n, 2, 4, NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "3 aggregates") != NULL, "%s", err.msg);
     /* and one without aggregates at all round-trips too */
     ls_state *z = ls_state_new(1, 0);
     int c;
     ls_state_upsert(z, "only", 4, ls_hash("only", 4), 99, &c);
     free(bytes);
     bytes = snapshot(z, &n);
-    ck_assert_msg(load_bytes(bytes, n, 5, 0, &t, err) == 0, "%s", err);
+    ck_assert_msg(load_bytes(bytes, n, 5, 0, &t, &err) == 0, "%s", err.msg);
     assert_same_state(z, t);
     ls_state_free(t);
     ls_state_free(z);
@@ -261,31 +261,31 @@ START_TEST(snapshot_wrong_magic_and_nagg)
     ls_state *s = build(4, 20);
     size_t n;
     char *bytes = snapshot(s, &n);
-    char err[LS_ERRLEN];
+    ls_err err;
 
     char *bad = malloc(n);
     memcpy(bad, bytes, n);
     memcpy(bad, "LSSX", 4);
-    ck_assert_int_eq(load_bytes(bad, n, 4, NFNS, NULL, err), -1);
-    ck_assert_msg(strstr(err, "snap/7") && strstr(err, "not a luastream state snapshot"), "%s", err);
+    ck_assert_int_eq(load_bytes(bad, n, 4, NFNS, NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "snap/7") && strstr(err.msg, "not a luastream state snapshot"), "%s", err.msg);
     /* not a snapshot at all */
     const char *json = "{\"batchId\":3}";
-    ck_assert_int_eq(load_bytes(json, strlen(json), 4, NFNS, NULL, err), -1);
-    ck_assert_msg(strstr(err, "not a luastream state snapshot") != NULL, "%s", err);
+    ck_assert_int_eq(load_bytes(json, strlen(json), 4, NFNS, NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "not a luastream state snapshot") != NULL, "%s", err.msg);
 
     /* another format version */
     memcpy(bad, bytes, n);
     bad[4] = 9;
-    ck_assert_int_eq(load_bytes(bad, n, 4, NFNS, NULL, err), -1);
-    ck_assert_msg(strstr(err, "snap/7") && strstr(err, "version"), "%s", err);
+    ck_assert_int_eq(load_bytes(bad, n, 4, NFNS, NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "snap/7") && strstr(err.msg, "version"), "%s", err.msg);
 
     /* a state with another number of aggregates: refused both ways */
-    ck_assert_int_eq(load_bytes(bytes, n, 4, NFNS - 1, NULL, err), -1);
-    ck_assert_msg(strstr(err, "snap/7") && strstr(err, "7 aggregates"), "%s", err);
-    ck_assert_int_eq(load_bytes(bytes, n, 4, NFNS + 1, NULL, err), -1);
-    ck_assert_msg(strstr(err, "7 aggregates, the query 8") != NULL, "%s", err);
+    ck_assert_int_eq(load_bytes(bytes, n, 4, NFNS - 1, NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "snap/7") && strstr(err.msg, "7 aggregates"), "%s", err.msg);
+    ck_assert_int_eq(load_bytes(bytes, n, 4, NFNS + 1, NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "7 aggregates, the query 8") != NULL, "%s", err.msg);
     ls_state *t;
-    ck_assert_int_eq(load_bytes(bytes, n, 4, 0, &t, err), -1);
+    ck_assert_int_eq(load_bytes(bytes, n, 4, 0, &t, &err), -1);
     ck_assert_uint_eq(ls_state_groups(t), 0); /* nothing was loaded */
     ls_state_free(t);
     free(bad);
@@ -320,15 +320,15 @@ START_TEST(snapshot_truncated_at_every_length)
 {
     size_t n;
     char *bytes = small_snapshot(&n);
-    char err[LS_ERRLEN];
+    ls_err err;
     ls_state *t;
-    ck_assert_msg(load_bytes(bytes, n, 2, 2, &t, err) == 0, "%s", err);
+    ck_assert_msg(load_bytes(bytes, n, 2, 2, &t, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(ls_state_groups(t), 3);
     ls_state_free(t);
     for (size_t len = 12; len < n; len++) {
-        ck_assert_msg(load_bytes(bytes, len, 3, 2, &t, err) == -1, "a %zu-byte prefix loaded", len);
-        ck_assert_msg(strstr(err, "snap/7") != NULL, "%zu: %s", len, err);
-        ck_assert_msg(strstr(err, "truncated") || strstr(err, "corrupt"), "%zu: %s", len, err);
+        ck_assert_msg(load_bytes(bytes, len, 3, 2, &t, &err) == -1, "a %zu-byte prefix loaded", len);
+        ck_assert_msg(strstr(err.msg, "snap/7") != NULL, "%zu: %s", len, err.msg);
+        ck_assert_msg(strstr(err.msg, "truncated") || strstr(err.msg, "corrupt"), "%zu: %s", len, err.msg);
         ck_assert_uint_le(ls_state_groups(t), 3);
         ls_state_free(t);
     }
@@ -336,7 +336,7 @@ START_TEST(snapshot_truncated_at_every_length)
     char *longer = malloc(n + 5);
     memcpy(longer, bytes, n);
     memcpy(longer + n, "junk!", 5);
-    int rc = load_bytes(longer, n + 5, 2, 2, &t, err);
+    int rc = load_bytes(longer, n + 5, 2, 2, &t, &err);
     if (rc == 0) ck_assert_uint_eq(ls_state_groups(t), 3);
     ls_state_free(t);
     free(longer);
@@ -357,16 +357,16 @@ START_TEST(snapshot_truncated_header)
 {
     size_t n;
     char *bytes = small_snapshot(&n);
-    char err[LS_ERRLEN];
+    ls_err err;
     char report[4096] = "";
     int bad = 0;
     for (size_t len = 0; len < 12; len++) {
         if (len >= 1 && len < 4) continue;
-        ck_assert_int_eq(load_bytes(bytes, len, 2, 2, NULL, err), -1);
-        if (!strstr(err, "truncated") && !strstr(err, "corrupt")) {
+        ck_assert_int_eq(load_bytes(bytes, len, 2, 2, NULL, &err), -1);
+        if (!strstr(err.msg, "truncated") && !strstr(err.msg, "corrupt")) {
             bad++;
             size_t used = strlen(report);
-            snprintf(report + used, sizeof report - used, "\n  %zu bytes: %s", len, err);
+            snprintf(report + used, sizeof report - used, "\n  %zu bytes: %s", len, err.msg);
         }
     }
     free(bytes);
@@ -382,29 +382,29 @@ START_TEST(snapshot_single_byte_corruption)
     char *bytes = small_snapshot(&n);
     char *bad = malloc(n);
     static const unsigned char masks[] = { 0x01, 0x10, 0x80, 0xff };
-    char err[LS_ERRLEN];
+    ls_err err;
     int as_corrupt = 0, as_truncated = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t m = 0; m < sizeof masks; m++) {
             memcpy(bad, bytes, n);
             bad[i] = (char)(bad[i] ^ masks[m]);
             ls_state *t;
-            int rc = load_bytes(bad, n, 2, 2, &t, err);
+            int rc = load_bytes(bad, n, 2, 2, &t, &err);
             ck_assert_msg(rc == -1, "byte %zu ^ 0x%02x: corrupt snapshot loaded", i, masks[m]);
-            ck_assert_msg(strstr(err, "snap/7") != NULL, "%s", err);
+            ck_assert_msg(strstr(err.msg, "snap/7") != NULL, "%s", err.msg);
             if (i < 4) {
-                ck_assert_msg(strstr(err, "not a luastream state snapshot") != NULL, "%s", err);
+                ck_assert_msg(strstr(err.msg, "not a luastream state snapshot") != NULL, "%s", err.msg);
             } else if (i < 8) { /* 3 ^ 0x01 is 2, an older version still read: the checksum */
-                ck_assert_msg(strstr(err, "version") != NULL || strstr(err, "corrupt") != NULL,
-                              "%s", err);
+                ck_assert_msg(strstr(err.msg, "version") != NULL || strstr(err.msg, "corrupt") != NULL,
+                              "%s", err.msg);
             } else if (i < 12) {
-                ck_assert_msg(strstr(err, "aggregates") != NULL, "%s", err);
+                ck_assert_msg(strstr(err.msg, "aggregates") != NULL, "%s", err.msg);
             } else {
                 /* the content: caught by the checksum, the count or the
                  * record structure (a length or end mark that no longer
                  * fits the file reads as a cut file) */
-                int c = strstr(err, "corrupt") != NULL, tr = strstr(err, "truncated") != NULL;
-                ck_assert_msg(c || tr, "byte %zu ^ 0x%02x: %s", i, masks[m], err);
+                int c = strstr(err.msg, "corrupt") != NULL, tr = strstr(err.msg, "truncated") != NULL;
+                ck_assert_msg(c || tr, "byte %zu ^ 0x%02x: %s", i, masks[m], err.msg);
                 as_corrupt += c;
                 as_truncated += tr;
             }
@@ -434,15 +434,16 @@ START_TEST(snapshot_corruption_reported_as_corrupt)
     char *bytes = small_snapshot(&n);
     char *bad = malloc(n);
     static const unsigned char masks[] = { 0x01, 0x10, 0x80, 0xff };
-    char err[LS_ERRLEN], first[LS_ERRLEN + 64] = "";
+    char first[LS_ERRLEN + 64] = "";
+    ls_err err;
     int wrong = 0;
     for (size_t i = 12; i < n; i++)
         for (size_t m = 0; m < sizeof masks; m++) {
             memcpy(bad, bytes, n);
             bad[i] = (char)(bad[i] ^ masks[m]);
-            ck_assert_int_eq(load_bytes(bad, n, 2, 2, NULL, err), -1);
-            if (!strstr(err, "corrupt")) {
-                if (!wrong++) snprintf(first, sizeof first, "byte %zu ^ 0x%02x: %s", i, masks[m], err);
+            ck_assert_int_eq(load_bytes(bad, n, 2, 2, NULL, &err), -1);
+            if (!strstr(err.msg, "corrupt")) {
+                if (!wrong++) snprintf(first, sizeof first, "byte %zu ^ 0x%02x: %s", i, masks[m], err.msg);
             }
         }
     free(bad);
@@ -464,9 +465,9 @@ START_TEST(snapshot_duplicate_key_refused)
     ck_assert_uint_eq(ls_state_groups(b), 2);
     size_t n;
     char *bytes = snapshot(b, &n);
-    char err[LS_ERRLEN];
-    ck_assert_int_eq(load_bytes(bytes, n, 4, 1, NULL, err), -1);
-    ck_assert_msg(strstr(err, "corrupt") != NULL, "%s", err);
+    ls_err err;
+    ck_assert_int_eq(load_bytes(bytes, n, 4, 1, NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "corrupt") != NULL, "%s", err.msg);
     free(bytes);
     ls_state_free(a);
     ls_state_free(b);
@@ -503,8 +504,8 @@ START_TEST(snapshot_in_a_file)
     ck_assert_int_eq(fclose(f), 0);
     f = fopen(path, "rb");
     ls_state *t = ls_state_new(9, NFNS);
-    char err[LS_ERRLEN];
-    ck_assert_msg(ls_state_load(t, f, path, err) == 0, "%s", err);
+    ls_err err;
+    ck_assert_msg(ls_state_load(t, f, path, &err) == 0, "%s", err.msg);
     fclose(f);
     assert_same_state(s, t);
     ls_state_free(t);
@@ -514,8 +515,8 @@ START_TEST(snapshot_in_a_file)
     free(th_write_file(dir, "state.bin", bytes, n / 2));
     f = fopen(path, "rb");
     t = ls_state_new(9, NFNS);
-    ck_assert_int_eq(ls_state_load(t, f, path, err), -1);
-    ck_assert_msg(strstr(err, path) && strstr(err, "truncated"), "%s", err);
+    ck_assert_int_eq(ls_state_load(t, f, path, &err), -1);
+    ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, "truncated"), "%s", err.msg);
     fclose(f);
     ls_state_free(t);
     free(bytes);

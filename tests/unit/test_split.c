@@ -13,7 +13,7 @@ typedef struct result {
     int n;              /* records read */
     char *rec[MAXREC];
     int rc;             /* last return: 0 end, -1 error */
-    char err[LS_ERRLEN];
+    ls_err err;
 } result;
 
 static void split_stream(FILE *f, result *r)
@@ -22,7 +22,7 @@ static void split_stream(FILE *f, result *r)
     ls_splitter s;
     ls_splitter_init(&s, f);
     for (;;) {
-        int rc = ls_splitter_next(&s, r->err);
+        int rc = ls_splitter_next(&s, &r->err);
         if (rc != 1) {
             r->rc = rc;
             break;
@@ -31,8 +31,8 @@ static void split_stream(FILE *f, result *r)
         r->rec[r->n++] = strndup(s.rec.data ? s.rec.data : "", s.rec.len);
     }
     /* after the end or an error, it stays ended */
-    char err2[LS_ERRLEN];
-    ck_assert_int_eq(ls_splitter_next(&s, err2), 0);
+    ls_err err2;
+    ck_assert_int_eq(ls_splitter_next(&s, &err2), 0);
     ls_splitter_free(&s);
 }
 
@@ -151,7 +151,7 @@ START_TEST(split_tricky_strings)
     result r;
     splits("[{\"s\":\"a]b,c}d{[\"},\"x,]\",{\"q\":\"he said \\\"hi\\\", ]\"},"
            "{\"bs\":\"ends with backslash \\\\\"},{\"n\":[[],{},[{}]]}]", &r);
-    ck_assert_msg(r.rc == 0, "%s", r.err);
+    ck_assert_msg(r.rc == 0, "%s", r.err.msg);
     ck_assert_int_eq(r.n, 5);
     ck_assert_str_eq(r.rec[0], "{\"s\":\"a]b,c}d{[\"}");
     ck_assert_str_eq(r.rec[1], "\"x,]\"");
@@ -175,8 +175,8 @@ static void expect_error(const char *text, int nrec, const char *what, const cha
     splits(text, &r);
     ck_assert_msg(r.rc == -1, "expected an error for %s", text);
     ck_assert_int_eq(r.n, nrec);
-    ck_assert_msg(strstr(r.err, what) != NULL, "error \"%s\" lacks \"%s\"", r.err, what);
-    ck_assert_msg(strstr(r.err, where) != NULL, "error \"%s\" lacks \"%s\"", r.err, where);
+    ck_assert_msg(strstr(r.err.msg, what) != NULL, "error \"%s\" lacks \"%s\"", r.err.msg, what);
+    ck_assert_msg(strstr(r.err.msg, where) != NULL, "error \"%s\" lacks \"%s\"", r.err.msg, where);
     result_free(&r);
 }
 
@@ -228,7 +228,7 @@ START_TEST(split_large_records_across_chunks)
     result r;
     split_stream(f, &r);
     fclose(f);
-    ck_assert_msg(r.rc == 0, "%s", r.err);
+    ck_assert_msg(r.rc == 0, "%s", r.err.msg);
     ck_assert_int_eq(r.n, 3);
     ck_assert_uint_eq(strlen(r.rec[0]), big + 10);
     ck_assert_int_eq(strncmp(r.rec[0], "{\"pad\":\"abc", 11), 0);
@@ -246,16 +246,16 @@ START_TEST(split_record_position)
     FILE *f = fmemopen((void *)text, strlen(text), "rb");
     ls_splitter s;
     ls_splitter_init(&s, f);
-    char err[LS_ERRLEN];
-    ck_assert_int_eq(ls_splitter_next(&s, err), 1);
+    ls_err err;
+    ck_assert_int_eq(ls_splitter_next(&s, &err), 1);
     ck_assert_uint_eq(s.rec_offset, 4);
     ck_assert_uint_eq(s.rec_line, 2);
     ck_assert_uint_eq(s.rec_col, 3);
-    ck_assert_int_eq(ls_splitter_next(&s, err), 1);
+    ck_assert_int_eq(ls_splitter_next(&s, &err), 1);
     ck_assert_uint_eq(s.rec_offset, 15);
     ck_assert_uint_eq(s.rec_line, 3);
     ck_assert_uint_eq(s.rec_col, 3);
-    ck_assert_int_eq(ls_splitter_next(&s, err), 0);
+    ck_assert_int_eq(ls_splitter_next(&s, &err), 0);
     ck_assert_uint_eq(s.offset, strlen(text));
     ls_splitter_free(&s);
     fclose(f);
@@ -270,8 +270,8 @@ START_TEST(split_raw_record_and_locate)
     FILE *f = fmemopen((void *)text, strlen(text), "rb");
     ls_splitter s;
     ls_splitter_init(&s, f);
-    char err[LS_ERRLEN];
-    ck_assert_int_eq(ls_splitter_next(&s, err), 1);
+    ls_err err;
+    ck_assert_int_eq(ls_splitter_next(&s, &err), 1);
     ck_assert_str_eq(s.rec.data, "{\"a\":1,\"b\":tru}");
     ck_assert_str_eq(s.raw.data, "{\"a\": 1,\n   \"b\": tru}");
     uint64_t off, line, col;
@@ -283,9 +283,9 @@ START_TEST(split_raw_record_and_locate)
     ck_assert_uint_eq(line, 3);
     ck_assert_uint_eq(col, 9);
     ck_assert_uint_eq(off, (uint64_t)(strstr(text, "tru") - text));
-    ck_assert_int_eq(ls_splitter_next(&s, err), 1);
+    ck_assert_int_eq(ls_splitter_next(&s, &err), 1);
     ck_assert_str_eq(s.raw.data, "{\"c\": \"x y\"}");
-    ck_assert_int_eq(ls_splitter_next(&s, err), 0);
+    ck_assert_int_eq(ls_splitter_next(&s, &err), 0);
     ls_splitter_free(&s);
     fclose(f);
 }
@@ -301,7 +301,7 @@ START_TEST(split_read_error_is_not_the_end)
     split_stream(f, &r);
     fclose(f);
     ck_assert_int_eq(r.rc, -1);
-    ck_assert_msg(strstr(r.err, "read error at byte 0: Is a directory") != NULL, "%s", r.err);
+    ck_assert_msg(strstr(r.err.msg, "read error at byte 0: Is a directory") != NULL, "%s", r.err.msg);
 }
 END_TEST
 

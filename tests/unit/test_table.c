@@ -26,11 +26,11 @@ static char *write_json(const char *name, const char *text)
 static void load_fails(const char *text, const char *want_substr)
 {
     char *path = write_json("bad.json", text);
-    char err[LS_ERRLEN] = "";
-    ls_table *t = ls_table_load(path, "code", err);
+    ls_err err = { "" };
+    ls_table *t = ls_table_load(path, "code", &err);
     ck_assert_msg(t == NULL, "loading %s should fail", text);
-    ck_assert_msg(strstr(err, path) != NULL, "error does not name the file: %s", err);
-    ck_assert_msg(strstr(err, want_substr) != NULL, "error \"%s\" lacks \"%s\"", err, want_substr);
+    ck_assert_msg(strstr(err.msg, path) != NULL, "error does not name the file: %s", err.msg);
+    ck_assert_msg(strstr(err.msg, want_substr) != NULL, "error \"%s\" lacks \"%s\"", err.msg, want_substr);
     free(path);
 }
 
@@ -45,9 +45,9 @@ static const char *RADIO =
 START_TEST(table_load_and_lookup)
 {
     char *path = write_json("radio.json", RADIO);
-    char err[LS_ERRLEN] = "";
-    ls_table *t = ls_table_load(path, "code", err);
-    ck_assert_msg(t != NULL, "load failed: %s", err);
+    ls_err err = { "" };
+    ls_table *t = ls_table_load(path, "code", &err);
+    ck_assert_msg(t != NULL, "load failed: %s", err.msg);
     ck_assert_str_eq(t->path, path);
     ck_assert_str_eq(t->key, "code");
     ck_assert_uint_eq(t->nrows, 4);
@@ -121,9 +121,9 @@ START_TEST(table_many_rows)
     ls_buf_putc(&text, ']');
     char *path = th_write_file(dir, "big.json", text.data, text.len);
     ls_buf_free(&text);
-    char err[LS_ERRLEN];
-    ls_table *t = ls_table_load(path, "id", err);
-    ck_assert_msg(t != NULL, "%s", err);
+    ls_err err;
+    ls_table *t = ls_table_load(path, "id", &err);
+    ck_assert_msg(t != NULL, "%s", err.msg);
     ck_assert_uint_eq(t->nrows, 5000);
     ls_buf scratch;
     ls_buf_init(&scratch);
@@ -148,9 +148,9 @@ END_TEST
 START_TEST(table_empty_array)
 {
     char *path = write_json("empty.json", "[]");
-    char err[LS_ERRLEN];
-    ls_table *t = ls_table_load(path, "code", err);
-    ck_assert_msg(t != NULL, "%s", err);
+    ls_err err;
+    ls_table *t = ls_table_load(path, "code", &err);
+    ck_assert_msg(t != NULL, "%s", err.msg);
     ck_assert_uint_eq(t->nrows, 0);
     ls_buf scratch;
     ls_buf_init(&scratch);
@@ -164,13 +164,13 @@ END_TEST
 
 START_TEST(table_missing_file)
 {
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     size_t n = strlen(dir) + 32;
     char *path = malloc(n);
     snprintf(path, n, "%s/does-not-exist.json", dir);
-    ck_assert_ptr_null(ls_table_load(path, "code", err));
-    ck_assert_msg(strstr(err, path) != NULL, "error does not name the file: %s", err);
-    ck_assert_msg(strstr(err, "No such file") != NULL, "got: %s", err);
+    ck_assert_ptr_null(ls_table_load(path, "code", &err));
+    ck_assert_msg(strstr(err.msg, path) != NULL, "error does not name the file: %s", err.msg);
+    ck_assert_msg(strstr(err.msg, "No such file") != NULL, "got: %s", err.msg);
     free(path);
 }
 END_TEST
@@ -200,9 +200,9 @@ END_TEST
 START_TEST(table_repeated_field_last_wins)
 {
     char *path = write_json("rep.json", "[{\"code\":\"A\",\"name\":\"first\",\"name\":\"second\"}]");
-    char err[LS_ERRLEN];
-    ls_table *t = ls_table_load(path, "code", err);
-    ck_assert_msg(t != NULL, "%s", err);
+    ls_err err;
+    ls_table *t = ls_table_load(path, "code", &err);
+    ck_assert_msg(t != NULL, "%s", err.msg);
     ck_assert_uint_eq(t->ncols, 2);
     const ls_value *c = ls_table_cell(t, 0, 1);
     ck_assert_int_eq(c->type, LS_STR);

@@ -97,10 +97,10 @@ static yajl_val only_elem(yajl_val root, const char *key)
 
 static void push(lua_State *L, ls_query *q, ls_deadletter *dl, const char *json)
 {
-    char err[LS_ERRLEN];
+    ls_err err;
     ls_origin o = { .topic = "radio", .partition = 0, .offset = 0, .timestamp = -1, .timestamp_type = -1 };
-    ck_assert_int_eq(ls_json_decode(L, json, strlen(json), NULL, err), 0);
-    ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, json, strlen(json), ls_reject_to(dl), err), 0);
+    ck_assert_int_eq(ls_json_decode(L, json, strlen(json), NULL, &err), 0);
+    ck_assert_int_eq(ls_query_process(q, -1, NULL, &o, json, strlen(json), ls_reject_to(dl), &err), 0);
     lua_pop(L, 1);
 }
 
@@ -108,11 +108,11 @@ START_TEST(progress_json_fields)
 {
     lua_State *L = luaL_newstate();
     char *dir = th_tmpdir();
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     size_t n = strlen(dir) + 32;
     char *dlp = malloc(n);
     snprintf(dlp, n, "%s/dl.jsonl", dir);
-    ls_deadletter *dl = ls_deadletter_file(dlp, err);
+    ls_deadletter *dl = ls_deadletter_file(dlp, &err);
     ck_assert_ptr_nonnull(dl);
 
     /* a source that was never opened, with two partitions filled in by hand */
@@ -142,18 +142,18 @@ START_TEST(progress_json_fields)
     ls_query_decl_of(q)->has_watermark = 1;
     ls_watermark_init(&q->wm, 600000);
     ls_query_decl_of(q)->mode = LS_MODE_UPDATE;
-    ck_assert_msg(ls_query_ready(q, 3, err) == 0, "%s", err);
-    ls_query_decl_of(q)->sink = ls_sink_jsonl_new(dir, ls_query_decl_of(q)->name, err);
+    ck_assert_msg(ls_query_ready(q, 3, &err) == 0, "%s", err.msg);
+    ls_query_decl_of(q)->sink = ls_sink_jsonl_new(dir, ls_query_decl_of(q)->name, &err);
     ck_assert_ptr_nonnull(ls_query_declared(q)->sink);
 
     /* batch 0 sets the watermark to 12:05, batch 1 to 12:10 */
     ls_query_begin_batch(q, 0);
     push(L, q, dl, "{\"time\":\"2018-12-31T12:15:00Z\"}");
     push(L, q, dl, "{\"time\":\"2018-12-31T12:01:00Z\"}");
-    ck_assert_int_eq(ls_query_end_batch(q, err), 0);
+    ck_assert_int_eq(ls_query_end_batch(q, &err), 0);
     ls_query_begin_batch(q, 1);
     push(L, q, dl, "{\"time\":\"2018-12-31T12:20:00Z\"}");
-    ck_assert_int_eq(ls_query_end_batch(q, err), 0);
+    ck_assert_int_eq(ls_query_end_batch(q, &err), 0);
 
     /* batch 2 runs with 12:10 and judges late rows by 12:05 */
     ls_query_begin_batch(q, 2);
@@ -162,7 +162,7 @@ START_TEST(progress_json_fields)
     push(L, q, dl, "{\"time\":\"2018-12-31T12:30:00Z\"}");
     push(L, q, dl, "{\"time\":\"2018-12-31T11:50:00Z\"}"); /* [11:50,12:00) is late */
     push(L, q, dl, "{\"time\":\"not a time\"}");           /* invalid */
-    ck_assert_int_eq(ls_query_end_batch(q, err), 0);
+    ck_assert_int_eq(ls_query_end_batch(q, &err), 0);
 
     ls_batch_timing tm = { .trigger_wall_ms = 1546300620000LL, .trigger_ms = 500.0,
                            .latest_offset_ms = 2.2, .get_batch_ms = 100.4, .decode_ms = 3.6,
@@ -264,7 +264,7 @@ START_TEST(progress_json_empty_batch)
 {
     lua_State *L = luaL_newstate();
     char *dir = th_tmpdir();
-    char err[LS_ERRLEN] = "";
+    ls_err err = { "" };
     ls_source *src = ls_source_new("localhost:9092");
     ls_source_decl_of(src)->name = strdup("src");
     ls_query *q = ls_query_new("q", L);
@@ -277,10 +277,10 @@ START_TEST(progress_json_empty_batch)
     ls_query_decl_of(q)->event_time = (ls_colref){ strdup("t"), -1, -1, -1, 0 };
     ls_query_decl_of(q)->has_watermark = 1;
     ls_watermark_init(&q->wm, 1000);
-    ck_assert_int_eq(ls_query_ready(q, 1, err), 0);
-    ls_query_decl_of(q)->sink = ls_sink_jsonl_new(dir, "q", err);
+    ck_assert_int_eq(ls_query_ready(q, 1, &err), 0);
+    ls_query_decl_of(q)->sink = ls_sink_jsonl_new(dir, "q", &err);
     ls_query_begin_batch(q, 0);
-    ck_assert_int_eq(ls_query_end_batch(q, err), 0);
+    ck_assert_int_eq(ls_query_end_batch(q, &err), 0);
     ls_batch_timing tm = { 0 };
     ls_buf out;
     ls_buf_init(&out);
