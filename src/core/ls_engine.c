@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ls_explain.h"
+#include "ls_sink_planned.h"
 #include "ls_json_lua.h"
 #include "ls_lua_api.h"
 #include "ls_progress.h"
@@ -140,7 +140,7 @@ static void default_group_ids(ls_engine *e)
     free(copy);
     if (e->checkpoint_dir) {
         /* explain creates no directory: the path it would have */
-        char *abs = e->explain ? ls_explain_abspath(e->checkpoint_dir)
+        char *abs = e->explain ? ls_abspath_to_be(e->checkpoint_dir)
                                : realpath(e->checkpoint_dir, NULL);
         const char *p = abs ? abs : e->checkpoint_dir;
         ls_buf_printf(&id, ".%08llx", (unsigned long long)(ls_hash(p, strlen(p)) & 0xffffffffu));

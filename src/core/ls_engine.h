@@ -22,16 +22,8 @@
 #include <stdio.h>
 
 #include "ls_checkpoint.h"
-#include "ls_deadletter.h"
-#include "ls_http.h"
-#include "ls_monitor.h"
 #include "ls_plan.h"
-#include "ls_kafka.h"
 #include "ls_lane.h"
-#include "ls_workers.h"
-#include "ls_query.h"
-#include "ls_source.h"
-#include "ls_table.h"
 #include "ls_trigger.h"
 
 

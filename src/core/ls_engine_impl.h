@@ -5,7 +5,15 @@
 #ifndef LS_ENGINE_IMPL_H
 #define LS_ENGINE_IMPL_H
 
+#include "ls_deadletter.h"
 #include "ls_engine.h"
+#include "ls_http.h"
+#include "ls_kafka.h"
+#include "ls_monitor.h"
+#include "ls_query.h"
+#include "ls_source.h"
+#include "ls_table.h"
+#include "ls_workers.h"
 
 /* Kafka timestamps of one source's records in the current batch (latency). */
 typedef struct ls_stamps {

@@ -7,14 +7,19 @@
 
 #include <stdint.h>
 
-#include "ls_engine.h"
+/* The engine's second file: it shares ls_engine_impl.h with ls_engine.c,
+ * which calls it between batches; declared here without the engine's
+ * header so the two do not include each other. */
+struct ls_engine;
+struct ls_engine_opts;
+struct ls_err;
 
 /* Loads the script again and, if every query kept its name, source,
  * grouping, aggregates, output mode, event time and watermark, swaps the
  * new declarations in with the old state. Returns 0 (reloaded), 1 (refused:
  * the reason is logged and the running script goes on) or -1 (the engine
  * cannot go on: fatal says why). Call between batches only. */
-int ls_reload(ls_engine *e, const ls_engine_opts *o, ls_err *fatal);
+int ls_reload(struct ls_engine *e, const struct ls_engine_opts *o, struct ls_err *fatal);
 
 /* What tells that a file changed: modification time, size, inode (an
  * editor that saves by renaming makes a new one). */

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ls_explain.h"
+#include "ls_sink_planned.h"
 #include "ls_hll.h"
 #include "ls_json_lua.h"
 #include "ls_quantile.h"

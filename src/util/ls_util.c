@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 static void oom(size_t n)
 {
@@ -298,4 +299,59 @@ int ls_mkdirs(const char *dir, ls_err *err)
     }
     free(p);
     return rc;
+}
+
+/* Appends component c (not "" or ".") to the absolute path in b, ".."
+ * removing the last one. */
+static void path_push(ls_buf *b, const char *c, size_t n)
+{
+    if (n == 0 || (n == 1 && c[0] == '.')) return;
+    if (n == 2 && c[0] == '.' && c[1] == '.') {
+        char *slash = strrchr(b->data, '/');
+        b->len = slash && slash != b->data ? (size_t)(slash - b->data) : 1;
+        b->data[b->len] = '\0';
+        return;
+    }
+    if (b->data[b->len - 1] != '/') ls_buf_putc(b, '/');
+    ls_buf_append(b, c, n);
+}
+
+char *ls_abspath_to_be(const char *path)
+{
+    char *r = realpath(path, NULL);
+    if (r) return r;
+    ls_buf full;
+    ls_buf_init(&full);
+    if (path[0] != '/') {
+        char *cwd = getcwd(NULL, 0);
+        if (!cwd) {
+            ls_buf_free(&full);
+            return ls_xstrdup(path);
+        }
+        ls_buf_printf(&full, "%s/", cwd);
+        free(cwd);
+    }
+    ls_buf_puts(&full, path);
+    /* the deepest ancestor that exists: realpath() of it is what it will be */
+    size_t rest = 0;
+    char *base = NULL;
+    for (size_t i = full.len; i-- > 0 && !base;) {
+        if (full.data[i] != '/') continue;
+        char *prefix = i == 0 ? ls_xstrdup("/") : ls_xstrndup(full.data, i);
+        base = realpath(prefix, NULL);
+        free(prefix);
+        rest = i + 1;
+    }
+    ls_buf out;
+    ls_buf_init(&out);
+    ls_buf_puts(&out, base ? base : "/");
+    if (!base) rest = 0;
+    free(base);
+    for (size_t i = rest; i < full.len;) {
+        size_t n = strcspn(full.data + i, "/");
+        path_push(&out, full.data + i, n);
+        i += n + 1;
+    }
+    ls_buf_free(&full);
+    return out.data;
 }

@@ -87,4 +87,10 @@ const char *ls_nearest(const char *word, const char *const *cands, size_t n);
 /* Random version-4 UUID in canonical text form (37 bytes with NUL). */
 void ls_uuid4(char out[37]);
 
+/* The canonical absolute path path will have once a run creates it
+ * (mkdir -p): realpath() of its deepest existing ancestor, the rest
+ * normalized. Used for the default consumer group of a checkpointed job,
+ * whose directory explain does not create. Never NULL (malloc'd). */
+char *ls_abspath_to_be(const char *path);
+
 #endif
