@@ -920,36 +920,11 @@ function M.query(name, ...)
       if #q.order_by == 0 then fail(2, "query %s: order_by names no column", name) end
     end
     if spec.limit ~= nil then q.limit = check_integer(2, "limit", spec.limit, 1, math.maxinteger) end
-    if q.per_record and q.output_mode ~= "append" then
-      fail(2, "query %s: a query without group_by and aggregate writes each record's rows as they come: output_mode \"append\", not %q",
-           name, q.output_mode)
-    end
-    if q.per_record and (q.watermark_ms or q.event_time) then
-      fail(2, "query %s: a watermark or event time applies to aggregations; this query has no group_by or aggregate", name)
-    end
-    local session = q.window_entry and kind_of(q.group_by[q.window_entry]) == "session_window"
-    if session then
-      local sw = q.group_by[q.window_entry]
-      -- Spark's refusals (UnsupportedOperationChecker, planStreamingAggregationForSession)
-      if q.output_mode == "update" then
-        fail(2, "query %s: output_mode \"update\" is not supported with a session window (Spark refuses it: a session can still merge with another); use \"append\" (with a watermark) or \"complete\"", name)
-      end
-      if #q.group_by < 2 then
-        fail(2, "query %s: a session window needs another group_by column, e.g. { ls.session_window(%q, ...), \"user\" } (Spark does not support a global aggregation with a session window)", name, sw.column)
-      end
-      if q.event_time and q.event_time ~= sw.column then
-        fail(2, "query %s: the session window is on %q but the %s is on %q: use one event-time column",
-             name, sw.column, q.watermark_ms and "watermark" or "event_time", q.event_time)
-      end
-      if q.output_mode == "append" and not q.watermark_ms then
-        fail(2, "query %s: output_mode \"append\" with a session window needs a watermark on %q (a session is final only when the watermark passes its end), e.g. watermark = { %q, \"10 minutes\" }",
-             name, sw.column, sw.column)
-      end
-    end
+    -- The rules that tie these together (a per-record query's mode, a session window's mode,
+    -- columns and watermark, order_by and limit in complete mode, a sink's key and topic
+    -- function) are checked once, by the compiler in C (ls_query_ready), which reports them
+    -- at this query's line: a declaration built by hand cannot skip them.
     q.window_entry = nil
-    if (q.order_by or q.limit) and q.output_mode ~= "complete" then
-      fail(2, "query %s: order_by and limit need output_mode \"complete\" (Spark sorts only a complete result)", name)
-    end
     q.trigger = spec.trigger
     if q.trigger ~= nil then check_trigger(2, "trigger", q.trigger) end
     q.sink = spec.sink or M.console_sink()
@@ -957,9 +932,6 @@ function M.query(name, ...)
     if q.sink.type == "kafka" and q.sink.prefix and #q.sink.prefix + 1 + #name > 249 then
       fail(2, "query %s: the output topic %s.%s would be longer than Kafka's 249 characters", name,
            q.sink.prefix, name)
-    end
-    if q.sink.type == "kafka" and not q.per_record and (q.sink.key or type(q.sink.topic) == "function") then
-      fail(2, "query %s: a kafka_sink key or topic function applies to a per-record query (an aggregation's message key is its group key)", name)
     end
     if spec.partitions ~= nil then q.partitions = check_integer(2, "partitions", spec.partitions, 1, 65536) end
     if spec.max_state_rows ~= nil then

@@ -738,6 +738,12 @@ static int compile_route(lua_State *L, int sk, ls_query *q, const char *what, ls
     }
     if (rawfield(L, sk, "topic") == LUA_TFUNCTION) ls_query_decl_of(q)->route.topic_fn = luaL_ref(L, LUA_REGISTRYINDEX);
     else lua_pop(L, 1);
+    const ls_query_decl *d = ls_query_declared(q);
+    if (!d->per_record && (d->route.has_key_col || d->route.topic_fn != LUA_NOREF)) {
+        ls_seterr(err, "query %s: a kafka_sink key or topic function applies to a per-record "
+                  "query (an aggregation's message key is its group key)", d->name);
+        return -1;
+    }
     int has = get_table(L, sk, "headers", 0, what, err);
     if (has < 0) return -1;
     if (has) {
@@ -1363,18 +1369,14 @@ static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q
         get_int(L, d, "limit", 0, 0, INT64_MAX, what, &ls_query_decl_of(q)->limit, err))
         return -1;
     if ((ls_query_declared(q)->norder || ls_query_declared(q)->limit) && ls_query_declared(q)->mode != LS_MODE_COMPLETE) {
-        ls_seterr(err, "query %s: order_by and limit need output_mode \"complete\"", ls_query_declared(q)->name);
+        ls_seterr(err, "query %s: order_by and limit need output_mode \"complete\" (Spark sorts "
+                  "only a complete result)", ls_query_declared(q)->name);
         return -1;
     }
 
     rawfield(L, d, "sink");
     ls_query_decl_of(q)->sink = compile_sink(e, L, lua_gettop(L), q, err);
     lua_pop(L, 1);
-    if (ls_query_declared(q)->sink && !ls_query_declared(q)->per_record && (ls_query_declared(q)->route.has_key_col || ls_query_declared(q)->route.topic_fn != LUA_NOREF)) {
-        ls_seterr(err, "query %s: a sink's key and topic function apply to per-record queries",
-                  ls_query_declared(q)->name);
-        return -1;
-    }
     return ls_query_declared(q)->sink ? 0 : -1;
 }
 

@@ -77,12 +77,13 @@ int ls_query_ready(ls_query *q, int partitions, ls_err *err)
     q->d.per_record = q->d.naggs == 0 && q->d.ngroups == 0;
     if (q->d.per_record && q->d.mode != LS_MODE_APPEND) {
         ls_seterr(err, "query %s: a query without group_by and aggregate writes each record's "
-                  "rows as they come: its output mode is append", q->d.name);
+                  "rows as they come: output_mode \"append\", not \"%s\"", q->d.name,
+                  ls_mode_name(q->d.mode));
         return -1;
     }
     if (q->d.per_record && (q->d.has_watermark || q->d.has_event_time)) {
-        ls_seterr(err, "query %s: a watermark or event time applies to aggregations (group_by, "
-                  "aggregate); this query writes rows one by one", q->d.name);
+        ls_seterr(err, "query %s: a watermark or event time applies to aggregations; this query "
+                  "has no group_by or aggregate", q->d.name);
         return -1;
     }
     if (!q->d.per_record && (q->d.route.has_key_col || q->d.route.topic_fn != LUA_NOREF)) {
@@ -101,21 +102,24 @@ int ls_query_ready(ls_query *q, int partitions, ls_err *err)
             q->d.session = q->d.groups[i].is_session;
         }
     if (q->d.session && q->d.mode == LS_MODE_UPDATE) { /* Spark's UnsupportedOperationChecker */
-        ls_seterr(err, "query %s: output mode update is not supported for a session window "
-                  "(as in Spark: a session can still merge with another; use append, or "
-                  "complete)", q->d.name);
+        ls_seterr(err, "query %s: output_mode \"update\" is not supported with a session window "
+                  "(Spark refuses it: a session can still merge with another); use \"append\" "
+                  "(with a watermark) or \"complete\"", q->d.name);
         return -1;
     }
     if (q->d.session && q->d.ngroups < 2) { /* Spark: "Global aggregation with session window" */
-        ls_seterr(err, "query %s: a session window needs at least one other group_by column "
-                  "(Spark does not support a global aggregation with a session window)", q->d.name);
+        const char *c = q->d.groups[q->d.window_idx].col.name;
+        ls_seterr(err, "query %s: a session window needs another group_by column, e.g. "
+                  "{ ls.session_window(\"%s\", ...), \"user\" } (Spark does not support a global "
+                  "aggregation with a session window)", q->d.name, c);
         return -1;
     }
     if (q->d.session && q->d.has_event_time &&
         (q->d.groups[q->d.window_idx].col.join != q->d.event_time.join ||
          strcmp(q->d.groups[q->d.window_idx].col.name, q->d.event_time.name) != 0)) {
-        ls_seterr(err, "query %s: the session window is on column %s but the event time on %s",
-                  q->d.name, q->d.groups[q->d.window_idx].col.name, q->d.event_time.name);
+        ls_seterr(err, "query %s: the session window is on \"%s\" but the %s is on \"%s\": use "
+                  "one event-time column", q->d.name, q->d.groups[q->d.window_idx].col.name,
+                  q->d.has_watermark ? "watermark" : "event_time", q->d.event_time.name);
         return -1;
     }
     q->d.et_group = -1;
@@ -124,6 +128,13 @@ int ls_query_ready(ls_query *q, int partitions, ls_err *err)
             if (!q->d.groups[i].is_window && q->d.groups[i].col.join == q->d.event_time.join &&
                 strcmp(q->d.groups[i].col.name, q->d.event_time.name) == 0)
                 q->d.et_group = (int)i;
+    if (q->d.session && q->d.mode == LS_MODE_APPEND && !q->d.has_watermark) {
+        const char *c = q->d.groups[q->d.window_idx].col.name;
+        ls_seterr(err, "query %s: output_mode \"append\" with a session window needs a watermark "
+                  "on \"%s\" (a session is final only when the watermark passes its end), e.g. "
+                  "watermark = { \"%s\", \"10 minutes\" }", q->d.name, c, c);
+        return -1;
+    }
     if (q->d.mode == LS_MODE_APPEND && !q->d.per_record &&
         (!q->d.has_watermark || (q->d.window_idx < 0 && q->d.et_group < 0))) {
         ls_seterr(err, "query %s: output mode append needs a watermark and its event-time "

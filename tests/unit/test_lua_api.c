@@ -508,6 +508,52 @@ START_TEST(engine_hostile_declarations)
 }
 END_TEST
 
+/* The rules that tie a query's parts together are checked once, by the
+ * compiler (not by luastream.lua), and reported at the query's line. */
+START_TEST(engine_query_rules_at_the_line)
+{
+    static const char *head =
+        "local ls = require 'luastream'\n"
+        "local s = ls.kafka_source { topic = 't' }\n";
+    static const struct { const char *query, *want; } cases[] = {
+        { "ls.query 'q2' { from = s, output_mode = 'complete' }",
+          "job.lua:3: query q2: a query without group_by and aggregate writes each record's rows "
+          "as they come: output_mode \"append\", not \"complete\"" },
+        { "ls.query 'q3' { from = s, watermark = { 'ts', '1 minute' } }",
+          "job.lua:3: query q3: a watermark or event time applies to aggregations" },
+        { "ls.query 'q' { from = s, watermark = { 'ts', '10 minutes' }, output_mode = 'update',\n"
+          "  group_by = { ls.session_window('ts', '5 minutes'), 'user' }, aggregate = { ls.count() } }",
+          "job.lua:3: query q: output_mode \"update\" is not supported with a session window" },
+        { "ls.query 'q' { from = s, watermark = { 'ts', '10 minutes' }, output_mode = 'append',\n"
+          "  group_by = { ls.session_window('ts', '5 minutes') }, aggregate = { ls.count() } }",
+          "job.lua:3: query q: a session window needs another group_by column" },
+        { "ls.query 'q' { from = s, watermark = { 'other', '10 minutes' }, output_mode = 'append',\n"
+          "  group_by = { ls.session_window('ts', '5 minutes'), 'user' }, aggregate = { ls.count() } }",
+          "the session window is on \"ts\" but the watermark is on \"other\"" },
+        { "ls.query 'q' { from = s, event_time = 'other', output_mode = 'complete',\n"
+          "  group_by = { ls.session_window('ts', '5 minutes'), 'user' }, aggregate = { ls.count() } }",
+          "the session window is on \"ts\" but the event_time is on \"other\"" },
+        { "ls.query 'q' { from = s, output_mode = 'append',\n"
+          "  group_by = { ls.session_window('ts', '5 minutes'), 'user' }, aggregate = { ls.count() } }",
+          "job.lua:3: query q: output_mode \"append\" with a session window needs a watermark on \"ts\"" },
+        { "ls.query 'q' { from = s, group_by = { 'k' }, aggregate = { ls.count() }, order_by = { 'k' },\n"
+          "  output_mode = 'update' }",
+          "job.lua:3: query q: order_by and limit need output_mode \"complete\"" },
+        { "ls.query 'q' { from = s, group_by = { 'k' }, aggregate = { ls.count() }, output_mode = 'complete',\n"
+          "  sink = ls.kafka_sink { topic = 'o', key = 'k' } }",
+          "job.lua:3: query q: a kafka_sink key or topic function applies to a per-record query" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char script[2048];
+        snprintf(script, sizeof script, "%s%s\n", head, cases[i].query);
+        ls_err err = { "" };
+        ls_engine *e = compile(script, &err);
+        ck_assert_msg(e == NULL, "case %zu compiled", i);
+        ck_assert_msg(strstr(err.msg, cases[i].want) != NULL, "case %zu: %s", i, err.msg);
+    }
+}
+END_TEST
+
 Suite *lua_api_suite(void)
 {
     Suite *s = suite_create("lua_api");
@@ -523,6 +569,7 @@ Suite *lua_api_suite(void)
     tcase_add_test(tc, engine_compiles_script);
     tcase_add_test(tc, engine_script_errors);
     tcase_add_test(tc, engine_hostile_declarations);
+    tcase_add_test(tc, engine_query_rules_at_the_line);
     tcase_add_test(tc, engine_compiles_sketches);
     suite_add_tcase(s, tc);
     tc = tcase_create("regressions");

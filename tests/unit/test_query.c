@@ -971,7 +971,7 @@ START_TEST(query_ready_validation)
     tq *t = qnew("empty"); /* no group_by, no aggregate: per-record, in append mode only */
     ck_assert_int_eq(ls_query_ready(t->q, 1, &err), -1);
     ck_assert_str_eq(err.msg, "query empty: a query without group_by and aggregate writes each record's "
-                          "rows as they come: its output mode is append");
+                          "rows as they come: output_mode \"append\", not \"complete\"");
     qfree(t);
     t = qnew("per_record");
     t->q->d.mode = LS_MODE_APPEND;

@@ -541,9 +541,9 @@ static void expect_refused(ls_query *q, ls_mode mode, const char *needle)
 
 START_TEST(session_refusals)
 {
-    expect_refused(session_query("u", 5 * MIN, 10 * MIN, 1), LS_MODE_UPDATE, "update is not supported");
-    expect_refused(session_query("g", 5 * MIN, 10 * MIN, 0), LS_MODE_APPEND, "at least one other");
-    expect_refused(session_query("g", 5 * MIN, -1, 0), LS_MODE_COMPLETE, "at least one other");
+    expect_refused(session_query("u", 5 * MIN, 10 * MIN, 1), LS_MODE_UPDATE, "is not supported with a session window");
+    expect_refused(session_query("g", 5 * MIN, 10 * MIN, 0), LS_MODE_APPEND, "needs another group_by column");
+    expect_refused(session_query("g", 5 * MIN, -1, 0), LS_MODE_COMPLETE, "needs another group_by column");
     expect_refused(session_query("w", 5 * MIN, -1, 1), LS_MODE_APPEND, "needs a watermark");
     /* two windows */
     ls_query *q = session_query("two", 5 * MIN, -1, 1);
@@ -557,7 +557,7 @@ START_TEST(session_refusals)
     q = session_query("col", 5 * MIN, 10 * MIN, 1);
     free(ls_query_declared(q)->event_time.name);
     ls_query_decl_of(q)->event_time = colref("other");
-    expect_refused(q, LS_MODE_APPEND, "session window is on column ts");
+    expect_refused(q, LS_MODE_APPEND, "session window is on \"ts\"");
 }
 END_TEST
 
