@@ -129,16 +129,17 @@ static void names_put(ls_buf *b, const names *ns)
  * where, the sink's key, join keys, event time, groups, aggregates). */
 static void query_columns(const ls_query *q, names *fields, names *meta)
 {
+    const ls_query_decl *qd = ls_query_declared(q);
     int table = ls_query_needs_table(q);
-    size_t n = 0, max = ls_query_declared(q)->nwhere + 2 + ls_query_declared(q)->njoins + ls_query_declared(q)->ngroups + ls_query_declared(q)->naggs;
+    size_t n = 0, max = qd->nwhere + 2 + qd->njoins + qd->ngroups + qd->naggs;
     const ls_colref **refs = ls_xcalloc(max, sizeof *refs);
-    for (size_t i = 0; i < ls_query_declared(q)->nwhere; i++) refs[n++] = &ls_query_declared(q)->where[i].col;
+    for (size_t i = 0; i < qd->nwhere; i++) refs[n++] = &qd->where[i].col;
     size_t nwhere = n; /* read before any map */
-    if (ls_query_declared(q)->route.has_key_col) refs[n++] = &ls_query_declared(q)->route.key_col;
-    for (size_t j = 0; j < ls_query_declared(q)->njoins; j++) refs[n++] = &ls_query_declared(q)->joins[j].left;
-    if (ls_query_declared(q)->has_event_time) refs[n++] = &ls_query_declared(q)->event_time;
-    for (size_t i = 0; i < ls_query_declared(q)->ngroups; i++) refs[n++] = &ls_query_declared(q)->groups[i].col;
-    for (size_t a = 0; a < ls_query_declared(q)->naggs; a++) refs[n++] = &ls_query_declared(q)->agg_cols[a];
+    if (qd->route.has_key_col) refs[n++] = &qd->route.key_col;
+    for (size_t j = 0; j < qd->njoins; j++) refs[n++] = &qd->joins[j].left;
+    if (qd->has_event_time) refs[n++] = &qd->event_time;
+    for (size_t i = 0; i < qd->ngroups; i++) refs[n++] = &qd->groups[i].col;
+    for (size_t a = 0; a < qd->naggs; a++) refs[n++] = &qd->agg_cols[a];
     for (size_t k = 0; k < n; k++) {
         const ls_colref *c = refs[k];
         if (!c->name || (table && k >= nwhere)) continue;
@@ -269,22 +270,23 @@ static void sink_text(ls_buf *b, const ls_sink_plan *p, const ls_query *q, int c
 /* Kafka details of a query's sink: key, headers, properties. */
 static void sink_kafka_lines(ls_buf *b, const ls_sink_plan *p, const ls_query *q)
 {
+    const ls_query_decl *qd = ls_query_declared(q);
     if (!p || p->kind != LS_PLAN_KAFKA) return;
     label(b, "message key");
-    if (!ls_query_declared(q)->per_record) {
+    if (!qd->per_record) {
         ls_buf_puts(b, "the group key columns as JSON");
-    } else if (ls_query_declared(q)->route.has_key_col) {
+    } else if (qd->route.has_key_col) {
         ls_buf_puts(b, "column ");
-        put_col(b, &ls_query_declared(q)->route.key_col);
+        put_col(b, &qd->route.key_col);
     } else {
-        ls_buf_puts(b, ls_query_declared(q)->map_ref != LUA_NOREF ? "a row's _key, else none" : "none");
+        ls_buf_puts(b, qd->map_ref != LUA_NOREF ? "a row's _key, else none" : "none");
     }
     ls_buf_putc(b, '\n');
-    if (ls_query_declared(q)->per_record && (ls_query_declared(q)->route.nheaders || ls_query_declared(q)->map_ref != LUA_NOREF)) {
+    if (qd->per_record && (qd->route.nheaders || qd->map_ref != LUA_NOREF)) {
         label(b, "headers");
-        ls_props h = { ls_query_declared(q)->route.nheaders, ls_query_declared(q)->route.hnames, ls_query_declared(q)->route.hvals };
+        ls_props h = { qd->route.nheaders, qd->route.hnames, qd->route.hvals };
         if (h.n) props_text(b, &h, 0);
-        if (ls_query_declared(q)->map_ref != LUA_NOREF) ls_buf_puts(b, h.n ? ", then a row's _headers" : "a row's _headers");
+        if (qd->map_ref != LUA_NOREF) ls_buf_puts(b, h.n ? ", then a row's _headers" : "a row's _headers");
         ls_buf_putc(b, '\n');
     }
     if (p->props && p->props->n) {
@@ -458,18 +460,19 @@ static void table_text(ls_buf *b, const ls_engine *e, size_t ti)
 
 static void query_text(ls_buf *b, const ls_engine *e, const ls_query *q)
 {
+    const ls_query_decl *qd = ls_query_declared(q);
     ls_buf_puts(b, "\nquery ");
-    put_safe(b, ls_query_declared(q)->name);
-    ls_buf_printf(b, "  (source %zu, %s)\n", source_no(e, ls_query_declared(q)->source),
-                  ls_query_declared(q)->per_record ? "per record" : "aggregation");
+    put_safe(b, qd->name);
+    ls_buf_printf(b, "  (source %zu, %s)\n", source_no(e, qd->source),
+                  qd->per_record ? "per record" : "aggregation");
     int table = ls_query_needs_table(q);
     names fields = { 0 }, meta = { 0 };
     query_columns(q, &fields, &meta);
     label(b, "read");
     if (table) {
-        ls_buf_puts(b, ls_source_declared(ls_query_declared(q)->source)->schema ? "a Lua table of the schema's columns"
+        ls_buf_puts(b, ls_source_declared(qd->source)->schema ? "a Lua table of the schema's columns"
                                          : "the whole record, decoded into a Lua table");
-        if (ls_query_declared(q)->map_meta) ls_buf_puts(b, ", and the Kafka metadata table");
+        if (qd->map_meta) ls_buf_puts(b, ", and the Kafka metadata table");
     } else if (fields.n) {
         ls_buf_printf(b, "C projection of %zu field%s: ", fields.n, fields.n == 1 ? "" : "s");
         names_put(b, &fields);
@@ -483,21 +486,21 @@ static void query_text(ls_buf *b, const ls_engine *e, const ls_query *q)
     ls_buf_putc(b, '\n');
     free(fields.v);
     free(meta.v);
-    if (ls_query_declared(q)->nwhere) {
+    if (qd->nwhere) {
         label(b, "where");
-        for (size_t i = 0; i < ls_query_declared(q)->nwhere; i++) {
+        for (size_t i = 0; i < qd->nwhere; i++) {
             if (i) ls_buf_puts(b, " and ");
-            where_text(b, &ls_query_declared(q)->where[i]);
+            where_text(b, &qd->where[i]);
         }
-        ls_buf_puts(b, ls_query_declared(q)->map_ref != LUA_NOREF ? " (in C, before the map)\n" : " (in C)\n");
+        ls_buf_puts(b, qd->map_ref != LUA_NOREF ? " (in C, before the map)\n" : " (in C)\n");
     }
-    if (ls_query_declared(q)->map_ref != LUA_NOREF) {
+    if (qd->map_ref != LUA_NOREF) {
         label(b, "map");
         ls_buf_printf(b, "Lua function per record: map(record%s) returns a row, a list of rows or nil\n",
-                      ls_query_declared(q)->map_meta ? ", meta" : "");
+                      qd->map_meta ? ", meta" : "");
     }
-    for (size_t j = 0; j < ls_query_declared(q)->njoins; j++) {
-        const ls_join *jn = &ls_query_declared(q)->joins[j];
+    for (size_t j = 0; j < qd->njoins; j++) {
+        const ls_join *jn = &qd->joins[j];
         label(b, "join");
         ls_buf_printf(b, "%s join table %zu (", jn->inner ? "inner" : "left", table_no(e, jn->table));
         put_safe(b, jn->table->path);
@@ -513,24 +516,24 @@ static void query_text(ls_buf *b, const ls_engine *e, const ls_query *q)
         if (jn->ncols == 0) ls_buf_puts(b, "no column");
         ls_buf_puts(b, jn->inner ? " (unmatched records dropped)\n" : " (null when unmatched)\n");
     }
-    if (ls_query_declared(q)->has_event_time) {
+    if (qd->has_event_time) {
         label(b, "event time");
-        put_col(b, &ls_query_declared(q)->event_time);
+        put_col(b, &qd->event_time);
         ls_buf_printf(b, " (ISO-8601 text, or epoch %s)\n",
-                      ls_query_declared(q)->event_time_ms_unit ? "milliseconds" : "seconds");
+                      qd->event_time_ms_unit ? "milliseconds" : "seconds");
     }
-    if (ls_query_declared(q)->has_watermark) {
+    if (qd->has_watermark) {
         label(b, "watermark");
-        dur_text(b, ls_query_declared(q)->watermark_ms);
-        if (ls_query_declared(q)->late_filter)
+        dur_text(b, qd->watermark_ms);
+        if (qd->late_filter)
             ls_buf_puts(b, " behind the latest event time: later rows dropped, passed groups evicted\n");
-        else if (ls_query_declared(q)->mode == LS_MODE_COMPLETE)
+        else if (qd->mode == LS_MODE_COMPLETE)
             ls_buf_puts(b, " (complete mode: nothing dropped or evicted, every group kept)\n");
         else
             ls_buf_puts(b, " (no window or event-time column in group_by: nothing dropped or evicted)\n");
     }
-    if (ls_query_declared(q)->window_idx >= 0) {
-        const ls_groupcol *g = &ls_query_declared(q)->groups[ls_query_declared(q)->window_idx];
+    if (qd->window_idx >= 0) {
+        const ls_groupcol *g = &qd->groups[qd->window_idx];
         label(b, g->is_session ? "session window" : "window");
         put_col(b, &g->col);
         ls_buf_puts(b, ", ");
@@ -545,25 +548,25 @@ static void query_text(ls_buf *b, const ls_engine *e, const ls_query *q)
         }
         ls_buf_putc(b, '\n');
     }
-    if (ls_query_declared(q)->ngroups) {
+    if (qd->ngroups) {
         label(b, "group by");
-        for (size_t i = 0; i < ls_query_declared(q)->ngroups; i++) {
+        for (size_t i = 0; i < qd->ngroups; i++) {
             if (i) ls_buf_puts(b, ", ");
-            if (ls_query_declared(q)->groups[i].is_window) ls_buf_puts(b, ls_query_declared(q)->groups[i].name);
-            else put_col(b, &ls_query_declared(q)->groups[i].col);
+            if (qd->groups[i].is_window) ls_buf_puts(b, qd->groups[i].name);
+            else put_col(b, &qd->groups[i].col);
         }
         ls_buf_putc(b, '\n');
     }
-    if (ls_query_declared(q)->naggs) {
+    if (qd->naggs) {
         label(b, "aggregate");
-        for (size_t a = 0; a < ls_query_declared(q)->naggs; a++) {
-            const ls_agg_spec *s = &ls_query_declared(q)->aggs[a];
+        for (size_t a = 0; a < qd->naggs; a++) {
+            const ls_agg_spec *s = &qd->aggs[a];
             const char *fn = ls_agg_fn_name(s->fn);
             if (a) ls_buf_puts(b, ", ");
             ls_buf_puts(b, fn);
             if (s->column) {
                 ls_buf_putc(b, '(');
-                put_col(b, &ls_query_declared(q)->agg_cols[a]);
+                put_col(b, &qd->agg_cols[a]);
                 ls_buf_putc(b, ')');
             }
             /* the output name, when not Spark's default (count, sum(c), ...) */
@@ -580,41 +583,41 @@ static void query_text(ls_buf *b, const ls_engine *e, const ls_query *q)
         ls_buf_putc(b, '\n');
     }
     label(b, "output mode");
-    if (ls_query_declared(q)->per_record)
-        ls_buf_puts(b, ls_query_declared(q)->map_ref != LUA_NOREF
+    if (qd->per_record)
+        ls_buf_puts(b, qd->map_ref != LUA_NOREF
                            ? "append: the map's rows as JSON, written as each record is read\n"
                            : "append: each record that passes, as it came (its bytes), written as "
                              "it is read\n");
-    else if (ls_query_declared(q)->mode == LS_MODE_COMPLETE)
+    else if (qd->mode == LS_MODE_COMPLETE)
         ls_buf_puts(b, "complete: every group, each batch\n");
-    else if (ls_query_declared(q)->mode == LS_MODE_UPDATE)
+    else if (qd->mode == LS_MODE_UPDATE)
         ls_buf_puts(b, "update: the groups a batch changed\n");
     else
         ls_buf_puts(b, "append: each group once, when the watermark passes it\n");
-    if (ls_query_declared(q)->per_record && ls_query_declared(q)->njoins) {
+    if (qd->per_record && qd->njoins) {
         label(b, "");
         ls_buf_puts(b, "(joined columns added to each row)\n");
     }
-    if (ls_query_declared(q)->norder) {
+    if (qd->norder) {
         label(b, "order by");
-        for (size_t i = 0; i < ls_query_declared(q)->norder; i++) {
+        for (size_t i = 0; i < qd->norder; i++) {
             if (i) ls_buf_puts(b, ", ");
-            put_safe(b, ls_query_out_name(q, ls_query_declared(q)->order[i].col));
-            if (ls_query_declared(q)->order[i].desc) ls_buf_puts(b, " desc");
+            put_safe(b, ls_query_out_name(q, qd->order[i].col));
+            if (qd->order[i].desc) ls_buf_puts(b, " desc");
         }
         ls_buf_putc(b, '\n');
     }
-    if (ls_query_declared(q)->limit) {
+    if (qd->limit) {
         label(b, "limit");
-        ls_buf_printf(b, "%lld rows\n", (long long)ls_query_declared(q)->limit);
+        ls_buf_printf(b, "%lld rows\n", (long long)qd->limit);
     }
-    if (!ls_query_declared(q)->per_record) {
+    if (!qd->per_record) {
         label(b, "state");
         ls_buf_printf(b, "%d hash partitions, ", ls_state_nparts(ls_query_state_c(q)));
-        if (ls_query_declared(q)->max_state_rows) ls_buf_printf(b, "at most %lld groups\n", (long long)ls_query_declared(q)->max_state_rows);
+        if (qd->max_state_rows) ls_buf_printf(b, "at most %lld groups\n", (long long)qd->max_state_rows);
         else ls_buf_puts(b, "no cap on groups\n");
     }
-    const ls_sink_plan *sp = ls_sink_plan_of(ls_query_declared(q)->sink);
+    const ls_sink_plan *sp = ls_sink_plan_of(qd->sink);
     label(b, "sink");
     sink_text(b, sp, q, ls_engine_checkpoint_dir(e) != NULL);
     ls_buf_putc(b, '\n');
@@ -769,6 +772,7 @@ static void j_col(yajl_gen g, const ls_colref *c)
 
 static void j_sink(yajl_gen g, const ls_sink_plan *p, const ls_query *q, int cp)
 {
+    const ls_query_decl *qd = ls_query_declared(q);
     static const char *kinds[] = { "console", "jsonl", "kafka", "stderr" };
     yajl_gen_map_open(g);
     kv_str(g, "type", p ? kinds[p->kind] : NULL);
@@ -781,17 +785,17 @@ static void j_sink(yajl_gen g, const ls_sink_plan *p, const ls_query *q, int cp)
         kv_bool(g, "exactly_once", cp);
     } else if (p && p->kind == LS_PLAN_KAFKA) {
         kv_str(g, "topic", p->topic);
-        kv_bool(g, "topic_function", q && ls_query_declared(q)->route.topic_fn != LUA_NOREF);
+        kv_bool(g, "topic_function", q && qd->route.topic_fn != LUA_NOREF);
         kv_str(g, "bootstrap", p->bootstrap);
         kv_bool(g, "exactly_once", p->txn_id != NULL);
         kv_str(g, "transactional_id", p->txn_id);
         if (q) {
             jkey(g, "key");
-            if (!ls_query_declared(q)->per_record) jstr(g, "group_key");
-            else if (ls_query_declared(q)->route.has_key_col) j_col(g, &ls_query_declared(q)->route.key_col);
+            if (!qd->per_record) jstr(g, "group_key");
+            else if (qd->route.has_key_col) j_col(g, &qd->route.key_col);
             else yajl_gen_null(g);
             jkey(g, "headers");
-            ls_props h = { ls_query_declared(q)->route.nheaders, ls_query_declared(q)->route.hnames, ls_query_declared(q)->route.hvals };
+            ls_props h = { qd->route.nheaders, qd->route.hnames, qd->route.hvals };
             j_props(g, &h, 0);
         }
         jkey(g, "kafka");
@@ -881,11 +885,12 @@ static void j_table(yajl_gen g, const ls_engine *e, size_t ti)
 
 static void j_query(yajl_gen g, const ls_engine *e, const ls_query *q)
 {
+    const ls_query_decl *qd = ls_query_declared(q);
     int table = ls_query_needs_table(q);
     yajl_gen_map_open(g);
-    kv_str(g, "name", ls_query_declared(q)->name);
-    kv_int(g, "source", (int64_t)source_no(e, ls_query_declared(q)->source));
-    kv_str(g, "kind", ls_query_declared(q)->per_record ? "per_record" : "aggregation");
+    kv_str(g, "name", qd->name);
+    kv_int(g, "source", (int64_t)source_no(e, qd->source));
+    kv_str(g, "kind", qd->per_record ? "per_record" : "aggregation");
     kv_str(g, "decoding", table ? "lua_table" : "projection");
     names fields = { 0 }, meta = { 0 };
     query_columns(q, &fields, &meta);
@@ -898,8 +903,8 @@ static void j_query(yajl_gen g, const ls_engine *e, const ls_query *q)
     free(meta.v);
     jkey(g, "where");
     yajl_gen_array_open(g);
-    for (size_t i = 0; i < ls_query_declared(q)->nwhere; i++) {
-        const ls_where_pred *p = &ls_query_declared(q)->where[i];
+    for (size_t i = 0; i < qd->nwhere; i++) {
+        const ls_where_pred *p = &qd->where[i];
         yajl_gen_map_open(g);
         kv_str(g, "column", p->col.name);
         kv_str(g, "op", ls_where_op_name(p->w.op));
@@ -911,17 +916,17 @@ static void j_query(yajl_gen g, const ls_engine *e, const ls_query *q)
     }
     yajl_gen_array_close(g);
     jkey(g, "map");
-    if (ls_query_declared(q)->map_ref != LUA_NOREF) {
+    if (qd->map_ref != LUA_NOREF) {
         yajl_gen_map_open(g);
-        kv_bool(g, "metadata", ls_query_declared(q)->map_meta);
+        kv_bool(g, "metadata", qd->map_meta);
         yajl_gen_map_close(g);
     } else {
         yajl_gen_null(g);
     }
     jkey(g, "joins");
     yajl_gen_array_open(g);
-    for (size_t j = 0; j < ls_query_declared(q)->njoins; j++) {
-        const ls_join *jn = &ls_query_declared(q)->joins[j];
+    for (size_t j = 0; j < qd->njoins; j++) {
+        const ls_join *jn = &qd->joins[j];
         yajl_gen_map_open(g);
         kv_int(g, "table", (int64_t)table_no(e, jn->table));
         kv_str(g, "how", jn->inner ? "inner" : "left");
@@ -936,21 +941,21 @@ static void j_query(yajl_gen g, const ls_engine *e, const ls_query *q)
     }
     yajl_gen_array_close(g);
     jkey(g, "event_time");
-    if (ls_query_declared(q)->has_event_time) {
+    if (qd->has_event_time) {
         yajl_gen_map_open(g);
-        kv_str(g, "column", ls_query_declared(q)->event_time.name);
-        kv_str(g, "unit", ls_query_declared(q)->event_time_ms_unit ? "ms" : "s");
+        kv_str(g, "column", qd->event_time.name);
+        kv_str(g, "unit", qd->event_time_ms_unit ? "ms" : "s");
         yajl_gen_map_close(g);
     } else {
         yajl_gen_null(g);
     }
     jkey(g, "watermark_ms");
-    if (ls_query_declared(q)->has_watermark) yajl_gen_integer(g, (long long)ls_query_declared(q)->watermark_ms);
+    if (qd->has_watermark) yajl_gen_integer(g, (long long)qd->watermark_ms);
     else yajl_gen_null(g);
-    kv_bool(g, "drops_late_rows", ls_query_declared(q)->late_filter);
+    kv_bool(g, "drops_late_rows", qd->late_filter);
     jkey(g, "window");
-    if (ls_query_declared(q)->window_idx >= 0) {
-        const ls_groupcol *gc = &ls_query_declared(q)->groups[ls_query_declared(q)->window_idx];
+    if (qd->window_idx >= 0) {
+        const ls_groupcol *gc = &qd->groups[qd->window_idx];
         yajl_gen_map_open(g);
         kv_str(g, "kind", gc->is_session ? "session" : "time");
         kv_str(g, "column", gc->col.name);
@@ -966,40 +971,40 @@ static void j_query(yajl_gen g, const ls_engine *e, const ls_query *q)
     }
     jkey(g, "group_by");
     yajl_gen_array_open(g);
-    for (size_t i = 0; i < ls_query_declared(q)->ngroups; i++) jstr(g, ls_query_declared(q)->groups[i].name);
+    for (size_t i = 0; i < qd->ngroups; i++) jstr(g, qd->groups[i].name);
     yajl_gen_array_close(g);
     jkey(g, "aggregates");
     yajl_gen_array_open(g);
-    for (size_t a = 0; a < ls_query_declared(q)->naggs; a++) {
+    for (size_t a = 0; a < qd->naggs; a++) {
         yajl_gen_map_open(g);
-        kv_str(g, "fn", ls_agg_fn_name(ls_query_declared(q)->aggs[a].fn));
-        kv_str(g, "column", ls_query_declared(q)->aggs[a].column);
-        kv_str(g, "name", ls_query_declared(q)->aggs[a].name);
+        kv_str(g, "fn", ls_agg_fn_name(qd->aggs[a].fn));
+        kv_str(g, "column", qd->aggs[a].column);
+        kv_str(g, "name", qd->aggs[a].name);
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
-    kv_str(g, "output_mode", ls_mode_name(ls_query_declared(q)->mode));
+    kv_str(g, "output_mode", ls_mode_name(qd->mode));
     jkey(g, "order_by");
     yajl_gen_array_open(g);
-    for (size_t i = 0; i < ls_query_declared(q)->norder; i++) {
+    for (size_t i = 0; i < qd->norder; i++) {
         yajl_gen_map_open(g);
-        kv_str(g, "column", ls_query_out_name(q, ls_query_declared(q)->order[i].col));
-        kv_bool(g, "desc", ls_query_declared(q)->order[i].desc);
+        kv_str(g, "column", ls_query_out_name(q, qd->order[i].col));
+        kv_bool(g, "desc", qd->order[i].desc);
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
-    kv_int_or_null(g, "limit", ls_query_declared(q)->limit);
+    kv_int_or_null(g, "limit", qd->limit);
     jkey(g, "state");
-    if (ls_query_declared(q)->per_record) {
+    if (qd->per_record) {
         yajl_gen_null(g);
     } else {
         yajl_gen_map_open(g);
         kv_int(g, "partitions", ls_state_nparts(ls_query_state_c(q)));
-        kv_int_or_null(g, "max_state_rows", ls_query_declared(q)->max_state_rows);
+        kv_int_or_null(g, "max_state_rows", qd->max_state_rows);
         yajl_gen_map_close(g);
     }
     jkey(g, "sink");
-    j_sink(g, ls_sink_plan_of(ls_query_declared(q)->sink), q, ls_engine_checkpoint_dir(e) != NULL);
+    j_sink(g, ls_sink_plan_of(qd->sink), q, ls_engine_checkpoint_dir(e) != NULL);
     kv_bool(g, "lua_per_record", table);
     kv_bool(g, "lua_per_output_row", console_format(q));
     yajl_gen_map_close(g);

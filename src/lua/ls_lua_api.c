@@ -729,14 +729,15 @@ static lua_format_ctx *new_format_ctx(lua_State *L, int fn_idx)
  * per-record query's routing). */
 static int compile_route(lua_State *L, int sk, ls_query *q, const char *what, ls_err *err)
 {
+    ls_query_decl *qd = ls_query_decl_of(q);
     char *key;
     if (get_str(L, sk, "key", 0, what, &key, err)) return -1;
     if (key) {
-        ls_query_decl_of(q)->route.has_key_col = 1;
-        ls_query_decl_of(q)->route.key_col = resolve(q, ls_query_decl_of(q)->njoins, key);
+        qd->route.has_key_col = 1;
+        qd->route.key_col = resolve(q, qd->njoins, key);
         free(key);
     }
-    if (rawfield(L, sk, "topic") == LUA_TFUNCTION) ls_query_decl_of(q)->route.topic_fn = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (rawfield(L, sk, "topic") == LUA_TFUNCTION) qd->route.topic_fn = luaL_ref(L, LUA_REGISTRYINDEX);
     else lua_pop(L, 1);
     const ls_query_decl *d = ls_query_declared(q);
     if (!d->per_record && (d->route.has_key_col || d->route.topic_fn != LUA_NOREF)) {
@@ -757,11 +758,11 @@ static int compile_route(lua_State *L, int sk, ls_query *q, const char *what, ls
                 lua_pop(L, 3);
                 return -1;
             }
-            size_t i = ls_query_decl_of(q)->route.nheaders++;
-            ls_query_decl_of(q)->route.hnames = ls_xrealloc(ls_query_decl_of(q)->route.hnames, ls_query_decl_of(q)->route.nheaders * sizeof *ls_query_decl_of(q)->route.hnames);
-            ls_query_decl_of(q)->route.hvals = ls_xrealloc(ls_query_decl_of(q)->route.hvals, ls_query_decl_of(q)->route.nheaders * sizeof *ls_query_decl_of(q)->route.hvals);
-            ls_query_declared(q)->route.hnames[i] = ls_xstrdup(name);
-            ls_query_declared(q)->route.hvals[i] = ls_xstrdup(val);
+            size_t i = qd->route.nheaders++;
+            qd->route.hnames = ls_xrealloc(qd->route.hnames, qd->route.nheaders * sizeof *qd->route.hnames);
+            qd->route.hvals = ls_xrealloc(qd->route.hvals, qd->route.nheaders * sizeof *qd->route.hvals);
+            qd->route.hnames[i] = ls_xstrdup(name);
+            qd->route.hvals[i] = ls_xstrdup(val);
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
@@ -771,8 +772,9 @@ static int compile_route(lua_State *L, int sk, ls_query *q, const char *what, ls
 
 static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, ls_err *err)
 {
+    ls_query_decl *qd = ls_query_decl_of(q);
     char what[300];
-    snprintf(what, sizeof what, "query %s: sink", ls_query_declared(q)->name);
+    snprintf(what, sizeof what, "query %s: sink", qd->name);
     if (lua_type(L, sk) != LUA_TTABLE) {
         ls_seterr(err, "%s: not a sink from ls.output, ls.console_sink, ls.jsonl_sink or ls.kafka_sink", what);
         return NULL;
@@ -781,10 +783,10 @@ static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, ls_
     if (get_str(L, sk, "type", 1, what, &type, err)) return NULL;
     ls_sink *s = NULL;
     if (e->opts->capture && strcmp(type, "kafka") != 0) { /* luastream test: rows kept in memory */
-        s = ls_sink_memory_new(ls_query_declared(q)->name, (int)ls_query_declared(q)->mode, NULL);
+        s = ls_sink_memory_new(qd->name, (int)qd->mode, NULL);
     } else if (strcmp(type, "console") == 0) {
         ls_console_opts o = { 0 };
-        o.query = ls_query_declared(q)->name;
+        o.query = qd->name;
         int64_t rows;
         if (get_int(L, sk, "num_rows", 20, 1, INT32_MAX, what, &rows, err)) goto out;
         o.num_rows = (int)rows;
@@ -811,10 +813,10 @@ static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, ls_
         char *dir;
         if (get_str(L, sk, "dir", 1, what, &dir, err)) goto out;
         if (e->opts->explain) { /* no directory made, no file opened */
-            ls_sink_plan p = { .kind = LS_PLAN_JSONL, .dir = dir, .name = ls_query_declared(q)->name };
+            ls_sink_plan p = { .kind = LS_PLAN_JSONL, .dir = dir, .name = qd->name };
             s = ls_sink_planned(&p, err);
         } else {
-            s = ls_sink_jsonl_new(dir, ls_query_declared(q)->name, err);
+            s = ls_sink_jsonl_new(dir, qd->name, err);
         }
         free(dir);
     } else if (strcmp(type, "kafka") == 0) {
@@ -837,25 +839,25 @@ static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, ls_
         }
         ls_props props = { 0 };
         if (read_props(L, sk, &props, what, err) == 0) {
-            const char *bs = bootstrap ? bootstrap : ls_source_declared(ls_query_declared(q)->source)->bootstrap;
+            const char *bs = bootstrap ? bootstrap : ls_source_declared(qd->source)->bootstrap;
             ls_buf topic;
             ls_buf_init(&topic);
             /* PREFIX.<query>, a topic of its own, or (routed by a function) the
              * query's name, used only to name the sink */
-            if (prefix) ls_buf_printf(&topic, "%s.%s", prefix, ls_query_declared(q)->name);
-            else ls_buf_puts(&topic, fixed ? fixed : ls_query_declared(q)->name);
+            if (prefix) ls_buf_printf(&topic, "%s.%s", prefix, qd->name);
+            else ls_buf_puts(&topic, fixed ? fixed : qd->name);
             char txn[64] = "";
             if (e->opts->checkpoint_dir) {
                 /* exactly once: a transactional.id stable for this checkpoint and query */
                 ls_buf id;
                 ls_buf_init(&id);
-                ls_buf_printf(&id, "%s|%s", e->opts->checkpoint_dir, ls_query_declared(q)->name);
+                ls_buf_printf(&id, "%s|%s", e->opts->checkpoint_dir, qd->name);
                 snprintf(txn, sizeof txn, "luastream-%016llx",
                          (unsigned long long)ls_hash(id.data, id.len));
                 ls_buf_free(&id);
             }
             if (e->opts->capture) { /* luastream test: rows kept in memory */
-                s = ls_sink_memory_new(ls_query_declared(q)->name, (int)ls_query_declared(q)->mode,
+                s = ls_sink_memory_new(qd->name, (int)qd->mode,
                                        prefix || fixed ? topic.data : NULL);
             } else if (e->opts->explain) { /* no producer: nothing connects */
                 ls_sink_plan p = { .kind = LS_PLAN_KAFKA, .topic = topic.data, .bootstrap = bs,
@@ -950,8 +952,9 @@ static int compile_dead_letter(compiler *e, lua_State *L, int sk, ls_err *err)
 
 static int compile_join(compiler *e, lua_State *L, int decl, int jd, ls_query *q, ls_err *err)
 {
+    ls_query_decl *qd = ls_query_decl_of(q);
     char what[300];
-    snprintf(what, sizeof what, "query %s: join %zu", ls_query_declared(q)->name, ls_query_declared(q)->njoins + 1);
+    snprintf(what, sizeof what, "query %s: join %zu", qd->name, qd->njoins + 1);
     if (lua_type(L, jd) != LUA_TTABLE) {
         ls_seterr(err, "%s: not a join declaration", what);
         return -1;
@@ -963,7 +966,7 @@ static int compile_join(compiler *e, lua_State *L, int decl, int jd, ls_query *q
         ls_seterr(err, "%s: with must be a table from ls.json_table", what);
         return -1;
     }
-    ls_join *jn = &ls_query_declared(q)->joins[ls_query_declared(q)->njoins];
+    ls_join *jn = &qd->joins[qd->njoins];
     jn->table = e->plan->tables[ti];
     char *left, *how;
     if (get_str(L, jd, "left", 1, what, &left, err)) return -1;
@@ -971,13 +974,13 @@ static int compile_join(compiler *e, lua_State *L, int decl, int jd, ls_query *q
         free(left);
         return -1;
     }
-    jn->left = resolve(q, ls_query_declared(q)->njoins, left);
+    jn->left = resolve(q, qd->njoins, left);
     free(left);
     jn->inner = !how || strcmp(how, "inner") == 0;
     int bad_how = how && strcmp(how, "inner") != 0 && strcmp(how, "left") != 0;
     free(how);
     jn->tcols = ls_xcalloc(jn->table->ncols + 1, sizeof *jn->tcols);
-    ls_query_decl_of(q)->njoins++; /* owned by q from here: freed with it */
+    qd->njoins++; /* owned by q from here: freed with it */
     if (bad_how) {
         ls_seterr(err, "%s: how must be \"inner\" or \"left\"", what);
         return -1;
@@ -1008,22 +1011,23 @@ static int compile_join(compiler *e, lua_State *L, int decl, int jd, ls_query *q
 
 static int compile_group(lua_State *L, int gd, ls_query *q, ls_err *err)
 {
+    ls_query_decl *qd = ls_query_decl_of(q);
     char what[300];
-    snprintf(what, sizeof what, "query %s: group_by entry %zu", ls_query_declared(q)->name, ls_query_declared(q)->ngroups + 1);
+    snprintf(what, sizeof what, "query %s: group_by entry %zu", qd->name, qd->ngroups + 1);
     if (lua_type(L, gd) != LUA_TTABLE) {
         ls_seterr(err, "%s: must be a column name, ls.window(...) or ls.session_window(...)", what);
         return -1;
     }
     char *col;
     if (get_str(L, gd, "column", 1, what, &col, err)) return -1;
-    ls_groupcol *g = &ls_query_decl_of(q)->groups[ls_query_decl_of(q)->ngroups++];
+    ls_groupcol *g = &qd->groups[qd->ngroups++];
     int is_window = 0, is_session = 0;
     if (rawfield(L, gd, "_kind") == LUA_TSTRING) {
         is_window = strcmp(lua_tostring(L, -1), "window") == 0;
         is_session = strcmp(lua_tostring(L, -1), "session_window") == 0;
     }
     lua_pop(L, 1);
-    g->col = resolve(q, ls_query_declared(q)->njoins, col);
+    g->col = resolve(q, qd->njoins, col);
     free(col);
     if (is_session) { /* Spark's session_window(col, gap): see ls_session.h */
         g->is_window = g->is_session = 1;
@@ -1055,6 +1059,7 @@ static int compile_group(lua_State *L, int gd, ls_query *q, ls_err *err)
 static int compile_hll(lua_State *L, int ad, const ls_query *q, ls_agg_spec *a, const char *what,
                        ls_err *err)
 {
+    const ls_query_decl *qd = ls_query_declared(q);
     double rsd;
     if (get_num(L, ad, "rsd", LS_HLL_DEFAULT_RSD, what, &rsd, err)) return -1;
     a->hll_p = ls_hll_precision(rsd);
@@ -1062,9 +1067,9 @@ static int compile_hll(lua_State *L, int ad, const ls_query *q, ls_agg_spec *a, 
         ls_seterr(err, "%s: rsd must be from 0.00217 to 0.391, got %g", what, rsd);
         return -1;
     }
-    const ls_colref *c = &ls_query_declared(q)->agg_cols[ls_query_declared(q)->naggs - 1];
-    a->hash_int32 = ls_query_declared(q)->map_ref == LUA_NOREF && c->join < 0 && ls_query_declared(q)->source && ls_source_declared(ls_query_declared(q)->source)->schema &&
-                    ls_schema_type(ls_source_declared(ls_query_declared(q)->source)->schema, c->name) == (int)LS_TYPE_INT;
+    const ls_colref *c = &qd->agg_cols[qd->naggs - 1];
+    a->hash_int32 = qd->map_ref == LUA_NOREF && c->join < 0 && qd->source && ls_source_declared(qd->source)->schema &&
+                    ls_schema_type(ls_source_declared(qd->source)->schema, c->name) == (int)LS_TYPE_INT;
     return 0;
 }
 
@@ -1101,22 +1106,23 @@ static int compile_percentile(lua_State *L, int ad, ls_agg_spec *a, const char *
 
 static int compile_agg(lua_State *L, int ad, ls_query *q, ls_err *err)
 {
+    ls_query_decl *qd = ls_query_decl_of(q);
     char what[300];
-    snprintf(what, sizeof what, "query %s: aggregate %zu", ls_query_declared(q)->name, ls_query_declared(q)->naggs + 1);
+    snprintf(what, sizeof what, "query %s: aggregate %zu", qd->name, qd->naggs + 1);
     if (lua_type(L, ad) != LUA_TTABLE) {
         ls_seterr(err, "%s: must be ls.count(), ls.sum(...), ...", what);
         return -1;
     }
     char *fn;
     if (get_str(L, ad, "fn", 1, what, &fn, err)) return -1;
-    ls_agg_spec *a = &ls_query_declared(q)->aggs[ls_query_declared(q)->naggs];
+    ls_agg_spec *a = &qd->aggs[qd->naggs];
     int bad = ls_agg_fn_parse(fn, &a->fn);
     free(fn);
     if (bad) {
         ls_seterr(err, "%s: unknown aggregate function", what);
         return -1;
     }
-    ls_query_decl_of(q)->naggs++; /* owned by q from here */
+    qd->naggs++; /* owned by q from here */
     if (get_str(L, ad, "column", 0, what, &a->column, err) ||
         get_str(L, ad, "name", 1, what, &a->name, err))
         return -1;
@@ -1124,7 +1130,7 @@ static int compile_agg(lua_State *L, int ad, ls_query *q, ls_err *err)
         ls_seterr(err, "%s: %s needs a column", what, a->name);
         return -1;
     }
-    if (a->column) ls_query_declared(q)->agg_cols[ls_query_declared(q)->naggs - 1] = resolve(q, ls_query_declared(q)->njoins, a->column);
+    if (a->column) qd->agg_cols[qd->naggs - 1] = resolve(q, qd->njoins, a->column);
     if (a->fn == LS_AGG_APPROX_DISTINCT) return compile_hll(L, ad, q, a, what, err);
     if (a->fn == LS_AGG_PERCENTILE) return compile_percentile(L, ad, a, what, err);
     return 0;
@@ -1172,10 +1178,11 @@ static int each_agg(compiler *e, lua_State *L, int decl, int d, ls_query *q, ls_
  * position (after ls_query_ready named the output columns). */
 static int each_order(compiler *e, lua_State *L, int decl, int d, ls_query *q, ls_err *err)
 {
+    ls_query_decl *qd = ls_query_decl_of(q);
     (void)e;
     (void)decl;
     char what[300];
-    snprintf(what, sizeof what, "query %s: order_by", ls_query_declared(q)->name);
+    snprintf(what, sizeof what, "query %s: order_by", qd->name);
     char *col;
     if (lua_type(L, d) != LUA_TTABLE) {
         ls_seterr(err, "%s: an entry is not a declaration", what);
@@ -1184,7 +1191,7 @@ static int each_order(compiler *e, lua_State *L, int decl, int d, ls_query *q, l
     if (get_str(L, d, "column", 1, what, &col, err)) return -1;
     int desc = rawfield(L, d, "desc") == LUA_TBOOLEAN && lua_toboolean(L, -1);
     lua_pop(L, 1);
-    size_t ncols = ls_query_declared(q)->ngroups + ls_query_declared(q)->naggs, i;
+    size_t ncols = qd->ngroups + qd->naggs, i;
     for (i = 0; i < ncols && strcmp(ls_query_out_name(q, i), col) != 0; i++) {}
     if (i == ncols) {
         ls_seterr(err, "%s: %s is not an output column", what, col);
@@ -1192,10 +1199,10 @@ static int each_order(compiler *e, lua_State *L, int decl, int d, ls_query *q, l
         return -1;
     }
     free(col);
-    ls_query_decl_of(q)->order = ls_xrealloc(ls_query_decl_of(q)->order, (ls_query_decl_of(q)->norder + 1) * sizeof *ls_query_decl_of(q)->order);
-    ls_query_declared(q)->order[ls_query_declared(q)->norder].col = (int)i;
-    ls_query_declared(q)->order[ls_query_declared(q)->norder].desc = desc;
-    ls_query_decl_of(q)->norder++;
+    qd->order = ls_xrealloc(qd->order, (qd->norder + 1) * sizeof *qd->order);
+    qd->order[qd->norder].col = (int)i;
+    qd->order[qd->norder].desc = desc;
+    qd->norder++;
     return 0;
 }
 
@@ -1203,10 +1210,11 @@ static int each_order(compiler *e, lua_State *L, int decl, int d, ls_query *q, l
  * luastream.lua; checked again here: nothing from a script is trusted). */
 static int each_where(compiler *e, lua_State *L, int decl, int d, ls_query *q, ls_err *err)
 {
+    ls_query_decl *qd = ls_query_decl_of(q);
     (void)e;
     (void)decl;
     char what[300];
-    snprintf(what, sizeof what, "query %s: where", ls_query_declared(q)->name);
+    snprintf(what, sizeof what, "query %s: where", qd->name);
     if (lua_type(L, d) != LUA_TTABLE) {
         ls_seterr(err, "%s: an entry is not a declaration", what);
         return -1;
@@ -1221,8 +1229,8 @@ static int each_where(compiler *e, lua_State *L, int decl, int d, ls_query *q, l
         return -1;
     }
     free(op);
-    ls_query_decl_of(q)->where = ls_xrealloc(ls_query_decl_of(q)->where, (ls_query_decl_of(q)->nwhere + 1) * sizeof *ls_query_decl_of(q)->where);
-    ls_where_pred *p = &ls_query_decl_of(q)->where[ls_query_decl_of(q)->nwhere++];
+    qd->where = ls_xrealloc(qd->where, (qd->nwhere + 1) * sizeof *qd->where);
+    ls_where_pred *p = &qd->where[qd->nwhere++];
     p->col = resolve(q, 0, col); /* the input record, before joins and map */
     free(col);
     ls_where_operand_init(&p->w, wop);
@@ -1271,38 +1279,39 @@ static size_t list_len(lua_State *L, int t, const char *k)
 
 static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q, ls_err *err)
 {
+    ls_query_decl *qd = ls_query_decl_of(q);
     char what[300];
-    snprintf(what, sizeof what, "query %s", ls_query_declared(q)->name);
+    snprintf(what, sizeof what, "query %s", qd->name);
     rawfield(L, d, "from");
     int si = decl_index(L, decl, "sources", -1);
     lua_pop(L, 1);
     if (si < 0 || (size_t)si >= e->plan->nsources) {
-        ls_seterr(err, "query %s: from must be a source from ls.kafka_source", ls_query_declared(q)->name);
+        ls_seterr(err, "query %s: from must be a source from ls.kafka_source", qd->name);
         return -1;
     }
-    ls_query_decl_of(q)->source = e->plan->sources[si];
+    qd->source = e->plan->sources[si];
     int mt = rawfield(L, d, "map");
     if (mt == LUA_TFUNCTION) {
         lua_Debug ar;
         lua_pushvalue(L, -1);
-        if (lua_getinfo(L, ">u", &ar)) ls_query_decl_of(q)->map_meta = ar.nparams >= 2 || ar.isvararg;
-        ls_query_decl_of(q)->map_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        if (lua_getinfo(L, ">u", &ar)) qd->map_meta = ar.nparams >= 2 || ar.isvararg;
+        qd->map_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     } else {
         lua_pop(L, 1);
         if (mt != LUA_TNIL) {
-            ls_seterr(err, "query %s: map must be a function, got %s", ls_query_declared(q)->name, lua_typename(L, mt));
+            ls_seterr(err, "query %s: map must be a function, got %s", qd->name, lua_typename(L, mt));
             return -1;
         }
     }
 
-    ls_query_decl_of(q)->joins = ls_xcalloc(list_len(L, d, "joins") + 1, sizeof *ls_query_decl_of(q)->joins);
+    qd->joins = ls_xcalloc(list_len(L, d, "joins") + 1, sizeof *qd->joins);
     if (each_of(e, L, d, "joins", 0, q, decl, each_join, err)) return -1;
 
     char *et;
     if (get_str(L, d, "event_time", 0, what, &et, err)) return -1;
     if (et) {
-        ls_query_decl_of(q)->has_event_time = 1;
-        ls_query_decl_of(q)->event_time = resolve(q, ls_query_decl_of(q)->njoins, et);
+        qd->has_event_time = 1;
+        qd->event_time = resolve(q, qd->njoins, et);
         free(et);
     }
     char *unit;
@@ -1312,7 +1321,7 @@ static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q
         free(unit);
         return -1;
     }
-    ls_query_decl_of(q)->event_time_ms_unit = unit && strcmp(unit, "ms") == 0;
+    qd->event_time_ms_unit = unit && strcmp(unit, "ms") == 0;
     free(unit);
     if (rawfield(L, d, "watermark_ms") != LUA_TNIL) {
         lua_pop(L, 1);
@@ -1323,19 +1332,19 @@ static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q
         lua_pop(L, 1);
     }
 
-    ls_query_decl_of(q)->groups = ls_xcalloc(list_len(L, d, "group_by") + 1, sizeof *ls_query_decl_of(q)->groups);
+    qd->groups = ls_xcalloc(list_len(L, d, "group_by") + 1, sizeof *qd->groups);
     if (each_of(e, L, d, "group_by", 0, q, decl, each_group, err)) return -1;
     size_t na = list_len(L, d, "aggregates");
-    ls_query_decl_of(q)->aggs = ls_xcalloc(na + 1, sizeof *ls_query_decl_of(q)->aggs);
-    ls_query_decl_of(q)->agg_cols = ls_xcalloc(na + 1, sizeof *ls_query_decl_of(q)->agg_cols);
+    qd->aggs = ls_xcalloc(na + 1, sizeof *qd->aggs);
+    qd->agg_cols = ls_xcalloc(na + 1, sizeof *qd->agg_cols);
     if (each_of(e, L, d, "aggregates", 0, q, decl, each_agg, err)) return -1;
 
     char *mode;
     if (get_str(L, d, "output_mode", 0, what, &mode, err)) return -1;
-    int bad_mode = ls_mode_parse(mode ? mode : "complete", &ls_query_decl_of(q)->mode);
+    int bad_mode = ls_mode_parse(mode ? mode : "complete", &qd->mode);
     free(mode);
     if (bad_mode) {
-        ls_seterr(err, "query %s: output_mode must be complete, update or append", ls_query_declared(q)->name);
+        ls_seterr(err, "query %s: output_mode must be complete, update or append", qd->name);
         return -1;
     }
 
@@ -1344,7 +1353,7 @@ static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q
     if (trig) {
         ls_trigger t;
         if (ls_trigger_parse(trig, &t)) {
-            ls_seterr(err, "query %s: cannot read trigger \"%s\"", ls_query_declared(q)->name, trig);
+            ls_seterr(err, "query %s: cannot read trigger \"%s\"", qd->name, trig);
             free(trig);
             return -1;
         }
@@ -1359,25 +1368,25 @@ static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q
 
     int64_t parts;
     if (get_int(L, d, "max_state_rows", e->opts->max_state_rows, 0, INT64_MAX, what,
-                &ls_query_decl_of(q)->max_state_rows, err) ||
+                &qd->max_state_rows, err) ||
         get_int(L, d, "partitions", e->opts->partitions, 1, 65536, what, &parts, err))
         return -1;
     if (ls_query_ready(q, (int)parts, err)) return -1;
-    if (ls_query_check_schema(q, ls_source_declared(ls_query_declared(q)->source)->schema, err)) return -1; /* at the query's line */
+    if (ls_query_check_schema(q, ls_source_declared(qd->source)->schema, err)) return -1; /* at the query's line */
     if (each_of(e, L, d, "filters", 0, q, decl, each_where, err) ||
         each_of(e, L, d, "order_by", 0, q, decl, each_order, err) ||
-        get_int(L, d, "limit", 0, 0, INT64_MAX, what, &ls_query_decl_of(q)->limit, err))
+        get_int(L, d, "limit", 0, 0, INT64_MAX, what, &qd->limit, err))
         return -1;
-    if ((ls_query_declared(q)->norder || ls_query_declared(q)->limit) && ls_query_declared(q)->mode != LS_MODE_COMPLETE) {
+    if ((qd->norder || qd->limit) && qd->mode != LS_MODE_COMPLETE) {
         ls_seterr(err, "query %s: order_by and limit need output_mode \"complete\" (Spark sorts "
-                  "only a complete result)", ls_query_declared(q)->name);
+                  "only a complete result)", qd->name);
         return -1;
     }
 
     rawfield(L, d, "sink");
-    ls_query_decl_of(q)->sink = compile_sink(e, L, lua_gettop(L), q, err);
+    qd->sink = compile_sink(e, L, lua_gettop(L), q, err);
     lua_pop(L, 1);
-    return ls_query_declared(q)->sink ? 0 : -1;
+    return qd->sink ? 0 : -1;
 }
 
 /* The registry's package.loaded, read raw (the script may have replaced

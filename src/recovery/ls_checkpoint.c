@@ -148,22 +148,23 @@ static void gen_str(yajl_gen g, const char *s) { yajl_gen_string(g, (const unsig
  * topics. A checkpoint from another declaration cannot be resumed. */
 static void signature(const ls_query *q, char out[17])
 {
+    const ls_query_decl *qd = ls_query_declared(q);
     ls_buf b;
     ls_buf_init(&b);
-    for (size_t t = 0; t < ls_source_declared(ls_query_declared(q)->source)->ntopics; t++) ls_buf_printf(&b, "topic %s;", ls_source_declared(ls_query_declared(q)->source)->topics[t]);
-    for (size_t i = 0; i < ls_query_declared(q)->ngroups; i++) {
-        const ls_groupcol *g = &ls_query_declared(q)->groups[i];
+    for (size_t t = 0; t < ls_source_declared(qd->source)->ntopics; t++) ls_buf_printf(&b, "topic %s;", ls_source_declared(qd->source)->topics[t]);
+    for (size_t i = 0; i < qd->ngroups; i++) {
+        const ls_groupcol *g = &qd->groups[i];
         ls_buf_printf(&b, "group %s %s", g->name, g->col.name);
         if (g->is_window) ls_buf_printf(&b, " %lld/%lld", (long long)g->win.size, (long long)g->win.slide);
         ls_buf_putc(&b, ';');
     }
-    for (size_t a = 0; a < ls_query_declared(q)->naggs; a++) {
-        ls_buf_printf(&b, "agg %s %s %s", ls_agg_fn_name(ls_query_declared(q)->aggs[a].fn),
-                      ls_query_declared(q)->aggs[a].column ? ls_query_declared(q)->aggs[a].column : "*", ls_query_declared(q)->aggs[a].name);
-        ls_agg_params_text(&ls_query_declared(q)->aggs[a], &b); /* sketches: their parameters */
+    for (size_t a = 0; a < qd->naggs; a++) {
+        ls_buf_printf(&b, "agg %s %s %s", ls_agg_fn_name(qd->aggs[a].fn),
+                      qd->aggs[a].column ? qd->aggs[a].column : "*", qd->aggs[a].name);
+        ls_agg_params_text(&qd->aggs[a], &b); /* sketches: their parameters */
         ls_buf_putc(&b, ';');
     }
-    ls_buf_printf(&b, "mode %s", ls_mode_name(ls_query_declared(q)->mode));
+    ls_buf_printf(&b, "mode %s", ls_mode_name(qd->mode));
     snprintf(out, 17, "%016llx", (unsigned long long)ls_hash(b.data, b.len));
     ls_buf_free(&b);
 }
