@@ -14,13 +14,14 @@
  * baseline) or 32 (AVX2, chosen at run time with __builtin_cpu_supports;
  * only the functions that use it are compiled for it, with a target
  * attribute, so the binary still runs on any x86-64) took the sample's
- * calls from 7,274 to about 3,000 instructions and from about 450 to about
+ * calls from 7,274 to about 3,000 instructions and from about 500 to about
  * 220 ns per record (bench/scan.sh; figures in bench/README.md). AVX2 only
- * gains on long strings (10% on 2 KB messages of text), so it starts with
- * two 16-byte tests. The vector loads never read outside the message:
- * whole vectors while that many bytes remain, then one load that ends at
- * the message's last byte (bytes already seen masked off), or one byte at a
- * time when the whole message is shorter than a vector. Other platforms get
+ * gains on long strings (6-11% on 2 KB messages of text), so it starts
+ * with two 16-byte tests and only its long-string loop is AVX2 code. The
+ * vector loads never read outside the message: whole vectors while that
+ * many bytes remain, then one load that ends at the message's last byte
+ * (bytes already seen masked off), or one byte at a time when the whole
+ * message is shorter than a vector. Other platforms get
  * the scalar form only. */
 #include "ls_json_scan.h"
 #include "ls_json_scan_impl.h"
@@ -77,8 +78,10 @@ static inline void ws(scan *s)
     s->p = p;
 }
 
-/* Validates one UTF-8 sequence at s->p (first byte >= 0x80). */
-static int utf8_seq(scan *s)
+/* Validates one UTF-8 sequence at s->p (first byte >= 0x80). Inlined into
+ * string(): as a call it cost 15% more instructions on bench/scan.sh's
+ * utf8 corpus (text in Greek, Russian, Chinese...). */
+static inline __attribute__((always_inline)) int utf8_seq(scan *s)
 {
     const unsigned char *u = (const unsigned char *)s->p;
     size_t left = (size_t)(s->end - s->p);
@@ -312,24 +315,33 @@ __attribute__((target("avx2"))) static inline unsigned stops_avx2(__m256i x)
     return (unsigned)_mm256_movemask_epi8(m);
 }
 
-/* The first 32 bytes 16 at a time as run_sse2 (most strings are shorter:
- * 99.9% of the sample's, 77% under 16; a 32-byte load there measured 3-10%
- * slower), then 32 bytes at a time, then as run_sse2 for the last 0-31. */
-__attribute__((target("avx2"))) static inline const char *run_avx2(const char *start,
-                                                                     const char *p,
-                                                                     const char *end)
+/* Past a string's first 32 bytes: 32 bytes at a time, then as run_sse2
+ * for the last 0-31. The only code compiled for AVX2, out of line: the
+ * grammar around it is the same code as the SSE2 form's, and one call per
+ * string longer than 32 bytes is small next to the bytes it scans. */
+__attribute__((target("avx2"), noinline)) static const char *run_avx2_long(const char *start,
+                                                                           const char *p,
+                                                                           const char *end)
 {
-    for (int i = 0; i < 2 && end - p >= 16; i++) {
-        unsigned bits = stops_sse2(_mm_loadu_si128((const __m128i *)(const void *)p));
-        if (bits) return p + __builtin_ctz(bits);
-        p += 16;
-    }
     while (end - p >= 32) {
         unsigned bits = stops_avx2(_mm256_loadu_si256((const __m256i *)(const void *)p));
         if (bits) return p + __builtin_ctz(bits);
         p += 32;
     }
     return run_sse2(start, p, end);
+}
+
+/* The first 32 bytes 16 at a time, as run_sse2 (99.9% of the sample's
+ * strings are shorter, 77% under 16), the rest in run_avx2_long. */
+static inline const char *run_avx2(const char *start, const char *p, const char *end)
+{
+    for (int i = 0; i < 2; i++) {
+        if (end - p < 16) return run_sse2(start, p, end);
+        unsigned bits = stops_sse2(_mm_loadu_si128((const __m128i *)(const void *)p));
+        if (bits) return p + __builtin_ctz(bits);
+        p += 16;
+    }
+    return run_avx2_long(start, p, end);
 }
 #endif
 
@@ -355,7 +367,7 @@ __attribute__((target("avx2"))) static inline const char *run_avx2(const char *s
 #undef SCAN_RUN
 
 #define SCAN_FN(name) name##_avx2
-#define SCAN_ATTR static __attribute__((target("avx2")))
+#define SCAN_ATTR static
 #define SCAN_RUN(s) run_avx2((s)->start, (s)->p, (s)->end)
 #include "ls_json_scan_body.inc"
 #undef SCAN_FN
