@@ -37,6 +37,14 @@ all: $(BUILD)/luastream $(BUILD)/lua/luastream/core.so
 $(BUILD)/obj/%.o: %.c $(HEADERS) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The JSON scanner's three forms (scalar, SSE2, AVX2) ran up to 20% apart on
+# the same work depending only on where their branches fell (Intel's jump
+# erratum: a branch across a 32-byte boundary leaves the decoded-uop cache);
+# aligned, they measure alike (bench/README.md, decoder micro-benchmark).
+ifeq ($(shell uname -m),x86_64)
+$(BUILD)/obj/ls_json_scan.o: CFLAGS += -Wa,-mbranches-within-32B-boundaries
+endif
+
 # --help is the manual page's SYNOPSIS, OPTIONS and EXIT STATUS sections, as
 # text (scripts/man2help.awk), made a C string: one source for both.
 $(BUILD)/help.inc: docs/luastream.1 scripts/man2help.awk | $(BUILD)/obj

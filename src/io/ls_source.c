@@ -22,12 +22,12 @@ ls_source *ls_source_new(const char *bootstrap)
 
 ls_source_decl *ls_source_decl_of(ls_source *s)
 {
-    return &s->d;
+    return s ? &s->d : NULL;
 }
 
 const ls_source_decl *ls_source_declared(const ls_source *s)
 {
-    return &s->d;
+    return s ? &s->d : NULL;
 }
 
 int ls_source_connected(const ls_source *s)

@@ -9,7 +9,9 @@
  * (grammar, escapes, UTF-8, depth) and follows RFC 8259 strictly: it also
  * rejects what yajl lets through (overlong or surrogate UTF-8, unpaired
  * \u surrogates, form feed as whitespace), so such messages are
- * dead-lettered on this path and accepted on the Lua-table path. */
+ * dead-lettered on this path and accepted on the Lua-table path.
+ * Strings are searched 16 or 32 bytes at a time on x86-64 (SSE2, AVX2),
+ * with identical results: ls_json_scan_impl.h. */
 #ifndef LS_JSON_SCAN_H
 #define LS_JSON_SCAN_H
 

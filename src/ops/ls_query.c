@@ -18,12 +18,12 @@
 
 ls_query_decl *ls_query_decl_of(ls_query *q)
 {
-    return &q->d;
+    return q ? &q->d : NULL;
 }
 
 const ls_query_decl *ls_query_declared(const ls_query *q)
 {
-    return &q->d;
+    return q ? &q->d : NULL;
 }
 
 static const char *const mode_names[] = { "complete", "update", "append" };

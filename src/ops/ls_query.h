@@ -164,6 +164,7 @@ typedef struct ls_query_decl {
  * scratch of the record being processed. */
 typedef struct ls_query ls_query;
 
+/* q's declaration (NULL for no query). */
 ls_query_decl *ls_query_decl_of(ls_query *q);
 const ls_query_decl *ls_query_declared(const ls_query *q);
 

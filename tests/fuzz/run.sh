@@ -3,6 +3,7 @@
 # installed here if missing) under AddressSanitizer + UBSan and runs each for
 # FUZZ_SECONDS (default 60) on its corpus in tests/fuzz/corpus/<target>/,
 # which keeps what the fuzzer found interesting. `make fuzz` runs this.
+# FUZZ_TARGETS="scan" runs only those targets (default: all four).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_EACH=${FUZZ_SECONDS:-60}
@@ -18,7 +19,7 @@ CFLAGS="-std=c11 -g -O1 -D_GNU_SOURCE -pthread -fsanitize=fuzzer,address,undefin
 LIBS="$(pkg-config --libs lua5.4 rdkafka yajl libmicrohttpd libxxhash) -lm -lpthread"
 SRC=$(find src -mindepth 2 -name '*.c' | sort)
 status=0
-for t in scan decode split params; do
+for t in ${FUZZ_TARGETS:-scan decode split params}; do
     echo "== fuzz_$t (${SECONDS_EACH}s)"
     # shellcheck disable=SC2086
     clang-14 $CFLAGS -o "$OUT/fuzz_$t" tests/fuzz/fuzz_$t.c $SRC $LIBS

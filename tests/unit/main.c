@@ -12,6 +12,7 @@ int main(void)
     SRunner *sr = srunner_create(time_suite());
     srunner_add_suite(sr, json_lua_suite());
     srunner_add_suite(sr, json_scan_suite());
+    srunner_add_suite(sr, json_scan_impl_suite());
     srunner_add_suite(sr, window_suite());
     srunner_add_suite(sr, agg_suite());
     srunner_add_suite(sr, state_suite());

@@ -10,6 +10,7 @@
 Suite *time_suite(void);
 Suite *json_lua_suite(void);
 Suite *json_scan_suite(void);
+Suite *json_scan_impl_suite(void);
 Suite *window_suite(void);
 Suite *agg_suite(void);
 Suite *state_suite(void);
