@@ -109,8 +109,9 @@ void ls_engine_lua_env(const ls_engine_opts *o, ls_lua_env *env)
 
 void ls_engine_sync_outputs(ls_engine *e)
 {
-    for (size_t i = 0; i < e->plan->nqueries; i++) ls_query_declared(e->plan->queries[i])->sink->sync = 1;
-    if (e->plan->dl) e->plan->dl->sync = 1;
+    for (size_t i = 0; i < e->plan->nqueries; i++)
+        ls_sink_sync_each_batch(ls_query_declared(e->plan->queries[i])->sink);
+    ls_deadletter_sync_each_flush(e->plan->dl);
 }
 
 void ls_engine_replan(ls_engine *e)
@@ -534,7 +535,7 @@ static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const 
         ls_query_start(q, batch, t->start_ms);
     }
     if (e->workers) ls_workers_begin_batch(e->workers, batch);
-    e->lane.decode_ms = 0;
+    ls_lane_begin_batch(&e->lane);
     for (size_t i = 0; i < e->plan->nqueries; i++)
         if (active[i] && ls_query_open_rows(e->plan->queries[i], err)) return -1;
     if (e->cp) {

@@ -137,6 +137,11 @@ static void origin_of(const ls_record *r, const ls_source *s, uint64_t seq, ls_o
     o->msg = m;
 }
 
+void ls_lane_begin_batch(ls_lane *ln)
+{
+    ln->decode_ms = 0;
+}
+
 int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const ls_record *r, ls_err *err)
 {
     ls_origin o;

@@ -53,5 +53,7 @@ void ls_lane_free(ls_lane *ln); /* frees the views only */
 /* Runs record r of source si, the seq-th record its batch read, through
  * the lane's queries. Returns -1 only when an output failed. */
 int ls_lane_handle(ls_lane *ln, size_t si, uint64_t seq, const ls_record *r, ls_err *err);
+/* A new batch: the lane's decode time starts again from zero. */
+void ls_lane_begin_batch(ls_lane *ln);
 
 #endif

@@ -257,7 +257,7 @@ void ls_workers_begin_batch(ls_workers *pool, int64_t batch_id)
     pool->next = 0; /* chunk k of every batch goes to worker k % n: the same folds every run */
     for (int i = 0; i < pool->n; i++) {
         worker *wk = &pool->w[i];
-        wk->lane.decode_ms = 0;
+        ls_lane_begin_batch(&wk->lane);
         for (size_t qi = 0; qi < pool->plan->nqueries; qi++) {
             ls_query_begin_partial(wk->queries[qi], pool->plan->queries[qi], batch_id);
         }

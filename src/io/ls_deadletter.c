@@ -88,6 +88,11 @@ static void free_entry(ls_dl_entry *e)
     free(e->key);
 }
 
+void ls_deadletter_sync_each_flush(ls_deadletter *d)
+{
+    if (d) d->sync = 1;
+}
+
 void ls_deadletter_free(ls_deadletter *d)
 {
     if (!d) return;

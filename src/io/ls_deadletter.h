@@ -50,6 +50,8 @@ ls_deadletter *ls_deadletter_kafka(ls_kafka_producer *kp, const char *topic);
 ls_deadletter *ls_deadletter_memory(void);
 const char *ls_deadletter_text(ls_deadletter *d, size_t *len);
 void ls_deadletter_free(ls_deadletter *d);
+/* Checkpointed runs: the output syncs (fsync) on each flush. */
+void ls_deadletter_sync_each_flush(ls_deadletter *d);
 
 /* Formats the entry (exposed for tests) into out. */
 void ls_deadletter_format(const ls_origin *o, const char *query, const char *error,

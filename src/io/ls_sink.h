@@ -101,6 +101,8 @@ size_t ls_sink_memory_count(const ls_sink *s);
 const char *ls_sink_memory_row(const ls_sink *s, size_t i);
 
 static inline void ls_sink_destroy(ls_sink *s) { if (s) s->vt->destroy(s); }
+/* Checkpointed runs: the sink syncs its output (fsync) at the end of each batch. */
+static inline void ls_sink_sync_each_batch(ls_sink *s) { if (s) s->sync = 1; }
 
 
 #endif
