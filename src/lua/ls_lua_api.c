@@ -1277,6 +1277,72 @@ static size_t list_len(lua_State *L, int t, const char *k)
     return n;
 }
 
+/* A query's event time, its unit and its watermark. */
+static int compile_event_time(lua_State *L, int d, ls_query *q, const char *what, ls_err *err)
+{
+    ls_query_decl *qd = ls_query_decl_of(q);
+    char *et;
+    if (get_str(L, d, "event_time", 0, what, &et, err)) return -1;
+    if (et) {
+        qd->has_event_time = 1;
+        qd->event_time = resolve(q, qd->njoins, et);
+        free(et);
+    }
+    char *unit;
+    if (get_str(L, d, "event_time_unit", 0, what, &unit, err)) return -1;
+    if (unit && strcmp(unit, "ms") != 0 && strcmp(unit, "s") != 0) {
+        ls_seterr(err, "%s: event_time_unit must be \"s\" or \"ms\"", what);
+        free(unit);
+        return -1;
+    }
+    qd->event_time_ms_unit = unit && strcmp(unit, "ms") == 0;
+    free(unit);
+    if (rawfield(L, d, "watermark_ms") != LUA_TNIL) {
+        lua_pop(L, 1);
+        int64_t wm;
+        if (get_int(L, d, "watermark_ms", 0, 0, INT64_MAX / 2, what, &wm, err)) return -1;
+        ls_query_set_watermark(q, wm);
+    } else {
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* A query's output mode, and its trigger folded into the plan's (queries of
+ * one engine run in lockstep: the shortest interval wins). */
+static int compile_mode_and_trigger(compiler *e, lua_State *L, int d, ls_query *q, const char *what,
+                                    ls_err *err)
+{
+    ls_query_decl *qd = ls_query_decl_of(q);
+    char *mode;
+    if (get_str(L, d, "output_mode", 0, what, &mode, err)) return -1;
+    int bad_mode = ls_mode_parse(mode ? mode : "complete", &qd->mode);
+    free(mode);
+    if (bad_mode) {
+        ls_seterr(err, "query %s: output_mode must be complete, update or append", qd->name);
+        return -1;
+    }
+
+    char *trig;
+    if (get_str(L, d, "trigger", 0, what, &trig, err)) return -1;
+    if (trig) {
+        ls_trigger t;
+        if (ls_trigger_parse(trig, &t)) {
+            ls_seterr(err, "query %s: cannot read trigger \"%s\"", qd->name, trig);
+            free(trig);
+            return -1;
+        }
+        /* Queries of one engine run in lockstep: the shortest interval wins. */
+        ls_plan *p = e->plan;
+        if (!p->has_trigger || t.kind != LS_TRIGGER_INTERVAL || p->trigger.kind != LS_TRIGGER_INTERVAL ||
+            p->trigger.interval_ms == 0 || t.interval_ms < p->trigger.interval_ms)
+            p->trigger = t;
+        p->has_trigger = 1;
+        free(trig);
+    }
+    return 0;
+}
+
 static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q, ls_err *err)
 {
     ls_query_decl *qd = ls_query_decl_of(q);
@@ -1307,30 +1373,7 @@ static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q
     qd->joins = ls_xcalloc(list_len(L, d, "joins") + 1, sizeof *qd->joins);
     if (each_of(e, L, d, "joins", 0, q, decl, each_join, err)) return -1;
 
-    char *et;
-    if (get_str(L, d, "event_time", 0, what, &et, err)) return -1;
-    if (et) {
-        qd->has_event_time = 1;
-        qd->event_time = resolve(q, qd->njoins, et);
-        free(et);
-    }
-    char *unit;
-    if (get_str(L, d, "event_time_unit", 0, what, &unit, err)) return -1;
-    if (unit && strcmp(unit, "ms") != 0 && strcmp(unit, "s") != 0) {
-        ls_seterr(err, "%s: event_time_unit must be \"s\" or \"ms\"", what);
-        free(unit);
-        return -1;
-    }
-    qd->event_time_ms_unit = unit && strcmp(unit, "ms") == 0;
-    free(unit);
-    if (rawfield(L, d, "watermark_ms") != LUA_TNIL) {
-        lua_pop(L, 1);
-        int64_t wm;
-        if (get_int(L, d, "watermark_ms", 0, 0, INT64_MAX / 2, what, &wm, err)) return -1;
-        ls_query_set_watermark(q, wm);
-    } else {
-        lua_pop(L, 1);
-    }
+    if (compile_event_time(L, d, q, what, err)) return -1;
 
     qd->groups = ls_xcalloc(list_len(L, d, "group_by") + 1, sizeof *qd->groups);
     if (each_of(e, L, d, "group_by", 0, q, decl, each_group, err)) return -1;
@@ -1339,32 +1382,7 @@ static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q
     qd->agg_cols = ls_xcalloc(na + 1, sizeof *qd->agg_cols);
     if (each_of(e, L, d, "aggregates", 0, q, decl, each_agg, err)) return -1;
 
-    char *mode;
-    if (get_str(L, d, "output_mode", 0, what, &mode, err)) return -1;
-    int bad_mode = ls_mode_parse(mode ? mode : "complete", &qd->mode);
-    free(mode);
-    if (bad_mode) {
-        ls_seterr(err, "query %s: output_mode must be complete, update or append", qd->name);
-        return -1;
-    }
-
-    char *trig;
-    if (get_str(L, d, "trigger", 0, what, &trig, err)) return -1;
-    if (trig) {
-        ls_trigger t;
-        if (ls_trigger_parse(trig, &t)) {
-            ls_seterr(err, "query %s: cannot read trigger \"%s\"", qd->name, trig);
-            free(trig);
-            return -1;
-        }
-        /* Queries of one engine run in lockstep: the shortest interval wins. */
-        ls_plan *p = e->plan;
-        if (!p->has_trigger || t.kind != LS_TRIGGER_INTERVAL || p->trigger.kind != LS_TRIGGER_INTERVAL ||
-            p->trigger.interval_ms == 0 || t.interval_ms < p->trigger.interval_ms)
-            p->trigger = t;
-        p->has_trigger = 1;
-        free(trig);
-    }
+    if (compile_mode_and_trigger(e, L, d, q, what, err)) return -1;
 
     int64_t parts;
     if (get_int(L, d, "max_state_rows", e->opts->max_state_rows, 0, INT64_MAX, what,
