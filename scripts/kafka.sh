@@ -196,30 +196,33 @@ take_lock() {
 
 # ---------------------------------------------------------------- config files
 
-write_configs() {
-    mkdir -p "$DATA" "$LOGDIR"
+# server.properties of one node: write_server_props HEADER NODE_ID VOTERS PORT CPORT RF ISR.
+# The single broker and every cluster node differ only in these: the node, the quorum's voters,
+# its ports, and replication (RF copies of every topic, ISR of them needed for a write).
+write_server_props() {
+    local header=$1 node=$2 voters=$3 port=$4 cport=$5 rf=$6 isr=$7
     cat >"$PROPS" <<EOF
-# Written by scripts/kafka.sh on every start; edits here are overwritten.
+# Written by scripts/kafka.sh on every start$header; edits here are overwritten.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$CPORT
+node.id=$node
+controller.quorum.voters=$voters
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$LOGDIR
 num.partitions=1
-default.replication.factor=1
-min.insync.replicas=1
+default.replication.factor=$rf
+min.insync.replicas=$isr
 auto.create.topics.enable=true
-offsets.topic.replication.factor=1
+offsets.topic.replication.factor=$rf
 offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
 transaction.state.log.num.partitions=10
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$isr
 group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=4
@@ -228,6 +231,11 @@ log.retention.hours=24
 message.max.bytes=16777216
 replica.fetch.max.bytes=16777216
 EOF
+}
+
+write_configs() {
+    mkdir -p "$DATA" "$LOGDIR"
+    write_server_props "" 1 "1@127.0.0.1:$CPORT" "$PORT" "$CPORT" 1 1
     write_broker_log4j "$LOG4J" "$BROKER_LOG"
     write_tools_log4j
 }
@@ -359,35 +367,8 @@ use_node() {
 # replication: 3 copies of everything, 2 of them needed for an acknowledged write.
 write_node_configs() {
     mkdir -p "$NODE_DIR" "$LOGDIR"
-    cat >"$PROPS" <<EOF
-# Written by scripts/kafka.sh on every start of broker $NODE of $BROKERS; edits here are overwritten.
-process.roles=broker,controller
-node.id=$NODE
-controller.quorum.voters=$VOTERS
-controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://127.0.0.1:${NODE_PORTS[NODE]},CONTROLLER://127.0.0.1:${NODE_CPORTS[NODE]}
-advertised.listeners=PLAINTEXT://127.0.0.1:${NODE_PORTS[NODE]}
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$LOGDIR
-num.partitions=1
-default.replication.factor=3
-min.insync.replicas=2
-auto.create.topics.enable=true
-offsets.topic.replication.factor=3
-offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=3
-transaction.state.log.min.isr=2
-transaction.state.log.num.partitions=10
-share.coordinator.state.topic.replication.factor=3
-share.coordinator.state.topic.min.isr=2
-group.initial.rebalance.delay.ms=0
-num.network.threads=2
-num.io.threads=4
-log.retention.hours=24
-message.max.bytes=16777216
-replica.fetch.max.bytes=16777216
-EOF
+    write_server_props " of broker $NODE of $BROKERS" "$NODE" "$VOTERS" "${NODE_PORTS[NODE]}" \
+        "${NODE_CPORTS[NODE]}" 3 2
     write_broker_log4j "$LOG4J" "$BROKER_LOG"
 }
 
