@@ -103,12 +103,32 @@ static void record_error(const ls_splitter *sp, const char *scan_err, char *out,
     }
 }
 
+/* Hands one record to librdkafka, paced, with progress. Returns 1 when the
+ * replay must stop: a failed send (*rc = 1, unless a signal stopped it) or
+ * --max records sent. */
+static int send_record(produce_run *r, const char *key, size_t klen, const char *val, size_t n, int *rc)
+{
+    const ls_produce_opts *o = r->o;
+    ls_err err;
+    if (ls_kafka_produce(r->p, o->topic, o->partition, key, klen, val, n, &err)) {
+        if (!stopped(o)) {
+            ls_log("produce: %s", err.msg);
+            *rc = 1;
+        }
+        return 1;
+    }
+    r->records++;
+    pace(r);
+    if (o->max > 0 && r->records >= o->max) return 1;
+    progress(r);
+    return 0;
+}
+
 /* --raw: every line is one message, byte for byte, empty lines included
  * (no JSON check): for replaying captures and for testing bad input. */
 static int produce_lines(produce_run *r, FILE *f)
 {
     const ls_produce_opts *o = r->o;
-    ls_err err;
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -126,17 +146,7 @@ static int produce_lines(produce_run *r, FILE *f)
             break;
         }
         if (n > 0 && line[n - 1] == '\n') n--;
-        if (ls_kafka_produce(r->p, o->topic, o->partition, NULL, 0, line, (size_t)n, &err)) {
-            if (!stopped(o)) {
-                ls_log("produce: %s", err.msg);
-                rc = 1;
-            }
-            break;
-        }
-        r->records++;
-        pace(r);
-        if (o->max > 0 && r->records >= o->max) break;
-        progress(r);
+        if (send_record(r, NULL, 0, line, (size_t)n, &rc)) break;
     }
     free(line);
     return rc;
@@ -199,18 +209,8 @@ static int produce_records(produce_run *r, FILE *f)
                        (unsigned long long)col, o->key_field);
             }
         }
-        if (ls_kafka_produce(r->p, o->topic, o->partition, has_key ? key.data : NULL,
-                             has_key ? key.len : 0, sp.rec.data, sp.rec.len, &err)) {
-            if (!stopped(o)) {
-                ls_log("produce: %s", err.msg);
-                rc = 1;
-            }
+        if (send_record(r, has_key ? key.data : NULL, has_key ? key.len : 0, sp.rec.data, sp.rec.len, &rc))
             break;
-        }
-        r->records++;
-        pace(r);
-        if (o->max > 0 && r->records >= o->max) break;
-        progress(r);
     }
     ls_buf_free(&key);
     ls_recview_free(&view);
