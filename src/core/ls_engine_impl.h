@@ -5,6 +5,7 @@
 #ifndef LS_ENGINE_IMPL_H
 #define LS_ENGINE_IMPL_H
 
+#include "ls_app.h"
 #include "ls_engine.h"
 
 /* Kafka timestamps of one source's records in the current batch (latency). */
@@ -21,6 +22,10 @@ struct ls_engine {
     ls_lane lane;            /* the engine thread's lane (parallelism 1) */
     ls_workers *workers;     /* parallelism > 1 */
     ls_checkpoint *cp;       /* --checkpoint / ls.checkpoint, or NULL */
+    char *app_id;            /* --app / ls.app: a member of that job (ls_app.h), or NULL */
+    char *app_txn_id;        /* its producer's transactional.id: "<app>-<uuid>" */
+    ls_app *app;             /* made when the run starts */
+    int reload_refused;      /* a reload was asked for under --app (reported once) */
     char *checkpoint_dir;    /* known before compiling: Kafka sinks turn transactional */
     ls_monitor *monitor;     /* --ui: what the web server shows */
     ls_http *http;
