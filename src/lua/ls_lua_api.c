@@ -928,7 +928,8 @@ static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, cha
                                        prefix || fixed ? topic.data : NULL);
             } else if (e->opts->explain) { /* no producer: nothing connects */
                 ls_sink_plan p = { .kind = LS_PLAN_KAFKA, .topic = topic.data, .bootstrap = bs,
-                                   .txn_id = txn[0] ? txn : NULL, .props = &props };
+                                   .txn_id = e->opts->app ? e->opts->app_txn_id : txn[0] ? txn : NULL,
+                                   .props = &props };
                 s = ls_sink_planned(&p, err);
             } else if (e->opts->app) {
                 ls_kafka_producer *p = app_producer(e, q, bs, &props, what, err);

@@ -197,3 +197,9 @@ def test_what_a_member_of_a_job_cannot_do_yet_is_refused(broker, calls, tmp_path
     p = run(["js.lua", *bs], check=False, cwd=tmp_path)
     assert p.returncode == 2 and "a jsonl sink with app id js" in p.stderr, p.stderr
     assert "js.lua:4:" in p.stderr
+    # explain shows the group and the transactions, having connected to nothing
+    p = run(["explain", SCRIPT, "--app", "shown", "--json"])
+    plan = json.loads(p.stdout)
+    assert plan["sources"][0]["group_id"] == "shown"
+    assert plan["queries"][0]["sink"]["exactly_once"] is True
+    assert plan["queries"][0]["sink"]["transactional_id"].startswith("shown-")
