@@ -5,6 +5,9 @@
  * Partitions are assigned explicitly (no group rebalancing) and read from
  * `starting_offsets`, as Spark's Kafka source does without a checkpoint;
  * the engine, not Kafka's group offsets, decides where reading starts.
+ * (Except for a member of a job, --app: the group assigns the partitions
+ * and its committed offsets say where they start; see
+ * ls_source_join_group.)
  *
  * Batches are planned, not raced (as Spark's KafkaMicroBatchStream plans
  * them): at the start of a batch ls_source_plan fixes every partition's end
