@@ -14,6 +14,7 @@ struct ls_app {
     ls_kafka_producer *p;    /* borrowed: the plan owns it; NULL without a Kafka sink */
     int open;                /* a transaction has begun and not ended */
     int64_t committed, aborted;
+    int64_t test_abort;      /* LUASTREAM_TEST_ABORT_BATCH: abort this batch once; -1 */
 };
 
 int ls_app_check_id(const char *id, char *err)
@@ -47,6 +48,8 @@ ls_app *ls_app_new(const char *id, ls_source *src, ls_kafka_producer *p)
     a->id = ls_xstrdup(id);
     a->src = src;
     a->p = p;
+    const char *t = getenv("LUASTREAM_TEST_ABORT_BATCH");
+    a->test_abort = t && *t ? strtoll(t, NULL, 10) : -1;
     return a;
 }
 
@@ -81,8 +84,9 @@ int ls_app_begin(ls_app *a, char *err)
 static int roll_back(ls_app *a, int64_t batch, rd_kafka_error_t *why, char *err)
 {
     ls_log("app %s: batch %lld aborted (%s): its records will be read again from the group's "
-           "committed offsets", a->id, (long long)batch, rd_kafka_error_string(why));
-    rd_kafka_error_destroy(why);
+           "committed offsets", a->id, (long long)batch,
+           why ? rd_kafka_error_string(why) : "LUASTREAM_TEST_ABORT_BATCH");
+    if (why) rd_kafka_error_destroy(why);
     rd_kafka_error_t *e = rd_kafka_abort_transaction(a->p->rk, TXN_TIMEOUT_MS);
     a->open = 0;
     if (e) return fail(a, e, "abort transaction", err);
@@ -100,6 +104,10 @@ int ls_app_commit(ls_app *a, int64_t batch, char *err)
         return 0;
     }
     if (!a->open) return 0;
+    if (batch == a->test_abort && a->test_abort >= 0) {
+        a->test_abort = -1; /* once */
+        return roll_back(a, batch, NULL, err);
+    }
     rd_kafka_topic_partition_list_t *pos = ls_source_positions(a->src);
     if (pos) {
         rd_kafka_consumer_group_metadata_t *md = ls_source_group_metadata(a->src);

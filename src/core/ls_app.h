@@ -42,7 +42,8 @@ int ls_app_start(ls_app *a, char *err);
 /* Before a batch's first message. */
 int ls_app_begin(ls_app *a, char *err);
 /* After the batch's sinks flushed: the positions go into the transaction
- * and it commits. 0 committed, 1 aborted and the source rewound (logged,
+ * and it commits. (Fault injection for tests: LUASTREAM_TEST_ABORT_BATCH=N
+ * in the environment aborts batch N once, as an abortable error would.) 0 committed, 1 aborted and the source rewound (logged,
  * the run goes on), -1 + err fatal. */
 int ls_app_commit(ls_app *a, int64_t batch, char *err);
 /* Batches committed and aborted so far. */

@@ -174,6 +174,20 @@ def test_on_three_brokers_a_member_killed_and_restarted_loses_and_doubles_nothin
         c.sh("stop")
 
 
+def test_an_aborted_batch_is_read_again_from_the_committed_offsets(broker, calls):
+    """What a member does when its transaction must abort (fenced by a
+    rebalance, refused by a broker), forced on batch 2: the transaction
+    aborts, the source goes back to the group's committed offsets and the
+    batch's records are read again: exact, once."""
+    topic, want = calls
+    out = "app.abort." + uuid.uuid4().hex[:6]
+    p = run(args(broker, topic, app_id("abort"), out, "--trigger", "available-now", "--set",
+                 "max_records_per_trigger=3000", "--quiet"), timeout=BOUND,
+            env=dict(os.environ, LUASTREAM_TEST_ABORT_BATCH="2"))
+    assert "batch 2 aborted (LUASTREAM_TEST_ABORT_BATCH): its records will be read again" in p.stderr
+    assert committed_rows(broker, out) == want
+
+
 def test_two_app_ids_on_one_topic_are_two_jobs(broker, calls, tmp_path):
     topic, want = calls
     outs = ["app.two%d.%s" % (i, uuid.uuid4().hex[:6]) for i in range(2)]
