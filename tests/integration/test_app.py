@@ -117,6 +117,12 @@ def test_three_members_write_exactly_what_one_instance_writes(broker, calls, tmp
     run(args(broker, topic, app_id("single"), single, "--trigger", "available-now", "--quiet"),
         timeout=BOUND)
     assert committed_rows(broker, single) == want
+    # and as today without --app (a checkpoint makes its sink exactly once)
+    plain = "app.plain." + uuid.uuid4().hex[:6]
+    run([SCRIPT, "--set", "bootstrap=" + broker.bootstrap, "--set", "topic=" + topic, "--set",
+         "output=" + plain, "--trigger", "available-now", "--quiet", "--checkpoint",
+         str(tmp_path / "ck")], timeout=BOUND)
+    assert committed_rows(broker, plain) == want
     # three members of one job
     out = "app.three." + uuid.uuid4().hex[:6]
     app = app_id("three")
