@@ -15,6 +15,10 @@ struct ls_app {
     int open;                /* a transaction has begun and not ended */
     int64_t committed, aborted;
     int64_t test_abort;      /* LUASTREAM_TEST_ABORT_BATCH: abort this batch once; -1 */
+    int64_t batch;           /* the batch in progress */
+    int must_abort;          /* the revoked partitions' offsets could not join the transaction */
+    int broken;              /* ... and the producer cannot go on: why holds the error */
+    char why[LS_ERRLEN];
 };
 
 int ls_app_check_id(const char *id, char *err)
@@ -42,6 +46,35 @@ int ls_app_check_id(const char *id, char *err)
     return 0;
 }
 
+/* The positions of partitions revoked during a batch join its open
+ * transaction before the group is told (see ls_source_on_revoke). */
+static int on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *positions)
+{
+    ls_app *a = ctx;
+    if (!a->p || !a->open || a->must_abort) return 0;
+    rd_kafka_consumer_group_metadata_t *md = ls_source_group_metadata(a->src);
+    if (!md) {
+        a->must_abort = a->broken = 1;
+        snprintf(a->why, sizeof a->why, "app %s: the consumer has no group metadata", a->id);
+        return -1;
+    }
+    rd_kafka_error_t *e = rd_kafka_send_offsets_to_transaction(a->p->rk, positions, md,
+                                                               TXN_TIMEOUT_MS);
+    rd_kafka_consumer_group_metadata_destroy(md);
+    if (!e) {
+        ls_log("app %s: the positions of %d partition%s revoked during batch %lld joined its "
+               "transaction", a->id, positions->cnt, positions->cnt == 1 ? "" : "s",
+               (long long)a->batch);
+        return 0;
+    }
+    a->must_abort = 1;
+    a->broken = !rd_kafka_error_txn_requires_abort(e);
+    snprintf(a->why, sizeof a->why, "app %s: sending the offsets of revoked partitions: %s", a->id,
+             rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return -1;
+}
+
 ls_app *ls_app_new(const char *id, ls_source *src, ls_kafka_producer *p)
 {
     ls_app *a = ls_xcalloc(1, sizeof *a);
@@ -50,6 +83,7 @@ ls_app *ls_app_new(const char *id, ls_source *src, ls_kafka_producer *p)
     a->p = p;
     const char *t = getenv("LUASTREAM_TEST_ABORT_BATCH");
     a->test_abort = t && *t ? strtoll(t, NULL, 10) : -1;
+    ls_source_on_revoke(src, on_revoke, a);
     return a;
 }
 
@@ -70,8 +104,9 @@ int ls_app_start(ls_app *a, char *err)
     return e ? fail(a, e, "init transactions", err) : 0;
 }
 
-int ls_app_begin(ls_app *a, char *err)
+int ls_app_begin(ls_app *a, int64_t batch, char *err)
 {
+    a->batch = batch;
     if (!a->p || a->open) return 0;
     rd_kafka_error_t *e = rd_kafka_begin_transaction(a->p->rk);
     if (e) return fail(a, e, "begin transaction", err);
@@ -81,14 +116,16 @@ int ls_app_begin(ls_app *a, char *err)
 
 /* An abortable error: the transaction is aborted and the batch read again
  * from the group's committed offsets. */
-static int roll_back(ls_app *a, int64_t batch, rd_kafka_error_t *why, char *err)
+static int roll_back(ls_app *a, int64_t batch, rd_kafka_error_t *why, const char *reason,
+                     char *err)
 {
     ls_log("app %s: batch %lld aborted (%s): its records will be read again from the group's "
            "committed offsets", a->id, (long long)batch,
-           why ? rd_kafka_error_string(why) : "LUASTREAM_TEST_ABORT_BATCH");
+           why ? rd_kafka_error_string(why) : reason);
     if (why) rd_kafka_error_destroy(why);
     rd_kafka_error_t *e = rd_kafka_abort_transaction(a->p->rk, TXN_TIMEOUT_MS);
     a->open = 0;
+    a->must_abort = 0;
     if (e) return fail(a, e, "abort transaction", err);
     a->aborted++; /* rewinding lets go of the partitions revoked meanwhile */
     if (ls_source_rewind(a->src, err)) return -1;
@@ -104,9 +141,14 @@ int ls_app_commit(ls_app *a, int64_t batch, char *err)
         return 0;
     }
     if (!a->open) return 0;
+    if (a->must_abort && a->broken) {
+        ls_seterr(err, "%s (the producer cannot continue)", a->why);
+        return -1;
+    }
+    if (a->must_abort) return roll_back(a, batch, NULL, a->why, err);
     if (batch == a->test_abort && a->test_abort >= 0) {
         a->test_abort = -1; /* once */
-        return roll_back(a, batch, NULL, err);
+        return roll_back(a, batch, NULL, "LUASTREAM_TEST_ABORT_BATCH", err);
     }
     rd_kafka_topic_partition_list_t *pos = ls_source_positions(a->src);
     if (pos) {
@@ -120,7 +162,7 @@ int ls_app_commit(ls_app *a, int64_t batch, char *err)
         rd_kafka_consumer_group_metadata_destroy(md);
         rd_kafka_topic_partition_list_destroy(pos);
         if (e) {
-            if (rd_kafka_error_txn_requires_abort(e)) return roll_back(a, batch, e, err);
+            if (rd_kafka_error_txn_requires_abort(e)) return roll_back(a, batch, e, NULL, err);
             char what[64];
             snprintf(what, sizeof what, "sending the offsets of batch %lld", (long long)batch);
             return fail(a, e, what, err);
@@ -129,7 +171,7 @@ int ls_app_commit(ls_app *a, int64_t batch, char *err)
     for (int attempt = 0;; attempt++) {
         rd_kafka_error_t *e = rd_kafka_commit_transaction(a->p->rk, TXN_TIMEOUT_MS);
         if (!e) break;
-        if (rd_kafka_error_txn_requires_abort(e)) return roll_back(a, batch, e, err);
+        if (rd_kafka_error_txn_requires_abort(e)) return roll_back(a, batch, e, NULL, err);
         if (rd_kafka_error_is_retriable(e) && attempt < 3) { /* the same commit, again */
             ls_log("app %s: commit of batch %lld: %s (retrying)", a->id, (long long)batch,
                    rd_kafka_error_string(e));
@@ -164,6 +206,7 @@ int64_t ls_app_aborted(const ls_app *a)
 void ls_app_free(ls_app *a)
 {
     if (!a) return;
+    ls_source_on_revoke(a->src, NULL, NULL);
     if (a->open && a->p) {
         rd_kafka_error_t *e = rd_kafka_abort_transaction(a->p->rk, 10000);
         if (e) {

@@ -39,8 +39,8 @@ ls_app *ls_app_new(const char *id, ls_source *src, ls_kafka_producer *p);
 /* Initialises the transactions (fencing an earlier producer of the same
  * transactional.id). */
 int ls_app_start(ls_app *a, char *err);
-/* Before a batch's first message. */
-int ls_app_begin(ls_app *a, char *err);
+/* Before batch `batch`'s first message. */
+int ls_app_begin(ls_app *a, int64_t batch, char *err);
 /* After the batch's sinks flushed: the positions go into the transaction
  * and it commits. (Fault injection for tests: LUASTREAM_TEST_ABORT_BATCH=N
  * in the environment aborts batch N once, as an abortable error would.) 0 committed, 1 aborted and the source rewound (logged,

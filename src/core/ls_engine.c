@@ -611,7 +611,7 @@ static int sources_exhausted(const ls_engine *e)
 static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const int *active,
                      ls_batch_timing *t, reader *r, char *err)
 {
-    if (e->app && ls_app_begin(e->app, err)) return -1; /* before any row or dead letter */
+    if (e->app && ls_app_begin(e->app, batch, err)) return -1; /* before any row or dead letter */
     for (size_t i = 0; i < e->plan->nqueries; i++) {
         ls_query *q = e->plan->queries[i];
         if (!active[i]) continue;

@@ -370,9 +370,29 @@ void ls_source_release_revoked(ls_source *s)
         if (s->parts[k].revoked) drop_part(s, k);
 }
 
+void ls_source_on_revoke(ls_source *s, ls_source_revoke_fn fn, void *ctx)
+{
+    s->on_revoke = fn;
+    s->on_revoke_ctx = ctx;
+}
+
 static void group_revoke(ls_source *s, rd_kafka_topic_partition_list_t *given, int incremental)
 {
     int lost = rd_kafka_assignment_lost(s->rk);
+    if (s->on_revoke && !s->closing) {
+        /* their positions into the open transaction, before the group knows */
+        rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(given->cnt + 1);
+        for (size_t k = 0; k < s->nparts; k++) {
+            const ls_source_part *p = &s->parts[k];
+            int in = !incremental;
+            for (int i = 0; !in && i < given->cnt; i++)
+                in = given->elems[i].partition == p->partition && strcmp(given->elems[i].topic, p->topic) == 0;
+            if (in && !p->revoked)
+                rd_kafka_topic_partition_list_add(pos, p->topic, p->partition)->offset = p->next;
+        }
+        if (pos->cnt) s->on_revoke(s->on_revoke_ctx, pos);
+        rd_kafka_topic_partition_list_destroy(pos);
+    }
     for (int i = 0; i < given->cnt; i++) {
         const rd_kafka_topic_partition_t *tp = &given->elems[i];
         for (size_t k = 0; k < s->nparts; k++)

@@ -177,9 +177,10 @@ ls_source_part *ls_source_find(ls_source *s, const char *topic, int32_t partitio
  * fetching while a rebalance waits for the member). A partition revoked
  * during a batch ends the batch's reading there (its planned end becomes
  * its position) and stays in the source until the batch's transaction has
- * committed its position (or aborted): ls_source_release_revoked. Its new
- * owner reads the group's offsets with require_stable, so it waits for
- * that transaction. A newly assigned
+ * committed its position (or aborted): ls_source_release_revoked. Its
+ * position goes into the open transaction before the group is told
+ * (ls_source_on_revoke), and its new owner reads the group's offsets with
+ * require_stable, so it waits for that transaction. A newly assigned
  * partition starts at the group's committed offset (read with
  * require_stable: while a transaction holding offsets for it is open, the
  * read waits for it to end), or at starting_offsets when the group has
@@ -200,6 +201,15 @@ rd_kafka_consumer_group_metadata_t *ls_source_group_metadata(ls_source *s);
  * to the group's committed offset (kept and prefetched messages dropped),
  * so the batch is read again. -1 + err when that cannot be done. */
 int ls_source_rewind(ls_source *s, char *err);
+/* Called in the rebalance callback with the positions of the partitions
+ * being revoked, before the group is told (incremental_unassign): the
+ * member puts them into its open transaction there (KIP-447: the new
+ * owner's require_stable read of the committed offsets then waits for that
+ * transaction, so it can neither read them twice nor skip any). Returns 0,
+ * or -1 when it could not (the member then aborts the batch: its own
+ * business). */
+typedef int (*ls_source_revoke_fn)(void *ctx, const rd_kafka_topic_partition_list_t *positions);
+void ls_source_on_revoke(ls_source *s, ls_source_revoke_fn fn, void *ctx);
 /* After a batch's commit (or abort): lets go of the partitions revoked
  * during it (their positions were in the commit). */
 void ls_source_release_revoked(ls_source *s);

@@ -32,6 +32,8 @@ struct ls_source {
     char fatal_err[LS_ERRLEN];
     int64_t rebalances;      /* assignments and revocations carried out */
     int closing;             /* leaving the group (ls_source_free): nothing is read any more */
+    ls_source_revoke_fn on_revoke; /* ls_source_on_revoke, or NULL */
+    void *on_revoke_ctx;
 };
 
 #endif

@@ -123,12 +123,15 @@ def test_three_members_write_exactly_what_one_instance_writes(broker, calls, tmp
          "output=" + plain, "--trigger", "available-now", "--quiet", "--checkpoint",
          str(tmp_path / "ck")], timeout=BOUND)
     assert committed_rows(broker, plain) == want
-    # three members of one job
+    # three members of one job: one first, two more once it is writing, so
+    # that the group takes partitions from it (cooperative: while it reads)
     out = "app.three." + uuid.uuid4().hex[:6]
     app = app_id("three")
     logs = [tmp_path / ("m%d.log" % i) for i in range(3)]
-    procs = [member(broker, topic, app, out, logs[i]) for i in range(3)]
+    procs = [member(broker, topic, app, out, logs[0])]
     try:
+        wait_rows(broker, out, n // 10, procs)
+        procs += [member(broker, topic, app, out, logs[i]) for i in (1, 2)]
         got = wait_rows(broker, out, n, procs)
         time.sleep(1)  # a duplicate would come now
         got = committed_rows(broker, out)
@@ -140,6 +143,7 @@ def test_three_members_write_exactly_what_one_instance_writes(broker, calls, tmp
     assert len(busy) >= 2, [l.read_text()[-2000:] for l in logs]
     for l in logs:
         assert "assigned" in l.read_text()
+    assert "revoked 8 partitions" in logs[0].read_text(), logs[0].read_text()[-3000:]
 
 
 def kill_and_restart_one_of_three(broker, topic, want, tmp_path):
