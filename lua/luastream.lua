@@ -638,6 +638,26 @@ function M.checkpoint(dir, ...)
   declared.checkpoint = dir
 end
 
+--- ls.app(id): this script runs as a member of the job `id` (issue 12):
+-- every process started with the same app id shares the input partitions
+-- through the consumer group `id` (--app ID overrides it).
+function M.app(id, ...)
+  at_most_args(2, "ls.app", 1 + select("#", ...), 1)
+  check_type(2, "app id", id, "string")
+  if #id == 0 or #id > 200 then
+    fail(2, "ls.app %q: an app id has 1 to 200 characters, got %d (it names the consumer group, the transactional ids and the job's topics)", id, #id)
+  end
+  local bad = id:find("[^%w%._%-]")
+  if bad then
+    fail(2, "ls.app %q: character %d (%q) is not one of a-z A-Z 0-9 . _ - (it names the consumer group, the transactional ids and the job's topics)", id, bad, id:sub(bad, bad))
+  end
+  if id == "." or id == ".." then fail(2, "ls.app %q is not allowed as an app id (Kafka refuses it as a topic name)", id) end
+  if declared.app ~= nil and declared.app ~= id then
+    fail(2, "ls.app is called twice (%q, then %q)", declared.app, id)
+  end
+  declared.app = id
+end
+
 --- ls.dead_letter(sink): where bad records go (default: beside the first query's sink).
 function M.dead_letter(sink, ...)
   at_most_args(2, "ls.dead_letter", 1 + select("#", ...), 1)

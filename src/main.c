@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ls_app.h"
 #include "ls_engine.h"
 #include "ls_explain.h"
 #include "ls_consume.h"
@@ -73,7 +74,7 @@ static void install_signals(void)
 enum { RUN = 1, PRODUCE = 2, CONSUME = 4, TEST = 8, EXPLAIN = 16, ANY = 31 };
 
 enum {
-    O_SET, O_TRIGGER, O_PROGRESS, O_CHECKPOINT, O_PARTITIONS, O_PARALLELISM, O_MAX_STATE, O_UI,
+    O_SET, O_TRIGGER, O_PROGRESS, O_CHECKPOINT, O_APP, O_PARTITIONS, O_PARALLELISM, O_MAX_STATE, O_UI,
     O_UNSAFE_LUA, O_WATCH, O_QUIET, O_TOPIC, O_BOOTSTRAP, O_RATE, O_KEY, O_PARTITION, O_MAX, O_KAFKA,
     O_RAW, O_FROM_BEGINNING, O_TO_END, O_META, O_INPUT, O_EXPECT, O_OUTPUT, O_BATCH_SIZE, O_JSON,
     O_HELP, O_VERSION, O_COUNT
@@ -91,6 +92,7 @@ static const option_def options[O_COUNT] = {
     [O_TRIGGER] = { "trigger", "SPEC", RUN | EXPLAIN, 0 },
     [O_PROGRESS] = { "progress", "PATH", RUN, 0 },
     [O_CHECKPOINT] = { "checkpoint", "DIR", RUN | EXPLAIN, 0 },
+    [O_APP] = { "app", "ID", RUN | EXPLAIN, 0 },
     [O_PARTITIONS] = { "partitions", "N", RUN | TEST | EXPLAIN, 0 },
     [O_PARALLELISM] = { "parallelism", "N", RUN | EXPLAIN, 0 },
     [O_MAX_STATE] = { "max-state-rows", "N", RUN | TEST | EXPLAIN, 0 },
@@ -351,6 +353,12 @@ static int apply(const given *g, settings *s)
     case O_TRIGGER: s->run.trigger = g->value; return 0;
     case O_PROGRESS: s->run.progress_path = g->value; return 0;
     case O_CHECKPOINT: s->run.checkpoint = g->value; return 0;
+    case O_APP: {
+        ls_err why;
+        if (ls_app_check_id(g->value, &why)) return usage_error("--app %s", why.msg);
+        s->run.app = g->value;
+        return 0;
+    }
     case O_UI: {
         const char *colon = strrchr(g->value, ':');
         const char *port = colon ? colon + 1 : g->value;

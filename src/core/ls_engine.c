@@ -149,9 +149,59 @@ static void default_group_ids(ls_engine *e)
     }
     for (size_t i = 0; i < e->plan->nsources; i++) {
         ls_source_decl *d = ls_source_decl_of(e->plan->sources[i]);
+        if (e->app_id && !d->is_files) { /* a member of the job: the group is the app id */
+            free(d->group_id);
+            d->group_id = ls_xstrdup(e->app_id);
+            ls_source_join_group(e->plan->sources[i], e->app_id);
+        }
         if (!d->group_id) d->group_id = ls_xstrdup(id.data);
     }
     ls_buf_free(&id);
+}
+
+/* ls.app "ID" in the script (checked there), or NULL. */
+static char *script_app(ls_engine *e)
+{
+    char *id = NULL;
+    lua_State *L = e->plan->L;
+    if (!ls_lua_push_declared(L)) return NULL;
+    if (lua_getfield(L, -1, "app") == LUA_TSTRING) id = ls_xstrdup(lua_tostring(L, -1));
+    lua_pop(L, 2);
+    return id;
+}
+
+/* The app id (the flag wins over ls.app) and what it rules out: a
+ * checkpoint (the group's committed offsets are where a member resumes)
+ * and reloading on file changes. */
+static int resolve_app(ls_engine *e, const ls_engine_opts *o, ls_err *err)
+{
+    if (e->capture) return 0; /* luastream test: files in, rows in memory */
+    e->app_id = o->app ? ls_xstrdup(o->app) : script_app(e);
+    if (!e->app_id) return 0;
+    if (ls_app_check_id(e->app_id, err)) { /* ls.app checked it already: --app, from a caller */
+        ls_err_prefix(err, "--app");
+        return -1;
+    }
+    if (e->checkpoint_dir) {
+        ls_seterr(err, "%s %s with app id %s: a member of a job resumes from its consumer group's "
+                  "committed offsets (written in each batch's transaction), not from a checkpoint "
+                  "directory; leave the checkpoint out (a checkpoint as a cache of aggregation "
+                  "state is issue 12's remaining work)",
+                  o->checkpoint ? "--checkpoint" : "ls.checkpoint", e->checkpoint_dir, e->app_id);
+        return -1;
+    }
+    if (o->watch) {
+        ls_seterr(err, "--watch with app id %s: reloading a member of a job is not supported yet "
+                  "(restart the members one by one: the group moves their partitions)", e->app_id);
+        return -1;
+    }
+    char uuid[37];
+    ls_uuid4(uuid);
+    ls_buf t;
+    ls_buf_init(&t);
+    ls_buf_printf(&t, "%s-%s", e->app_id, uuid);
+    e->app_txn_id = t.data;
+    return 0;
 }
 
 /* ls.checkpoint(dir) in the script, or NULL. */
@@ -206,6 +256,10 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, ls_err *err)
     }
     if (!e->capture) /* a test keeps nothing */
         e->checkpoint_dir = o->checkpoint ? ls_xstrdup(o->checkpoint) : script_checkpoint(e);
+    if (resolve_app(e, o, err)) {
+        ls_engine_free(e);
+        return NULL;
+    }
     int lock_fd = -1; /* before compiling: the sinks create their files */
     if (e->checkpoint_dir && !e->explain &&
         (lock_fd = ls_checkpoint_lock(e->checkpoint_dir, err)) < 0) {
@@ -213,7 +267,7 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, ls_err *err)
         return NULL;
     }
     ls_plan_opts po = { o->script, e->checkpoint_dir, e->partitions, e->max_state_rows,
-                        e->capture, e->explain };
+                        e->capture, e->explain, e->app_id, e->app_txn_id };
     if (ls_lua_compile(e->plan, &po, err)) {
         if (lock_fd >= 0) close(lock_fd);
         ls_engine_free(e);
@@ -272,6 +326,9 @@ void ls_engine_free(ls_engine *e)
     ls_http_stop(e->http); /* before anything it reads goes */
     ls_monitor_free(e->monitor);
     ls_workers_free(e->workers);
+    ls_app_free(e->app); /* before the plan: its producer */
+    free(e->app_id);
+    free(e->app_txn_id);
     ls_checkpoint_free(e->cp);
     free(e->checkpoint_dir);
     free_plans(e);
@@ -368,6 +425,11 @@ static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, const i
     for (size_t s = 0; s < e->plan->nsources; s++) e->stamps[s].n = 0;
     if (ls_deadletter_flush(e->plan->dl, err)) return -1;
     if (batch == e->crash_after_sink) _exit(137); /* see ls_engine.h */
+    if (e->app) {
+        int rc = ls_app_commit(e->app, batch, err);
+        if (rc < 0) return -1;
+        /* rc 1: aborted and rewound; the rows were counted, not committed */
+    }
     if (e->cp) {
         double c0 = ls_mono_ms();
         if (ls_checkpoint_commit(e->cp, e->plan, batch, err)) return -1;
@@ -461,6 +523,16 @@ static int reload_due(ls_engine *e)
 {
     const ls_engine_opts *o = e->opts;
     if (!o) return 0;
+    if (e->app_id) { /* --watch was refused; SIGHUP is noted once */
+        if (o->reload && *o->reload) {
+            *o->reload = 0;
+            if (!e->reload_refused)
+                ls_log("reload asked for (SIGHUP): not supported with app id %s yet; ignored "
+                       "(restart the members one by one instead)", e->app_id);
+            e->reload_refused = 1;
+        }
+        return 0;
+    }
     int due = 0;
     if (o->reload && *o->reload) {
         *o->reload = 0;
@@ -488,13 +560,15 @@ static void wait_until(const ls_engine *e, double when)
  * work (records, or a no-data batch its watermark asks for), 0 when not,
  * -1 on a fatal error. A broker that cannot be asked is reported (once per
  * outage) and leaves that source without a batch this time. */
-static int plan_batch(ls_engine *e, int64_t *planned, int *active, ls_batch_timing *t)
+static int plan_batch(ls_engine *e, int64_t *planned, int *active, ls_batch_timing *t,
+                      ls_err *err)
 {
     double t0 = ls_mono_ms();
     for (size_t si = 0; si < e->plan->nsources; si++) {
         ls_err why;
         planned[si] = ls_source_plan(e->plan->sources[si], records_per_trigger(e->plan->sources[si], &e->trigger),
                                      &why);
+        if (planned[si] < 0 && ls_source_check(e->plan->sources[si], err)) return -1; /* a rebalance failed */
         if (planned[si] < 0) {
             if (!e->plan_failing) ls_log("%s (retrying)", why.msg);
             e->plan_failing = 1;
@@ -526,9 +600,17 @@ static void wait_for_input(ls_engine *e)
     }
 }
 
+static int sources_exhausted(const ls_engine *e)
+{
+    for (size_t si = 0; si < e->plan->nsources; si++)
+        if (!ls_source_exhausted(e->plan->sources[si])) return 0;
+    return 1;
+}
+
 static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const int *active,
                      ls_batch_timing *t, reader *r, ls_err *err)
 {
+    if (e->app && ls_app_begin(e->app, batch, err)) return -1; /* before any row or dead letter */
     for (size_t i = 0; i < e->plan->nqueries; i++) {
         ls_query *q = e->plan->queries[i];
         if (!active[i]) continue;
@@ -571,6 +653,15 @@ int ls_engine_run(ls_engine *e, ls_err *err)
                e->plan->nqueries == 1 ? "y" : "ies", e->script, tt);
     }
     if (e->cp) ls_checkpoint_apply_replay(e->cp, e->plan);
+    if (e->app_id) {
+        /* one Kafka source (the compiler refused more): the member's consumer */
+        e->app = ls_app_new(e->app_id, e->plan->sources[0], e->plan->app_producer);
+        if (ls_app_start(e->app, err)) return -1;
+        if (!e->quiet)
+            ls_log("member of app %s (consumer group %s%s%s)", e->app_id, e->app_id,
+                   e->plan->app_producer ? ", transactional.id " : ", no Kafka sink: offsets "
+                   "committed after each batch, at least once", e->plan->app_producer ? e->app_txn_id : "");
+    }
     if (e->monitor) ls_monitor_set_running(e->monitor, 1);
     int64_t batch = e->cp ? ls_checkpoint_next_batch(e->cp) : 0;
     double interval = (double)e->trigger.interval_ms;
@@ -595,8 +686,15 @@ int ls_engine_run(ls_engine *e, ls_err *err)
         t.checkpointed = e->cp != NULL;
         /* Spark's ProcessingTimeExecutor: ticks on multiples of the interval */
         if (interval > 0) next_tick = (double)((int64_t)(t.start_ms / interval) + 1) * interval;
-        if (!plan_batch(e, planned, active, &t)) {
-            if (bounded) break; /* available-now / once: nothing left to do */
+        int work = plan_batch(e, planned, active, &t, err);
+        if (work < 0) {
+            rc = -1;
+            break;
+        }
+        if (!work) {
+            /* available-now / once: nothing left to do (a member of a job:
+             * once the group has given it its share, all of it read) */
+            if (bounded && (!e->app || sources_exhausted(e))) break;
             if (interval <= 0) wait_for_input(e);
             continue;
         }
@@ -638,6 +736,11 @@ const char *ls_engine_script(const ls_engine *e)
 const char *ls_engine_checkpoint_dir(const ls_engine *e)
 {
     return e->checkpoint_dir;
+}
+
+const char *ls_engine_app(const ls_engine *e)
+{
+    return e->app_id;
 }
 
 ls_checkpoint *ls_engine_checkpoint(ls_engine *e)

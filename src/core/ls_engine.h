@@ -40,6 +40,7 @@ typedef struct ls_engine_opts {
     int partitions;          /* --partitions, 0 = default */
     int parallelism;         /* --parallelism: worker threads, 0/1 = none */
     const char *checkpoint;  /* --checkpoint DIR (overrides the script's) */
+    const char *app;         /* --app ID (overrides the script's ls.app): a member of that job */
     int unsafe_lua;          /* --unsafe-lua: keep os.execute, io.popen, C modules */
     int64_t max_state_rows;  /* --max-state-rows, 0 = none */
     const char *ui;          /* --ui HOST:PORT, or NULL */
@@ -77,7 +78,9 @@ const ls_plan *ls_engine_plan_c(const ls_engine *e);
 /* The trigger in force; *from_flag: given by --trigger (may be NULL). */
 const ls_trigger *ls_engine_trigger(const ls_engine *e, int *from_flag);
 const char *ls_engine_script(const ls_engine *e);
-const char *ls_engine_checkpoint_dir(const ls_engine *e); /* or NULL */
+const char *ls_engine_checkpoint_dir(const ls_engine *e);
+/* The app id this run is a member of (--app / ls.app), or NULL. */
+const char *ls_engine_app(const ls_engine *e); /* or NULL */
 ls_checkpoint *ls_engine_checkpoint(ls_engine *e);        /* or NULL */
 /* How source si's records are decoded (its projection and casts). */
 const ls_decode_plan *ls_engine_decode_plan(const ls_engine *e, size_t si);

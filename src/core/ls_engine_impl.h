@@ -6,6 +6,7 @@
 #define LS_ENGINE_IMPL_H
 
 #include "ls_deadletter.h"
+#include "ls_app.h"
 #include "ls_engine.h"
 #include "ls_http.h"
 #include "ls_kafka.h"
@@ -29,6 +30,10 @@ struct ls_engine {
     ls_lane lane;            /* the engine thread's lane (parallelism 1) */
     ls_workers *workers;     /* parallelism > 1 */
     ls_checkpoint *cp;       /* --checkpoint / ls.checkpoint, or NULL */
+    char *app_id;            /* --app / ls.app: a member of that job (ls_app.h), or NULL */
+    char *app_txn_id;        /* its producer's transactional.id: "<app>-<uuid>" */
+    ls_app *app;             /* made when the run starts */
+    int reload_refused;      /* a reload was asked for under --app (reported once) */
     char *checkpoint_dir;    /* known before compiling: Kafka sinks turn transactional */
     ls_monitor *monitor;     /* --ui: what the web server shows */
     ls_http *http;

@@ -366,7 +366,9 @@ static void source_text(ls_buf *b, const ls_engine *e, size_t si)
     ls_buf_putc(b, '\n');
     label(b, "consumer group");
     put_safe(b, sd->group_id);
-    ls_buf_puts(b, " (positions committed for lag tools)\n");
+    ls_buf_puts(b, ls_source_group(s) ? " (the job's members share its partitions; positions "
+                                        "committed in each batch's transaction)\n"
+                                      : " (positions committed for lag tools)\n");
     label(b, "kafka properties");
     props_text(b, &sd->props, 1);
     ls_buf_putc(b, '\n');

@@ -31,6 +31,8 @@ typedef struct ls_plan_opts {
     int64_t max_state_rows;     /* default cap on groups per query, 0 = none */
     int capture;                /* luastream test: sinks and dead letters kept in memory */
     int explain;                /* luastream explain: sinks planned, nothing opened */
+    const char *app;            /* --app / ls.app: this process is a member of that job */
+    const char *app_txn_id;     /* and its transactional.id (one producer per member) */
 } ls_plan_opts;
 
 typedef struct ls_plan {
@@ -45,6 +47,7 @@ typedef struct ls_plan {
     ls_sink *dl_plan;           /* explain: where they would go */
     size_t nproducers;
     ls_kafka_producer **producers; /* shared by the Kafka sinks, by bootstrap address */
+    ls_kafka_producer *app_producer; /* --app: the transactional one, among producers, or NULL */
     int has_trigger;            /* the script's queries set a trigger: */
     ls_trigger trigger;         /* the shortest interval wins */
 } ls_plan;

@@ -134,7 +134,8 @@ static ls_plan *load(const ls_engine *e, const ls_engine_opts *o, int capture, l
     ls_lua_setup(L, &env);
     ls_plan *p = ls_plan_new(L);
     int rc = capture ? ls_lua_run_script_muted(L, e->script, err) : ls_lua_run_script(L, e->script, err);
-    ls_plan_opts po = { e->script, e->checkpoint_dir, e->partitions, e->max_state_rows, capture, 0 };
+    ls_plan_opts po = { e->script, e->checkpoint_dir, e->partitions, e->max_state_rows, capture, 0,
+                        NULL, NULL }; /* a reload never runs with --app (ls_engine.c) */
     if (rc == 0) rc = ls_lua_compile(p, &po, err);
     if (rc) {
         ls_plan_free(p);

@@ -60,6 +60,15 @@ void ls_source_free(ls_source *s)
 {
     if (!s) return;
     if (s->d.is_files) ls_fsrc_free(s);
+    int closed = 0;
+    if (s->rk && s->group) {
+        /* leaves the group: the revocation runs the rebalance callback,
+         * which lets go of every owned partition (s->parts) */
+        s->closing = 1;
+        rd_kafka_resp_err_t e = rd_kafka_consumer_close(s->rk);
+        if (e) ls_log("group %s: leaving the group: %s", s->group, rd_kafka_err2str(e));
+        closed = 1;
+    }
     for (size_t i = 0; i < s->nparts; i++) {
         ls_source_part *p = &s->parts[i];
         for (size_t k = 0; k < p->nstash; k++) rd_kafka_message_destroy(p->stash[k]);
@@ -68,9 +77,10 @@ void ls_source_free(ls_source *s)
     }
     if (s->queue) rd_kafka_queue_destroy(s->queue);
     if (s->rk) {
-        rd_kafka_consumer_close(s->rk);
+        if (!closed) rd_kafka_consumer_close(s->rk);
         rd_kafka_destroy(s->rk);
     }
+    free(s->group);
     for (size_t i = 0; i < s->nparts; i++) free(s->parts[i].topic);
     free(s->parts);
     for (size_t i = 0; i < s->nresume; i++) free(s->resume[i].topic);
@@ -157,6 +167,358 @@ static int split_queues(ls_source *s, ls_err *err)
     return 0;
 }
 
+/* ---- members of one job (--app) ------------------------------------------ */
+
+void ls_source_join_group(ls_source *s, const char *group)
+{
+    free(s->group);
+    s->group = group ? ls_xstrdup(group) : NULL;
+}
+
+const char *ls_source_group(const ls_source *s)
+{
+    return s->group;
+}
+
+int64_t ls_source_rebalances(const ls_source *s)
+{
+    return s->rebalances;
+}
+
+int ls_source_check(const ls_source *s, ls_err *err)
+{
+    if (!s->failed) return 0;
+    ls_seterr(err, "%s", s->fatal_err);
+    return -1;
+}
+
+static void group_failed(ls_source *s, const char *fmt, const char *a, const char *b)
+{
+    if (s->failed) return; /* the first cause is the one to show */
+    snprintf(s->fatal_err, sizeof s->fatal_err, fmt, a, b);
+    s->failed = 1;
+}
+
+/* Where a part of s goes in reading order: topics in declaration order,
+ * partitions by id (the same order as without a group). */
+static size_t topic_rank(const ls_source *s, const char *topic)
+{
+    for (size_t t = 0; t < s->d.ntopics; t++)
+        if (strcmp(s->d.topics[t], topic) == 0) return t;
+    return s->d.ntopics;
+}
+
+static ls_source_part *insert_part(ls_source *s, const char *topic, int32_t partition)
+{
+    size_t at = s->nparts, rank = topic_rank(s, topic);
+    while (at > 0) {
+        const ls_source_part *q = &s->parts[at - 1];
+        size_t qr = topic_rank(s, q->topic);
+        if (qr < rank || (qr == rank && q->partition < partition)) break;
+        at--;
+    }
+    s->parts = ls_xrealloc(s->parts, (s->nparts + 1) * sizeof *s->parts);
+    memmove(s->parts + at + 1, s->parts + at, (s->nparts - at) * sizeof *s->parts);
+    s->nparts++;
+    ls_source_part *p = &s->parts[at];
+    memset(p, 0, sizeof *p);
+    p->topic = ls_xstrdup(topic);
+    p->partition = partition;
+    p->bound = p->resume = p->fixed_end = -1;
+    return p;
+}
+
+static void drop_part(ls_source *s, size_t i)
+{
+    ls_source_part *p = &s->parts[i];
+    for (size_t k = 0; k < p->nstash; k++) rd_kafka_message_destroy(p->stash[k]);
+    free(p->stash);
+    if (p->queue) rd_kafka_queue_destroy(p->queue);
+    free(p->topic);
+    memmove(s->parts + i, s->parts + i + 1, (s->nparts - i - 1) * sizeof *s->parts);
+    s->nparts--;
+}
+
+/* The group's committed offsets for l, waiting while they are unstable
+ * (an open transaction holds offsets for them: the broker answers once it
+ * commits or aborts, at the latest after its transaction.timeout.ms). */
+static rd_kafka_resp_err_t committed(ls_source *s, rd_kafka_topic_partition_list_t *l)
+{
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int attempt = 0; attempt < 6; attempt++) {
+        e = rd_kafka_committed(s->rk, l, 30000);
+        if (e != RD_KAFKA_RESP_ERR__TIMED_OUT) break;
+        ls_log("group %s: still waiting for the group's committed offsets (a transaction of a "
+               "member that stopped may still be open)", s->group);
+    }
+    return e;
+}
+
+/* Sets l's offsets to where each partition starts: the committed offset,
+ * else starting_offsets; also the bound of a bounded run. One row per
+ * partition in *next, *bound (arrays of l->cnt). */
+static int start_offsets(ls_source *s, rd_kafka_topic_partition_list_t *l, int64_t *next,
+                         int64_t *bound)
+{
+    rd_kafka_resp_err_t e = committed(s, l);
+    if (e) {
+        group_failed(s, "group %s: cannot read the group's committed offsets: %s", s->group,
+                     rd_kafka_err2str(e));
+        return -1;
+    }
+    for (int i = 0; i < l->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &l->elems[i];
+        if (tp->err) {
+            char what[300];
+            snprintf(what, sizeof what, "%s[%d]", tp->topic, (int)tp->partition);
+            group_failed(s, "%s: cannot read the group's committed offset: %s", what,
+                         rd_kafka_err2str(tp->err));
+            return -1;
+        }
+        int64_t lo = 0, hi = 0;
+        e = rd_kafka_query_watermark_offsets(s->rk, tp->topic, tp->partition, &lo, &hi,
+                                             s->d.connect_timeout_ms);
+        if (e) {
+            char what[300];
+            snprintf(what, sizeof what, "%s[%d]", tp->topic, (int)tp->partition);
+            group_failed(s, "%s: cannot read offsets: %s", what, rd_kafka_err2str(e));
+            return -1;
+        }
+        int64_t n = tp->offset >= 0 ? tp->offset : s->d.start_latest ? hi : lo;
+        if (n < lo) {
+            ls_log("%s[%d]: the group's committed offset %lld was deleted by retention; "
+                   "resuming at %lld", tp->topic, (int)tp->partition, (long long)n, (long long)lo);
+            n = lo;
+        }
+        tp->offset = n;
+        next[i] = n;
+        bound[i] = hi > n ? hi : n;
+    }
+    return 0;
+}
+
+static void log_parts(const ls_source *s, const char *what, const rd_kafka_topic_partition_list_t *l)
+{
+    ls_buf b;
+    ls_buf_init(&b);
+    for (int i = 0; i < l->cnt; i++)
+        ls_buf_printf(&b, "%s%s[%d]", i ? ", " : "", l->elems[i].topic, (int)l->elems[i].partition);
+    size_t owned = 0;
+    for (size_t i = 0; i < s->nparts; i++) owned += !s->parts[i].revoked;
+    ls_log("group %s: %s %d partition%s (%s); this member owns %zu", s->group, what, l->cnt,
+           l->cnt == 1 ? "" : "s", b.data ? b.data : "", owned);
+    ls_buf_free(&b);
+}
+
+static void group_assign(ls_source *s, rd_kafka_topic_partition_list_t *given, int incremental)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_copy(given);
+    int64_t *next = ls_xcalloc((size_t)l->cnt + 1, sizeof *next);
+    int64_t *bound = ls_xcalloc((size_t)l->cnt + 1, sizeof *bound);
+    int ok = start_offsets(s, l, next, bound) == 0;
+    for (int i = 0; ok && i < l->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &l->elems[i];
+        ls_source_part *had = ls_source_find(s, tp->topic, tp->partition);
+        if (had && !had->revoked) continue; /* owned already */
+        if (had) drop_part(s, (size_t)(had - s->parts)); /* revoked in this batch, back again */
+        ls_source_part *p = insert_part(s, tp->topic, tp->partition);
+        p->next = p->batch_start = p->batch_end = p->latest = next[i];
+        p->reached = 1;
+        if (s->bounded) p->bound = bound[i];
+        /* its own queue before it is assigned: no record reaches the
+         * consumer queue */
+        p->queue = rd_kafka_queue_get_partition(s->rk, tp->topic, tp->partition);
+        if (!p->queue) {
+            group_failed(s, "%s: no queue for partition %s", tp->topic, "assigned");
+            ok = 0;
+            break;
+        }
+        rd_kafka_queue_forward(p->queue, NULL);
+    }
+    /* assigned even after a failure (the failure stops the run at the next
+     * plan): the group protocol must never be left waiting */
+    if (incremental) {
+        rd_kafka_error_t *e = rd_kafka_incremental_assign(s->rk, l);
+        if (e) {
+            group_failed(s, "group %s: incremental assign: %s", s->group, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    } else {
+        rd_kafka_resp_err_t e = rd_kafka_assign(s->rk, l);
+        if (e) group_failed(s, "group %s: assign: %s", s->group, rd_kafka_err2str(e));
+    }
+    s->assigned_once = 1;
+    s->rebalances += l->cnt;
+    log_parts(s, "assigned", l);
+    free(next);
+    free(bound);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Revoked partitions stay until the batch commits (see ls_source.h): their
+ * reading stops at their position. */
+static void revoke_part(ls_source_part *p)
+{
+    p->revoked = 1;
+    if (p->batch_end > p->next) p->batch_end = p->next;
+    p->reached = 1;
+}
+
+void ls_source_release_revoked(ls_source *s)
+{
+    for (size_t k = s->nparts; k-- > 0;)
+        if (s->parts[k].revoked) drop_part(s, k);
+}
+
+void ls_source_on_revoke(ls_source *s, ls_source_revoke_fn fn, void *ctx)
+{
+    s->on_revoke = fn;
+    s->on_revoke_ctx = ctx;
+}
+
+static void group_revoke(ls_source *s, rd_kafka_topic_partition_list_t *given, int incremental)
+{
+    int lost = rd_kafka_assignment_lost(s->rk);
+    if (s->on_revoke && !s->closing) {
+        /* their positions into the open transaction, before the group knows */
+        rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(given->cnt + 1);
+        for (size_t k = 0; k < s->nparts; k++) {
+            const ls_source_part *p = &s->parts[k];
+            int in = !incremental;
+            for (int i = 0; !in && i < given->cnt; i++)
+                in = given->elems[i].partition == p->partition && strcmp(given->elems[i].topic, p->topic) == 0;
+            if (in && !p->revoked)
+                rd_kafka_topic_partition_list_add(pos, p->topic, p->partition)->offset = p->next;
+        }
+        if (pos->cnt) s->on_revoke(s->on_revoke_ctx, pos);
+        rd_kafka_topic_partition_list_destroy(pos);
+    }
+    for (int i = 0; i < given->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &given->elems[i];
+        for (size_t k = 0; k < s->nparts; k++)
+            if (s->parts[k].partition == tp->partition && strcmp(s->parts[k].topic, tp->topic) == 0) {
+                revoke_part(&s->parts[k]);
+                break;
+            }
+    }
+    if (!incremental)
+        for (size_t k = 0; k < s->nparts; k++) revoke_part(&s->parts[k]);
+    s->rebalances += given->cnt;
+    log_parts(s, lost ? "lost (out of the group: its session expired; the batches it had "
+                        "not committed go to the new owners)" : "revoked", given);
+    if (incremental) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(s->rk, given);
+        if (e) {
+            group_failed(s, "group %s: incremental unassign: %s", s->group, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    } else {
+        rd_kafka_resp_err_t e = rd_kafka_assign(s->rk, NULL);
+        if (e) group_failed(s, "group %s: unassign: %s", s->group, rd_kafka_err2str(e));
+    }
+}
+
+/* Runs while the consumer queue is served: between batches (ls_source_plan)
+ * and when the consumer closes. */
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t why,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    ls_source *s = opaque;
+    int incremental = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (s->closing && why == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        /* given partitions while leaving: taken as they are (no offsets
+         * read, nothing will be), so that the group protocol goes on to
+         * revoke them at once */
+        rd_kafka_error_t *e = incremental ? rd_kafka_incremental_assign(rk, parts) : NULL;
+        rd_kafka_resp_err_t re = incremental ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_assign(rk, parts);
+        if (e) {
+            ls_log("group %s: leaving: %s", s->group, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        if (re) ls_log("group %s: leaving: %s", s->group, rd_kafka_err2str(re));
+        return;
+    }
+    if (why == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        group_assign(s, parts, incremental);
+    } else if (why == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        group_revoke(s, parts, incremental);
+    } else {
+        group_failed(s, "group %s: rebalance failed: %s", s->group, rd_kafka_err2str(why));
+        group_revoke(s, parts, incremental);
+    }
+}
+
+static int subscribe(ls_source *s, ls_err *err)
+{
+    /* discover() checked that the topics exist; the group assigns them */
+    while (s->nparts) drop_part(s, s->nparts - 1);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)s->d.ntopics);
+    for (size_t t = 0; t < s->d.ntopics; t++)
+        rd_kafka_topic_partition_list_add(l, s->d.topics[t], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(s->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        ls_seterr(err, "group %s: subscribe: %s", s->group, rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+rd_kafka_topic_partition_list_t *ls_source_positions(const ls_source *s)
+{
+    if (!s->nparts) return NULL;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)s->nparts);
+    for (size_t i = 0; i < s->nparts; i++)
+        rd_kafka_topic_partition_list_add(l, s->parts[i].topic, s->parts[i].partition)->offset =
+            s->parts[i].next;
+    return l;
+}
+
+rd_kafka_consumer_group_metadata_t *ls_source_group_metadata(ls_source *s)
+{
+    return s->rk ? rd_kafka_consumer_group_metadata(s->rk) : NULL;
+}
+
+int ls_source_rewind(ls_source *s, ls_err *err)
+{
+    ls_source_release_revoked(s); /* not this member's any more: nothing to go back to */
+    rd_kafka_topic_partition_list_t *l = ls_source_positions(s);
+    if (!l) return 0;
+    int64_t *next = ls_xcalloc((size_t)l->cnt + 1, sizeof *next);
+    int64_t *bound = ls_xcalloc((size_t)l->cnt + 1, sizeof *bound);
+    int rc = start_offsets(s, l, next, bound);
+    if (rc) ls_source_check(s, err);
+    for (int i = 0; rc == 0 && i < l->cnt; i++) {
+        ls_source_part *p = ls_source_find(s, l->elems[i].topic, l->elems[i].partition);
+        for (size_t k = 0; k < p->nstash; k++) rd_kafka_message_destroy(p->stash[k]);
+        p->nstash = 0;
+        p->next = p->batch_start = p->batch_end = next[i];
+        if (p->latest < next[i]) p->latest = next[i];
+        p->reached = 1;
+    }
+    if (rc == 0) {
+        /* a seek drops what was prefetched from the old position */
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(s->rk, l, 30000);
+        if (e) {
+            ls_seterr(err, "group %s: cannot go back to the committed offsets: %s", s->group,
+                      rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            rc = -1;
+        }
+        for (int i = 0; rc == 0 && i < l->cnt; i++)
+            if (l->elems[i].err) {
+                ls_seterr(err, "%s[%d]: cannot go back to the committed offset: %s",
+                          l->elems[i].topic, (int)l->elems[i].partition,
+                          rd_kafka_err2str(l->elems[i].err));
+                rc = -1;
+            }
+    }
+    free(next);
+    free(bound);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
 int ls_source_open(ls_source *s, int bounded, ls_err *err)
 {
     if (s->d.is_files) return ls_fsrc_open(s, bounded, err);
@@ -174,9 +536,22 @@ int ls_source_open(ls_source *s, int bounded, ls_err *err)
     ls_props_set(&props, "queued.min.messages", "1000000");
     ls_props_set(&props, "queued.max.messages.kbytes", "32768");
     for (size_t i = 0; i < s->d.props.n; i++) ls_props_set(&props, s->d.props.names[i], s->d.props.values[i]);
+    if (s->group) {
+        /* a member of the job: the app id is the group, partitions move
+         * one at a time (the rebalance callback needs the incremental
+         * protocol), and offsets are read only once committed */
+        ls_props_set(&props, "group.id", s->group);
+        ls_props_set(&props, "partition.assignment.strategy", "cooperative-sticky");
+        ls_props_set(&props, "isolation.level", "read_committed");
+        ls_props_set(&props, "enable.auto.commit", "false");
+    }
     rd_kafka_conf_t *conf = ls_kafka_conf(s->d.bootstrap, &props, err);
     ls_props_free(&props);
     if (!conf) return -1;
+    if (s->group) {
+        rd_kafka_conf_set_opaque(conf, s);
+        rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    }
     char errstr[512];
     s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!s->rk) {
@@ -198,6 +573,7 @@ int ls_source_open(ls_source *s, int bounded, ls_err *err)
     if (discover(s, err)) return -1;
 
     s->bounded = bounded;
+    if (s->group) return subscribe(s, err);
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)s->nparts);
     for (size_t i = 0; i < s->nparts; i++) {
         ls_source_part *p = &s->parts[i];
@@ -243,6 +619,7 @@ int ls_source_open(ls_source *s, int bounded, ls_err *err)
 int ls_source_exhausted(const ls_source *s)
 {
     if (!s->bounded) return 0;
+    if (s->group && !s->assigned_once) return 0; /* its share is not known yet */
     for (size_t i = 0; i < s->nparts; i++)
         if (s->parts[i].next < s->parts[i].bound) return 0;
     return 1;
@@ -353,6 +730,9 @@ int64_t ls_source_plan(ls_source *s, int64_t cap, ls_err *err)
     if (s->d.is_files) return ls_fsrc_plan(s, cap);
     int fatal = 0;
     if (s->queue && drain_consumer_queue(s, &fatal, err)) return -1;
+    if (s->failed) return ls_source_check(s, err);
+    if (s->group) ls_source_release_revoked(s); /* revoked between batches */
+    if (s->group && s->nparts == 0) return 0; /* nothing assigned (yet) */
     int replay = 0;
     for (size_t i = 0; i < s->nparts; i++) replay |= s->parts[i].fixed_end >= 0;
     if (!replay) {
@@ -458,6 +838,17 @@ static size_t kafka_read(ls_source *s, size_t pi, int timeout_ms, rd_kafka_messa
         *fatal = 1;
         return 0;
     }
+    if (n == 0 && s->group) {
+        /* nothing to read: maybe a rebalance waits for this member
+         * (librdkafka pauses fetching meanwhile). The callback may add or
+         * revoke parts (p moves): the caller looks again. */
+        drain_consumer_queue(s, fatal, err);
+        if (!*fatal && s->failed) {
+            ls_source_check(s, err);
+            *fatal = 1;
+        }
+        return 0;
+    }
     if (n == 0 && drain_consumer_queue(s, fatal, err)) return 0;
     size_t kept = 0;
     int eof = 0;
@@ -484,7 +875,7 @@ static size_t kafka_read(ls_source *s, size_t pi, int timeout_ms, rd_kafka_messa
         /* the end of the partition before the planned end (transaction
          * markers at the end, or records that reached the consumer queue:
          * those are taken from there and served first) */
-        if (drain_consumer_queue(s, fatal, err)) {
+        if (!s->group && drain_consumer_queue(s, fatal, err)) {
             for (size_t i = 0; i < kept; i++) rd_kafka_message_destroy(out[i]);
             return 0;
         }

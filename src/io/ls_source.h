@@ -5,6 +5,9 @@
  * Partitions are assigned explicitly (no group rebalancing) and read from
  * `starting_offsets`, as Spark's Kafka source does without a checkpoint;
  * the engine, not Kafka's group offsets, decides where reading starts.
+ * (Except for a member of a job, --app: the group assigns the partitions
+ * and its committed offsets say where they start; see
+ * ls_source_join_group.)
  *
  * Batches are planned, not raced (as Spark's KafkaMicroBatchStream plans
  * them): at the start of a batch ls_source_plan fixes every partition's end
@@ -47,6 +50,8 @@ typedef struct ls_source_part {
     ls_file_records *recs; /* file sources: the file's records while it is read, or NULL */
     ls_file_format format; /* file sources: how this file is read */
     int done;              /* file sources: read to its end (or unreadable): never again */
+    int revoked;           /* a member of a group: taken away by a rebalance; its position
+                              goes into the batch's commit, then it is let go */
 } ls_source_part;
 
 /* A file source records a file read to its end at this position in its
@@ -162,6 +167,54 @@ int64_t ls_source_position(const ls_source_part *p, int planned_end);
  * Nothing for a file source. */
 void ls_source_commit_group(ls_source *s);
 ls_source_part *ls_source_find(ls_source *s, const char *topic, int32_t partition);
+
+/* ---- members of one job (--app, issue 12) ---------------------------------
+ * Before open: the source joins consumer group `group` (the app id) and
+ * subscribes to its topics instead of assigning itself every partition.
+ * The group assigns partitions (cooperative-sticky); the rebalance callback
+ * runs only while the consumer queue is served: when a batch is planned, and
+ * during a batch when a partition has nothing to read (librdkafka pauses
+ * fetching while a rebalance waits for the member). A partition revoked
+ * during a batch ends the batch's reading there (its planned end becomes
+ * its position) and stays in the source until the batch's transaction has
+ * committed its position (or aborted): ls_source_release_revoked. Its
+ * position goes into the open transaction before the group is told
+ * (ls_source_on_revoke), and its new owner reads the group's offsets with
+ * require_stable, so it waits for that transaction. A newly assigned
+ * partition starts at the group's committed offset (read with
+ * require_stable: while a transaction holding offsets for it is open, the
+ * read waits for it to end), or at starting_offsets when the group has
+ * none. */
+void ls_source_join_group(ls_source *s, const char *group);
+/* The group joined (ls_source_join_group), or NULL. */
+const char *ls_source_group(const ls_source *s);
+/* A rebalance that could not be carried out (fatal): -1 + err, else 0. */
+int ls_source_check(const ls_source *s, ls_err *err);
+/* The positions to commit with the batch just read: each owned
+ * partition's next offset (a new list: the caller destroys it), or NULL
+ * when the member owns no partition. */
+rd_kafka_topic_partition_list_t *ls_source_positions(const ls_source *s);
+/* The consumer's group metadata (generation, member id) for
+ * rd_kafka_send_offsets_to_transaction; the caller destroys it. */
+rd_kafka_consumer_group_metadata_t *ls_source_group_metadata(ls_source *s);
+/* After a batch whose transaction aborted: every owned partition goes back
+ * to the group's committed offset (kept and prefetched messages dropped),
+ * so the batch is read again. -1 + err when that cannot be done. */
+int ls_source_rewind(ls_source *s, ls_err *err);
+/* Called in the rebalance callback with the positions of the partitions
+ * being revoked, before the group is told (incremental_unassign): the
+ * member puts them into its open transaction there (KIP-447: the new
+ * owner's require_stable read of the committed offsets then waits for that
+ * transaction, so it can neither read them twice nor skip any). Returns 0,
+ * or -1 when it could not (the member then aborts the batch: its own
+ * business). */
+typedef int (*ls_source_revoke_fn)(void *ctx, const rd_kafka_topic_partition_list_t *positions);
+void ls_source_on_revoke(ls_source *s, ls_source_revoke_fn fn, void *ctx);
+/* After a batch's commit (or abort): lets go of the partitions revoked
+ * during it (their positions were in the commit). */
+void ls_source_release_revoked(ls_source *s);
+/* Partitions assigned and revoked so far (each counts one). */
+int64_t ls_source_rebalances(const ls_source *s);
 
 
 #endif

@@ -23,6 +23,17 @@ struct ls_source {
     ls_file_format *fixed_formats;
     double listed_at;        /* when the files were last listed (monotonic ms), -1 never */
     int list_failing;        /* listing failed (reported once until it works again) */
+    /* Members of one job (--app, ls_source_join_group): the partitions
+     * come from the consumer group's assignment (cooperative-sticky) and
+     * start at the group's committed offsets. */
+    char *group;             /* the app id = the consumer group; NULL: partitions assigned */
+    int assigned_once;       /* the group has given this member an assignment */
+    int failed;              /* a rebalance could not be carried out: fatal_err says why */
+    char fatal_err[LS_ERRLEN];
+    int64_t rebalances;      /* assignments and revocations carried out */
+    int closing;             /* leaving the group (ls_source_free): nothing is read any more */
+    ls_source_revoke_fn on_revoke; /* ls_source_on_revoke, or NULL */
+    void *on_revoke_ctx;
 };
 
 #endif

@@ -22,6 +22,8 @@
 typedef struct compiler {
     ls_plan *plan;
     const ls_plan_opts *opts;
+    ls_props app_props;     /* --app: the Kafka properties of the first Kafka sink (the */
+    const char *app_query;  /* transactional producer all share) and its query */
 } compiler;
 
 #ifndef LS_VERSION
@@ -468,7 +470,19 @@ static int compile_source(compiler *e, lua_State *L, int d, size_t i, ls_err *er
     if (get_str(L, d, "kind", 0, what, &kind, err)) return -1;
     int files = kind && strcmp(kind, "files") == 0;
     free(kind);
+    if (files && e->opts->app) {
+        ls_seterr(err, "ls.file_source with app id %s: the members of a job (--app) read Kafka "
+                  "topics only (files are not split between members); run it without --app",
+                  e->opts->app);
+        return -1;
+    }
     if (files) return compile_files(e, L, d, what, err);
+    if (e->opts->app && e->plan->nsources > 0) {
+        ls_seterr(err, "%s: with app id %s a script reads one Kafka source (one consumer group "
+                  "member per process); several sources are issue 12's remaining work", what,
+                  e->opts->app);
+        return -1;
+    }
     char *bootstrap;
     if (get_str(L, d, "bootstrap", 1, what, &bootstrap, err)) return -1;
     ls_source *s = ls_source_new(bootstrap);
@@ -518,6 +532,11 @@ static int compile_source(compiler *e, lua_State *L, int d, size_t i, ls_err *er
     if (get_int(L, d, "connect_timeout_ms", 10000, 1, INT32_MAX, what, &v, err)) return -1;
     sd->connect_timeout_ms = (int)v;
     if (get_str(L, d, "group_id", 0, what, &sd->group_id, err)) return -1;
+    if (e->opts->app && sd->group_id && strcmp(sd->group_id, e->opts->app) != 0) {
+        ls_seterr(err, "%s: group_id %s: with app id %s the consumer group is the app id "
+                  "(leave group_id out, or make it the same)", what, sd->group_id, e->opts->app);
+        return -1;
+    }
     if (read_props(L, d, &sd->props, what, err)) return -1;
     return read_schema(L, d, s, what, err);
 }
@@ -770,6 +789,56 @@ static int compile_route(lua_State *L, int sk, ls_query *q, const char *what, ls
     return 0;
 }
 
+/* With an app id every Kafka sink (and a Kafka dead-letter output) writes
+ * through one transactional producer, on the cluster the source reads: the
+ * batch's messages and its consumed offsets are one transaction. q is NULL
+ * for the dead-letter output. */
+static ls_kafka_producer *app_producer(compiler *e, ls_query *q, const char *bootstrap,
+                                       const ls_props *props, const char *what, ls_err *err)
+{
+    const char *src = e->plan->nsources ? ls_source_declared(e->plan->sources[0])->bootstrap : "";
+    if (strcmp(bootstrap, src) != 0) {
+        ls_seterr(err, "%s: bootstrap %s: with app id %s a Kafka sink writes to the cluster the "
+                  "source reads (%s): its messages and the consumed offsets are one transaction",
+                  what, bootstrap, e->opts->app, src);
+        return NULL;
+    }
+    if (e->plan->app_producer) {
+        int same = props->n == e->app_props.n;
+        for (size_t i = 0; same && i < props->n; i++) {
+            const char *v = ls_props_get(&e->app_props, props->names[i]);
+            same = v && strcmp(v, props->values[i]) == 0;
+        }
+        if (!same && q) {
+            ls_seterr(err, "%s: with app id %s every Kafka sink shares one transactional producer, "
+                      "and this sink's kafka properties differ from query %s's: give them the "
+                      "same", what, e->opts->app, e->app_query);
+            return NULL;
+        }
+        return e->plan->app_producer;
+    }
+    ls_props tp = { 0 };
+    for (size_t i = 0; i < props->n; i++) {
+        ls_props_set(&tp, props->names[i], props->values[i]);
+        ls_props_set(&e->app_props, props->names[i], props->values[i]);
+    }
+    e->app_query = q ? ls_query_declared(q)->name : "(dead letters)";
+    ls_props_set(&tp, "transactional.id", e->opts->app_txn_id);
+    ls_props_set(&tp, "enable.idempotence", "true");
+    /* a member killed with a transaction open holds back its partitions'
+     * new owners (and read_committed readers) until the transaction times
+     * out: Kafka Streams' exactly-once default, 10 s, unless set */
+    if (!ls_props_get(props, "transaction.timeout.ms"))
+        ls_props_set(&tp, "transaction.timeout.ms", "10000");
+    ls_kafka_producer *p = ls_kafka_producer_new(bootstrap, &tp, 10000, err);
+    ls_props_free(&tp);
+    if (!p) return NULL;
+    e->plan->producers = ls_xrealloc(e->plan->producers, (e->plan->nproducers + 1) * sizeof *e->plan->producers);
+    e->plan->producers[e->plan->nproducers++] = p;
+    e->plan->app_producer = p;
+    return p;
+}
+
 static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, ls_err *err)
 {
     ls_query_decl *qd = ls_query_decl_of(q);
@@ -809,6 +878,10 @@ static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, ls_
         } else {
             s = ls_sink_console_new(&o, stdout);
         }
+    } else if (strcmp(type, "jsonl") == 0 && e->opts->app && !e->opts->capture) {
+        ls_seterr(err, "%s: a jsonl sink with app id %s: each member would write its own file, "
+                  "outside the job's transactions; use a Kafka sink (file sinks per partition "
+                  "are issue 12's remaining work)", what, e->opts->app);
     } else if (strcmp(type, "jsonl") == 0) {
         char *dir;
         if (get_str(L, sk, "dir", 1, what, &dir, err)) goto out;
@@ -861,8 +934,12 @@ static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, ls_
                                        prefix || fixed ? topic.data : NULL);
             } else if (e->opts->explain) { /* no producer: nothing connects */
                 ls_sink_plan p = { .kind = LS_PLAN_KAFKA, .topic = topic.data, .bootstrap = bs,
-                                   .txn_id = txn[0] ? txn : NULL, .props = &props };
+                                   .txn_id = e->opts->app ? e->opts->app_txn_id : txn[0] ? txn : NULL,
+                                   .props = &props };
                 s = ls_sink_planned(&p, err);
+            } else if (e->opts->app) {
+                ls_kafka_producer *p = app_producer(e, q, bs, &props, what, err);
+                if (p) s = ls_sink_kafka_new(p, topic.data, err);
             } else if (txn[0]) {
                 s = ls_sink_kafka_new_txn(bs, &props, topic.data, txn, err);
             } else {
@@ -931,7 +1008,10 @@ static int compile_dead_letter(compiler *e, lua_State *L, int sk, ls_err *err)
                                       .props = &props };
                 e->plan->dl_plan = ls_sink_planned(&plan, err);
             } else {
-                ls_kafka_producer *p = ls_plan_producer(e->plan, bs, &props, err);
+                /* with an app id, inside the batch's transaction */
+                ls_kafka_producer *p = e->opts->app
+                    ? app_producer(e, NULL, bs, &props, what, err)
+                    : ls_plan_producer(e->plan, bs, &props, err);
                 if (p) e->plan->dl = ls_deadletter_kafka(p, topic.data);
             }
             ls_buf_free(&topic);
@@ -1390,7 +1470,15 @@ static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q
         get_int(L, d, "partitions", e->opts->partitions, 1, 65536, what, &parts, err))
         return -1;
     if (ls_query_ready(q, (int)parts, err)) return -1;
-    if (ls_query_check_schema(q, ls_source_declared(qd->source)->schema, err)) return -1; /* at the query's line */
+    if (e->opts->app && !ls_query_declared(q)->per_record) {
+        ls_seterr(err, "query %s aggregates (group_by/aggregate): with app id %s only per-record "
+                  "queries (where, map, join, routing to sinks) run on several members so far; "
+                  "aggregations need issue 12's remaining work (repartition topics and "
+                  "changelog topics for their state). Run it without --app",
+                  ls_query_declared(q)->name, e->opts->app);
+        return -1;
+    }
+    if (ls_query_check_schema(q, ls_source_declared(ls_query_declared(q)->source)->schema, err)) return -1; /* at the query's line */
     if (each_of(e, L, d, "filters", 0, q, decl, each_where, err) ||
         each_of(e, L, d, "order_by", 0, q, decl, each_order, err) ||
         get_int(L, d, "limit", 0, 0, INT64_MAX, what, &qd->limit, err))
@@ -1529,7 +1617,7 @@ int ls_lua_compile(ls_plan *plan, const ls_plan_opts *opts, ls_err *err)
 {
     lua_State *L = plan->L;
     int top = lua_gettop(L);
-    compiler c = { plan, opts };
+    compiler c = { plan, opts, { 0 }, NULL };
     compile_args a = { &c, err, -1 };
     lua_pushcfunction(L, compile_all);
     lua_pushlightuserdata(L, &a);
@@ -1537,6 +1625,7 @@ int ls_lua_compile(ls_plan *plan, const ls_plan_opts *opts, ls_err *err)
         ls_seterr(err, "%s: while reading the declarations: %s", opts->script, error_text(L, -1));
         a.rc = -1;
     }
+    ls_props_free(&c.app_props);
     lua_settop(L, top);
     return a.rc;
 }

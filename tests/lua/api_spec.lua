@@ -985,6 +985,12 @@ describe("luastream API", function()
         { function() ls.console_sink { truncate = "no" } end, "truncate must be a boolean, got string" },
         { function() ls.window("ts", "1 minute", "1 minute", "extra") end, "ls.window takes at most 3 arguments, got 4" },
         { function() ls.checkpoint("a"); ls.checkpoint("b") end, "ls.checkpoint is called twice" },
+        { function() ls.app("job 1") end, 'ls.app "job 1": character 4 (" ") is not one of a-z A-Z 0-9 . _ -' },
+        { function() ls.app("") end, "an app id has 1 to 200 characters, got 0" },
+        { function() ls.app(("a"):rep(201)) end, "an app id has 1 to 200 characters, got 201" },
+        { function() ls.app("..") end, 'ls.app ".." is not allowed as an app id' },
+        { function() ls.app(7) end, "app id" },
+        { function() ls.app("a"); ls.app("b") end, "ls.app is called twice" },
       }
       for i, c in ipairs(cases) do
         local ok, err = pcall(c[1])

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "ls_app.h"
 #include "ls_engine.h"
 #include "suites.h"
 #include "test_helpers.h"
@@ -117,6 +119,94 @@ START_TEST(nothing_to_read_runs_no_batch)
 }
 END_TEST
 
+/* --app (issue 12): the id's rules, and what a member cannot run yet is
+ * refused while loading, before anything connects or is created. */
+static char *app_refusal(const char *script, const char *app, const char *checkpoint)
+{
+    ls_engine_opts o = { 0 };
+    o.script = script;
+    o.app = app;
+    o.checkpoint = checkpoint;
+    o.quiet = 1;
+    ls_err err;
+    ls_engine *e = ls_engine_new(&o, &err);
+    ck_assert_msg(e == NULL, "loaded: %s", script);
+    return strdup(err.msg);
+}
+
+START_TEST(app_ids_and_refusals)
+{
+    ls_err err;
+    ck_assert_int_eq(ls_app_check_id("calls-split.v2_A", &err), 0);
+    const char *bad[] = { "", "a/b", "job 1", ".", "..", "caf\xc3\xa9" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_msg(ls_app_check_id(bad[i], &err) == -1, "%s accepted", bad[i]);
+    char longid[LS_APP_ID_MAX + 2];
+    memset(longid, 'a', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    ck_assert_int_eq(ls_app_check_id(longid, &err), -1);
+    ck_assert_msg(strstr(err.msg, "1 to 200 characters, got 201"), "%s", err.msg);
+    longid[LS_APP_ID_MAX] = '\0';
+    ck_assert_int_eq(ls_app_check_id(longid, &err), 0);
+
+    ck_assert_int_eq(th_set_lua_path(), 0);
+    char *dir = th_tmpdir();
+    char text[1024], ck[600];
+    snprintf(ck, sizeof ck, "%s/ck", dir);
+    /* an aggregation, with ls.app in the script: refused at the query's line */
+    char *agg = put(dir, "agg.lua",
+                    "local ls = require 'luastream'\n"
+                    "ls.app 'from-script'\n"
+                    "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1' }\n"
+                    "ls.query 'counts' { from = s, group_by = { 'k' }, aggregate = { ls.count() } }\n");
+    char *m = app_refusal(agg, NULL, NULL);
+    ck_assert_msg(strstr(m, "agg.lua:4: query counts aggregates (group_by/aggregate): with app id "
+                            "from-script only per-record queries"), "%s", m);
+    ck_assert_msg(strstr(m, "repartition topics and changelog topics"), "%s", m);
+    free(m);
+    m = app_refusal(agg, "from-flag", NULL); /* the flag wins */
+    ck_assert_msg(strstr(m, "with app id from-flag"), "%s", m);
+    free(m);
+    /* a checkpoint: refused before its directory is made */
+    m = app_refusal(agg, "job", ck);
+    ck_assert_msg(strstr(m, "--checkpoint") && strstr(m, "committed offsets"), "%s", m);
+    ck_assert_int_ne(access(ck, F_OK), 0);
+    free(m);
+    /* a file source */
+    snprintf(text, sizeof text,
+             "local ls = require 'luastream'\n"
+             "ls.query 'q' { from = ls.file_source { path = '%s/*.json' } }\n", dir);
+    char *files = put(dir, "files.lua", text);
+    m = app_refusal(files, "job", NULL);
+    ck_assert_msg(strstr(m, "ls.file_source with app id job"), "%s", m);
+    free(m);
+    /* two sources; a group_id of another name */
+    char *two = put(dir, "two.lua",
+                    "local ls = require 'luastream'\n"
+                    "local a = ls.kafka_source { topic = 'a', bootstrap = '127.0.0.1:1' }\n"
+                    "local b = ls.kafka_source { topic = 'b', bootstrap = '127.0.0.1:1' }\n"
+                    "ls.query 'q' { from = a }\n");
+    m = app_refusal(two, "job", NULL);
+    ck_assert_msg(strstr(m, "two.lua:3: source 2: with app id job a script reads one Kafka source"),
+                  "%s", m);
+    free(m);
+    char *gid = put(dir, "gid.lua",
+                    "local ls = require 'luastream'\n"
+                    "local a = ls.kafka_source { topic = 'a', bootstrap = '127.0.0.1:1', group_id = 'g' }\n"
+                    "ls.query 'q' { from = a }\n");
+    m = app_refusal(gid, "job", NULL);
+    ck_assert_msg(strstr(m, "gid.lua:2: source 1: group_id g: with app id job the consumer group is "
+                            "the app id"), "%s", m);
+    free(m);
+    free(agg);
+    free(files);
+    free(two);
+    free(gid);
+    th_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -124,6 +214,7 @@ Suite *engine_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, capped_batches_then_a_no_data_batch);
     tcase_add_test(tc, nothing_to_read_runs_no_batch);
+    tcase_add_test(tc, app_ids_and_refusals);
     suite_add_tcase(s, tc);
     return s;
 }

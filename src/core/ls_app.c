@@ -1,0 +1,219 @@
+/* ls_app.c - a member of a job: the batch's transaction with its consumed
+ * offsets (see ls_app.h). */
+#include "ls_app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TXN_TIMEOUT_MS 60000
+
+struct ls_app {
+    char *id;
+    ls_source *src;          /* borrowed */
+    ls_kafka_producer *p;    /* borrowed: the plan owns it; NULL without a Kafka sink */
+    int open;                /* a transaction has begun and not ended */
+    int64_t committed, aborted;
+    int64_t test_abort;      /* LUASTREAM_TEST_ABORT_BATCH: abort this batch once; -1 */
+    int64_t batch;           /* the batch in progress */
+    int must_abort;          /* the revoked partitions' offsets could not join the transaction */
+    int broken;              /* ... and the producer cannot go on: why holds the error */
+    char why[LS_ERRLEN];
+};
+
+int ls_app_check_id(const char *id, ls_err *err)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > LS_APP_ID_MAX) {
+        ls_seterr(err, "\"%.64s\": an app id has 1 to %d characters, got %zu (it names the consumer group, "
+                  "the transactional ids and the job's topics)", id, LS_APP_ID_MAX, n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-')) {
+            ls_seterr(err, "\"%.64s\": character %zu (%s%c) is not one of a-z A-Z 0-9 . _ - "
+                      "(it names the consumer group, the transactional ids and the job's topics)",
+                      id, i + 1, c < 32 || c > 126 ? "byte " : "", c < 32 || c > 126 ? '?' : c);
+            return -1;
+        }
+    }
+    if (strcmp(id, ".") == 0 || strcmp(id, "..") == 0) {
+        ls_seterr(err, "\"%s\" is not allowed as an app id (Kafka refuses it as a topic name)", id);
+        return -1;
+    }
+    return 0;
+}
+
+/* The positions of partitions revoked during a batch join its open
+ * transaction before the group is told (see ls_source_on_revoke). */
+static int on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *positions)
+{
+    ls_app *a = ctx;
+    if (!a->p || !a->open || a->must_abort) return 0;
+    rd_kafka_consumer_group_metadata_t *md = ls_source_group_metadata(a->src);
+    if (!md) {
+        a->must_abort = a->broken = 1;
+        snprintf(a->why, sizeof a->why, "app %s: the consumer has no group metadata", a->id);
+        return -1;
+    }
+    rd_kafka_error_t *e = rd_kafka_send_offsets_to_transaction(a->p->rk, positions, md,
+                                                               TXN_TIMEOUT_MS);
+    rd_kafka_consumer_group_metadata_destroy(md);
+    if (!e) {
+        ls_log("app %s: the positions of %d partition%s revoked during batch %lld joined its "
+               "transaction", a->id, positions->cnt, positions->cnt == 1 ? "" : "s",
+               (long long)a->batch);
+        return 0;
+    }
+    a->must_abort = 1;
+    a->broken = !rd_kafka_error_txn_requires_abort(e);
+    snprintf(a->why, sizeof a->why, "app %s: sending the offsets of revoked partitions: %s", a->id,
+             rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return -1;
+}
+
+ls_app *ls_app_new(const char *id, ls_source *src, ls_kafka_producer *p)
+{
+    ls_app *a = ls_xcalloc(1, sizeof *a);
+    a->id = ls_xstrdup(id);
+    a->src = src;
+    a->p = p;
+    const char *t = getenv("LUASTREAM_TEST_ABORT_BATCH");
+    a->test_abort = t && *t ? strtoll(t, NULL, 10) : -1;
+    ls_source_on_revoke(src, on_revoke, a);
+    return a;
+}
+
+static int fail(ls_app *a, rd_kafka_error_t *e, const char *what, ls_err *err)
+{
+    ls_seterr(err, "app %s: %s: %s%s", a->id, what, rd_kafka_error_string(e),
+              rd_kafka_error_is_fatal(e) ? " (fatal: this member's producer cannot continue; "
+                                           "another member or a restart takes its partitions)"
+                                         : "");
+    rd_kafka_error_destroy(e);
+    return -1;
+}
+
+int ls_app_start(ls_app *a, ls_err *err)
+{
+    if (!a->p) return 0;
+    rd_kafka_error_t *e = rd_kafka_init_transactions(a->p->rk, TXN_TIMEOUT_MS);
+    return e ? fail(a, e, "init transactions", err) : 0;
+}
+
+int ls_app_begin(ls_app *a, int64_t batch, ls_err *err)
+{
+    a->batch = batch;
+    if (!a->p || a->open) return 0;
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(a->p->rk);
+    if (e) return fail(a, e, "begin transaction", err);
+    a->open = 1;
+    return 0;
+}
+
+/* An abortable error: the transaction is aborted and the batch read again
+ * from the group's committed offsets. */
+static int roll_back(ls_app *a, int64_t batch, rd_kafka_error_t *why, const char *reason,
+                     ls_err *err)
+{
+    ls_log("app %s: batch %lld aborted (%s): its records will be read again from the group's "
+           "committed offsets", a->id, (long long)batch,
+           why ? rd_kafka_error_string(why) : reason);
+    if (why) rd_kafka_error_destroy(why);
+    rd_kafka_error_t *e = rd_kafka_abort_transaction(a->p->rk, TXN_TIMEOUT_MS);
+    a->open = 0;
+    a->must_abort = 0;
+    if (e) return fail(a, e, "abort transaction", err);
+    a->aborted++; /* rewinding lets go of the partitions revoked meanwhile */
+    if (ls_source_rewind(a->src, err)) return -1;
+    return 1;
+}
+
+int ls_app_commit(ls_app *a, int64_t batch, ls_err *err)
+{
+    if (!a->p) { /* no transaction: the positions after the batch, at least once */
+        ls_source_commit_group(a->src);
+        ls_source_release_revoked(a->src);
+        a->committed++;
+        return 0;
+    }
+    if (!a->open) return 0;
+    if (a->must_abort && a->broken) {
+        ls_seterr(err, "%s (the producer cannot continue)", a->why);
+        return -1;
+    }
+    if (a->must_abort) return roll_back(a, batch, NULL, a->why, err);
+    if (batch == a->test_abort && a->test_abort >= 0) {
+        a->test_abort = -1; /* once */
+        return roll_back(a, batch, NULL, "LUASTREAM_TEST_ABORT_BATCH", err);
+    }
+    rd_kafka_topic_partition_list_t *pos = ls_source_positions(a->src);
+    if (pos) {
+        rd_kafka_consumer_group_metadata_t *md = ls_source_group_metadata(a->src);
+        if (!md) {
+            rd_kafka_topic_partition_list_destroy(pos);
+            ls_seterr(err, "app %s: the consumer has no group metadata", a->id);
+            return -1;
+        }
+        rd_kafka_error_t *e = rd_kafka_send_offsets_to_transaction(a->p->rk, pos, md, TXN_TIMEOUT_MS);
+        rd_kafka_consumer_group_metadata_destroy(md);
+        rd_kafka_topic_partition_list_destroy(pos);
+        if (e) {
+            if (rd_kafka_error_txn_requires_abort(e)) return roll_back(a, batch, e, NULL, err);
+            char what[64];
+            snprintf(what, sizeof what, "sending the offsets of batch %lld", (long long)batch);
+            return fail(a, e, what, err);
+        }
+    }
+    for (int attempt = 0;; attempt++) {
+        rd_kafka_error_t *e = rd_kafka_commit_transaction(a->p->rk, TXN_TIMEOUT_MS);
+        if (!e) break;
+        if (rd_kafka_error_txn_requires_abort(e)) return roll_back(a, batch, e, NULL, err);
+        if (rd_kafka_error_is_retriable(e) && attempt < 3) { /* the same commit, again */
+            ls_log("app %s: commit of batch %lld: %s (retrying)", a->id, (long long)batch,
+                   rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            continue;
+        }
+        char what[64];
+        snprintf(what, sizeof what, "commit transaction of batch %lld", (long long)batch);
+        return fail(a, e, what, err);
+    }
+    a->open = 0;
+    ls_source_release_revoked(a->src); /* their positions are committed */
+    if (a->p->failed) {
+        ls_seterr(err, "app %s: %lld messages failed delivery (last: %s)", a->id,
+                  (long long)a->p->failed, a->p->last_error);
+        return -1;
+    }
+    a->committed++;
+    return 0;
+}
+
+int64_t ls_app_committed(const ls_app *a)
+{
+    return a->committed;
+}
+
+int64_t ls_app_aborted(const ls_app *a)
+{
+    return a->aborted;
+}
+
+void ls_app_free(ls_app *a)
+{
+    if (!a) return;
+    ls_source_on_revoke(a->src, NULL, NULL);
+    if (a->open && a->p) {
+        rd_kafka_error_t *e = rd_kafka_abort_transaction(a->p->rk, 10000);
+        if (e) {
+            ls_log("app %s: aborting the open transaction: %s", a->id, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    }
+    free(a->id);
+    free(a);
+}
