@@ -122,7 +122,11 @@ ls.query "per_partition" {
             for w in __import__("re").findall(r"[A-Za-z]+", r["original_crime_type_name"])]
     assert sorted((w["id"], w["word"]) for w in words) == sorted(want)
     parts = read_jsonl(tmp_path / "per_partition.jsonl")
-    assert len(parts) == 3 and sum(p["count"] for p in parts) == 6802
+    # One row per partition that holds records: the producer's sticky partitioner (keyless
+    # messages) may leave one of the three empty, so their number is not fixed; every record
+    # is counted once, in the partition whose offsets it has.
+    assert 1 <= len(parts) <= 3 and len({p["@partition"] for p in parts}) == len(parts)
+    assert sum(p["count"] for p in parts) == 6802
     for p in parts:
         assert p["@topic"] == sample_topic and p["min(@offset)"] == 0
         assert p["max(@offset)"] == p["count"] - 1
