@@ -93,7 +93,12 @@ def test_max_records_per_trigger_splits_batches_with_same_results(broker, sample
     reports = [r for r in read_jsonl(tmp_path / "progress.jsonl") if r["name"] == "crime_type_counts"]
     assert len(reports) == 7
     assert [r["batchId"] for r in reports] == list(range(7))
-    assert all(r["numInputRows"] <= 1000 for r in reports)
+    # Spark's rate limit (KafkaMicroBatchStream.rateLimit) rounds a partition's share up when
+    # it is below one record, so that no partition starves: with 4 partitions a batch may take
+    # up to 3 records more than the cap when the producer's sticky partitioner left one with
+    # few records (seen once in CI: the distribution of keyless records varies).
+    assert all(r["numInputRows"] <= 1000 + 3 for r in reports)
+    assert sum(r["numInputRows"] for r in reports) == 6802
     check_results(tmp_path, sample)
 
 
