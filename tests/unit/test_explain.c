@@ -36,27 +36,9 @@ static void teardown(void)
     dir = NULL;
 }
 
-/* dir/job.lua with every "DIR" replaced by the temp dir; returns its path. */
-static char *write_script(const char *script)
-{
-    ls_buf text;
-    ls_buf_init(&text);
-    for (const char *p = script; *p;) {
-        if (strncmp(p, "DIR", 3) == 0) {
-            ls_buf_puts(&text, dir);
-            p += 3;
-        } else {
-            ls_buf_putc(&text, *p++);
-        }
-    }
-    char *path = th_write_file(dir, "job.lua", text.data, text.len);
-    ls_buf_free(&text);
-    return path;
-}
-
 static ls_engine *compile(const char *script, int explain, ls_err *err)
 {
-    char *path = write_script(script);
+    char *path = th_write_script(dir, script);
     ls_engine_opts o = { 0 };
     o.script = path;
     o.quiet = 1;
@@ -341,7 +323,7 @@ START_TEST(explain_command)
 {
     ls_err err = { "" };
     ls_engine_opts o = { 0 };
-    char *path = write_script("local ls = require 'luastream'\n"
+    char *path = th_write_script(dir, "local ls = require 'luastream'\n"
                               "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1' }\n"
                               "ls.query 'q' { from = s, group_by = { 'a' }, aggregate = { ls.max('b') },\n"
                               "  sink = ls.output('jsonl:DIR/rows') }\n");
@@ -369,7 +351,7 @@ START_TEST(explain_command)
     ck_assert(!exists("rows"));
     free(path);
 
-    path = write_script("local ls = require 'luastream'\n"
+    path = th_write_script(dir, "local ls = require 'luastream'\n"
                         "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1',\n"
                         "  kafka = { ['no.such.property'] = 1 } }\n"
                         "ls.query 'q' { from = s }\n");
@@ -381,7 +363,7 @@ START_TEST(explain_command)
     fclose(f);
     free(path);
 
-    path = write_script("local ls = require 'luastream'\nlocal s = ls.kafka_source { topic = 't' }\n"
+    path = th_write_script(dir, "local ls = require 'luastream'\nlocal s = ls.kafka_source { topic = 't' }\n"
                         "ls.query 'q' { from = s, group_by = 'a' }\n");
     o.script = path;
     f = tmpfile();

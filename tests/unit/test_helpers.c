@@ -34,6 +34,24 @@ void th_rmrf(const char *dir)
     if (dir) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+char *th_write_script(const char *dir, const char *script)
+{
+    size_t dl = strlen(dir), cap = strlen(script) * (dl + 1) + 1, n = 0;
+    char *text = malloc(cap);
+    for (const char *p = script; *p;) {
+        if (strncmp(p, "DIR", 3) == 0) {
+            memcpy(text + n, dir, dl);
+            n += dl;
+            p += 3;
+        } else {
+            text[n++] = *p++;
+        }
+    }
+    char *path = th_write_file(dir, "job.lua", text, n);
+    free(text);
+    return path;
+}
+
 char *th_write_file(const char *dir, const char *name, const char *content, size_t n)
 {
     size_t len = strlen(dir) + strlen(name) + 2;

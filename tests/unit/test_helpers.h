@@ -12,6 +12,8 @@ char *th_tmpdir(void);
 void th_rmrf(const char *dir);
 /* Writes content to dir/name; returns the malloc'd path. */
 char *th_write_file(const char *dir, const char *name, const char *content, size_t n);
+/* Writes script to dir/job.lua with every "DIR" replaced by dir; returns the malloc'd path. */
+char *th_write_script(const char *dir, const char *script);
 /* Reads a whole file (NUL-terminated, malloc'd); NULL if it cannot be read. */
 char *th_read_file(const char *path, size_t *n);
 /* Reads everything written to f so far (rewinds it). */

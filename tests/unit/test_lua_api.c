@@ -125,18 +125,7 @@ static void engine_teardown(void)
 /* Writes the script (every "DIR" replaced by the temp dir) and compiles it. */
 static ls_engine *compile(const char *script, ls_err *err)
 {
-    ls_buf text;
-    ls_buf_init(&text);
-    for (const char *p = script; *p;) {
-        if (strncmp(p, "DIR", 3) == 0) {
-            ls_buf_puts(&text, dir);
-            p += 3;
-        } else {
-            ls_buf_putc(&text, *p++);
-        }
-    }
-    char *path = th_write_file(dir, "job.lua", text.data, text.len);
-    ls_buf_free(&text);
+    char *path = th_write_script(dir, script);
     ls_engine_opts o = { 0 };
     o.script = path;
     o.quiet = 1;
