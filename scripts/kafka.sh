@@ -409,14 +409,18 @@ format_nodes() {
     [ "$failed" = 0 ] || die "formatting Kafka storage failed"
 }
 
-# Starts the current node's JVM as cmd_start starts the single broker's.
-launch_node() {
-    log "starting broker $NODE on 127.0.0.1:${NODE_PORTS[NODE]} (controller port ${NODE_CPORTS[NODE]}, data in $NODE_DIR)"
-    # shellcheck disable=SC2086,SC2016  # as in cmd_start
+# Starts the JVM of the broker whose files $PIDFILE, $PROPS, $LOG4J and $STDOUT_LOG name, its
+# logs in $1, and waits (5 s at most) for the pid it records. A new session keeps the broker
+# out of the caller's process group, so a ^C or a job kill aimed at the caller doesn't take it
+# down; the inner shell records its own pid and then becomes the JVM. On failure: the log's
+# tail, and $2 as the error.
+launch_jvm() {
+    local logs=$1 failure=$2
+    # shellcheck disable=SC2086,SC2016  # $HEAP splits into flags; $$ is the inner shell's
     nohup setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' kafka-launch "$PIDFILE" \
         "$JAVA" $HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
         -Djava.awt.headless=true -Dlog4j2.configurationFile="$LOG4J" \
-        -Dkafka.logs.dir="$NODE_DIR" -cp "$JARS/*" kafka.Kafka "$PROPS" \
+        -Dkafka.logs.dir="$logs" -cp "$JARS/*" kafka.Kafka "$PROPS" \
         </dev/null >"$STDOUT_LOG" 2>&1 9>&- &
     local _
     for _ in $(seq 1 50); do
@@ -425,7 +429,13 @@ launch_node() {
     done
     show_log_tail
     rm -f "$PIDFILE"
-    die "the process of broker $NODE did not start"
+    die "$failure"
+}
+
+# Starts the current node's JVM.
+launch_node() {
+    log "starting broker $NODE on 127.0.0.1:${NODE_PORTS[NODE]} (controller port ${NODE_CPORTS[NODE]}, data in $NODE_DIR)"
+    launch_jvm "$NODE_DIR" "the process of broker $NODE did not start"
 }
 
 # SIGTERM to every broker named in $@ at once, then kill_broker's bounded wait and SIGKILL
@@ -572,21 +582,8 @@ cmd_start() {
         write_configs
         format_storage
         log "starting Kafka on $BOOTSTRAP (controller port $CPORT, data in $DATA)"
-        # A new session keeps the broker out of the caller's process group, so a ^C or a job
-        # kill aimed at the caller doesn't take it down; the inner shell records its own pid
-        # and then becomes the JVM.
-        # shellcheck disable=SC2086,SC2016  # $HEAP splits into flags; $$ is the inner shell's
-        nohup setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' kafka-launch "$PIDFILE" \
-            "$JAVA" $HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
-            -Djava.awt.headless=true -Dlog4j2.configurationFile="$LOG4J" \
-            -Dkafka.logs.dir="$DATA" -cp "$JARS/*" kafka.Kafka "$PROPS" \
-            </dev/null >"$STDOUT_LOG" 2>&1 9>&- &
-        local _
-        for _ in $(seq 1 50); do
-            pid=$(broker_pid) && break
-            sleep 0.1
-        done
-        [ -n "${pid:-}" ] || { show_log_tail; rm -f "$PIDFILE"; die "the broker process did not start"; }
+        launch_jvm "$DATA" "the broker process did not start"
+        pid=$(broker_pid)
     fi
 
     local deadline=$((SECONDS + START_TIMEOUT))
