@@ -75,6 +75,23 @@ static int on_revoke(void *ctx, const rd_kafka_topic_partition_list_t *positions
     return -1;
 }
 
+ls_kafka_producer *ls_app_producer_new(const char *bootstrap, const ls_props *props,
+                                       const char *txn_id, ls_err *err)
+{
+    ls_props tp = { 0 };
+    for (size_t i = 0; props && i < props->n; i++) ls_props_set(&tp, props->names[i], props->values[i]);
+    ls_props_set(&tp, "transactional.id", txn_id);
+    ls_props_set(&tp, "enable.idempotence", "true");
+    /* a member killed with a transaction open holds back its partitions'
+     * new owners (and read_committed readers) until the transaction times
+     * out: Kafka Streams' exactly-once default, 10 s, unless set */
+    if (!props || !ls_props_get(props, "transaction.timeout.ms"))
+        ls_props_set(&tp, "transaction.timeout.ms", "10000");
+    ls_kafka_producer *p = ls_kafka_producer_new(bootstrap, &tp, 10000, err);
+    ls_props_free(&tp);
+    return p;
+}
+
 ls_app *ls_app_new(const char *id, ls_source *src, ls_kafka_producer *p)
 {
     ls_app *a = ls_xcalloc(1, sizeof *a);

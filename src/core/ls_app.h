@@ -33,6 +33,12 @@ typedef struct ls_app ls_app;
  * -1 + err starting with the quoted id (the caller names the option) otherwise. */
 int ls_app_check_id(const char *id, ls_err *err);
 
+/* A member's transactional producer (the plan owns it: ls_plan_set_app_producer):
+ * props plus transactional.id txn_id, idempotence, and a 10 s transaction
+ * timeout unless props set one. NULL + err when the broker is not reachable. */
+ls_kafka_producer *ls_app_producer_new(const char *bootstrap, const ls_props *props,
+                                       const char *txn_id, ls_err *err);
+
 /* A member reading src (joined to the group) and writing through p, the
  * transactional producer (NULL: no Kafka sink, no transaction). */
 ls_app *ls_app_new(const char *id, ls_source *src, ls_kafka_producer *p);

@@ -327,6 +327,7 @@ void ls_engine_free(ls_engine *e)
     ls_monitor_free(e->monitor);
     ls_workers_free(e->workers);
     ls_app_free(e->app); /* before the plan: its producer */
+    ls_shuffle_free(e->shuffle);
     free(e->app_id);
     free(e->app_txn_id);
     ls_checkpoint_free(e->cp);
@@ -416,19 +417,23 @@ static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, const i
     if (!e->workers) t->decode_ms = e->lane.decode_ms;
     for (size_t s = 0; s < e->plan->nsources; s++)
         if (e->stamps[s].n) qsort(e->stamps[s].ts, e->stamps[s].n, sizeof(int64_t), cmp_i64);
+    if (e->shuffle && ls_shuffle_end_stage1(e->shuffle, batch, err)) return -1;
     for (size_t i = 0; i < e->plan->nqueries; i++) {
         ls_query *q = e->plan->queries[i];
         if (!active[i]) continue;
         if (ls_query_end_batch(q, err)) return -1;
         set_latency(q, &e->stamps[source_index(e, ls_query_declared(q)->source)], ls_now_ms());
     }
+    if (e->shuffle && ls_shuffle_end_stage2(e->shuffle, batch, err)) return -1;
     for (size_t s = 0; s < e->plan->nsources; s++) e->stamps[s].n = 0;
     if (ls_deadletter_flush(e->plan->dl, err)) return -1;
     if (batch == e->crash_after_sink) _exit(137); /* see ls_engine.h */
     if (e->app) {
         int rc = ls_app_commit(e->app, batch, err);
         if (rc < 0) return -1;
-        /* rc 1: aborted and rewound; the rows were counted, not committed */
+        /* rc 1: aborted and rewound; the rows were counted, not committed,
+         * and the state is rebuilt from the changelogs before the next batch */
+        if (rc == 1 && e->shuffle) ls_shuffle_rollback(e->shuffle);
     }
     if (e->cp) {
         double c0 = ls_mono_ms();
@@ -471,6 +476,19 @@ static int dispatch(ls_engine *e, reader *r, size_t si, ls_err *err)
     return rc;
 }
 
+/* Records of a repartition topic: stage 2 of an aggregation (ls_shuffle.h),
+ * on the engine's thread; they are not input records of any query. */
+static int take_stage2(ls_engine *e, reader *r, int qi, ls_err *err)
+{
+    int rc = 0;
+    for (size_t k = 0; k < r->fill; k++) {
+        if (rc == 0) rc = ls_shuffle_take(e->shuffle, qi, &r->chunk[k], err);
+        ls_record_release(&r->chunk[k]);
+    }
+    r->fill = 0;
+    return rc;
+}
+
 /* Reads the planned batch: every partition of every source up to its
  * planned end, CHUNK records of one partition at a time, partitions taken
  * in turn (so librdkafka keeps fetching for all of them). The order of
@@ -485,6 +503,7 @@ static int read_batch(ls_engine *e, const int64_t *planned, reader *r, ls_batch_
         for (int left = 1; left;) {
             left = 0;
             for (size_t pi = 0; pi < ls_source_nparts(s); pi++) {
+                int qi = e->shuffle ? ls_shuffle_topic(e->shuffle, ls_source_part_at(s, pi)->topic) : -1;
                 while (!ls_source_part_at(s, pi)->reached && r->fill < CHUNK) {
                     /* a stop (SIGINT, SIGTERM) is not looked at here: the batch is
                      * read to its planned end and finished, so that what a run
@@ -497,7 +516,7 @@ static int read_batch(ls_engine *e, const int64_t *planned, reader *r, ls_batch_
                     if (fatal) return -1;
                     r->fill += n;
                 }
-                if (dispatch(e, r, si, err)) return -1;
+                if (qi >= 0 ? take_stage2(e, r, qi, err) : dispatch(e, r, si, err)) return -1;
                 left |= !ls_source_part_at(s, pi)->reached;
             }
         }
@@ -610,6 +629,8 @@ static int sources_exhausted(const ls_engine *e)
 static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const int *active,
                      ls_batch_timing *t, reader *r, ls_err *err)
 {
+    /* state partitions that came to this member are rebuilt first */
+    if (e->shuffle && ls_shuffle_sync(e->shuffle, err)) return -1;
     if (e->app && ls_app_begin(e->app, batch, err)) return -1; /* before any row or dead letter */
     for (size_t i = 0; i < e->plan->nqueries; i++) {
         ls_query *q = e->plan->queries[i];
@@ -635,6 +656,34 @@ static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const 
     return 0;
 }
 
+/* A member of a job running aggregations: their repartition and changelog
+ * topics, before the source opens (it subscribes to the repartition
+ * topics too). */
+static int start_shuffle(ls_engine *e, int bounded, ls_err *err)
+{
+    int any = 0;
+    for (size_t i = 0; i < e->plan->nqueries; i++) any |= !ls_query_declared(e->plan->queries[i])->per_record;
+    if (!any) return 0;
+    if (bounded) {
+        ls_seterr(err, "app %s: aggregations run by a job's members need a processing-time "
+                  "trigger (\"N seconds\" or \"0 seconds\"): with available-now or once a "
+                  "member could stop before the partial groups other members send it arrive",
+                  e->app_id);
+        return -1;
+    }
+    if (!e->plan->app_producer) { /* console sinks only: the job's topics still need one */
+        ls_source *src = e->plan->sources[0];
+        ls_kafka_producer *p = ls_app_producer_new(ls_source_declared(src)->bootstrap,
+                                                   &ls_source_declared(src)->props, e->app_txn_id, err);
+        if (!p) return -1;
+        ls_plan_set_app_producer(e->plan, p);
+    }
+    e->shuffle = ls_shuffle_new(e->app_id, e->plan->sources[0], e->plan->app_producer);
+    for (size_t i = 0; i < e->plan->nqueries; i++)
+        if (!ls_query_declared(e->plan->queries[i])->per_record) ls_shuffle_add(e->shuffle, e->plan->queries[i]);
+    return ls_shuffle_prepare(e->shuffle, err);
+}
+
 int ls_engine_run(ls_engine *e, ls_err *err)
 {
     if (e->explain) {
@@ -642,6 +691,7 @@ int ls_engine_run(ls_engine *e, ls_err *err)
         return -1;
     }
     int bounded = e->trigger.kind != LS_TRIGGER_INTERVAL;
+    if (e->app_id && start_shuffle(e, bounded, err)) return -1;
     for (size_t i = 0; i < e->plan->nsources; i++) {
         ls_source_plan_batches(e->plan->sources[i]);
         if (ls_source_open(e->plan->sources[i], bounded, err)) return -1;

@@ -12,6 +12,7 @@
 #include "ls_kafka.h"
 #include "ls_monitor.h"
 #include "ls_query.h"
+#include "ls_shuffle.h"
 #include "ls_source.h"
 #include "ls_table.h"
 #include "ls_workers.h"
@@ -33,6 +34,7 @@ struct ls_engine {
     char *app_id;            /* --app / ls.app: a member of that job (ls_app.h), or NULL */
     char *app_txn_id;        /* its producer's transactional.id: "<app>-<uuid>" */
     ls_app *app;             /* made when the run starts */
+    ls_shuffle *shuffle;     /* --app with aggregations: their two stages (ls_shuffle.h), or NULL */
     int reload_refused;      /* a reload was asked for under --app (reported once) */
     char *checkpoint_dir;    /* known before compiling: Kafka sinks turn transactional */
     ls_monitor *monitor;     /* --ui: what the web server shows */

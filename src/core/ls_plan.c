@@ -41,3 +41,10 @@ ls_kafka_producer *ls_plan_producer(ls_plan *p, const char *bootstrap, const ls_
     p->producers[p->nproducers++] = k;
     return k;
 }
+
+void ls_plan_set_app_producer(ls_plan *plan, ls_kafka_producer *p)
+{
+    plan->producers = ls_xrealloc(plan->producers, (plan->nproducers + 1) * sizeof *plan->producers);
+    plan->producers[plan->nproducers++] = p;
+    plan->app_producer = p;
+}

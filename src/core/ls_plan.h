@@ -61,4 +61,8 @@ void ls_plan_free(ls_plan *p);
 ls_kafka_producer *ls_plan_producer(ls_plan *p, const char *bootstrap, const ls_props *props,
                                     ls_err *err);
 
+/* Adds p (a member's transactional producer) to the plan's producers and
+ * makes it the app producer. */
+void ls_plan_set_app_producer(ls_plan *plan, ls_kafka_producer *p);
+
 #endif

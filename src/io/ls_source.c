@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,6 +181,20 @@ const char *ls_source_group(const ls_source *s)
     return s->group;
 }
 
+void ls_source_add_internal_topic(ls_source *s, const char *topic)
+{
+    if (!s->first_internal) s->first_internal = s->d.ntopics;
+    ls_source_add_topic(s, topic);
+}
+
+int ls_source_is_internal(const ls_source *s, const char *topic)
+{
+    if (!s->first_internal) return 0;
+    for (size_t t = s->first_internal; t < s->d.ntopics; t++)
+        if (strcmp(s->d.topics[t], topic) == 0) return 1;
+    return 0;
+}
+
 int64_t ls_source_rebalances(const ls_source *s)
 {
     return s->rebalances;
@@ -276,15 +291,25 @@ static int start_offsets(ls_source *s, rd_kafka_topic_partition_list_t *l, int64
             return -1;
         }
         int64_t lo = 0, hi = 0;
-        e = rd_kafka_query_watermark_offsets(s->rk, tp->topic, tp->partition, &lo, &hi,
-                                             s->d.connect_timeout_ms);
+        for (int attempt = 0;; attempt++) { /* a topic just created may have no leader yet */
+            e = rd_kafka_query_watermark_offsets(s->rk, tp->topic, tp->partition, &lo, &hi,
+                                                 s->d.connect_timeout_ms);
+            if (attempt >= 20 || (e != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+                                  e != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+                                  e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART))
+                break;
+            struct timespec ts = { 0, 250 * 1000000L };
+            nanosleep(&ts, NULL);
+        }
         if (e) {
             char what[300];
             snprintf(what, sizeof what, "%s[%d]", tp->topic, (int)tp->partition);
             group_failed(s, "%s: cannot read offsets: %s", what, rd_kafka_err2str(e));
             return -1;
         }
-        int64_t n = tp->offset >= 0 ? tp->offset : s->d.start_latest ? hi : lo;
+        int64_t n = tp->offset >= 0                                                ? tp->offset
+                    : s->d.start_latest && !ls_source_is_internal(s, tp->topic) ? hi
+                                                                                : lo;
         if (n < lo) {
             ls_log("%s[%d]: the group's committed offset %lld was deleted by retention; "
                    "resuming at %lld", tp->topic, (int)tp->partition, (long long)n, (long long)lo);

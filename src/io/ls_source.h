@@ -213,6 +213,13 @@ void ls_source_on_revoke(ls_source *s, ls_source_revoke_fn fn, void *ctx);
 /* After a batch's commit (or abort): lets go of the partitions revoked
  * during it (their positions were in the commit). */
 void ls_source_release_revoked(ls_source *s);
+/* Before open, with a group: the source also subscribes to topic, a job's
+ * internal topic (ls_shuffle.h), whose partitions the group assigns like
+ * the others' and which is read from its earliest offset when the group
+ * has none, whatever starting_offsets says. */
+void ls_source_add_internal_topic(ls_source *s, const char *topic);
+/* Topic is one of those internal topics. */
+int ls_source_is_internal(const ls_source *s, const char *topic);
 /* Partitions assigned and revoked so far (each counts one). */
 int64_t ls_source_rebalances(const ls_source *s);
 

@@ -33,6 +33,8 @@ struct ls_source {
     int64_t rebalances;      /* assignments and revocations carried out */
     int closing;             /* leaving the group (ls_source_free): nothing is read any more */
     ls_source_revoke_fn on_revoke; /* ls_source_on_revoke, or NULL */
+    size_t first_internal;   /* topics from this index on are a job's internal topics
+                                (ls_source_add_internal_topic): read from the earliest */
     void *on_revoke_ctx;
 };
 

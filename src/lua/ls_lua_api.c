@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ls_app.h"
 #include "ls_sink_planned.h"
 #include "ls_hll.h"
 #include "ls_json_lua.h"
@@ -817,25 +818,11 @@ static ls_kafka_producer *app_producer(compiler *e, ls_query *q, const char *boo
         }
         return e->plan->app_producer;
     }
-    ls_props tp = { 0 };
-    for (size_t i = 0; i < props->n; i++) {
-        ls_props_set(&tp, props->names[i], props->values[i]);
-        ls_props_set(&e->app_props, props->names[i], props->values[i]);
-    }
+    for (size_t i = 0; i < props->n; i++) ls_props_set(&e->app_props, props->names[i], props->values[i]);
     e->app_query = q ? ls_query_declared(q)->name : "(dead letters)";
-    ls_props_set(&tp, "transactional.id", e->opts->app_txn_id);
-    ls_props_set(&tp, "enable.idempotence", "true");
-    /* a member killed with a transaction open holds back its partitions'
-     * new owners (and read_committed readers) until the transaction times
-     * out: Kafka Streams' exactly-once default, 10 s, unless set */
-    if (!ls_props_get(props, "transaction.timeout.ms"))
-        ls_props_set(&tp, "transaction.timeout.ms", "10000");
-    ls_kafka_producer *p = ls_kafka_producer_new(bootstrap, &tp, 10000, err);
-    ls_props_free(&tp);
+    ls_kafka_producer *p = ls_app_producer_new(bootstrap, props, e->opts->app_txn_id, err);
     if (!p) return NULL;
-    e->plan->producers = ls_xrealloc(e->plan->producers, (e->plan->nproducers + 1) * sizeof *e->plan->producers);
-    e->plan->producers[e->plan->nproducers++] = p;
-    e->plan->app_producer = p;
+    ls_plan_set_app_producer(e->plan, p);
     return p;
 }
 
@@ -1470,12 +1457,10 @@ static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q
         get_int(L, d, "partitions", e->opts->partitions, 1, 65536, what, &parts, err))
         return -1;
     if (ls_query_ready(q, (int)parts, err)) return -1;
-    if (e->opts->app && !ls_query_declared(q)->per_record) {
-        ls_seterr(err, "query %s aggregates (group_by/aggregate): with app id %s only per-record "
-                  "queries (where, map, join, routing to sinks) run on several members so far; "
-                  "aggregations need issue 12's remaining work (repartition topics and "
-                  "changelog topics for their state). Run it without --app",
-                  ls_query_declared(q)->name, e->opts->app);
+    if (e->opts->app && qd->session) {
+        ls_seterr(err, "query %s: a session window with app id %s: the members of a job cannot "
+                  "run it yet (merging a key's sessions needs all of them in one place); run it "
+                  "without --app", qd->name, e->opts->app);
         return -1;
     }
     if (ls_query_check_schema(q, ls_source_declared(ls_query_declared(q)->source)->schema, err)) return -1; /* at the query's line */
@@ -1486,6 +1471,12 @@ static int compile_query(compiler *e, lua_State *L, int decl, int d, ls_query *q
     if ((qd->norder || qd->limit) && qd->mode != LS_MODE_COMPLETE) {
         ls_seterr(err, "query %s: order_by and limit need output_mode \"complete\" (Spark sorts "
                   "only a complete result)", qd->name);
+        return -1;
+    }
+    if ((qd->norder || qd->limit) && e->opts->app) {
+        ls_seterr(err, "query %s: order_by and limit with app id %s: each member holds only its "
+                  "state partitions, so no member has the whole result to sort; leave them out "
+                  "and sort where the sink's rows are read", qd->name, e->opts->app);
         return -1;
     }
 

@@ -202,6 +202,8 @@ void ls_query_free(ls_query *q)
     ls_sink_destroy(q->d.sink);
     ls_state_free(q->state);
     ls_state_free(q->late);
+    ls_state_free(q->stage_in);
+    free(q->part_max);
     ls_buf_free(&q->key);
     ls_buf_free(&q->scratch);
     ls_buf_free(&q->warnings);
@@ -309,6 +311,8 @@ ls_query *ls_query_clone(const ls_query *src, lua_State *L, int map_ref, int top
     return q;
 }
 
+static void note_part_max(ls_query *q, int32_t part, int64_t et);
+
 void ls_query_add_partial(ls_query *q, const ls_query *part)
 {
     const ls_query_stats *p = &part->stats;
@@ -328,11 +332,14 @@ void ls_query_add_partial(ls_query *q, const ls_query *part)
     }
     if (p->process_ms > s->process_ms) s->process_ms = p->process_ms; /* workers run side by side */
     if (part->wm.max_event != LS_NO_TIME) ls_watermark_observe(&q->wm, part->wm.max_event);
+    for (int k = 0; k < part->npart_max; k++)
+        if (part->part_max[k] != LS_NO_TIME) note_part_max(q, k, part->part_max[k]);
 }
 
 void ls_query_begin_batch(ls_query *q, int64_t batch_id)
 {
     q->batch_id = batch_id;
+    for (int k = 0; k < q->npart_max; k++) q->part_max[k] = LS_NO_TIME;
     memset(&q->stats, 0, sizeof q->stats);
     q->stats.et_min = LS_NO_TIME;
     q->stats.et_max = LS_NO_TIME;
@@ -603,6 +610,12 @@ static int dead(ls_query *q, const ls_reject *dl, const ls_origin *o, const char
     return dl->fn(dl->ctx, o, q->d.name, why, payload, n, err);
 }
 
+/* Where records fold: the state, or a job member's stage-1 partial. */
+static ls_state *fold_state(const ls_query *q)
+{
+    return q->stage_in ? q->stage_in : q->state;
+}
+
 /* Folds the row into every group it belongs to (one per window). A
  * (window, key) pair the watermark has passed is late: it is not folded,
  * and counted once per batch per distinct pair, as Spark drops rows at its
@@ -637,7 +650,8 @@ static void fold(ls_query *q, int64_t et, int64_t part)
         int created;
         uint64_t h = ls_hash(q->key.data, q->key.len);
         const char *key = q->key.data ? q->key.data : "";
-        if (q->d.late_filter && ls_watermark_is_late(&q->wm, evict_at)) {
+        /* a member of a job judges lateness at stage 2, with the job's watermark */
+        if (q->d.late_filter && !q->stage_in && ls_watermark_is_late(&q->wm, evict_at)) {
             if (q->d.session && q->origin) {
                 /* Spark drops a session window's rows before any shuffle: one per
                  * (key, event time) of each Kafka partition */
@@ -651,7 +665,7 @@ static void fold(ls_query *q, int64_t et, int64_t part)
             late++;
             continue;
         }
-        ls_group *g = ls_state_upsert(q->state, key, q->key.len, h, evict_at, &created);
+        ls_group *g = ls_state_upsert(fold_state(q), key, q->key.len, h, evict_at, &created);
         for (size_t a = 0; a < q->d.naggs; a++)
             ls_acc_fold(&g->acc[a], &q->d.aggs[a], q->d.agg_cols[a].name ? &q->avals[a] : NULL, part,
                         NULL); /* values were prepared before folding */
@@ -870,6 +884,19 @@ static int where_holds(ls_query *q, int rec, const ls_recview *view, ls_err *why
 
 /* One row (the record, or one of the rows its map returned) through joins,
  * then out (per-record) or into the state. 1 + why for a bad row. */
+/* The batch's greatest event time of a source partition (a job's
+ * watermark stamps, ls_shuffle.h). */
+static void note_part_max(ls_query *q, int32_t part, int64_t et)
+{
+    if (part < 0 || part > 1 << 20) return;
+    if (part >= q->npart_max) {
+        q->part_max = ls_xrealloc(q->part_max, ((size_t)part + 1) * sizeof *q->part_max);
+        for (int k = q->npart_max; k <= part; k++) q->part_max[k] = LS_NO_TIME;
+        q->npart_max = part + 1;
+    }
+    if (q->part_max[part] == LS_NO_TIME || et > q->part_max[part]) q->part_max[part] = et;
+}
+
 static int process_row(ls_query *q, int row, const ls_recview *view, const ls_origin *o,
                        const char *payload, size_t n, uint32_t sub, ls_err *why, ls_err *err)
 {
@@ -911,7 +938,10 @@ static int process_row(ls_query *q, int row, const ls_recview *view, const ls_or
      * ones do (Spark's EventTimeWatermark sees every row). */
     if (q->d.has_event_time) {
         count_event_time(q, et);
-        if (q->d.has_watermark) ls_watermark_observe(&q->wm, et);
+        if (q->d.has_watermark) {
+            ls_watermark_observe(&q->wm, et);
+            note_part_max(q, o ? o->partition : -1, et);
+        }
     }
     fold(q, et, o ? o->partition : -1); /* the partition: Spark's percentile digests are per partition */
     return 0;
@@ -1293,14 +1323,14 @@ void ls_query_begin_partial(ls_query *part, const ls_query *q, int64_t batch_id)
 void ls_query_merge_part(ls_query *q, const ls_query *part, int p, int64_t batch_id,
                          ls_merge_result *r, ls_merge_result *late)
 {
-    ls_state_merge_part(q->state, part->state, p, q->d.aggs, batch_id, r);
+    ls_state_merge_part(fold_state(q), part->state, p, q->d.aggs, batch_id, r);
     ls_state_merge_part(q->late, part->late, p, q->d.aggs, batch_id, late);
 }
 
 void ls_query_fold_partial(ls_query *q, const ls_query *part, const ls_merge_result *r,
                            size_t late_added)
 {
-    ls_state_add_merged(q->state, r);
+    ls_state_add_merged(fold_state(q), r);
     q->stats.rows_updated += r->rows_updated;
     ls_merge_result late = { late_added, 0, 0 };
     ls_state_add_merged(q->late, &late);

@@ -15,6 +15,12 @@ struct ls_query {
     ls_watermark wm;
     ls_state *state;         /* owned */
     ls_state *late;          /* owned: the (window, key) rows dropped as late this batch */
+    ls_state *stage_in;      /* owned, a member of a job only (ls_query_stage.h): stage 1
+                                folds the batch's records here, not into state */
+    int64_t stage_updated;   /* stage 2: groups of state updated this batch */
+    int64_t *part_max;       /* with a watermark: the batch's greatest event time per source
+                                partition (index = partition number), LS_NO_TIME none */
+    int npart_max;
     int64_t batch_id;
     double prev_start_ms;    /* monotonic start of this query's previous batch, or -1 */
     double since_prev_ms;    /* from that start to this batch's (inputRowsPerSecond) */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ls_acc_codec.h"
 #include "ls_util.h"
 #include "ls_window.h"
 
@@ -285,6 +286,11 @@ static void put(snapio *io, const void *p, size_t n)
     if (fwrite(p, 1, n, io->f) != n) io->bad = 1;
 }
 
+static void put_cb(void *io, const void *p, size_t n)
+{
+    put(io, p, n);
+}
+
 int ls_state_save(const ls_state *s, FILE *f)
 {
     snapio io = { f, 1469598103934665603ULL, 0 };
@@ -304,23 +310,7 @@ int ls_state_save(const ls_state *s, FILE *f)
             put(&io, &g->window_end, 8);
             put(&io, &g->updated_batch, 8);
             put(&io, &g->key_len, 4);
-            for (int a = 0; a < s->nagg; a++) {
-                const ls_acc *ac = &g->acc[a];
-                put(&io, &ac->n, 8);
-                put(&io, &ac->kind, 1);
-                const unsigned char *sk;
-                uint64_t skn = ls_acc_sketch_bytes(ac, &sk);
-                if (ac->kind == LS_ACC_STR) {
-                    uint32_t n;
-                    memcpy(&n, ac->v.s, 4);
-                    put(&io, ac->v.s, 4 + (size_t)n);
-                } else if (skn) {
-                    put(&io, &skn, 8);
-                    put(&io, sk, (size_t)skn);
-                } else {
-                    put(&io, &ac->v, 8);
-                }
-            }
+            for (int a = 0; a < s->nagg; a++) ls_acc_encode(&g->acc[a], put_cb, &io);
             put(&io, ls_group_key(g, s->nagg), g->key_len);
             count++;
         }
@@ -414,31 +404,7 @@ int ls_state_load(ls_state *s, FILE *f, const char *path, ls_err *err)
         int bad = 0;
         for (int a = 0; a < s->nagg && !bad; a++) {
             ls_acc_init(&acc[a]);
-            if (version == 1) { /* n, value, is_double */
-                bad = take(&r, &acc[a].n, 8) || take(&r, &acc[a].v, 8) || take(&r, &acc[a].kind, 1) ||
-                      acc[a].kind > LS_ACC_DOUBLE;
-                continue;
-            }
-            uint8_t kind;
-            bad = take(&r, &acc[a].n, 8) || take(&r, &kind, 1) ||
-                  kind > (version >= 3 ? LS_ACC_QSUM : LS_ACC_TIME);
-            if (bad) break;
-            if (kind == LS_ACC_HLL || kind == LS_ACC_QSUM) {
-                uint64_t n;
-                bad = take(&r, &n, 8) || (uint64_t)(r.end - r.p) < n ||
-                      ls_acc_load_sketch(&acc[a], kind, r.p, (size_t)n);
-                if (!bad) r.p += n;
-            } else if (kind == LS_ACC_STR) {
-                uint32_t n;
-                bad = take(&r, &n, 4) || (size_t)(r.end - r.p) < n;
-                if (!bad) {
-                    ls_acc_set_str(&acc[a], (const char *)r.p, n);
-                    r.p += n;
-                }
-            } else {
-                acc[a].kind = kind;
-                bad = take(&r, &acc[a].v, 8);
-            }
+            bad = ls_acc_decode(&r.p, r.end, version, &acc[a]);
         }
         if (bad || (size_t)(r.end - r.p) < klen) {
             for (int a = 0; a < s->nagg; a++) ls_acc_release(&acc[a]);
@@ -476,4 +442,60 @@ void ls_state_add_merged(ls_state *s, const ls_merge_result *r)
 {
     s->groups += r->groups_added;
     s->group_bytes += r->bytes_added;
+}
+
+/* ---- state partitions that move between the members of a job ----------- */
+
+static int keep_other_part(void *item, void *ctx)
+{
+    (void)item;
+    (void)ctx;
+    return 0;
+}
+
+static void drop_counted(void *item, void *ctx)
+{
+    ls_state *s = ctx;
+    ls_group *g = item;
+    s->group_bytes -= charged(group_size(s, g->key_len));
+    s->groups--;
+    free_group_of(s, g);
+}
+
+void ls_state_clear_part(ls_state *s, int p)
+{
+    if (p >= 0 && p < s->nparts) ls_hmap_filter(&s->parts[p], keep_other_part, drop_counted, s);
+}
+
+ls_group *ls_state_put(ls_state *s, const char *key, size_t len, uint64_t hash,
+                       int64_t window_end, ls_acc *acc, const ls_agg_spec *aggs, int *created)
+{
+    ls_group *g = ls_state_upsert(s, key, len, hash, window_end, created);
+    for (int a = 0; a < s->nagg; a++) {
+        if (ls_acc_extra_bytes(&acc[a])) s->owns_blobs = 1;
+        if (aggs && !*created) {
+            ls_acc_merge(&g->acc[a], &acc[a], aggs[a].fn);
+            ls_acc_release(&acc[a]);
+        } else {
+            ls_acc_release(&g->acc[a]);
+            g->acc[a] = acc[a]; /* the group takes the blob */
+        }
+        ls_acc_init(&acc[a]);
+    }
+    if (!aggs) g->window_end = window_end;
+    return g;
+}
+
+static int not_dead(void *item, void *ctx)
+{
+    (void)ctx;
+    return ((const ls_group *)item)->updated_batch != LS_GROUP_DEAD;
+}
+
+size_t ls_state_sweep_part(ls_state *s, int p)
+{
+    if (p < 0 || p >= s->nparts) return 0;
+    size_t before = s->groups;
+    ls_hmap_filter(&s->parts[p], not_dead, drop_counted, s);
+    return before - s->groups;
 }

@@ -97,6 +97,26 @@ void ls_state_seal(ls_state *s, const ls_agg_spec *aggs, int64_t batch_id);
 /* Frees every group (a worker's partial state after its merge). */
 void ls_state_clear(ls_state *s);
 
+/* ---- state partitions that move between the members of a job (--app) ----
+ * A member owns some of the partitions; one that moves away is cleared,
+ * one that comes is rebuilt from its changelog (ls_shuffle.h). */
+
+/* Frees every group of partition p. */
+void ls_state_clear_part(ls_state *s, int p);
+/* Key's group (created when missing, with window_end) gets the nagg
+ * accumulators of acc: merged into its own (ls_acc_merge with aggs' functions;
+ * a group just created takes them as they are), or, when aggs is NULL, in place
+ * of its own (and its window_end set). acc's blobs are taken or released:
+ * acc is left initialised. */
+ls_group *ls_state_put(ls_state *s, const char *key, size_t len, uint64_t hash,
+                       int64_t window_end, ls_acc *acc, const ls_agg_spec *aggs, int *created);
+/* A group whose updated_batch is LS_GROUP_DEAD is removed by the next
+ * ls_state_sweep_part of its partition (a changelog's tombstone while the
+ * partition is restored: one sweep at the end, not a walk per tombstone). */
+#define LS_GROUP_DEAD INT64_MIN
+/* Removes partition p's dead groups; returns how many. */
+size_t ls_state_sweep_part(ls_state *s, int p);
+
 /* Snapshots (checkpoints). The format: "LSST", version, nagg, total length,
  * then each group (window end, last batch updated, key length,
  * accumulators, key bytes; an accumulator is its count, its kind and

@@ -153,20 +153,29 @@ START_TEST(app_ids_and_refusals)
     char *dir = th_tmpdir();
     char text[1024], ck[600];
     snprintf(ck, sizeof ck, "%s/ck", dir);
-    /* an aggregation, with ls.app in the script: refused at the query's line */
+    /* a session window, with ls.app in the script: refused at the query's line */
     char *agg = put(dir, "agg.lua",
                     "local ls = require 'luastream'\n"
                     "ls.app 'from-script'\n"
                     "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1' }\n"
-                    "ls.query 'counts' { from = s, group_by = { 'k' }, aggregate = { ls.count() } }\n");
+                    "ls.query 'counts' { from = s, group_by = { 'k', ls.session_window('t', '5 minutes') },\n"
+                    "  aggregate = { ls.count() }, output_mode = 'append', watermark = { 't', '1 minute' } }\n");
     char *m = app_refusal(agg, NULL, NULL);
-    ck_assert_msg(strstr(m, "agg.lua:4: query counts aggregates (group_by/aggregate): with app id "
-                            "from-script only per-record queries"), "%s", m);
-    ck_assert_msg(strstr(m, "repartition topics and changelog topics"), "%s", m);
+    ck_assert_msg(strstr(m, "agg.lua:4: query counts: a session window with app id from-script"), "%s", m);
     free(m);
     m = app_refusal(agg, "from-flag", NULL); /* the flag wins */
     ck_assert_msg(strstr(m, "with app id from-flag"), "%s", m);
     free(m);
+    /* order_by: no member holds the whole result */
+    char *ord = put(dir, "ord.lua",
+                    "local ls = require 'luastream'\n"
+                    "local s = ls.kafka_source { topic = 't', bootstrap = '127.0.0.1:1' }\n"
+                    "ls.query 'counts' { from = s, group_by = { 'k' }, aggregate = { ls.count() },\n"
+                    "  output_mode = 'complete', order_by = { 'count' } }\n");
+    m = app_refusal(ord, "job", NULL);
+    ck_assert_msg(strstr(m, "ord.lua:3: query counts: order_by and limit with app id job"), "%s", m);
+    free(m);
+    free(ord);
     /* a checkpoint: refused before its directory is made */
     m = app_refusal(agg, "job", ck);
     ck_assert_msg(strstr(m, "--checkpoint") && strstr(m, "committed offsets"), "%s", m);
