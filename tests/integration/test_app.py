@@ -9,7 +9,7 @@ What a read_committed reader sees of the output must be exactly the
 expected rows, each once: with three members, with one of them killed
 (kill -9) and restarted mid-run, and with one member alone (the same rows).
 Two app ids on one topic are two jobs, each seeing every record. An
-aggregating query is refused under --app (the rest of issue 12).
+aggregating query runs in two stages (test_app_aggregate.py).
 
 On the session's single broker, and the kill test once more on the
 three-broker cluster (scripts/kafka.sh start --brokers 3). About 60 s on
@@ -215,12 +215,18 @@ def test_two_app_ids_on_one_topic_are_two_jobs(broker, calls, tmp_path):
 def test_what_a_member_of_a_job_cannot_do_yet_is_refused(broker, calls, tmp_path):
     topic, _ = calls
     bs = ["--set", "bootstrap=" + broker.bootstrap, "--set", "topic=" + topic]
-    # an aggregating query: issue 12's remaining work, named
+    # an aggregation sorted for the console (order_by): no member holds the
+    # whole result (aggregations themselves run: test_app_aggregate.py)
     p = run(["scripts/pipeline.lua", "--app", "agg", *bs], check=False, timeout=60)
     assert p.returncode == 2, p.stderr
-    assert "aggregates (group_by/aggregate): with app id agg only per-record queries" in p.stderr
-    assert "repartition topics and changelog topics" in p.stderr
+    assert "order_by and limit with app id agg: each member holds only its state partitions" in p.stderr
     assert "pipeline.lua:" in p.stderr  # at the query's line
+    # an aggregation with a bounded trigger: a member could stop before the
+    # partial groups the others send it arrive
+    p = run(["scripts/pipeline.lua", "--app", "agg", *bs, "--set", "output=kafka:agg.out",
+             "--trigger", "available-now"], check=False, timeout=60)
+    assert p.returncode != 0, p.stderr
+    assert "need a processing-time trigger" in p.stderr, p.stderr
     # a checkpoint: the group's offsets are where a member resumes
     p = run([*args(broker, topic, "ck", "x"), "--checkpoint", str(tmp_path / "ck")], check=False)
     assert p.returncode == 2 and "--checkpoint" in p.stderr and "committed offsets" in p.stderr

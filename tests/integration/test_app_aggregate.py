@@ -1,0 +1,260 @@
+"""Aggregations run by the members of one job (issue 12): stage 1 on the
+member that reads a record, partial groups through <app>-<query>-repartition,
+stage 2 on the member that owns the state partition, every change in the
+compacted <app>-<query>-changelog, one transaction per batch (ls_shuffle.h).
+
+The reference is one instance without --app on the same topic (one batch,
+nothing late): the last row per (window, key) of a job's read_committed Kafka
+output must equal the instance's rows exactly. A count that was folded twice
+or lost would show there. Input: generated calls in ascending event time on
+12 partitions (keyed by call id), so that with the 60-minute watermark
+nothing is late however batches fall (the job's watermark rule is the
+least of the input partitions' stamps: README "Running on several machines").
+
+Sizes: 300,000 calls for the complete-mode seed job and the update-mode
+query (issue 12's size); the fault tests (kill -9 five times, scaling while
+producing) use 60,000 so that CI stays within its budget. Every wait is
+bounded only so that a hang fails."""
+import collections
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import BIN, ROOT, run
+
+COUNTS = os.path.join(ROOT, "tests", "integration", "app_counts.lua")
+PIPELINE = os.path.join(ROOT, "scripts", "pipeline.lua")
+GEN = os.path.join(ROOT, "scripts", "gen_calls.py")
+RADIO = os.path.join(os.path.dirname(ROOT), "shared", "data", "radio_code.json")
+BOUND = 300  # seconds before a wait gives up
+
+
+def ascending_calls(folder, count, seed):
+    """count generated calls, oldest first, as an ndjson file."""
+    raw = folder / ("raw-%d.jsonl" % count)
+    subprocess.run(["python3", GEN, "--count", str(count), "--seed", str(seed), "--format",
+                    "ndjson", "--out", str(raw)], check=True, capture_output=True, timeout=300)
+    lines = raw.read_text().splitlines()
+    path = folder / ("calls-%d.jsonl" % count)
+    path.write_text("\n".join(reversed(lines)) + "\n")
+    return path
+
+
+def produce(broker, path, topic, *more):
+    run(["produce", str(path), "--topic", topic, "--bootstrap", broker.bootstrap, "--key",
+         "crime_id", "--quiet", *more], timeout=BOUND)
+
+
+def last_rows(broker, topic, keys):
+    """The last row per key (a list of column names) of what a read_committed
+    reader sees of topic, as {key: row}; and how many rows it read."""
+    p = subprocess.run(["kcat", "-C", "-b", broker.bootstrap, "-t", topic, "-e", "-q",
+                        "-X", "isolation.level=read_committed", "-f", "%s\n"],
+                       capture_output=True, text=True, timeout=BOUND)
+    if p.returncode != 0 and "Unknown topic" in p.stderr:
+        return {}, 0
+    assert p.returncode == 0, p.stderr
+    last, n = {}, 0
+    for v in p.stdout.splitlines():
+        if v:
+            r = json.loads(v)
+            last[json.dumps([r.get(k) for k in keys])] = r
+            n += 1
+    return last, n
+
+
+def radio_path():
+    return RADIO if os.path.exists(RADIO) else os.path.join(ROOT, "data", "radio_code.json")
+
+
+def pipeline_args(broker, topic, out):
+    return [PIPELINE, "--set", "bootstrap=" + broker.bootstrap, "--set", "topic=" + topic,
+            "--set", "output=kafka:" + out, "--set", "radio=" + radio_path()]
+
+
+def counts_args(broker, topic, out, *more):
+    return [COUNTS, "--set", "bootstrap=" + broker.bootstrap, "--set", "topic=" + topic,
+            "--set", "output=kafka:" + out, *more]
+
+
+CT_KEYS = ["window", "original_crime_type_name"]
+DISP_KEYS = ["disposition", "description"]
+
+
+def member(args, app, log, *more):
+    return subprocess.Popen([BIN, *args, "--app", app, *more], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+
+
+def wait_equal(broker, outputs, procs, logs):
+    """Waits until every (topic, keys, expected) in outputs has exactly the
+    expected last rows; returns the rows read per topic."""
+    until = time.time() + BOUND
+    while True:
+        diff = None
+        read = {}
+        for topic, keys, want in outputs:
+            got, n = last_rows(broker, topic, keys)
+            read[topic] = n
+            if got != want:
+                extra = [k for k in got if k not in want or got[k] != want[k]][:3]
+                diff = "%s: %d of %d keys equal; e.g. %s" % (
+                    topic, sum(1 for k in want if got.get(k) == want[k]), len(want),
+                    [(k, got.get(k), want.get(k)) for k in extra])
+                break
+        if diff is None:
+            return read
+        for p, l in zip(procs, logs):
+            assert p.poll() is None, "a member exited with %s: %s" % (
+                p.returncode, open(l).read()[-3000:])
+        if time.time() > until:
+            raise AssertionError(diff)
+        time.sleep(3)
+
+
+def stop(procs):
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        assert p.wait(timeout=90) == 0
+
+
+def app_id(what):
+    return "%s-%s" % (what, uuid.uuid4().hex[:8])
+
+
+@pytest.fixture(scope="module")
+def big(broker, tmp_path_factory):
+    """300,000 calls on 12 partitions, and the single instance's results of
+    the seed job and of the update-mode query."""
+    folder = tmp_path_factory.mktemp("agg")
+    path = ascending_calls(folder, 300000, 7)
+    topic = broker.create_topic(partitions=12)
+    produce(broker, path, topic)
+    ref = "agg.ref." + uuid.uuid4().hex[:6]
+    run([*pipeline_args(broker, topic, ref), "--trigger", "available-now", "--quiet"],
+        timeout=BOUND)
+    run([*counts_args(broker, topic, ref), "--trigger", "available-now", "--quiet"],
+        timeout=BOUND)
+    want = {"ct": last_rows(broker, ref + ".crime_type_counts", CT_KEYS)[0],
+            "disp": last_rows(broker, ref + ".disposition_counts", DISP_KEYS)[0],
+            "counts": last_rows(broker, ref + ".counts", CT_KEYS)[0]}
+    assert len(want["ct"]) > 100000 and len(want["disp"]) > 10 and len(want["counts"]) > 100000
+    return topic, want
+
+
+def test_three_members_run_the_seed_job_in_complete_mode_as_one_instance(broker, big, tmp_path):
+    topic, want = big
+    out = "agg.seed." + uuid.uuid4().hex[:6]
+    app = app_id("seed")
+    logs = [tmp_path / ("m%d.log" % i) for i in range(3)]
+    procs = [member(pipeline_args(broker, topic, out), app, logs[i], "--trigger", "5 seconds")
+             for i in range(3)]
+    try:
+        wait_equal(broker, [(out + ".crime_type_counts", CT_KEYS, want["ct"]),
+                            (out + ".disposition_counts", DISP_KEYS, want["disp"])], procs, logs)
+    finally:
+        stop(procs)
+    text = [l.read_text() for l in logs]
+    assert sum("restored" in t for t in text) >= 2, text[0][-2000:]
+    assert "created topic %s-crime_type_counts-repartition" % app in "".join(text)
+
+
+def test_three_members_and_another_job_run_an_update_mode_window_query(broker, big, tmp_path):
+    """Three members started one after the other (the group moves state
+    partitions to the newcomers, which rebuild them from the changelog), and
+    a second app id on the same topic at the same time: a job of its own,
+    sharing no state with the first (each result exact)."""
+    topic, want = big
+    outs = ["agg.upd." + uuid.uuid4().hex[:6] for _ in range(2)]
+    apps = [app_id("upd"), app_id("other")]
+    logs = [tmp_path / ("m%d.log" % i) for i in range(4)]
+    cap = ["--trigger", "300ms", "--set", "max_records_per_trigger=20000"]
+    procs = [member(counts_args(broker, topic, outs[0]), apps[0], logs[0], *cap),
+             member(counts_args(broker, topic, outs[1]), apps[1], logs[1], *cap)]
+    try:
+        time.sleep(4)
+        for i in (2, 3):
+            procs.append(member(counts_args(broker, topic, outs[0]), apps[0], logs[i], *cap))
+            time.sleep(2)
+        wait_equal(broker, [(outs[0] + ".counts", CT_KEYS, want["counts"]),
+                            (outs[1] + ".counts", CT_KEYS, want["counts"])], procs, logs)
+    finally:
+        stop(procs)
+    first = [logs[i].read_text() for i in (0, 2, 3)]
+    assert sum("rows in" in t for t in first) == 3
+    # the state partitions moved: at least two members rebuilt some (the
+    # assignor need not give every member a state partition)
+    assert sum("app %s: restored" % apps[0] in t for t in first) >= 2, first[0][-2000:]
+
+
+@pytest.fixture(scope="module")
+def small(broker, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("aggsmall")
+    path = ascending_calls(folder, 60000, 8)
+    topic = broker.create_topic(partitions=12)
+    produce(broker, path, topic)
+    ref = "agg.sref." + uuid.uuid4().hex[:6]
+    run([*counts_args(broker, topic, ref), "--trigger", "available-now", "--quiet"],
+        timeout=BOUND)
+    return topic, path, last_rows(broker, ref + ".counts", CT_KEYS)[0]
+
+
+def test_a_member_killed_five_times_loses_and_doubles_nothing(broker, small, tmp_path):
+    """kill -9 one of three members at a random moment, five times in a row,
+    each time restarting it: the state partitions it held move, are rebuilt
+    from the changelog, and its open transaction is aborted (its partial
+    groups, changelog records and output with it)."""
+    topic, _, want = small
+    out = "agg.kill." + uuid.uuid4().hex[:6]
+    app = app_id("kill")
+    cap = ["--trigger", "200ms", "--set", "max_records_per_trigger=600"]
+    logs = [tmp_path / ("m%d.log" % i) for i in range(3)]
+    procs = [member(counts_args(broker, topic, out), app, logs[i], *cap) for i in range(3)]
+    rnd = random.Random(12)
+    try:
+        for k in range(5):
+            time.sleep(rnd.uniform(2, 6))
+            i = rnd.randrange(3)
+            procs[i].kill()
+            assert procs[i].wait(timeout=30) == -signal.SIGKILL
+            logs[i] = tmp_path / ("m%d-%d.log" % (i, k))
+            procs[i] = member(counts_args(broker, topic, out), app, logs[i], *cap)
+        wait_equal(broker, [(out + ".counts", CT_KEYS, want)], procs, logs)
+    finally:
+        stop(procs)
+
+
+def test_scaling_one_to_three_to_two_while_producing(broker, small, tmp_path):
+    topic0, path, want = small
+    topic = broker.create_topic(partitions=12)
+    out = "agg.scale." + uuid.uuid4().hex[:6]
+    app = app_id("scale")
+    cap = ["--trigger", "300ms", "--set", "max_records_per_trigger=3000"]
+    logs = [tmp_path / ("m%d.log" % i) for i in range(3)]
+    procs = [member(counts_args(broker, topic, out), app, logs[0], *cap)]
+    producer = subprocess.Popen([BIN, "produce", str(path), "--topic", topic, "--bootstrap",
+                                 broker.bootstrap, "--key", "crime_id", "--quiet", "--rate",
+                                 "4000"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+    try:
+        time.sleep(3)
+        procs += [member(counts_args(broker, topic, out), app, logs[i], *cap) for i in (1, 2)]
+        time.sleep(5)
+        procs[1].send_signal(signal.SIGTERM)  # 3 -> 2: it leaves the group cleanly
+        assert procs[1].wait(timeout=90) == 0, logs[1].read_text()[-3000:]
+        assert producer.wait(timeout=BOUND) == 0
+        live = [procs[0], procs[2]]
+        wait_equal(broker, [(out + ".counts", CT_KEYS, want)], live, [logs[0], logs[2]])
+    finally:
+        if producer.poll() is None:
+            producer.kill()
+        stop([p for p in procs if p.returncode is None])
+    assert "revoked" in logs[1].read_text()
