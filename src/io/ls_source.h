@@ -215,6 +215,14 @@ void ls_source_on_revoke(ls_source *s, ls_source_revoke_fn fn, void *ctx);
 void ls_source_release_revoked(ls_source *s);
 /* Partitions assigned and revoked so far (each counts one). */
 int64_t ls_source_rebalances(const ls_source *s);
+/* Rebalances of the group this member has taken part in (each assignment
+ * the group handed it, even an empty one: the cooperative protocol hands
+ * every member one per rebalance). 0 outside a group. */
+int64_t ls_source_rebalance_count(const ls_source *s);
+/* The member id the group coordinator gave this member (a new string: the
+ * caller frees it), or NULL outside a group or before it has joined. The
+ * partitions it owns are the parts that are not `revoked`. */
+char *ls_source_member_id(const ls_source *s);
 
 
 #endif
