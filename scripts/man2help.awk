@@ -6,7 +6,7 @@
 # wraps paragraphs at 79 columns, option tags in a 22-column margin.
 #   awk -f scripts/man2help.awk docs/luastream.1
 BEGIN {
-    split("SYNOPSIS|RUN OPTIONS|EXPLAIN OPTIONS|PRODUCE OPTIONS|CONSUME OPTIONS|TEST OPTIONS|EXIT STATUS", s, "|")
+    split("SYNOPSIS|RUN OPTIONS|EXPLAIN OPTIONS|PRODUCE OPTIONS|CONSUME OPTIONS|TEST OPTIONS|STATUS OPTIONS|EXIT STATUS", s, "|")
     for (i in s) want[s[i]] = 1
     title["SYNOPSIS"] = "usage"
     WIDTH = 79; MARGIN = 22

@@ -1,5 +1,5 @@
 /* main.c - the command line: which command (a script run, explain,
- * produce, consume, help), its options, and the signals. Options are matched
+ * produce, consume, status, help), its options, and the signals. Options are matched
  * exactly (no abbreviations), checked against the command they belong to,
  * and every numeric value against its range: a mistake is one line naming
  * the option, and what it accepts, exit 2. The help text is generated from
@@ -18,6 +18,7 @@
 #include "ls_explain.h"
 #include "ls_consume.h"
 #include "ls_produce.h"
+#include "ls_status.h"
 #include "ls_test.h"
 
 #ifndef LS_VERSION
@@ -71,7 +72,7 @@ static void install_signals(void)
 
 /* ---- options ------------------------------------------------------------ */
 
-enum { RUN = 1, PRODUCE = 2, CONSUME = 4, TEST = 8, EXPLAIN = 16, ANY = 31 };
+enum { RUN = 1, PRODUCE = 2, CONSUME = 4, TEST = 8, EXPLAIN = 16, STATUS = 32, ANY = 63 };
 
 enum {
     O_SET, O_TRIGGER, O_PROGRESS, O_CHECKPOINT, O_APP, O_PARTITIONS, O_PARALLELISM, O_MAX_STATE, O_UI,
@@ -92,7 +93,7 @@ static const option_def options[O_COUNT] = {
     [O_TRIGGER] = { "trigger", "SPEC", RUN | EXPLAIN, 0 },
     [O_PROGRESS] = { "progress", "PATH", RUN, 0 },
     [O_CHECKPOINT] = { "checkpoint", "DIR", RUN | EXPLAIN, 0 },
-    [O_APP] = { "app", "ID", RUN | EXPLAIN, 0 },
+    [O_APP] = { "app", "ID", RUN | EXPLAIN | STATUS, 0 },
     [O_PARTITIONS] = { "partitions", "N", RUN | TEST | EXPLAIN, 0 },
     [O_PARALLELISM] = { "parallelism", "N", RUN | EXPLAIN, 0 },
     [O_MAX_STATE] = { "max-state-rows", "N", RUN | TEST | EXPLAIN, 0 },
@@ -101,12 +102,12 @@ static const option_def options[O_COUNT] = {
     [O_WATCH] = { "watch", NULL, RUN, 0 },
     [O_QUIET] = { "quiet", NULL, RUN | PRODUCE, 0 },
     [O_TOPIC] = { "topic", "T", PRODUCE | CONSUME, 0 },
-    [O_BOOTSTRAP] = { "bootstrap", "B", PRODUCE | CONSUME, 0 },
+    [O_BOOTSTRAP] = { "bootstrap", "B", PRODUCE | CONSUME | STATUS, 0 },
     [O_RATE] = { "rate", "N", PRODUCE, 0 },
     [O_KEY] = { "key", "FIELD", PRODUCE, 0 },
     [O_PARTITION] = { "partition", "P", PRODUCE, 0 },
     [O_MAX] = { "max", "N", PRODUCE | CONSUME, 0 },
-    [O_KAFKA] = { "kafka", "PROP=VALUE", PRODUCE | CONSUME, 1 },
+    [O_KAFKA] = { "kafka", "PROP=VALUE", PRODUCE | CONSUME | STATUS, 1 },
     [O_RAW] = { "raw", NULL, PRODUCE, 0 },
     [O_FROM_BEGINNING] = { "from-beginning", NULL, CONSUME, 0 },
     [O_TO_END] = { "to-end", NULL, CONSUME, 0 },
@@ -115,7 +116,7 @@ static const option_def options[O_COUNT] = {
     [O_EXPECT] = { "expect", "DIR", TEST, 0 },
     [O_OUTPUT] = { "output", "DIR", TEST, 0 },
     [O_BATCH_SIZE] = { "batch-size", "N", TEST, 0 },
-    [O_JSON] = { "json", NULL, EXPLAIN, 0 },
+    [O_JSON] = { "json", NULL, EXPLAIN | STATUS, 0 },
     [O_HELP] = { "help", NULL, ANY, 1 },
     [O_VERSION] = { "version", NULL, ANY, 1 },
 };
@@ -244,6 +245,7 @@ static const char *command_name(int cmd)
            : cmd == CONSUME ? "consume"
            : cmd == TEST    ? "test"
            : cmd == EXPLAIN ? "explain"
+           : cmd == STATUS  ? "status"
                             : "a script run";
 }
 
@@ -253,11 +255,11 @@ static int misplaced(int id, int cmd)
     const option_def *o = &options[id];
     int script = cmd == RUN || cmd == EXPLAIN || cmd == TEST;
     if (script && (id == O_TOPIC || id == O_BOOTSTRAP))
-        return usage_error("--%s is an option of produce and consume, not of %s: "
+        return usage_error("--%s is an option of produce, consume and status, not of %s: "
                            "give it to the script as --set %s=%s (read with ls.param)",
                            o->name, command_name(cmd), o->name, id == O_TOPIC ? "T" : "HOST:PORT");
     if (script && id == O_KAFKA)
-        return usage_error("--kafka is an option of produce and consume, not of %s: "
+        return usage_error("--kafka is an option of produce, consume and status, not of %s: "
                            "put librdkafka properties in the script, "
                            "ls.kafka_source { kafka = { [\"PROP\"] = VALUE } }", command_name(cmd));
     if (cmd == EXPLAIN && (o->commands & RUN))
@@ -265,7 +267,9 @@ static int misplaced(int id, int cmd)
                            "nothing and opens nothing)", o->name);
     const char *where = o->commands & RUN ? "a script run"
                         : o->commands & TEST ? "test"
+                        : (o->commands & EXPLAIN) && (o->commands & STATUS) ? "explain and status"
                         : o->commands & EXPLAIN ? "explain"
+                        : (o->commands & PRODUCE) && (o->commands & STATUS) ? "produce, consume and status"
                         : (o->commands & PRODUCE) && (o->commands & CONSUME) ? "produce and consume"
                         : o->commands & PRODUCE ? "produce" : "consume";
     return usage_error("--%s is an option of %s, not of %s", o->name, where, command_name(cmd));
@@ -503,6 +507,22 @@ static int consume(settings *s)
     return ls_consume(&o);
 }
 
+/* luastream status: the job's members, partitions and lag from Kafka's
+ * admin API (ls_status.h). --app was checked by apply (ls_app_check_id). */
+static int status(settings *s)
+{
+    ls_status_opts o;
+    memset(&o, 0, sizeof o);
+    o.app = s->run.app;
+    o.bootstrap = s->bootstrap;
+    o.json = s->json;
+    o.timeout_ms = 10000;
+    o.props = &s->props;
+    o.stop = &stop_requested;
+    o.out = stdout;
+    return ls_status(&o);
+}
+
 static int test(const char *script, settings *s)
 {
     if (!s->ninputs)
@@ -534,16 +554,17 @@ static int dispatch(cli *c)
     if (c->npos == 0)
         return usage_error("missing SCRIPT or command; usage: luastream SCRIPT [options] | "
                            "luastream explain SCRIPT | luastream produce FILE --topic T | "
-                           "luastream consume --topic T");
+                           "luastream consume --topic T | luastream status --app ID");
     const char *first = c->pos[0];
     int cmd = strcmp(first, "produce") == 0   ? PRODUCE
               : strcmp(first, "consume") == 0 ? CONSUME
               : strcmp(first, "test") == 0    ? TEST
               : strcmp(first, "explain") == 0 ? EXPLAIN
+              : strcmp(first, "status") == 0  ? STATUS
                                               : RUN;
     if (cmd == RUN && !strchr(first, '/') && !strchr(first, '.') && access(first, F_OK) != 0) {
         /* not a script: perhaps a misspelled command */
-        static const char *commands[] = { "help", "produce", "consume", "test", "explain" };
+        static const char *commands[] = { "help", "produce", "consume", "test", "explain", "status" };
         for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
             if (distance(first, commands[i]) <= 2)
                 return usage_error("no script or command %s; did you mean %s?", first,
@@ -564,6 +585,9 @@ static int dispatch(cli *c)
                            cmd == RUN ? first : command_name(cmd));
     if ((cmd == PRODUCE || cmd == CONSUME) && !c->seen[O_TOPIC])
         return usage_error("%s needs --topic T", command_name(cmd));
+    if (cmd == STATUS && !c->seen[O_APP])
+        return usage_error("status needs --app ID (the job's app id: its consumer group): "
+                           "luastream status --app ID [--bootstrap B]");
 
     settings s;
     memset(&s, 0, sizeof s);
@@ -577,6 +601,7 @@ static int dispatch(cli *c)
              : cmd == CONSUME ? consume(&s)
              : cmd == TEST    ? test(c->pos[1], &s)
              : cmd == EXPLAIN ? explain(c->pos[1], &s)
+             : cmd == STATUS  ? status(&s)
                               : run_script(first, &s);
     }
     free_settings(&s);

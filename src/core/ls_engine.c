@@ -737,6 +737,7 @@ int ls_engine_run(ls_engine *e, ls_err *err)
         /* Spark's ProcessingTimeExecutor: ticks on multiples of the interval */
         if (interval > 0) next_tick = (double)((int64_t)(t.start_ms / interval) + 1) * interval;
         int work = plan_batch(e, planned, active, &t, err);
+        if (e->monitor && e->app) ls_monitor_record_member(e->monitor, e->plan->sources[0]);
         if (work < 0) {
             rc = -1;
             break;

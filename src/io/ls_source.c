@@ -200,6 +200,20 @@ int64_t ls_source_rebalances(const ls_source *s)
     return s->rebalances;
 }
 
+int64_t ls_source_rebalance_count(const ls_source *s)
+{
+    return s->rebalance_events;
+}
+
+char *ls_source_member_id(const ls_source *s)
+{
+    if (!s->group || !s->rk) return NULL;
+    char *id = rd_kafka_memberid(s->rk);
+    char *out = id && *id ? ls_xstrdup(id) : NULL;
+    if (id) rd_kafka_mem_free(s->rk, id);
+    return out;
+}
+
 int ls_source_check(const ls_source *s, ls_err *err)
 {
     if (!s->failed) return 0;
@@ -464,6 +478,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t why,
         return;
     }
     if (why == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        s->rebalance_events++;
         group_assign(s, parts, incremental);
     } else if (why == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         group_revoke(s, parts, incremental);

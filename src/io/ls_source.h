@@ -222,6 +222,14 @@ void ls_source_add_internal_topic(ls_source *s, const char *topic);
 int ls_source_is_internal(const ls_source *s, const char *topic);
 /* Partitions assigned and revoked so far (each counts one). */
 int64_t ls_source_rebalances(const ls_source *s);
+/* Rebalances of the group this member has taken part in (each assignment
+ * the group handed it, even an empty one: the cooperative protocol hands
+ * every member one per rebalance). 0 outside a group. */
+int64_t ls_source_rebalance_count(const ls_source *s);
+/* The member id the group coordinator gave this member (a new string: the
+ * caller frees it), or NULL outside a group or before it has joined. The
+ * partitions it owns are the parts that are not `revoked`. */
+char *ls_source_member_id(const ls_source *s);
 
 
 #endif

@@ -31,6 +31,7 @@ struct ls_source {
     int failed;              /* a rebalance could not be carried out: fatal_err says why */
     char fatal_err[LS_ERRLEN];
     int64_t rebalances;      /* assignments and revocations carried out */
+    int64_t rebalance_events; /* rebalances this member took part in (assign callbacks) */
     int closing;             /* leaving the group (ls_source_free): nothing is read any more */
     ls_source_revoke_fn on_revoke; /* ls_source_on_revoke, or NULL */
     size_t first_internal;   /* topics from this index on are a job's internal topics

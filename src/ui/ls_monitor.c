@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ls_source.h"
+
 const double ls_monitor_bucket_bounds[LS_MONITOR_BUCKETS] = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 };
@@ -31,6 +33,9 @@ void ls_monitor_free(ls_monitor *m)
         free(m->queries[i].name);
     }
     free(m->queries);
+    for (size_t i = 0; i < m->nowned; i++) free(m->owned[i].topic);
+    free(m->owned);
+    free(m->app);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }
@@ -69,6 +74,35 @@ void ls_monitor_record(ls_monitor *m, size_t i, const char *json, const ls_batch
     while (b < LS_MONITOR_BUCKETS && f->duration_s > ls_monitor_bucket_bounds[b]) b++;
     q->duration_buckets[b]++;
     pthread_mutex_unlock(&m->mu);
+}
+
+void ls_monitor_record_member(ls_monitor *m, const ls_source *s)
+{
+    const char *app = ls_source_group(s);
+    if (!app) return;
+    /* copied outside the lock: the source is the engine thread's */
+    size_t n = 0;
+    ls_owned_partition *owned = ls_xcalloc(ls_source_nparts(s) + 1, sizeof *owned);
+    for (size_t i = 0; i < ls_source_nparts(s); i++) {
+        const ls_source_part *p = ls_source_part_at(s, i);
+        if (p->revoked) continue;
+        owned[n].topic = ls_xstrdup(p->topic);
+        owned[n].partition = p->partition;
+        owned[n++].lag = p->latest > p->next ? p->latest - p->next : 0;
+    }
+    char *app_copy = ls_xstrdup(app);
+    pthread_mutex_lock(&m->mu);
+    ls_owned_partition *old = m->owned;
+    size_t nold = m->nowned;
+    char *old_app = m->app;
+    m->owned = owned;
+    m->nowned = n;
+    m->app = app_copy;
+    m->rebalances = ls_source_rebalance_count(s);
+    pthread_mutex_unlock(&m->mu);
+    for (size_t i = 0; i < nold; i++) free(old[i].topic);
+    free(old);
+    free(old_app);
 }
 
 static const char *latest(const ls_query_monitor *q)
@@ -113,6 +147,16 @@ int ls_monitor_progress_json(ls_monitor *m, const char *name, size_t last, ls_bu
     }
     pthread_mutex_unlock(&m->mu);
     return rc;
+}
+
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void label(ls_buf *out, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"') ls_buf_putc(out, '\\');
+        if (*v == '\n') ls_buf_puts(out, "\\n");
+        else ls_buf_putc(out, *v);
+    }
 }
 
 static void counter(ls_buf *out, const char *name, const char *help, const ls_monitor *m,
@@ -165,6 +209,31 @@ void ls_monitor_metrics(ls_monitor *m, ls_buf *out)
                       q->duration_sum_s);
         ls_buf_printf(out, "luastream_batch_duration_seconds_count{query=\"%s\"} %lld\n", q->name,
                       (long long)cum);
+    }
+    if (m->app) {
+        ls_buf_puts(out, "# HELP luastream_rebalances_total Rebalances of the job's consumer "
+                         "group this member took part in.\n"
+                         "# TYPE luastream_rebalances_total counter\n"
+                         "luastream_rebalances_total{app=\"");
+        label(out, m->app);
+        ls_buf_printf(out, "\"} %lld\n", (long long)m->rebalances);
+        ls_buf_puts(out, "# HELP luastream_owned_partitions Input partitions this member of "
+                         "the job owns.\n"
+                         "# TYPE luastream_owned_partitions gauge\n"
+                         "luastream_owned_partitions{app=\"");
+        label(out, m->app);
+        ls_buf_printf(out, "\"} %zu\n", m->nowned);
+        ls_buf_puts(out, "# HELP luastream_consumer_lag Messages of an owned partition not read "
+                         "yet (its latest offset at the last plan minus the member's position).\n"
+                         "# TYPE luastream_consumer_lag gauge\n");
+        for (size_t i = 0; i < m->nowned; i++) {
+            ls_buf_puts(out, "luastream_consumer_lag{app=\"");
+            label(out, m->app);
+            ls_buf_puts(out, "\",topic=\"");
+            label(out, m->owned[i].topic);
+            ls_buf_printf(out, "\",partition=\"%d\"} %lld\n", (int)m->owned[i].partition,
+                          (long long)m->owned[i].lag);
+        }
     }
     ls_buf_printf(out, "# HELP luastream_up Whether the engine is processing.\n"
                        "# TYPE luastream_up gauge\nluastream_up %d\n", m->running);

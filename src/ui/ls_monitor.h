@@ -1,8 +1,10 @@
 /* ls_monitor.h - what the web UI and /metrics show, shared between the
  * engine thread (which records each batch) and the HTTP server's thread
  * (which reads): per query, the last progress reports as JSON and running
- * totals for Prometheus. One mutex; the engine holds it for a copy per batch,
- * never while processing records, so a slow client never slows the stream. */
+ * totals for Prometheus; for a member of a job (--app), its rebalances and
+ * the lag of each partition it owns. One mutex; the engine holds it for a
+ * copy per batch, never while processing records, so a slow client never
+ * slows the stream. */
 #ifndef LS_MONITOR_H
 #define LS_MONITOR_H
 
@@ -24,12 +26,24 @@ typedef struct ls_query_monitor {
     int64_t duration_buckets[LS_MONITOR_BUCKETS + 1]; /* cumulative at render time */
 } ls_query_monitor;
 
+/* A partition a member of a job owns, and how far behind it is. */
+typedef struct ls_owned_partition {
+    char *topic;
+    int32_t partition;
+    int64_t lag;        /* the latest offset known minus the member's position */
+} ls_owned_partition;
+
 typedef struct ls_monitor {
     pthread_mutex_t mu;
     size_t nqueries;
     ls_query_monitor *queries;
     int running;        /* the engine is processing (for /healthz) */
     int64_t started_ms;
+    /* a member of a job (--app): set by ls_monitor_record_member */
+    char *app;          /* NULL: not a member of a job */
+    int64_t rebalances;
+    size_t nowned;
+    ls_owned_partition *owned;
 } ls_monitor;
 
 extern const double ls_monitor_bucket_bounds[LS_MONITOR_BUCKETS];
@@ -45,6 +59,11 @@ typedef struct ls_batch_figures {
 } ls_batch_figures;
 void ls_monitor_record(ls_monitor *m, size_t i, const char *progress_json,
                        const ls_batch_figures *f);
+/* Called by the engine after each plan (every trigger, batch or not, so a
+ * partition taken away shows at once) when s is a member of a job's group:
+ * its rebalances and its owned partitions' lag. Nothing for other sources. */
+typedef struct ls_source ls_source;
+void ls_monitor_record_member(ls_monitor *m, const ls_source *s);
 
 /* Renderings, into out (caller-owned). */
 void ls_monitor_queries_json(ls_monitor *m, ls_buf *out);

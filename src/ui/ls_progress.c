@@ -1,11 +1,14 @@
 /* ls_progress.c - StreamingQueryProgress-shaped reports (see ls_progress.h). */
 #include "ls_progress.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <yajl_gen.h>
 
+#include "ls_partitions.h"
 #include "ls_sink.h"
 #include "ls_source.h"
+#include "ls_textwidth.h"
 #include "ls_time.h"
 
 static void key(yajl_gen g, const char *k) { yajl_gen_string(g, (const unsigned char *)k, strlen(k)); }
@@ -100,6 +103,83 @@ static void behind_latest(yajl_gen g, const ls_source *s)
     yajl_gen_map_close(g);
 }
 
+/* A member of a job (--app): who it is and what it owns, after the batch.
+ * A partition's lag is how far its position is behind the latest offset
+ * known when the batch was planned. */
+static void member(yajl_gen g, const ls_source *s)
+{
+    const char *app = ls_source_group(s);
+    if (!app) return;
+    char *id = ls_source_member_id(s);
+    key(g, "member");
+    yajl_gen_map_open(g);
+    key(g, "app"); str(g, app);
+    key(g, "memberId");
+    if (id) {
+        /* the coordinator's text, from the client's client.id: any bytes */
+        ls_buf b;
+        ls_buf_init(&b);
+        ls_text_printable(&b, id, strlen(id), 0);
+        yajl_gen_string(g, (const unsigned char *)(b.data ? b.data : ""), b.len);
+        ls_buf_free(&b);
+    } else {
+        yajl_gen_null(g); /* not joined yet */
+    }
+    integer(g, "rebalances", ls_source_rebalance_count(s));
+    integer(g, "partitionsMoved", ls_source_rebalances(s));
+    key(g, "partitions");
+    yajl_gen_array_open(g);
+    int64_t total = 0;
+    for (size_t i = 0; i < ls_source_nparts(s); i++) {
+        const ls_source_part *p = ls_source_part_at(s, i);
+        if (p->revoked) continue;
+        int64_t lag = p->latest > p->next ? p->latest - p->next : 0;
+        total += lag;
+        yajl_gen_map_open(g);
+        key(g, "topic"); str(g, p->topic);
+        integer(g, "partition", p->partition);
+        integer(g, "offset", p->next);
+        integer(g, "latestOffset", p->latest > p->next ? p->latest : p->next);
+        integer(g, "lag", lag);
+        yajl_gen_map_close(g);
+    }
+    yajl_gen_array_close(g);
+    integer(g, "lag", total);
+    yajl_gen_map_close(g);
+    free(id);
+}
+
+/* ", member ID owns t[0-3] (lag N)" for the human line. */
+static void member_text(const ls_source *s, ls_buf *out)
+{
+    if (!ls_source_group(s)) return;
+    size_t n = ls_source_nparts(s), k = 0;
+    const char **topics = ls_xcalloc(n + 1, sizeof *topics);
+    int32_t *parts = ls_xcalloc(n + 1, sizeof *parts);
+    int64_t lag = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ls_source_part *p = ls_source_part_at(s, i);
+        if (p->revoked) continue;
+        topics[k] = p->topic;
+        parts[k++] = p->partition;
+        if (p->latest > p->next) lag += p->latest - p->next;
+    }
+    char *id = ls_source_member_id(s);
+    ls_buf_puts(out, "; member ");
+    if (id) ls_text_printable(out, id, strlen(id), 0);
+    else ls_buf_puts(out, "(joining)");
+    if (k) {
+        ls_buf_puts(out, " owns ");
+        ls_partitions_text(out, k, topics, parts);
+    } else {
+        ls_buf_puts(out, " owns no partition");
+    }
+    ls_buf_printf(out, " (lag %lld)", (long long)lag);
+    free(id);
+    free(topics);
+    free(parts);
+}
+
 void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
 {
     const ls_query_stats *st = ls_query_batch_stats(q);
@@ -188,6 +268,8 @@ void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
     yajl_gen_map_close(g);
     yajl_gen_array_close(g);
 
+    member(g, d->source);
+
     if (warnings->len) {
         key(g, "warnings");
         yajl_gen_array_open(g);
@@ -217,12 +299,17 @@ void ls_progress_human(const ls_query *q, const ls_batch_timing *t, FILE *f)
         snprintf(lat, sizeof lat, ", latency p50 %lld ms, p99 %lld ms",
                  (long long)st->latency_p50, (long long)st->latency_p99);
     if (d->has_watermark) ls_time_format(ls_query_watermark(q)->batch, wm);
+    ls_buf who;
+    ls_buf_init(&who);
+    member_text(d->source, &who);
     fprintf(f,
             "[%s] batch %lld: %lld rows in %.0f ms (%.0f rows/s in, %.0f rows/s processed), "
             "%lld invalid, %lld late; state %zu rows (%lld updated), %lld output rows, "
-            "watermark %s%s\n",
+            "watermark %s%s%s\n",
             d->name, (long long)ls_query_batch_id(q), (long long)st->input_rows, t->trigger_ms,
             rate(st->input_rows, ls_query_since_prev_ms(q)), rate(st->input_rows, t->trigger_ms),
             (long long)st->invalid_rows, (long long)st->late_rows, ls_state_groups(state),
-            (long long)st->rows_updated, (long long)st->output_rows, wm, lat);
+            (long long)st->rows_updated, (long long)st->output_rows, wm, lat,
+            who.data ? who.data : "");
+    ls_buf_free(&who);
 }

@@ -4,7 +4,8 @@
  * the current figures into the page where it says LS_INITIAL (ls_http.c),
  * so the charts are drawn while the page loads (a screenshot needs no
  * script time); then the page refreshes them from /api/queries and
- * /api/queries/NAME/progress every second. */
+ * /api/queries/NAME/progress every second. A member of a job (--app) shows
+ * its member id, owned partitions, lag and rebalances under each query. */
 #include "ls_ui_page.h"
 
 const char ls_ui_page[] =
@@ -67,6 +68,9 @@ const char ls_ui_page[] =
     "  const legend=series.map((s,i)=>`<span style=\"color:${COLORS[i%COLORS.length]}\">&#9632; ${esc(s.name)}</span>`).join(\"\");\n"
     "  return `<div class=\"chart\"><h3>${esc(title)}</h3>${svg}<div class=\"legend\">${legend}</div></div>`;\n"
     "}\n"
+    "// A member of a job (--app): its partitions as topic[0,2,5], one topic after another.\n"
+    "function owned(m){const by={};(m.partitions||[]).forEach(p=>(by[p.topic]=by[p.topic]||[]).push(p.partition));\n"
+    "  const t=Object.keys(by).sort().map(k=>k+\"[\"+by[k].sort((a,b)=>a-b).join(\",\")+\"]\");return t.length?t.join(\", \"):\"no partition\";}\n"
     "function lag(p){let out={};(p.sources||[]).forEach(s=>{for(const t in s.latestOffset)for(const k in s.latestOffset[t])\n"
     "  out[t+\"/\"+k]=Math.max(0,s.latestOffset[t][k]-((s.endOffset[t]||{})[k]||0));});return out;}\n"
     "function render(qs,histories){\n"
@@ -80,7 +84,8 @@ const char ls_ui_page[] =
     "    const pts=f=>hist.map(h=>[at(h),f(h)]);\n"
     "    const so=h=>(h.stateOperators||[{}])[0]||{};\n"
     "    const lags=hist.map(lag),parts=Object.keys(lags[lags.length-1]||{});\n"
-    "    detail+=`<h2>${esc(q.name)}</h2><div class=\"charts\">`+\n"
+    "    const m=p.member;\n"
+    "    detail+=`<h2>${esc(q.name)}</h2>`+(m?`<p class=\"member\">member <code>${esc(m.memberId??\"(joining)\")}</code> of job <b>${esc(m.app)}</b>: owns ${esc(owned(m))}, lag ${num(m.lag||0)}, ${m.rebalances} rebalance${m.rebalances==1?\"\":\"s\"}</p>`:\"\")+`<div class=\"charts\">`+\n"
     "      chart(\"rows per second\",[{name:\"input\",points:pts(h=>h.inputRowsPerSecond)},{name:\"processed\",points:pts(h=>h.processedRowsPerSecond)}],v=>num(v)+\"/s\")+\n"
     "      chart(\"batch duration by phase\",[\"getBatch\",\"decode\",\"process\",\"sink\",\"triggerExecution\"].map(k=>({name:k,points:pts(h=>(h.durationMs||{})[k])})),ms)+\n"
     "      chart(\"state rows\",[{name:\"rows\",points:pts(h=>so(h).numRowsTotal)},{name:\"updated\",points:pts(h=>so(h).numRowsUpdated)}],num)+\n"

@@ -273,9 +273,9 @@ ls.query "q" { from = src, sink = ls.kafka_sink { topic = "o", kafka = { ["ssl.k
     (["explain", PIPELINE, "extra"], 'unexpected argument "extra" after explain'),
     (["explain", PIPELINE, "--ui", "4040"], "--ui is an option of a script run, not of explain"),
     (["explain", PIPELINE, "--progress", "p"], "--progress is an option of a script run, not of explain"),
-    (["explain", PIPELINE, "--bootstrap", "b"], "--bootstrap is an option of produce and consume, not of explain"),
-    ([PIPELINE, "--json"], "--json is an option of explain, not of a script run"),
-    (["consume", "--topic", "t", "--json"], "--json is an option of explain, not of consume"),
+    (["explain", PIPELINE, "--bootstrap", "b"], "--bootstrap is an option of produce, consume and status, not of explain"),
+    ([PIPELINE, "--json"], "--json is an option of explain and status, not of a script run"),
+    (["consume", "--topic", "t", "--json"], "--json is an option of explain and status, not of consume"),
     (["explain", PIPELINE, "--json", "--json"], "--json is given twice"),
     (["explain", PIPELINE, "--partitions", "0"], "--partitions expects a whole number from 1 to 65536"),
 ])

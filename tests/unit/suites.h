@@ -35,5 +35,6 @@ Suite *engine_suite(void);
 Suite *session_suite(void);
 Suite *explain_suite(void);
 Suite *sketch_suite(void);
+Suite *status_suite(void);
 
 #endif
