@@ -523,6 +523,15 @@ int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
         if (n_new) ls_buf_printf(&names, "%s%s: %d", names.len ? ", " : "", ls_query_declared(s->q)->name, n_new);
     }
     sh->stats.owned = owned;
+    /* an input partition that left: if it comes back, it resumes from the
+     * committed offset, which may be behind what this member read of it */
+    for (size_t i = 0; i < sh->n; i++) {
+        stage *s = &sh->st[i];
+        for (int k = 0; k < s->npmax; k++) {
+            const ls_source_part *sp = sh->input ? ls_source_find(sh->src, sh->input, k) : NULL;
+            if (!sp || sp->revoked) s->pmax[k] = LS_NO_TIME;
+        }
+    }
     int rc = 0;
     if (l->cnt) {
         double t0 = ls_mono_ms();
@@ -625,7 +634,8 @@ static int send_markers(ls_shuffle *sh, stage *s, ls_err *err)
         if (sp->revoked || strcmp(sp->topic, sh->input) != 0) continue;
         int32_t p = sp->partition;
         int64_t t = p >= 0 && p < s->npmax ? s->pmax[p] : LS_NO_TIME;
-        if (sp->next >= sp->latest && member != LS_NO_TIME && (t == LS_NO_TIME || member > t))
+        if (sp->latest_known && sp->next >= sp->latest && member != LS_NO_TIME &&
+            (t == LS_NO_TIME || member > t))
             t = member; /* idle */
         if (t == LS_NO_TIME) continue;
         parts[n] = p;
@@ -724,7 +734,10 @@ void ls_shuffle_rollback(ls_shuffle *sh)
                 s->owned[p] = 0;
             }
         for (int p = 0; p < s->nparts; p++) reset(&s->sp[p]);
-        s->sent = 0; /* the aborted batch's markers are gone */
+        s->sent = 0;
+        /* what the aborted batch read is read again: a stamp must never pass
+         * a record whose partial group has not been sent */
+        for (int k = 0; k < s->npmax; k++) s->pmax[k] = LS_NO_TIME; /* the aborted batch's markers are gone */
     }
 }
 

@@ -759,6 +759,7 @@ static int query_latest(ls_source *s, ls_err *err)
             rc = -1;
         } else {
             p->latest = tp->offset;
+            p->latest_known = 1;
         }
     }
     rd_kafka_topic_partition_list_destroy(l);

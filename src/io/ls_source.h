@@ -50,6 +50,8 @@ typedef struct ls_source_part {
     ls_file_records *recs; /* file sources: the file's records while it is read, or NULL */
     ls_file_format format; /* file sources: how this file is read */
     int done;              /* file sources: read to its end (or unreadable): never again */
+    int latest_known;      /* latest was read from the broker since the partition was
+                              assigned (a partition just given to a member has not) */
     int revoked;           /* a member of a group: taken away by a rebalance; its position
                               goes into the batch's commit, then it is let go */
 } ls_source_part;
