@@ -753,6 +753,8 @@ int ls_engine_run(ls_engine *e, ls_err *err)
             rc = -1;
             break;
         }
+        /* and after it: the lag shown is what is left once the batch read its share */
+        if (e->monitor && e->app) ls_monitor_record_member(e->monitor, e->plan->sources[0]);
         batch++;
         if (e->trigger.kind == LS_TRIGGER_ONCE) break;
     }

@@ -53,6 +53,7 @@ struct ls_shuffle {
     rd_kafka_t *restorer;    /* reads changelogs (no group), made at the first restore */
     ls_shuffle_stats stats;
     ls_buf buf;
+    int debug;               /* LUASTREAM_DEBUG_SHUFFLE set: markers sent and late groups logged */
 };
 
 ls_shuffle *ls_shuffle_new(const char *app, ls_source *src, ls_kafka_producer *p)
@@ -62,6 +63,8 @@ ls_shuffle *ls_shuffle_new(const char *app, ls_source *src, ls_kafka_producer *p
     sh->src = src;
     sh->p = p;
     ls_buf_init(&sh->buf);
+    const char *dbg = getenv("LUASTREAM_DEBUG_SHUFFLE");
+    sh->debug = dbg && *dbg;
     return sh;
 }
 
@@ -595,6 +598,13 @@ int ls_shuffle_take(ls_shuffle *sh, int qi, const ls_record *r, ls_err *err)
     }
     if (!inside || !s->owned[m->partition]) return 0;
     const ls_query_decl *d = ls_query_declared(s->q);
+    if (sh->debug && d->late_filter && m->len >= 9) {
+        int64_t wend;
+        memcpy(&wend, (const char *)m->payload + 1, 8);
+        if (wend <= s->sp[m->partition].late)
+            ls_log("debug: late %s[%d]@%lld wend %lld late %lld", s->repart, (int)m->partition,
+                   (long long)m->offset, (long long)wend, (long long)s->sp[m->partition].late);
+    }
     int rc = ls_query_stage_merge(s->q, m->partition, m->key, m->key_len, m->payload, m->len,
                                   d->late_filter ? s->sp[m->partition].late : LS_NO_TIME, err);
     if (rc) where(err, s->repart, m);
@@ -646,6 +656,10 @@ static int send_markers(ls_shuffle *sh, stage *s, ls_err *err)
     int rc = 0;
     if (n && digest != s->sent) {
         s->sent = digest;
+        if (sh->debug)
+            for (size_t i = 0; i < n; i++)
+                ls_log("debug: marker %s[%d] = %lld (pmax %lld)", sh->input, parts[i], (long long)ts[i],
+                       parts[i] < s->npmax ? (long long)s->pmax[parts[i]] : -1LL);
         ls_buf_reset(&sh->buf);
         put_stamps(&sh->buf, parts, ts, (uint32_t)n);
         for (int p = 0; p < s->nparts && rc == 0; p++)

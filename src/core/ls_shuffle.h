@@ -35,7 +35,11 @@
  * with its own maximum: Spark's rule (the maximum over all partitions).
  * Several members: the least of their maxima, as Spark's
  * multipleWatermarkPolicy "min" does across streams, so that a member
- * running ahead cannot make another's records late. */
+ * running ahead cannot make another's records late.
+ *
+ * LUASTREAM_DEBUG_SHUFFLE=1 in the environment logs every marker sent and
+ * every partial group found late (its repartition offset, window end and
+ * the partition's threshold): how a late drop is traced to its cause. */
 #ifndef LS_SHUFFLE_H
 #define LS_SHUFFLE_H
 

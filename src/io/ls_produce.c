@@ -247,7 +247,17 @@ int ls_produce(const ls_produce_opts *o)
     if (!f) return 2;
     produce_run r = { 0 };
     r.o = o;
-    r.p = ls_kafka_producer_new(o->bootstrap, o->props, o->connect_timeout_ms, &err);
+    /* Idempotent unless --kafka says otherwise: a retried request then cannot
+     * land after later ones, so each partition keeps the file's order (a
+     * replayed event-time file stays in order: without it, a retry at a
+     * broker's start put records of one day after the next day's, which a
+     * watermark then drops as late). */
+    ls_props props = { 0 };
+    for (size_t i = 0; o->props && i < o->props->n; i++)
+        ls_props_set(&props, o->props->names[i], o->props->values[i]);
+    if (!ls_props_get(&props, "enable.idempotence")) ls_props_set(&props, "enable.idempotence", "true");
+    r.p = ls_kafka_producer_new(o->bootstrap, &props, o->connect_timeout_ms, &err);
+    ls_props_free(&props);
     if (!r.p) {
         ls_log("produce: %s", err.msg);
         if (f != stdin) fclose(f);

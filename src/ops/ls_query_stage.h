@@ -41,6 +41,7 @@ int ls_query_stage_send(ls_query *q, ls_stage_out_fn out, void *ctx, ls_err *err
  * input partitions with. Returns the array's length. */
 int ls_query_stage_part_max(const ls_query *q, const int64_t **max);
 
+
 /* Stage 2: a partial group of state partition part. A group whose window
  * ended at or before late_at (its partition's watermark for late rows;
  * LS_NO_TIME: nothing is late) is counted and dropped. -1 + err when the
