@@ -755,6 +755,12 @@ int ls_engine_run(ls_engine *e, ls_err *err)
         }
         /* and after it: the lag shown is what is left once the batch read its share */
         if (e->monitor && e->app) ls_monitor_record_member(e->monitor, e->plan->sources[0]);
+        if (e->monitor && e->shuffle) {
+            ls_shuffle_stats st;
+            ls_shuffle_stats_get(e->shuffle, &st);
+            ls_monitor_record_state(e->monitor, st.owned, st.restores, st.restored_records,
+                                    st.restore_ms / 1000.0);
+        }
         batch++;
         if (e->trigger.kind == LS_TRIGGER_ONCE) break;
     }

@@ -105,6 +105,18 @@ void ls_monitor_record_member(ls_monitor *m, const ls_source *s)
     free(old_app);
 }
 
+void ls_monitor_record_state(ls_monitor *m, int64_t owned, int64_t restores, int64_t records,
+                             double seconds)
+{
+    pthread_mutex_lock(&m->mu);
+    m->has_state = 1;
+    m->state_owned = owned;
+    m->restores = restores;
+    m->restored_records = records;
+    m->restore_s = seconds;
+    pthread_mutex_unlock(&m->mu);
+}
+
 static const char *latest(const ls_query_monitor *q)
 {
     return q->count ? q->history[(q->head + q->count - 1) % LS_MONITOR_HISTORY] : NULL;
@@ -217,6 +229,26 @@ void ls_monitor_metrics(ls_monitor *m, ls_buf *out)
                          "luastream_rebalances_total{app=\"");
         label(out, m->app);
         ls_buf_printf(out, "\"} %lld\n", (long long)m->rebalances);
+        if (m->has_state) {
+            static const struct { const char *name, *type, *help; } st[] = {
+                { "luastream_state_partitions_owned", "gauge",
+                  "State partitions of the job's aggregations this member owns." },
+                { "luastream_state_restores_total", "counter",
+                  "State partitions this member rebuilt from their changelogs." },
+                { "luastream_restored_records_total", "counter",
+                  "Changelog records read rebuilding them." },
+                { "luastream_restore_seconds_total", "counter",
+                  "Seconds spent rebuilding them." },
+            };
+            double v[4] = { (double)m->state_owned, (double)m->restores,
+                            (double)m->restored_records, m->restore_s };
+            for (int k = 0; k < 4; k++) {
+                ls_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s{app=\"", st[k].name, st[k].help,
+                              st[k].name, st[k].type, st[k].name);
+                label(out, m->app);
+                ls_buf_printf(out, "\"} %.17g\n", v[k]);
+            }
+        }
         ls_buf_puts(out, "# HELP luastream_owned_partitions Input partitions this member of "
                          "the job owns.\n"
                          "# TYPE luastream_owned_partitions gauge\n"

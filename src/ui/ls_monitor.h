@@ -44,6 +44,10 @@ typedef struct ls_monitor {
     int64_t rebalances;
     size_t nowned;
     ls_owned_partition *owned;
+    /* its aggregations' state partitions (ls_monitor_record_state) */
+    int has_state;
+    int64_t state_owned, restores, restored_records;
+    double restore_s;
 } ls_monitor;
 
 extern const double ls_monitor_bucket_bounds[LS_MONITOR_BUCKETS];
@@ -64,6 +68,12 @@ void ls_monitor_record(ls_monitor *m, size_t i, const char *progress_json,
  * its rebalances and its owned partitions' lag. Nothing for other sources. */
 typedef struct ls_source ls_source;
 void ls_monitor_record_member(ls_monitor *m, const ls_source *s);
+
+/* Called by the engine after each batch of a member running aggregations:
+ * the state partitions it owns, and those it rebuilt from changelogs so
+ * far (how many, the records read, the seconds it took). */
+void ls_monitor_record_state(ls_monitor *m, int64_t owned, int64_t restores, int64_t records,
+                             double seconds);
 
 /* Renderings, into out (caller-owned). */
 void ls_monitor_queries_json(ls_monitor *m, ls_buf *out);

@@ -21,12 +21,14 @@ import os
 import random
 import signal
 import subprocess
+import re
 import time
+import urllib.request
 import uuid
 
 import pytest
 
-from conftest import BIN, ROOT, run
+from conftest import BIN, ROOT, free_port, run
 
 COUNTS = os.path.join(ROOT, "tests", "integration", "app_counts.lua")
 PIPELINE = os.path.join(ROOT, "scripts", "pipeline.lua")
@@ -155,11 +157,21 @@ def test_three_members_run_the_seed_job_in_complete_mode_as_one_instance(broker,
     out = "agg.seed." + uuid.uuid4().hex[:6]
     app = app_id("seed")
     logs = [tmp_path / ("m%d.log" % i) for i in range(3)]
-    procs = [member(pipeline_args(broker, topic, out), app, logs[i], "--trigger", "5 seconds")
+    port = free_port()
+    procs = [member(pipeline_args(broker, topic, out), app, logs[i], "--trigger", "5 seconds",
+                    *(["--ui", "127.0.0.1:%d" % port] if i == 0 else []))
              for i in range(3)]
     try:
         wait_equal(broker, [(out + ".crime_type_counts", CT_KEYS, want["ct"]),
                             (out + ".disposition_counts", DISP_KEYS, want["disp"])], procs, logs)
+        # a member's metrics: the state partitions it owns and rebuilt
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+            metrics = r.read().decode()
+        owned = re.search(r'luastream_state_partitions_owned\{app="%s"\} (\d+)' % app, metrics)
+        restores = re.search(r'luastream_state_restores_total\{app="%s"\} (\d+)' % app, metrics)
+        assert owned and restores, metrics[-2000:]
+        assert int(restores.group(1)) >= int(owned.group(1))  # each owned one was rebuilt
+        assert 'luastream_restore_seconds_total{app="%s"}' % app in metrics
     finally:
         stop(procs)
     text = [l.read_text() for l in logs]
