@@ -36,5 +36,6 @@ Suite *session_suite(void);
 Suite *explain_suite(void);
 Suite *sketch_suite(void);
 Suite *status_suite(void);
+Suite *group_codec_suite(void);
 
 #endif
