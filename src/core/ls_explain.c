@@ -618,6 +618,14 @@ static void query_text(ls_buf *b, const ls_engine *e, const ls_query *q)
         ls_buf_printf(b, "%d hash partitions, ", ls_state_nparts(ls_query_state_c(q)));
         if (qd->max_state_rows) ls_buf_printf(b, "at most %lld groups\n", (long long)qd->max_state_rows);
         else ls_buf_puts(b, "no cap on groups\n");
+        const char *app = ls_engine_app(e);
+        if (app) { /* a job's members: ls_shuffle.h */
+            int n = ls_state_nparts(ls_query_state_c(q));
+            label(b, "stages");
+            ls_buf_printf(b, "2: partial groups of each batch through topic %s-%s-repartition, "
+                          "state partitions in compacted topic %s-%s-changelog (%d partitions "
+                          "each, created at start when missing)\n", app, qd->name, app, qd->name, n);
+        }
     }
     const ls_sink_plan *sp = ls_sink_plan_of(qd->sink);
     label(b, "sink");

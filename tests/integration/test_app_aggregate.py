@@ -270,3 +270,11 @@ def test_scaling_one_to_three_to_two_while_producing(broker, small, tmp_path):
             producer.kill()
         stop([p for p in procs if p.returncode is None])
     assert "revoked" in logs[1].read_text()
+
+
+def test_explain_names_the_job_topics():
+    """explain (nothing connected) says where an aggregation's stages go."""
+    p = run(["explain", PIPELINE, "--app", "seedjob", "--set", "output=kafka:o"])
+    assert ("stages           2: partial groups of each batch through topic "
+            "seedjob-crime_type_counts-repartition, state partitions in compacted topic "
+            "seedjob-crime_type_counts-changelog (16 partitions each") in p.stdout, p.stdout
