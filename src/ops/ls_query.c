@@ -606,10 +606,16 @@ static int dead(ls_query *q, const ls_reject *dl, const ls_origin *o, const char
 /* Folds the row into every group it belongs to (one per window). A
  * (window, key) pair the watermark has passed is late: it is not folded,
  * and counted once per batch per distinct pair, as Spark drops rows at its
- * stateful operator after partial aggregation. */
+ * stateful operator after partial aggregation.
+ *
+ * Every window's key is built and hashed first (one after another in
+ * q->key) and its place in the state's index prefetched, so that the
+ * windows' cache misses overlap instead of following each other. */
 static void fold(ls_query *q, int64_t et, int64_t part)
 {
-    int64_t starts[LS_MAX_WINDOWS];
+    int64_t starts[LS_MAX_WINDOWS], evict[LS_MAX_WINDOWS];
+    uint64_t hs[LS_MAX_WINDOWS];
+    size_t offs[LS_MAX_WINDOWS + 1];
     int nw = 1;
     const ls_groupcol *wg = q->d.window_idx >= 0 ? &q->d.groups[q->d.window_idx] : NULL;
     if (wg && wg->is_session) { /* Spark's SessionWindowing: [t, t + gap), merged at batch end */
@@ -617,10 +623,10 @@ static void fold(ls_query *q, int64_t et, int64_t part)
     } else if (wg) {
         nw = ls_window_assign(&wg->win, et, starts);
     }
-    int late = 0;
+    ls_buf_reset(&q->key);
     for (int w = 0; w < nw; w++) {
         int64_t evict_at = q->d.et_group >= 0 ? et : LS_NO_TIME;
-        ls_buf_reset(&q->key);
+        offs[w] = q->key.len;
         for (size_t i = 0; i < q->d.ngroups; i++) {
             if ((int)i == q->d.window_idx) {
                 ls_value wv;
@@ -634,24 +640,34 @@ static void fold(ls_query *q, int64_t et, int64_t part)
                 ls_key_put(&q->key, &q->gvals[i]);
             }
         }
+        evict[w] = evict_at;
+        hs[w] = ls_hash(q->key.data ? q->key.data + offs[w] : "", q->key.len - offs[w]);
+        if (nw > 1) ls_state_prefetch(q->state, hs[w]);
+    }
+    offs[nw] = q->key.len;
+    int late = 0;
+    for (int w = 0; w < nw; w++) {
         int created;
-        uint64_t h = ls_hash(q->key.data, q->key.len);
-        const char *key = q->key.data ? q->key.data : "";
-        if (q->d.late_filter && ls_watermark_is_late(&q->wm, evict_at)) {
+        uint64_t h = hs[w];
+        const char *key = q->key.data ? q->key.data + offs[w] : "";
+        size_t len = offs[w + 1] - offs[w];
+        if (q->d.late_filter && ls_watermark_is_late(&q->wm, evict[w])) {
             if (q->d.session && q->origin) {
                 /* Spark drops a session window's rows before any shuffle: one per
-                 * (key, event time) of each Kafka partition */
+                 * (key, event time) of each Kafka partition (a session has one
+                 * window: its key is the buffer's only one) */
                 int32_t part = q->origin->partition;
                 ls_buf_append(&q->key, &part, sizeof part);
                 if (q->origin->topic) ls_buf_puts(&q->key, q->origin->topic);
                 h = ls_hash(q->key.data, q->key.len);
                 key = q->key.data;
+                len = q->key.len;
             }
-            ls_state_upsert(q->late, key, q->key.len, h, evict_at, &created);
+            ls_state_upsert(q->late, key, len, h, evict[w], &created);
             late++;
             continue;
         }
-        ls_group *g = ls_state_upsert(q->state, key, q->key.len, h, evict_at, &created);
+        ls_group *g = ls_state_upsert(q->state, key, len, h, evict[w], &created);
         for (size_t a = 0; a < q->d.naggs; a++)
             ls_acc_fold(&g->acc[a], &q->d.aggs[a], q->d.agg_cols[a].name ? &q->avals[a] : NULL, part,
                         NULL); /* values were prepared before folding */
@@ -1147,8 +1163,9 @@ int ls_query_end_batch(ls_query *q, ls_err *err)
         if (emit_ordered(q, err)) return -1;
     }
     for (int p = 0; !q->d.norder && !q->d.limit && p < ls_state_nparts(q->state); p++) {
-        ls_group *g;
-        LS_HMAP_FOREACH(ls_state_part(q->state, p), g) {
+        ls_state_iter it; /* memory order: sequential reads (ls_state.h) */
+        ls_state_iter_init(&it, q->state, p);
+        for (ls_group *g; (g = ls_state_iter_next(&it)) != NULL;) {
             int emit;
             switch (q->d.mode) {
             case LS_MODE_COMPLETE: emit = 1; break;
