@@ -178,6 +178,8 @@ int ls_query_ready(ls_query *q, int partitions, ls_err *err)
     return 0;
 }
 
+static void joinrow_free(struct ls_joinrow *jr);
+
 void ls_query_free(ls_query *q)
 {
     if (!q) return;
@@ -208,6 +210,7 @@ void ls_query_free(ls_query *q)
     ls_outbuf_free(&q->out);
     ls_buf_free(&q->outrow);
     ls_buf_free(&q->outkey);
+    joinrow_free(q->joinrow);
     for (size_t i = 0; i < q->d.nwhere; i++) {
         free(q->d.where[i].col.name);
         ls_where_operand_free(&q->d.where[i].w);
@@ -711,34 +714,61 @@ static int value_bytes(const ls_value *v, ls_buf *out)
     return 0;
 }
 
+/* The joined columns of per-record rows, written by the row writer into
+ * json (a generator per row cost more than the rest of a forwarded row). */
+struct ls_joinrow {
+    ls_rowfmt fmt;
+    const char **names;
+    ls_value *vals;
+    size_t n;
+    ls_buf json;
+};
+
+static void joinrow_free(struct ls_joinrow *jr)
+{
+    if (!jr) return;
+    ls_rowfmt_free(&jr->fmt);
+    free(jr->names);
+    free(jr->vals);
+    ls_buf_free(&jr->json);
+    free(jr);
+}
+
 /* The joined columns of the current record, appended to an object's JSON
  * text (which ends with '}'). */
 static void splice_joins(ls_query *q, ls_buf *json)
 {
     if (!q->d.njoins) return;
-    yajl_gen g = yajl_gen_alloc(NULL);
-    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
-    yajl_gen_map_open(g);
+    struct ls_joinrow *jr = q->joinrow;
+    if (!jr) {
+        jr = q->joinrow = ls_xcalloc(1, sizeof *jr);
+        ls_rowfmt_init(&jr->fmt);
+        ls_buf_init(&jr->json);
+        for (size_t j = 0; j < q->d.njoins; j++) jr->n += q->d.joins[j].ncols;
+        jr->names = ls_xcalloc(jr->n + 1, sizeof *jr->names);
+        jr->vals = ls_xcalloc(jr->n + 1, sizeof *jr->vals);
+        size_t i = 0;
+        for (size_t j = 0; j < q->d.njoins; j++)
+            for (size_t k = 0; k < q->d.joins[j].ncols; k++)
+                jr->names[i++] = q->d.joins[j].table->cols[q->d.joins[j].tcols[k]];
+    }
+    size_t i = 0;
     for (size_t j = 0; j < q->d.njoins; j++) {
         const ls_join *jn = &q->d.joins[j];
         long r = q->join_rows[j];
-        for (size_t k = 0; k < jn->ncols; k++) {
-            const char *name = jn->table->cols[jn->tcols[k]];
-            yajl_gen_string(g, (const unsigned char *)name, strlen(name));
-            ls_value v = r < 0 ? ls_null() : *ls_table_cell(jn->table, (size_t)r, (size_t)jn->tcols[k]);
-            if (ls_value_json(g, &v) != yajl_gen_status_ok) yajl_gen_null(g);
-        }
+        for (size_t k = 0; k < jn->ncols; k++)
+            jr->vals[i++] = r < 0 ? ls_null() : *ls_table_cell(jn->table, (size_t)r, (size_t)jn->tcols[k]);
     }
-    yajl_gen_map_close(g);
-    const unsigned char *p;
-    size_t n;
-    yajl_gen_get_buf(g, &p, &n);
+    ls_row row = { jr->n, jr->names, jr->vals, 0 };
+    ls_buf_reset(&jr->json);
+    ls_row_write(&jr->fmt, &row, &jr->json);
+    const char *p = jr->json.data;
+    size_t n = jr->json.len;
     if (n > 2 && json->len >= 2 && json->data[json->len - 1] == '}') {
         json->len--; /* drop the '}' */
         if (json->data[json->len - 1] != '{') ls_buf_putc(json, ',');
         ls_buf_append(json, p + 1, n - 1);
     }
-    yajl_gen_free(g);
 }
 
 /* Writes one row of a per-record query: the record itself (no map: its
@@ -751,14 +781,21 @@ static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origi
     lua_State *L = q->L;
     ls_buf_reset(&q->outrow);
     ls_buf_reset(&q->outkey);
-    if (q->d.map_ref == LUA_NOREF) {
-        ls_buf_append(&q->outrow, payload, n);
-    } else if (ls_json_encode(L, row, route_keys, &q->outrow, why)) {
-        ls_err_prefix(why, "map returned a row that is not JSON");
-        return 1;
-    }
-    splice_joins(q, &q->outrow);
     ls_out out = { 0 };
+    if (q->d.map_ref == LUA_NOREF && !q->d.njoins) { /* the record's bytes, as they came */
+        out.json = payload ? payload : "";
+        out.len = n;
+    } else {
+        if (q->d.map_ref == LUA_NOREF) {
+            ls_buf_append(&q->outrow, payload, n);
+        } else if (ls_json_encode(L, row, route_keys, &q->outrow, why)) {
+            ls_err_prefix(why, "map returned a row that is not JSON");
+            return 1;
+        }
+        splice_joins(q, &q->outrow);
+        out.json = q->outrow.data ? q->outrow.data : "";
+        out.len = q->outrow.len;
+    }
     /* the key: the sink's key column, or the row's _key */
     ls_value kv = ls_null();
     if (q->d.route.has_key_col) {
@@ -846,8 +883,6 @@ static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origi
             lua_pop(L, 1);
         }
     }
-    out.json = q->outrow.data ? q->outrow.data : "";
-    out.len = q->outrow.len;
     out.nheaders = nh;
     out.hnames = hn;
     out.hvals = hv;
