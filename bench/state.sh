@@ -89,7 +89,7 @@ for line in open(raw):
     if k not in best or v[0] < best[k][0]:
         best[k] = v
 sizes = sorted({k[1] for k in best})
-phases = ["insert", "update", "update2", "walk", "walkmem", "save", "load", "free"]
+phases = ["insert", "update", "update2", "walk", "walkmem", "merge", "remerge", "save", "load", "free"]
 head = "| groups | phase | " + " | ".join("%s ns" % l for l in labels)
 if len(labels) == 2:
     head += " | this / ref"

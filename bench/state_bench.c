@@ -20,6 +20,9 @@
  *            its count read (what complete mode's emission did before formatting a row)
  *   walkmem  the same in memory order (ls_state_iter, what emission does now; only in trees
  *            that have it: -DHAVE_ITER)
+ *   merge    ls_state_merge_part of every partition of the state into an empty one (a worker's
+ *            partial state merged at the end of a batch: every group new), per group
+ *   remerge  the same again (every group found)
  *   save     ls_state_save to a temporary file (the checkpoint's snapshot), per group
  *   load     ls_state_load of it into a new state, per group
  *   free     ls_state_free
@@ -137,9 +140,10 @@ static inline void update2(ctx *c, uint64_t a, uint64_t b)
 }
 #endif
 
-enum { PH_INSERT, PH_UPDATE, PH_UPDATE2, PH_WALK, PH_WALKMEM, PH_SAVE, PH_LOAD, PH_FREE, NPH };
-static const char *const ph_names[NPH] = { "insert", "update", "update2", "walk", "walkmem",
-                                           "save", "load", "free" };
+enum { PH_INSERT, PH_UPDATE, PH_UPDATE2, PH_WALK, PH_WALKMEM, PH_MERGE, PH_REMERGE, PH_SAVE,
+       PH_LOAD, PH_FREE, NPH };
+static const char *const ph_names[NPH] = { "insert", "update", "update2", "walk", "walkmem", "merge",
+                                           "remerge", "save", "load", "free" };
 
 /* Decodes a group's key and reads its count, as emission does. */
 static inline int visit(const ls_group *g, uint64_t *total, int64_t *wsum)
@@ -287,6 +291,17 @@ int main(int argc, char **argv)
                 return 1;
             }
 #endif
+            ls_state *m = ls_state_new(parts, 1);
+            for (int pass = 0; pass < 2; pass++) {
+                ls_merge_result mr = { 0, 0, 0 };
+                c0 = now(CLOCK_THREAD_CPUTIME_ID), w0 = now(CLOCK_MONOTONIC);
+                for (int p = 0; p < parts; p++) ls_state_merge_part(m, c.s, p, &c.count, 1 + pass, &mr);
+                ls_state_add_merged(m, &mr);
+                c1 = now(CLOCK_THREAD_CPUTIME_ID), w1 = now(CLOCK_MONOTONIC);
+                keep(&res[pass ? PH_REMERGE : PH_MERGE], c1 - c0, w1 - w0, (double)G);
+                if (ls_state_groups(m) != G || (uint64_t)mr.rows_updated != G) return 1;
+            }
+            ls_state_free(m);
             FILE *f = tmpfile();
             if (!f) return 1;
             c0 = now(CLOCK_THREAD_CPUTIME_ID), w0 = now(CLOCK_MONOTONIC);
