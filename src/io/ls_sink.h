@@ -32,6 +32,30 @@ void ls_row_json(const ls_row *row, int key_only, ls_buf *out);
 yajl_gen ls_row_gen_new(void);
 void ls_row_json_with(yajl_gen g, const ls_row *row, int key_only, ls_buf *out);
 
+/* The row writer: the same JSON as ls_row_json, formatted straight into a
+ * sink's buffer (see ls_row.c). A sink keeps one ls_rowfmt: the column
+ * names rendered once, the last timestamps formatted. */
+typedef struct ls_rowfmt {
+    size_t ncols;
+    const char **cached;  /* the names (pointers) the pieces were made for */
+    size_t *off;          /* piece i of text: ",\"name\":" ("{" first) */
+    ls_buf text;
+    int use_yajl;         /* a name yajl would refuse: its generator writes the rows */
+    yajl_gen gen;
+    struct { int64_t ms; size_t len; char text[44]; } tcache[2]; /* last timestamps */
+    int tnext;
+    int day_ok;           /* date holds day's "YYYY-MM-DD" */
+    int64_t day;
+    char date[10];
+} ls_rowfmt;
+void ls_rowfmt_init(ls_rowfmt *f);
+void ls_rowfmt_free(ls_rowfmt *f);
+/* Appends row as one JSON object (the bytes of ls_row_json(row, 0, out)).
+ * Returns where its key columns end, relative to where the row starts: that
+ * prefix and a '}' are ls_row_json(row, 1, ...); SIZE_MAX when the key must
+ * be rendered apart (use_yajl). */
+size_t ls_row_write(ls_rowfmt *f, const ls_row *row, ls_buf *out);
+
 /* A row of a per-record query, ready to write: its JSON text and, for a
  * Kafka sink, the message's key, topic and headers (borrowed views). */
 typedef struct ls_out {

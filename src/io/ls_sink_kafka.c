@@ -51,7 +51,8 @@ typedef struct kafka_sink {
     int64_t batch;
     char *topic;
     ls_buf key, val;
-    yajl_gen gen;
+    ls_rowfmt fmt;
+    unsigned since_poll;       /* messages since the last rd_kafka_poll */
 } kafka_sink;
 
 static int txn_error(rd_kafka_error_t *e, const char *what, const char *topic, ls_err *err)
@@ -136,18 +137,27 @@ static int produce(kafka_sink *k, const ls_out *o, ls_err *err)
         rd_kafka_poll(k->p->rk, 5);
     }
     k->p->sent++;
-    rd_kafka_poll(k->p->rk, 0);
+    /* delivery reports served every 256 messages, not after each (a lock
+     * and a queue check per message); close_batch waits for them all */
+    if ((++k->since_poll & 255) == 0) rd_kafka_poll(k->p->rk, 0);
     return 0;
 }
 
+/* An aggregation's row: the value formatted once by the row writer, the
+ * key (the group columns' object) its prefix closed with '}'. */
 static int write_row(ls_sink *s, const ls_row *row, ls_err *err)
 {
     kafka_sink *k = (kafka_sink *)s;
     s->rows_in_batch++;
     ls_buf_reset(&k->key);
     ls_buf_reset(&k->val);
-    ls_row_json_with(k->gen, row, 1, &k->key);
-    ls_row_json_with(k->gen, row, 0, &k->val);
+    size_t key_end = ls_row_write(&k->fmt, row, &k->val);
+    if (key_end == SIZE_MAX) {
+        ls_row_json(row, 1, &k->key);
+    } else {
+        ls_buf_append(&k->key, k->val.data, key_end);
+        ls_buf_putc(&k->key, '}');
+    }
     ls_out o = { k->val.data, k->val.len, k->key.data, k->key.len, NULL, 0, NULL, NULL, NULL };
     return produce(k, &o, err);
 }
@@ -194,7 +204,7 @@ static void destroy(ls_sink *s)
     ls_props_free(&k->props);
     ls_buf_free(&k->key);
     ls_buf_free(&k->val);
-    yajl_gen_free(k->gen);
+    ls_rowfmt_free(&k->fmt);
     free(k->topic);
     free(s->description);
     free(k);
@@ -214,7 +224,7 @@ static kafka_sink *alloc_sink(const char *topic)
     k->base.description = d.data;
     ls_buf_init(&k->key);
     ls_buf_init(&k->val);
-    k->gen = ls_row_gen_new();
+    ls_rowfmt_init(&k->fmt);
     return k;
 }
 

@@ -61,6 +61,30 @@ void ls_hmap_put(ls_hmap *m, void *item, uint64_t hash)
     m->count++;
 }
 
+void ls_hmap_put_at(ls_hmap *m, size_t slot, void *item, uint64_t hash)
+{
+    if (slot == LS_HMAP_NO_SLOT || (m->count + 1) * 4 > m->cap * 3) {
+        ls_hmap_put(m, item, hash);
+        return;
+    }
+    m->slots[slot].hash = hash;
+    m->slots[slot].item = item;
+    m->count++;
+}
+
+void ls_hmap_reserve(ls_hmap *m, size_t n)
+{
+    size_t cap = m->cap ? m->cap : 16;
+    while (n * 4 > cap * 3) cap *= 2;
+    if (cap != m->cap) resize(m, cap);
+}
+
+void ls_hmap_clear(ls_hmap *m)
+{
+    if (m->cap) memset(m->slots, 0, m->cap * sizeof *m->slots);
+    m->count = 0;
+}
+
 void ls_hmap_filter(ls_hmap *m, int (*keep)(void *item, void *ctx),
                     void (*drop)(void *item, void *ctx), void *ctx)
 {

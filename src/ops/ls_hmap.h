@@ -29,6 +29,16 @@ void ls_hmap_free(ls_hmap *m); /* frees the index, not the items */
 void *ls_hmap_get(const ls_hmap *m, const char *key, size_t len, uint64_t hash);
 /* Inserts an item whose key is not present yet. */
 void ls_hmap_put(ls_hmap *m, void *item, uint64_t hash);
+/* One probe for find-or-insert: the caller probed from hash & (cap - 1) and
+ * stopped at the empty slot `slot` (LS_HMAP_NO_SLOT when cap is 0); this
+ * puts item there, or, when the map must grow first, wherever it lands in
+ * the grown index. */
+#define LS_HMAP_NO_SLOT ((size_t)-1)
+void ls_hmap_put_at(ls_hmap *m, size_t slot, void *item, uint64_t hash);
+/* Grows the index so that n items fit without another resize. */
+void ls_hmap_reserve(ls_hmap *m, size_t n);
+/* Forgets every item (the caller frees them), keeping the index's size. */
+void ls_hmap_clear(ls_hmap *m);
 /* Keeps only the items for which keep(item, ctx) is true; calls drop on the
  * others (which may free them). Rebuilds the index in place. */
 void ls_hmap_filter(ls_hmap *m, int (*keep)(void *item, void *ctx),

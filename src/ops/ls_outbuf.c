@@ -1,4 +1,5 @@
-/* ls_outbuf.c - per-record rows held back by workers (see ls_outbuf.h). */
+/* ls_outbuf.c - per-record rows held back by workers (see ls_outbuf.h).
+ * Writing them out reuses one set of header arrays for every row. */
 #include "ls_outbuf.h"
 
 #include <stdlib.h>
@@ -67,7 +68,14 @@ static int cmp_ref(const void *x, const void *y)
     return a->sub < b->sub ? -1 : a->sub > b->sub;
 }
 
-static int write_entry(const ref *r, ls_sink *sink, ls_err *err)
+/* An entry's headers, as ls_out wants them: arrays reused across entries
+ * (they were three allocations per row). */
+typedef struct hdrs {
+    const char **names, **vals;
+    size_t *lens, cap;
+} hdrs;
+
+static int write_entry(const ref *r, ls_sink *sink, hdrs *h, ls_err *err)
 {
     const ls_outbuf_entry *e = r->e;
     const char *p = r->b->arena.data + e->at;
@@ -87,9 +95,15 @@ static int write_entry(const ref *r, ls_sink *sink, ls_err *err)
     const char **names = NULL, **vals = NULL;
     size_t *lens = NULL;
     if (e->nheaders) {
-        names = ls_xcalloc(e->nheaders, sizeof *names);
-        vals = ls_xcalloc(e->nheaders, sizeof *vals);
-        lens = ls_xcalloc(e->nheaders, sizeof *lens);
+        if (e->nheaders > h->cap) {
+            h->cap = e->nheaders;
+            h->names = ls_xrealloc(h->names, h->cap * sizeof *h->names);
+            h->vals = ls_xrealloc(h->vals, h->cap * sizeof *h->vals);
+            h->lens = ls_xrealloc(h->lens, h->cap * sizeof *h->lens);
+        }
+        names = h->names;
+        vals = h->vals;
+        lens = h->lens;
         for (size_t i = 0; i < e->nheaders; i++) {
             names[i] = p;
             p += strlen(p) + 1;
@@ -104,11 +118,7 @@ static int write_entry(const ref *r, ls_sink *sink, ls_err *err)
     o.hnames = names;
     o.hvals = vals;
     o.hlens = lens;
-    int rc = sink->vt->write_out(sink, &o, err);
-    free(names);
-    free(vals);
-    free(lens);
-    return rc;
+    return sink->vt->write_out(sink, &o, err);
 }
 
 int ls_outbuf_write(ls_outbuf *const *bufs, size_t n, ls_sink *sink, ls_err *err)
@@ -121,7 +131,11 @@ int ls_outbuf_write(ls_outbuf *const *bufs, size_t n, ls_sink *sink, ls_err *err
         for (size_t j = 0; j < bufs[i]->n; j++) refs[k++] = (ref){ bufs[i], &bufs[i]->entries[j] };
     qsort(refs, total, sizeof *refs, cmp_ref);
     int rc = 0;
-    for (size_t i = 0; i < total && rc == 0; i++) rc = write_entry(&refs[i], sink, err);
+    hdrs h = { NULL, NULL, NULL, 0 };
+    for (size_t i = 0; i < total && rc == 0; i++) rc = write_entry(&refs[i], sink, &h, err);
+    free(h.names);
+    free(h.vals);
+    free(h.lens);
     free(refs);
     for (size_t i = 0; i < n; i++) ls_outbuf_clear(bufs[i]);
     return rc;

@@ -178,6 +178,8 @@ int ls_query_ready(ls_query *q, int partitions, ls_err *err)
     return 0;
 }
 
+static void joinrow_free(struct ls_joinrow *jr);
+
 void ls_query_free(ls_query *q)
 {
     if (!q) return;
@@ -210,6 +212,7 @@ void ls_query_free(ls_query *q)
     ls_outbuf_free(&q->out);
     ls_buf_free(&q->outrow);
     ls_buf_free(&q->outkey);
+    joinrow_free(q->joinrow);
     for (size_t i = 0; i < q->d.nwhere; i++) {
         free(q->d.where[i].col.name);
         ls_where_operand_free(&q->d.where[i].w);
@@ -619,10 +622,16 @@ static ls_state *fold_state(const ls_query *q)
 /* Folds the row into every group it belongs to (one per window). A
  * (window, key) pair the watermark has passed is late: it is not folded,
  * and counted once per batch per distinct pair, as Spark drops rows at its
- * stateful operator after partial aggregation. */
+ * stateful operator after partial aggregation.
+ *
+ * Every window's key is built and hashed first (one after another in
+ * q->key) and its place in the state's index prefetched, so that the
+ * windows' cache misses overlap instead of following each other. */
 static void fold(ls_query *q, int64_t et, int64_t part)
 {
-    int64_t starts[LS_MAX_WINDOWS];
+    int64_t starts[LS_MAX_WINDOWS], evict[LS_MAX_WINDOWS];
+    uint64_t hs[LS_MAX_WINDOWS];
+    size_t offs[LS_MAX_WINDOWS + 1];
     int nw = 1;
     const ls_groupcol *wg = q->d.window_idx >= 0 ? &q->d.groups[q->d.window_idx] : NULL;
     if (wg && wg->is_session) { /* Spark's SessionWindowing: [t, t + gap), merged at batch end */
@@ -630,10 +639,10 @@ static void fold(ls_query *q, int64_t et, int64_t part)
     } else if (wg) {
         nw = ls_window_assign(&wg->win, et, starts);
     }
-    int late = 0;
+    ls_buf_reset(&q->key);
     for (int w = 0; w < nw; w++) {
         int64_t evict_at = q->d.et_group >= 0 ? et : LS_NO_TIME;
-        ls_buf_reset(&q->key);
+        offs[w] = q->key.len;
         for (size_t i = 0; i < q->d.ngroups; i++) {
             if ((int)i == q->d.window_idx) {
                 ls_value wv;
@@ -647,25 +656,35 @@ static void fold(ls_query *q, int64_t et, int64_t part)
                 ls_key_put(&q->key, &q->gvals[i]);
             }
         }
+        evict[w] = evict_at;
+        hs[w] = ls_hash(q->key.data ? q->key.data + offs[w] : "", q->key.len - offs[w]);
+        if (nw > 1) ls_state_prefetch(fold_state(q), hs[w]);
+    }
+    offs[nw] = q->key.len;
+    int late = 0;
+    for (int w = 0; w < nw; w++) {
         int created;
-        uint64_t h = ls_hash(q->key.data, q->key.len);
-        const char *key = q->key.data ? q->key.data : "";
+        uint64_t h = hs[w];
+        const char *key = q->key.data ? q->key.data + offs[w] : "";
+        size_t len = offs[w + 1] - offs[w];
         /* a member of a job judges lateness at stage 2, with the job's watermark */
-        if (q->d.late_filter && !q->stage_in && ls_watermark_is_late(&q->wm, evict_at)) {
+        if (q->d.late_filter && !q->stage_in && ls_watermark_is_late(&q->wm, evict[w])) {
             if (q->d.session && q->origin) {
                 /* Spark drops a session window's rows before any shuffle: one per
-                 * (key, event time) of each Kafka partition */
+                 * (key, event time) of each Kafka partition (a session has one
+                 * window: its key is the buffer's only one) */
                 int32_t part = q->origin->partition;
                 ls_buf_append(&q->key, &part, sizeof part);
                 if (q->origin->topic) ls_buf_puts(&q->key, q->origin->topic);
                 h = ls_hash(q->key.data, q->key.len);
                 key = q->key.data;
+                len = q->key.len;
             }
-            ls_state_upsert(q->late, key, q->key.len, h, evict_at, &created);
+            ls_state_upsert(q->late, key, len, h, evict[w], &created);
             late++;
             continue;
         }
-        ls_group *g = ls_state_upsert(fold_state(q), key, q->key.len, h, evict_at, &created);
+        ls_group *g = ls_state_upsert(fold_state(q), key, len, h, evict[w], &created);
         for (size_t a = 0; a < q->d.naggs; a++)
             ls_acc_fold(&g->acc[a], &q->d.aggs[a], q->d.agg_cols[a].name ? &q->avals[a] : NULL, part,
                         NULL); /* values were prepared before folding */
@@ -709,34 +728,61 @@ static int value_bytes(const ls_value *v, ls_buf *out)
     return 0;
 }
 
+/* The joined columns of per-record rows, written by the row writer into
+ * json (a generator per row cost more than the rest of a forwarded row). */
+struct ls_joinrow {
+    ls_rowfmt fmt;
+    const char **names;
+    ls_value *vals;
+    size_t n;
+    ls_buf json;
+};
+
+static void joinrow_free(struct ls_joinrow *jr)
+{
+    if (!jr) return;
+    ls_rowfmt_free(&jr->fmt);
+    free(jr->names);
+    free(jr->vals);
+    ls_buf_free(&jr->json);
+    free(jr);
+}
+
 /* The joined columns of the current record, appended to an object's JSON
  * text (which ends with '}'). */
 static void splice_joins(ls_query *q, ls_buf *json)
 {
     if (!q->d.njoins) return;
-    yajl_gen g = yajl_gen_alloc(NULL);
-    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
-    yajl_gen_map_open(g);
+    struct ls_joinrow *jr = q->joinrow;
+    if (!jr) {
+        jr = q->joinrow = ls_xcalloc(1, sizeof *jr);
+        ls_rowfmt_init(&jr->fmt);
+        ls_buf_init(&jr->json);
+        for (size_t j = 0; j < q->d.njoins; j++) jr->n += q->d.joins[j].ncols;
+        jr->names = ls_xcalloc(jr->n + 1, sizeof *jr->names);
+        jr->vals = ls_xcalloc(jr->n + 1, sizeof *jr->vals);
+        size_t i = 0;
+        for (size_t j = 0; j < q->d.njoins; j++)
+            for (size_t k = 0; k < q->d.joins[j].ncols; k++)
+                jr->names[i++] = q->d.joins[j].table->cols[q->d.joins[j].tcols[k]];
+    }
+    size_t i = 0;
     for (size_t j = 0; j < q->d.njoins; j++) {
         const ls_join *jn = &q->d.joins[j];
         long r = q->join_rows[j];
-        for (size_t k = 0; k < jn->ncols; k++) {
-            const char *name = jn->table->cols[jn->tcols[k]];
-            yajl_gen_string(g, (const unsigned char *)name, strlen(name));
-            ls_value v = r < 0 ? ls_null() : *ls_table_cell(jn->table, (size_t)r, (size_t)jn->tcols[k]);
-            if (ls_value_json(g, &v) != yajl_gen_status_ok) yajl_gen_null(g);
-        }
+        for (size_t k = 0; k < jn->ncols; k++)
+            jr->vals[i++] = r < 0 ? ls_null() : *ls_table_cell(jn->table, (size_t)r, (size_t)jn->tcols[k]);
     }
-    yajl_gen_map_close(g);
-    const unsigned char *p;
-    size_t n;
-    yajl_gen_get_buf(g, &p, &n);
+    ls_row row = { jr->n, jr->names, jr->vals, 0 };
+    ls_buf_reset(&jr->json);
+    ls_row_write(&jr->fmt, &row, &jr->json);
+    const char *p = jr->json.data;
+    size_t n = jr->json.len;
     if (n > 2 && json->len >= 2 && json->data[json->len - 1] == '}') {
         json->len--; /* drop the '}' */
         if (json->data[json->len - 1] != '{') ls_buf_putc(json, ',');
         ls_buf_append(json, p + 1, n - 1);
     }
-    yajl_gen_free(g);
 }
 
 /* Writes one row of a per-record query: the record itself (no map: its
@@ -749,14 +795,21 @@ static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origi
     lua_State *L = q->L;
     ls_buf_reset(&q->outrow);
     ls_buf_reset(&q->outkey);
-    if (q->d.map_ref == LUA_NOREF) {
-        ls_buf_append(&q->outrow, payload, n);
-    } else if (ls_json_encode(L, row, route_keys, &q->outrow, why)) {
-        ls_err_prefix(why, "map returned a row that is not JSON");
-        return 1;
-    }
-    splice_joins(q, &q->outrow);
     ls_out out = { 0 };
+    if (q->d.map_ref == LUA_NOREF && !q->d.njoins) { /* the record's bytes, as they came */
+        out.json = payload ? payload : "";
+        out.len = n;
+    } else {
+        if (q->d.map_ref == LUA_NOREF) {
+            ls_buf_append(&q->outrow, payload, n);
+        } else if (ls_json_encode(L, row, route_keys, &q->outrow, why)) {
+            ls_err_prefix(why, "map returned a row that is not JSON");
+            return 1;
+        }
+        splice_joins(q, &q->outrow);
+        out.json = q->outrow.data ? q->outrow.data : "";
+        out.len = q->outrow.len;
+    }
     /* the key: the sink's key column, or the row's _key */
     ls_value kv = ls_null();
     if (q->d.route.has_key_col) {
@@ -844,8 +897,6 @@ static int emit_row(ls_query *q, int row, const ls_recview *view, const ls_origi
             lua_pop(L, 1);
         }
     }
-    out.json = q->outrow.data ? q->outrow.data : "";
-    out.len = q->outrow.len;
     out.nheaders = nh;
     out.hnames = hn;
     out.hvals = hv;
@@ -1177,8 +1228,9 @@ int ls_query_end_batch(ls_query *q, ls_err *err)
         if (emit_ordered(q, err)) return -1;
     }
     for (int p = 0; !q->d.norder && !q->d.limit && p < ls_state_nparts(q->state); p++) {
-        ls_group *g;
-        LS_HMAP_FOREACH(ls_state_part(q->state, p), g) {
+        ls_state_iter it; /* memory order: sequential reads (ls_state.h) */
+        ls_state_iter_init(&it, q->state, p);
+        for (ls_group *g; (g = ls_state_iter_next(&it)) != NULL;) {
             int emit;
             switch (q->d.mode) {
             case LS_MODE_COMPLETE: emit = 1; break;

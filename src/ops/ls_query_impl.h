@@ -31,6 +31,7 @@ struct ls_query {
     ls_outbuf out;           /* a worker's clone of a per-record query: rows held back */
     ls_buf outrow;           /* per-record scratch: the row's JSON, its key */
     ls_buf outkey;
+    struct ls_joinrow *joinrow; /* per-record rows' joined columns: their writer (first use) */
     /* scratch, reused per record */
     ls_buf key, scratch;
     ls_value *gvals, *avals;

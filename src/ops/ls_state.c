@@ -1,26 +1,46 @@
-/* ls_state.c - partitioned hash aggregation state (see ls_state.h). */
+/* ls_state.c - partitioned hash aggregation state (see ls_state.h).
+ *
+ * Each partition owns its groups' memory (a slab, ls_slab.h) and a hash index
+ * over them. An update is one probe of the index (a miss stops at the slot
+ * the new group takes) and, for a new group, a pointer bump in the slab;
+ * measured with bench/state.sh (bench/README.md, "State micro-benchmark"). */
 #include "ls_state.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "ls_acc_codec.h"
+#include "ls_slab.h"
 #include "ls_util.h"
 #include "ls_window.h"
 
+/* A freed group in a slab's free list: its nagg says so (its key_len still
+ * sizes it for a walk). */
+#define DEAD_GROUP UINT32_MAX
+
+typedef struct spart {
+    ls_hmap index; /* first: ls_state_part hands it out */
+    ls_slab slab;  /* the groups' memory */
+} spart;
+
 struct ls_state {
     int nparts;
+    uint64_t pmod;      /* for ls_state_partition_of */
     int nagg;
-    ls_hmap *parts;
+    spart *parts;
     size_t groups;      /* total across partitions */
     size_t group_bytes; /* bytes held by group allocations */
     int owns_blobs;     /* some accumulator may own a blob: a string, a sketch (memory is
                            counted by a walk) */
 };
 
+/* (hash >> 32) % nparts without a division (one per update showed in
+ * profiles): Lemire's direct remainder, exact for 32-bit operands, with
+ * pmod = 2^64 / nparts rounded up (0 for one partition). */
 int ls_state_partition_of(const ls_state *s, uint64_t hash)
 {
-    return (int)((hash >> 32) % (uint64_t)s->nparts);
+    uint64_t low = s->pmod * (hash >> 32);
+    return (int)(((unsigned __int128)low * (uint32_t)s->nparts) >> 64);
 }
 
 int ls_state_nparts(const ls_state *s)
@@ -45,12 +65,12 @@ size_t ls_state_group_bytes(const ls_state *s)
 
 ls_hmap *ls_state_part(const ls_state *s, int p)
 {
-    return &s->parts[p];
+    return &s->parts[p].index;
 }
 
 ls_group *ls_state_find(const ls_state *s, const char *key, size_t len, uint64_t hash)
 {
-    return ls_hmap_get(&s->parts[ls_state_partition_of(s, hash)], key, len, hash);
+    return ls_hmap_get(&s->parts[ls_state_partition_of(s, hash)].index, key, len, hash);
 }
 
 void ls_state_set_owns_blobs(ls_state *s)
@@ -76,9 +96,13 @@ ls_state *ls_state_new(int nparts, int nagg)
 {
     ls_state *s = ls_xcalloc(1, sizeof *s);
     s->nparts = nparts > 0 ? nparts : 1;
+    s->pmod = UINT64_MAX / (uint64_t)s->nparts + 1;
     s->nagg = nagg;
     s->parts = ls_xcalloc((size_t)s->nparts, sizeof *s->parts);
-    for (int i = 0; i < s->nparts; i++) ls_hmap_init(&s->parts[i], group_key_of);
+    for (int i = 0; i < s->nparts; i++) {
+        ls_hmap_init(&s->parts[i].index, group_key_of);
+        ls_slab_init(&s->parts[i].slab);
+    }
     return s;
 }
 
@@ -87,10 +111,10 @@ static size_t group_size(const ls_state *s, size_t key_len)
     return sizeof(ls_group) + (size_t)s->nagg * sizeof(ls_acc) + key_len;
 }
 
+/* What a group costs in its slab (its 16-byte granules). */
 static size_t charged(size_t n)
 {
-    size_t c = (n + sizeof(size_t) + 15) & ~(size_t)15;
-    return c < 32 ? 32 : c;
+    return ls_slab_cost(n);
 }
 
 size_t ls_state_group_cost(const ls_state *s, size_t key_len)
@@ -99,42 +123,100 @@ size_t ls_state_group_cost(const ls_state *s, size_t key_len)
 }
 
 /* Frees a group and what its accumulators own (their blobs). */
-static void free_group_of(const ls_state *s, ls_group *g)
+static void free_group_of(const ls_state *s, spart *pt, ls_group *g)
 {
     for (int a = 0; a < s->nagg; a++) ls_acc_release(&g->acc[a]);
-    free(g);
+    g->nagg = DEAD_GROUP;
+    ls_slab_free(&pt->slab, g, group_size(s, g->key_len));
+}
+
+/* The next live group of a partition in memory order (see ls_state_iter). */
+static ls_group *next_live(const ls_state *s, ls_slab_iter *it)
+{
+    ls_group *g;
+    while ((g = ls_slab_iter_item(it)) != NULL) {
+        ls_slab_iter_skip(it, group_size(s, g->key_len));
+        if (g->nagg != DEAD_GROUP) return g;
+    }
+    return NULL;
+}
+
+void ls_state_iter_init(ls_state_iter *it, const ls_state *s, int p)
+{
+    it->s = s;
+    ls_slab_iter_init(&it->it, &s->parts[p].slab);
+}
+
+ls_group *ls_state_iter_next(ls_state_iter *it)
+{
+    return next_live(it->s, &it->it);
+}
+
+/* Releases what the accumulators of a partition's groups own, walking the
+ * slab in memory order (sequential reads, unlike a walk of the index: a few
+ * ns per group, so it is done whether or not owns_blobs was set). */
+static void release_blobs(const ls_state *s, spart *pt)
+{
+    ls_slab_iter it;
+    ls_slab_iter_init(&it, &pt->slab);
+    ls_group *g;
+    while ((g = next_live(s, &it)) != NULL)
+        for (int a = 0; a < s->nagg; a++) ls_acc_release(&g->acc[a]);
 }
 
 void ls_state_free(ls_state *s)
 {
     if (!s) return;
     for (int i = 0; i < s->nparts; i++) {
-        ls_group *g;
-        LS_HMAP_FOREACH(&s->parts[i], g) free_group_of(s, g);
-        ls_hmap_free(&s->parts[i]);
+        if (s->nagg) release_blobs(s, &s->parts[i]);
+        ls_slab_release(&s->parts[i].slab);
+        ls_hmap_free(&s->parts[i].index);
     }
     free(s->parts);
     free(s);
 }
 
-/* Finds or creates a group in one partition; *added = bytes allocated. */
-static ls_group *upsert_in(ls_state *s, ls_hmap *part, const char *key, size_t len,
+/* Finds or creates a group in one partition with one probe: the probe
+ * that misses stops at the empty slot where the new group goes (before,
+ * a miss probed again to insert). Keys are compared inline (the index's
+ * key_of callback is for other users). *added = bytes allocated. */
+static ls_group *upsert_in(ls_state *s, spart *pt, const char *key, size_t len,
                            uint64_t hash, int64_t window_end, size_t *added)
 {
-    ls_group *g = ls_hmap_get(part, key, len, hash);
+    ls_hmap *index = &pt->index;
     *added = 0;
-    if (g) return g;
+    size_t slot = LS_HMAP_NO_SLOT;
+    if (index->cap) {
+        size_t mask = index->cap - 1;
+        for (size_t i = hash & mask;; i = (i + 1) & mask) {
+            const ls_hslot *sl = &index->slots[i];
+            const ls_group *g = sl->item;
+            if (!g) {
+                slot = i;
+                break;
+            }
+            if (sl->hash == hash && g->key_len == len &&
+                memcmp(ls_group_key(g, s->nagg), key, len) == 0)
+                return sl->item;
+        }
+    }
     size_t size = group_size(s, len);
-    g = ls_xmalloc(size);
+    ls_group *g = ls_slab_alloc(&pt->slab, size);
     g->window_end = window_end;
     g->updated_batch = -1;
     g->key_len = (uint32_t)len;
     g->nagg = (uint32_t)s->nagg;
     for (int i = 0; i < s->nagg; i++) ls_acc_init(&g->acc[i]);
     memcpy(ls_group_key(g, s->nagg), key, len);
-    ls_hmap_put(part, g, hash);
+    ls_hmap_put_at(index, slot, g, hash);
     *added = charged(size);
     return g;
+}
+
+void ls_state_prefetch(const ls_state *s, uint64_t hash)
+{
+    const ls_hmap *m = &s->parts[ls_state_partition_of(s, hash)].index;
+    if (m->cap) __builtin_prefetch(&m->slots[hash & (m->cap - 1)]);
 }
 
 ls_group *ls_state_upsert(ls_state *s, const char *key, size_t len, uint64_t hash,
@@ -151,26 +233,53 @@ ls_group *ls_state_upsert(ls_state *s, const char *key, size_t len, uint64_t has
     return g;
 }
 
+/* One group of a partial state folded into dst's partition. */
+static void merge_one(ls_state *dst, spart *to, const ls_group *sg, const char *key, uint64_t hash,
+                      const ls_agg_spec *aggs, int64_t batch_id, ls_merge_result *r)
+{
+    size_t added;
+    ls_group *g = upsert_in(dst, to, key, sg->key_len, hash, sg->window_end, &added);
+    if (added) {
+        r->groups_added++;
+        r->bytes_added += added;
+    }
+    for (int a = 0; a < dst->nagg; a++) ls_acc_merge(&g->acc[a], &sg->acc[a], aggs[a].fn);
+    if (g->updated_batch != batch_id) {
+        g->updated_batch = batch_id;
+        r->rows_updated++;
+    }
+}
+
+/* src's groups are handed over in the order of its index: that keeps dst's
+ * probes close together (dst's index is laid out by the same hash bits).
+ * But when dst's index grows more than once during such a merge, what was
+ * merged so far sits in the low part of each region of the grown index and
+ * overflows into long clusters: merging 10M groups into an empty state took
+ * 8.8 us per group (bench/state.sh). So a dst smaller than src is sized for
+ * both first (it will hold at least half of that); dst at least src's size
+ * can double at most once during the merge, which costs at most a constant
+ * factor. A sparse src (an index kept at the size of an earlier, larger
+ * batch) is walked in memory order instead, in proportion to its groups
+ * rather than its index, each key hashed again. */
 void ls_state_merge_part(ls_state *dst, const ls_state *src, int part, const ls_agg_spec *aggs,
                          int64_t batch_id, ls_merge_result *r)
 {
-    const ls_hmap *from = &src->parts[part];
-    ls_hmap *to = &dst->parts[part];
-    for (size_t i = 0; i < from->cap; i++) {
-        const ls_group *sg = from->slots[i].item;
-        if (!sg) continue;
-        size_t added;
-        ls_group *g = upsert_in(dst, to, ls_group_key(sg, src->nagg), sg->key_len,
-                                from->slots[i].hash, sg->window_end, &added);
-        if (added) {
-            r->groups_added++;
-            r->bytes_added += added;
+    spart *to = &dst->parts[part];
+    const ls_hmap *from = &src->parts[part].index;
+    if (to->index.count < from->count) ls_hmap_reserve(&to->index, to->index.count + from->count);
+    if (from->count * 8 >= from->cap) {
+        for (size_t i = 0; i < from->cap; i++) {
+            const ls_group *sg = from->slots[i].item;
+            if (sg) merge_one(dst, to, sg, ls_group_key(sg, src->nagg), from->slots[i].hash, aggs,
+                              batch_id, r);
         }
-        for (int a = 0; a < dst->nagg; a++) ls_acc_merge(&g->acc[a], &sg->acc[a], aggs[a].fn);
-        if (g->updated_batch != batch_id) {
-            g->updated_batch = batch_id;
-            r->rows_updated++;
-        }
+        return;
+    }
+    ls_state_iter it;
+    ls_state_iter_init(&it, src, part);
+    for (const ls_group *sg; (sg = ls_state_iter_next(&it)) != NULL;) {
+        const char *key = ls_group_key(sg, src->nagg);
+        merge_one(dst, to, sg, key, ls_hash(key, sg->key_len), aggs, batch_id, r);
     }
 }
 
@@ -180,8 +289,9 @@ void ls_state_seal(ls_state *s, const ls_agg_spec *aggs, int64_t batch_id)
     for (int a = 0; a < s->nagg; a++) any |= ls_agg_needs_seal(aggs[a].fn);
     if (!any) return;
     for (int i = 0; i < s->nparts; i++) {
-        ls_group *g;
-        LS_HMAP_FOREACH(&s->parts[i], g) {
+        ls_state_iter it;
+        ls_state_iter_init(&it, s, i);
+        for (ls_group *g; (g = ls_state_iter_next(&it)) != NULL;) {
             if (g->updated_batch != batch_id) continue; /* sealed in an earlier batch */
             for (int a = 0; a < s->nagg; a++)
                 if (ls_agg_needs_seal(aggs[a].fn)) ls_acc_seal(&g->acc[a]);
@@ -189,27 +299,25 @@ void ls_state_seal(ls_state *s, const ls_agg_spec *aggs, int64_t batch_id)
     }
 }
 
-static int keep_none(void *item, void *ctx)
-{
-    (void)item;
-    (void)ctx;
-    return 0;
-}
-
-static void free_group(void *item, void *ctx)
-{
-    free_group_of(ctx, item);
-}
-
+/* A worker's partial state after its merge, every batch: each partition's
+ * slab is reset (its chunks kept for the next batch) and its index emptied
+ * in place (its size kept). */
 void ls_state_clear(ls_state *s)
 {
-    for (int i = 0; i < s->nparts; i++) ls_hmap_filter(&s->parts[i], keep_none, free_group, s);
+    for (int i = 0; i < s->nparts; i++) {
+        spart *pt = &s->parts[i];
+        if (!pt->index.count) continue;
+        if (s->nagg) release_blobs(s, pt);
+        ls_slab_reset(&pt->slab);
+        ls_hmap_clear(&pt->index);
+    }
     s->groups = 0;
     s->group_bytes = 0;
 }
 
 typedef struct evict_ctx {
     ls_state *s;
+    spart *pt;
     int64_t watermark;
     size_t dropped;
 } evict_ctx;
@@ -228,25 +336,29 @@ static void drop_group(void *item, void *ctx)
     e->s->group_bytes -= charged(group_size(e->s, g->key_len));
     e->s->groups--;
     e->dropped++;
-    free_group_of(e->s, g);
+    free_group_of(e->s, e->pt, g);
 }
 
 size_t ls_state_evict(ls_state *s, int64_t watermark)
 {
-    evict_ctx e = { s, watermark, 0 };
+    evict_ctx e = { s, NULL, watermark, 0 };
     if (watermark == LS_NO_TIME) return 0;
-    for (int i = 0; i < s->nparts; i++) ls_hmap_filter(&s->parts[i], keep_group, drop_group, &e);
+    for (int i = 0; i < s->nparts; i++) {
+        e.pt = &s->parts[i];
+        ls_hmap_filter(&e.pt->index, keep_group, drop_group, &e);
+    }
     return e.dropped;
 }
 
 size_t ls_state_memory(const ls_state *s)
 {
     size_t bytes = s->group_bytes + sizeof *s + (size_t)s->nparts * sizeof(ls_hmap);
-    for (int i = 0; i < s->nparts; i++) bytes += ls_hmap_bytes(&s->parts[i]);
+    for (int i = 0; i < s->nparts; i++) bytes += ls_hmap_bytes(&s->parts[i].index);
     if (s->owns_blobs) { /* string min/max values and sketches live apart from their groups */
         for (int i = 0; i < s->nparts; i++) {
-            const ls_group *g;
-            LS_HMAP_FOREACH(&s->parts[i], g)
+            ls_state_iter it;
+            ls_state_iter_init(&it, s, i);
+            for (const ls_group *g; (g = ls_state_iter_next(&it)) != NULL;)
                 for (int a = 0; a < s->nagg; a++) {
                     size_t extra = ls_acc_extra_bytes(&g->acc[a]);
                     if (extra) bytes += charged(extra);
@@ -304,7 +416,7 @@ int ls_state_save(const ls_state *s, FILE *f)
     uint64_t count = 0;
     for (int p = 0; p < s->nparts; p++) {
         const ls_group *g;
-        LS_HMAP_FOREACH(&s->parts[p], g) {
+        LS_HMAP_FOREACH(&s->parts[p].index, g) {
             uint8_t more = 1;
             put(&io, &more, 1);
             put(&io, &g->window_end, 8);
@@ -327,6 +439,21 @@ int ls_state_save(const ls_state *s, FILE *f)
         fwrite(&length, 1, 8, f) != 8 || fseek(f, stop, SEEK_SET) != 0)
         io.bad = 1;
     return io.bad ? -1 : 0;
+}
+
+/* A snapshot says how many groups it holds (its count, before the
+ * checksum): each partition's index is sized for its share at once rather
+ * than doubling its way there, rehashing every group each time. The count
+ * is checked later; here it is only bounded by what the file can hold. */
+static void presize(ls_state *s, const char *count_at, size_t len)
+{
+    uint64_t n;
+    memcpy(&n, count_at, 8);
+    if (n > len / 21) n = len / 21; /* a group takes 21 bytes at least */
+    double share = (double)n / s->nparts;
+    if (share < 64) return; /* a small state: a resize or two cost nothing */
+    size_t want = (size_t)(share + 4 * __builtin_sqrt(share)); /* rarely exceeded */
+    for (int i = 0; i < s->nparts; i++) ls_hmap_reserve(&s->parts[i].index, want);
 }
 
 /* Loading reads the whole snapshot and checks its checksum before parsing
@@ -392,6 +519,7 @@ int ls_state_load(ls_state *s, FILE *f, const char *path, ls_err *err)
         goto out;
     }
     reader r = { (const unsigned char *)b.data + header, (const unsigned char *)b.data + b.len - 8 };
+    presize(s, b.data + b.len - 16, b.len);
     acc = ls_xcalloc((size_t)s->nagg + 1, sizeof *acc);
     uint64_t count = 0;
     for (;;) {
@@ -446,25 +574,18 @@ void ls_state_add_merged(ls_state *s, const ls_merge_result *r)
 
 /* ---- state partitions that move between the members of a job ----------- */
 
-static int keep_other_part(void *item, void *ctx)
+static int keep_nothing(void *item, void *ctx)
 {
     (void)item;
     (void)ctx;
     return 0;
 }
 
-static void drop_counted(void *item, void *ctx)
-{
-    ls_state *s = ctx;
-    ls_group *g = item;
-    s->group_bytes -= charged(group_size(s, g->key_len));
-    s->groups--;
-    free_group_of(s, g);
-}
-
 void ls_state_clear_part(ls_state *s, int p)
 {
-    if (p >= 0 && p < s->nparts) ls_hmap_filter(&s->parts[p], keep_other_part, drop_counted, s);
+    if (p < 0 || p >= s->nparts) return;
+    evict_ctx e = { s, &s->parts[p], 0, 0 };
+    ls_hmap_filter(&e.pt->index, keep_nothing, drop_group, &e);
 }
 
 ls_group *ls_state_put(ls_state *s, const char *key, size_t len, uint64_t hash,
@@ -495,7 +616,7 @@ static int not_dead(void *item, void *ctx)
 size_t ls_state_sweep_part(ls_state *s, int p)
 {
     if (p < 0 || p >= s->nparts) return 0;
-    size_t before = s->groups;
-    ls_hmap_filter(&s->parts[p], not_dead, drop_counted, s);
-    return before - s->groups;
+    evict_ctx e = { s, &s->parts[p], 0, 0 };
+    ls_hmap_filter(&e.pt->index, not_dead, drop_group, &e);
+    return e.dropped;
 }

@@ -3,10 +3,11 @@
  * State is split into `nparts` hash partitions (Spark's shuffle partitions):
  * a group lives in partition hash(key) % nparts.  Partitions are the unit
  * that later work checkpoints and moves between consumer-group members; a
- * worker thread will own a slice of them.  Each group is one allocation:
- * header, `nagg` inline accumulators, then the encoded key bytes; what an
- * accumulator owns apart (a string min/max, a sketch: its blob) is freed
- * with its group and counted in the state's memory.
+ * worker thread will own a slice of them.  Each group is one piece of its
+ * partition's slab (ls_slab.h): header, `nagg` inline accumulators, then
+ * the encoded key bytes; what an accumulator owns apart (a string min/max,
+ * a sketch: its blob) is freed with its group and counted in the state's
+ * memory.
  *
  * window_end is the event time that decides when a group is evicted and
  * when it is late: its window's end, or, for a query grouping by the
@@ -20,6 +21,7 @@
 
 #include "ls_agg.h"
 #include "ls_hmap.h"
+#include "ls_slab.h"
 
 typedef struct ls_group {
     int64_t window_end;    /* LS_NO_TIME when the key has no window */
@@ -50,6 +52,18 @@ size_t ls_state_group_bytes(const ls_state *s);
 /* Partition p's groups, to walk with LS_HMAP_FOREACH (or change in place:
  * an accumulator's value, never a key). */
 ls_hmap *ls_state_part(const ls_state *s, int p);
+/* Partition p's groups in memory order (creation order, freed places
+ * reused): sequential reads, where LS_HMAP_FOREACH over the index jumps
+ * through memory, a cache miss per group in a large state. No group may be
+ * added or removed while walking.
+ *   ls_state_iter it; ls_state_iter_init(&it, s, p);
+ *   for (ls_group *g; (g = ls_state_iter_next(&it)) != NULL;) ... */
+typedef struct ls_state_iter {
+    const ls_state *s;
+    ls_slab_iter it;
+} ls_state_iter;
+void ls_state_iter_init(ls_state_iter *it, const ls_state *s, int p);
+ls_group *ls_state_iter_next(ls_state_iter *it);
 /* The group of key, or NULL. */
 ls_group *ls_state_find(const ls_state *s, const char *key, size_t len, uint64_t hash);
 /* Some accumulator may own a blob (a string min/max, a sketch): memory is
@@ -59,6 +73,11 @@ int ls_state_owns_blobs(const ls_state *s);
 
 ls_state *ls_state_new(int nparts, int nagg);
 void ls_state_free(ls_state *s);
+
+/* Starts loading the index slot where the key of this hash is looked up
+ * first (a caller with several keys at hand prefetches them all, then
+ * upserts: their cache misses overlap). */
+void ls_state_prefetch(const ls_state *s, uint64_t hash);
 
 /* Finds or creates the group for key; *created tells which. */
 ls_group *ls_state_upsert(ls_state *s, const char *key, size_t len, uint64_t hash,
@@ -84,8 +103,10 @@ void ls_state_merge_part(ls_state *dst, const ls_state *src, int part, const ls_
  * gained (r's groups and bytes) to s's totals. */
 void ls_state_add_merged(ls_state *s, const ls_merge_result *r);
 /* Bytes a group with a key of key_len bytes costs, as counted in
- * group_bytes: its size as glibc's malloc really takes it (a size word,
- * 16-byte granules, 32 bytes at least), so memoryUsedBytes is honest. */
+ * group_bytes: its size as its slab takes it (16-byte granules), so
+ * memoryUsedBytes is honest. (Places freed by eviction wait in the slab for
+ * groups of their size, as freed memory waited in malloc's lists before:
+ * not counted.) */
 size_t ls_state_group_cost(const ls_state *s, size_t key_len);
 
 /* End of batch batch_id: every accumulator of a group updated in it whose

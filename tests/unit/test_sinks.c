@@ -1,5 +1,6 @@
 /* test_sinks.c - row JSON, the JSON-lines file sink and the console sink. */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,130 @@ static void write_rows(ls_sink *s, int64_t batch, int first, int n)
     ck_assert_int_eq(s->rows_in_batch, n);
     ck_assert_int_eq(s->vt->close_batch(s, &err), 0);
 }
+
+/* ---- the row writer against the generator ------------------------------- */
+
+static uint64_t wrng = 20261201;
+static uint64_t wnext(void)
+{
+    wrng ^= wrng << 13;
+    wrng ^= wrng >> 7;
+    wrng ^= wrng << 17;
+    return wrng;
+}
+
+/* Bytes chosen to hit every path: plain ASCII, each escape, control
+ * characters, '/', 0x7f, valid and broken UTF-8 (lax yajl forms too). */
+static size_t random_text(char *t, size_t max)
+{
+    static const char *const pieces[] = {
+        "a", "Zq", " ", "/", "\"", "\\", "\b", "\f", "\n", "\r", "\t", "\x01", "\x1f", "\x7f",
+        "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc0\x80", "\xed\xa0\x80", "\xf7\xbf\xbf\xbf",
+        "\xc3", "\x80", "\xf8\x80\x80\x80\x80", "\xe2\x82", "0123456789abcdef", "Traffic Stop",
+    };
+    size_t n = 0, k = wnext() % 12;
+    int clean = wnext() % 3 == 0; /* many strings need nothing: the fast path */
+    for (size_t i = 0; i < k; i++) {
+        const char *p = clean ? (wnext() % 2 ? "Poss Unreported " : "x") : pieces[wnext() % 26];
+        size_t l = strlen(p);
+        if (!*p) l = 1; /* never: no empty piece */
+        if (n + l > max) break;
+        memcpy(t + n, p, l);
+        n += l;
+    }
+    if (wnext() % 7 == 0 && n < max) t[n++] = '\0'; /* a NUL inside */
+    return n;
+}
+
+static ls_value random_value(char *t, size_t max, int64_t *cells)
+{
+    switch (wnext() % 9) {
+    case 0: return ls_null();
+    case 1: { ls_value v; v.type = LS_BOOL; v.u.b = (int)(wnext() % 2); return v; }
+    case 2: return ls_int((int64_t)wnext() >> (wnext() % 64));
+    case 3: {
+        static const double ds[] = { 0.0, -0.0, 1.5, 448.99, 1e21, 1e-7, 3.0, 0.1, -2.5e300 };
+        double d = wnext() % 4 ? ds[wnext() % 9] : (double)(int64_t)wnext() / 1e6;
+        if (wnext() % 10 == 0) d = wnext() % 2 ? NAN : (wnext() % 2 ? INFINITY : -INFINITY);
+        return ls_double(d);
+    }
+    case 4: {
+        /* anywhere (years 1966-2096, before 1970 too), or near the last one: the same day,
+         * either side of midnight, the same instant */
+        static int64_t last = 1546300799999LL;
+        int64_t t = wnext() % 3 ? last + (int64_t)(wnext() % 7200000) - 3600000
+                                : (int64_t)(wnext() % 4000000000000ULL) - 100000000000LL;
+        if (wnext() % 8 == 0) t = wnext() % 2 ? -1 : 0;
+        last = t;
+        return ls_timestamp(t);
+    }
+    case 5: return window(1546300200000LL + (int64_t)(wnext() % 4) * 300000, 1546300800000LL);
+    case 6: {
+        ls_value v;
+        v.type = LS_LIST;
+        v.u.l.n = (uint32_t)(wnext() % 4);
+        v.u.l.elem = (uint8_t)(wnext() % 3 == 0 ? LS_INT : wnext() % 2 ? LS_DOUBLE : LS_TIME);
+        for (uint32_t i = 0; i < v.u.l.n; i++) {
+            double d = (double)(int64_t)(wnext() % 100000) / 8.0;
+            if (v.u.l.elem == LS_DOUBLE) memcpy(&cells[i], &d, 8);
+            else cells[i] = (int64_t)(wnext() % 2000000000000ULL);
+        }
+        v.u.l.cells = cells;
+        return v;
+    }
+    default: return ls_str(t, random_text(t, max));
+    }
+}
+
+START_TEST(row_writer_equals_generator)
+{
+    static const char *const names[] = { "window", "original_crime_type_name", "count", "a\"b",
+                                         "caf\xc3\xa9", "tab\tname" };
+    char texts[6][256];
+    int64_t cells[6][4];
+    ls_value vals[6];
+    ls_rowfmt f;
+    ls_rowfmt_init(&f);
+    ls_buf want, got, key;
+    ls_buf_init(&want);
+    ls_buf_init(&got);
+    ls_buf_init(&key);
+    for (int i = 0; i < 20000; i++) {
+        size_t ncols = wnext() % 7, nkey = ncols ? wnext() % (ncols + 1) : 0;
+        for (size_t c = 0; c < ncols; c++) vals[c] = random_value(texts[c], sizeof texts[c], cells[c]);
+        ls_row row = { ncols, names, vals, nkey };
+        ls_buf_reset(&want);
+        ls_row_json(&row, 0, &want);
+        ls_buf_reset(&got);
+        ls_buf_puts(&got, "prefix"); /* appends, after what the buffer holds */
+        size_t key_end = ls_row_write(&f, &row, &got);
+        ck_assert_uint_eq(got.len, 6 + want.len);
+        ck_assert_msg(memcmp(got.data + 6, want.data, want.len) == 0, "row %d: %s\nwant %s", i,
+                      got.data + 6, want.data);
+        ck_assert_int_eq(got.data[got.len], '\0');
+        ls_buf_reset(&want);
+        ls_row_json(&row, 1, &want);
+        ck_assert_uint_ne(key_end, SIZE_MAX);
+        ls_buf_reset(&key);
+        ls_buf_append(&key, got.data + 6, key_end);
+        ls_buf_putc(&key, '}');
+        ck_assert_str_eq(key.data, want.data);
+    }
+    /* a column name yajl refuses (invalid UTF-8): the generator's own output */
+    static const char *const bad[] = { "ok", "b\xff" };
+    ls_value two[] = { ls_int(1), ls_str("x", 1) };
+    ls_row row = { 2, bad, two, 1 };
+    ls_buf_reset(&want);
+    ls_row_json(&row, 0, &want);
+    ls_buf_reset(&got);
+    ck_assert_uint_eq(ls_row_write(&f, &row, &got), SIZE_MAX);
+    ck_assert_str_eq(got.data, want.data);
+    ls_rowfmt_free(&f);
+    ls_buf_free(&want);
+    ls_buf_free(&got);
+    ls_buf_free(&key);
+}
+END_TEST
 
 START_TEST(jsonl_sink_writes_and_appends)
 {
@@ -525,6 +650,7 @@ Suite *sinks_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("regressions");
     tcase_add_test(tc, row_json_invalid_utf8_cell_is_null);
+    tcase_add_test(tc, row_writer_equals_generator);
     suite_add_tcase(s, tc);
     tc = tcase_create("jsonl");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -1,4 +1,4 @@
-/* test_state.c - the partitioned aggregation state (ls_state). */
+/* test_state.c - the partitioned aggregation state (ls_state) and its slabs (ls_slab). */
 #include <check.h>
 #include <string.h>
 
@@ -240,6 +240,121 @@ START_TEST(state_partitions_do_not_cluster_index)
 }
 END_TEST
 
+/* The partition is (hash >> 32) % nparts, computed without a division. */
+START_TEST(state_partition_is_high_bits_mod_nparts)
+{
+    static const int ns[] = { 1, 2, 3, 7, 16, 100, 1000, 4096, 65535, 65536 };
+    uint64_t h = 12345;
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        ls_state *s = ls_state_new(ns[k], 0);
+        for (int i = 0; i < 20000; i++) {
+            h = h * 6364136223846793005ULL + 1442695040888963407ULL;
+            uint64_t x = i < 4 ? (uint64_t[]){ 0, UINT64_MAX, 0xffffffff00000000ULL, 1ULL << 32 }[i] : h;
+            ck_assert_int_eq(ls_state_partition_of(s, x), (int)((x >> 32) % (uint64_t)ns[k]));
+        }
+        ls_state_free(s);
+    }
+}
+END_TEST
+
+/* The memory-order walk sees exactly the groups the index holds, through
+ * evictions (freed places reused by new groups), keys too long for the
+ * slab's size classes (a chunk each) and clears. */
+static void assert_iter_is_index(const ls_state *s)
+{
+    size_t n = 0, m = 0;
+    for (int p = 0; p < ls_state_nparts(s); p++) {
+        ls_state_iter it;
+        ls_state_iter_init(&it, s, p);
+        for (ls_group *g; (g = ls_state_iter_next(&it)) != NULL; n++) {
+            uint64_t h = ls_hash(ls_group_key(g, ls_state_nagg(s)), g->key_len);
+            ck_assert_int_eq(ls_state_partition_of(s, h), p);
+            ck_assert_ptr_eq(ls_state_find(s, ls_group_key(g, ls_state_nagg(s)), g->key_len, h), g);
+        }
+        m += ls_state_part(s, p)->count;
+    }
+    ck_assert_uint_eq(n, m);
+    ck_assert_uint_eq(n, ls_state_groups(s));
+}
+
+START_TEST(state_iter_follows_evictions_and_clears)
+{
+    ls_state *s = ls_state_new(3, 2);
+    ls_buf key;
+    ls_buf_init(&key);
+    char text[3000];
+    memset(text, 'x', sizeof text);
+    int created;
+    for (int round = 0; round < 4; round++) {
+        for (int64_t k = 0; k < 3000; k++) {
+            ls_value v = ls_int(k + round * 1000), t = ls_str(text, (size_t)(k % 50 == 0 ? 1500 + k % 7 : k % 40));
+            ls_buf_reset(&key);
+            ls_key_put(&key, &v);
+            ls_key_put(&key, &t);
+            ls_group *g = ls_state_upsert(s, key.data, key.len, ls_hash(key.data, key.len),
+                                          (k % 4 + round) * 1000, &created);
+            g->acc[0].n++;
+        }
+        assert_iter_is_index(s);
+        size_t before = ls_state_groups(s);
+        size_t gone = ls_state_evict(s, (round + 1) * 1000); /* a quarter or more */
+        ck_assert_uint_gt(gone, 0);
+        ck_assert_uint_eq(ls_state_groups(s), before - gone);
+        assert_iter_is_index(s);
+    }
+    ls_state_clear(s);
+    assert_iter_is_index(s);
+    ck_assert_uint_eq(ls_state_groups(s), 0);
+    ls_group *g = ls_state_upsert(s, "again", 5, ls_hash("again", 5), LS_NO_TIME, &created);
+    ck_assert_int_eq(created, 1);
+    ck_assert_int_eq(g->acc[0].n, 0);
+    assert_iter_is_index(s);
+    ls_buf_free(&key);
+    ls_state_free(s);
+}
+END_TEST
+
+/* The slab: 16-byte pieces, a freed piece reused by the next of its size
+ * class, large pieces apart, a reset keeps the chunks. */
+START_TEST(slab_reuses_and_resets)
+{
+    ls_slab sl;
+    ls_slab_init(&sl);
+    char *a = ls_slab_alloc(&sl, 40), *b = ls_slab_alloc(&sl, 48), *c = ls_slab_alloc(&sl, 33);
+    ck_assert_uint_eq((uintptr_t)a % 16, 0);
+    ck_assert_uint_eq((size_t)(b - a), 48);
+    ck_assert_uint_eq((size_t)(c - b), 48);
+    ck_assert_uint_eq(ls_slab_cost(33), 48);
+    memset(a, 1, 40);
+    memset(b, 2, 48);
+    ls_slab_free(&sl, b, 48);
+    ck_assert_ptr_eq(ls_slab_alloc(&sl, 41), b); /* the same class: 48 bytes */
+    char *big = ls_slab_alloc(&sl, 5000);
+    ck_assert_uint_eq((uintptr_t)big % 16, 0);
+    memset(big, 3, 5000);
+    char *d = ls_slab_alloc(&sl, 16);
+    ck_assert_uint_eq((size_t)(d - c), 48); /* small pieces go on in their chunk */
+    size_t seen = 0;
+    ls_slab_iter it;
+    ls_slab_iter_init(&it, &sl);
+    for (char *p; (p = ls_slab_iter_item(&it)) != NULL; seen++)
+        ls_slab_iter_skip(&it, p == big ? 5000 : p == d ? 16 : 48);
+    ck_assert_uint_eq(seen, 5);
+    ls_slab_free(&sl, big, 5000);
+    size_t held = ls_slab_bytes(&sl);
+    ls_slab_reset(&sl);
+    ck_assert_uint_eq(ls_slab_bytes(&sl), held);
+    ck_assert_ptr_eq(ls_slab_alloc(&sl, 48), a); /* from the start of the kept chunk */
+    ls_slab_iter_init(&it, &sl);
+    ck_assert_ptr_eq(ls_slab_iter_item(&it), a);
+    ls_slab_iter_skip(&it, 48);
+    ck_assert_ptr_null(ls_slab_iter_item(&it));
+    for (int i = 0; i < 100000; i++) ls_slab_alloc(&sl, (size_t)(8 + i % 1100)); /* many chunks */
+    ls_slab_release(&sl);
+    ck_assert_uint_eq(ls_slab_bytes(&sl), 0);
+}
+END_TEST
+
 Suite *state_suite(void)
 {
     Suite *s = suite_create("state");
@@ -250,6 +365,9 @@ Suite *state_suite(void)
     tcase_add_test(tc, state_zero_partitions_means_one);
     tcase_add_test(tc, state_evict_by_watermark);
     tcase_add_test(tc, state_memory_accounting);
+    tcase_add_test(tc, state_partition_is_high_bits_mod_nparts);
+    tcase_add_test(tc, state_iter_follows_evictions_and_clears);
+    tcase_add_test(tc, slab_reuses_and_resets);
     suite_add_tcase(s, tc);
     tc = tcase_create("regressions");
     tcase_set_timeout(tc, 60);
