@@ -56,7 +56,7 @@ def test_kill_9_at_random_moments_gives_the_uninterrupted_results(broker, big_to
     kills = 0
     for attempt in range(40):
         p = subprocess.Popen(pipeline_args(broker, topic, out, ckpt, "--trigger", "available-now",
-                                           "--set", "max_records_per_trigger=1000", "--quiet"),
+                                           "--set", "max_records_per_trigger=400", "--quiet"),
                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(rnd.uniform(0.1, 0.5))
         if p.poll() is None:
