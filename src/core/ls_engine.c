@@ -434,6 +434,7 @@ static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, const i
         /* rc 1: aborted and rewound; the rows were counted, not committed,
          * and the state is rebuilt from the changelogs before the next batch */
         if (rc == 1 && e->shuffle) ls_shuffle_rollback(e->shuffle);
+        if (rc == 0 && e->shuffle) ls_shuffle_committed(e->shuffle);
     }
     if (e->cp) {
         double c0 = ls_mono_ms();
@@ -758,8 +759,10 @@ int ls_engine_run(ls_engine *e, ls_err *err)
         if (e->monitor && e->shuffle) {
             ls_shuffle_stats st;
             ls_shuffle_stats_get(e->shuffle, &st);
-            ls_monitor_record_state(e->monitor, st.owned, st.restores, st.restored_records,
-                                    st.restore_ms / 1000.0);
+            ls_state_figures f = { .owned = st.owned, .restores = st.restores,
+                                   .restored_records = st.restored_records,
+                                   .purges = st.purges, .restore_s = st.restore_ms / 1000.0 };
+            ls_monitor_record_state(e->monitor, &f);
         }
         batch++;
         if (e->trigger.kind == LS_TRIGGER_ONCE) break;

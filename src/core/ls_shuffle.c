@@ -7,11 +7,15 @@
 #include <time.h>
 
 #include "ls_app.h"
+#include "ls_purge.h"
 #include "ls_query_stage.h"
 #include "ls_state.h"
 
 #define ADMIN_TIMEOUT_MS 30000
 #define RESTORE_IDLE_MS 60000 /* a restore that reads nothing for this long fails */
+#define PURGE_INTERVAL_MS 10000 /* consumed repartition records deleted at most this often
+                                  (Kafka Streams: repartition.purge.interval.ms, 30 s) */
+#define PURGE_LAST_WAIT_MS 3000 /* a member stopping waits this long for its last purge */
 
 /* The changelog key of a state partition's watermark stamps: a group key
  * starts with a type tag, never a NUL. */
@@ -51,6 +55,7 @@ struct ls_shuffle {
     stage *st;
     size_t n;
     rd_kafka_t *restorer;    /* reads changelogs (no group), made at the first restore */
+    ls_purge *purge;         /* deletes the repartition records read and committed */
     ls_shuffle_stats stats;
     ls_buf buf;
     int debug;               /* LUASTREAM_DEBUG_SHUFFLE set: markers sent and late groups logged */
@@ -81,6 +86,7 @@ void ls_shuffle_free(ls_shuffle *sh)
         free(sh->st[i].pmax);
     }
     free(sh->st);
+    ls_purge_free(sh->purge, PURGE_LAST_WAIT_MS); /* before the producer it sends on */
     if (sh->restorer) {
         rd_kafka_consumer_close(sh->restorer);
         rd_kafka_destroy(sh->restorer);
@@ -286,6 +292,7 @@ int ls_shuffle_prepare(ls_shuffle *sh, ls_err *err)
         stage *s = &sh->st[i];
         ls_source_add_internal_topic(sh->src, s->repart);
     }
+    sh->purge = ls_purge_new(sh->app, sh->p->rk, PURGE_INTERVAL_MS);
     return 0;
 }
 
@@ -755,7 +762,21 @@ void ls_shuffle_rollback(ls_shuffle *sh)
     }
 }
 
+void ls_shuffle_committed(ls_shuffle *sh)
+{
+    if (!sh->purge) return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+    for (size_t k = 0; k < ls_source_nparts(sh->src); k++) {
+        const ls_source_part *sp = ls_source_part_at(sh->src, k);
+        if (!sp->revoked && sp->next >= 0 && ls_shuffle_topic(sh, sp->topic) >= 0)
+            rd_kafka_topic_partition_list_add(l, sp->topic, sp->partition)->offset = sp->next;
+    }
+    ls_purge_committed(sh->purge, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 void ls_shuffle_stats_get(const ls_shuffle *sh, ls_shuffle_stats *st)
 {
     *st = sh->stats;
+    st->purges = sh->purge ? ls_purge_done(sh->purge) : 0;
 }

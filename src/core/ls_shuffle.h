@@ -25,6 +25,11 @@
  * partition; one that leaves is dropped once the batch that gave it up has
  * committed. After an aborted batch every owned partition is rebuilt.
  *
+ * A repartition record is read once: after a committed batch the records
+ * before the member's committed offsets are deleted (DeleteRecords, as
+ * Kafka Streams purges; ls_purge.h), so the topic does not grow to its
+ * retention.
+ *
  * The watermark (issue 12's job-wide rule): at the end of each batch a
  * member stamps every input partition it owns with the greatest event time
  * it has read so far, and sends the stamps as a marker to every
@@ -83,6 +88,9 @@ int ls_shuffle_end_stage1(ls_shuffle *sh, int64_t batch, ls_err *err);
 int ls_shuffle_end_stage2(ls_shuffle *sh, int64_t batch, ls_err *err);
 /* The batch's transaction aborted: state is rebuilt before the next. */
 void ls_shuffle_rollback(ls_shuffle *sh);
+/* The batch's transaction committed: the repartition records it read may
+ * be deleted (ls_purge.h: at most every 10 s, and once more on stopping). */
+void ls_shuffle_committed(ls_shuffle *sh);
 
 /* Progress: state partitions owned, restored so far, and records read
  * restoring them. */
@@ -91,6 +99,7 @@ typedef struct ls_shuffle_stats {
     int64_t restores;
     int64_t restored_records;
     double restore_ms;
+    int64_t purges;          /* DeleteRecords requests on the repartition topics answered */
 } ls_shuffle_stats;
 void ls_shuffle_stats_get(const ls_shuffle *sh, ls_shuffle_stats *st);
 

@@ -36,6 +36,7 @@ void ls_monitor_free(ls_monitor *m)
     for (size_t i = 0; i < m->nowned; i++) free(m->owned[i].topic);
     free(m->owned);
     free(m->app);
+    free(m->state);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }
@@ -105,15 +106,12 @@ void ls_monitor_record_member(ls_monitor *m, const ls_source *s)
     free(old_app);
 }
 
-void ls_monitor_record_state(ls_monitor *m, int64_t owned, int64_t restores, int64_t records,
-                             double seconds)
+void ls_monitor_record_state(ls_monitor *m, const ls_state_figures *f)
 {
     pthread_mutex_lock(&m->mu);
+    if (!m->state) m->state = ls_xcalloc(1, sizeof *m->state);
     m->has_state = 1;
-    m->state_owned = owned;
-    m->restores = restores;
-    m->restored_records = records;
-    m->restore_s = seconds;
+    *m->state = *f;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -239,10 +237,13 @@ void ls_monitor_metrics(ls_monitor *m, ls_buf *out)
                   "Changelog records read rebuilding them." },
                 { "luastream_restore_seconds_total", "counter",
                   "Seconds spent rebuilding them." },
+                { "luastream_repartition_purges_total", "counter",
+                  "Requests that deleted the repartition records this member read and committed." },
             };
-            double v[4] = { (double)m->state_owned, (double)m->restores,
-                            (double)m->restored_records, m->restore_s };
-            for (int k = 0; k < 4; k++) {
+            const ls_state_figures *f = m->state;
+            double v[] = { (double)f->owned, (double)f->restores, (double)f->restored_records,
+                           f->restore_s, (double)f->purges };
+            for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
                 ls_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s{app=\"", st[k].name, st[k].help,
                               st[k].name, st[k].type, st[k].name);
                 label(out, m->app);

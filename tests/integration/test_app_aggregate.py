@@ -120,6 +120,17 @@ def wait_equal(broker, outputs, procs, logs):
         time.sleep(3)
 
 
+def earliest_offsets(broker, topic):
+    """{partition: log start offset} of topic, from Kafka's own tool."""
+    jars = os.path.join(os.environ.get("KAFKA_JARS", os.path.join(ROOT, ".run", "kafka-jars")), "*")
+    d = subprocess.run(["java", "-cp", jars, "org.apache.kafka.tools.GetOffsetShell",
+                        "--bootstrap-server", broker.bootstrap, "--topic", topic, "--time", "-2"],
+                       capture_output=True, text=True, timeout=120)
+    assert d.returncode == 0, d.stderr
+    rows = [l.rsplit(":", 2) for l in d.stdout.splitlines() if l.startswith(topic + ":")]
+    return {int(r[1]): int(r[2]) for r in rows}
+
+
 def stop(procs):
     for p in procs:
         if p.poll() is None:
@@ -202,6 +213,10 @@ def test_three_members_and_another_job_run_an_update_mode_window_query(broker, b
         stop(procs)
     first = [logs[i].read_text() for i in (0, 2, 3)]
     assert sum("rows in" in t for t in first) == 3
+    # the repartition records read and committed were deleted (ls_purge.h):
+    # every member purges what it committed when it stops
+    start = earliest_offsets(broker, apps[0] + "-counts-repartition")
+    assert len(start) == 8 and all(o > 0 for o in start.values()), start
     # the state partitions moved: at least two members rebuilt some (the
     # assignor need not give every member a state partition)
     assert sum("app %s: restored" % apps[0] in t for t in first) >= 2, first[0][-2000:]
