@@ -631,7 +631,17 @@ static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const 
                      ls_batch_timing *t, reader *r, ls_err *err)
 {
     /* state partitions that came to this member are rebuilt first */
-    if (e->shuffle && ls_shuffle_sync(e->shuffle, err)) return -1;
+    if (e->shuffle) {
+        ls_shuffle_stats a, b;
+        ls_shuffle_stats_get(e->shuffle, &a);
+        if (ls_shuffle_sync(e->shuffle, err)) return -1;
+        ls_shuffle_stats_get(e->shuffle, &b);
+        t->member_state = 1;
+        t->state_owned = b.owned;
+        t->restored_partitions = b.restores - a.restores;
+        t->restored_records = b.restored_records - a.restored_records;
+        t->restore_ms = b.restore_ms - a.restore_ms;
+    }
     if (e->app && ls_app_begin(e->app, batch, err)) return -1; /* before any row or dead letter */
     for (size_t i = 0; i < e->plan->nqueries; i++) {
         ls_query *q = e->plan->queries[i];

@@ -106,7 +106,7 @@ static void behind_latest(yajl_gen g, const ls_source *s)
 /* A member of a job (--app): who it is and what it owns, after the batch.
  * A partition's lag is how far its position is behind the latest offset
  * known when the batch was planned. */
-static void member(yajl_gen g, const ls_source *s)
+static void member(yajl_gen g, const ls_source *s, const ls_batch_timing *t)
 {
     const char *app = ls_source_group(s);
     if (!app) return;
@@ -145,12 +145,22 @@ static void member(yajl_gen g, const ls_source *s)
     }
     yajl_gen_array_close(g);
     integer(g, "lag", total);
+    if (t->member_state) {
+        integer(g, "statePartitions", t->state_owned);
+        key(g, "stateRestore"); /* before this batch read: the partitions that came to it */
+        yajl_gen_map_open(g);
+        integer(g, "partitions", t->restored_partitions);
+        integer(g, "changelogRecords", t->restored_records);
+        integer(g, "durationMs", ms_of(t->restore_ms));
+        yajl_gen_map_close(g);
+    }
     yajl_gen_map_close(g);
     free(id);
 }
 
-/* ", member ID owns t[0-3] (lag N)" for the human line. */
-static void member_text(const ls_source *s, ls_buf *out)
+/* ", member ID owns t[0-3] (lag N)" for the human line, and the state
+ * partitions the batch rebuilt. */
+static void member_text(const ls_source *s, const ls_batch_timing *t, ls_buf *out)
 {
     if (!ls_source_group(s)) return;
     size_t n = ls_source_nparts(s), k = 0;
@@ -175,6 +185,10 @@ static void member_text(const ls_source *s, ls_buf *out)
         ls_buf_puts(out, " owns no partition");
     }
     ls_buf_printf(out, " (lag %lld)", (long long)lag);
+    if (t->restored_partitions)
+        ls_buf_printf(out, "; restored %lld state partition%s (%lld changelog records, %.0f ms)",
+                      (long long)t->restored_partitions, t->restored_partitions == 1 ? "" : "s",
+                      (long long)t->restored_records, t->restore_ms);
     free(id);
     free(topics);
     free(parts);
@@ -210,6 +224,7 @@ void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
     integer(g, "latestOffset", ms_of(t->latest_offset_ms));
     integer(g, "triggerExecution", ms_of(t->trigger_ms));
     if (t->checkpointed) integer(g, "walCommit", ms_of(t->wal_ms));
+    if (t->member_state) integer(g, "restoreState", ms_of(t->restore_ms));
     integer(g, "decode", ms_of(t->decode_ms));
     integer(g, "process", ms_of(st->process_ms));
     integer(g, "sink", ms_of(st->emit_ms));
@@ -268,7 +283,7 @@ void ls_progress_json(const ls_query *q, const ls_batch_timing *t, ls_buf *out)
     yajl_gen_map_close(g);
     yajl_gen_array_close(g);
 
-    member(g, d->source);
+    member(g, d->source, t);
 
     if (warnings->len) {
         key(g, "warnings");
@@ -301,7 +316,7 @@ void ls_progress_human(const ls_query *q, const ls_batch_timing *t, FILE *f)
     if (d->has_watermark) ls_time_format(ls_query_watermark(q)->batch, wm);
     ls_buf who;
     ls_buf_init(&who);
-    member_text(d->source, &who);
+    member_text(d->source, t, &who);
     fprintf(f,
             "[%s] batch %lld: %lld rows in %.0f ms (%.0f rows/s in, %.0f rows/s processed), "
             "%lld invalid, %lld late; state %zu rows (%lld updated), %lld output rows, "

@@ -20,6 +20,12 @@ typedef struct ls_batch_timing {
     double decode_ms;          /* JSON decoding (shared by the source's queries) */
     double commit_ms;          /* state snapshots and the commit record (commitOffsets) */
     int checkpointed;          /* walCommit and commitOffsets apply */
+    /* a member of a job running aggregations (ls_shuffle.h): the state
+     * partitions it owns, and those this batch rebuilt before it read */
+    int member_state;
+    int state_owned;
+    int64_t restored_partitions, restored_records;
+    double restore_ms;
 } ls_batch_timing;
 
 /* Appends the JSON report of q's finished batch to out. */

@@ -200,12 +200,15 @@ def test_three_members_and_another_job_run_an_update_mode_window_query(broker, b
     apps = [app_id("upd"), app_id("other")]
     logs = [tmp_path / ("m%d.log" % i) for i in range(4)]
     cap = ["--trigger", "300ms", "--set", "max_records_per_trigger=20000"]
-    procs = [member(counts_args(broker, topic, outs[0]), apps[0], logs[0], *cap),
+    progress = [tmp_path / ("p%d.jsonl" % i) for i in range(4)]
+    procs = [member(counts_args(broker, topic, outs[0]), apps[0], logs[0], *cap,
+                    "--progress", str(progress[0])),
              member(counts_args(broker, topic, outs[1]), apps[1], logs[1], *cap)]
     try:
         time.sleep(4)
         for i in (2, 3):
-            procs.append(member(counts_args(broker, topic, outs[0]), apps[0], logs[i], *cap))
+            procs.append(member(counts_args(broker, topic, outs[0]), apps[0], logs[i], *cap,
+                                "--progress", str(progress[i])))
             time.sleep(2)
         wait_equal(broker, [(outs[0] + ".counts", CT_KEYS, want["counts"]),
                             (outs[1] + ".counts", CT_KEYS, want["counts"])], procs, logs)
@@ -220,6 +223,13 @@ def test_three_members_and_another_job_run_an_update_mode_window_query(broker, b
     # the state partitions moved: at least two members rebuilt some (the
     # assignor need not give every member a state partition)
     assert sum("app %s: restored" % apps[0] in t for t in first) >= 2, first[0][-2000:]
+    # ... and said so in their progress reports: each batch's restore, its time
+    reports = [json.loads(l) for i in (0, 2, 3) for l in progress[i].read_text().splitlines()]
+    assert reports and all("restoreState" in r["durationMs"] for r in reports)
+    restored = [r["member"]["stateRestore"] for r in reports
+                if r["member"]["stateRestore"]["partitions"] > 0]
+    assert len(restored) >= 2 and all(x["changelogRecords"] >= 0 for x in restored), restored
+    assert sum("restored" in t and "changelog records, " in t for t in first) >= 2
 
 
 @pytest.fixture(scope="module")
