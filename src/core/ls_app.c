@@ -16,6 +16,8 @@ struct ls_app {
     int64_t committed, aborted;
     int64_t test_abort;      /* LUASTREAM_TEST_ABORT_BATCH: abort this batch once; -1 */
     int64_t batch;           /* the batch in progress */
+    double begun_ms;         /* when its transaction began (monotonic) */
+    double timeout_ms;       /* the producer's transaction.timeout.ms; 0: none */
     int must_abort;          /* the revoked partitions' offsets could not join the transaction */
     int broken;              /* ... and the producer cannot go on: why holds the error */
     char why[LS_ERRLEN];
@@ -98,6 +100,11 @@ ls_app *ls_app_new(const char *id, ls_source *src, ls_kafka_producer *p)
     a->id = ls_xstrdup(id);
     a->src = src;
     a->p = p;
+    char v[32];
+    size_t vn = sizeof v;
+    if (p && rd_kafka_conf_get(rd_kafka_conf(p->rk), "transaction.timeout.ms", v, &vn) ==
+                 RD_KAFKA_CONF_OK)
+        a->timeout_ms = strtod(v, NULL);
     const char *t = getenv("LUASTREAM_TEST_ABORT_BATCH");
     a->test_abort = t && *t ? strtoll(t, NULL, 10) : -1;
     ls_source_on_revoke(src, on_revoke, a);
@@ -128,7 +135,28 @@ int ls_app_begin(ls_app *a, int64_t batch, ls_err *err)
     rd_kafka_error_t *e = rd_kafka_begin_transaction(a->p->rk);
     if (e) return fail(a, e, "begin transaction", err);
     a->open = 1;
+    a->begun_ms = ls_mono_ms();
     return 0;
+}
+
+double ls_app_read_budget_ms(const ls_app *a)
+{
+    return a->p ? a->timeout_ms / 2 : 0;
+}
+
+void ls_app_explain_failure(const ls_app *a, ls_err *err)
+{
+    if (!a->p || !a->open || a->timeout_ms <= 0) return;
+    double took = ls_mono_ms() - a->begun_ms;
+    if (took < a->timeout_ms) return;
+    char hint[400];
+    snprintf(hint, sizeof hint, "batch %lld's transaction was open %.1f s, longer than the "
+             "producer's transaction.timeout.ms (%.0f s), so the broker aborted it and fenced this "
+             "member; a batch ends its reading at half that timeout, so the rest of it (its end, "
+             "the rows, the commit) took too long: lower max_records_per_trigger, or raise the "
+             "Kafka sink's transaction.timeout.ms",
+             (long long)a->batch, took / 1000, a->timeout_ms / 1000);
+    ls_err_prefix(err, hint);
 }
 
 /* An abortable error: the transaction is aborted and the batch read again

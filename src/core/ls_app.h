@@ -52,6 +52,15 @@ int ls_app_begin(ls_app *a, int64_t batch, ls_err *err);
  * in the environment aborts batch N once, as an abortable error would.) 0 committed, 1 aborted and the source rewound (logged,
  * the run goes on), -1 + err fatal. */
 int ls_app_commit(ls_app *a, int64_t batch, ls_err *err);
+/* How long a batch may read before the engine ends it early
+ * (ls_source_cut_batch): half the producer's transaction.timeout.ms, so
+ * that the rest of the batch and its commit fit in the other half (a
+ * transaction open longer is aborted by the broker, and its producer
+ * fenced). 0: no transaction, no limit. */
+double ls_app_read_budget_ms(const ls_app *a);
+/* A batch failed: when its transaction had been open longer than the
+ * timeout, err says so and how to avoid it. */
+void ls_app_explain_failure(const ls_app *a, ls_err *err);
 /* Batches committed and aborted so far. */
 int64_t ls_app_committed(const ls_app *a);
 int64_t ls_app_aborted(const ls_app *a);

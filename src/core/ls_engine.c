@@ -495,6 +495,21 @@ static int take_stage2(ls_engine *e, reader *r, int qi, ls_err *err)
  * in turn (so librdkafka keeps fetching for all of them). The order of
  * records, and so of chunks, depends only on the offsets: the same for
  * every run. Returns -1 on a fatal error. */
+/* A member's batch has read for its budget (ls_app_read_budget_ms): its
+ * reading ends where it is, so that its transaction commits in time. Said
+ * once per run of such batches. */
+static int cut_due(ls_engine *e, const ls_batch_timing *t)
+{
+    double budget = e->app ? ls_app_read_budget_ms(e->app) : 0;
+    if (budget <= 0 || ls_mono_ms() - t->start_ms < budget) return 0;
+    if (!e->cutting)
+        ls_log("app %s: a batch read for %.1f s, half the transaction timeout: it ends there and "
+               "the next batch reads on (set max_records_per_trigger to keep batches shorter)",
+               e->app_id, budget / 1000);
+    e->cutting = 2; /* this batch */
+    return 1;
+}
+
 static int read_batch(ls_engine *e, const int64_t *planned, reader *r, ls_batch_timing *t,
                       ls_err *err)
 {
@@ -519,6 +534,11 @@ static int read_batch(ls_engine *e, const int64_t *planned, reader *r, ls_batch_
                 }
                 if (qi >= 0 ? take_stage2(e, r, qi, err) : dispatch(e, r, si, err)) return -1;
                 left |= !ls_source_part_at(s, pi)->reached;
+                if (cut_due(e, t)) { /* every source's reading ends here */
+                    for (size_t k = 0; k < e->plan->nsources; k++)
+                        ls_source_cut_batch(e->plan->sources[k]);
+                    return 0;
+                }
             }
         }
     }
@@ -630,6 +650,7 @@ static int sources_exhausted(const ls_engine *e)
 static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const int *active,
                      ls_batch_timing *t, reader *r, ls_err *err)
 {
+    e->cutting = e->cutting == 2; /* the last batch was cut: still in a run of them */
     /* state partitions that came to this member are rebuilt first */
     if (e->shuffle) {
         ls_shuffle_stats a, b;
@@ -761,6 +782,7 @@ int ls_engine_run(ls_engine *e, ls_err *err)
             continue;
         }
         if (run_batch(e, batch, planned, active, &t, r, err)) {
+            if (e->app) ls_app_explain_failure(e->app, err);
             rc = -1;
             break;
         }

@@ -36,6 +36,8 @@ struct ls_engine {
     ls_app *app;             /* made when the run starts */
     ls_shuffle *shuffle;     /* --app with aggregations: their two stages (ls_shuffle.h), or NULL */
     int reload_refused;      /* a reload was asked for under --app (reported once) */
+    int cutting;             /* a member's batches ended early for their transaction timeout:
+                                2 the batch in progress, 1 the one before (logged once a run) */
     char *checkpoint_dir;    /* known before compiling: Kafka sinks turn transactional */
     ls_monitor *monitor;     /* --ui: what the web server shows */
     ls_http *http;

@@ -950,6 +950,17 @@ void ls_source_end_batch(ls_source *s)
     }
 }
 
+void ls_source_cut_batch(ls_source *s)
+{
+    if (s->d.is_files) return;
+    for (size_t i = 0; i < s->nparts; i++) {
+        ls_source_part *p = &s->parts[i];
+        if (p->reached) continue;
+        p->batch_end = p->next;
+        p->reached = 1;
+    }
+}
+
 size_t ls_source_arrived(ls_source *s)
 {
     if (s->d.is_files) return ls_fsrc_arrived(s);

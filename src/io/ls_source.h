@@ -148,6 +148,12 @@ size_t ls_source_read(ls_source *s, size_t pi, int timeout_ms, ls_record *out, s
 
 /* After a batch: every partition's position moves to its planned end. */
 void ls_source_end_batch(ls_source *s);
+/* Ends the batch being read where each Kafka partition's reading is now
+ * (its planned end becomes its position): what was not read yet stays in
+ * the partition's queue for the next batch. For a member of a job, whose
+ * batch must commit within its transaction timeout (ls_app.h); never with
+ * a checkpoint, whose write-ahead log holds the planned ends. */
+void ls_source_cut_batch(ls_source *s);
 
 /* Between batches: takes what librdkafka fetched meanwhile into the
  * partitions' kept messages; returns how many records arrived (a cheap

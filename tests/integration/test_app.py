@@ -255,3 +255,24 @@ def test_what_a_member_of_a_job_cannot_do_yet_is_refused(broker, calls, tmp_path
     assert plan["sources"][0]["group_id"] == "shown"
     assert plan["queries"][0]["sink"]["exactly_once"] is True
     assert plan["queries"][0]["sink"]["transactional_id"].startswith("shown-")
+
+
+def test_a_batch_longer_than_half_the_transaction_timeout_ends_early(broker, calls, tmp_path):
+    """A member's batch must commit within its transaction timeout (10 s):
+    one that would read longer (no max_records_per_trigger, a slow map)
+    ends its reading at half of it, says so once, and the next batch reads
+    on: exact, once. Without this the broker aborts the transaction and
+    fences the member (a fatal error)."""
+    topic, want = calls
+    slow = tmp_path / "slow.lua"
+    with open(SCRIPT) as f:  # about 0.4 ms of CPU a record: 30,000 records take 12 s
+        slow.write_text(f.read().replace(
+            "map = function(r, meta)\n",
+            "map = function(r, meta)\n"
+            "    local t0 = os.clock(); while os.clock() - t0 < 0.0004 do end\n"))
+    out = "app.slow." + uuid.uuid4().hex[:6]
+    p = run([str(slow), "--app", app_id("slow"), "--set", "bootstrap=" + broker.bootstrap,
+             "--set", "topic=" + topic, "--set", "output=" + out,
+             "--trigger", "available-now"], timeout=BOUND)
+    assert p.stderr.count("half the transaction timeout: it ends there") == 1, p.stderr[-3000:]
+    assert committed_rows(broker, out) == want
