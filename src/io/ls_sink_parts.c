@@ -23,6 +23,7 @@
 typedef struct part {
     int fd;          /* -1: not open */
     int64_t len;     /* the file's length as this member left it */
+    int known;       /* len is known (owned): the file must still be that long */
     int written;     /* rows written since ls_sink_parts_written */
 } part;
 
@@ -52,21 +53,23 @@ static part *part_at(parts_sink *j, int p)
 {
     if (p >= j->nparts) {
         j->parts = ls_xrealloc(j->parts, ((size_t)p + 1) * sizeof *j->parts);
-        for (int k = j->nparts; k <= p; k++) j->parts[k] = (part){ -1, 0, 0 };
+        for (int k = j->nparts; k <= p; k++) j->parts[k] = (part){ -1, 0, 0, 0 };
         j->nparts = p + 1;
     }
     return &j->parts[p];
 }
 
-/* Opens part p (appending), its length as found: a part written without
- * ls_sink_parts_own first (never under a job's shuffle, which owns each
- * partition before its rows come). */
-static int open_part(parts_sink *j, int p, ls_err *err)
+/* Opens part p (appending; with create, made when absent: 0 and fd -1
+ * when it is absent and create is 0). A part not owned first takes the
+ * length it is found with (never under a job's shuffle, which owns each
+ * partition before its rows come); an owned one is checked when written. */
+static int open_part(parts_sink *j, int p, int create, ls_err *err)
 {
     part *pt = part_at(j, p);
     if (pt->fd >= 0) return 0;
     const char *path = part_path(j, p);
-    pt->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    pt->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0), 0666);
+    if (pt->fd < 0 && !create && errno == ENOENT) return 0;
     struct stat st;
     if (pt->fd < 0 || fstat(pt->fd, &st) != 0) {
         ls_seterr(err, "cannot open %s: %s", path, strerror(errno));
@@ -74,7 +77,10 @@ static int open_part(parts_sink *j, int p, ls_err *err)
         pt->fd = -1;
         return -1;
     }
-    pt->len = (int64_t)st.st_size;
+    if (!pt->known) {
+        pt->len = (int64_t)st.st_size;
+        pt->known = 1;
+    }
     return 0;
 }
 
@@ -87,7 +93,7 @@ static int flush_out(parts_sink *j, ls_err *err)
         ls_buf_reset(&j->out);
         return -1;
     }
-    if (open_part(j, p, err)) {
+    if (open_part(j, p, 1, err)) {
         ls_buf_reset(&j->out);
         return -1;
     }
@@ -318,10 +324,14 @@ int64_t ls_sink_parts_own(ls_sink *s, int p, int64_t len, ls_err *err)
         return -1;
     }
     ls_sink_parts_drop(s, p);
-    if (open_part(j, p, err)) return -1;
+    if (open_part(j, p, 0, err)) return -1; /* a part without rows is made by its first row */
     part *pt = &j->parts[p];
     const char *path = part_path(j, p);
     int64_t cut = 0;
+    if (pt->fd < 0) { /* absent: as long as nothing */
+        pt->len = 0;
+        pt->known = 1;
+    }
     if (pt->len > len) {
         if (ftruncate(pt->fd, (off_t)len) != 0 || fsync(pt->fd) != 0) {
             ls_seterr(err, "%s: cannot cut it back to %lld bytes: %s", path, (long long)len,
@@ -349,7 +359,7 @@ void ls_sink_parts_drop(ls_sink *s, int p)
     if (p < 0 || p >= j->nparts) return;
     part *pt = &j->parts[p];
     if (pt->fd >= 0) close(pt->fd);
-    *pt = (part){ -1, 0, 0 };
+    *pt = (part){ -1, 0, 0, 0 };
     if (j->cur == p) {
         ls_buf_reset(&j->out);
         j->cur = -1;

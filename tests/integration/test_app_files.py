@@ -147,6 +147,47 @@ def test_an_aborted_batch_is_cut_from_the_part_files(broker, calls, tmp_path):
     assert re.search(r"part-\d\.jsonl: cut back from \d+ to \d+ bytes", text), text[-3000:]
 
 
+def test_a_directory_per_machine_holds_what_its_members_committed(broker, calls, tmp_path):
+    """Two members with directories of their own (as on two machines without
+    a shared filesystem): member B starts first, A joins (partitions move
+    from B to A), then B stops (the rest move to A). Each partition moved at
+    most once, from B to A, so B's files then A's, last row per key, are the
+    result; A notes that partitions were also written elsewhere."""
+    topic, want = calls
+    dirs = [tmp_path / "machine-a", tmp_path / "machine-b"]
+    app = app_id("dirs")
+    cap = ["--trigger", "300ms", "--set", "max_records_per_trigger=1000"]
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    b = member(counts_args(broker, topic, dirs[1], *cap), app, logs[1])
+    procs = [b]
+    try:
+        until = time.time() + BOUND
+        while not (dirs[1] / "counts").exists() or \
+                sum(os.path.getsize(f) for f in parts(dirs[1] / "counts")) < 20000:
+            assert b.poll() is None and time.time() < until, logs[1].read_text()[-3000:]
+            time.sleep(0.5)
+        a = member(counts_args(broker, topic, dirs[0], *cap), app, logs[0])
+        procs.append(a)
+        time.sleep(4)
+        stop([b])
+        procs = [a]
+        until = time.time() + BOUND
+        while True:
+            ordered = parts(dirs[1] / "counts") + parts(dirs[0] / "counts")
+            got, _ = last_rows_of(ordered)
+            if got == want:
+                break
+            assert a.poll() is None, logs[0].read_text()[-3000:]
+            assert time.time() < until, "%d of %d keys equal" % (
+                sum(1 for k in want if got.get(k) == want[k]), len(want))
+            time.sleep(2)
+    finally:
+        stop([p for p in procs if p.returncode is None])
+    ids = [(d / "counts" / "_id").read_text().split()[1] for d in dirs]
+    assert ids[0] != ids[1]  # a directory each: lengths committed per directory
+    assert "also written to a file sink directory other than" in logs[0].read_text()
+
+
 def test_explain_names_the_part_files():
     p = run(["explain", COUNTS, "--app", "f", "--set", "output=jsonl:out"])
     assert ("JSON lines appended to out/counts/part-<p>.jsonl, one file per state partition"

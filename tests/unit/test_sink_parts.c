@@ -101,6 +101,8 @@ START_TEST(rows_go_to_their_partitions_file)
     ck_assert_int_eq(ls_sink_parts_written(s, 1, &len), 0);
     ck_assert_int_eq(ls_sink_parts_written(s, 99, &len), 0);
     ck_assert_int_eq(size_of("part-1.jsonl"), -1); /* no row, no file */
+    ck_assert_int_eq(ls_sink_parts_own(s, 5, 0, &err), 0);
+    ck_assert_int_eq(size_of("part-5.jsonl"), -1); /* owned without rows: none either */
     free(t0);
     free(t3);
     /* the directory's id, with the app id */
@@ -184,6 +186,17 @@ START_TEST(a_file_changed_under_the_member_is_an_error)
     ck_assert_str_eq(t, "{\"k\":\"K1\",\"count\":1}\n{}\n"); /* nothing interleaved */
     free(t);
     free(p);
+    /* owned while absent, then made by another process before the first row */
+    ck_assert_int_eq(ls_sink_parts_own(s, 4, 0, &err), 0);
+    char *p4 = path_of("part-4.jsonl");
+    fd = open(p4, O_WRONLY | O_CREAT, 0666);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "{}\n", 3), 3);
+    close(fd);
+    int part4[] = { 4 };
+    ck_assert_int_eq(batch(s, part4, key, 1, &err), -1);
+    ck_assert_msg(strstr(err.msg, "part-4.jsonl is 3 bytes, but this member left it at 0"), "%s", err.msg);
+    free(p4);
     /* a per-record row has no partition */
     ls_out o = { .json = "{}", .len = 2 };
     ck_assert_int_eq(s->vt->write_out(s, &o, &err), -1);
