@@ -586,7 +586,7 @@ int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
         int64_t before = sh->stats.restored_records;
         rc = read_changelogs(sh, l, err);
         if (rc == 0) {
-            for (size_t i = 0; i < sh->n; i++) {
+            for (size_t i = 0; i < sh->n && rc == 0; i++) {
                 stage *s = &sh->st[i];
                 for (int p = 0; p < s->nparts && rc == 0; p++)
                     if (!s->owned[p] && s->now[p]) {
@@ -605,6 +605,8 @@ int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
                 for (int p = 0; p < s->nparts; p++)
                     if (s->owned[p]) advance(&s->sp[p], sh->nin, delay);
             }
+        }
+        if (rc == 0) { /* every restored partition owned, its part file cut back */
             double ms = ls_mono_ms() - t0;
             sh->stats.restores += l->cnt;
             sh->stats.restore_ms += ms;
