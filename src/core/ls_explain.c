@@ -243,7 +243,11 @@ static void sink_text(ls_buf *b, const ls_sink_plan *p, const ls_query *q, int c
     case LS_PLAN_JSONL:
         ls_buf_puts(b, "JSON lines appended to ");
         put_safe(b, p->path);
-        if (cp) ls_buf_puts(b, ", exactly once (cut back to the last commit on restart)");
+        if (p->parts)
+            ls_buf_puts(b, ", one file per state partition, written by the member that owns it, "
+                        "exactly once (cut back to the length its changelog committed)");
+        else if (cp)
+            ls_buf_puts(b, ", exactly once (cut back to the last commit on restart)");
         break;
     case LS_PLAN_STDERR:
         ls_buf_puts(b, "stderr");
@@ -792,7 +796,8 @@ static void j_sink(yajl_gen g, const ls_sink_plan *p, const ls_query *q, int cp)
         kv_bool(g, "format", p->format);
     } else if (p && p->kind == LS_PLAN_JSONL) {
         kv_str(g, "path", p->path);
-        kv_bool(g, "exactly_once", cp);
+        kv_bool(g, "exactly_once", cp || p->parts);
+        kv_bool(g, "per_partition", p->parts);
     } else if (p && p->kind == LS_PLAN_KAFKA) {
         kv_str(g, "topic", p->topic);
         kv_bool(g, "topic_function", q && qd->route.topic_fn != LUA_NOREF);

@@ -9,6 +9,7 @@
 #include "ls_app.h"
 #include "ls_purge.h"
 #include "ls_query_stage.h"
+#include "ls_sink_parts.h"
 #include "ls_state.h"
 
 #define ADMIN_TIMEOUT_MS 30000
@@ -21,6 +22,12 @@
  * starts with a type tag, never a NUL. */
 static const char WM_KEY[3] = { '\0', 'w', 'm' };
 static const char MARKER_MAGIC[4] = { 'L', 'S', 'W', 'M' };
+/* A file sink's committed length of a state partition's part file
+ * (ls_sink_parts.h): key "\0fl" + the directory's id, one per directory;
+ * value the magic and the length (8 bytes). */
+static const char FL_KEY[3] = { '\0', 'f', 'l' };
+static const char FL_MAGIC[4] = { 'L', 'S', 'F', 'L' };
+#define FL_KEY_LEN (sizeof FL_KEY + LS_PARTS_ID_LEN)
 
 /* A state partition's watermark, from the markers read in its own
  * repartition partition only: a marker follows the partial groups its
@@ -44,6 +51,10 @@ typedef struct stage {
                                 read from it so far, LS_NO_TIME none */
     int npmax;
     uint64_t sent;           /* a digest of the stamps last sent (0: none) */
+    ls_sink *parts;          /* the query's sink when it writes part files (borrowed), or NULL */
+    int64_t *flen;           /* per state partition being restored: its part file's
+                                committed length in this member's directory */
+    int other_dir;           /* a restore found lengths of another directory (noted once) */
 } stage;
 
 struct ls_shuffle {
@@ -84,6 +95,7 @@ void ls_shuffle_free(ls_shuffle *sh)
         for (int p = 0; p < sh->st[i].nparts; p++) free(sh->st[i].sp[p].stamps);
         free(sh->st[i].sp);
         free(sh->st[i].pmax);
+        free(sh->st[i].flen);
     }
     free(sh->st);
     ls_purge_free(sh->purge, PURGE_LAST_WAIT_MS); /* before the producer it sends on */
@@ -119,6 +131,9 @@ void ls_shuffle_add(ls_shuffle *sh, ls_query *q)
     s->owned = ls_xcalloc((size_t)s->nparts, 1);
     s->now = ls_xcalloc((size_t)s->nparts, 1);
     s->sp = ls_xcalloc((size_t)s->nparts, sizeof *s->sp);
+    s->flen = ls_xcalloc((size_t)s->nparts, sizeof *s->flen);
+    ls_sink *sink = ls_query_declared(q)->sink;
+    s->parts = ls_sink_is_parts(sink) ? sink : NULL;
 }
 
 size_t ls_shuffle_count(const ls_shuffle *sh)
@@ -421,6 +436,32 @@ static stage *stage_of_changelog(ls_shuffle *sh, const char *topic)
     return NULL;
 }
 
+/* A part file's committed length: kept when it is this member's directory's. */
+static int take_file_length(ls_shuffle *sh, stage *s, const rd_kafka_message_t *m, ls_err *err)
+{
+    int64_t len;
+    if (m->partition < 0 || m->partition >= s->nparts || !m->payload || m->len != 12 ||
+        memcmp(m->payload, FL_MAGIC, 4) != 0 || (memcpy(&len, (const char *)m->payload + 4, 8), len < 0)) {
+        ls_seterr(err, "app %s: %s[%d] offset %lld: a file length of %zu bytes that does not parse",
+                  sh->app, s->changelog, (int)m->partition, (long long)m->offset, m->len);
+        return -1;
+    }
+    if (!s->parts) return 0; /* the sink is no longer a file sink: nothing to cut */
+    const char *id = (const char *)m->key + sizeof FL_KEY;
+    if (memcmp(id, ls_sink_parts_dir_id(s->parts), LS_PARTS_ID_LEN) == 0) {
+        s->flen[m->partition] = len;
+    } else if (!s->other_dir) {
+        s->other_dir = 1;
+        ls_log("app %s: query %s's state partition %d was also written to a file sink directory "
+               "other than %s (id %.*s): each directory holds exactly the rows its members "
+               "committed, but a partition's latest rows are in the directory of its last owner; "
+               "give every member one shared directory to read the job's output in one place",
+               sh->app, ls_query_declared(s->q)->name, (int)m->partition,
+               ls_sink_parts_folder(s->parts), LS_PARTS_ID_LEN, id);
+    }
+    return 0;
+}
+
 static int apply(ls_shuffle *sh, const rd_kafka_message_t *m, ls_err *err)
 {
     stage *s = stage_of_changelog(sh, rd_kafka_topic_name(m->rkt));
@@ -434,6 +475,8 @@ static int apply(ls_shuffle *sh, const rd_kafka_message_t *m, ls_err *err)
                   sh->app, s->changelog, (int)m->partition, (long long)m->offset, m->len);
         return -1;
     }
+    if (m->key_len == FL_KEY_LEN && memcmp(m->key, FL_KEY, sizeof FL_KEY) == 0)
+        return take_file_length(sh, s, m, err);
     int rc = ls_query_stage_restore(s->q, m->partition, m->key ? m->key : "", m->key_len,
                                     m->payload, m->len, err);
     if (rc) where(err, s->changelog, m);
@@ -522,10 +565,12 @@ int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
         for (int p = 0; p < s->nparts; p++) {
             if (s->owned[p] && !s->now[p]) {
                 ls_query_stage_drop(s->q, p);
+                if (s->parts) ls_sink_parts_drop(s->parts, p);
                 reset(&s->sp[p]);
                 s->owned[p] = 0;
             } else if (!s->owned[p] && s->now[p]) {
                 rd_kafka_topic_partition_list_add(l, s->changelog, p);
+                s->flen[p] = 0; /* no length committed: no row of this directory's file is */
                 n_new++;
             }
             owned += s->now[p];
@@ -548,10 +593,18 @@ int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
         int64_t before = sh->stats.restored_records;
         rc = read_changelogs(sh, l, err);
         if (rc == 0) {
-            for (size_t i = 0; i < sh->n; i++) {
+            for (size_t i = 0; i < sh->n && rc == 0; i++) {
                 stage *s = &sh->st[i];
-                for (int p = 0; p < s->nparts; p++)
+                for (int p = 0; p < s->nparts && rc == 0; p++)
                     if (!s->owned[p] && s->now[p]) {
+                        /* the part file as the last committed batch left it */
+                        if (s->parts && ls_sink_parts_own(s->parts, p, s->flen[p], err) < 0) {
+                            char at[LS_APP_ID_MAX + 8];
+                            snprintf(at, sizeof at, "app %s", sh->app);
+                            ls_err_prefix(err, at);
+                            rc = -1;
+                            break;
+                        }
                         ls_query_stage_restored(s->q, p);
                         s->owned[p] = 1;
                     }
@@ -559,6 +612,8 @@ int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
                 for (int p = 0; p < s->nparts; p++)
                     if (s->owned[p]) advance(&s->sp[p], sh->nin, delay);
             }
+        }
+        if (rc == 0) { /* every restored partition owned, its part file cut back */
             double ms = ls_mono_ms() - t0;
             sh->stats.restores += l->cnt;
             sh->stats.restore_ms += ms;
@@ -741,6 +796,19 @@ int ls_shuffle_end_stage2(ls_shuffle *sh, int64_t batch, ls_err *err)
                 return -1;
             sp->dirty = 0;
         }
+        /* the part files' lengths after the batch's rows (written and
+         * synced by now): committed with the batch, or not at all */
+        int64_t len;
+        for (int p = 0; s->parts && p < s->nparts; p++) {
+            if (!s->owned[p] || !ls_sink_parts_written(s->parts, p, &len)) continue;
+            char key[FL_KEY_LEN], val[12];
+            memcpy(key, FL_KEY, sizeof FL_KEY);
+            memcpy(key + sizeof FL_KEY, ls_sink_parts_dir_id(s->parts), LS_PARTS_ID_LEN);
+            memcpy(val, FL_MAGIC, 4);
+            memcpy(val + 4, &len, 8);
+            if (ls_kafka_produce(sh->p, s->changelog, p, key, sizeof key, val, sizeof val, err))
+                return -1;
+        }
     }
     return 0;
 }
@@ -752,6 +820,7 @@ void ls_shuffle_rollback(ls_shuffle *sh)
         for (int p = 0; p < s->nparts; p++)
             if (s->owned[p]) {
                 ls_query_stage_drop(s->q, p);
+                if (s->parts) ls_sink_parts_drop(s->parts, p); /* cut back when owned again */
                 s->owned[p] = 0;
             }
         for (int p = 0; p < s->nparts; p++) reset(&s->sp[p]);

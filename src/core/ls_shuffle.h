@@ -8,21 +8,25 @@
  *                    partition of the state partition the key hashes to;
  *                    and watermark markers (no key);
  *   A-Q-changelog    compacted: each state partition's groups after every
- *                    batch (key = group key; a tombstone when evicted), and
- *                    its watermark stamps (key "\0wm").
+ *                    batch (key = group key; a tombstone when evicted), its
+ *                    watermark stamps (key "\0wm"), and with a file sink the
+ *                    committed length of its part file in each directory
+ *                    (key "\0fl" + the directory's id; ls_sink_parts.h).
  * The member's consumer (the group A) subscribes to the input topic and to
  * every repartition topic, so the group spreads both: the member that owns
  * repartition partition p owns state partition p.
  *
  * One batch = one transaction of the member's producer (ls_app.h): the
  * partial groups and markers it sends, the changelog records of the state
- * partitions it changed, the sinks' messages, and the offsets it consumed
+ * partitions it changed (with the lengths of the part files it appended
+ * to, written and synced before), the sinks' messages, and the offsets it consumed
  * (input and repartition partitions). A member killed at any moment leaves
  * either all of it or none of it.
  *
  * A state partition that comes to a member is rebuilt from its changelog
  * (read_committed, to its end) before the member reads its repartition
- * partition; one that leaves is dropped once the batch that gave it up has
+ * partition, and its part file (a file sink's) cut back to its committed
+ * length; one that leaves is dropped once the batch that gave it up has
  * committed. After an aborted batch every owned partition is rebuilt.
  *
  * A repartition record is read once: after a committed batch the records

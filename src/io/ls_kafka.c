@@ -150,7 +150,9 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     ls_kafka_producer *p = opaque;
-    if (m->err) {
+    if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+        p->purged++; /* only rd_kafka_abort_transaction purges: meant to be dropped */
+    } else if (m->err) {
         p->failed++;
         snprintf(p->last_error, sizeof p->last_error, "%s: %s",
                  m->rkt ? rd_kafka_topic_name(m->rkt) : "?", rd_kafka_err2str(m->err));

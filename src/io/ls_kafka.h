@@ -50,6 +50,8 @@ typedef struct ls_kafka_producer {
     int64_t sent;        /* handed to librdkafka */
     int64_t delivered;   /* acknowledged by the broker */
     int64_t failed;      /* delivery reports with an error */
+    int64_t purged;      /* messages of an aborted transaction, dropped by the abort
+                            (their reports say so; not failures) */
     char last_error[LS_ERRLEN];
     const volatile sig_atomic_t *stop; /* when set and non-zero, a wait for room in a full
                                           local queue gives up (the user asked to stop) */

@@ -86,6 +86,8 @@ struct ls_sink {
     int64_t rows_in_batch;   /* rows written since open_batch */
     const char *file;        /* file sinks: the path (checkpoints cut it back on restart) */
     int sync;                /* fsync at the end of each batch (set when checkpointing) */
+    int part;                /* the state partition of the rows that follow (set by the
+                                query before each partition's rows; ls_sink_parts.h) */
 };
 
 /* A row formatter for the console sink: appends one line for row to out.

@@ -81,7 +81,8 @@ ls_sink *ls_sink_planned(const ls_sink_plan *in, ls_err *err)
     if (in->kind == LS_PLAN_JSONL) {
         ls_buf path;
         ls_buf_init(&path);
-        ls_buf_printf(&path, "%s/%s.jsonl", in->dir ? in->dir : ".", in->name ? in->name : "rows");
+        ls_buf_printf(&path, in->parts ? "%s/%s/part-<p>.jsonl" : "%s/%s.jsonl",
+                      in->dir ? in->dir : ".", in->name ? in->name : "rows");
         p->path = path.data;
         ls_buf_printf(&d, "FileSink[%s]", p->path);
     } else if (in->kind == LS_PLAN_KAFKA) {

@@ -17,6 +17,8 @@ typedef struct ls_sink_plan {
     ls_plan_kind kind;
     const char *dir, *name;  /* jsonl: rows go to DIR/NAME.jsonl (set as path) */
     const char *path;        /* jsonl: filled by ls_sink_planned */
+    int parts;               /* jsonl of a job's member: DIR/NAME/part-<p>.jsonl, one file
+                                per state partition (ls_sink_parts.h) */
     const char *topic;       /* kafka: the topic (PREFIX.<query>, a fixed name, or the
                                 query's name when a function picks each row's topic) */
     const char *bootstrap;   /* kafka */

@@ -12,6 +12,7 @@
 
 #include "ls_app.h"
 #include "ls_sink_planned.h"
+#include "ls_sink_parts.h"
 #include "ls_hll.h"
 #include "ls_json_lua.h"
 #include "ls_quantile.h"
@@ -865,16 +866,21 @@ static ls_sink *compile_sink(compiler *e, lua_State *L, int sk, ls_query *q, ls_
         } else {
             s = ls_sink_console_new(&o, stdout);
         }
-    } else if (strcmp(type, "jsonl") == 0 && e->opts->app && !e->opts->capture) {
-        ls_seterr(err, "%s: a jsonl sink with app id %s: each member would write its own file, "
-                  "outside the job's transactions; use a Kafka sink (file sinks per partition "
-                  "are issue 12's remaining work)", what, e->opts->app);
+    } else if (strcmp(type, "jsonl") == 0 && e->opts->app && qd->per_record) {
+        ls_seterr(err, "%s: a jsonl sink for a per-record query with app id %s: its rows have "
+                  "no state partition to keep a file by, and a file per member would be written "
+                  "outside the job's transactions; use a Kafka sink (exactly once from every "
+                  "member), or run without --app (an aggregation's jsonl sink under --app "
+                  "writes DIR/<query>/part-<p>.jsonl)", what, e->opts->app);
     } else if (strcmp(type, "jsonl") == 0) {
         char *dir;
         if (get_str(L, sk, "dir", 1, what, &dir, err)) goto out;
         if (e->opts->explain) { /* no directory made, no file opened */
-            ls_sink_plan p = { .kind = LS_PLAN_JSONL, .dir = dir, .name = qd->name };
+            ls_sink_plan p = { .kind = LS_PLAN_JSONL, .dir = dir, .name = qd->name,
+                               .parts = e->opts->app != NULL };
             s = ls_sink_planned(&p, err);
+        } else if (e->opts->app) { /* a job's member: a file per state partition */
+            s = ls_sink_parts_new(dir, qd->name, e->opts->app, err);
         } else {
             s = ls_sink_jsonl_new(dir, qd->name, err);
         }

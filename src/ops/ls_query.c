@@ -1230,6 +1230,7 @@ int ls_query_end_batch(ls_query *q, ls_err *err)
     for (int p = 0; !q->d.norder && !q->d.limit && p < ls_state_nparts(q->state); p++) {
         ls_state_iter it; /* memory order: sequential reads (ls_state.h) */
         ls_state_iter_init(&it, q->state, p);
+        q->d.sink->part = p; /* a job's file sink writes a part per state partition */
         for (ls_group *g; (g = ls_state_iter_next(&it)) != NULL;) {
             int emit;
             switch (q->d.mode) {

@@ -240,15 +240,20 @@ def test_what_a_member_of_a_job_cannot_do_yet_is_refused(broker, calls, tmp_path
     p = run(["bad.lua"], check=False, cwd=tmp_path)
     assert p.returncode == 2
     assert 'bad.lua:3: ls.app "job 1": character 4 (" ") is not one of' in p.stderr, p.stderr
-    # a jsonl sink: each member would write a file of its own
+    # a per-record query's jsonl sink: its rows have no state partition to
+    # keep a file by (an aggregation's writes DIR/<query>/part-<p>.jsonl:
+    # test_app_files.py); the Kafka sink is named as the alternative
     js = tmp_path / "js.lua"
     js.write_text('local ls = require "luastream"\nls.app "js"\n'
                   'local s = ls.kafka_source { topic = ls.param("topic", "t"), '
                   'bootstrap = ls.param("bootstrap", "b") }\n'
                   'ls.query "q" { from = s, sink = ls.jsonl_sink("%s") }\n' % (tmp_path / "o"))
     p = run(["js.lua", *bs], check=False, cwd=tmp_path)
-    assert p.returncode == 2 and "a jsonl sink with app id js" in p.stderr, p.stderr
+    assert p.returncode == 2, p.stderr
+    assert "a jsonl sink for a per-record query with app id js" in p.stderr, p.stderr
+    assert "use a Kafka sink" in p.stderr and "part-<p>.jsonl" in p.stderr, p.stderr
     assert "js.lua:4:" in p.stderr
+    assert not (tmp_path / "o").exists()
     # explain shows the group and the transactions, having connected to nothing
     p = run(["explain", SCRIPT, "--app", "shown", "--json"])
     plan = json.loads(p.stdout)

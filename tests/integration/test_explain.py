@@ -78,7 +78,7 @@ def test_pipeline_json_with_options(tmp_path):
     assert d["checkpoint"] == {"dir": str(ck), "exists": False}
     assert d["parallelism"] == 2 and d["lua_per_record"] is False
     assert d["dead_letter"] == {"type": "jsonl", "path": str(out / "dead_letter.jsonl"),
-                                "exactly_once": True}
+                                "exactly_once": True, "per_partition": False}
     [src] = d["sources"]
     assert src["topics"] == ["police.calls"] and src["bootstrap"] == "127.0.0.1:1"
     assert src["decoding"] == {"projection": ["call_date_time", "original_crime_type_name",
@@ -98,7 +98,8 @@ def test_pipeline_json_with_options(tmp_path):
     assert q1["order_by"] == []  # console only (pipeline.lua sorts for the console)
     assert q1["state"] == {"partitions": 4, "max_state_rows": 1000}
     assert q1["sink"] == {"type": "jsonl", "path": str(out / "crime_type_counts.jsonl"),
-                          "exactly_once": True}
+                          "exactly_once": True,
+                          "per_partition": False}
     assert q2["joins"] == [{"table": 1, "how": "left",
                             "on": {"column": "disposition", "from": "record"},
                             "table_key": "disposition_code", "columns": ["description"]}]
