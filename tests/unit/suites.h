@@ -37,5 +37,6 @@ Suite *explain_suite(void);
 Suite *sketch_suite(void);
 Suite *status_suite(void);
 Suite *group_codec_suite(void);
+Suite *state_cache_suite(void);
 
 #endif
