@@ -170,9 +170,10 @@ static char *script_app(ls_engine *e)
     return id;
 }
 
-/* The app id (the flag wins over ls.app) and what it rules out: a
- * checkpoint (the group's committed offsets are where a member resumes)
- * and reloading on file changes. */
+/* The app id (the flag wins over ls.app) and what it changes: the
+ * checkpoint directory becomes a cache of state partitions (the group's
+ * committed offsets are where a member resumes: ls_state_cache.h), and
+ * reloading on file changes is ruled out. */
 static int resolve_app(ls_engine *e, const ls_engine_opts *o, ls_err *err)
 {
     if (e->capture) return 0; /* luastream test: files in, rows in memory */
@@ -182,13 +183,9 @@ static int resolve_app(ls_engine *e, const ls_engine_opts *o, ls_err *err)
         ls_err_prefix(err, "--app");
         return -1;
     }
-    if (e->checkpoint_dir) {
-        ls_seterr(err, "%s %s with app id %s: a member of a job resumes from its consumer group's "
-                  "committed offsets (written in each batch's transaction), not from a checkpoint "
-                  "directory; leave the checkpoint out (a checkpoint as a cache of aggregation "
-                  "state is issue 12's remaining work)",
-                  o->checkpoint ? "--checkpoint" : "ls.checkpoint", e->checkpoint_dir, e->app_id);
-        return -1;
+    if (e->checkpoint_dir) { /* a cache: no offsets, no transactional sinks of its own */
+        e->cache_dir = e->checkpoint_dir;
+        e->checkpoint_dir = NULL;
     }
     if (o->watch) {
         ls_seterr(err, "--watch with app id %s: reloading a member of a job is not supported yet "
@@ -218,6 +215,7 @@ static char *script_checkpoint(ls_engine *e)
 ls_engine *ls_engine_new(const ls_engine_opts *o, ls_err *err)
 {
     ls_engine *e = ls_xcalloc(1, sizeof *e);
+    e->cache_lock = -1;
     e->script = ls_xstrdup(o->script);
     e->partitions = o->partitions > 0 ? o->partitions : DEFAULT_PARTITIONS;
     e->max_state_rows = o->max_state_rows;
@@ -263,6 +261,11 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, ls_err *err)
     int lock_fd = -1; /* before compiling: the sinks create their files */
     if (e->checkpoint_dir && !e->explain &&
         (lock_fd = ls_checkpoint_lock(e->checkpoint_dir, err)) < 0) {
+        ls_engine_free(e);
+        return NULL;
+    }
+    if (e->cache_dir && !e->explain && /* one member per cache directory */
+        (e->cache_lock = ls_checkpoint_lock(e->cache_dir, err)) < 0) {
         ls_engine_free(e);
         return NULL;
     }
@@ -330,6 +333,8 @@ void ls_engine_free(ls_engine *e)
     ls_shuffle_free(e->shuffle);
     free(e->app_id);
     free(e->app_txn_id);
+    free(e->cache_dir);
+    if (e->cache_lock >= 0) close(e->cache_lock);
     ls_checkpoint_free(e->cp);
     free(e->checkpoint_dir);
     free_plans(e);
@@ -434,6 +439,7 @@ static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, const i
         /* rc 1: aborted and rewound; the rows were counted, not committed,
          * and the state is rebuilt from the changelogs before the next batch */
         if (rc == 1 && e->shuffle) ls_shuffle_rollback(e->shuffle);
+        if (rc == 0 && e->shuffle) ls_shuffle_save_cache(e->shuffle, 0);
     }
     if (e->cp) {
         double c0 = ls_mono_ms();
@@ -679,6 +685,7 @@ static int start_shuffle(ls_engine *e, int bounded, ls_err *err)
         ls_plan_set_app_producer(e->plan, p);
     }
     e->shuffle = ls_shuffle_new(e->app_id, e->plan->sources[0], e->plan->app_producer);
+    ls_shuffle_set_cache(e->shuffle, e->cache_dir);
     for (size_t i = 0; i < e->plan->nqueries; i++)
         if (!ls_query_declared(e->plan->queries[i])->per_record) ls_shuffle_add(e->shuffle, e->plan->queries[i]);
     return ls_shuffle_prepare(e->shuffle, err);
@@ -758,8 +765,10 @@ int ls_engine_run(ls_engine *e, ls_err *err)
         if (e->monitor && e->shuffle) {
             ls_shuffle_stats st;
             ls_shuffle_stats_get(e->shuffle, &st);
-            ls_monitor_record_state(e->monitor, st.owned, st.restores, st.restored_records,
-                                    st.restore_ms / 1000.0);
+            ls_state_figures f = { st.owned, st.restores, st.restored_records, st.restored_from_cache,
+                                  st.restored_from_standby, st.standby, st.standby_lag,
+                                  st.restore_ms / 1000.0 };
+            ls_monitor_record_state(e->monitor, &f);
         }
         batch++;
         if (e->trigger.kind == LS_TRIGGER_ONCE) break;
@@ -767,6 +776,8 @@ int ls_engine_run(ls_engine *e, ls_err *err)
     free(planned);
     free(active);
     free(r);
+    /* the last batch committed: the cache as it stands, for the next run */
+    if (rc == 0 && e->shuffle) ls_shuffle_save_cache(e->shuffle, 1);
     if (e->monitor) ls_monitor_set_running(e->monitor, 0);
     return rc;
 }

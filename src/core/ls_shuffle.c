@@ -7,11 +7,19 @@
 #include <time.h>
 
 #include "ls_app.h"
+#include "ls_checkpoint.h"
 #include "ls_query_stage.h"
 #include "ls_state.h"
+#include "ls_state_cache.h"
 
 #define ADMIN_TIMEOUT_MS 30000
 #define RESTORE_IDLE_MS 60000 /* a restore that reads nothing for this long fails */
+#define CACHE_INTERVAL_MS 5000 /* the state cache is saved at most this often (and at the end) */
+/* A snapshot older than this is not loaded: the changelog's tombstones are
+ * kept DELETE_RETENTION_MS (set on the topics luastream creates), and one
+ * written after the snapshot must still be there to be read. */
+#define DELETE_RETENTION_MS 86400000LL
+#define CACHE_MAX_AGE_MS (DELETE_RETENTION_MS / 2)
 
 /* The changelog key of a state partition's watermark stamps: a group key
  * starts with a type tag, never a NUL. */
@@ -40,6 +48,9 @@ typedef struct stage {
                                 read from it so far, LS_NO_TIME none */
     int npmax;
     uint64_t sent;           /* a digest of the stamps last sent (0: none) */
+    int64_t *saved;          /* per state partition: the changelog offset of its last
+                                snapshot in the cache (-1: none this run) */
+    char sig[17];            /* the query's signature (ls_checkpoint_signature) */
 } stage;
 
 struct ls_shuffle {
@@ -53,6 +64,9 @@ struct ls_shuffle {
     rd_kafka_t *restorer;    /* reads changelogs (no group), made at the first restore */
     ls_shuffle_stats stats;
     ls_buf buf;
+    char *cache_dir;         /* the checkpoint directory as a cache, or NULL */
+    double cache_at;         /* when the cache was last saved (ls_mono_ms) */
+    int cache_warned;        /* a failed save was logged once */
     int debug;               /* LUASTREAM_DEBUG_SHUFFLE set: markers sent and late groups logged */
 };
 
@@ -79,6 +93,7 @@ void ls_shuffle_free(ls_shuffle *sh)
         for (int p = 0; p < sh->st[i].nparts; p++) free(sh->st[i].sp[p].stamps);
         free(sh->st[i].sp);
         free(sh->st[i].pmax);
+        free(sh->st[i].saved);
     }
     free(sh->st);
     if (sh->restorer) {
@@ -86,6 +101,7 @@ void ls_shuffle_free(ls_shuffle *sh)
         rd_kafka_destroy(sh->restorer);
     }
     free(sh->input);
+    free(sh->cache_dir);
     free(sh->app);
     ls_buf_free(&sh->buf);
     free(sh);
@@ -113,6 +129,15 @@ void ls_shuffle_add(ls_shuffle *sh, ls_query *q)
     s->owned = ls_xcalloc((size_t)s->nparts, 1);
     s->now = ls_xcalloc((size_t)s->nparts, 1);
     s->sp = ls_xcalloc((size_t)s->nparts, sizeof *s->sp);
+    s->saved = ls_xcalloc((size_t)s->nparts, sizeof *s->saved);
+    for (int p = 0; p < s->nparts; p++) s->saved[p] = -1;
+    ls_checkpoint_signature(q, s->sig);
+}
+
+void ls_shuffle_set_cache(ls_shuffle *sh, const char *dir)
+{
+    free(sh->cache_dir);
+    sh->cache_dir = dir ? ls_xstrdup(dir) : NULL;
 }
 
 size_t ls_shuffle_count(const ls_shuffle *sh)
@@ -166,8 +191,11 @@ static rd_kafka_NewTopic_t *new_topic(const char *name, int parts, int rf, int c
     }
     char mir[4];
     snprintf(mir, sizeof mir, "%d", rf > 1 ? 2 : 1);
+    char keep[32];
+    snprintf(keep, sizeof keep, "%lld", DELETE_RETENTION_MS);
     if (rd_kafka_NewTopic_set_config(t, "cleanup.policy", compact ? "compact" : "delete") ||
-        rd_kafka_NewTopic_set_config(t, "min.insync.replicas", mir)) {
+        rd_kafka_NewTopic_set_config(t, "min.insync.replicas", mir) ||
+        (compact && rd_kafka_NewTopic_set_config(t, "delete.retention.ms", keep))) {
         ls_seterr(err, "topic %s: cannot set its configuration", name);
         rd_kafka_NewTopic_destroy(t);
         return NULL;
@@ -339,6 +367,23 @@ static int take_stamps(spart *s, const unsigned char *p, size_t len)
     return 0;
 }
 
+/* A state partition's stamps as bytes (its changelog record "\0wm"). */
+static void stamps_of(ls_buf *b, const spart *sp)
+{
+    int32_t *parts = ls_xcalloc((size_t)sp->nstamps + 1, sizeof *parts);
+    int64_t *ts = ls_xcalloc((size_t)sp->nstamps + 1, sizeof *ts);
+    uint32_t n = 0;
+    for (int k = 0; k < sp->nstamps; k++)
+        if (sp->stamps[k] != LS_NO_TIME) {
+            parts[n] = k;
+            ts[n++] = sp->stamps[k];
+        }
+    ls_buf_reset(b);
+    put_stamps(b, parts, ts, n);
+    free(parts);
+    free(ts);
+}
+
 /* The job's event-time maximum: the least stamp, once every input
  * partition has one. */
 static int64_t job_max(const spart *s, int nin)
@@ -414,44 +459,58 @@ static stage *stage_of_changelog(ls_shuffle *sh, const char *topic)
     return NULL;
 }
 
+/* One record of state partition part's changelog, or of a state loaded
+ * from elsewhere in the same form (a snapshot, a standby's copy): val NULL
+ * is a tombstone. -1 + err when it does not parse. */
+static int apply_record(stage *s, int part, const void *key, size_t klen, const void *val,
+                        size_t vlen, ls_err *err)
+{
+    if (klen == sizeof WM_KEY && memcmp(key, WM_KEY, sizeof WM_KEY) == 0) {
+        if (val && take_stamps(&s->sp[part], val, vlen) == 0) return 0;
+        ls_seterr(err, "watermark stamps of %zu bytes do not parse", vlen);
+        return -1;
+    }
+    return ls_query_stage_restore(s->q, part, key ? key : "", klen, val, vlen, err);
+}
+
 static int apply(ls_shuffle *sh, const rd_kafka_message_t *m, ls_err *err)
 {
     stage *s = stage_of_changelog(sh, rd_kafka_topic_name(m->rkt));
-    if (!s) return 0;
+    if (!s || m->partition < 0 || m->partition >= s->nparts) return 0;
     sh->stats.restored_records++;
-    if (m->key_len == sizeof WM_KEY && memcmp(m->key, WM_KEY, sizeof WM_KEY) == 0) {
-        if (m->partition >= 0 && m->partition < s->nparts && m->payload &&
-            take_stamps(&s->sp[m->partition], m->payload, m->len) == 0)
-            return 0;
-        ls_seterr(err, "app %s: %s[%d] offset %lld: watermark stamps of %zu bytes do not parse",
-                  sh->app, s->changelog, (int)m->partition, (long long)m->offset, m->len);
-        return -1;
+    int rc = apply_record(s, m->partition, m->key, m->key_len, m->payload, m->len, err);
+    if (rc) {
+        where(err, s->changelog, m);
+        char at[LS_APP_ID_MAX + 8];
+        snprintf(at, sizeof at, "app %s", sh->app);
+        ls_err_prefix(err, at);
     }
-    int rc = ls_query_stage_restore(s->q, m->partition, m->key ? m->key : "", m->key_len,
-                                    m->payload, m->len, err);
-    if (rc) where(err, s->changelog, m);
     return rc;
 }
 
-/* Reads the changelog partitions in l (offsets: from where) to their ends. */
-static int read_changelogs(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, ls_err *err)
+/* The first and next offsets of a changelog partition, as a read_committed
+ * reader sees them. */
+static int changelog_bounds(ls_shuffle *sh, const char *topic, int part, int64_t *lo,
+                            int64_t *hi, ls_err *err)
 {
     if (!sh->restorer && make_restorer(sh, err)) return -1;
-    int left = 0;
-    for (int i = 0; i < l->cnt; i++) {
-        int64_t lo = 0, hi = 0;
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(sh->restorer, l->elems[i].topic,
-                                                                 l->elems[i].partition, &lo, &hi,
-                                                                 ADMIN_TIMEOUT_MS);
-        if (e) {
-            ls_seterr(err, "app %s: %s[%d]: cannot read offsets: %s", sh->app, l->elems[i].topic,
-                      (int)l->elems[i].partition, rd_kafka_err2str(e));
-            return -1;
-        }
-        l->elems[i].offset = lo;
-        l->elems[i].opaque = (void *)(intptr_t)(hi > lo); /* something to read */
-        left += hi > lo;
+    *lo = *hi = 0;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(sh->restorer, topic, part, lo, hi,
+                                                             ADMIN_TIMEOUT_MS);
+    if (e) {
+        ls_seterr(err, "app %s: %s[%d]: cannot read offsets: %s", sh->app, topic, part,
+                  rd_kafka_err2str(e));
+        return -1;
     }
+    return 0;
+}
+
+/* Reads the changelog partitions in l, each from its offset to its end
+ * (opaque: non-NULL when there is something to read). */
+static int read_changelogs(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, ls_err *err)
+{
+    int left = 0;
+    for (int i = 0; i < l->cnt; i++) left += l->elems[i].opaque != NULL;
     if (!left) return 0;
     rd_kafka_resp_err_t e = rd_kafka_assign(sh->restorer, l);
     if (e) {
@@ -496,6 +555,82 @@ static int read_changelogs(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, l
     return rc;
 }
 
+/* Where state partition p of s restores from: a state already at
+ * changelog offset `from` replayed into it (from the cache), or nothing
+ * (the whole changelog, lo to hi). Any doubt about the loaded state and it
+ * is dropped: the restore then reads from lo, as without a cache. */
+static int64_t prime_from_cache(ls_shuffle *sh, stage *s, int p, int64_t lo, int64_t hi)
+{
+    if (!sh->cache_dir) return lo;
+    const char *name = ls_query_declared(s->q)->name;
+    ls_buf b;
+    ls_buf_init(&b);
+    ls_err why = { "" };
+    int64_t from = lo;
+    int rc = ls_snap_load(sh->cache_dir, name, p, &b, &why);
+    if (rc == 1) {
+        ls_buf_free(&b);
+        return lo;
+    }
+    if (rc == 0) {
+        ls_snap_id id = { sh->app, name, s->sig, s->nparts, p };
+        ls_snap_view v;
+        rc = ls_snap_parse(b.data, b.len, &id, &v, &why);
+        if (rc == 0 && (v.offset > hi || v.offset < lo)) {
+            ls_seterr(&why, "it stands for changelog offset %lld, and %s[%d] now holds offsets "
+                      "%lld to %lld (the topic was truncated or re-created)", (long long)v.offset,
+                      s->changelog, p, (long long)lo, (long long)hi);
+            rc = -1;
+        } else if (rc == 0 && ls_now_ms() - v.saved_ms > CACHE_MAX_AGE_MS) {
+            ls_seterr(&why, "it is %lld h old, and the changelog keeps tombstones for %lld h only",
+                      (long long)((ls_now_ms() - v.saved_ms) / 3600000),
+                      DELETE_RETENTION_MS / 3600000);
+            rc = -1;
+        }
+        if (rc == 0) {
+            const void *k, *x;
+            size_t kl, xl;
+            while (rc == 0 && ls_snap_next(&v, &k, &kl, &x, &xl))
+                rc = apply_record(s, p, k, kl, x, xl, &why);
+            if (rc) { /* nothing of it stays */
+                ls_query_stage_drop(s->q, p);
+                reset(&s->sp[p]);
+            } else {
+                from = v.offset;
+            }
+        }
+    }
+    if (rc) {
+        ls_buf path;
+        ls_buf_init(&path);
+        ls_snap_path(&path, sh->cache_dir, name, p);
+        ls_log("warning: app %s: state cache %s not used: %s; state partition %d of query %s "
+               "is restored from its whole changelog", sh->app, path.data, why.msg, p, name);
+        ls_buf_free(&path);
+    }
+    ls_buf_free(&b);
+    return from;
+}
+
+/* Restores the state partitions in l (the changelog of each): each
+ * starts from what the cache holds of it, then reads its changelog from
+ * there to its end. */
+static int restore(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, int *cached, ls_err *err)
+{
+    *cached = 0;
+    for (int i = 0; i < l->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &l->elems[i];
+        stage *s = stage_of_changelog(sh, tp->topic);
+        int64_t lo, hi;
+        if (changelog_bounds(sh, tp->topic, tp->partition, &lo, &hi, err)) return -1;
+        int64_t from = prime_from_cache(sh, s, tp->partition, lo, hi);
+        *cached += from != lo;
+        tp->offset = from;
+        tp->opaque = (void *)(intptr_t)(hi > from); /* something to read */
+    }
+    return read_changelogs(sh, l, err);
+}
+
 int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
@@ -517,8 +652,10 @@ int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
                 ls_query_stage_drop(s->q, p);
                 reset(&s->sp[p]);
                 s->owned[p] = 0;
+                s->saved[p] = -1;
             } else if (!s->owned[p] && s->now[p]) {
                 rd_kafka_topic_partition_list_add(l, s->changelog, p);
+                s->saved[p] = -1;
                 n_new++;
             }
             owned += s->now[p];
@@ -539,7 +676,8 @@ int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
     if (l->cnt) {
         double t0 = ls_mono_ms();
         int64_t before = sh->stats.restored_records;
-        rc = read_changelogs(sh, l, err);
+        int cached = 0;
+        rc = restore(sh, l, &cached, err);
         if (rc == 0) {
             for (size_t i = 0; i < sh->n; i++) {
                 stage *s = &sh->st[i];
@@ -554,10 +692,14 @@ int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
             }
             double ms = ls_mono_ms() - t0;
             sh->stats.restores += l->cnt;
+            sh->stats.restored_from_cache += cached;
             sh->stats.restore_ms += ms;
-            ls_log("app %s: restored %d state partition%s from %lld changelog records in %.0f ms (%s)",
+            char from[64] = "";
+            if (cached) snprintf(from, sizeof from, ", %d from the state cache", cached);
+            ls_log("app %s: restored %d state partition%s from %lld changelog records in %.0f ms (%s%s)",
                    sh->app, l->cnt, l->cnt == 1 ? "" : "s",
-                   (long long)(sh->stats.restored_records - before), ms, names.data ? names.data : "");
+                   (long long)(sh->stats.restored_records - before), ms,
+                   names.data ? names.data : "", from);
         }
     }
     ls_buf_free(&names);
@@ -717,18 +859,7 @@ int ls_shuffle_end_stage2(ls_shuffle *sh, int64_t batch, ls_err *err)
         for (int p = 0; p < s->nparts; p++) {
             spart *sp = &s->sp[p];
             if (!s->owned[p] || !sp->dirty) continue;
-            int32_t *parts = ls_xcalloc((size_t)sp->nstamps + 1, sizeof *parts);
-            int64_t *ts = ls_xcalloc((size_t)sp->nstamps + 1, sizeof *ts);
-            uint32_t n = 0;
-            for (int k = 0; k < sp->nstamps; k++)
-                if (sp->stamps[k] != LS_NO_TIME) {
-                    parts[n] = k;
-                    ts[n++] = sp->stamps[k];
-                }
-            ls_buf_reset(&sh->buf);
-            put_stamps(&sh->buf, parts, ts, n);
-            free(parts);
-            free(ts);
+            stamps_of(&sh->buf, sp);
             if (ls_kafka_produce(sh->p, s->changelog, p, WM_KEY, sizeof WM_KEY, sh->buf.data,
                                  sh->buf.len, err))
                 return -1;
@@ -758,4 +889,71 @@ void ls_shuffle_rollback(ls_shuffle *sh)
 void ls_shuffle_stats_get(const ls_shuffle *sh, ls_shuffle_stats *st)
 {
     *st = sh->stats;
+}
+
+
+/* ---- the state cache ------------------------------------------------------- */
+
+static int snap_out(void *ctx, int part, const char *key, size_t klen, const char *val,
+                    size_t vlen, ls_err *err)
+{
+    (void)part;
+    (void)err;
+    ls_snap_add(ctx, key, klen, val, vlen);
+    return 0;
+}
+
+/* Saves state partition p of s, which stands for changelog offset `at`. */
+static int save_part(ls_shuffle *sh, stage *s, int p, int64_t at, ls_buf *b, ls_err *err)
+{
+    const char *name = ls_query_declared(s->q)->name;
+    ls_snap_id id = { sh->app, name, s->sig, s->nparts, p };
+    ls_snap_writer w;
+    ls_snap_begin(&w, b, &id, at, ls_now_ms());
+    if (ls_query_stage_snapshot(s->q, p, snap_out, &w, err)) return -1;
+    int any = 0;
+    for (int k = 0; k < s->sp[p].nstamps; k++) any |= s->sp[p].stamps[k] != LS_NO_TIME;
+    if (any) {
+        ls_buf st;
+        ls_buf_init(&st);
+        stamps_of(&st, &s->sp[p]);
+        ls_snap_add(&w, WM_KEY, sizeof WM_KEY, st.data, st.len);
+        ls_buf_free(&st);
+    }
+    ls_snap_finish(&w);
+    return ls_snap_save(sh->cache_dir, name, p, b, err);
+}
+
+void ls_shuffle_save_cache(ls_shuffle *sh, int force)
+{
+    if (!sh->cache_dir || !sh->n) return;
+    double now = ls_mono_ms();
+    if (!force && sh->cache_at && now - sh->cache_at < CACHE_INTERVAL_MS) return;
+    sh->cache_at = now;
+    ls_buf b;
+    ls_buf_init(&b);
+    ls_err err = { "" };
+    int rc = 0;
+    for (size_t i = 0; i < sh->n && rc == 0; i++) {
+        stage *s = &sh->st[i];
+        for (int p = 0; p < s->nparts && rc == 0; p++) {
+            if (!s->owned[p]) continue;
+            /* after the batch committed, the changelog's end (read_committed)
+             * is at most what this member wrote: never past its state */
+            int64_t lo, hi;
+            rc = changelog_bounds(sh, s->changelog, p, &lo, &hi, &err);
+            if (rc || hi == s->saved[p]) continue; /* unchanged since */
+            rc = save_part(sh, s, p, hi, &b, &err);
+            if (rc == 0) {
+                s->saved[p] = hi;
+                sh->stats.cache_saves++;
+            }
+        }
+    }
+    ls_buf_free(&b);
+    if (rc && !sh->cache_warned) { /* the job goes on: a cache only saves time */
+        ls_log("warning: app %s: state cache in %s not saved (logged once): %s", sh->app,
+               sh->cache_dir, err.msg);
+        sh->cache_warned = 1;
+    }
 }

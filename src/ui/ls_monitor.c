@@ -105,15 +105,11 @@ void ls_monitor_record_member(ls_monitor *m, const ls_source *s)
     free(old_app);
 }
 
-void ls_monitor_record_state(ls_monitor *m, int64_t owned, int64_t restores, int64_t records,
-                             double seconds)
+void ls_monitor_record_state(ls_monitor *m, const ls_state_figures *f)
 {
     pthread_mutex_lock(&m->mu);
     m->has_state = 1;
-    m->state_owned = owned;
-    m->restores = restores;
-    m->restored_records = records;
-    m->restore_s = seconds;
+    m->state = *f;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -236,13 +232,25 @@ void ls_monitor_metrics(ls_monitor *m, ls_buf *out)
                 { "luastream_state_restores_total", "counter",
                   "State partitions this member rebuilt from their changelogs." },
                 { "luastream_restored_records_total", "counter",
-                  "Changelog records read rebuilding them." },
+                  "Changelog records read rebuilding them (not those of a snapshot or a "
+                  "standby's copy)." },
                 { "luastream_restore_seconds_total", "counter",
                   "Seconds spent rebuilding them." },
+                { "luastream_restored_from_cache_total", "counter",
+                  "Rebuilt state partitions that started from a snapshot in the member's "
+                  "state cache (its checkpoint directory)." },
+                { "luastream_restored_from_standby_total", "counter",
+                  "Rebuilt state partitions that started from the member's standby copy." },
+                { "luastream_standby_partitions", "gauge",
+                  "State partitions this member keeps a standby copy of (--standbys)." },
+                { "luastream_standby_lag_records", "gauge",
+                  "Changelog records its standby copies are behind, summed." },
             };
-            double v[4] = { (double)m->state_owned, (double)m->restores,
-                            (double)m->restored_records, m->restore_s };
-            for (int k = 0; k < 4; k++) {
+            const struct ls_state_figures *f = &m->state;
+            double v[8] = { (double)f->owned, (double)f->restores, (double)f->restored_records,
+                            f->restore_s, (double)f->from_cache, (double)f->from_standby,
+                            (double)f->standby, (double)f->standby_lag };
+            for (int k = 0; k < 8; k++) {
                 ls_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s{app=\"", st[k].name, st[k].help,
                               st[k].name, st[k].type, st[k].name);
                 label(out, m->app);

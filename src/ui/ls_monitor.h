@@ -46,8 +46,11 @@ typedef struct ls_monitor {
     ls_owned_partition *owned;
     /* its aggregations' state partitions (ls_monitor_record_state) */
     int has_state;
-    int64_t state_owned, restores, restored_records;
-    double restore_s;
+    struct ls_state_figures {
+        int64_t owned, restores, restored_records, from_cache, from_standby;
+        int64_t standby, standby_lag; /* partitions held as standby, their records behind */
+        double restore_s;
+    } state;
 } ls_monitor;
 
 extern const double ls_monitor_bucket_bounds[LS_MONITOR_BUCKETS];
@@ -70,10 +73,11 @@ typedef struct ls_source ls_source;
 void ls_monitor_record_member(ls_monitor *m, const ls_source *s);
 
 /* Called by the engine after each batch of a member running aggregations:
- * the state partitions it owns, and those it rebuilt from changelogs so
- * far (how many, the records read, the seconds it took). */
-void ls_monitor_record_state(ls_monitor *m, int64_t owned, int64_t restores, int64_t records,
-                             double seconds);
+ * the state partitions it owns, those it rebuilt so far (how many, the
+ * changelog records read, how many started from its state cache, the
+ * seconds it took), and those it holds as a standby (--standbys). */
+typedef struct ls_state_figures ls_state_figures;
+void ls_monitor_record_state(ls_monitor *m, const ls_state_figures *f);
 
 /* Renderings, into out (caller-owned). */
 void ls_monitor_queries_json(ls_monitor *m, ls_buf *out);
