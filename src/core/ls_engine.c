@@ -178,6 +178,12 @@ static int resolve_app(ls_engine *e, const ls_engine_opts *o, ls_err *err)
 {
     if (e->capture) return 0; /* luastream test: files in, rows in memory */
     e->app_id = o->app ? ls_xstrdup(o->app) : script_app(e);
+    if (!e->app_id && o->standbys_given) {
+        ls_seterr(err, "--standbys %d without an app id: standbys are copies of state kept by "
+                  "the other members of a job; add --app ID (or ls.app \"ID\" in the script), "
+                  "or leave --standbys out", o->standbys);
+        return -1;
+    }
     if (!e->app_id) return 0;
     if (ls_app_check_id(e->app_id, err)) { /* ls.app checked it already: --app, from a caller */
         ls_err_prefix(err, "--app");
@@ -669,6 +675,9 @@ static int start_shuffle(ls_engine *e, int bounded, ls_err *err)
 {
     int any = 0;
     for (size_t i = 0; i < e->plan->nqueries; i++) any |= !ls_query_declared(e->plan->queries[i])->per_record;
+    if (!any && e->opts->standbys > 0)
+        ls_log("warning: --standbys %d: app %s has no aggregation, so no state to keep copies of",
+               e->opts->standbys, e->app_id);
     if (!any) return 0;
     if (bounded) {
         ls_seterr(err, "app %s: aggregations run by a job's members need a processing-time "
@@ -686,9 +695,22 @@ static int start_shuffle(ls_engine *e, int bounded, ls_err *err)
     }
     e->shuffle = ls_shuffle_new(e->app_id, e->plan->sources[0], e->plan->app_producer);
     ls_shuffle_set_cache(e->shuffle, e->cache_dir);
+    ls_shuffle_set_standbys(e->shuffle, e->opts->standbys);
     for (size_t i = 0; i < e->plan->nqueries; i++)
         if (!ls_query_declared(e->plan->queries[i])->per_record) ls_shuffle_add(e->shuffle, e->plan->queries[i]);
     return ls_shuffle_prepare(e->shuffle, err);
+}
+
+/* A member's state partitions, restores and standby copies, for /metrics. */
+static void record_state(ls_engine *e)
+{
+    if (!e->monitor || !e->shuffle) return;
+    ls_shuffle_stats st;
+    ls_shuffle_stats_get(e->shuffle, &st);
+    ls_state_figures f = { st.owned, st.restores, st.restored_records, st.restored_from_cache,
+                           st.restored_from_standby, st.standby, st.standby_lag,
+                           st.restore_ms / 1000.0 };
+    ls_monitor_record_state(e->monitor, &f);
 }
 
 int ls_engine_run(ls_engine *e, ls_err *err)
@@ -753,6 +775,10 @@ int ls_engine_run(ls_engine *e, ls_err *err)
             /* available-now / once: nothing left to do (a member of a job:
              * once the group has given it its share, all of it read) */
             if (bounded && (!e->app || sources_exhausted(e))) break;
+            if (e->shuffle) { /* standby copies keep up while there is nothing to do */
+                ls_shuffle_idle(e->shuffle);
+                record_state(e);
+            }
             if (interval <= 0) wait_for_input(e);
             continue;
         }
@@ -762,14 +788,7 @@ int ls_engine_run(ls_engine *e, ls_err *err)
         }
         /* and after it: the lag shown is what is left once the batch read its share */
         if (e->monitor && e->app) ls_monitor_record_member(e->monitor, e->plan->sources[0]);
-        if (e->monitor && e->shuffle) {
-            ls_shuffle_stats st;
-            ls_shuffle_stats_get(e->shuffle, &st);
-            ls_state_figures f = { st.owned, st.restores, st.restored_records, st.restored_from_cache,
-                                  st.restored_from_standby, st.standby, st.standby_lag,
-                                  st.restore_ms / 1000.0 };
-            ls_monitor_record_state(e->monitor, &f);
-        }
+        record_state(e);
         batch++;
         if (e->trigger.kind == LS_TRIGGER_ONCE) break;
     }

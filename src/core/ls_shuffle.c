@@ -10,6 +10,7 @@
 #include "ls_checkpoint.h"
 #include "ls_query_stage.h"
 #include "ls_state.h"
+#include "ls_standby.h"
 #include "ls_state_cache.h"
 
 #define ADMIN_TIMEOUT_MS 30000
@@ -67,6 +68,8 @@ struct ls_shuffle {
     char *cache_dir;         /* the checkpoint directory as a cache, or NULL */
     double cache_at;         /* when the cache was last saved (ls_mono_ms) */
     int cache_warned;        /* a failed save was logged once */
+    int nstandbys;           /* --standbys */
+    ls_standby *standby;     /* its copies (made by prepare), or NULL */
     int debug;               /* LUASTREAM_DEBUG_SHUFFLE set: markers sent and late groups logged */
 };
 
@@ -96,6 +99,7 @@ void ls_shuffle_free(ls_shuffle *sh)
         free(sh->st[i].saved);
     }
     free(sh->st);
+    ls_standby_free(sh->standby);
     if (sh->restorer) {
         rd_kafka_consumer_close(sh->restorer);
         rd_kafka_destroy(sh->restorer);
@@ -134,6 +138,11 @@ void ls_shuffle_add(ls_shuffle *sh, ls_query *q)
     ls_checkpoint_signature(q, s->sig);
 }
 
+void ls_shuffle_set_standbys(ls_shuffle *sh, int n)
+{
+    sh->nstandbys = n;
+}
+
 void ls_shuffle_set_cache(ls_shuffle *sh, const char *dir)
 {
     free(sh->cache_dir);
@@ -146,6 +155,9 @@ size_t ls_shuffle_count(const ls_shuffle *sh)
 }
 
 /* ---- topics -------------------------------------------------------------- */
+
+static rd_kafka_t *changelog_reader(ls_shuffle *sh, const char *what, const char *reset,
+                                    ls_err *err);
 
 static const struct rd_kafka_metadata_topic *find_topic(const struct rd_kafka_metadata *md,
                                                         const char *name)
@@ -314,6 +326,13 @@ int ls_shuffle_prepare(ls_shuffle *sh, ls_err *err)
         stage *s = &sh->st[i];
         ls_source_add_internal_topic(sh->src, s->repart);
     }
+    if (sh->nstandbys > 0) {
+        rd_kafka_t *rk = changelog_reader(sh, "standby", "error", err);
+        if (!rk) return -1;
+        sh->standby = ls_standby_new(sh->app, sh->nstandbys, rk);
+        for (size_t i = 0; i < sh->n; i++)
+            ls_standby_add(sh->standby, sh->st[i].changelog, sh->st[i].repart, sh->st[i].nparts);
+    }
     return 0;
 }
 
@@ -414,34 +433,45 @@ static void reset(spart *sp)
 
 /* ---- restoring state partitions -------------------------------------------- */
 
-static int make_restorer(ls_shuffle *sh, ls_err *err)
+/* A consumer of changelogs outside the group (group id "<app>-<what>",
+ * never joined nor committed), read_committed, end of partition reported;
+ * reset: what to do at an offset out of range. NULL + err. */
+static rd_kafka_t *changelog_reader(ls_shuffle *sh, const char *what, const char *reset,
+                                    ls_err *err)
 {
     const ls_source_decl *sd = ls_source_declared(sh->src);
     ls_props props = { 0 };
     for (size_t i = 0; i < sd->props.n; i++) ls_props_set(&props, sd->props.names[i], sd->props.values[i]);
     char gid[LS_APP_ID_MAX + 16];
-    snprintf(gid, sizeof gid, "%s-restore", sh->app); /* never joined nor committed */
+    snprintf(gid, sizeof gid, "%s-%s", sh->app, what);
     ls_props_set(&props, "group.id", gid);
     ls_props_set(&props, "isolation.level", "read_committed");
     ls_props_set(&props, "enable.partition.eof", "true");
     ls_props_set(&props, "enable.auto.commit", "false");
-    ls_props_set(&props, "auto.offset.reset", "earliest");
+    ls_props_set(&props, "auto.offset.reset", reset);
     rd_kafka_conf_t *conf = ls_kafka_conf(sd->bootstrap, &props, err);
     ls_props_free(&props);
-    if (!conf) return -1;
+    if (!conf) return NULL;
     char errstr[512];
-    sh->restorer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!sh->restorer) {
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!rk) {
         rd_kafka_conf_destroy(conf);
         ls_seterr(err, "app %s: changelog reader: %s", sh->app, errstr);
-        return -1;
+        return NULL;
     }
-    rd_kafka_resp_err_t e = rd_kafka_poll_set_consumer(sh->restorer);
+    rd_kafka_resp_err_t e = rd_kafka_poll_set_consumer(rk);
     if (e) {
         ls_seterr(err, "app %s: changelog reader: %s", sh->app, rd_kafka_err2str(e));
-        return -1;
+        rd_kafka_destroy(rk);
+        return NULL;
     }
-    return 0;
+    return rk;
+}
+
+static int make_restorer(ls_shuffle *sh, ls_err *err)
+{
+    sh->restorer = changelog_reader(sh, "restore", "earliest", err);
+    return sh->restorer ? 0 : -1;
 }
 
 /* Prefixes err with the message's place. */
@@ -612,23 +642,79 @@ static int64_t prime_from_cache(ls_shuffle *sh, stage *s, int p, int64_t lo, int
     return from;
 }
 
-/* Restores the state partitions in l (the changelog of each): each
- * starts from what the cache holds of it, then reads its changelog from
- * there to its end. */
-static int restore(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, int *cached, ls_err *err)
+typedef struct replay_ctx {
+    stage *s;
+    int part;
+} replay_ctx;
+
+static int replay(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+                  ls_err *err)
 {
-    *cached = 0;
+    replay_ctx *r = ctx;
+    return apply_record(r->s, r->part, key, klen, val, vlen, err);
+}
+
+/* From this member's standby copy of the partition, if it holds one: the
+ * offset the restore goes on from (lo: none). */
+static int64_t prime_from_standby(ls_shuffle *sh, stage *s, int p, int64_t lo, int64_t hi)
+{
+    if (!sh->standby) return lo;
+    replay_ctx r = { s, p };
+    int64_t from = lo;
+    ls_err why = { "" };
+    int rc = ls_standby_take(sh->standby, (int)(s - sh->st), p, lo, hi, replay, &r, &from, &why);
+    if (rc == 1) return from;
+    if (rc < 0) {
+        ls_query_stage_drop(s->q, p);
+        reset(&s->sp[p]);
+        ls_log("warning: app %s: the standby copy of %s[%d] does not parse (%s): restored from "
+               "the whole changelog", sh->app, s->changelog, p, why.msg);
+    }
+    return lo;
+}
+
+/* Restores the state partitions in l (the changelog of each): each
+ * starts from what this member's standby copy or its cache holds of it,
+ * then reads its changelog from there to its end. */
+static int restore(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, int *cached,
+                   int *standby, ls_err *err)
+{
+    *cached = *standby = 0;
     for (int i = 0; i < l->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &l->elems[i];
         stage *s = stage_of_changelog(sh, tp->topic);
         int64_t lo, hi;
         if (changelog_bounds(sh, tp->topic, tp->partition, &lo, &hi, err)) return -1;
-        int64_t from = prime_from_cache(sh, s, tp->partition, lo, hi);
-        *cached += from != lo;
+        int64_t from = prime_from_standby(sh, s, tp->partition, lo, hi);
+        if (from != lo) {
+            (*standby)++;
+        } else {
+            from = prime_from_cache(sh, s, tp->partition, lo, hi);
+            *cached += from != lo;
+        }
         tp->offset = from;
         tp->opaque = (void *)(intptr_t)(hi > from); /* something to read */
     }
     return read_changelogs(sh, l, err);
+}
+
+/* ls_standby_owned_fn: a partition owned or coming to this member. */
+static int owned_now(void *ctx, int ti, int part)
+{
+    const stage *s = &((ls_shuffle *)ctx)->st[ti];
+    return part >= 0 && part < s->nparts && (s->owned[part] || s->now[part]);
+}
+
+static void tick_standby(ls_shuffle *sh)
+{
+    char *me = ls_source_member_id(sh->src);
+    ls_standby_tick(sh->standby, me, ls_source_rebalance_count(sh->src), owned_now, sh);
+    free(me);
+}
+
+void ls_shuffle_idle(ls_shuffle *sh)
+{
+    if (sh->standby) tick_standby(sh);
 }
 
 int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
@@ -663,6 +749,7 @@ int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
         if (n_new) ls_buf_printf(&names, "%s%s: %d", names.len ? ", " : "", ls_query_declared(s->q)->name, n_new);
     }
     sh->stats.owned = owned;
+    if (sh->standby) tick_standby(sh); /* before restoring: the copies as fresh as can be */
     /* an input partition that left: if it comes back, it resumes from the
      * committed offset, which may be behind what this member read of it */
     for (size_t i = 0; i < sh->n; i++) {
@@ -676,8 +763,8 @@ int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
     if (l->cnt) {
         double t0 = ls_mono_ms();
         int64_t before = sh->stats.restored_records;
-        int cached = 0;
-        rc = restore(sh, l, &cached, err);
+        int cached = 0, standby = 0;
+        rc = restore(sh, l, &cached, &standby, err);
         if (rc == 0) {
             for (size_t i = 0; i < sh->n; i++) {
                 stage *s = &sh->st[i];
@@ -693,9 +780,13 @@ int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
             double ms = ls_mono_ms() - t0;
             sh->stats.restores += l->cnt;
             sh->stats.restored_from_cache += cached;
+            sh->stats.restored_from_standby += standby;
             sh->stats.restore_ms += ms;
-            char from[64] = "";
-            if (cached) snprintf(from, sizeof from, ", %d from the state cache", cached);
+            char from[96] = "";
+            if (cached || standby)
+                snprintf(from, sizeof from, "%s%.0d%s%s%.0d%s", cached ? ", " : "", cached,
+                         cached ? " from the state cache" : "", standby ? ", " : "", standby,
+                         standby ? " from standby copies" : "");
             ls_log("app %s: restored %d state partition%s from %lld changelog records in %.0f ms (%s%s)",
                    sh->app, l->cnt, l->cnt == 1 ? "" : "s",
                    (long long)(sh->stats.restored_records - before), ms,
@@ -889,6 +980,7 @@ void ls_shuffle_rollback(ls_shuffle *sh)
 void ls_shuffle_stats_get(const ls_shuffle *sh, ls_shuffle_stats *st)
 {
     *st = sh->stats;
+    if (sh->standby) ls_standby_stats(sh->standby, &st->standby, &st->standby_lag);
 }
 
 

@@ -62,6 +62,9 @@ void ls_shuffle_free(ls_shuffle *sh);
 void ls_shuffle_add(ls_shuffle *sh, ls_query *q);
 size_t ls_shuffle_count(const ls_shuffle *sh);
 
+/* --standbys n (before prepare): warm copies of n other members' state
+ * partitions (ls_standby.h), taken over when a partition comes here. */
+void ls_shuffle_set_standbys(ls_shuffle *sh, int n);
 /* The checkpoint directory as a cache of state partitions
  * (ls_state_cache.h): a partition that comes to the member starts from its
  * snapshot there, when there is a valid one, and reads its changelog from
@@ -79,6 +82,9 @@ int ls_shuffle_prepare(ls_shuffle *sh, ls_err *err);
 /* Before a batch: rebuilds the state partitions newly owned, drops those
  * given up. -1 + err. */
 int ls_shuffle_sync(ls_shuffle *sh, ls_err *err);
+
+/* Between triggers with nothing to do: the standby copies read on. */
+void ls_shuffle_idle(ls_shuffle *sh);
 
 /* The staged query whose repartition topic is topic, as an index, or -1. */
 int ls_shuffle_topic(const ls_shuffle *sh, const char *topic);

@@ -124,3 +124,65 @@ def test_a_spoiled_cache_falls_back_to_the_whole_changelog(broker, tmp_path):
                          r"partition %d of query counts is restored from its whole changelog"
                          % (p, p), text), text[-3000:]
     assert "checksum" in text
+
+
+def wait_metric(port, name, app, ok, procs, logs):
+    until = time.time() + BOUND
+    while True:
+        try:
+            v = metric(port, name, app)
+        except AssertionError:  # not reported yet
+            v = None
+        if v is not None and ok(v):
+            return v
+        for p, l in zip(procs, logs):
+            assert p.poll() is None, open(l).read()[-3000:]
+        assert time.time() < until, "%s stayed %s" % (name, v)
+        time.sleep(1)
+
+
+def test_with_a_standby_a_killed_members_partitions_restore_from_the_copy(broker, tmp_path):
+    """Two members with --standbys 1: each keeps a copy of the other's state
+    partitions. One is killed: the survivor takes its partitions and reads
+    next to nothing of their changelogs; the results are exact."""
+    first, second = halves(tmp_path, 30000, 22)
+    topic = broker.create_topic(partitions=12)
+    out = "rst.standby." + uuid.uuid4().hex[:6]
+    app = app_id("standby")
+    cap = ["--trigger", "300ms", "--set", "max_records_per_trigger=4000", "--standbys", "1"]
+    produce(broker, first, topic)
+    want = reference(broker, topic)
+    ports = [free_port(), free_port()]
+    logs = [tmp_path / "m0.log", tmp_path / "m1.log"]
+    procs = [member(counts_args(broker, topic, out), app, logs[i], *cap,
+                    "--ui", "127.0.0.1:%d" % ports[i]) for i in range(2)]
+    try:
+        wait_equal(broker, [(out + ".counts", CT_KEYS, want)], procs, logs)
+        owned = [wait_metric(ports[i], "luastream_state_partitions_owned", app, lambda v: v > 0,
+                             procs, logs) for i in range(2)]
+        assert sum(owned) == 8, owned
+        # each holds a copy of the other's partitions, caught up
+        for i in range(2):
+            wait_metric(ports[i], "luastream_standby_partitions", app,
+                        lambda v, i=i: v == owned[1 - i], procs, logs)
+            wait_metric(ports[i], "luastream_standby_lag_records", app, lambda v: v == 0,
+                        procs, logs)
+        read0 = metric(ports[0], "luastream_restored_records_total", app)
+        procs[1].kill()
+        assert procs[1].wait(timeout=30) == -signal.SIGKILL
+        produce(broker, second, topic)
+        want = reference(broker, topic)
+        wait_equal(broker, [(out + ".counts", CT_KEYS, want)], procs[:1], logs[:1])
+        wait_metric(ports[0], "luastream_state_partitions_owned", app, lambda v: v == 8,
+                    procs[:1], logs[:1])
+        taken = metric(ports[0], "luastream_restored_from_standby_total", app)
+        read = metric(ports[0], "luastream_restored_records_total", app) - read0
+        standby = metric(ports[0], "luastream_standby_partitions", app)
+    finally:
+        stop([p for p in procs if p.poll() is None])
+    changelog = changelog_records(broker, app + "-counts-changelog")
+    text = logs[0].read_text()
+    assert taken == owned[1], (taken, owned, text[-3000:])
+    assert read * 4 < changelog, (read, changelog, text[-3000:])
+    assert standby == 0  # nobody left to stand by for
+    assert "from standby copies" in text, text[-3000:]
