@@ -212,7 +212,8 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* The partitions this member stands by for, from the group's description:
- * want[ti][p] set. */
+ * want[ti][p] = 1; those the description gives this member itself: 2 (a
+ * copy of one is kept: the member is about to take it over). */
 static int wanted(ls_standby *sb, const rd_kafka_ConsumerGroupDescription_t *d,
                   const char *me, unsigned char **want)
 {
@@ -235,14 +236,14 @@ static int wanted(ls_standby *sb, const rd_kafka_ConsumerGroupDescription_t *d,
         const char **at = bsearch(&id, ids, n, sizeof *ids, cmp_str);
         long owner = at ? (long)(at - ids) : -1;
         /* this member is the owner's k-th successor */
-        long k = owner < 0 ? 0 : (mine - owner + (long)n) % (long)n;
-        if (k < 1 || k > sb->n) continue;
+        long k = owner < 0 ? -1 : (mine - owner + (long)n) % (long)n;
+        if (k < 0 || k > sb->n) continue;
         const rd_kafka_MemberAssignment_t *a = rd_kafka_MemberDescription_assignment(md);
         const rd_kafka_topic_partition_list_t *l = a ? rd_kafka_MemberAssignment_partitions(a) : NULL;
         for (int j = 0; l && j < l->cnt; j++) {
             int ti = l->elems[j].topic ? topic_index(sb, l->elems[j].topic, 0) : -1;
             int p = l->elems[j].partition;
-            if (ti >= 0 && p >= 0 && p < sb->t[ti].nparts) want[ti][p] = 1;
+            if (ti >= 0 && p >= 0 && p < sb->t[ti].nparts) want[ti][p] = k == 0 ? 2 : 1;
         }
     }
     free(ids);
@@ -274,14 +275,14 @@ static void answer(ls_standby *sb, rd_kafka_event_t *ev, const char *me,
     if (me) wanted(sb, ds[0], me, want);
     for (size_t ti = 0; ti < sb->nt; ti++)
         for (int p = 0; p < sb->t[ti].nparts; p++)
-            if (want[ti][p] && owned(ctx, (int)ti, p)) want[ti][p] = 0;
-    for (size_t i = 0; i < sb->nc;) { /* copies no longer wanted */
+            if (want[ti][p] == 1 && owned(ctx, (int)ti, p)) want[ti][p] = 0;
+    for (size_t i = 0; i < sb->nc;) { /* copies no longer wanted nor about to be taken */
         if (!want[sb->c[i].ti][sb->c[i].part]) drop(sb, &sb->c[i]);
         else i++;
     }
     for (size_t ti = 0; ti < sb->nt; ti++)
         for (int p = 0; p < sb->t[ti].nparts; p++)
-            if (want[ti][p] && !find(sb, (int)ti, p)) { /* a new copy, from the start */
+            if (want[ti][p] == 1 && !find(sb, (int)ti, p)) { /* a new copy, from the start */
                 int64_t lo = 0, hi = 0;
                 rd_kafka_resp_err_t qe = rd_kafka_query_watermark_offsets(
                     sb->rk, sb->t[ti].changelog, p, &lo, &hi, ADMIN_TIMEOUT_MS);
