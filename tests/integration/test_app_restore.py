@@ -158,15 +158,24 @@ def test_with_a_standby_a_killed_members_partitions_restore_from_the_copy(broker
                     "--ui", "127.0.0.1:%d" % ports[i]) for i in range(2)]
     try:
         wait_equal(broker, [(out + ".counts", CT_KEYS, want)], procs, logs)
-        owned = [wait_metric(ports[i], "luastream_state_partitions_owned", app, lambda v: v > 0,
-                             procs, logs) for i in range(2)]
-        assert sum(owned) == 8, owned
-        # each holds a copy of the other's partitions, caught up
-        for i in range(2):
-            wait_metric(ports[i], "luastream_standby_partitions", app,
-                        lambda v, i=i: v == owned[1 - i], procs, logs)
-            wait_metric(ports[i], "luastream_standby_lag_records", app, lambda v: v == 0,
-                        procs, logs)
+        # each owns state partitions and holds a copy of the other's, caught up
+        until = time.time() + BOUND
+        while True:
+            try:
+                f = [{k: metric(ports[i], "luastream_" + k, app) for k in (
+                    "state_partitions_owned", "standby_partitions", "standby_lag_records")}
+                    for i in range(2)]
+            except AssertionError:  # not reported yet
+                f = None
+            owned = [f[i]["state_partitions_owned"] for i in range(2)] if f else [0, 0]
+            if f and (sum(owned) == 8 and all(owned) and
+                    all(f[i]["standby_partitions"] == owned[1 - i] and
+                        f[i]["standby_lag_records"] == 0 for i in range(2))):
+                break
+            for p, l in zip(procs, logs):
+                assert p.poll() is None, open(l).read()[-3000:]
+            assert time.time() < until, f
+            time.sleep(1)
         read0 = metric(ports[0], "luastream_restored_records_total", app)
         procs[1].kill()
         assert procs[1].wait(timeout=30) == -signal.SIGKILL
