@@ -49,6 +49,10 @@ typedef struct stage {
                                 read from it so far, LS_NO_TIME none */
     int npmax;
     uint64_t sent;           /* a digest of the stamps last sent (0: none) */
+    int64_t *at;             /* per owned state partition: the changelog offset its state
+                                stands for (every record before it is in it, nothing after
+                                it): where its restore ended, raised by each record this
+                                member writes there as the broker acknowledges it */
     int64_t *saved;          /* per state partition: the changelog offset of its last
                                 snapshot in the cache (-1: none this run) */
     char sig[17];            /* the query's signature (ls_checkpoint_signature) */
@@ -67,6 +71,8 @@ struct ls_shuffle {
     ls_buf buf;
     char *cache_dir;         /* the checkpoint directory as a cache, or NULL */
     double cache_at;         /* when the cache was last saved (ls_mono_ms) */
+    double cache_wait;       /* ms until the next save: CACHE_INTERVAL_MS, or ten times the
+                                last save's duration when longer */
     int cache_warned;        /* a failed save was logged once */
     int nstandbys;           /* --standbys */
     ls_standby *standby;     /* its copies (made by prepare), or NULL */
@@ -97,6 +103,7 @@ void ls_shuffle_free(ls_shuffle *sh)
         free(sh->st[i].sp);
         free(sh->st[i].pmax);
         free(sh->st[i].saved);
+        free(sh->st[i].at);
     }
     free(sh->st);
     ls_standby_free(sh->standby);
@@ -134,6 +141,7 @@ void ls_shuffle_add(ls_shuffle *sh, ls_query *q)
     s->now = ls_xcalloc((size_t)s->nparts, 1);
     s->sp = ls_xcalloc((size_t)s->nparts, sizeof *s->sp);
     s->saved = ls_xcalloc((size_t)s->nparts, sizeof *s->saved);
+    s->at = ls_xcalloc((size_t)s->nparts, sizeof *s->at);
     for (int p = 0; p < s->nparts; p++) s->saved[p] = -1;
     ls_checkpoint_signature(q, s->sig);
 }
@@ -536,7 +544,8 @@ static int changelog_bounds(ls_shuffle *sh, const char *topic, int part, int64_t
 }
 
 /* Reads the changelog partitions in l, each from its offset to its end
- * (opaque: non-NULL when there is something to read). */
+ * (opaque: non-NULL when there is something to read); each offset is then
+ * where its reading ended. */
 static int read_changelogs(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, ls_err *err)
 {
     int left = 0;
@@ -566,6 +575,7 @@ static int read_changelogs(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, l
                 if (l->elems[i].opaque && l->elems[i].partition == m->partition &&
                     strcmp(l->elems[i].topic, rd_kafka_topic_name(m->rkt)) == 0) {
                     l->elems[i].opaque = NULL;
+                    l->elems[i].offset = m->offset; /* read to here */
                     left--;
                 }
         } else if (m->err) {
@@ -695,7 +705,12 @@ static int restore(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, int *cach
         tp->offset = from;
         tp->opaque = (void *)(intptr_t)(hi > from); /* something to read */
     }
-    return read_changelogs(sh, l, err);
+    if (read_changelogs(sh, l, err)) return -1;
+    for (int i = 0; i < l->cnt; i++) { /* what each state partition stands for */
+        stage *s = stage_of_changelog(sh, l->elems[i].topic);
+        s->at[l->elems[i].partition] = l->elems[i].offset;
+    }
+    return 0;
 }
 
 /* ls_standby_owned_fn: a partition owned or coming to this member. */
@@ -847,13 +862,15 @@ int ls_shuffle_take(ls_shuffle *sh, int qi, const ls_record *r, ls_err *err)
 typedef struct out_ctx {
     ls_shuffle *sh;
     const char *topic;
+    int64_t *at;             /* a changelog: its partitions' offsets noted (stage.at) */
 } out_ctx;
 
 static int send_out(void *ctx, int part, const char *key, size_t klen, const char *val,
                     size_t vlen, ls_err *err)
 {
     out_ctx *o = ctx;
-    return ls_kafka_produce(o->sh->p, o->topic, part, key, klen, val, vlen, err);
+    return ls_kafka_produce_noting(o->sh->p, o->topic, part, key, klen, val, vlen,
+                                   o->at ? &o->at[part] : NULL, err);
 }
 
 /* Stamps every input partition this member owns with the greatest event
@@ -928,13 +945,13 @@ int ls_shuffle_end_stage1(ls_shuffle *sh, int64_t batch, ls_err *err)
         stage *s = &sh->st[i];
         if (!in_batch(s, batch)) continue;
         note_read(s);
-        out_ctx o = { sh, s->repart };
+        out_ctx o = { sh, s->repart, NULL };
         if (ls_query_stage_send(s->q, send_out, &o, err)) return -1;
         if (ls_query_declared(s->q)->has_watermark && send_markers(sh, s, err)) return -1;
         for (int p = 0; p < s->nparts; p++)
             if (s->owned[p]) advance(&s->sp[p], sh->nin, ls_query_declared(s->q)->watermark_ms);
         ls_query_stage_event_max(s->q);
-        out_ctx c = { sh, s->changelog };
+        out_ctx c = { sh, s->changelog, s->at };
         if (ls_query_stage_evictions(s->q, send_out, &c, err)) return -1;
     }
     return 0;
@@ -945,14 +962,14 @@ int ls_shuffle_end_stage2(ls_shuffle *sh, int64_t batch, ls_err *err)
     for (size_t i = 0; i < sh->n; i++) {
         stage *s = &sh->st[i];
         if (!in_batch(s, batch)) continue;
-        out_ctx c = { sh, s->changelog };
+        out_ctx c = { sh, s->changelog, s->at };
         if (ls_query_stage_updates(s->q, send_out, &c, err)) return -1;
         for (int p = 0; p < s->nparts; p++) {
             spart *sp = &s->sp[p];
             if (!s->owned[p] || !sp->dirty) continue;
             stamps_of(&sh->buf, sp);
-            if (ls_kafka_produce(sh->p, s->changelog, p, WM_KEY, sizeof WM_KEY, sh->buf.data,
-                                 sh->buf.len, err))
+            if (ls_kafka_produce_noting(sh->p, s->changelog, p, WM_KEY, sizeof WM_KEY,
+                                        sh->buf.data, sh->buf.len, &s->at[p], err))
                 return -1;
             sp->dirty = 0;
         }
@@ -1020,7 +1037,7 @@ void ls_shuffle_save_cache(ls_shuffle *sh, int force)
 {
     if (!sh->cache_dir || !sh->n) return;
     double now = ls_mono_ms();
-    if (!force && sh->cache_at && now - sh->cache_at < CACHE_INTERVAL_MS) return;
+    if (!force && sh->cache_at && now - sh->cache_at < sh->cache_wait) return;
     sh->cache_at = now;
     ls_buf b;
     ls_buf_init(&b);
@@ -1030,19 +1047,21 @@ void ls_shuffle_save_cache(ls_shuffle *sh, int force)
         stage *s = &sh->st[i];
         for (int p = 0; p < s->nparts && rc == 0; p++) {
             if (!s->owned[p]) continue;
-            /* after the batch committed, the changelog's end (read_committed)
-             * is at most what this member wrote: never past its state */
-            int64_t lo, hi;
-            rc = changelog_bounds(sh, s->changelog, p, &lo, &hi, &err);
-            if (rc || hi == s->saved[p]) continue; /* unchanged since */
-            rc = save_part(sh, s, p, hi, &b, &err);
+            /* where its restore ended, or just after the last record this
+             * member wrote there: never past its state, whoever writes next */
+            int64_t at = s->at[p];
+            if (at == s->saved[p]) continue; /* unchanged since */
+            rc = save_part(sh, s, p, at, &b, &err);
             if (rc == 0) {
-                s->saved[p] = hi;
+                s->saved[p] = at;
                 sh->stats.cache_saves++;
             }
         }
     }
     ls_buf_free(&b);
+    /* a large state is not written more than a tenth of the time */
+    double took = ls_mono_ms() - now;
+    sh->cache_wait = took * 10 > CACHE_INTERVAL_MS ? took * 10 : CACHE_INTERVAL_MS;
     if (rc && !sh->cache_warned) { /* the job goes on: a cache only saves time */
         ls_log("warning: app %s: state cache in %s not saved (logged once): %s", sh->app,
                sh->cache_dir, err.msg);
