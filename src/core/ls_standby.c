@@ -270,6 +270,12 @@ static void answer(ls_standby *sb, rd_kafka_event_t *ev, const char *me,
         warn(sb, "describing the group", rd_kafka_error_string(e));
         return;
     }
+    if (rd_kafka_ConsumerGroupDescription_state(ds[0]) != RD_KAFKA_CONSUMER_GROUP_STATE_STABLE) {
+        /* a rebalance under way: the assignments shown are not the group's
+         * yet (a member's may be empty); nothing changes on them */
+        sb->asked_at = ls_mono_ms() - REFRESH_MS + 500;
+        return;
+    }
     unsigned char **want = ls_xcalloc(sb->nt + 1, sizeof *want);
     for (size_t ti = 0; ti < sb->nt; ti++) want[ti] = ls_xcalloc((size_t)sb->t[ti].nparts, 1);
     if (me) wanted(sb, ds[0], me, want);

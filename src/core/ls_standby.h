@@ -6,7 +6,9 @@
  *
  * Which partitions: every member derives it alike from the group's
  * assignment (the Admin API's DescribeConsumerGroups, as `luastream status`
- * reads it), described again after each rebalance and every few seconds:
+ * reads it), described again after each rebalance and every few seconds,
+ * used only when the group is Stable (mid-rebalance, a member's assignment
+ * can show empty):
  * the members sorted by member id, the standbys of a state partition owned
  * by member i are the next N members in that order (wrapping, never i
  * itself). A copy is the changelog compacted in memory (key -> the latest
