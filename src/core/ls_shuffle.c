@@ -596,21 +596,22 @@ static int read_changelogs(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, l
 }
 
 /* Where state partition p of s restores from: a state already at
- * changelog offset `from` replayed into it (from the cache), or nothing
- * (the whole changelog, lo to hi). Any doubt about the loaded state and it
- * is dropped: the restore then reads from lo, as without a cache. */
-static int64_t prime_from_cache(ls_shuffle *sh, stage *s, int p, int64_t lo, int64_t hi)
+ * changelog offset *from replayed into it (from the cache: 1), or nothing
+ * (0: the whole changelog, lo to hi). Any doubt about the loaded state and
+ * it is dropped: the restore then reads from lo, as without a cache. */
+static int prime_from_cache(ls_shuffle *sh, stage *s, int p, int64_t lo, int64_t hi,
+                            int64_t *from)
 {
-    if (!sh->cache_dir) return lo;
+    if (!sh->cache_dir) return 0;
     const char *name = ls_query_declared(s->q)->name;
     ls_buf b;
     ls_buf_init(&b);
     ls_err why = { "" };
-    int64_t from = lo;
+    int used = 0;
     int rc = ls_snap_load(sh->cache_dir, name, p, &b, &why);
     if (rc == 1) {
         ls_buf_free(&b);
-        return lo;
+        return 0;
     }
     if (rc == 0) {
         ls_snap_id id = { sh->app, name, s->sig, s->nparts, p };
@@ -636,7 +637,8 @@ static int64_t prime_from_cache(ls_shuffle *sh, stage *s, int p, int64_t lo, int
                 ls_query_stage_drop(s->q, p);
                 reset(&s->sp[p]);
             } else {
-                from = v.offset;
+                *from = v.offset;
+                used = 1;
             }
         }
     }
@@ -649,7 +651,7 @@ static int64_t prime_from_cache(ls_shuffle *sh, stage *s, int p, int64_t lo, int
         ls_buf_free(&path);
     }
     ls_buf_free(&b);
-    return from;
+    return used;
 }
 
 typedef struct replay_ctx {
@@ -664,23 +666,23 @@ static int replay(void *ctx, const void *key, size_t klen, const void *val, size
     return apply_record(r->s, r->part, key, klen, val, vlen, err);
 }
 
-/* From this member's standby copy of the partition, if it holds one: the
- * offset the restore goes on from (lo: none). */
-static int64_t prime_from_standby(ls_shuffle *sh, stage *s, int p, int64_t lo, int64_t hi)
+/* From this member's standby copy of the partition, if it holds one (1):
+ * *from is the offset the restore goes on from. */
+static int prime_from_standby(ls_shuffle *sh, stage *s, int p, int64_t lo, int64_t hi,
+                              int64_t *from)
 {
-    if (!sh->standby) return lo;
+    if (!sh->standby) return 0;
     replay_ctx r = { s, p };
-    int64_t from = lo;
     ls_err why = { "" };
-    int rc = ls_standby_take(sh->standby, (int)(s - sh->st), p, lo, hi, replay, &r, &from, &why);
-    if (rc == 1) return from;
+    int rc = ls_standby_take(sh->standby, (int)(s - sh->st), p, lo, hi, replay, &r, from, &why);
+    if (rc == 1) return 1;
     if (rc < 0) {
         ls_query_stage_drop(s->q, p);
         reset(&s->sp[p]);
         ls_log("warning: app %s: the standby copy of %s[%d] does not parse (%s): restored from "
                "the whole changelog", sh->app, s->changelog, p, why.msg);
     }
-    return lo;
+    return 0;
 }
 
 /* Restores the state partitions in l (the changelog of each): each
@@ -695,13 +697,13 @@ static int restore(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, int *cach
         stage *s = stage_of_changelog(sh, tp->topic);
         int64_t lo, hi;
         if (changelog_bounds(sh, tp->topic, tp->partition, &lo, &hi, err)) return -1;
-        int64_t from = prime_from_standby(sh, s, tp->partition, lo, hi);
-        if (from != lo) {
+        int64_t from = lo;
+        if (prime_from_standby(sh, s, tp->partition, lo, hi, &from))
             (*standby)++;
-        } else {
-            from = prime_from_cache(sh, s, tp->partition, lo, hi);
-            *cached += from != lo;
-        }
+        else if (prime_from_cache(sh, s, tp->partition, lo, hi, &from))
+            (*cached)++;
+        else
+            from = lo;
         tp->offset = from;
         tp->opaque = (void *)(intptr_t)(hi > from); /* something to read */
     }
