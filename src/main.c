@@ -75,7 +75,7 @@ static void install_signals(void)
 enum { RUN = 1, PRODUCE = 2, CONSUME = 4, TEST = 8, EXPLAIN = 16, STATUS = 32, ANY = 63 };
 
 enum {
-    O_SET, O_TRIGGER, O_PROGRESS, O_CHECKPOINT, O_APP, O_PARTITIONS, O_PARALLELISM, O_MAX_STATE, O_UI,
+    O_SET, O_TRIGGER, O_PROGRESS, O_CHECKPOINT, O_APP, O_STANDBYS, O_PARTITIONS, O_PARALLELISM, O_MAX_STATE, O_UI,
     O_UNSAFE_LUA, O_WATCH, O_QUIET, O_TOPIC, O_BOOTSTRAP, O_RATE, O_KEY, O_PARTITION, O_MAX, O_KAFKA,
     O_RAW, O_FROM_BEGINNING, O_TO_END, O_META, O_INPUT, O_EXPECT, O_OUTPUT, O_BATCH_SIZE, O_JSON,
     O_HELP, O_VERSION, O_COUNT
@@ -94,6 +94,7 @@ static const option_def options[O_COUNT] = {
     [O_PROGRESS] = { "progress", "PATH", RUN, 0 },
     [O_CHECKPOINT] = { "checkpoint", "DIR", RUN | EXPLAIN, 0 },
     [O_APP] = { "app", "ID", RUN | EXPLAIN | STATUS, 0 },
+    [O_STANDBYS] = { "standbys", "N", RUN, 0 },
     [O_PARTITIONS] = { "partitions", "N", RUN | TEST | EXPLAIN, 0 },
     [O_PARALLELISM] = { "parallelism", "N", RUN | EXPLAIN, 0 },
     [O_MAX_STATE] = { "max-state-rows", "N", RUN | TEST | EXPLAIN, 0 },
@@ -379,6 +380,11 @@ static int apply(const given *g, settings *s)
     case O_UNSAFE_LUA: s->run.unsafe_lua = 1; return 0;
     case O_WATCH: s->run.watch = 1; return 0;
     case O_QUIET: s->quiet = s->run.quiet = 1; return 0;
+    case O_STANDBYS:
+        if (parse_int(g->id, g->value, 0, 16, &v)) return 2;
+        s->run.standbys = (int)v;
+        s->run.standbys_given = 1;
+        return 0;
     case O_PARTITIONS:
         if (parse_int(g->id, g->value, 1, 65536, &v)) return 2;
         s->run.partitions = (int)v;

@@ -170,25 +170,28 @@ static char *script_app(ls_engine *e)
     return id;
 }
 
-/* The app id (the flag wins over ls.app) and what it rules out: a
- * checkpoint (the group's committed offsets are where a member resumes)
- * and reloading on file changes. */
+/* The app id (the flag wins over ls.app) and what it changes: the
+ * checkpoint directory becomes a cache of state partitions (the group's
+ * committed offsets are where a member resumes: ls_state_cache.h), and
+ * reloading on file changes is ruled out. */
 static int resolve_app(ls_engine *e, const ls_engine_opts *o, ls_err *err)
 {
     if (e->capture) return 0; /* luastream test: files in, rows in memory */
     e->app_id = o->app ? ls_xstrdup(o->app) : script_app(e);
+    if (!e->app_id && o->standbys_given) {
+        ls_seterr(err, "--standbys %d without an app id: standbys are copies of state kept by "
+                  "the other members of a job; add --app ID (or ls.app \"ID\" in the script), "
+                  "or leave --standbys out", o->standbys);
+        return -1;
+    }
     if (!e->app_id) return 0;
     if (ls_app_check_id(e->app_id, err)) { /* ls.app checked it already: --app, from a caller */
         ls_err_prefix(err, "--app");
         return -1;
     }
-    if (e->checkpoint_dir) {
-        ls_seterr(err, "%s %s with app id %s: a member of a job resumes from its consumer group's "
-                  "committed offsets (written in each batch's transaction), not from a checkpoint "
-                  "directory; leave the checkpoint out (a checkpoint as a cache of aggregation "
-                  "state is issue 12's remaining work)",
-                  o->checkpoint ? "--checkpoint" : "ls.checkpoint", e->checkpoint_dir, e->app_id);
-        return -1;
+    if (e->checkpoint_dir) { /* a cache: no offsets, no transactional sinks of its own */
+        e->cache_dir = e->checkpoint_dir;
+        e->checkpoint_dir = NULL;
     }
     if (o->watch) {
         ls_seterr(err, "--watch with app id %s: reloading a member of a job is not supported yet "
@@ -218,6 +221,7 @@ static char *script_checkpoint(ls_engine *e)
 ls_engine *ls_engine_new(const ls_engine_opts *o, ls_err *err)
 {
     ls_engine *e = ls_xcalloc(1, sizeof *e);
+    e->cache_lock = -1;
     e->script = ls_xstrdup(o->script);
     e->partitions = o->partitions > 0 ? o->partitions : DEFAULT_PARTITIONS;
     e->max_state_rows = o->max_state_rows;
@@ -263,6 +267,11 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, ls_err *err)
     int lock_fd = -1; /* before compiling: the sinks create their files */
     if (e->checkpoint_dir && !e->explain &&
         (lock_fd = ls_checkpoint_lock(e->checkpoint_dir, err)) < 0) {
+        ls_engine_free(e);
+        return NULL;
+    }
+    if (e->cache_dir && !e->explain && /* one member per cache directory */
+        (e->cache_lock = ls_checkpoint_lock(e->cache_dir, err)) < 0) {
         ls_engine_free(e);
         return NULL;
     }
@@ -330,6 +339,8 @@ void ls_engine_free(ls_engine *e)
     ls_shuffle_free(e->shuffle);
     free(e->app_id);
     free(e->app_txn_id);
+    free(e->cache_dir);
+    if (e->cache_lock >= 0) close(e->cache_lock);
     ls_checkpoint_free(e->cp);
     free(e->checkpoint_dir);
     free_plans(e);
@@ -434,7 +445,10 @@ static int finish_batch(ls_engine *e, ls_batch_timing *t, int64_t batch, const i
         /* rc 1: aborted and rewound; the rows were counted, not committed,
          * and the state is rebuilt from the changelogs before the next batch */
         if (rc == 1 && e->shuffle) ls_shuffle_rollback(e->shuffle);
-        if (rc == 0 && e->shuffle) ls_shuffle_committed(e->shuffle);
+        if (rc == 0 && e->shuffle) {
+            ls_shuffle_committed(e->shuffle);
+            ls_shuffle_save_cache(e->shuffle, 0);
+        }
     }
     if (e->cp) {
         double c0 = ls_mono_ms();
@@ -695,6 +709,9 @@ static int start_shuffle(ls_engine *e, int bounded, ls_err *err)
 {
     int any = 0;
     for (size_t i = 0; i < e->plan->nqueries; i++) any |= !ls_query_declared(e->plan->queries[i])->per_record;
+    if (!any && e->opts->standbys > 0)
+        ls_log("warning: --standbys %d: app %s has no aggregation, so no state to keep copies of",
+               e->opts->standbys, e->app_id);
     if (!any) return 0;
     if (bounded) {
         ls_seterr(err, "app %s: aggregations run by a job's members need a processing-time "
@@ -711,9 +728,26 @@ static int start_shuffle(ls_engine *e, int bounded, ls_err *err)
         ls_plan_set_app_producer(e->plan, p);
     }
     e->shuffle = ls_shuffle_new(e->app_id, e->plan->sources[0], e->plan->app_producer);
+    ls_shuffle_set_cache(e->shuffle, e->cache_dir);
+    ls_shuffle_set_standbys(e->shuffle, e->opts->standbys);
     for (size_t i = 0; i < e->plan->nqueries; i++)
         if (!ls_query_declared(e->plan->queries[i])->per_record) ls_shuffle_add(e->shuffle, e->plan->queries[i]);
     return ls_shuffle_prepare(e->shuffle, err);
+}
+
+/* A member's state partitions, restores and standby copies, for /metrics. */
+static void record_state(ls_engine *e)
+{
+    if (!e->monitor || !e->shuffle) return;
+    ls_shuffle_stats st;
+    ls_shuffle_stats_get(e->shuffle, &st);
+    ls_state_figures f = { .owned = st.owned, .restores = st.restores,
+                           .restored_records = st.restored_records,
+                           .from_cache = st.restored_from_cache,
+                           .from_standby = st.restored_from_standby, .purges = st.purges,
+                           .standby = st.standby, .standby_lag = st.standby_lag,
+                           .restore_s = st.restore_ms / 1000.0 };
+    ls_monitor_record_state(e->monitor, &f);
 }
 
 int ls_engine_run(ls_engine *e, ls_err *err)
@@ -778,6 +812,10 @@ int ls_engine_run(ls_engine *e, ls_err *err)
             /* available-now / once: nothing left to do (a member of a job:
              * once the group has given it its share, all of it read) */
             if (bounded && (!e->app || sources_exhausted(e))) break;
+            if (e->shuffle) { /* standby copies keep up while there is nothing to do */
+                ls_shuffle_idle(e->shuffle);
+                record_state(e);
+            }
             if (interval <= 0) wait_for_input(e);
             continue;
         }
@@ -788,20 +826,15 @@ int ls_engine_run(ls_engine *e, ls_err *err)
         }
         /* and after it: the lag shown is what is left once the batch read its share */
         if (e->monitor && e->app) ls_monitor_record_member(e->monitor, e->plan->sources[0]);
-        if (e->monitor && e->shuffle) {
-            ls_shuffle_stats st;
-            ls_shuffle_stats_get(e->shuffle, &st);
-            ls_state_figures f = { .owned = st.owned, .restores = st.restores,
-                                   .restored_records = st.restored_records,
-                                   .purges = st.purges, .restore_s = st.restore_ms / 1000.0 };
-            ls_monitor_record_state(e->monitor, &f);
-        }
+        record_state(e);
         batch++;
         if (e->trigger.kind == LS_TRIGGER_ONCE) break;
     }
     free(planned);
     free(active);
     free(r);
+    /* the last batch committed: the cache as it stands, for the next run */
+    if (rc == 0 && e->shuffle) ls_shuffle_save_cache(e->shuffle, 1);
     if (e->monitor) ls_monitor_set_running(e->monitor, 0);
     return rc;
 }

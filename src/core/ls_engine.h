@@ -41,6 +41,8 @@ typedef struct ls_engine_opts {
     int parallelism;         /* --parallelism: worker threads, 0/1 = none */
     const char *checkpoint;  /* --checkpoint DIR (overrides the script's) */
     const char *app;         /* --app ID (overrides the script's ls.app): a member of that job */
+    int standbys;            /* --standbys N: standby copies of other members' state partitions */
+    int standbys_given;      /* --standbys was given (it needs an app id) */
     int unsafe_lua;          /* --unsafe-lua: keep os.execute, io.popen, C modules */
     int64_t max_state_rows;  /* --max-state-rows, 0 = none */
     const char *ui;          /* --ui HOST:PORT, or NULL */

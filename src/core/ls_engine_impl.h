@@ -33,6 +33,9 @@ struct ls_engine {
     ls_checkpoint *cp;       /* --checkpoint / ls.checkpoint, or NULL */
     char *app_id;            /* --app / ls.app: a member of that job (ls_app.h), or NULL */
     char *app_txn_id;        /* its producer's transactional.id: "<app>-<uuid>" */
+    char *cache_dir;         /* with an app id, the checkpoint directory: a cache of state
+                                partitions (ls_state_cache.h), not where the run resumes */
+    int cache_lock;          /* its lock (ls_checkpoint_lock), or -1 */
     ls_app *app;             /* made when the run starts */
     ls_shuffle *shuffle;     /* --app with aggregations: their two stages (ls_shuffle.h), or NULL */
     int reload_refused;      /* a reload was asked for under --app (reported once) */

@@ -8,15 +8,24 @@
 
 #include "ls_app.h"
 #include "ls_purge.h"
+#include "ls_checkpoint.h"
 #include "ls_query_stage.h"
 #include "ls_sink_parts.h"
 #include "ls_state.h"
+#include "ls_standby.h"
+#include "ls_state_cache.h"
 
 #define ADMIN_TIMEOUT_MS 30000
 #define RESTORE_IDLE_MS 60000 /* a restore that reads nothing for this long fails */
 #define PURGE_INTERVAL_MS 10000 /* consumed repartition records deleted at most this often
                                   (Kafka Streams: repartition.purge.interval.ms, 30 s) */
 #define PURGE_LAST_WAIT_MS 3000 /* a member stopping waits this long for its last purge */
+#define CACHE_INTERVAL_MS 5000 /* the state cache is saved at most this often (and at the end) */
+/* A snapshot older than this is not loaded: the changelog's tombstones are
+ * kept DELETE_RETENTION_MS (set on the topics luastream creates), and one
+ * written after the snapshot must still be there to be read. */
+#define DELETE_RETENTION_MS 86400000LL
+#define CACHE_MAX_AGE_MS (DELETE_RETENTION_MS / 2)
 
 /* The changelog key of a state partition's watermark stamps: a group key
  * starts with a type tag, never a NUL. */
@@ -55,6 +64,13 @@ typedef struct stage {
     int64_t *flen;           /* per state partition being restored: its part file's
                                 committed length in this member's directory */
     int other_dir;           /* a restore found lengths of another directory (noted once) */
+    int64_t *at;             /* per owned state partition: the changelog offset its state
+                                stands for (every record before it is in it, nothing after
+                                it): where its restore ended, raised by each record this
+                                member writes there as the broker acknowledges it */
+    int64_t *saved;          /* per state partition: the changelog offset of its last
+                                snapshot in the cache (-1: none this run) */
+    char sig[17];            /* the query's signature (ls_checkpoint_signature) */
 } stage;
 
 struct ls_shuffle {
@@ -69,6 +85,13 @@ struct ls_shuffle {
     ls_purge *purge;         /* deletes the repartition records read and committed */
     ls_shuffle_stats stats;
     ls_buf buf;
+    char *cache_dir;         /* the checkpoint directory as a cache, or NULL */
+    double cache_at;         /* when the cache was last saved (ls_mono_ms) */
+    double cache_wait;       /* ms until the next save: CACHE_INTERVAL_MS, or ten times the
+                                last save's duration when longer */
+    int cache_warned;        /* a failed save was logged once */
+    int nstandbys;           /* --standbys */
+    ls_standby *standby;     /* its copies (made by prepare), or NULL */
     int debug;               /* LUASTREAM_DEBUG_SHUFFLE set: markers sent and late groups logged */
 };
 
@@ -96,14 +119,18 @@ void ls_shuffle_free(ls_shuffle *sh)
         free(sh->st[i].sp);
         free(sh->st[i].pmax);
         free(sh->st[i].flen);
+        free(sh->st[i].saved);
+        free(sh->st[i].at);
     }
     free(sh->st);
+    ls_standby_free(sh->standby);
     ls_purge_free(sh->purge, PURGE_LAST_WAIT_MS); /* before the producer it sends on */
     if (sh->restorer) {
         rd_kafka_consumer_close(sh->restorer);
         rd_kafka_destroy(sh->restorer);
     }
     free(sh->input);
+    free(sh->cache_dir);
     free(sh->app);
     ls_buf_free(&sh->buf);
     free(sh);
@@ -131,9 +158,24 @@ void ls_shuffle_add(ls_shuffle *sh, ls_query *q)
     s->owned = ls_xcalloc((size_t)s->nparts, 1);
     s->now = ls_xcalloc((size_t)s->nparts, 1);
     s->sp = ls_xcalloc((size_t)s->nparts, sizeof *s->sp);
+    s->saved = ls_xcalloc((size_t)s->nparts, sizeof *s->saved);
+    s->at = ls_xcalloc((size_t)s->nparts, sizeof *s->at);
+    for (int p = 0; p < s->nparts; p++) s->saved[p] = -1;
+    ls_checkpoint_signature(q, s->sig);
     s->flen = ls_xcalloc((size_t)s->nparts, sizeof *s->flen);
     ls_sink *sink = ls_query_declared(q)->sink;
     s->parts = ls_sink_is_parts(sink) ? sink : NULL;
+}
+
+void ls_shuffle_set_standbys(ls_shuffle *sh, int n)
+{
+    sh->nstandbys = n;
+}
+
+void ls_shuffle_set_cache(ls_shuffle *sh, const char *dir)
+{
+    free(sh->cache_dir);
+    sh->cache_dir = dir ? ls_xstrdup(dir) : NULL;
 }
 
 size_t ls_shuffle_count(const ls_shuffle *sh)
@@ -142,6 +184,9 @@ size_t ls_shuffle_count(const ls_shuffle *sh)
 }
 
 /* ---- topics -------------------------------------------------------------- */
+
+static rd_kafka_t *changelog_reader(ls_shuffle *sh, const char *what, const char *reset,
+                                    ls_err *err);
 
 static const struct rd_kafka_metadata_topic *find_topic(const struct rd_kafka_metadata *md,
                                                         const char *name)
@@ -187,8 +232,11 @@ static rd_kafka_NewTopic_t *new_topic(const char *name, int parts, int rf, int c
     }
     char mir[4];
     snprintf(mir, sizeof mir, "%d", rf > 1 ? 2 : 1);
+    char keep[32];
+    snprintf(keep, sizeof keep, "%lld", DELETE_RETENTION_MS);
     if (rd_kafka_NewTopic_set_config(t, "cleanup.policy", compact ? "compact" : "delete") ||
-        rd_kafka_NewTopic_set_config(t, "min.insync.replicas", mir)) {
+        rd_kafka_NewTopic_set_config(t, "min.insync.replicas", mir) ||
+        (compact && rd_kafka_NewTopic_set_config(t, "delete.retention.ms", keep))) {
         ls_seterr(err, "topic %s: cannot set its configuration", name);
         rd_kafka_NewTopic_destroy(t);
         return NULL;
@@ -308,6 +356,13 @@ int ls_shuffle_prepare(ls_shuffle *sh, ls_err *err)
         ls_source_add_internal_topic(sh->src, s->repart);
     }
     sh->purge = ls_purge_new(sh->app, sh->p->rk, PURGE_INTERVAL_MS);
+    if (sh->nstandbys > 0) {
+        rd_kafka_t *rk = changelog_reader(sh, "standby", "error", err);
+        if (!rk) return -1;
+        sh->standby = ls_standby_new(sh->app, sh->nstandbys, rk);
+        for (size_t i = 0; i < sh->n; i++)
+            ls_standby_add(sh->standby, sh->st[i].changelog, sh->st[i].repart, sh->st[i].nparts);
+    }
     return 0;
 }
 
@@ -361,6 +416,23 @@ static int take_stamps(spart *s, const unsigned char *p, size_t len)
     return 0;
 }
 
+/* A state partition's stamps as bytes (its changelog record "\0wm"). */
+static void stamps_of(ls_buf *b, const spart *sp)
+{
+    int32_t *parts = ls_xcalloc((size_t)sp->nstamps + 1, sizeof *parts);
+    int64_t *ts = ls_xcalloc((size_t)sp->nstamps + 1, sizeof *ts);
+    uint32_t n = 0;
+    for (int k = 0; k < sp->nstamps; k++)
+        if (sp->stamps[k] != LS_NO_TIME) {
+            parts[n] = k;
+            ts[n++] = sp->stamps[k];
+        }
+    ls_buf_reset(b);
+    put_stamps(b, parts, ts, n);
+    free(parts);
+    free(ts);
+}
+
 /* The job's event-time maximum: the least stamp, once every input
  * partition has one. */
 static int64_t job_max(const spart *s, int nin)
@@ -391,34 +463,45 @@ static void reset(spart *sp)
 
 /* ---- restoring state partitions -------------------------------------------- */
 
-static int make_restorer(ls_shuffle *sh, ls_err *err)
+/* A consumer of changelogs outside the group (group id "<app>-<what>",
+ * never joined nor committed), read_committed, end of partition reported;
+ * reset: what to do at an offset out of range. NULL + err. */
+static rd_kafka_t *changelog_reader(ls_shuffle *sh, const char *what, const char *reset,
+                                    ls_err *err)
 {
     const ls_source_decl *sd = ls_source_declared(sh->src);
     ls_props props = { 0 };
     for (size_t i = 0; i < sd->props.n; i++) ls_props_set(&props, sd->props.names[i], sd->props.values[i]);
     char gid[LS_APP_ID_MAX + 16];
-    snprintf(gid, sizeof gid, "%s-restore", sh->app); /* never joined nor committed */
+    snprintf(gid, sizeof gid, "%s-%s", sh->app, what);
     ls_props_set(&props, "group.id", gid);
     ls_props_set(&props, "isolation.level", "read_committed");
     ls_props_set(&props, "enable.partition.eof", "true");
     ls_props_set(&props, "enable.auto.commit", "false");
-    ls_props_set(&props, "auto.offset.reset", "earliest");
+    ls_props_set(&props, "auto.offset.reset", reset);
     rd_kafka_conf_t *conf = ls_kafka_conf(sd->bootstrap, &props, err);
     ls_props_free(&props);
-    if (!conf) return -1;
+    if (!conf) return NULL;
     char errstr[512];
-    sh->restorer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!sh->restorer) {
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!rk) {
         rd_kafka_conf_destroy(conf);
         ls_seterr(err, "app %s: changelog reader: %s", sh->app, errstr);
-        return -1;
+        return NULL;
     }
-    rd_kafka_resp_err_t e = rd_kafka_poll_set_consumer(sh->restorer);
+    rd_kafka_resp_err_t e = rd_kafka_poll_set_consumer(rk);
     if (e) {
         ls_seterr(err, "app %s: changelog reader: %s", sh->app, rd_kafka_err2str(e));
-        return -1;
+        rd_kafka_destroy(rk);
+        return NULL;
     }
-    return 0;
+    return rk;
+}
+
+static int make_restorer(ls_shuffle *sh, ls_err *err)
+{
+    sh->restorer = changelog_reader(sh, "restore", "earliest", err);
+    return sh->restorer ? 0 : -1;
 }
 
 /* Prefixes err with the message's place. */
@@ -436,72 +519,98 @@ static stage *stage_of_changelog(ls_shuffle *sh, const char *topic)
     return NULL;
 }
 
-/* A part file's committed length: kept when it is this member's directory's. */
-static int take_file_length(ls_shuffle *sh, stage *s, const rd_kafka_message_t *m, ls_err *err)
+/* A part file's committed length (key FL_KEY + a directory's id): kept
+ * when it is this member's directory's. */
+static int take_file_length(ls_shuffle *sh, stage *s, int part, const char *key,
+                            const void *val, size_t vlen, ls_err *err)
 {
     int64_t len;
-    if (m->partition < 0 || m->partition >= s->nparts || !m->payload || m->len != 12 ||
-        memcmp(m->payload, FL_MAGIC, 4) != 0 || (memcpy(&len, (const char *)m->payload + 4, 8), len < 0)) {
-        ls_seterr(err, "app %s: %s[%d] offset %lld: a file length of %zu bytes that does not parse",
-                  sh->app, s->changelog, (int)m->partition, (long long)m->offset, m->len);
+    if (!val || vlen != 12 || memcmp(val, FL_MAGIC, 4) != 0 ||
+        (memcpy(&len, (const char *)val + 4, 8), len < 0)) {
+        ls_seterr(err, "a file length of %zu bytes that does not parse", vlen);
         return -1;
     }
     if (!s->parts) return 0; /* the sink is no longer a file sink: nothing to cut */
-    const char *id = (const char *)m->key + sizeof FL_KEY;
+    const char *id = key + sizeof FL_KEY;
     if (memcmp(id, ls_sink_parts_dir_id(s->parts), LS_PARTS_ID_LEN) == 0) {
-        s->flen[m->partition] = len;
+        s->flen[part] = len;
     } else if (!s->other_dir) {
         s->other_dir = 1;
         ls_log("app %s: query %s's state partition %d was also written to a file sink directory "
                "other than %s (id %.*s): each directory holds exactly the rows its members "
                "committed, but a partition's latest rows are in the directory of its last owner; "
                "give every member one shared directory to read the job's output in one place",
-               sh->app, ls_query_declared(s->q)->name, (int)m->partition,
-               ls_sink_parts_folder(s->parts), LS_PARTS_ID_LEN, id);
+               sh->app, ls_query_declared(s->q)->name, part, ls_sink_parts_folder(s->parts),
+               LS_PARTS_ID_LEN, id);
     }
     return 0;
+}
+
+/* The changelog record of part p's committed file length (s->flen[p]) in
+ * this member's directory. */
+static void fl_record(const stage *s, int p, char key[FL_KEY_LEN], char val[12])
+{
+    memcpy(key, FL_KEY, sizeof FL_KEY);
+    memcpy(key + sizeof FL_KEY, ls_sink_parts_dir_id(s->parts), LS_PARTS_ID_LEN);
+    memcpy(val, FL_MAGIC, 4);
+    memcpy(val + 4, &s->flen[p], 8);
+}
+
+/* One record of state partition part's changelog, or of a state loaded
+ * from elsewhere in the same form (a snapshot, a standby's copy): val NULL
+ * is a tombstone. -1 + err when it does not parse. */
+static int apply_record(ls_shuffle *sh, stage *s, int part, const void *key, size_t klen,
+                        const void *val, size_t vlen, ls_err *err)
+{
+    if (klen == sizeof WM_KEY && memcmp(key, WM_KEY, sizeof WM_KEY) == 0) {
+        if (val && take_stamps(&s->sp[part], val, vlen) == 0) return 0;
+        ls_seterr(err, "watermark stamps of %zu bytes do not parse", vlen);
+        return -1;
+    }
+    if (klen == FL_KEY_LEN && memcmp(key, FL_KEY, sizeof FL_KEY) == 0)
+        return take_file_length(sh, s, part, key, val, vlen, err);
+    return ls_query_stage_restore(s->q, part, key ? key : "", klen, val, vlen, err);
 }
 
 static int apply(ls_shuffle *sh, const rd_kafka_message_t *m, ls_err *err)
 {
     stage *s = stage_of_changelog(sh, rd_kafka_topic_name(m->rkt));
-    if (!s) return 0;
+    if (!s || m->partition < 0 || m->partition >= s->nparts) return 0;
     sh->stats.restored_records++;
-    if (m->key_len == sizeof WM_KEY && memcmp(m->key, WM_KEY, sizeof WM_KEY) == 0) {
-        if (m->partition >= 0 && m->partition < s->nparts && m->payload &&
-            take_stamps(&s->sp[m->partition], m->payload, m->len) == 0)
-            return 0;
-        ls_seterr(err, "app %s: %s[%d] offset %lld: watermark stamps of %zu bytes do not parse",
-                  sh->app, s->changelog, (int)m->partition, (long long)m->offset, m->len);
-        return -1;
+    int rc = apply_record(sh, s, m->partition, m->key, m->key_len, m->payload, m->len, err);
+    if (rc) {
+        where(err, s->changelog, m);
+        char at[LS_APP_ID_MAX + 8];
+        snprintf(at, sizeof at, "app %s", sh->app);
+        ls_err_prefix(err, at);
     }
-    if (m->key_len == FL_KEY_LEN && memcmp(m->key, FL_KEY, sizeof FL_KEY) == 0)
-        return take_file_length(sh, s, m, err);
-    int rc = ls_query_stage_restore(s->q, m->partition, m->key ? m->key : "", m->key_len,
-                                    m->payload, m->len, err);
-    if (rc) where(err, s->changelog, m);
     return rc;
 }
 
-/* Reads the changelog partitions in l (offsets: from where) to their ends. */
-static int read_changelogs(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, ls_err *err)
+/* The first and next offsets of a changelog partition, as a read_committed
+ * reader sees them. */
+static int changelog_bounds(ls_shuffle *sh, const char *topic, int part, int64_t *lo,
+                            int64_t *hi, ls_err *err)
 {
     if (!sh->restorer && make_restorer(sh, err)) return -1;
-    int left = 0;
-    for (int i = 0; i < l->cnt; i++) {
-        int64_t lo = 0, hi = 0;
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(sh->restorer, l->elems[i].topic,
-                                                                 l->elems[i].partition, &lo, &hi,
-                                                                 ADMIN_TIMEOUT_MS);
-        if (e) {
-            ls_seterr(err, "app %s: %s[%d]: cannot read offsets: %s", sh->app, l->elems[i].topic,
-                      (int)l->elems[i].partition, rd_kafka_err2str(e));
-            return -1;
-        }
-        l->elems[i].offset = lo;
-        l->elems[i].opaque = (void *)(intptr_t)(hi > lo); /* something to read */
-        left += hi > lo;
+    *lo = *hi = 0;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(sh->restorer, topic, part, lo, hi,
+                                                             ADMIN_TIMEOUT_MS);
+    if (e) {
+        ls_seterr(err, "app %s: %s[%d]: cannot read offsets: %s", sh->app, topic, part,
+                  rd_kafka_err2str(e));
+        return -1;
     }
+    return 0;
+}
+
+/* Reads the changelog partitions in l, each from its offset to its end
+ * (opaque: non-NULL when there is something to read); each offset is then
+ * where its reading ended. */
+static int read_changelogs(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, ls_err *err)
+{
+    int left = 0;
+    for (int i = 0; i < l->cnt; i++) left += l->elems[i].opaque != NULL;
     if (!left) return 0;
     rd_kafka_resp_err_t e = rd_kafka_assign(sh->restorer, l);
     if (e) {
@@ -527,6 +636,7 @@ static int read_changelogs(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, l
                 if (l->elems[i].opaque && l->elems[i].partition == m->partition &&
                     strcmp(l->elems[i].topic, rd_kafka_topic_name(m->rkt)) == 0) {
                     l->elems[i].opaque = NULL;
+                    l->elems[i].offset = m->offset; /* read to here */
                     left--;
                 }
         } else if (m->err) {
@@ -544,6 +654,146 @@ static int read_changelogs(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, l
         rc = -1;
     }
     return rc;
+}
+
+/* Where state partition p of s restores from: a state already at
+ * changelog offset *from replayed into it (from the cache: 1), or nothing
+ * (0: the whole changelog, lo to hi). Any doubt about the loaded state and
+ * it is dropped: the restore then reads from lo, as without a cache. */
+static int prime_from_cache(ls_shuffle *sh, stage *s, int p, int64_t lo, int64_t hi,
+                            int64_t *from)
+{
+    if (!sh->cache_dir) return 0;
+    const char *name = ls_query_declared(s->q)->name;
+    ls_buf b;
+    ls_buf_init(&b);
+    ls_err why = { "" };
+    int used = 0;
+    int rc = ls_snap_load(sh->cache_dir, name, p, &b, &why);
+    if (rc == 1) {
+        ls_buf_free(&b);
+        return 0;
+    }
+    if (rc == 0) {
+        ls_snap_id id = { sh->app, name, s->sig, s->nparts, p };
+        ls_snap_view v;
+        rc = ls_snap_parse(b.data, b.len, &id, &v, &why);
+        if (rc == 0 && (v.offset > hi || v.offset < lo)) {
+            ls_seterr(&why, "it stands for changelog offset %lld, and %s[%d] now holds offsets "
+                      "%lld to %lld (the topic was truncated or re-created)", (long long)v.offset,
+                      s->changelog, p, (long long)lo, (long long)hi);
+            rc = -1;
+        } else if (rc == 0 && ls_now_ms() - v.saved_ms > CACHE_MAX_AGE_MS) {
+            ls_seterr(&why, "it is %lld h old, and the changelog keeps tombstones for %lld h only",
+                      (long long)((ls_now_ms() - v.saved_ms) / 3600000),
+                      DELETE_RETENTION_MS / 3600000);
+            rc = -1;
+        }
+        if (rc == 0) {
+            const void *k, *x;
+            size_t kl, xl;
+            while (rc == 0 && ls_snap_next(&v, &k, &kl, &x, &xl))
+                rc = apply_record(sh, s, p, k, kl, x, xl, &why);
+            if (rc) { /* nothing of it stays */
+                ls_query_stage_drop(s->q, p);
+                reset(&s->sp[p]);
+            } else {
+                *from = v.offset;
+                used = 1;
+            }
+        }
+    }
+    if (rc) {
+        ls_buf path;
+        ls_buf_init(&path);
+        ls_snap_path(&path, sh->cache_dir, name, p);
+        ls_log("warning: app %s: state cache %s not used: %s; state partition %d of query %s "
+               "is restored from its whole changelog", sh->app, path.data, why.msg, p, name);
+        ls_buf_free(&path);
+    }
+    ls_buf_free(&b);
+    return used;
+}
+
+typedef struct replay_ctx {
+    ls_shuffle *sh;
+    stage *s;
+    int part;
+} replay_ctx;
+
+static int replay(void *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+                  ls_err *err)
+{
+    replay_ctx *r = ctx;
+    return apply_record(r->sh, r->s, r->part, key, klen, val, vlen, err);
+}
+
+/* From this member's standby copy of the partition, if it holds one (1):
+ * *from is the offset the restore goes on from. */
+static int prime_from_standby(ls_shuffle *sh, stage *s, int p, int64_t lo, int64_t hi,
+                              int64_t *from)
+{
+    if (!sh->standby) return 0;
+    replay_ctx r = { sh, s, p };
+    ls_err why = { "" };
+    int rc = ls_standby_take(sh->standby, (int)(s - sh->st), p, lo, hi, replay, &r, from, &why);
+    if (rc == 1) return 1;
+    if (rc < 0) {
+        ls_query_stage_drop(s->q, p);
+        reset(&s->sp[p]);
+        ls_log("warning: app %s: the standby copy of %s[%d] does not parse (%s): restored from "
+               "the whole changelog", sh->app, s->changelog, p, why.msg);
+    }
+    return 0;
+}
+
+/* Restores the state partitions in l (the changelog of each): each
+ * starts from what this member's standby copy or its cache holds of it,
+ * then reads its changelog from there to its end. */
+static int restore(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, int *cached,
+                   int *standby, ls_err *err)
+{
+    *cached = *standby = 0;
+    for (int i = 0; i < l->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &l->elems[i];
+        stage *s = stage_of_changelog(sh, tp->topic);
+        int64_t lo, hi;
+        if (changelog_bounds(sh, tp->topic, tp->partition, &lo, &hi, err)) return -1;
+        int64_t from = lo;
+        if (prime_from_standby(sh, s, tp->partition, lo, hi, &from))
+            (*standby)++;
+        else if (prime_from_cache(sh, s, tp->partition, lo, hi, &from))
+            (*cached)++;
+        else
+            from = lo;
+        tp->offset = from;
+        tp->opaque = (void *)(intptr_t)(hi > from); /* something to read */
+    }
+    if (read_changelogs(sh, l, err)) return -1;
+    for (int i = 0; i < l->cnt; i++) { /* what each state partition stands for */
+        stage *s = stage_of_changelog(sh, l->elems[i].topic);
+        s->at[l->elems[i].partition] = l->elems[i].offset;
+    }
+    return 0;
+}
+
+/* ls_standby_owned_fn: a partition owned or coming to this member. */
+static int owned_now(void *ctx, int ti, int part)
+{
+    const stage *s = &((ls_shuffle *)ctx)->st[ti];
+    return part >= 0 && part < s->nparts && (s->owned[part] || s->now[part]);
+}
+
+static void tick_standby(ls_shuffle *sh)
+{
+    char *me = ls_source_member_id(sh->src);
+    ls_standby_tick(sh->standby, me, ls_source_rebalance_count(sh->src), owned_now, sh);
+    free(me);
+}
+
+void ls_shuffle_idle(ls_shuffle *sh)
+{
+    if (sh->standby) tick_standby(sh);
 }
 
 int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
@@ -568,9 +818,11 @@ int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
                 if (s->parts) ls_sink_parts_drop(s->parts, p);
                 reset(&s->sp[p]);
                 s->owned[p] = 0;
+                s->saved[p] = -1;
             } else if (!s->owned[p] && s->now[p]) {
                 rd_kafka_topic_partition_list_add(l, s->changelog, p);
                 s->flen[p] = 0; /* no length committed: no row of this directory's file is */
+                s->saved[p] = -1;
                 n_new++;
             }
             owned += s->now[p];
@@ -578,6 +830,7 @@ int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
         if (n_new) ls_buf_printf(&names, "%s%s: %d", names.len ? ", " : "", ls_query_declared(s->q)->name, n_new);
     }
     sh->stats.owned = owned;
+    if (sh->standby) tick_standby(sh); /* before restoring: the copies as fresh as can be */
     /* an input partition that left: if it comes back, it resumes from the
      * committed offset, which may be behind what this member read of it */
     for (size_t i = 0; i < sh->n; i++) {
@@ -591,7 +844,8 @@ int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
     if (l->cnt) {
         double t0 = ls_mono_ms();
         int64_t before = sh->stats.restored_records;
-        rc = read_changelogs(sh, l, err);
+        int cached = 0, standby = 0;
+        rc = restore(sh, l, &cached, &standby, err);
         if (rc == 0) {
             for (size_t i = 0; i < sh->n && rc == 0; i++) {
                 stage *s = &sh->st[i];
@@ -616,10 +870,18 @@ int ls_shuffle_sync(ls_shuffle *sh, ls_err *err)
         if (rc == 0) { /* every restored partition owned, its part file cut back */
             double ms = ls_mono_ms() - t0;
             sh->stats.restores += l->cnt;
+            sh->stats.restored_from_cache += cached;
+            sh->stats.restored_from_standby += standby;
             sh->stats.restore_ms += ms;
-            ls_log("app %s: restored %d state partition%s from %lld changelog records in %.0f ms (%s)",
+            char from[96] = "";
+            if (cached || standby)
+                snprintf(from, sizeof from, "%s%.0d%s%s%.0d%s", cached ? ", " : "", cached,
+                         cached ? " from the state cache" : "", standby ? ", " : "", standby,
+                         standby ? " from standby copies" : "");
+            ls_log("app %s: restored %d state partition%s from %lld changelog records in %.0f ms (%s%s)",
                    sh->app, l->cnt, l->cnt == 1 ? "" : "s",
-                   (long long)(sh->stats.restored_records - before), ms, names.data ? names.data : "");
+                   (long long)(sh->stats.restored_records - before), ms,
+                   names.data ? names.data : "", from);
         }
     }
     ls_buf_free(&names);
@@ -676,13 +938,15 @@ int ls_shuffle_take(ls_shuffle *sh, int qi, const ls_record *r, ls_err *err)
 typedef struct out_ctx {
     ls_shuffle *sh;
     const char *topic;
+    int64_t *at;             /* a changelog: its partitions' offsets noted (stage.at) */
 } out_ctx;
 
 static int send_out(void *ctx, int part, const char *key, size_t klen, const char *val,
                     size_t vlen, ls_err *err)
 {
     out_ctx *o = ctx;
-    return ls_kafka_produce(o->sh->p, o->topic, part, key, klen, val, vlen, err);
+    return ls_kafka_produce_noting(o->sh->p, o->topic, part, key, klen, val, vlen,
+                                   o->at ? &o->at[part] : NULL, err);
 }
 
 /* Stamps every input partition this member owns with the greatest event
@@ -757,13 +1021,13 @@ int ls_shuffle_end_stage1(ls_shuffle *sh, int64_t batch, ls_err *err)
         stage *s = &sh->st[i];
         if (!in_batch(s, batch)) continue;
         note_read(s);
-        out_ctx o = { sh, s->repart };
+        out_ctx o = { sh, s->repart, NULL };
         if (ls_query_stage_send(s->q, send_out, &o, err)) return -1;
         if (ls_query_declared(s->q)->has_watermark && send_markers(sh, s, err)) return -1;
         for (int p = 0; p < s->nparts; p++)
             if (s->owned[p]) advance(&s->sp[p], sh->nin, ls_query_declared(s->q)->watermark_ms);
         ls_query_stage_event_max(s->q);
-        out_ctx c = { sh, s->changelog };
+        out_ctx c = { sh, s->changelog, s->at };
         if (ls_query_stage_evictions(s->q, send_out, &c, err)) return -1;
     }
     return 0;
@@ -774,25 +1038,14 @@ int ls_shuffle_end_stage2(ls_shuffle *sh, int64_t batch, ls_err *err)
     for (size_t i = 0; i < sh->n; i++) {
         stage *s = &sh->st[i];
         if (!in_batch(s, batch)) continue;
-        out_ctx c = { sh, s->changelog };
+        out_ctx c = { sh, s->changelog, s->at };
         if (ls_query_stage_updates(s->q, send_out, &c, err)) return -1;
         for (int p = 0; p < s->nparts; p++) {
             spart *sp = &s->sp[p];
             if (!s->owned[p] || !sp->dirty) continue;
-            int32_t *parts = ls_xcalloc((size_t)sp->nstamps + 1, sizeof *parts);
-            int64_t *ts = ls_xcalloc((size_t)sp->nstamps + 1, sizeof *ts);
-            uint32_t n = 0;
-            for (int k = 0; k < sp->nstamps; k++)
-                if (sp->stamps[k] != LS_NO_TIME) {
-                    parts[n] = k;
-                    ts[n++] = sp->stamps[k];
-                }
-            ls_buf_reset(&sh->buf);
-            put_stamps(&sh->buf, parts, ts, n);
-            free(parts);
-            free(ts);
-            if (ls_kafka_produce(sh->p, s->changelog, p, WM_KEY, sizeof WM_KEY, sh->buf.data,
-                                 sh->buf.len, err))
+            stamps_of(&sh->buf, sp);
+            if (ls_kafka_produce_noting(sh->p, s->changelog, p, WM_KEY, sizeof WM_KEY,
+                                        sh->buf.data, sh->buf.len, &s->at[p], err))
                 return -1;
             sp->dirty = 0;
         }
@@ -801,12 +1054,11 @@ int ls_shuffle_end_stage2(ls_shuffle *sh, int64_t batch, ls_err *err)
         int64_t len;
         for (int p = 0; s->parts && p < s->nparts; p++) {
             if (!s->owned[p] || !ls_sink_parts_written(s->parts, p, &len)) continue;
+            s->flen[p] = len;
             char key[FL_KEY_LEN], val[12];
-            memcpy(key, FL_KEY, sizeof FL_KEY);
-            memcpy(key + sizeof FL_KEY, ls_sink_parts_dir_id(s->parts), LS_PARTS_ID_LEN);
-            memcpy(val, FL_MAGIC, 4);
-            memcpy(val + 4, &len, 8);
-            if (ls_kafka_produce(sh->p, s->changelog, p, key, sizeof key, val, sizeof val, err))
+            fl_record(s, p, key, val);
+            if (ls_kafka_produce_noting(sh->p, s->changelog, p, key, sizeof key, val, sizeof val,
+                                        &s->at[p], err))
                 return -1;
         }
     }
@@ -848,4 +1100,79 @@ void ls_shuffle_stats_get(const ls_shuffle *sh, ls_shuffle_stats *st)
 {
     *st = sh->stats;
     st->purges = sh->purge ? ls_purge_done(sh->purge) : 0;
+    if (sh->standby) ls_standby_stats(sh->standby, &st->standby, &st->standby_lag);
+}
+
+
+/* ---- the state cache ------------------------------------------------------- */
+
+static int snap_out(void *ctx, int part, const char *key, size_t klen, const char *val,
+                    size_t vlen, ls_err *err)
+{
+    (void)part;
+    (void)err;
+    ls_snap_add(ctx, key, klen, val, vlen);
+    return 0;
+}
+
+/* Saves state partition p of s, which stands for changelog offset `at`. */
+static int save_part(ls_shuffle *sh, stage *s, int p, int64_t at, ls_buf *b, ls_err *err)
+{
+    const char *name = ls_query_declared(s->q)->name;
+    ls_snap_id id = { sh->app, name, s->sig, s->nparts, p };
+    ls_snap_writer w;
+    ls_snap_begin(&w, b, &id, at, ls_now_ms());
+    if (ls_query_stage_snapshot(s->q, p, snap_out, &w, err)) return -1;
+    int any = 0;
+    for (int k = 0; k < s->sp[p].nstamps; k++) any |= s->sp[p].stamps[k] != LS_NO_TIME;
+    if (any) {
+        ls_buf st;
+        ls_buf_init(&st);
+        stamps_of(&st, &s->sp[p]);
+        ls_snap_add(&w, WM_KEY, sizeof WM_KEY, st.data, st.len);
+        ls_buf_free(&st);
+    }
+    if (s->parts) { /* the part file's committed length: a restore from here cuts back to it */
+        char key[FL_KEY_LEN], val[12];
+        fl_record(s, p, key, val);
+        ls_snap_add(&w, key, sizeof key, val, sizeof val);
+    }
+    ls_snap_finish(&w);
+    return ls_snap_save(sh->cache_dir, name, p, b, err);
+}
+
+void ls_shuffle_save_cache(ls_shuffle *sh, int force)
+{
+    if (!sh->cache_dir || !sh->n) return;
+    double now = ls_mono_ms();
+    if (!force && sh->cache_at && now - sh->cache_at < sh->cache_wait) return;
+    sh->cache_at = now;
+    ls_buf b;
+    ls_buf_init(&b);
+    ls_err err = { "" };
+    int rc = 0;
+    for (size_t i = 0; i < sh->n && rc == 0; i++) {
+        stage *s = &sh->st[i];
+        for (int p = 0; p < s->nparts && rc == 0; p++) {
+            if (!s->owned[p]) continue;
+            /* where its restore ended, or just after the last record this
+             * member wrote there: never past its state, whoever writes next */
+            int64_t at = s->at[p];
+            if (at == s->saved[p]) continue; /* unchanged since */
+            rc = save_part(sh, s, p, at, &b, &err);
+            if (rc == 0) {
+                s->saved[p] = at;
+                sh->stats.cache_saves++;
+            }
+        }
+    }
+    ls_buf_free(&b);
+    /* a large state is not written more than a tenth of the time */
+    double took = ls_mono_ms() - now;
+    sh->cache_wait = took * 10 > CACHE_INTERVAL_MS ? took * 10 : CACHE_INTERVAL_MS;
+    if (rc && !sh->cache_warned) { /* the job goes on: a cache only saves time */
+        ls_log("warning: app %s: state cache in %s not saved (logged once): %s", sh->app,
+               sh->cache_dir, err.msg);
+        sh->cache_warned = 1;
+    }
 }

@@ -25,8 +25,12 @@
  *
  * A state partition that comes to a member is rebuilt from its changelog
  * (read_committed, to its end) before the member reads its repartition
- * partition, and its part file (a file sink's) cut back to its committed
- * length; one that leaves is dropped once the batch that gave it up has
+ * partition, starting from a snapshot of it at changelog offset X when the
+ * member's state cache has a valid one (then from X only: replaying the
+ * records after X over the groups as they were at X gives what replaying
+ * them all would, since every record is a group's whole value), and its
+ * part file (a file sink's) cut back to its committed length; one that
+ * leaves is dropped once the batch that gave it up has
  * committed. After an aborted batch every owned partition is rebuilt.
  *
  * A repartition record is read once: after a committed batch the records
@@ -68,6 +72,19 @@ void ls_shuffle_free(ls_shuffle *sh);
 void ls_shuffle_add(ls_shuffle *sh, ls_query *q);
 size_t ls_shuffle_count(const ls_shuffle *sh);
 
+/* --standbys n (before prepare): warm copies of n other members' state
+ * partitions (ls_standby.h), taken over when a partition comes here. */
+void ls_shuffle_set_standbys(ls_shuffle *sh, int n);
+/* The checkpoint directory as a cache of state partitions
+ * (ls_state_cache.h): a partition that comes to the member starts from its
+ * snapshot there, when there is a valid one, and reads its changelog from
+ * the snapshot's offset only. */
+void ls_shuffle_set_cache(ls_shuffle *sh, const char *dir);
+/* After a batch committed: every owned state partition whose changelog
+ * moved is saved to the cache, at most every few seconds unless force
+ * (the run's end). A failure is logged once, never fatal. */
+void ls_shuffle_save_cache(ls_shuffle *sh, int force);
+
 /* Before the source opens: creates (or checks) every staged query's topics
  * and subscribes the source to the repartition topics. -1 + err. */
 int ls_shuffle_prepare(ls_shuffle *sh, ls_err *err);
@@ -75,6 +92,9 @@ int ls_shuffle_prepare(ls_shuffle *sh, ls_err *err);
 /* Before a batch: rebuilds the state partitions newly owned, drops those
  * given up. -1 + err. */
 int ls_shuffle_sync(ls_shuffle *sh, ls_err *err);
+
+/* Between triggers with nothing to do: the standby copies read on. */
+void ls_shuffle_idle(ls_shuffle *sh);
 
 /* The staged query whose repartition topic is topic, as an index, or -1. */
 int ls_shuffle_topic(const ls_shuffle *sh, const char *topic);
@@ -101,7 +121,11 @@ void ls_shuffle_committed(ls_shuffle *sh);
 typedef struct ls_shuffle_stats {
     int owned;
     int64_t restores;
-    int64_t restored_records;
+    int64_t restored_records;   /* changelog records read (not those of snapshots) */
+    int64_t restored_from_cache; /* restores that started from a snapshot */
+    int64_t restored_from_standby; /* restores that started from a standby copy */
+    int64_t standby, standby_lag; /* partitions held as standby, changelog records behind */
+    int64_t cache_saves;        /* snapshots written */
     double restore_ms;
     int64_t purges;          /* DeleteRecords requests on the repartition topics answered */
 } ls_shuffle_stats;

@@ -158,6 +158,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                  m->rkt ? rd_kafka_topic_name(m->rkt) : "?", rd_kafka_err2str(m->err));
     } else {
         p->delivered++;
+        int64_t *next = m->_private; /* ls_kafka_produce_noting's */
+        if (next && m->offset >= 0 && m->offset + 1 > *next) *next = m->offset + 1;
     }
 }
 
@@ -197,13 +199,20 @@ ls_kafka_producer *ls_kafka_producer_new(const char *bootstrap, const ls_props *
 int ls_kafka_produce(ls_kafka_producer *p, const char *topic, int partition,
                      const void *key, size_t klen, const void *val, size_t vlen, ls_err *err)
 {
+    return ls_kafka_produce_noting(p, topic, partition, key, klen, val, vlen, NULL, err);
+}
+
+int ls_kafka_produce_noting(ls_kafka_producer *p, const char *topic, int partition,
+                            const void *key, size_t klen, const void *val, size_t vlen,
+                            int64_t *next, ls_err *err)
+{
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             p->rk, RD_KAFKA_V_TOPIC(topic),
             RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY((void *)key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
-            RD_KAFKA_V_END);
+            RD_KAFKA_V_OPAQUE(next), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
             p->sent++;
             rd_kafka_poll(p->rk, 0);

@@ -63,6 +63,13 @@ ls_kafka_producer *ls_kafka_producer_new(const char *bootstrap, const ls_props *
  * -1 + err on failure. */
 int ls_kafka_produce(ls_kafka_producer *p, const char *topic, int partition,
                      const void *key, size_t klen, const void *val, size_t vlen, ls_err *err);
+/* As ls_kafka_produce; once the broker has acknowledged the message, *next
+ * is raised to the message's offset + 1. next must outlive the delivery
+ * report, which the producer's polls and flushes (a transaction's commit
+ * included) serve on the calling thread. */
+int ls_kafka_produce_noting(ls_kafka_producer *p, const char *topic, int partition,
+                            const void *key, size_t klen, const void *val, size_t vlen,
+                            int64_t *next, ls_err *err);
 /* Waits for outstanding deliveries. Returns -1 when some are still
  * outstanding after timeout_ms or any delivery failed since the last call. */
 int ls_kafka_flush(ls_kafka_producer *p, int timeout_ms, ls_err *err);

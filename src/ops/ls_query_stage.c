@@ -157,3 +157,20 @@ void ls_query_stage_drop(ls_query *q, int part)
 {
     ls_state_clear_part(q->state, part);
 }
+
+int ls_query_stage_snapshot(ls_query *q, int part, ls_stage_out_fn out, void *ctx, ls_err *err)
+{
+    ls_buf val;
+    ls_buf_init(&val);
+    int rc = 0;
+    ls_group *g;
+    LS_HMAP_FOREACH(ls_state_part(q->state, part), g) {
+        if (g->updated_batch == LS_GROUP_DEAD) continue;
+        ls_buf_reset(&val);
+        ls_group_encode(g->window_end, g->acc, (int)q->d.naggs, &val);
+        rc = out(ctx, part, ls_group_key(g, (int)q->d.naggs), g->key_len, val.data, val.len, err);
+        if (rc) break;
+    }
+    ls_buf_free(&val);
+    return rc;
+}

@@ -63,6 +63,10 @@ int ls_query_stage_updates(ls_query *q, ls_stage_out_fn out, void *ctx, ls_err *
 int ls_query_stage_restore(ls_query *q, int part, const char *key, size_t klen, const void *val,
                            size_t vlen, ls_err *err);
 void ls_query_stage_restored(ls_query *q, int part);
+/* Every group of state partition part, as ls_query_stage_updates hands
+ * them out (a snapshot of the partition: ls_state_cache.h). -1 + err when
+ * out fails. */
+int ls_query_stage_snapshot(ls_query *q, int part, ls_stage_out_fn out, void *ctx, ls_err *err);
 /* A state partition this member no longer owns. */
 void ls_query_stage_drop(ls_query *q, int part);
 

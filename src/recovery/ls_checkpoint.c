@@ -63,7 +63,7 @@ static int fsync_dir(const char *path)
 }
 
 /* Writes via a temporary file, fsync and rename: all or nothing. */
-static int write_atomic(const char *path, const char *data, size_t len, ls_err *err)
+int ls_checkpoint_write_file(const char *path, const char *data, size_t len, ls_err *err)
 {
     ls_buf tmp;
     ls_buf_init(&tmp);
@@ -146,7 +146,7 @@ static void gen_str(yajl_gen g, const char *s) { yajl_gen_string(g, (const unsig
 
 /* A signature of what the state depends on: grouping, aggregates, mode,
  * topics. A checkpoint from another declaration cannot be resumed. */
-static void signature(const ls_query *q, char out[17])
+void ls_checkpoint_signature(const ls_query *q, char out[17])
 {
     const ls_query_decl *qd = ls_query_declared(q);
     ls_buf b;
@@ -239,7 +239,7 @@ static int write_gen(yajl_gen g, const char *path, ls_err *err)
     const unsigned char *p;
     size_t len;
     yajl_gen_get_buf(g, &p, &len);
-    int rc = write_atomic(path, (const char *)p, len, err);
+    int rc = ls_checkpoint_write_file(path, (const char *)p, len, err);
     yajl_gen_free(g);
     return rc;
 }
@@ -311,7 +311,7 @@ static int check_metadata(ls_checkpoint *cp, ls_plan *pl, ls_err *err)
         yajl_gen_array_open(g);
         for (size_t i = 0; i < pl->nqueries; i++) {
             char sig[17];
-            signature(pl->queries[i], sig);
+            ls_checkpoint_signature(pl->queries[i], sig);
             yajl_gen_map_open(g);
             gen_str(g, "name");
             gen_str(g, ls_query_declared(pl->queries[i])->name);
@@ -342,7 +342,7 @@ static int check_metadata(ls_checkpoint *cp, ls_plan *pl, ls_err *err)
         yajl_val q = YAJL_GET_ARRAY(qs)->values[i];
         yajl_val name = field(q, "name"), sig = field(q, "signature");
         char want[17];
-        signature(pl->queries[i], want);
+        ls_checkpoint_signature(pl->queries[i], want);
         if (!YAJL_IS_STRING(name) || !YAJL_IS_STRING(sig)) {
             ls_seterr(err, "checkpoint: %s is corrupt", p.data);
             goto out;

@@ -62,4 +62,14 @@ int ls_checkpoint_wal(ls_checkpoint *cp, struct ls_plan *pl, int64_t batch, ls_e
 int ls_checkpoint_commit(ls_checkpoint *cp, struct ls_plan *pl, int64_t batch, ls_err *err);
 void ls_checkpoint_free(ls_checkpoint *cp);
 
+/* The crash protocol of every file here, for other files of the directory
+ * (ls_state_cache.h): data written to path.tmp, fsync'ed, renamed over
+ * path, the directory fsync'ed. -1 + err naming the path. */
+int ls_checkpoint_write_file(const char *path, const char *data, size_t len, ls_err *err);
+/* A signature of what query q's state depends on (grouping, aggregates and
+ * their parameters, mode, topics) as 16 hex digits: state built under
+ * another declaration is never loaded. */
+struct ls_query;
+void ls_checkpoint_signature(const struct ls_query *q, char out[17]);
+
 #endif

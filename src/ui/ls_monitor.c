@@ -36,7 +36,6 @@ void ls_monitor_free(ls_monitor *m)
     for (size_t i = 0; i < m->nowned; i++) free(m->owned[i].topic);
     free(m->owned);
     free(m->app);
-    free(m->state);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }
@@ -109,9 +108,8 @@ void ls_monitor_record_member(ls_monitor *m, const ls_source *s)
 void ls_monitor_record_state(ls_monitor *m, const ls_state_figures *f)
 {
     pthread_mutex_lock(&m->mu);
-    if (!m->state) m->state = ls_xcalloc(1, sizeof *m->state);
     m->has_state = 1;
-    *m->state = *f;
+    m->state = *f;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -234,15 +232,26 @@ void ls_monitor_metrics(ls_monitor *m, ls_buf *out)
                 { "luastream_state_restores_total", "counter",
                   "State partitions this member rebuilt from their changelogs." },
                 { "luastream_restored_records_total", "counter",
-                  "Changelog records read rebuilding them." },
+                  "Changelog records read rebuilding them (not those of a snapshot or a "
+                  "standby's copy)." },
                 { "luastream_restore_seconds_total", "counter",
                   "Seconds spent rebuilding them." },
+                { "luastream_restored_from_cache_total", "counter",
+                  "Rebuilt state partitions that started from a snapshot in the member's "
+                  "state cache (its checkpoint directory)." },
+                { "luastream_restored_from_standby_total", "counter",
+                  "Rebuilt state partitions that started from the member's standby copy." },
+                { "luastream_standby_partitions", "gauge",
+                  "State partitions this member keeps a standby copy of (--standbys)." },
+                { "luastream_standby_lag_records", "gauge",
+                  "Changelog records its standby copies are behind, summed." },
                 { "luastream_repartition_purges_total", "counter",
                   "Requests that deleted the repartition records this member read and committed." },
             };
-            const ls_state_figures *f = m->state;
+            const struct ls_state_figures *f = &m->state;
             double v[] = { (double)f->owned, (double)f->restores, (double)f->restored_records,
-                           f->restore_s, (double)f->purges };
+                           f->restore_s, (double)f->from_cache, (double)f->from_standby,
+                           (double)f->standby, (double)f->standby_lag, (double)f->purges };
             for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
                 ls_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s{app=\"", st[k].name, st[k].help,
                               st[k].name, st[k].type, st[k].name);

@@ -46,7 +46,11 @@ typedef struct ls_monitor {
     ls_owned_partition *owned;
     /* its aggregations' state partitions (ls_monitor_record_state) */
     int has_state;
-    struct ls_state_figures *state;
+    struct ls_state_figures {
+        int64_t owned, restores, restored_records, from_cache, from_standby, purges;
+        int64_t standby, standby_lag; /* partitions held as standby, their records behind */
+        double restore_s;
+    } state;
 } ls_monitor;
 
 extern const double ls_monitor_bucket_bounds[LS_MONITOR_BUCKETS];
@@ -69,13 +73,11 @@ typedef struct ls_source ls_source;
 void ls_monitor_record_member(ls_monitor *m, const ls_source *s);
 
 /* Called by the engine after each batch of a member running aggregations:
- * the state partitions it owns, those it rebuilt from changelogs so far
- * (how many, the records read, the seconds it took), and the purges of
- * its repartition topics (ls_purge.h). */
-typedef struct ls_state_figures {
-    int64_t owned, restores, restored_records, purges;
-    double restore_s;
-} ls_state_figures;
+ * the state partitions it owns, those it rebuilt so far (how many, the
+ * changelog records read, how many started from its state cache, the
+ * seconds it took), those it holds as a standby (--standbys), and the
+ * purges of its repartition topics (ls_purge.h). */
+typedef struct ls_state_figures ls_state_figures;
 void ls_monitor_record_state(ls_monitor *m, const ls_state_figures *f);
 
 /* Renderings, into out (caller-owned). */

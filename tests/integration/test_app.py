@@ -227,10 +227,12 @@ def test_what_a_member_of_a_job_cannot_do_yet_is_refused(broker, calls, tmp_path
              "--trigger", "available-now"], check=False, timeout=60)
     assert p.returncode != 0, p.stderr
     assert "need a processing-time trigger" in p.stderr, p.stderr
-    # a checkpoint: the group's offsets are where a member resumes
-    p = run([*args(broker, topic, "ck", "x"), "--checkpoint", str(tmp_path / "ck")], check=False)
-    assert p.returncode == 2 and "--checkpoint" in p.stderr and "committed offsets" in p.stderr
-    assert not (tmp_path / "ck").exists()
+    # (a checkpoint is a member's state cache: test_app_restore.py) standbys
+    # without an app id: nothing to stand by for
+    p = run([SCRIPT, "--set", "bootstrap=" + broker.bootstrap, "--set", "topic=" + topic,
+             "--standbys", "1"], check=False)
+    assert p.returncode == 2, p.stderr
+    assert "--standbys 1 without an app id" in p.stderr and "--app ID" in p.stderr, p.stderr
     # bad ids, on the command line and in the script
     p = run([SCRIPT, "--app", "a/b"], check=False)
     assert p.returncode == 2

@@ -40,6 +40,7 @@ int main(void)
     srunner_add_suite(sr, status_suite());
     srunner_add_suite(sr, group_codec_suite());
     srunner_add_suite(sr, sink_parts_suite());
+    srunner_add_suite(sr, state_cache_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -38,5 +38,6 @@ Suite *sketch_suite(void);
 Suite *status_suite(void);
 Suite *group_codec_suite(void);
 Suite *sink_parts_suite(void);
+Suite *state_cache_suite(void);
 
 #endif

@@ -175,12 +175,23 @@ START_TEST(app_ids_and_refusals)
     m = app_refusal(ord, "job", NULL);
     ck_assert_msg(strstr(m, "ord.lua:3: query counts: order_by and limit with app id job"), "%s", m);
     free(m);
-    free(ord);
-    /* a checkpoint: refused before its directory is made */
+    /* a checkpoint is the member's state cache: no refusal of its own */
     m = app_refusal(agg, "job", ck);
-    ck_assert_msg(strstr(m, "--checkpoint") && strstr(m, "committed offsets"), "%s", m);
-    ck_assert_int_ne(access(ck, F_OK), 0);
+    ck_assert_msg(strstr(m, "a session window with app id job"), "%s", m);
     free(m);
+    /* --standbys without an app id */
+    {
+        ls_engine_opts o = { 0 };
+        o.script = ord;
+        o.standbys = 1;
+        o.standbys_given = 1;
+        o.quiet = 1;
+        ls_engine *e = ls_engine_new(&o, &err);
+        ck_assert_ptr_null(e);
+        ck_assert_msg(strstr(err.msg, "--standbys 1 without an app id") && strstr(err.msg, "--app ID"),
+                      "%s", err.msg);
+    }
+    free(ord);
     /* a file source */
     snprintf(text, sizeof text,
              "local ls = require 'luastream'\n"
