@@ -196,3 +196,36 @@ def test_explain_names_the_part_files():
     sink = json.loads(p.stdout)["queries"][0]["sink"]
     assert sink["path"] == "out/counts/part-<p>.jsonl" and sink["per_partition"] is True
     assert sink["exactly_once"] is True
+
+
+def test_a_member_restored_from_its_state_cache_keeps_the_part_files(broker, calls, tmp_path):
+    """A member with a checkpoint directory (its state cache) stopped midway
+    and started again restores its state partitions from the cache's
+    snapshots, which carry each part file's committed length: the files are
+    kept and appended to (a snapshot without the length would cut them back
+    to nothing, losing the rows of the first run): exact."""
+    topic, want = calls
+    out = tmp_path / "cached"
+    app = app_id("fcache")
+    args = counts_args(broker, topic, out, "--trigger", "300ms", "--checkpoint",
+                       str(tmp_path / "ck"), "--set", "max_records_per_trigger=1000")
+    logs = [tmp_path / "first.log", tmp_path / "again.log"]
+    p = member(args, app, logs[0])
+    cache = tmp_path / "ck" / "state-cache"
+    try:
+        until = time.time() + BOUND  # the first snapshots saved (every 5 s at most)
+        while not (cache.exists() and len(os.listdir(cache)) >= 8):
+            assert p.poll() is None and time.time() < until, logs[0].read_text()[-3000:]
+            time.sleep(0.5)
+    finally:
+        stop([p])
+    first, _ = last_rows_of(parts(out / "counts"))
+    assert 0 < len(first) < len(want)  # stopped midway
+    p = member(args, app, logs[1])
+    try:
+        wait_files_equal(out / "counts", want, [p], logs[1:])
+    finally:
+        stop([p])
+    text = logs[1].read_text()
+    assert "8 from the state cache" in text, text[-3000:]
+    assert not re.search(r"cut back from \d+ to 0 bytes", text), text[-3000:]
