@@ -144,6 +144,11 @@ static int roll_back(ls_app *a, int64_t batch, rd_kafka_error_t *why, const char
     a->open = 0;
     a->must_abort = 0;
     if (e) return fail(a, e, "abort transaction", err);
+    /* the aborted messages' delivery reports (purged, failed) belong to
+     * the transaction that is gone: served now, and forgotten */
+    rd_kafka_poll(a->p->rk, 0);
+    a->p->failed = 0;
+    a->p->last_error[0] = '\0';
     a->aborted++; /* rewinding lets go of the partitions revoked meanwhile */
     if (ls_source_rewind(a->src, err)) return -1;
     return 1;
@@ -208,6 +213,23 @@ int ls_app_commit(ls_app *a, int64_t batch, ls_err *err)
     }
     a->committed++;
     return 0;
+}
+
+int ls_app_abort_failed(ls_app *a, int64_t batch, ls_err *err)
+{
+    if (!a->p || !a->open) return 0;
+    rd_kafka_poll(a->p->rk, 0); /* delivery reports not yet counted */
+    char fe[256];
+    if (!a->p->failed || rd_kafka_fatal_error(a->p->rk, fe, sizeof fe)) return 0;
+    char why[LS_ERRLEN + 64];
+    snprintf(why, sizeof why, "%s", err->msg);
+    ls_err e2 = { 0 };
+    int rc = roll_back(a, batch, NULL, why, &e2);
+    if (rc < 0) {
+        ls_seterr(err, "%s; then %s", why, e2.msg);
+        return -1;
+    }
+    return 1;
 }
 
 int64_t ls_app_committed(const ls_app *a)

@@ -52,6 +52,16 @@ int ls_app_begin(ls_app *a, int64_t batch, ls_err *err);
  * in the environment aborts batch N once, as an abortable error would.) 0 committed, 1 aborted and the source rewound (logged,
  * the run goes on), -1 + err fatal. */
 int ls_app_commit(ls_app *a, int64_t batch, ls_err *err);
+/* The batch failed before its commit with err (a step that writes to
+ * Kafka: a sink, the repartition or changelog records). When a message the
+ * transaction holds could not be queued or delivered (a broker refused it
+ * or went away for longer than the messages may wait, the transaction
+ * entered an abortable state) and the producer has no fatal error, an
+ * abort mends it: the transaction is aborted, the source rewound to the
+ * group's committed offsets and 1 returned (logged with the cause; the run
+ * goes on, the caller rebuilds the state). 0: the error stands (not
+ * Kafka's, or the producer cannot continue); -1 + err: the abort failed. */
+int ls_app_abort_failed(ls_app *a, int64_t batch, ls_err *err);
 /* Batches committed and aborted so far. */
 int64_t ls_app_committed(const ls_app *a);
 int64_t ls_app_aborted(const ls_app *a);

@@ -157,3 +157,10 @@ void ls_query_stage_drop(ls_query *q, int part)
 {
     ls_state_clear_part(q->state, part);
 }
+
+void ls_query_stage_discard(ls_query *q)
+{
+    ls_state_clear(q->stage_in);
+    ls_state_clear(q->late);
+    q->stage_updated = 0;
+}

@@ -215,7 +215,9 @@ def test_one_broker_stopped_30s_under_aggregating_members_the_job_continues_exac
     while they process is the job's group coordinator (the coordinator of
     the transactions' offsets, of every member's heartbeats and rebalances)
     and leads about a third of every topic's partitions; calls are produced
-    before, during (to the two brokers left) and after the outage. No member
+    before, during (to the two brokers left) and after the outage, and one
+    member is replaced during it (the group rebalances, state partitions
+    are rebuilt from their changelogs, a member starts). No member
     may exit, and a read_committed reader of the output must see exactly a
     single instance's last row per (window, type), each group's count only
     growing (a batch committed twice would repeat a row). The job's topics
@@ -267,6 +269,18 @@ def test_one_broker_stopped_30s_under_aggregating_members_the_job_continues_exac
         victim = group_coordinator(c, app)
         c.stop_broker(victim)
         stopped = time.monotonic()
+        # while it is down, a member is replaced: it leaves (its last batch
+        # commits), and a new one starts (metadata, the job's topics, its
+        # transactions) and joins; the group moves state partitions, which
+        # their new owners rebuild from the changelogs
+        seen = [len(l.read_text()) for l in logs]
+        procs[2].send_signal(signal.SIGTERM)
+        assert procs[2].wait(timeout=BOUND) == 0, logs[2].read_text()[-4000:]
+        logs.append(tmp_path / "m3.log")
+        procs[2] = member(counts_args(c, topic, out), app, logs[3], *cap, env=env)
+        logs[2], logs[3] = logs[3], logs[2]   # logs[i] is procs[i]'s; the last, the one gone
+        seen.append(seen[2])
+        seen[2] = 0
         send(1)  # to the two brokers left, for 16 s
         while time.monotonic() - stopped < AGG_OUTAGE:
             alive("while broker %d was down" % victim)
@@ -280,7 +294,7 @@ def test_one_broker_stopped_30s_under_aggregating_members_the_job_continues_exac
             timeout=BOUND)
         want = last_rows(c, ref + ".counts", CT_KEYS)[0]
         assert len(want) > 1000
-        wait_equal(c, [(out + ".counts", CT_KEYS, want)], procs, logs)
+        wait_equal(c, [(out + ".counts", CT_KEYS, want)], procs, logs[:3])
         time.sleep(2)  # a duplicate would come now
         rows = committed_rows(c, out + ".counts")
         stop(procs)
@@ -307,6 +321,8 @@ def test_one_broker_stopped_30s_under_aggregating_members_the_job_continues_exac
     text = [l.read_text() for l in logs]
     assert "created topic %s-counts-repartition" % app in "".join(text)
     assert all("rows in" in t for t in text), text[0][-3000:]
+    # state partitions were rebuilt from the changelogs while the broker was down or after
+    assert any("app %s: restored" % app in t[n:] for t, n in zip(text, seen)), text[2][-3000:]
 
 
 @pytest.mark.skipif(not shutil.which("docker-compose"), reason="docker-compose not installed")
