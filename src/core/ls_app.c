@@ -141,6 +141,14 @@ static int roll_back(ls_app *a, int64_t batch, rd_kafka_error_t *why, const char
            why ? rd_kafka_error_string(why) : reason);
     if (why) rd_kafka_error_destroy(why);
     rd_kafka_error_t *e = rd_kafka_abort_transaction(a->p->rk, TXN_TIMEOUT_MS);
+    /* a coordinator that moved (a broker lost) can take longer than one
+     * call's wait: a retriable failure is the same abort, asked again */
+    for (int attempt = 0; e && rd_kafka_error_is_retriable(e) && attempt < 4; attempt++) {
+        ls_log("app %s: aborting batch %lld: %s (retrying)", a->id, (long long)batch,
+               rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        e = rd_kafka_abort_transaction(a->p->rk, TXN_TIMEOUT_MS);
+    }
     a->open = 0;
     a->must_abort = 0;
     if (e) return fail(a, e, "abort transaction", err);

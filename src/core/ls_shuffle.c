@@ -463,6 +463,7 @@ static int changelog_ends(ls_shuffle *sh, const char *topic, int32_t part, int64
                    "partition's leader answers)", sh->app, topic, (int)part, rd_kafka_err2str(e));
         struct timespec ts = { 0, 250 * 1000000L };
         nanosleep(&ts, NULL);
+        ls_kafka_refresh_topic(sh->restorer, topic, WATERMARK_SLICE_MS); /* the leader moved? */
     }
 }
 

@@ -55,6 +55,12 @@ typedef struct ls_kafka_producer {
                                           local queue gives up (the user asked to stop) */
 } ls_kafka_producer;
 
+/* Asks the cluster for topic's metadata now, so that the client's cache
+ * names each partition's current leader (after a broker went away, a
+ * request answered "not leader" is not always followed by a refresh).
+ * Best effort: a failure is left to the caller's retry. */
+void ls_kafka_refresh_topic(rd_kafka_t *rk, const char *topic, int timeout_ms);
+
 ls_kafka_producer *ls_kafka_producer_new(const char *bootstrap, const ls_props *props,
                                          int timeout_ms, ls_err *err);
 /* Queues one message, waiting while the local queue is full (unless *stop).

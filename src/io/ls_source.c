@@ -314,6 +314,8 @@ static int start_offsets(ls_source *s, rd_kafka_topic_partition_list_t *l, int64
                 break;
             struct timespec ts = { 0, 250 * 1000000L };
             nanosleep(&ts, NULL);
+            /* a leader that moved (a broker lost) is not always looked up again */
+            ls_kafka_refresh_topic(s->rk, tp->topic, s->d.connect_timeout_ms);
         }
         if (e) {
             char what[300];
