@@ -24,6 +24,9 @@
  * (read_committed, to its end) before the member reads its repartition
  * partition; one that leaves is dropped once the batch that gave it up has
  * committed. After an aborted batch every owned partition is rebuilt.
+ * A broker lost during a restore is waited out: a changelog partition whose
+ * leader is moving is asked again (looked up afresh) for up to 60 s, and
+ * errors librdkafka retries by itself are logged, not fatal.
  *
  * The watermark (issue 12's job-wide rule): at the end of each batch a
  * member stamps every input partition it owns with the greatest event time
