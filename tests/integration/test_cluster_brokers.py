@@ -211,10 +211,11 @@ def test_one_broker_stopped_mid_run_the_job_continues_with_exact_results(tmp_pat
 
 
 AGG_OUTAGE = 30  # seconds the broker stays down under the aggregating members
-# generated calls over two days (about 500 to the watermark's 60 minutes), in three
-# parts: before the members start, during the outage and after it; the last two at a
-# rate, so that no partition gets ahead of another by more than a second of producing
-AGG_CALLS, AGG_CUTS, AGG_RATES = 20000, (0, 10000, 14000, 20000), (None, 250, 1000)
+# generated calls over two days (about 3,000 to the watermark's delay, 6 hours here), in
+# three parts: before the members start, during the outage and after it; the last two at
+# a rate, so that no partition gets more than a few seconds of producing ahead of another
+AGG_CALLS, AGG_CUTS, AGG_RATES = 20000, (0, 10000, 14000, 20000), (None, 250, 600)
+AGG_DELAY = ["--set", "delay=6 hours"]
 
 
 def test_one_broker_stopped_30s_under_aggregating_members_the_job_continues_exactly(tmp_path):
@@ -238,9 +239,10 @@ def test_one_broker_stopped_30s_under_aggregating_members_the_job_continues_exac
     stamped per input partition, a partition read to its end with the
     member's greatest event time (README, "The watermark rule"): parts sent
     in one burst could reach some partitions hours of event time before
-    others, and what the others get then is late, outage or not. Hence the
-    rates and the dense event times: nothing is late, whatever the outage
-    does to the batches."""
+    others, and what the others get then is late, outage or not (a broker
+    that comes back, a member replaced: a partition may lag a second or two
+    behind the others). Hence the rates, the dense event times and the
+    6-hour delay: nothing is late, whatever the outage does to the batches."""
     c = Cluster(str(tmp_path))
     assert c.start() == c.bootstrap
     procs, logs = [], []
@@ -259,7 +261,7 @@ def test_one_broker_stopped_30s_under_aggregating_members_the_job_continues_exac
         send(0)
         app, out = app_id("outage"), "agg.outage." + uuid.uuid4().hex[:6]
         env = dict(os.environ, LUASTREAM_DEBUG_SHUFFLE="1")
-        cap = ["--trigger", "300ms", "--set", "max_records_per_trigger=800"]
+        cap = ["--trigger", "300ms", "--set", "max_records_per_trigger=800", *AGG_DELAY]
         logs = [tmp_path / ("m%d.log" % i) for i in range(3)]
         procs = [member(counts_args(c, topic, out), app, logs[i], *cap, env=env)
                  for i in range(3)]
@@ -300,7 +302,7 @@ def test_one_broker_stopped_30s_under_aggregating_members_the_job_continues_exac
         send(2)
         # the reference: one instance without --app over the whole topic
         ref = "agg.outref." + uuid.uuid4().hex[:6]
-        run([*counts_args(c, topic, ref), "--trigger", "available-now", "--quiet"],
+        run([*counts_args(c, topic, ref, *AGG_DELAY), "--trigger", "available-now", "--quiet"],
             timeout=BOUND)
         want = last_rows(c, ref + ".counts", CT_KEYS)[0]
         assert len(want) > 1000
