@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define TXN_TIMEOUT_MS 60000
+#define RENEW_MAX 3 /* new producers in a row (no commit between) before giving up */
 
 struct ls_app {
     char *id;
@@ -21,6 +22,7 @@ struct ls_app {
     int must_abort;          /* the revoked partitions' offsets could not join the transaction */
     int broken;              /* ... and the producer cannot go on: why holds the error */
     char why[LS_ERRLEN];
+    int renewals;            /* new producers since the last commit */
 };
 
 int ls_app_check_id(const char *id, ls_err *err)
@@ -121,6 +123,8 @@ static int fail(ls_app *a, rd_kafka_error_t *e, const char *what, ls_err *err)
     return -1;
 }
 
+static int renew_for(ls_app *a, int64_t batch, rd_kafka_error_t *e, ls_err *err);
+
 int ls_app_start(ls_app *a, ls_err *err)
 {
     if (!a->p) return 0;
@@ -133,6 +137,10 @@ int ls_app_begin(ls_app *a, int64_t batch, ls_err *err)
     a->batch = batch;
     if (!a->p || a->open) return 0;
     rd_kafka_error_t *e = rd_kafka_begin_transaction(a->p->rk);
+    if (e && rd_kafka_error_is_fatal(e)) { /* nothing of this batch is written yet */
+        if (renew_for(a, batch, e, err) < 0) return -1;
+        e = rd_kafka_begin_transaction(a->p->rk);
+    }
     if (e) return fail(a, e, "begin transaction", err);
     a->open = 1;
     a->begun_ms = ls_mono_ms();
@@ -159,6 +167,54 @@ void ls_app_explain_failure(const ls_app *a, ls_err *err)
     ls_err_prefix(err, hint);
 }
 
+static int is_fatal(const ls_app *a)
+{
+    char fe[256];
+    return rd_kafka_fatal_error(a->p->rk, fe, sizeof fe) != RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* librdkafka made the producer fatal: after a broker loss, typically its
+ * transaction timed out at a coordinator that moved and the producer's
+ * epoch moved on ("fenced"). A new producer takes the same
+ * transactional.id and initialises the transactions again (which ends
+ * whatever the old one left open), and the batch is read again as after
+ * an abort: 1. At most RENEW_MAX times in a row without a commit: an error
+ * that a new producer does not mend ends the run (-1 + err). */
+static int renew(ls_app *a, int64_t batch, const char *why, ls_err *err)
+{
+    a->open = 0;
+    a->must_abort = a->broken = 0;
+    if (++a->renewals > RENEW_MAX) {
+        ls_seterr(err, "app %s: batch %lld: %s (fatal: this member's producer cannot continue, "
+                  "and %d new ones did not mend it; another member or a restart takes its "
+                  "partitions)", a->id, (long long)batch, why, RENEW_MAX);
+        return -1;
+    }
+    const char *tid = ls_props_get(&a->p->props, "transactional.id");
+    ls_log("app %s: batch %lld aborted (%s): this member's producer cannot continue; a new one "
+           "takes transactional.id %s, and the batch's records will be read again from the "
+           "group's committed offsets", a->id, (long long)batch, why, tid ? tid : "?");
+    if (ls_kafka_producer_renew(a->p, err)) return -1;
+    rd_kafka_error_t *e = rd_kafka_init_transactions(a->p->rk, TXN_TIMEOUT_MS);
+    for (int attempt = 0; e && rd_kafka_error_is_retriable(e) && attempt < 4; attempt++) {
+        rd_kafka_error_destroy(e);
+        e = rd_kafka_init_transactions(a->p->rk, TXN_TIMEOUT_MS);
+    }
+    if (e) return fail(a, e, "init transactions (a new producer)", err);
+    a->aborted++;
+    if (ls_source_rewind(a->src, err)) return -1;
+    return 1;
+}
+
+/* renew() for a fatal error e (destroyed). */
+static int renew_for(ls_app *a, int64_t batch, rd_kafka_error_t *e, ls_err *err)
+{
+    char why[LS_ERRLEN];
+    snprintf(why, sizeof why, "%s", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return renew(a, batch, why, err);
+}
+
 /* An abortable error: the transaction is aborted and the batch read again
  * from the group's committed offsets. */
 static int roll_back(ls_app *a, int64_t batch, rd_kafka_error_t *why, const char *reason,
@@ -169,9 +225,23 @@ static int roll_back(ls_app *a, int64_t batch, rd_kafka_error_t *why, const char
            why ? rd_kafka_error_string(why) : reason);
     if (why) rd_kafka_error_destroy(why);
     rd_kafka_error_t *e = rd_kafka_abort_transaction(a->p->rk, TXN_TIMEOUT_MS);
+    /* a coordinator that moved (a broker lost) can take longer than one
+     * call's wait: a retriable failure is the same abort, asked again */
+    for (int attempt = 0; e && rd_kafka_error_is_retriable(e) && attempt < 4; attempt++) {
+        ls_log("app %s: aborting batch %lld: %s (retrying)", a->id, (long long)batch,
+               rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        e = rd_kafka_abort_transaction(a->p->rk, TXN_TIMEOUT_MS);
+    }
     a->open = 0;
     a->must_abort = 0;
+    if (e && rd_kafka_error_is_fatal(e)) return renew_for(a, batch, e, err);
     if (e) return fail(a, e, "abort transaction", err);
+    /* the aborted messages' delivery reports (purged, failed) belong to
+     * the transaction that is gone: served now, and forgotten */
+    rd_kafka_poll(a->p->rk, 0);
+    a->p->failed = 0;
+    a->p->last_error[0] = '\0';
     a->aborted++; /* rewinding lets go of the partitions revoked meanwhile */
     if (ls_source_rewind(a->src, err)) return -1;
     return 1;
@@ -186,6 +256,7 @@ int ls_app_commit(ls_app *a, int64_t batch, ls_err *err)
         return 0;
     }
     if (!a->open) return 0;
+    if (a->must_abort && a->broken && is_fatal(a)) return renew(a, batch, a->why, err);
     if (a->must_abort && a->broken) {
         ls_seterr(err, "%s (the producer cannot continue)", a->why);
         return -1;
@@ -204,10 +275,26 @@ int ls_app_commit(ls_app *a, int64_t batch, ls_err *err)
             return -1;
         }
         rd_kafka_error_t *e = rd_kafka_send_offsets_to_transaction(a->p->rk, pos, md, TXN_TIMEOUT_MS);
+        /* a coordinator that moved (a broker lost) may not answer in time:
+         * the same offsets, again; then the batch is aborted and read again */
+        for (int attempt = 0; e && rd_kafka_error_is_retriable(e) && !rd_kafka_error_is_fatal(e) &&
+                              !rd_kafka_error_txn_requires_abort(e);
+             attempt++) {
+            if (attempt == 3) {
+                rd_kafka_consumer_group_metadata_destroy(md);
+                rd_kafka_topic_partition_list_destroy(pos);
+                return roll_back(a, batch, e, NULL, err);
+            }
+            ls_log("app %s: sending the offsets of batch %lld: %s (retrying)", a->id,
+                   (long long)batch, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            e = rd_kafka_send_offsets_to_transaction(a->p->rk, pos, md, TXN_TIMEOUT_MS);
+        }
         rd_kafka_consumer_group_metadata_destroy(md);
         rd_kafka_topic_partition_list_destroy(pos);
         if (e) {
             if (rd_kafka_error_txn_requires_abort(e)) return roll_back(a, batch, e, NULL, err);
+            if (rd_kafka_error_is_fatal(e)) return renew_for(a, batch, e, err);
             char what[64];
             snprintf(what, sizeof what, "sending the offsets of batch %lld", (long long)batch);
             return fail(a, e, what, err);
@@ -217,6 +304,7 @@ int ls_app_commit(ls_app *a, int64_t batch, ls_err *err)
         rd_kafka_error_t *e = rd_kafka_commit_transaction(a->p->rk, TXN_TIMEOUT_MS);
         if (!e) break;
         if (rd_kafka_error_txn_requires_abort(e)) return roll_back(a, batch, e, NULL, err);
+        if (rd_kafka_error_is_fatal(e)) return renew_for(a, batch, e, err);
         if (rd_kafka_error_is_retriable(e) && attempt < 3) { /* the same commit, again */
             ls_log("app %s: commit of batch %lld: %s (retrying)", a->id, (long long)batch,
                    rd_kafka_error_string(e));
@@ -235,7 +323,24 @@ int ls_app_commit(ls_app *a, int64_t batch, ls_err *err)
         return -1;
     }
     a->committed++;
+    a->renewals = 0;
     return 0;
+}
+
+int ls_app_abort_failed(ls_app *a, int64_t batch, ls_err *err)
+{
+    if (!a->p || !a->open) return 0;
+    rd_kafka_poll(a->p->rk, 0); /* delivery reports not yet counted */
+    if (!a->p->failed && !is_fatal(a)) return 0;
+    char why[LS_ERRLEN + 64];
+    snprintf(why, sizeof why, "%s", err->msg);
+    ls_err e2 = { 0 };
+    int rc = is_fatal(a) ? renew(a, batch, why, &e2) : roll_back(a, batch, NULL, why, &e2);
+    if (rc < 0) {
+        ls_seterr(err, "%s; then %s", why, e2.msg);
+        return -1;
+    }
+    return 1;
 }
 
 int64_t ls_app_committed(const ls_app *a)

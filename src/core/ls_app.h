@@ -14,6 +14,11 @@
  * rebalance, or a broker refused it) is rolled back whole: the
  * transaction is aborted and the source goes back to the group's committed
  * offsets, so the batch is read again by whoever owns its partitions.
+ * A producer that librdkafka made fatal (after a broker loss its
+ * transaction can time out at a coordinator that moved, and the producer
+ * is fenced) is replaced by a new one with the same transactional.id
+ * (ls_kafka_producer_renew) and the batch is rolled back the same way; a
+ * third replacement in a row without a commit ends the run.
  *
  * Without a Kafka sink (console only) there is no transaction: the batch's
  * positions are committed to the group after it (at least once). */
@@ -61,6 +66,17 @@ double ls_app_read_budget_ms(const ls_app *a);
 /* A batch failed: when its transaction had been open longer than the
  * timeout, err says so and how to avoid it. */
 void ls_app_explain_failure(const ls_app *a, ls_err *err);
+/* The batch failed before its commit with err (a step that writes to
+ * Kafka: a sink, the repartition or changelog records). When a message the
+ * transaction holds could not be queued or delivered (a broker refused it
+ * or went away for longer than the messages may wait, the transaction
+ * entered an abortable state) and the producer has no fatal error, an
+ * abort mends it: the transaction is aborted, the source rewound to the
+ * group's committed offsets and 1 returned (logged with the cause; the run
+ * goes on, the caller rebuilds the state); the same with a new producer
+ * when this one was made fatal. 0: the error stands (not Kafka's);
+ * -1 + err: the abort failed. */
+int ls_app_abort_failed(ls_app *a, int64_t batch, ls_err *err);
 /* Batches committed and aborted so far. */
 int64_t ls_app_committed(const ls_app *a);
 int64_t ls_app_aborted(const ls_app *a);

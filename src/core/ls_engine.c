@@ -696,7 +696,15 @@ static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const 
     int rc = read_batch(e, planned, r, t, err);
     if (rc < 0) return -1;
     for (size_t si = 0; si < e->plan->nsources; si++) ls_source_end_batch(e->plan->sources[si]);
-    if (finish_batch(e, t, batch, active, err)) return -1;
+    if (finish_batch(e, t, batch, active, err)) {
+        /* a member's batch whose transaction could not hold what it wrote
+         * (a broker lost for longer than messages may wait) is aborted and
+         * read again, its state rebuilt, as after a failed commit */
+        int ab = e->app ? ls_app_abort_failed(e->app, batch, err) : 0;
+        if (ab <= 0) return -1;
+        if (e->shuffle) ls_shuffle_rollback(e->shuffle);
+        for (size_t s = 0; s < e->plan->nsources; s++) e->stamps[s].n = 0;
+    }
     e->total_input += r->count;
     e->batches_run++;
     return 0;

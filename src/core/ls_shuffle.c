@@ -26,6 +26,7 @@
  * written after the snapshot must still be there to be read. */
 #define DELETE_RETENTION_MS 86400000LL
 #define CACHE_MAX_AGE_MS (DELETE_RETENTION_MS / 2)
+#define WATERMARK_SLICE_MS 5000 /* one try at a changelog partition's offsets */
 
 /* The changelog key of a state partition's watermark stamps: a group key
  * starts with a type tag, never a NUL. */
@@ -587,18 +588,47 @@ static int apply(ls_shuffle *sh, const rd_kafka_message_t *m, ls_err *err)
     return rc;
 }
 
+/* The earliest and end offsets of a changelog partition. A broker going
+ * away (its partitions' leadership moving, a coordinator changing) is
+ * transient: the question is asked again, in slices of WATERMARK_SLICE_MS,
+ * until RESTORE_IDLE_MS have passed (the member's batch waits; the run goes
+ * on); an error that no retry mends (no such partition) fails at once. */
+static int changelog_ends(ls_shuffle *sh, const char *topic, int32_t part, int64_t *lo,
+                          int64_t *hi, ls_err *err)
+{
+    double until = ls_mono_ms() + RESTORE_IDLE_MS;
+    for (int attempt = 0;; attempt++) {
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(sh->restorer, topic, part, lo, hi,
+                                                                 WATERMARK_SLICE_MS);
+        if (!e) return 0;
+        char fe[512];
+        int fatal = rd_kafka_fatal_error(sh->restorer, fe, sizeof fe) != RD_KAFKA_RESP_ERR_NO_ERROR;
+        int permanent = e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+                        e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+                        e == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED;
+        if (fatal || permanent || ls_mono_ms() >= until) {
+            ls_seterr(err, "app %s: %s[%d]: cannot read the changelog's offsets: %s%s", sh->app,
+                      topic, (int)part, fatal ? fe : rd_kafka_err2str(e),
+                      fatal || permanent ? "" : " (retried for 60 s: is the cluster reachable?)");
+            return -1;
+        }
+        if (attempt == 0)
+            ls_log("app %s: %s[%d]: reading the changelog's offsets: %s (retrying until the "
+                   "partition's leader answers)", sh->app, topic, (int)part, rd_kafka_err2str(e));
+        struct timespec ts = { 0, 250 * 1000000L };
+        nanosleep(&ts, NULL);
+        ls_kafka_refresh_topic(sh->restorer, topic, WATERMARK_SLICE_MS); /* the leader moved? */
+    }
+}
+
 /* The first and next offsets of a changelog partition, as a read_committed
- * reader sees them. */
+ * reader sees them (changelog_ends: retried while a leader moves). */
 static int changelog_bounds(ls_shuffle *sh, const char *topic, int part, int64_t *lo,
                             int64_t *hi, ls_err *err)
 {
     if (!sh->restorer && make_restorer(sh, err)) return -1;
     *lo = *hi = 0;
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(sh->restorer, topic, part, lo, hi,
-                                                             ADMIN_TIMEOUT_MS);
-    if (e) {
-        ls_seterr(err, "app %s: %s[%d]: cannot read offsets: %s", sh->app, topic, part,
-                  rd_kafka_err2str(e));
+    if (changelog_ends(sh, topic, part, lo, hi, err)) {
         return -1;
     }
     return 0;
@@ -640,9 +670,23 @@ static int read_changelogs(ls_shuffle *sh, rd_kafka_topic_partition_list_t *l, l
                     left--;
                 }
         } else if (m->err) {
-            ls_seterr(err, "app %s: reading changelog %s: %s", sh->app,
-                      m->rkt ? rd_kafka_topic_name(m->rkt) : "?", rd_kafka_message_errstr(m));
-            rc = -1;
+            /* librdkafka retries what a broker going away breaks (it says
+             * so through the error callback); only a fatal error, or one
+             * that no retry mends, ends the restore */
+            char fe[512];
+            int fatal = rd_kafka_fatal_error(sh->restorer, fe, sizeof fe) != RD_KAFKA_RESP_ERR_NO_ERROR;
+            if (fatal || m->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+                m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+                m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+                m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+                ls_seterr(err, "app %s: reading changelog %s: %s", sh->app,
+                          m->rkt ? rd_kafka_topic_name(m->rkt) : "?",
+                          fatal ? fe : rd_kafka_message_errstr(m));
+                rc = -1;
+            } else {
+                ls_log("app %s: reading changelog %s: %s (retrying)", sh->app,
+                       m->rkt ? rd_kafka_topic_name(m->rkt) : "?", rd_kafka_message_errstr(m));
+            }
         } else {
             rc = apply(sh, m, err);
         }
@@ -1069,6 +1113,7 @@ void ls_shuffle_rollback(ls_shuffle *sh)
 {
     for (size_t i = 0; i < sh->n; i++) {
         stage *s = &sh->st[i];
+        ls_query_stage_discard(s->q); /* a batch aborted before its end folded some */
         for (int p = 0; p < s->nparts; p++)
             if (s->owned[p]) {
                 ls_query_stage_drop(s->q, p);

@@ -32,6 +32,9 @@
  * part file (a file sink's) cut back to its committed length; one that
  * leaves is dropped once the batch that gave it up has
  * committed. After an aborted batch every owned partition is rebuilt.
+ * A broker lost during a restore is waited out: a changelog partition whose
+ * leader is moving is asked again (looked up afresh) for up to 60 s, and
+ * errors librdkafka retries by itself are logged, not fatal.
  *
  * A repartition record is read once: after a committed batch the records
  * before the member's committed offsets are deleted (DeleteRecords, as

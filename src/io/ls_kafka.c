@@ -146,6 +146,16 @@ int ls_kafka_check_reachable(rd_kafka_t *rk, const char *bootstrap, int timeout_
     return 0;
 }
 
+void ls_kafka_refresh_topic(rd_kafka_t *rk, const char *topic, int timeout_ms)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (!rkt) return;
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR && md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+}
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
@@ -163,6 +173,36 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
 }
 
+/* A librdkafka producer for p, from its bootstrap and properties. */
+static rd_kafka_t *make_producer(ls_kafka_producer *p, ls_err *err)
+{
+    rd_kafka_conf_t *conf = ls_kafka_conf(p->bootstrap, &p->props, err);
+    if (!conf) return NULL;
+    rd_kafka_conf_set_opaque(conf, p);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        ls_seterr(err, "kafka producer: %s", errstr);
+        rd_kafka_conf_destroy(conf);
+    }
+    return rk;
+}
+
+int ls_kafka_producer_renew(ls_kafka_producer *p, ls_err *err)
+{
+    rd_kafka_t *rk = make_producer(p, err);
+    if (!rk) return -1;
+    /* the old one's messages are the failed transaction's: dropped */
+    rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(p->rk, 0);
+    rd_kafka_destroy(p->rk);
+    p->rk = rk;
+    p->failed = 0;
+    p->last_error[0] = '\0';
+    return 0;
+}
+
 ls_kafka_producer *ls_kafka_producer_new(const char *bootstrap, const ls_props *props,
                                          int timeout_ms, ls_err *err)
 {
@@ -174,21 +214,16 @@ ls_kafka_producer *ls_kafka_producer_new(const char *bootstrap, const ls_props *
     ls_props_set(&defaults, "queue.buffering.max.messages", "500000");
     for (size_t i = 0; props && i < props->n; i++)
         ls_props_set(&defaults, props->names[i], props->values[i]);
-    rd_kafka_conf_t *conf = ls_kafka_conf(bootstrap, &defaults, err);
-    ls_props_free(&defaults);
-    if (!conf) return NULL;
     ls_kafka_producer *p = ls_xcalloc(1, sizeof *p);
-    rd_kafka_conf_set_opaque(conf, p);
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    char errstr[512];
-    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    p->props = defaults;
+    p->bootstrap = ls_xstrdup(bootstrap);
+    p->rk = make_producer(p, err);
     if (!p->rk) {
-        ls_seterr(err, "kafka producer: %s", errstr);
-        rd_kafka_conf_destroy(conf);
+        ls_props_free(&p->props);
+        free(p->bootstrap);
         free(p);
         return NULL;
     }
-    p->bootstrap = ls_xstrdup(bootstrap);
     if (timeout_ms > 0 && ls_kafka_check_reachable(p->rk, bootstrap, timeout_ms, err)) {
         ls_kafka_producer_free(p, 0);
         return NULL;
@@ -259,6 +294,7 @@ void ls_kafka_producer_free(ls_kafka_producer *p, int timeout_ms)
                    p->bootstrap, rd_kafka_outq_len(p->rk), timeout_ms / 1000.0);
         rd_kafka_destroy(p->rk);
     }
+    ls_props_free(&p->props);
     free(p->bootstrap);
     free(p);
 }

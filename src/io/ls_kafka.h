@@ -55,7 +55,14 @@ typedef struct ls_kafka_producer {
     char last_error[LS_ERRLEN];
     const volatile sig_atomic_t *stop; /* when set and non-zero, a wait for room in a full
                                           local queue gives up (the user asked to stop) */
+    ls_props props;      /* what it was made with (ls_kafka_producer_renew) */
 } ls_kafka_producer;
+
+/* Asks the cluster for topic's metadata now, so that the client's cache
+ * names each partition's current leader (after a broker went away, a
+ * request answered "not leader" is not always followed by a refresh).
+ * Best effort: a failure is left to the caller's retry. */
+void ls_kafka_refresh_topic(rd_kafka_t *rk, const char *topic, int timeout_ms);
 
 ls_kafka_producer *ls_kafka_producer_new(const char *bootstrap, const ls_props *props,
                                          int timeout_ms, ls_err *err);
@@ -74,5 +81,11 @@ int ls_kafka_produce_noting(ls_kafka_producer *p, const char *topic, int partiti
  * outstanding after timeout_ms or any delivery failed since the last call. */
 int ls_kafka_flush(ls_kafka_producer *p, int timeout_ms, ls_err *err);
 void ls_kafka_producer_free(ls_kafka_producer *p, int timeout_ms);
+/* Replaces p's librdkafka client by a new one made with the same
+ * properties (what it held is dropped, its counts reset): for a
+ * transactional producer that librdkafka made fatal, the same
+ * transactional.id starts over (its owner then initialises the
+ * transactions again). Whoever borrows p keeps it. -1 + err. */
+int ls_kafka_producer_renew(ls_kafka_producer *p, ls_err *err);
 
 #endif

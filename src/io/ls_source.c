@@ -314,6 +314,8 @@ static int start_offsets(ls_source *s, rd_kafka_topic_partition_list_t *l, int64
                 break;
             struct timespec ts = { 0, 250 * 1000000L };
             nanosleep(&ts, NULL);
+            /* a leader that moved (a broker lost) is not always looked up again */
+            ls_kafka_refresh_topic(s->rk, tp->topic, s->d.connect_timeout_ms);
         }
         if (e) {
             char what[300];
@@ -763,6 +765,14 @@ static int query_latest(ls_source *s, ls_err *err)
         }
     }
     rd_kafka_topic_partition_list_destroy(l);
+    /* a leader that moved (a broker lost, or back and leading again) is not
+     * always looked up again after "not leader": asked now, so that the
+     * next trigger's request goes to the partitions' current leaders */
+    for (size_t i = 0; rc != 0 && i < s->nparts; i++) {
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++) seen = strcmp(s->parts[j].topic, s->parts[i].topic) == 0;
+        if (!seen) ls_kafka_refresh_topic(s->rk, s->parts[i].topic, s->d.connect_timeout_ms);
+    }
     return rc;
 }
 

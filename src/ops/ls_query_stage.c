@@ -174,3 +174,10 @@ int ls_query_stage_snapshot(ls_query *q, int part, ls_stage_out_fn out, void *ct
     ls_buf_free(&val);
     return rc;
 }
+
+void ls_query_stage_discard(ls_query *q)
+{
+    ls_state_clear(q->stage_in);
+    ls_state_clear(q->late);
+    q->stage_updated = 0;
+}

@@ -69,5 +69,9 @@ void ls_query_stage_restored(ls_query *q, int part);
 int ls_query_stage_snapshot(ls_query *q, int part, ls_stage_out_fn out, void *ctx, ls_err *err);
 /* A state partition this member no longer owns. */
 void ls_query_stage_drop(ls_query *q, int part);
+/* The batch was aborted before it ended (its transaction could not hold
+ * what it wrote): its partial groups not yet sent, its late groups and its
+ * updated-group count are discarded, as its records will be read again. */
+void ls_query_stage_discard(ls_query *q);
 
 #endif

@@ -1,6 +1,6 @@
 -- An aggregation for the scale-out tests (test_app_aggregate.py): counts per
 -- crime type over 10-minute windows sliding by 5, update mode, a 60-minute
--- watermark, aggregates of several kinds (a count, a sum, a string min, a
+-- watermark (`--set delay=...` another), aggregates of several kinds (a count, a sum, a string min, a
 -- sketch), to a Kafka sink; run as members of one job with --app.
 local ls = require "luastream"
 
@@ -16,7 +16,7 @@ local calls = ls.kafka_source {
 
 ls.query "counts" {
   from = calls,
-  watermark = { "call_date_time", "60 minutes" },
+  watermark = { "call_date_time", ls.param("delay", "60 minutes") },
   group_by = { ls.window("call_date_time", "10 minutes", "5 minutes"), "original_crime_type_name" },
   aggregate = { ls.count(), ls.sum("agency_id", "agencies"), ls.min("address"),
                 ls.approx_count_distinct("disposition") },

@@ -15,13 +15,12 @@ Sizes: 300,000 calls for the complete-mode seed job and the update-mode
 query (issue 12's size); the fault tests (kill -9 five times, scaling while
 producing) use 60,000 so that CI stays within its budget. Every wait is
 bounded only so that a hang fails."""
-import collections
 import json
 import os
 import random
+import re
 import signal
 import subprocess
-import re
 import time
 import urllib.request
 import uuid
@@ -29,95 +28,8 @@ import uuid
 import pytest
 
 from conftest import BIN, ROOT, free_port, run
-
-COUNTS = os.path.join(ROOT, "tests", "integration", "app_counts.lua")
-PIPELINE = os.path.join(ROOT, "scripts", "pipeline.lua")
-GEN = os.path.join(ROOT, "scripts", "gen_calls.py")
-RADIO = os.path.join(os.path.dirname(ROOT), "shared", "data", "radio_code.json")
-BOUND = 300  # seconds before a wait gives up
-
-
-def ascending_calls(folder, count, seed):
-    """count generated calls, oldest first, as an ndjson file."""
-    raw = folder / ("raw-%d.jsonl" % count)
-    subprocess.run(["python3", GEN, "--count", str(count), "--seed", str(seed), "--format",
-                    "ndjson", "--out", str(raw)], check=True, capture_output=True, timeout=300)
-    lines = raw.read_text().splitlines()
-    path = folder / ("calls-%d.jsonl" % count)
-    path.write_text("\n".join(reversed(lines)) + "\n")
-    return path
-
-
-def produce(broker, path, topic, *more):
-    run(["produce", str(path), "--topic", topic, "--bootstrap", broker.bootstrap, "--key",
-         "crime_id", "--quiet", *more], timeout=BOUND)
-
-
-def last_rows(broker, topic, keys):
-    """The last row per key (a list of column names) of what a read_committed
-    reader sees of topic, as {key: row}; and how many rows it read."""
-    p = subprocess.run(["kcat", "-C", "-b", broker.bootstrap, "-t", topic, "-e", "-q",
-                        "-X", "isolation.level=read_committed", "-f", "%s\n"],
-                       capture_output=True, text=True, timeout=BOUND)
-    if p.returncode != 0 and "Unknown topic" in p.stderr:
-        return {}, 0
-    assert p.returncode == 0, p.stderr
-    last, n = {}, 0
-    for v in p.stdout.splitlines():
-        if v:
-            r = json.loads(v)
-            last[json.dumps([r.get(k) for k in keys])] = r
-            n += 1
-    return last, n
-
-
-def radio_path():
-    return RADIO if os.path.exists(RADIO) else os.path.join(ROOT, "data", "radio_code.json")
-
-
-def pipeline_args(broker, topic, out):
-    return [PIPELINE, "--set", "bootstrap=" + broker.bootstrap, "--set", "topic=" + topic,
-            "--set", "output=kafka:" + out, "--set", "radio=" + radio_path()]
-
-
-def counts_args(broker, topic, out, *more):
-    return [COUNTS, "--set", "bootstrap=" + broker.bootstrap, "--set", "topic=" + topic,
-            "--set", "output=kafka:" + out, *more]
-
-
-CT_KEYS = ["window", "original_crime_type_name"]
-DISP_KEYS = ["disposition", "description"]
-
-
-def member(args, app, log, *more):
-    return subprocess.Popen([BIN, *args, "--app", app, *more], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=open(log, "w"))
-
-
-def wait_equal(broker, outputs, procs, logs):
-    """Waits until every (topic, keys, expected) in outputs has exactly the
-    expected last rows; returns the rows read per topic."""
-    until = time.time() + BOUND
-    while True:
-        diff = None
-        read = {}
-        for topic, keys, want in outputs:
-            got, n = last_rows(broker, topic, keys)
-            read[topic] = n
-            if got != want:
-                extra = [k for k in got if k not in want or got[k] != want[k]][:3]
-                diff = "%s: %d of %d keys equal; e.g. %s" % (
-                    topic, sum(1 for k in want if got.get(k) == want[k]), len(want),
-                    [(k, got.get(k), want.get(k)) for k in extra])
-                break
-        if diff is None:
-            return read
-        for p, l in zip(procs, logs):
-            assert p.poll() is None, "a member exited with %s: %s" % (
-                p.returncode, open(l).read()[-3000:])
-        if time.time() > until:
-            raise AssertionError(diff)
-        time.sleep(3)
+from apphelp import (BOUND, CT_KEYS, DISP_KEYS, app_id, ascending_calls, counts_args, last_rows,
+                     member, pipeline_args, produce, stop, wait_equal)
 
 
 def earliest_offsets(broker, topic):
@@ -129,18 +41,6 @@ def earliest_offsets(broker, topic):
     assert d.returncode == 0, d.stderr
     rows = [l.rsplit(":", 2) for l in d.stdout.splitlines() if l.startswith(topic + ":")]
     return {int(r[1]): int(r[2]) for r in rows}
-
-
-def stop(procs):
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        assert p.wait(timeout=90) == 0
-
-
-def app_id(what):
-    return "%s-%s" % (what, uuid.uuid4().hex[:8])
 
 
 @pytest.fixture(scope="module")

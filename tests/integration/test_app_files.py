@@ -22,7 +22,7 @@ import uuid
 import pytest
 
 from conftest import BIN, ROOT, run
-from test_app_aggregate import CT_KEYS, COUNTS, app_id, ascending_calls, produce, stop
+from apphelp import CT_KEYS, COUNTS, app_id, ascending_calls, produce, stop
 
 BOUND = 300  # seconds before a wait gives up
 

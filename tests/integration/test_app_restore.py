@@ -18,8 +18,8 @@ import urllib.request
 import uuid
 
 from conftest import BIN, ROOT, free_port, run
-from test_app_aggregate import (BOUND, CT_KEYS, app_id, ascending_calls, counts_args,
-                                last_rows, member, produce, stop, wait_equal)
+from apphelp import (BOUND, CT_KEYS, app_id, ascending_calls, counts_args,
+                     last_rows, member, produce, stop, wait_equal)
 
 
 def halves(folder, count, seed):
