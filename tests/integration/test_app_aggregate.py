@@ -28,8 +28,8 @@ import uuid
 import pytest
 
 from conftest import BIN, ROOT, free_port, run
-from apphelp import (BOUND, CT_KEYS, DISP_KEYS, app_id, ascending_calls, counts_args, last_rows,
-                     member, pipeline_args, produce, stop, wait_equal)
+from apphelp import (BOUND, CT_KEYS, DISP_KEYS, PIPELINE, app_id, ascending_calls, counts_args,
+                     last_rows, member, pipeline_args, produce, stop, wait_equal)
 
 
 def earliest_offsets(broker, topic):
