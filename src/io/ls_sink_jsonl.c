@@ -28,16 +28,10 @@ typedef struct jsonl_sink {
 
 static int flush_out(jsonl_sink *j, ls_err *err)
 {
-    size_t done = 0;
-    while (done < j->out.len) {
-        ssize_t n = write(j->fd, j->out.data + done, j->out.len - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            ls_seterr(err, "%s: write failed: %s", j->path, n < 0 ? strerror(errno) : "nothing written");
-            ls_buf_reset(&j->out); /* as a failed fwrite: those rows are lost, the error reported */
-            return -1;
-        }
-        done += (size_t)n;
+    if (ls_write_all(j->fd, j->out.data, j->out.len, NULL)) {
+        ls_seterr(err, "%s: write failed: %s", j->path, strerror(errno));
+        ls_buf_reset(&j->out); /* as a failed fwrite: those rows are lost, the error reported */
+        return -1;
     }
     ls_buf_reset(&j->out);
     return 0;

@@ -108,17 +108,11 @@ static int flush_out(parts_sink *j, ls_err *err)
         return -1;
     }
     size_t done = 0;
-    while (done < j->out.len) {
-        ssize_t n = write(pt->fd, j->out.data + done, j->out.len - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            ls_seterr(err, "%s: write failed: %s", part_path(j, p),
-                      n < 0 ? strerror(errno) : "nothing written");
-            pt->len += (int64_t)done; /* what did reach the file: cut back at the next restore */
-            ls_buf_reset(&j->out);
-            return -1;
-        }
-        done += (size_t)n;
+    if (ls_write_all(pt->fd, j->out.data, j->out.len, &done)) {
+        ls_seterr(err, "%s: write failed: %s", part_path(j, p), strerror(errno));
+        pt->len += (int64_t)done; /* what did reach the file: cut back at the next restore */
+        ls_buf_reset(&j->out);
+        return -1;
     }
     pt->len += (int64_t)done;
     pt->written = 1;

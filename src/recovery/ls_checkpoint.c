@@ -69,12 +69,7 @@ int ls_checkpoint_write_file(const char *path, const char *data, size_t len, ls_
     ls_buf_init(&tmp);
     ls_buf_printf(&tmp, "%s.tmp", path);
     int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int ok = fd >= 0;
-    for (size_t off = 0; ok && off < len;) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w <= 0) ok = 0;
-        else off += (size_t)w;
-    }
+    int ok = fd >= 0 && ls_write_all(fd, data, len, NULL) == 0;
     if (ok && fsync(fd) != 0) ok = 0;
     if (fd >= 0 && close(fd) != 0) ok = 0;
     if (ok && rename(tmp.data, path) != 0) ok = 0;

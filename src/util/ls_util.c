@@ -109,6 +109,24 @@ int ls_read_stream(FILE *f, ls_buf *b)
     return ferror(f) ? -1 : 0;
 }
 
+int ls_write_all(int fd, const void *p, size_t n, size_t *done)
+{
+    size_t off = 0;
+    int rc = 0;
+    while (off < n) {
+        ssize_t w = write(fd, (const char *)p + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = ENOSPC; /* write(2) wrote nothing and said no more */
+            rc = -1;
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (done) *done = off;
+    return rc;
+}
+
 int ls_read_file(const char *path, ls_buf *b, ls_err *err)
 {
     FILE *f = fopen(path, "rb");

@@ -48,6 +48,10 @@ void ls_buf_printf(ls_buf *b, const char *fmt, ...)
 
 /* Appends all of f to b. Returns -1 on a read error. */
 int ls_read_stream(FILE *f, ls_buf *b);
+/* Writes n bytes of p to fd, again after a short write or EINTR. Returns
+ * 0, or -1 with errno set (ENOSPC when write wrote nothing); *done (may be
+ * NULL) holds the bytes written either way. */
+int ls_write_all(int fd, const void *p, size_t n, size_t *done);
 /* Reads the whole file at path into b (NUL-terminated). -1 + err
  * ("path: reason") when it cannot be opened or read. */
 int ls_read_file(const char *path, ls_buf *b, ls_err *err);

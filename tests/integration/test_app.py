@@ -27,6 +27,7 @@ import uuid
 import pytest
 
 from conftest import BIN, ROOT, Cluster, run
+from apphelp import app_id, stop
 
 SCRIPT = os.path.join(ROOT, "tests", "integration", "app_forward.lua")
 GEN = os.path.join(ROOT, "scripts", "gen_calls.py")
@@ -95,18 +96,6 @@ def wait_rows(broker, out, n, procs):
             assert p.poll() is None, "a member exited with %s" % p.returncode
         time.sleep(1)
     raise AssertionError("only %d of %d rows after %d s" % (sum(got.values()), n, BOUND))
-
-
-def stop(procs):
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        assert p.wait(timeout=60) == 0
-
-
-def app_id(what):
-    return "%s-%s" % (what, uuid.uuid4().hex[:8])
 
 
 def test_three_members_write_exactly_what_one_instance_writes(broker, calls, tmp_path):

@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ls_sink.h"
 #include "ls_textwidth.h"
@@ -641,6 +644,39 @@ START_TEST(text_width_table)
 }
 END_TEST
 
+/* The file sinks' and the checkpoint's write loop (ls_util.h). */
+START_TEST(write_all_writes_everything_or_says_why)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/w", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    static char big[300000];
+    memset(big, 'x', sizeof big);
+    size_t done = 1;
+    ck_assert_int_eq(ls_write_all(fd, big, sizeof big, &done), 0);
+    ck_assert_uint_eq(done, sizeof big);
+    ck_assert_int_eq(ls_write_all(fd, "", 0, &done), 0);
+    ck_assert_uint_eq(done, 0);
+    ck_assert_int_eq(close(fd), 0);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq((int)st.st_size, (int)sizeof big);
+    /* a closed descriptor: -1, errno set, nothing written */
+    errno = 0;
+    ck_assert_int_eq(ls_write_all(fd, "abc", 3, &done), -1);
+    ck_assert_int_eq(errno, EBADF);
+    ck_assert_uint_eq(done, 0);
+    /* a full device: what was written is counted */
+    int full = open("/dev/full", O_WRONLY);
+    if (full >= 0) {
+        ck_assert_int_eq(ls_write_all(full, "abc", 3, NULL), -1);
+        ck_assert_int_eq(errno, ENOSPC);
+        close(full);
+    }
+}
+END_TEST
+
 Suite *sinks_suite(void)
 {
     Suite *s = suite_create("sinks");
@@ -656,6 +692,7 @@ Suite *sinks_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, jsonl_sink_writes_and_appends);
     tcase_add_test(tc, jsonl_sink_bad_dir);
+    tcase_add_test(tc, write_all_writes_everything_or_says_why);
     suite_add_tcase(s, tc);
     tc = tcase_create("console");
     tcase_add_test(tc, console_sink_table);
