@@ -170,6 +170,14 @@ static char *script_app(ls_engine *e)
     return id;
 }
 
+/* Some query of the plan aggregates (runs in two stages under --app). */
+static int any_aggregation(const ls_plan *p)
+{
+    for (size_t i = 0; i < p->nqueries; i++)
+        if (!ls_query_declared(p->queries[i])->per_record) return 1;
+    return 0;
+}
+
 /* The app id (the flag wins over ls.app) and what it changes: the
  * checkpoint directory becomes a cache of state partitions (the group's
  * committed offsets are where a member resumes: ls_state_cache.h), and
@@ -279,6 +287,12 @@ ls_engine *ls_engine_new(const ls_engine_opts *o, ls_err *err)
                         e->capture, e->explain, e->app_id, e->app_txn_id };
     if (ls_lua_compile(e->plan, &po, err)) {
         if (lock_fd >= 0) close(lock_fd);
+        ls_engine_free(e);
+        return NULL;
+    }
+    if (e->app_id && o->standbys > 0 && !any_aggregation(e->plan)) {
+        ls_seterr(err, "--standbys %d: app %s runs no aggregation, so there is no state to keep "
+                  "copies of (leave --standbys out)", o->standbys, e->app_id);
         ls_engine_free(e);
         return NULL;
     }
@@ -715,12 +729,7 @@ static int run_batch(ls_engine *e, int64_t batch, const int64_t *planned, const 
  * topics too). */
 static int start_shuffle(ls_engine *e, int bounded, ls_err *err)
 {
-    int any = 0;
-    for (size_t i = 0; i < e->plan->nqueries; i++) any |= !ls_query_declared(e->plan->queries[i])->per_record;
-    if (!any && e->opts->standbys > 0)
-        ls_log("warning: --standbys %d: app %s has no aggregation, so no state to keep copies of",
-               e->opts->standbys, e->app_id);
-    if (!any) return 0;
+    if (!any_aggregation(e->plan)) return 0;
     if (bounded) {
         ls_seterr(err, "app %s: aggregations run by a job's members need a processing-time "
                   "trigger (\"N seconds\" or \"0 seconds\"): with available-now or once a "

@@ -191,6 +191,24 @@ START_TEST(app_ids_and_refusals)
         ck_assert_msg(strstr(err.msg, "--standbys 1 without an app id") && strstr(err.msg, "--app ID"),
                       "%s", err.msg);
     }
+    /* --standbys with an app id but no aggregation: nothing to stand by for */
+    {
+        char *fwd = put(dir, "fwd.lua",
+                        "local ls = require 'luastream'\n"
+                        "local a = ls.kafka_source { topic = 'a', bootstrap = '127.0.0.1:1' }\n"
+                        "ls.query 'q' { from = a, map = function(r) return r end }\n");
+        ls_engine_opts o = { 0 };
+        o.script = fwd;
+        o.app = "job";
+        o.standbys = 2;
+        o.standbys_given = 1;
+        o.quiet = 1;
+        ls_engine *e = ls_engine_new(&o, &err);
+        ck_assert_ptr_null(e);
+        ck_assert_msg(strstr(err.msg, "--standbys 2: app job runs no aggregation") &&
+                      strstr(err.msg, "leave --standbys out"), "%s", err.msg);
+        free(fwd);
+    }
     free(ord);
     /* a file source */
     snprintf(text, sizeof text,
